@@ -1,0 +1,22 @@
+# How English writes numbers, money and dates.
+number-group-separator = ,
+number-decimal-separator = .
+money = { $amount } { $currency }
+currency-XOF = FCFA
+currency-NGN = NGN
+date = { $day } { $month } { $year }
+date-time = { $date }, { $time }
+month-1 = Jan
+month-2 = Feb
+month-3 = Mar
+month-4 = Apr
+month-5 = May
+month-6 = Jun
+month-7 = Jul
+month-8 = Aug
+month-9 = Sep
+month-10 = Oct
+month-11 = Nov
+month-12 = Dec
+field-line = { $label }: { $value }
+value-change = { $before } → { $after }

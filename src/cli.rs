@@ -1,0 +1,290 @@
+//! The operator commands: argument grammar (clap) and what each command prints.
+//!
+//! Exit codes of `inquire` and `status` (documented in the README):
+//! 0 a result; 1 configuration or start-up failure; 2 invalid input; 3 not found; 4 unauthorized;
+//! 5 maintenance; 6 unavailable; 7 unreadable answer.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{self, ProviderSettings};
+use crate::domain::{Biller, CustomerReference, OrderNo};
+use crate::i18n::Lang;
+use crate::providers::Providers;
+use crate::sandbox;
+use crate::t;
+use crate::upstream::error::Unavailable;
+use crate::upstream::{ErrorKind, UpstreamError};
+use crate::views::{self, Audience, ErrorSubject};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "billbot",
+    version,
+    about = "Look up Senegalese bills and order statuses, by chat or from the terminal"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Look up one bill (or a Woyofal meter) and print it.
+    Inquire {
+        /// SENEAU_SN_BILL, SENELEC_SN_BILL or WOYOFAL_SN_BILL.
+        service_code: String,
+        /// The customer reference, police or meter number (spaces and dashes allowed).
+        reference: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Print one order's status, operator view (merchant fields included).
+    Status {
+        /// The order number, with or without its "GB - " prefix.
+        order_no: String,
+        #[command(flatten)]
+        output: OutputArgs,
+    },
+    /// Serve both provider APIs, simulated, for trying billbot without a provider account.
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct OutputArgs {
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Language of the output: fr or en (default: the terminal's).
+    #[arg(long)]
+    pub lang: Option<Lang>,
+}
+
+/// Exit codes, one per outcome an operator script may branch on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    Failure = 1,
+    Invalid = 2,
+    NotFound = 3,
+    Unauthorized = 4,
+    Maintenance = 5,
+    Unavailable = 6,
+    Unreadable = 7,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> ExitCode {
+        ExitCode::from(e as u8)
+    }
+}
+
+impl From<ErrorKind> for Exit {
+    fn from(kind: ErrorKind) -> Exit {
+        match kind {
+            ErrorKind::NotFound => Exit::NotFound,
+            ErrorKind::Unauthorized => Exit::Unauthorized,
+            ErrorKind::Maintenance => Exit::Maintenance,
+            ErrorKind::Unavailable => Exit::Unavailable,
+            ErrorKind::Unreadable => Exit::Unreadable,
+        }
+    }
+}
+
+/// The default log filter of a command: one-shot commands keep standard error for their answer.
+pub fn default_log_filter(command: &Command) -> &'static str {
+    match command {
+        Command::Inquire { .. } | Command::Status { .. } => "off",
+        Command::Sandbox { .. } => "info",
+    }
+}
+
+/// Runs one command to its exit code.
+pub async fn run(cli: Cli) -> Exit {
+    match cli.command {
+        Command::Inquire {
+            service_code,
+            reference,
+            output,
+        } => inquire(&service_code, &reference, &output).await,
+        Command::Status { order_no, output } => status(&order_no, &output).await,
+        Command::Sandbox { listen } => serve_sandbox(listen).await,
+    }
+}
+
+/// Prints one line on standard error.
+fn fail(lang: Lang, exit: Exit, message: String) -> Exit {
+    let _ = writeln!(std::io::stderr(), "{}", t!(lang, "cli-error", message = message));
+    exit
+}
+
+async fn connect(lang: Lang) -> Result<Providers, Exit> {
+    let settings = ProviderSettings::from_env().map_err(|e| {
+        fail(
+            lang,
+            Exit::Failure,
+            t!(lang, "cli-config-error", detail = e.to_string()),
+        )
+    })?;
+    let providers = Providers::connect(&settings).await.map_err(|e| {
+        fail(
+            lang,
+            Exit::Failure,
+            t!(lang, "cli-start-error", detail = e.to_string()),
+        )
+    })?;
+    if let Some(sb) = &providers.sandbox {
+        let _ = writeln!(
+            std::io::stderr(),
+            "{}",
+            t!(lang, "cli-embedded-sandbox", addr = sb.addr().to_string())
+        );
+    }
+    Ok(providers)
+}
+
+/// The operator's line for a provider failure: the customer's wording, plus what to check.
+fn upstream_failure(lang: Lang, error: &UpstreamError, subject: ErrorSubject<'_>) -> Exit {
+    let message = match error {
+        UpstreamError::Unauthorized => t!(lang, "cli-unauthorized"),
+        UpstreamError::Unavailable(why) => {
+            let reason = match why {
+                Unavailable::Timeout => t!(lang, "cli-reason-timeout"),
+                Unavailable::Connect => t!(lang, "cli-reason-connect"),
+                Unavailable::Status(code) => t!(lang, "cli-reason-http", code = code.to_string()),
+                Unavailable::Transport(_) => t!(lang, "cli-reason-transport"),
+            };
+            t!(lang, "cli-unavailable", reason = reason)
+        }
+        UpstreamError::NotFound { message: Some(m) } => {
+            t!(
+                lang,
+                "cli-with-provider-message",
+                text = views::upstream_error(lang, error.kind(), subject),
+                provider = m.clone()
+            )
+        }
+        other => views::upstream_error(lang, other.kind(), subject),
+    };
+    fail(lang, error.kind().into(), message)
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> Exit {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => {
+            println!("{text}");
+            Exit::Ok
+        }
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "{e}");
+            Exit::Failure
+        }
+    }
+}
+
+async fn inquire(service_code: &str, reference: &str, output: &OutputArgs) -> Exit {
+    let lang = output.lang.unwrap_or_else(config::terminal_lang);
+    let Ok(biller) = service_code.parse::<Biller>() else {
+        return fail(
+            lang,
+            Exit::Invalid,
+            t!(lang, "cli-unknown-service-code", code = service_code),
+        );
+    };
+    let reference = match CustomerReference::parse(biller, reference) {
+        Ok(r) => r,
+        Err(e) => return fail(lang, Exit::Invalid, views::reference_error(lang, biller, &e)),
+    };
+    let providers = match connect(lang).await {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
+    match providers.inquiry.inquire(&reference).await {
+        Ok(result) if output.json => print_json(&result),
+        Ok(result) => {
+            println!("{}", views::inquiry(lang, &result));
+            Exit::Ok
+        }
+        Err(e) => upstream_failure(lang, &e, ErrorSubject::Reference(&reference)),
+    }
+}
+
+async fn status(order_no: &str, output: &OutputArgs) -> Exit {
+    let lang = output.lang.unwrap_or_else(config::terminal_lang);
+    let order_no = match OrderNo::parse(order_no) {
+        Ok(o) => o,
+        Err(e) => return fail(lang, Exit::Invalid, views::order_no_error(lang, &e)),
+    };
+    let providers = match connect(lang).await {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
+    let shown = order_no.to_string();
+    match providers.status.status(&order_no).await {
+        Ok(order) if output.json => print_json(&order),
+        Ok(order) => {
+            println!("{}", views::order(lang, &order, Audience::Agent));
+            Exit::Ok
+        }
+        Err(e) => upstream_failure(lang, &e, ErrorSubject::Order(&shown)),
+    }
+}
+
+async fn serve_sandbox(listen: SocketAddr) -> Exit {
+    let lang = config::terminal_lang();
+    let settings = match ProviderSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(
+                lang,
+                Exit::Failure,
+                t!(lang, "cli-config-error", detail = e.to_string()),
+            );
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            return fail(
+                lang,
+                Exit::Failure,
+                t!(
+                    lang,
+                    "cli-listen-error",
+                    addr = listen.to_string(),
+                    detail = e.to_string()
+                ),
+            );
+        }
+    };
+    let addr = listener
+        .local_addr()
+        .map(|a| a.to_string())
+        .unwrap_or_else(|_| listen.to_string());
+    println!(
+        "{}",
+        t!(
+            lang,
+            "cli-sandbox-ready",
+            inquiry_url = format!("http://{addr}{}", sandbox::INQUIRY_PATH),
+            status_url = format!("http://{addr}"),
+            inquiry_key = settings.sandbox.inquiry_key.clone(),
+            status_key = settings.sandbox.status_key.clone(),
+            merchant_id = settings.sandbox.merchant_id.clone()
+        )
+    );
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match sandbox::serve(listener, settings.sandbox, shutdown).await {
+        Ok(()) => Exit::Ok,
+        Err(e) => fail(lang, Exit::Failure, e.to_string()),
+    }
+}

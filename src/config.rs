@@ -1,0 +1,175 @@
+//! Settings, read from the environment in this one place. Secrets become `SecretString` at once
+//! and are never printed: errors name the variable, never its value.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `BILLBOT_INQUIRY_URL` | full URL of the Bill Inquiry endpoint | embedded sandbox |
+//! | `BILLBOT_INQUIRY_API_KEY` | its Bearer key | required with the URL |
+//! | `BILLBOT_STATUS_URL` | base URL of the bill-status API | embedded sandbox |
+//! | `BILLBOT_STATUS_API_KEY` | its Bearer key | required with the URL |
+//! | `BILLBOT_MERCHANT_ID` | its `MerchantId` header | required with the URL |
+//! | `BILLBOT_STATUS_CURRENCY` | currency of the status API's amounts (XOF or NGN) | XOF |
+//! | `BILLBOT_HTTP_TIMEOUT_MS` | total time for one provider call | 8000 |
+//! | `BILLBOT_HTTP_CONNECT_TIMEOUT_MS` | time to connect to a provider | 3000 |
+//! | `BILLBOT_HTTP_RETRIES` | extra attempts for safely retryable failures | 2 |
+//! | `BILLBOT_SANDBOX_SLOW_MS` | delay of the sandbox's slow fixtures | 12000 |
+//! | `BILLBOT_SANDBOX_LATENCY_MS` | delay of every sandbox answer | 0 |
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use reqwest::Url;
+use secrecy::SecretString;
+
+use crate::domain::Currency;
+use crate::sandbox::SandboxConfig;
+use crate::upstream::HttpOptions;
+
+/// A configuration problem, naming the variable at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{var} must be set when {because} is set")]
+    Missing {
+        var: &'static str,
+        because: &'static str,
+    },
+    #[error("{var} is not valid: {reason}")]
+    Invalid { var: &'static str, reason: String },
+}
+
+/// The Bill Inquiry endpoint and its key.
+#[derive(Debug, Clone)]
+pub struct InquiryEndpoint {
+    pub url: Url,
+    pub key: SecretString,
+}
+
+/// The bill-status API, its key and the merchant id.
+#[derive(Debug, Clone)]
+pub struct StatusEndpoint {
+    pub base: Url,
+    pub key: SecretString,
+    pub merchant_id: String,
+}
+
+/// Everything needed to reach the providers. `None` endpoints mean: use the embedded sandbox.
+#[derive(Debug, Clone)]
+pub struct ProviderSettings {
+    pub inquiry: Option<InquiryEndpoint>,
+    pub status: Option<StatusEndpoint>,
+    pub status_currency: Currency,
+    pub http: HttpOptions,
+    pub sandbox: SandboxConfig,
+}
+
+impl ProviderSettings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests). Blank values count
+    /// as unset.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let url = |var: &'static str| -> Result<Option<Url>, ConfigError> {
+            get(var)
+                .map(|v| {
+                    let url = Url::parse(&v).map_err(|e| ConfigError::Invalid {
+                        var,
+                        reason: e.to_string(),
+                    })?;
+                    match url.scheme() {
+                        "http" | "https" => Ok(url),
+                        other => Err(ConfigError::Invalid {
+                            var,
+                            reason: format!("scheme {other:?} is not http(s)"),
+                        }),
+                    }
+                })
+                .transpose()
+        };
+        let required =
+            |var: &'static str, because: &'static str| get(var).ok_or(ConfigError::Missing { var, because });
+        let millis = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            parse_or(get(var), var, default).map(Duration::from_millis)
+        };
+
+        let inquiry = match url("BILLBOT_INQUIRY_URL")? {
+            Some(url) => Some(InquiryEndpoint {
+                url,
+                key: SecretString::from(required("BILLBOT_INQUIRY_API_KEY", "BILLBOT_INQUIRY_URL")?),
+            }),
+            None => None,
+        };
+        let status = match url("BILLBOT_STATUS_URL")? {
+            Some(base) => Some(StatusEndpoint {
+                base,
+                key: SecretString::from(required("BILLBOT_STATUS_API_KEY", "BILLBOT_STATUS_URL")?),
+                merchant_id: required("BILLBOT_MERCHANT_ID", "BILLBOT_STATUS_URL")?,
+            }),
+            None => None,
+        };
+        let status_currency = match get("BILLBOT_STATUS_CURRENCY") {
+            Some(v) => Currency::from_str(&v).map_err(|reason| ConfigError::Invalid {
+                var: "BILLBOT_STATUS_CURRENCY",
+                reason,
+            })?,
+            None => Currency::Xof,
+        };
+        let defaults = HttpOptions::default();
+        let http = HttpOptions {
+            connect_timeout: millis(
+                "BILLBOT_HTTP_CONNECT_TIMEOUT_MS",
+                defaults.connect_timeout.as_millis() as u64,
+            )?,
+            timeout: millis("BILLBOT_HTTP_TIMEOUT_MS", defaults.timeout.as_millis() as u64)?,
+            retries: parse_or(
+                get("BILLBOT_HTTP_RETRIES"),
+                "BILLBOT_HTTP_RETRIES",
+                defaults.retries,
+            )?,
+            retry_delay: defaults.retry_delay,
+        };
+        let sandbox_defaults = SandboxConfig::default();
+        let sandbox = SandboxConfig {
+            slow: millis(
+                "BILLBOT_SANDBOX_SLOW_MS",
+                sandbox_defaults.slow.as_millis() as u64,
+            )?,
+            latency: millis("BILLBOT_SANDBOX_LATENCY_MS", 0)?,
+            ..sandbox_defaults
+        };
+        Ok(ProviderSettings {
+            inquiry,
+            status,
+            status_currency,
+            http,
+            sandbox,
+        })
+    }
+}
+
+fn parse_or<T: FromStr>(value: Option<String>, var: &'static str, default: T) -> Result<T, ConfigError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
+            var,
+            reason: format!("{v:?} is not a whole number"),
+        }),
+    }
+}
+
+/// The language of the operator's terminal (`LC_ALL`, `LC_MESSAGES`, `LANG`), for commands
+/// run without `--lang`.
+pub fn terminal_lang() -> crate::i18n::Lang {
+    ["LC_ALL", "LC_MESSAGES", "LANG"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+        .map(|code| crate::i18n::Lang::from_code(&code))
+        .unwrap_or_default()
+}

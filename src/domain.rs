@@ -1,0 +1,13 @@
+//! Pure domain types: no I/O, and every constructor validates, so a value you hold is a valid one.
+
+pub mod bill;
+pub mod biller;
+pub mod money;
+pub mod order;
+pub mod reference;
+
+pub use bill::{Bill, InquiryResult, Meter};
+pub use biller::{Biller, BillerKind, ReferenceKind, UnknownServiceCode};
+pub use money::{Currency, Money};
+pub use order::{MerchantFields, Order, OrderNo, OrderNoError, OrderStatus};
+pub use reference::{CustomerReference, ReferenceError};

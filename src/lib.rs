@@ -1,0 +1,15 @@
+//! billbot: look up Senegalese bills (SenEau, Senelec, Woyofal) and order statuses, by chat.
+//!
+//! The crate is laid out by concept: `domain` holds the pure types, `upstream` the two provider
+//! clients, `sandbox` a simulation of both providers, `i18n` the French and English text, and
+//! `cli` the operator commands.
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod i18n;
+pub mod providers;
+pub mod sandbox;
+pub mod telemetry;
+pub mod upstream;
+pub mod views;

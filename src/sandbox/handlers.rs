@@ -1,0 +1,136 @@
+//! The sandbox's request handlers: check the keys as the provider would, then answer from the
+//! fixtures.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::SandboxConfig;
+use super::fixtures::{self, InquiryFixture, StatusFixture};
+use crate::domain::{Biller, OrderNo};
+use crate::upstream::wire::inquiry::{InquiryData, InquiryEnvelope, InquiryRequest};
+
+type Config = State<Arc<SandboxConfig>>;
+
+const HTML_PAGE: &str = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>\
+<body><h1>Bad Gateway</h1><p>The upstream server returned an invalid response.</p></body></html>";
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"success": false, "message": message}))).into_response()
+}
+
+fn html() -> Response {
+    (
+        StatusCode::OK,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        HTML_PAGE,
+    )
+        .into_response()
+}
+
+fn bearer_ok(headers: &HeaderMap, key: &str) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .is_some_and(|given| given == key)
+}
+
+/// `POST /api/bill/inquiry`.
+pub async fn inquiry(State(config): Config, headers: HeaderMap, body: Bytes) -> Response {
+    tokio::time::sleep(config.latency).await;
+    if !bearer_ok(&headers, &config.inquiry_key) {
+        return error(StatusCode::UNAUTHORIZED, "Invalid API key");
+    }
+    let Ok(request) = serde_json::from_slice::<InquiryRequest>(&body) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "Invalid parameters: serviceCode and reference_client are required",
+        );
+    };
+    let Ok(biller) = request.service_code.parse::<Biller>() else {
+        return error(StatusCode::BAD_REQUEST, "Invalid parameters: unknown serviceCode");
+    };
+    match fixtures::inquiry(biller, request.reference_client.trim()) {
+        InquiryFixture::Bills(bills) => {
+            let envelope = InquiryEnvelope {
+                success: true,
+                message: "Bill fetched".to_owned(),
+                data: InquiryData { bills },
+            };
+            axum::Json(envelope).into_response()
+        }
+        InquiryFixture::Raw(body) => axum::Json(body).into_response(),
+        InquiryFixture::NotFound => error(StatusCode::BAD_REQUEST, "Bill not found"),
+        InquiryFixture::Unauthorized => error(StatusCode::UNAUTHORIZED, "Invalid API key"),
+        InquiryFixture::Maintenance => error(StatusCode::FORBIDDEN, "API under maintenance"),
+        InquiryFixture::ServerError => error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+        InquiryFixture::Slow => {
+            tokio::time::sleep(config.slow).await;
+            error(StatusCode::BAD_REQUEST, "Bill not found")
+        }
+        InquiryFixture::Garbage => html(),
+    }
+}
+
+fn status_auth(headers: &HeaderMap, config: &SandboxConfig) -> Option<Response> {
+    let merchant_ok =
+        headers.get("MerchantId").and_then(|v| v.to_str().ok()) == Some(config.merchant_id.as_str());
+    (!bearer_ok(headers, &config.status_key) || !merchant_ok)
+        .then(|| error(StatusCode::UNAUTHORIZED, "Unauthorized"))
+}
+
+fn not_found() -> Response {
+    let body = json!({"success": false, "code": "404", "message": "Transaction not found", "data": null});
+    (StatusCode::NOT_FOUND, axum::Json(body)).into_response()
+}
+
+/// `GET /bill/status/{orderNo}` (and POST, as in the document's curl sample).
+pub async fn status(State(config): Config, headers: HeaderMap, Path(order_no): Path<String>) -> Response {
+    tokio::time::sleep(config.latency).await;
+    if let Some(refused) = status_auth(&headers, &config) {
+        return refused;
+    }
+    let Ok(order) = OrderNo::parse(&order_no) else {
+        return not_found();
+    };
+    match fixtures::status(order.digits()) {
+        StatusFixture::Verbatim(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
+        StatusFixture::Order(data) => axum::Json(json!({
+            "success": true,
+            "code": "00000",
+            "message": "Fetched successfully",
+            "data": data,
+        }))
+        .into_response(),
+        StatusFixture::NotFound => not_found(),
+        StatusFixture::Maintenance => error(StatusCode::FORBIDDEN, "API under maintenance"),
+        StatusFixture::ServerError => error(StatusCode::INTERNAL_SERVER_ERROR, "Internal server error"),
+        StatusFixture::Slow => {
+            tokio::time::sleep(config.slow).await;
+            not_found()
+        }
+        StatusFixture::Garbage => html(),
+    }
+}
+
+/// `GET /bill/history`.
+pub async fn history(State(config): Config, headers: HeaderMap) -> Response {
+    tokio::time::sleep(config.latency).await;
+    if let Some(refused) = status_auth(&headers, &config) {
+        return refused;
+    }
+    let data = fixtures::history();
+    axum::Json(json!({
+        "success": true,
+        "code": "00000",
+        "message": "Fetched successfully",
+        "data": data,
+        "total_count": data.len(),
+    }))
+    .into_response()
+}

@@ -1,0 +1,312 @@
+//! Domain values as localized plain text: the blocks every channel shows (the operator CLI, the
+//! terminal demo, Telegram). Plain text only: a channel that uses markup escapes these texts once,
+//! in its renderer.
+
+use crate::domain::reference::mask_tail;
+use crate::domain::{
+    Bill, Biller, CustomerReference, InquiryResult, Meter, Money, Order, OrderNoError, OrderStatus,
+    ReferenceError,
+};
+use crate::i18n::{Lang, format};
+use crate::t;
+use crate::upstream::ErrorKind;
+
+/// Who is looking: what an order view may show depends on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Audience {
+    /// A customer: recipient masked, no merchant figures.
+    Customer,
+    /// A field agent or an operator: everything, merchant wallet figures included.
+    Agent,
+}
+
+/// `Label: value` (French: `Label : value`).
+fn field(lang: Lang, label_id: &str, value: impl Into<String>) -> String {
+    t!(
+        lang,
+        "field-line",
+        label = t!(lang, label_id),
+        value = value.into()
+    )
+}
+
+fn optional_field(lines: &mut Vec<String>, lang: Lang, label_id: &str, value: Option<String>) {
+    if let Some(value) = value.filter(|v| !v.trim().is_empty()) {
+        lines.push(field(lang, label_id, value));
+    }
+}
+
+/// The biller's name as customers know it.
+pub fn biller_name(lang: Lang, biller: Biller) -> String {
+    t!(lang, &format!("biller-{}", biller.key()))
+}
+
+/// What the biller calls its reference ("meter number", "customer number"…).
+pub fn reference_kind(lang: Lang, biller: Biller) -> String {
+    let kind = match biller.reference_rule().kind {
+        crate::domain::ReferenceKind::CustomerReference => "customer-reference",
+        crate::domain::ReferenceKind::CustomerNumber => "customer-number",
+        crate::domain::ReferenceKind::MeterNumber => "meter-number",
+    };
+    t!(lang, &format!("reference-kind-{kind}"))
+}
+
+/// The whole answer to an inquiry.
+pub fn inquiry(lang: Lang, result: &InquiryResult) -> String {
+    match result {
+        InquiryResult::Bills { reference, bills } => bills_view(lang, reference, bills),
+        InquiryResult::Meter { reference, meter } => meter_view(lang, reference, meter),
+    }
+}
+
+fn heading(lang: Lang, reference: &CustomerReference) -> String {
+    t!(
+        lang,
+        "inquiry-heading",
+        biller = biller_name(lang, reference.biller()),
+        kind = reference_kind(lang, reference.biller()),
+        reference = reference.as_str().to_owned()
+    )
+}
+
+fn bills_view(lang: Lang, reference: &CustomerReference, bills: &[Bill]) -> String {
+    let count = bills.len();
+    let unpaid: Vec<&Bill> = bills.iter().filter(|b| !b.paid).collect();
+    let mut blocks = vec![heading(lang, reference)];
+    for (index, bill) in bills.iter().enumerate() {
+        blocks.push(bill_view(lang, bill, index + 1, count));
+    }
+    let due = unpaid.iter().try_fold(None::<Money>, |sum, b| match sum {
+        None => Some(Some(b.total)),
+        Some(s) => s.checked_add(&b.total).map(Some),
+    });
+    blocks.push(match due {
+        Some(Some(total)) => t!(
+            lang,
+            "inquiry-total-due",
+            count = unpaid.len() as u64,
+            total = format::money(lang, &total)
+        ),
+        Some(None) => t!(lang, "inquiry-nothing-to-pay"),
+        None => t!(lang, "inquiry-total-mixed"),
+    });
+    blocks.join("\n\n")
+}
+
+fn bill_view(lang: Lang, bill: &Bill, index: usize, count: usize) -> String {
+    let mut lines = vec![t!(
+        lang,
+        "inquiry-bill-title",
+        index = index as u64,
+        count = count as u64
+    )];
+    optional_field(
+        &mut lines,
+        lang,
+        "label-bill-reference",
+        bill.bill_reference.clone(),
+    );
+    optional_field(&mut lines, lang, "label-holder", bill.holder.clone());
+    lines.push(field(lang, "label-amount", format::money(lang, &bill.amount)));
+    lines.push(field(lang, "label-fee", format::money(lang, &bill.fee)));
+    lines.push(field(lang, "label-total", format::money(lang, &bill.total)));
+    optional_field(
+        &mut lines,
+        lang,
+        "label-due-date",
+        bill.due_date.as_deref().map(|d| format::due_date(lang, d)),
+    );
+    let state = if bill.paid {
+        "bill-state-paid"
+    } else {
+        "bill-state-unpaid"
+    };
+    lines.push(field(lang, "label-bill-state", t!(lang, state)));
+    lines.join("\n")
+}
+
+fn meter_view(lang: Lang, reference: &CustomerReference, meter: &Meter) -> String {
+    let mut lines = vec![heading(lang, reference)];
+    optional_field(&mut lines, lang, "label-holder", meter.holder.clone());
+    optional_field(&mut lines, lang, "label-address", meter.address.clone());
+    optional_field(
+        &mut lines,
+        lang,
+        "label-meter-status",
+        meter.status.as_deref().map(|s| meter_status(lang, s)),
+    );
+    lines.push(String::new());
+    lines.push(t!(lang, "inquiry-meter-amount-at-payment"));
+    lines.join("\n")
+}
+
+/// Known meter statuses in words; anything else as the provider wrote it.
+fn meter_status(lang: Lang, raw: &str) -> String {
+    let id = format!("meter-status-{}", raw.trim().to_ascii_lowercase());
+    if crate::i18n::has_message(lang, &id) {
+        t!(lang, &id)
+    } else {
+        raw.to_owned()
+    }
+}
+
+/// An order's status in words, with its marker.
+pub fn status_label(lang: Lang, order: &Order) -> String {
+    match order.status {
+        OrderStatus::Unknown => t!(lang, "order-status-unknown", raw = order.provider_status.clone()),
+        status => t!(lang, &format!("order-status-{}", status.key())),
+    }
+}
+
+/// One order, for `audience`.
+pub fn order(lang: Lang, order: &Order, audience: Audience) -> String {
+    let number = order
+        .order_no
+        .as_ref()
+        .map(|o| o.to_string())
+        .or_else(|| order.trx.clone())
+        .unwrap_or_default();
+    let mut lines = vec![t!(lang, "order-heading", order = number)];
+    lines.push(field(lang, "label-status", status_label(lang, order)));
+    optional_field(&mut lines, lang, "label-service", order.service_type.clone());
+    optional_field(&mut lines, lang, "label-provider", order.provider.clone());
+    let recipient = match audience {
+        Audience::Customer => order.recipient.as_deref().map(|r| mask_tail(r, 4)),
+        Audience::Agent => order.recipient.clone(),
+    };
+    optional_field(&mut lines, lang, "label-recipient", recipient);
+    let money = |m: &Option<Money>| m.as_ref().map(|m| format::money(lang, m));
+    optional_field(&mut lines, lang, "label-amount", money(&order.amount));
+    optional_field(&mut lines, lang, "label-fee", money(&order.fee));
+    optional_field(&mut lines, lang, "label-code", order.purchased_code.clone());
+    optional_field(&mut lines, lang, "label-units", order.units.clone());
+    optional_field(
+        &mut lines,
+        lang,
+        "label-created",
+        order.created_at.map(|d| format::date_time(lang, d)),
+    );
+    optional_field(
+        &mut lines,
+        lang,
+        "label-updated",
+        order.updated_at.map(|d| format::date_time(lang, d)),
+    );
+    // The provider's message repeats the recipient in full on success; customers see it only
+    // when it explains a failure.
+    let show_message =
+        audience == Audience::Agent || matches!(order.status, OrderStatus::Failed | OrderStatus::Refunded);
+    if show_message {
+        optional_field(&mut lines, lang, "label-provider-message", order.message.clone());
+    }
+    if audience == Audience::Agent {
+        lines.push(String::new());
+        lines.push(t!(lang, "order-merchant-heading"));
+        let m = &order.merchant;
+        optional_field(&mut lines, lang, "label-paid", money(&m.paid));
+        optional_field(&mut lines, lang, "label-discount", money(&m.discount));
+        optional_field(&mut lines, lang, "label-voucher", money(&m.voucher));
+        if let (Some(before), Some(after)) = (&m.init_bal, &m.new_bal) {
+            let value = t!(
+                lang,
+                "value-change",
+                before = format::money(lang, before),
+                after = format::money(lang, after)
+            );
+            lines.push(field(lang, "label-balance", value));
+        }
+        optional_field(&mut lines, lang, "label-commission", money(&m.cg));
+        if let (Some(before), Some(after)) = (&m.init_cg, &m.new_cg) {
+            let value = t!(
+                lang,
+                "value-change",
+                before = format::money(lang, before),
+                after = format::money(lang, after)
+            );
+            lines.push(field(lang, "label-commission-balance", value));
+        }
+        optional_field(&mut lines, lang, "label-debit", m.debit.clone());
+        optional_field(&mut lines, lang, "label-channel", m.channel.clone());
+        optional_field(&mut lines, lang, "label-trx", order.trx.clone());
+        optional_field(
+            &mut lines,
+            lang,
+            "label-reseller-reference",
+            order.reference.clone(),
+        );
+    }
+    lines.join("\n")
+}
+
+/// Why a typed reference was refused, and what is expected instead.
+pub fn reference_error(lang: Lang, biller: Biller, error: &ReferenceError) -> String {
+    let rule = biller.reference_rule();
+    let kind = reference_kind(lang, biller);
+    let name = biller_name(lang, biller);
+    let (min, max) = (rule.min_digits as u64, rule.max_digits as u64);
+    match error {
+        ReferenceError::Empty => t!(
+            lang,
+            "reference-error-empty",
+            kind = kind,
+            biller = name,
+            min = min,
+            max = max
+        ),
+        ReferenceError::InvalidCharacter { found } => t!(
+            lang,
+            "reference-error-character",
+            kind = kind,
+            found = found.to_string(),
+            min = min,
+            max = max
+        ),
+        ReferenceError::TooShort { actual, .. } | ReferenceError::TooLong { actual, .. } => t!(
+            lang,
+            "reference-error-length",
+            kind = kind,
+            biller = name,
+            min = min,
+            max = max,
+            actual = *actual as u64
+        ),
+    }
+}
+
+/// Why a typed order number was refused.
+pub fn order_no_error(lang: Lang, error: &OrderNoError) -> String {
+    match error {
+        OrderNoError::Empty => t!(lang, "order-no-error-empty"),
+        OrderNoError::InvalidCharacter { found } => {
+            t!(lang, "order-no-error-character", found = found.to_string())
+        }
+        OrderNoError::WrongLength { actual } => t!(lang, "order-no-error-length", actual = *actual as u64),
+    }
+}
+
+/// What a customer is told when a provider call fails. `subject` names what was looked up.
+pub fn upstream_error(lang: Lang, kind: ErrorKind, subject: ErrorSubject) -> String {
+    match (kind, subject) {
+        (ErrorKind::NotFound, ErrorSubject::Reference(reference)) => t!(
+            lang,
+            "error-bill-not-found",
+            biller = biller_name(lang, reference.biller()),
+            kind = reference_kind(lang, reference.biller()),
+            reference = reference.as_str().to_owned()
+        ),
+        (ErrorKind::NotFound, ErrorSubject::Order(order)) => t!(lang, "error-order-not-found", order = order),
+        (ErrorKind::NotFound, ErrorSubject::History) => t!(lang, "error-history-empty"),
+        (ErrorKind::Maintenance, _) => t!(lang, "error-maintenance"),
+        (ErrorKind::Unauthorized | ErrorKind::Unavailable, _) => t!(lang, "error-unavailable"),
+        (ErrorKind::Unreadable, _) => t!(lang, "error-unreadable"),
+    }
+}
+
+/// What a failed provider call was about.
+#[derive(Debug, Clone, Copy)]
+pub enum ErrorSubject<'a> {
+    Reference(&'a CustomerReference),
+    Order(&'a str),
+    History,
+}
