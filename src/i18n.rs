@@ -97,9 +97,12 @@ pub fn message(lang: Lang, id: &str, args: &[(&'static str, Arg<'_>)]) -> String
 
 /// Whether `id` exists in `lang` itself (without falling back to English).
 pub fn has_message(lang: Lang, id: &str) -> bool {
-    LOCALES
-        .lookup_single_language::<&str>(&lang.langid(), id, None)
-        .is_ok()
+    match LOCALES.lookup_single_language::<&str>(&lang.langid(), id, None) {
+        Ok(_) => true,
+        // A message with placeables formats with errors when given no arguments, but exists.
+        // fluent-templates does not export its error type, so the variant is told by name.
+        Err(e) => format!("{e:?}").starts_with("FluentError"),
+    }
 }
 
 /// `t!(lang, "id")` or `t!(lang, "id", name = value, …)`: a localized message.

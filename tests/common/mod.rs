@@ -1,0 +1,89 @@
+//! Shared test helpers: clients with short timeouts, a sandbox on a loopback port.
+#![allow(dead_code)] // each test crate uses a different part of this module
+
+use std::time::Duration;
+
+use billbot::domain::{Biller, Currency, CustomerReference, OrderNo};
+use billbot::sandbox::{self, RunningSandbox, SandboxConfig};
+use billbot::upstream::{HttpOptions, InquiryClient, StatusClient};
+use reqwest::Url;
+use secrecy::SecretString;
+
+pub const INQUIRY_KEY: &str = "test-inquiry-key-Zq81xK";
+pub const STATUS_KEY: &str = "test-status-key-Pw43rT";
+pub const MERCHANT: &str = "merchant-42";
+
+/// Short timeouts and pauses, so error paths take milliseconds.
+pub fn fast_http() -> HttpOptions {
+    HttpOptions {
+        connect_timeout: Duration::from_secs(1),
+        timeout: Duration::from_millis(600),
+        retries: 2,
+        retry_delay: Duration::from_millis(5),
+    }
+}
+
+pub fn inquiry_client(url: &str) -> InquiryClient {
+    InquiryClient::new(
+        Url::parse(url).unwrap(),
+        SecretString::from(INQUIRY_KEY),
+        fast_http(),
+    )
+    .unwrap()
+}
+
+pub fn status_client(base: &str) -> StatusClient {
+    StatusClient::new(
+        Url::parse(base).unwrap(),
+        SecretString::from(STATUS_KEY),
+        MERCHANT,
+        Currency::Xof,
+        fast_http(),
+    )
+    .unwrap()
+}
+
+pub fn reference(biller: Biller, text: &str) -> CustomerReference {
+    CustomerReference::parse(biller, text).unwrap()
+}
+
+pub fn order(text: &str) -> OrderNo {
+    OrderNo::parse(text).unwrap()
+}
+
+/// A sandbox whose slow fixtures take 2 s (longer than [`fast_http`]'s timeout).
+pub async fn sandbox() -> RunningSandbox {
+    sandbox::spawn_on_loopback(SandboxConfig {
+        slow: Duration::from_secs(2),
+        ..SandboxConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// Clients pointed at `sb` with the sandbox's own keys.
+pub fn sandbox_clients(sb: &RunningSandbox) -> (InquiryClient, StatusClient) {
+    let inquiry = InquiryClient::new(
+        sb.inquiry_url(),
+        SecretString::from(sandbox::INQUIRY_KEY),
+        fast_http(),
+    )
+    .unwrap();
+    let status = StatusClient::new(
+        sb.status_base(),
+        SecretString::from(sandbox::STATUS_KEY),
+        sandbox::MERCHANT_ID,
+        Currency::Xof,
+        fast_http(),
+    )
+    .unwrap();
+    (inquiry, status)
+}
+
+/// A loopback port with nothing listening on it.
+pub fn closed_port_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    format!("http://127.0.0.1:{port}")
+}

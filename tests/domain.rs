@@ -1,0 +1,237 @@
+//! The domain parsers and normalizers: order numbers, references, statuses, money.
+
+use billbot::domain::{
+    Biller, BillerKind, Currency, CustomerReference, Money, OrderNo, OrderNoError, OrderStatus,
+    ReferenceError,
+};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+use std::str::FromStr;
+
+#[test]
+fn the_four_spellings_of_an_order_number_are_the_same_order() {
+    let spellings = [
+        "GB - 202206132206791818205",
+        "gb-202206132206791818205",
+        " GB 202206132206791818205 ",
+        "202206132206791818205",
+    ];
+    let parsed: Vec<OrderNo> = spellings.iter().map(|s| OrderNo::parse(s).unwrap()).collect();
+    for order in &parsed {
+        assert_eq!(order, &parsed[0]);
+        assert_eq!(order.to_string(), "GB - 202206132206791818205");
+        assert_eq!(order.digits(), "202206132206791818205");
+    }
+}
+
+#[test]
+fn order_numbers_with_letters_or_wrong_lengths_are_rejected_with_the_reason() {
+    assert_eq!(OrderNo::parse("   "), Err(OrderNoError::Empty));
+    assert_eq!(
+        OrderNo::parse("GB - 2022x"),
+        Err(OrderNoError::InvalidCharacter { found: 'x' })
+    );
+    assert_eq!(
+        OrderNo::parse("XY-202206132206791818205"),
+        Err(OrderNoError::InvalidCharacter { found: 'X' })
+    );
+    assert_eq!(
+        OrderNo::parse("GB - 12345"),
+        Err(OrderNoError::WrongLength { actual: 5 })
+    );
+    assert_eq!(
+        OrderNo::parse(&"9".repeat(33)),
+        Err(OrderNoError::WrongLength { actual: 33 })
+    );
+    assert_eq!(OrderNo::parse("GB"), Err(OrderNoError::WrongLength { actual: 0 }));
+}
+
+#[test]
+fn an_order_number_round_trips_through_json_in_canonical_form() {
+    let order = OrderNo::parse("gb-202206132206791818205").unwrap();
+    let json = serde_json::to_string(&order).unwrap();
+    assert_eq!(json, "\"GB - 202206132206791818205\"");
+    assert_eq!(serde_json::from_str::<OrderNo>(&json).unwrap(), order);
+    assert!(serde_json::from_str::<OrderNo>("\"nonsense\"").is_err());
+}
+
+fn spacing() -> impl Strategy<Value = String> {
+    prop::collection::vec(prop::sample::select(vec![" ", "-", "  ", " - ", "\t"]), 0..3)
+        .prop_map(|v| v.concat())
+}
+
+proptest! {
+    #[test]
+    fn any_spelling_of_prefix_case_and_spacing_gives_the_same_order(
+        digits in "[0-9]{12,32}",
+        prefix in prop::sample::select(vec!["", "GB", "gb", "Gb", "gB"]),
+        before in spacing(),
+        middle in spacing(),
+        after in spacing(),
+    ) {
+        let typed = format!("{before}{prefix}{middle}{digits}{after}");
+        let order = OrderNo::parse(&typed).unwrap();
+        prop_assert_eq!(order.digits(), digits.as_str());
+        prop_assert_eq!(OrderNo::parse(&order.to_string()).unwrap(), order);
+    }
+
+    #[test]
+    fn order_parsing_never_panics(input in "\\PC{0,40}") {
+        let _ = OrderNo::parse(&input);
+    }
+
+    #[test]
+    fn a_reference_keeps_exactly_its_digits_whatever_the_separators(
+        groups in prop::collection::vec("[0-9]{1,4}", 1..5),
+        separator in prop::sample::select(vec![" ", "-", " - ", "\u{00A0}", "\u{2013}"]),
+    ) {
+        let typed = groups.join(separator);
+        let digits: String = groups.concat();
+        match CustomerReference::parse(Biller::Senelec, &typed) {
+            Ok(reference) => prop_assert_eq!(reference.as_str(), digits.as_str()),
+            Err(ReferenceError::TooShort { actual, min }) => {
+                prop_assert_eq!(actual, digits.len());
+                prop_assert!(actual < min);
+            }
+            Err(ReferenceError::TooLong { actual, max }) => {
+                prop_assert_eq!(actual, digits.len());
+                prop_assert!(actual > max);
+            }
+            Err(other) => prop_assert!(false, "unexpected rejection {other:?}"),
+        }
+    }
+
+    #[test]
+    fn reference_parsing_never_panics(input in "\\PC{0,40}", biller in prop::sample::select(Biller::ALL.to_vec())) {
+        let _ = CustomerReference::parse(biller, &input);
+    }
+}
+
+#[test]
+fn references_are_stripped_of_spaces_and_dashes() {
+    let r = CustomerReference::parse(Biller::Woyofal, " 140-0000 0001 ").unwrap();
+    assert_eq!(r.as_str(), "14000000001");
+    assert_eq!(r.biller(), Biller::Woyofal);
+}
+
+#[test]
+fn a_rejected_reference_says_why() {
+    assert_eq!(
+        CustomerReference::parse(Biller::SenEau, " - "),
+        Err(ReferenceError::Empty)
+    );
+    assert_eq!(
+        CustomerReference::parse(Biller::SenEau, "12A456"),
+        Err(ReferenceError::InvalidCharacter { found: 'A' })
+    );
+    assert_eq!(
+        CustomerReference::parse(Biller::Woyofal, "1234567890"),
+        Err(ReferenceError::TooShort { min: 11, actual: 10 })
+    );
+    assert_eq!(
+        CustomerReference::parse(Biller::SenEau, "1234567890123"),
+        Err(ReferenceError::TooLong { max: 12, actual: 13 })
+    );
+}
+
+#[test]
+fn each_biller_has_its_documented_bounds_and_kind() {
+    let bounds: Vec<(Biller, usize, usize, BillerKind)> = Biller::ALL
+        .iter()
+        .map(|b| {
+            (
+                *b,
+                b.reference_rule().min_digits,
+                b.reference_rule().max_digits,
+                b.kind(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        bounds,
+        vec![
+            (Biller::SenEau, 6, 12, BillerKind::Postpaid),
+            (Biller::Senelec, 6, 14, BillerKind::Postpaid),
+            (Biller::Woyofal, 11, 13, BillerKind::Prepaid),
+        ]
+    );
+    for biller in Biller::ALL {
+        let rule = biller.reference_rule();
+        assert!(CustomerReference::parse(biller, &"1".repeat(rule.min_digits)).is_ok());
+        assert!(CustomerReference::parse(biller, &"1".repeat(rule.max_digits)).is_ok());
+        assert!(CustomerReference::parse(biller, &"1".repeat(rule.min_digits - 1)).is_err());
+        assert!(CustomerReference::parse(biller, &"1".repeat(rule.max_digits + 1)).is_err());
+    }
+}
+
+#[test]
+fn service_codes_parse_in_any_case_and_unknown_ones_are_refused() {
+    assert_eq!(Biller::from_str(" senelec_sn_bill ").unwrap(), Biller::Senelec);
+    assert_eq!(
+        Biller::from_str("WOYOFAL_SN_BILL").unwrap().service_code(),
+        "WOYOFAL_SN_BILL"
+    );
+    assert!(Biller::from_str("ORANGE_SN_BILL").is_err());
+}
+
+#[test]
+fn masked_references_show_only_the_last_four_digits() {
+    let r = CustomerReference::parse(Biller::Woyofal, "14000000001").unwrap();
+    assert_eq!(r.masked(), "•••••••0001");
+}
+
+#[test]
+fn provider_status_words_normalize_in_any_case() {
+    use OrderStatus::*;
+    let cases = [
+        ("delivered", false, Succeeded),
+        ("successful", false, Succeeded),
+        ("SUCCESS", false, Succeeded),
+        ("Success", false, Succeeded),
+        ("PENDING", false, Pending),
+        ("processing", false, Pending),
+        ("FAIL", false, Failed),
+        ("failed", false, Failed),
+        ("FAIL", true, Refunded),
+        ("delivered", true, Refunded),
+        ("PENDING", true, Refunded),
+        ("ON_HOLD", false, Unknown),
+        ("", false, Unknown),
+    ];
+    for (word, refunded, expected) in cases {
+        assert_eq!(
+            OrderStatus::from_provider(word, refunded),
+            expected,
+            "{word:?} refunded={refunded}"
+        );
+    }
+    assert!(Succeeded.is_final() && Failed.is_final() && Refunded.is_final());
+    assert!(!Pending.is_final() && !Unknown.is_final());
+}
+
+#[test]
+fn money_keeps_the_currency_scale_without_losing_anything() {
+    let xof = Money::new(Decimal::from_str("250.00").unwrap(), Currency::Xof);
+    assert_eq!(xof.amount().to_string(), "250");
+    let ngn = Money::new(Decimal::from_str("100").unwrap(), Currency::Ngn);
+    assert_eq!(ngn.amount().to_string(), "100.00");
+    let odd = Money::new(Decimal::from_str("7290.78").unwrap(), Currency::Xof);
+    assert_eq!(
+        odd.amount().to_string(),
+        "7290.78",
+        "a finer amount is kept, never rounded"
+    );
+    assert_eq!(xof.checked_add(&xof).unwrap().amount(), Decimal::from(500));
+    assert!(xof.checked_add(&ngn).is_none(), "no sums across currencies");
+    assert_eq!(Currency::Xof.minor_units(), 0);
+    assert_eq!(Currency::Ngn.minor_units(), 2);
+}
+
+#[test]
+fn money_serializes_its_amount_as_an_exact_string() {
+    let m = Money::new(Decimal::from_str("12500").unwrap(), Currency::Xof);
+    assert_eq!(
+        serde_json::to_value(m).unwrap(),
+        serde_json::json!({"amount": "12500", "currency": "XOF"})
+    );
+}
