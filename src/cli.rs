@@ -10,11 +10,14 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::channels::terminal;
 use crate::config::{self, ProviderSettings};
+use crate::conversation::{Bot, Role};
 use crate::domain::{Biller, CustomerReference, OrderNo};
 use crate::i18n::Lang;
 use crate::providers::Providers;
 use crate::sandbox;
+use crate::store::Store;
 use crate::t;
 use crate::upstream::error::Unavailable;
 use crate::upstream::{ErrorKind, UpstreamError};
@@ -48,6 +51,15 @@ pub enum Command {
         order_no: String,
         #[command(flatten)]
         output: OutputArgs,
+    },
+    /// Chat with the bot in the terminal (numbered buttons; scriptable through standard input).
+    Demo {
+        /// Language of the client: fr or en (default: the terminal's).
+        #[arg(long)]
+        lang: Option<Lang>,
+        /// Chat as an agent (merchant fields, /history).
+        #[arg(long)]
+        agent: bool,
     },
     /// Serve both provider APIs, simulated, for trying billbot without a provider account.
     Sandbox {
@@ -101,7 +113,7 @@ impl From<ErrorKind> for Exit {
 /// The default log filter of a command: one-shot commands keep standard error for their answer.
 pub fn default_log_filter(command: &Command) -> &'static str {
     match command {
-        Command::Inquire { .. } | Command::Status { .. } => "off",
+        Command::Inquire { .. } | Command::Status { .. } | Command::Demo { .. } => "off",
         Command::Sandbox { .. } => "info",
     }
 }
@@ -115,6 +127,7 @@ pub async fn run(cli: Cli) -> Exit {
             output,
         } => inquire(&service_code, &reference, &output).await,
         Command::Status { order_no, output } => status(&order_no, &output).await,
+        Command::Demo { lang, agent } => demo(lang, agent).await,
         Command::Sandbox { listen } => serve_sandbox(listen).await,
     }
 }
@@ -234,6 +247,49 @@ async fn status(order_no: &str, output: &OutputArgs) -> Exit {
             Exit::Ok
         }
         Err(e) => upstream_failure(lang, &e, ErrorSubject::Order(&shown)),
+    }
+}
+
+async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
+    let lang = lang.unwrap_or_else(config::terminal_lang);
+    let providers = match connect(lang).await {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
+    // Without a configured directory the demo keeps its data in a temporary one, removed at exit.
+    let temporary = match config::data_dir() {
+        Some(_) => None,
+        None => match tempfile::tempdir() {
+            Ok(dir) => Some(dir),
+            Err(e) => {
+                return fail(
+                    lang,
+                    Exit::Failure,
+                    t!(lang, "cli-store-error", detail = e.to_string()),
+                );
+            }
+        },
+    };
+    let dir = config::data_dir()
+        .or_else(|| temporary.as_ref().map(|d| d.path().to_owned()))
+        .unwrap_or_default();
+    let store = match Store::open(&dir) {
+        Ok(s) => s,
+        Err(e) => {
+            return fail(
+                lang,
+                Exit::Failure,
+                t!(lang, "cli-store-error", detail = e.to_string()),
+            );
+        }
+    };
+    let bot = Bot::new(providers.inquiry.clone(), providers.status.clone(), store);
+    let role = if agent { Role::Agent } else { Role::Customer };
+    let stdin = tokio::io::BufReader::new(tokio::io::stdin());
+    match terminal::run(&bot, lang, role, stdin, tokio::io::stdout()).await {
+        Ok(()) => Exit::Ok,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
+        Err(e) => fail(lang, Exit::Failure, e.to_string()),
     }
 }
 

@@ -14,6 +14,7 @@
 //! | `BILLBOT_HTTP_RETRIES` | extra attempts for safely retryable failures | 2 |
 //! | `BILLBOT_SANDBOX_SLOW_MS` | delay of the sandbox's slow fixtures | 12000 |
 //! | `BILLBOT_SANDBOX_LATENCY_MS` | delay of every sandbox answer | 0 |
+//! | `BILLBOT_DATA_DIR` | directory of the sled database | `serve`: `./billbot-data`; `demo`: a temporary directory |
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -172,4 +173,11 @@ pub fn terminal_lang() -> crate::i18n::Lang {
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
         .map(|code| crate::i18n::Lang::from_code(&code))
         .unwrap_or_default()
+}
+
+/// `BILLBOT_DATA_DIR`, when set.
+pub fn data_dir() -> Option<std::path::PathBuf> {
+    std::env::var_os("BILLBOT_DATA_DIR")
+        .filter(|v| !v.is_empty())
+        .map(std::path::PathBuf::from)
 }

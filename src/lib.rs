@@ -4,12 +4,15 @@
 //! clients, `sandbox` a simulation of both providers, `i18n` the French and English text, and
 //! `cli` the operator commands.
 
+pub mod channels;
 pub mod cli;
 pub mod config;
+pub mod conversation;
 pub mod domain;
 pub mod i18n;
 pub mod providers;
 pub mod sandbox;
+pub mod store;
 pub mod telemetry;
 pub mod upstream;
 pub mod views;

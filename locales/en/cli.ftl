@@ -16,3 +16,4 @@ cli-sandbox-ready =
       Bill Inquiry:  POST { $inquiry_url }   (Authorization: Bearer { $inquiry_key })
       Bill status:   GET  { $status_url }/bill/status/ORDER_NO and /bill/history   (Authorization: Bearer { $status_key }, MerchantId: { $merchant_id })
     Press Ctrl-C to stop.
+cli-store-error = the database could not be opened: { $detail }

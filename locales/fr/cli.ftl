@@ -16,3 +16,4 @@ cli-sandbox-ready =
       Consultation de facture : POST { $inquiry_url }   (Authorization: Bearer { $inquiry_key })
       Statut des commandes :    GET  { $status_url }/bill/status/NUMERO et /bill/history   (Authorization: Bearer { $status_key }, MerchantId: { $merchant_id })
     Ctrl-C pour arrêter.
+cli-store-error = impossible d'ouvrir la base de données : { $detail }

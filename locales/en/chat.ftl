@@ -1,0 +1,58 @@
+greeting = Hello! I'm billbot. I look up your SenEau, Senelec or Woyofal bill before you pay it, and tell you where an order stands.
+menu-prompt = What would you like to do?
+menu-title = 🏠 Main menu.
+menu-expired = This menu has expired. Here is a fresh one.
+error-internal = Sorry, something went wrong on our side. Please try again.
+cancel-done = Cancelled.
+unknown-command = I don't know the command /{ $name }.
+not-understood = I didn't understand that. Tap a button below, or type a customer, police or meter number, or an order number (GB - …).
+help =
+    Here is what I can do:
+    /bill: look up a SenEau, Senelec or Woyofal bill before paying it
+    /status GB - 2022…: the status of an order
+    /orders: your past orders and lookups, to check them again
+    /lang: français or English
+    /cancel: leave what you are doing
+    /help: this list
+    You can also type a reference or an order number at any time.
+help-agent = /history: the merchant's recent transactions (agents)
+lang-choose = Choose your language:
+lang-set = Language: English.
+lang-name = English
+btn-bill = 💡 Check a bill
+btn-status = 📦 Order status
+btn-orders = 🗂 My orders
+btn-lang = 🌐 Language
+btn-history = 📒 Merchant history
+btn-help = ❓ Help
+btn-menu = 🏠 Menu
+btn-newer = ◀ Newer
+btn-older = Older ▶
+btn-biller-seneau = 💧 SenEau (water)
+btn-biller-senelec = ⚡ Senelec (electricity)
+btn-biller-woyofal = 🔌 Woyofal (prepaid)
+btn-change-biller = ↩️ Change biller
+btn-another-reference = 🔁 Another number
+btn-try-again = 🔄 Try again
+btn-its-an-order = 📦 It's an order number
+btn-refresh = 🔄 Refresh
+btn-another-order = 📦 Another order
+btn-recheck = 🔄 { $n }
+bill-choose = Which biller?
+bill-choose-hint = Please pick a biller with the buttons.
+bill-ask-reference = Type your { $biller } { $kind }: { $min } to { $max } digits (spaces and dashes are fine).
+bill-type-another = You can type another { $kind }.
+bill-which-biller = Which biller is { $reference } for?
+status-ask = Type the order number, for example GB - 202206132206791818205.
+status-pending-hint = This order is still being processed. Tap Refresh to check it again.
+status-type-another = You can type another order number.
+orders-empty = You have no orders or bill lookups yet. Check a bill or an order and it will appear here.
+orders-title = Your orders and lookups, newest first (page { $page } of { $pages }):
+orders-line-lookup = { $n }. { $biller } { $reference } · { $date }
+orders-line-order = { $n }. Order { $order } · { $status } · { $date }
+orders-recheck-hint = Tap a number to check it again.
+history-agents-only = The merchant history is for agents only. I can check one of your orders: tap Order status.
+history-title = Merchant transactions (page { $page } of { $pages }, { $total } in all):
+history-line = { $n }. { $order } · { $amount } · { $status } · { $date }
+history-open-hint = Tap a number to open that transaction.
+demo-intro = billbot terminal demo: type a message, or the number of a button to press it. /quit or Ctrl-D to leave.

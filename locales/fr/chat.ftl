@@ -1,0 +1,58 @@
+greeting = Bonjour ! Je suis billbot. Je consulte votre facture SenEau, Senelec ou Woyofal avant que vous la payiez, et je vous dis où en est une commande.
+menu-prompt = Que voulez-vous faire ?
+menu-title = 🏠 Menu principal.
+menu-expired = Ce menu a expiré. En voici un nouveau.
+error-internal = Désolé, un problème est survenu de notre côté. Veuillez réessayer.
+cancel-done = Annulé.
+unknown-command = Je ne connais pas la commande /{ $name }.
+not-understood = Je n'ai pas compris. Touchez un bouton ci-dessous, ou saisissez un numéro de client, de police ou de compteur, ou un numéro de commande (GB - …).
+help =
+    Voici ce que je sais faire :
+    /bill : consulter une facture SenEau, Senelec ou Woyofal avant de la payer
+    /status GB - 2022… : le statut d'une commande
+    /orders : vos commandes et consultations passées, pour les revérifier
+    /lang : français ou English
+    /cancel : abandonner l'étape en cours
+    /help : cette liste
+    Vous pouvez aussi saisir une référence ou un numéro de commande à tout moment.
+help-agent = /history : les transactions récentes du marchand (agents)
+lang-choose = Choisissez votre langue :
+lang-set = Langue : français.
+lang-name = Français
+btn-bill = 💡 Consulter une facture
+btn-status = 📦 Statut de commande
+btn-orders = 🗂 Mes commandes
+btn-lang = 🌐 Langue
+btn-history = 📒 Historique marchand
+btn-help = ❓ Aide
+btn-menu = 🏠 Menu
+btn-newer = ◀ Plus récentes
+btn-older = Plus anciennes ▶
+btn-biller-seneau = 💧 SenEau (eau)
+btn-biller-senelec = ⚡ Senelec (électricité)
+btn-biller-woyofal = 🔌 Woyofal (prépayé)
+btn-change-biller = ↩️ Changer de facturier
+btn-another-reference = 🔁 Autre numéro
+btn-try-again = 🔄 Réessayer
+btn-its-an-order = 📦 C'est un numéro de commande
+btn-refresh = 🔄 Actualiser
+btn-another-order = 📦 Autre commande
+btn-recheck = 🔄 { $n }
+bill-choose = Quel facturier ?
+bill-choose-hint = Choisissez un facturier avec les boutons.
+bill-ask-reference = Saisissez votre numéro { $biller } ({ $kind }) : { $min } à { $max } chiffres (espaces et tirets acceptés).
+bill-type-another = Vous pouvez saisir un autre numéro ({ $kind }).
+bill-which-biller = Pour quel facturier est le numéro { $reference } ?
+status-ask = Saisissez le numéro de commande, par exemple GB - 202206132206791818205.
+status-pending-hint = Cette commande est encore en cours de traitement. Touchez Actualiser pour la revérifier.
+status-type-another = Vous pouvez saisir un autre numéro de commande.
+orders-empty = Vous n'avez encore aucune commande ni consultation. Consultez une facture ou une commande et elle apparaîtra ici.
+orders-title = Vos commandes et consultations, des plus récentes aux plus anciennes (page { $page } sur { $pages }) :
+orders-line-lookup = { $n }. { $biller } { $reference } · { $date }
+orders-line-order = { $n }. Commande { $order } · { $status } · { $date }
+orders-recheck-hint = Touchez un numéro pour le revérifier.
+history-agents-only = L'historique marchand est réservé aux agents. Je peux vérifier une de vos commandes : touchez Statut de commande.
+history-title = Transactions du marchand (page { $page } sur { $pages }, { $total } au total) :
+history-line = { $n }. { $order } · { $amount } · { $status } · { $date }
+history-open-hint = Touchez un numéro pour ouvrir la transaction.
+demo-intro = Démo de billbot dans le terminal : saisissez un message, ou le numéro d'un bouton pour l'activer. /quit ou Ctrl-D pour quitter.

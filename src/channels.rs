@@ -1,0 +1,3 @@
+//! The channels: thin adapters between a chat network and the conversation core.
+
+pub mod terminal;

@@ -1,0 +1,177 @@
+//! The bot itself, independent of any chat network. A channel turns what a user sent into an
+//! [`Incoming`], calls [`Bot::handle`], and shows the [`Reply`]s it gets back.
+//!
+//! `handle` loads the chat's state and language from the store, runs one step of the dialogue
+//! ([`flow`]), stores the new state and whatever the user was told, flushes, and only then
+//! returns the replies: what a user saw survives a `kill -9`.
+
+mod bill;
+mod flow;
+pub mod input;
+mod lists;
+mod menus;
+mod order;
+pub mod payload;
+pub mod reply;
+pub mod state;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::{Arc, Mutex, Weak};
+
+use chrono::{DateTime, Utc};
+
+pub use input::Input;
+pub use payload::Action;
+pub use reply::{Button, Reply};
+pub use state::State;
+
+use crate::i18n::Lang;
+use crate::store::Store;
+use crate::t;
+use crate::upstream::{InquiryClient, StatusClient};
+use crate::views::Audience;
+
+/// A chat, qualified by its channel (`tg:123456`, `term:demo`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ChatKey(String);
+
+impl ChatKey {
+    pub fn new(channel: &str, id: impl fmt::Display) -> ChatKey {
+        ChatKey(format!("{channel}:{id}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ChatKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Who is writing. Channels derive it from a verified sender id, never from what was typed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Role {
+    #[default]
+    Customer,
+    Agent,
+}
+
+impl Role {
+    pub fn audience(self) -> Audience {
+        match self {
+            Role::Customer => Audience::Customer,
+            Role::Agent => Audience::Agent,
+        }
+    }
+}
+
+/// One thing a user sent, with what the channel knows about them.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    pub chat: ChatKey,
+    /// The client's language code (`fr`, `en-US`…), used until the chat picks one with /lang.
+    pub lang_code: Option<String>,
+    pub role: Role,
+    pub input: Input,
+}
+
+/// The bot: the provider clients and the store. Cheap to clone; share one across channels.
+#[derive(Clone)]
+pub struct Bot {
+    inner: Arc<BotInner>,
+}
+
+pub(crate) struct BotInner {
+    inquiry: InquiryClient,
+    status: StatusClient,
+    store: Store,
+    /// One lock per chat in use: a chat's inputs are handled one after another even if a
+    /// channel delivers them concurrently; different chats never wait for each other.
+    chats: Mutex<HashMap<ChatKey, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+/// What one step works with.
+pub(crate) struct Session<'a> {
+    pub bot: &'a BotInner,
+    pub chat: &'a ChatKey,
+    pub lang: Lang,
+    pub role: Role,
+    pub state: State,
+    pub now: DateTime<Utc>,
+}
+
+impl Bot {
+    pub fn new(inquiry: InquiryClient, status: StatusClient, store: Store) -> Bot {
+        Bot {
+            inner: Arc::new(BotInner {
+                inquiry,
+                status,
+                store,
+                chats: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    fn chat_lock(&self, chat: &ChatKey) -> Arc<tokio::sync::Mutex<()>> {
+        // A poisoned map only means another thread panicked while holding it; the map itself
+        // is still consistent, so keep using it.
+        let mut chats = self.inner.chats.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(lock) = chats.get(chat).and_then(Weak::upgrade) {
+            return lock;
+        }
+        chats.retain(|_, weak| weak.strong_count() > 0);
+        let lock = Arc::new(tokio::sync::Mutex::new(()));
+        chats.insert(chat.clone(), Arc::downgrade(&lock));
+        lock
+    }
+
+    /// Handles one input and returns what to show. Never fails: a broken store or any other
+    /// internal error becomes a localized "something went wrong" reply, logged with its cause.
+    pub async fn handle(&self, incoming: Incoming) -> Vec<Reply> {
+        let lock = self.chat_lock(&incoming.chat);
+        let _turn = lock.lock().await;
+        let store = &self.inner.store;
+        let chat = incoming.chat.as_str();
+        let chosen = store.prefs(chat).map(|p| p.lang).unwrap_or_else(|e| {
+            tracing::error!(chat, error = %e, "preferences unreadable");
+            None
+        });
+        let lang = chosen.unwrap_or_else(|| {
+            incoming
+                .lang_code
+                .as_deref()
+                .map(Lang::from_code)
+                .unwrap_or_default()
+        });
+        let state = store.dialogue::<State>(chat).ok().flatten().unwrap_or_default();
+        let mut session = Session {
+            bot: &self.inner,
+            chat: &incoming.chat,
+            lang,
+            role: incoming.role,
+            state,
+            now: Utc::now(),
+        };
+        let result = flow::step(&mut session, incoming.input).await;
+        let saved = match result {
+            Ok(replies) => store.set_dialogue(chat, &session.state).map(|()| replies),
+            Err(e) => Err(e),
+        };
+        let flushed = match saved {
+            Ok(replies) => store.flush().await.map(|()| replies),
+            Err(e) => Err(e),
+        };
+        flushed.unwrap_or_else(|e| {
+            tracing::error!(chat, error = %e, "a step could not be stored");
+            vec![menus::main_menu(&session, t!(session.lang, "error-internal"))]
+        })
+    }
+}

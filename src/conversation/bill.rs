@@ -1,0 +1,132 @@
+//! The bill flow: choose a biller, type a reference, see the bills or the meter.
+
+use super::flow::{Replies, looks_like_order};
+use super::menus::{button, labelled, menu_row};
+use super::payload::Action;
+use super::reply::Reply;
+use super::state::State;
+use super::{Session, order};
+use crate::domain::{Biller, CustomerReference, OrderNo};
+use crate::store::ActivityItem;
+use crate::t;
+use crate::upstream::ErrorKind;
+use crate::views::{self, ErrorSubject};
+
+/// The biller buttons, after `hint` if there is one.
+pub(crate) fn choose_biller(s: &mut Session<'_>, hint: Option<String>) -> Vec<Reply> {
+    s.state = State::ChoosingBiller;
+    let mut text = t!(s.lang, "bill-choose");
+    if let Some(hint) = hint {
+        text = format!("{hint}\n\n{text}");
+    }
+    let mut rows: Vec<_> = Biller::ALL
+        .iter()
+        .map(|b| {
+            vec![labelled(
+                t!(s.lang, &format!("btn-biller-{}", b.key())),
+                Action::Biller(*b),
+            )]
+        })
+        .collect();
+    rows.push(menu_row(s.lang));
+    vec![Reply::text(text).with_keyboard(rows)]
+}
+
+fn reference_keyboard(s: &Session<'_>) -> Vec<Vec<super::Button>> {
+    vec![vec![
+        button(s.lang, "btn-change-biller", Action::Bill),
+        button(s.lang, "btn-menu", Action::Menu),
+    ]]
+}
+
+/// Asks for a reference of `biller`, saying what it looks like.
+pub(crate) fn ask_reference(s: &mut Session<'_>, biller: Biller) -> Vec<Reply> {
+    s.state = State::AwaitingReference { biller };
+    let rule = biller.reference_rule();
+    let text = t!(
+        s.lang,
+        "bill-ask-reference",
+        biller = views::biller_name(s.lang, biller),
+        kind = views::reference_kind(s.lang, biller),
+        min = rule.min_digits as u64,
+        max = rule.max_digits as u64
+    );
+    vec![Reply::text(text).with_keyboard(reference_keyboard(s))]
+}
+
+/// A reference typed while one is awaited: checked before any provider call.
+pub(crate) async fn typed_reference(s: &mut Session<'_>, biller: Biller, text: &str) -> Replies {
+    if looks_like_order(text) {
+        return order::check_typed(s, text).await;
+    }
+    match CustomerReference::parse(biller, text) {
+        Ok(reference) => inquire(s, reference).await,
+        Err(e) => Ok(vec![
+            Reply::text(views::reference_error(s.lang, biller, &e)).with_keyboard(reference_keyboard(s)),
+        ]),
+    }
+}
+
+/// Looks `reference` up and shows the result, or a way forward when it fails.
+pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
+    let biller = reference.biller();
+    match s.bot.inquiry.inquire(&reference).await {
+        Ok(result) => {
+            let item = ActivityItem::Lookup {
+                biller,
+                reference: reference.as_str().to_owned(),
+            };
+            s.bot.store.touch_activity(s.chat.as_str(), item, s.now)?;
+            s.state = State::Menu;
+            let keyboard = vec![vec![
+                button(s.lang, "btn-another-reference", Action::Biller(biller)),
+                button(s.lang, "btn-menu", Action::Menu),
+            ]];
+            Ok(vec![
+                Reply::text(views::inquiry(s.lang, &result)).with_keyboard(keyboard),
+            ])
+        }
+        Err(e) => {
+            s.state = State::AwaitingReference { biller };
+            let text = views::upstream_error(s.lang, e.kind(), ErrorSubject::Reference(&reference));
+            let mut row = Vec::new();
+            if e.kind() != ErrorKind::NotFound {
+                row.push(button(s.lang, "btn-try-again", Action::Inquire(reference)));
+            }
+            row.push(button(s.lang, "btn-another-reference", Action::Biller(biller)));
+            row.push(button(s.lang, "btn-menu", Action::Menu));
+            let hint = t!(
+                s.lang,
+                "bill-type-another",
+                kind = views::reference_kind(s.lang, biller)
+            );
+            Ok(vec![
+                Reply::text(format!("{text}\n\n{hint}")).with_keyboard(vec![row]),
+            ])
+        }
+    }
+}
+
+/// Digits typed at the menu: asks which biller they are for (and offers "it's an order" when
+/// they could be one), or `None` when they fit nothing.
+pub(crate) fn which_biller(s: &mut Session<'_>, digits: &str) -> Option<Reply> {
+    let mut rows: Vec<_> = Biller::ALL
+        .iter()
+        .filter_map(|b| CustomerReference::parse(*b, digits).ok())
+        .map(|r| {
+            vec![labelled(
+                t!(s.lang, &format!("btn-biller-{}", r.biller().key())),
+                Action::Inquire(r),
+            )]
+        })
+        .collect();
+    if let Ok(order_no) = OrderNo::parse(digits) {
+        rows.push(vec![button(s.lang, "btn-its-an-order", Action::Order(order_no))]);
+    }
+    if rows.is_empty() {
+        return None;
+    }
+    s.state = State::Menu;
+    rows.push(menu_row(s.lang));
+    Some(Reply::text(t!(s.lang, "bill-which-biller", reference = digits)).with_keyboard(rows))
+}

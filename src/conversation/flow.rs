@@ -1,0 +1,169 @@
+//! One step of the dialogue: route an input to what it asks for.
+
+use super::payload::Action;
+use super::reply::Reply;
+use super::state::State;
+use super::{Input, Session, bill, lists, menus, order};
+use crate::domain::{Biller, OrderNo};
+use crate::i18n::Lang;
+use crate::store::StoreError;
+use crate::t;
+
+pub(crate) type Replies = Result<Vec<Reply>, StoreError>;
+
+pub(crate) async fn step(s: &mut Session<'_>, input: Input) -> Replies {
+    match input {
+        Input::Command { name, arg } => command(s, &name, arg.as_deref()).await,
+        Input::Button(payload) => match Action::decode(&payload) {
+            Some(action) => act(s, action).await,
+            None => {
+                tracing::info!(chat = %s.chat, payload, "expired or unknown button");
+                s.state = State::Menu;
+                Ok(vec![menus::main_menu(s, t!(s.lang, "menu-expired"))])
+            }
+        },
+        Input::Text(text) => text_input(s, &text).await,
+    }
+}
+
+async fn command(s: &mut Session<'_>, name: &str, arg: Option<&str>) -> Replies {
+    match (name, arg) {
+        ("start", _) => {
+            s.state = State::Menu;
+            Ok(vec![menus::main_menu(s, t!(s.lang, "greeting"))])
+        }
+        ("bill", _) => act(s, Action::Bill).await,
+        ("status", Some(typed)) => order::check_typed(s, typed).await,
+        ("status", None) => act(s, Action::AskOrder).await,
+        ("orders", _) => act(s, Action::Orders(0)).await,
+        ("lang", Some(code)) => match code.parse::<Lang>() {
+            Ok(lang) => act(s, Action::Lang(Some(lang))).await,
+            Err(_) => act(s, Action::Lang(None)).await,
+        },
+        ("lang", None) => act(s, Action::Lang(None)).await,
+        ("history", _) => act(s, Action::History(0)).await,
+        ("help", _) => act(s, Action::Help).await,
+        ("cancel", _) => {
+            s.state = State::Menu;
+            Ok(vec![menus::main_menu(s, t!(s.lang, "cancel-done"))])
+        }
+        (other, _) => {
+            s.state = State::Menu;
+            let text = format!(
+                "{}\n\n{}",
+                t!(s.lang, "unknown-command", name = other),
+                help_text(s)
+            );
+            Ok(vec![menus::main_menu(s, text)])
+        }
+    }
+}
+
+fn help_text(s: &Session<'_>) -> String {
+    let mut text = t!(s.lang, "help");
+    if s.role == super::Role::Agent {
+        text.push('\n');
+        text.push_str(&t!(s.lang, "help-agent"));
+    }
+    text
+}
+
+pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
+    match action {
+        Action::Menu => {
+            s.state = State::Menu;
+            Ok(vec![menus::main_menu(s, t!(s.lang, "menu-title"))])
+        }
+        Action::Bill => Ok(bill::choose_biller(s, None)),
+        Action::Biller(biller) => Ok(bill::ask_reference(s, biller)),
+        Action::Inquire(reference) => bill::inquire(s, reference).await,
+        Action::AskOrder => Ok(order::ask(s)),
+        Action::Order(order_no) => order::check(s, order_no).await,
+        Action::Orders(page) => lists::orders(s, page),
+        Action::History(page) => lists::history(s, page).await,
+        Action::Lang(None) => {
+            s.state = State::ChoosingLanguage;
+            Ok(vec![
+                Reply::text(t!(s.lang, "lang-choose")).with_keyboard(menus::lang_keyboard(s.lang)),
+            ])
+        }
+        Action::Lang(Some(lang)) => {
+            s.bot.store.set_lang(s.chat.as_str(), lang)?;
+            s.lang = lang;
+            s.state = State::Menu;
+            Ok(vec![menus::main_menu(s, t!(lang, "lang-set"))])
+        }
+        Action::Help => {
+            s.state = State::Menu;
+            Ok(vec![menus::main_menu(s, help_text(s))])
+        }
+    }
+}
+
+async fn text_input(s: &mut Session<'_>, text: &str) -> Replies {
+    match s.state.clone() {
+        State::AwaitingReference { biller } => bill::typed_reference(s, biller, text).await,
+        State::AwaitingOrderNo => order::check_typed(s, text).await,
+        State::ChoosingBiller => match biller_named(text) {
+            Some(biller) => Ok(bill::ask_reference(s, biller)),
+            None if has_digits(text) => understand(s, text).await,
+            None => Ok(bill::choose_biller(s, Some(t!(s.lang, "bill-choose-hint")))),
+        },
+        State::ChoosingLanguage => match lang_named(text) {
+            Some(lang) => act(s, Action::Lang(Some(lang))).await,
+            None => act(s, Action::Lang(None)).await,
+        },
+        State::Menu => understand(s, text).await,
+    }
+}
+
+fn has_digits(text: &str) -> bool {
+    text.chars().any(|c| c.is_ascii_digit())
+}
+
+/// A biller typed by name ("senelec", "Woyofal", "SENEAU_SN_BILL").
+fn biller_named(text: &str) -> Option<Biller> {
+    let word = text.trim().to_lowercase();
+    Biller::ALL
+        .into_iter()
+        .find(|b| word == b.key() || word == b.service_code().to_lowercase())
+}
+
+fn lang_named(text: &str) -> Option<Lang> {
+    match text.trim().to_lowercase().as_str() {
+        "fr" | "français" | "francais" | "french" => Some(Lang::Fr),
+        "en" | "english" | "anglais" => Some(Lang::En),
+        _ => None,
+    }
+}
+
+/// Whether `text` is written as an order number (it starts with the `GB` prefix).
+pub(crate) fn looks_like_order(text: &str) -> bool {
+    text.trim_start()
+        .get(..2)
+        .is_some_and(|p| p.eq_ignore_ascii_case("GB"))
+        && OrderNo::parse(text).is_ok()
+}
+
+/// Free text at the main menu: an order number, a reference, or something we did not get.
+async fn understand(s: &mut Session<'_>, text: &str) -> Replies {
+    if looks_like_order(text) {
+        return order::check_typed(s, text).await;
+    }
+    let digits: String = text.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        let longest_reference = Biller::ALL
+            .iter()
+            .map(|b| b.reference_rule().max_digits)
+            .max()
+            .unwrap_or(0);
+        if digits.len() > longest_reference {
+            return order::check_typed(s, &digits).await;
+        }
+        if let Some(reply) = bill::which_biller(s, &digits) {
+            return Ok(vec![reply]);
+        }
+    }
+    s.state = State::Menu;
+    Ok(vec![menus::main_menu(s, t!(s.lang, "not-understood"))])
+}

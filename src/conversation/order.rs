@@ -1,0 +1,69 @@
+//! The order flow: type an order number, see its status; refresh while it is pending.
+
+use super::Session;
+use super::flow::Replies;
+use super::menus::{button, menu_row};
+use super::payload::Action;
+use super::reply::Reply;
+use super::state::State;
+use crate::domain::OrderNo;
+use crate::store::ActivityItem;
+use crate::t;
+use crate::upstream::ErrorKind;
+use crate::views::{self, ErrorSubject};
+
+pub(crate) fn ask(s: &mut Session<'_>) -> Vec<Reply> {
+    s.state = State::AwaitingOrderNo;
+    vec![Reply::text(t!(s.lang, "status-ask")).with_keyboard(vec![menu_row(s.lang)])]
+}
+
+/// An order number typed anywhere: checked before any provider call.
+pub(crate) async fn check_typed(s: &mut Session<'_>, text: &str) -> Replies {
+    match OrderNo::parse(text) {
+        Ok(order_no) => check(s, order_no).await,
+        Err(e) => {
+            s.state = State::AwaitingOrderNo;
+            Ok(vec![
+                Reply::text(views::order_no_error(s.lang, &e)).with_keyboard(vec![menu_row(s.lang)]),
+            ])
+        }
+    }
+}
+
+/// Asks the provider for the order, records it, and shows it.
+pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
+    match s.bot.status.status(&order_no).await {
+        Ok(order) => {
+            s.bot.store.record_order(&order_no, &order, s.now)?;
+            let item = ActivityItem::Order {
+                order_no: order_no.clone(),
+                status: order.status,
+            };
+            s.bot.store.touch_activity(s.chat.as_str(), item, s.now)?;
+            s.state = State::Menu;
+            let mut text = views::order(s.lang, &order, s.role.audience());
+            let mut row = Vec::new();
+            if !order.status.is_final() {
+                text = format!("{text}\n\n{}", t!(s.lang, "status-pending-hint"));
+                row.push(button(s.lang, "btn-refresh", Action::Order(order_no)));
+            }
+            row.push(button(s.lang, "btn-another-order", Action::AskOrder));
+            row.push(button(s.lang, "btn-menu", Action::Menu));
+            Ok(vec![Reply::text(text).with_keyboard(vec![row])])
+        }
+        Err(e) => {
+            s.state = State::AwaitingOrderNo;
+            let shown = order_no.to_string();
+            let text = views::upstream_error(s.lang, e.kind(), ErrorSubject::Order(&shown));
+            let mut row = Vec::new();
+            if e.kind() != ErrorKind::NotFound {
+                row.push(button(s.lang, "btn-try-again", Action::Order(order_no)));
+            }
+            row.push(button(s.lang, "btn-menu", Action::Menu));
+            let hint = t!(s.lang, "status-type-another");
+            Ok(vec![
+                Reply::text(format!("{text}\n\n{hint}")).with_keyboard(vec![row]),
+            ])
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Button payloads: short, versioned, self-contained strings (`v1:q:senelec:1000000001`).
+//!
+//! Telegram allows 64 bytes of callback data; the longest payload here (an order number of 32
+//! digits) takes 37. A payload carries everything its action needs, so a button keeps working in
+//! any dialogue state and after a restart; one that does not decode (another version, a forged
+//! or truncated one) is answered with "this menu has expired" and a fresh menu.
+
+use crate::domain::{Biller, CustomerReference, OrderNo};
+use crate::i18n::Lang;
+
+const VERSION: &str = "v1";
+
+/// The longest payload a channel must carry.
+pub const MAX_PAYLOAD_BYTES: usize = 64;
+
+/// What a button does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Menu,
+    /// Choose a biller.
+    Bill,
+    /// Ask for a reference of this biller.
+    Biller(Biller),
+    /// Look this reference up.
+    Inquire(CustomerReference),
+    /// Ask for an order number.
+    AskOrder,
+    /// Check this order.
+    Order(OrderNo),
+    /// A page of the chat's orders and lookups.
+    Orders(usize),
+    /// A page of the merchant's history (agents).
+    History(usize),
+    /// Choose a language, or set one.
+    Lang(Option<Lang>),
+    Help,
+}
+
+impl Action {
+    pub fn encode(&self) -> String {
+        let body = match self {
+            Action::Menu => "m".to_owned(),
+            Action::Bill => "b".to_owned(),
+            Action::Biller(b) => format!("b:{}", b.key()),
+            Action::Inquire(r) => format!("q:{}:{}", r.biller().key(), r.as_str()),
+            Action::AskOrder => "s".to_owned(),
+            Action::Order(o) => format!("s:{}", o.digits()),
+            Action::Orders(page) => format!("o:{page}"),
+            Action::History(page) => format!("h:{page}"),
+            Action::Lang(None) => "l".to_owned(),
+            Action::Lang(Some(lang)) => format!("l:{}", lang.code()),
+            Action::Help => "?".to_owned(),
+        };
+        format!("{VERSION}:{body}")
+    }
+
+    /// The action of a payload, or `None` for anything this version did not make.
+    pub fn decode(payload: &str) -> Option<Action> {
+        let body = payload.strip_prefix(VERSION)?.strip_prefix(':')?;
+        let mut parts = body.split(':');
+        let action = match (parts.next()?, parts.next(), parts.next()) {
+            ("m", None, None) => Action::Menu,
+            ("b", None, None) => Action::Bill,
+            ("b", Some(key), None) => Action::Biller(Biller::from_key(key)?),
+            ("q", Some(key), Some(reference)) => {
+                Action::Inquire(CustomerReference::parse(Biller::from_key(key)?, reference).ok()?)
+            }
+            ("s", None, None) => Action::AskOrder,
+            ("s", Some(digits), None) => Action::Order(OrderNo::parse(digits).ok()?),
+            ("o", Some(page), None) => Action::Orders(page.parse().ok()?),
+            ("h", Some(page), None) => Action::History(page.parse().ok()?),
+            ("l", None, None) => Action::Lang(None),
+            ("l", Some(code), None) => Action::Lang(Some(code.parse().ok()?)),
+            ("?", None, None) => Action::Help,
+            _ => return None,
+        };
+        parts.next().is_none().then_some(action)
+    }
+}

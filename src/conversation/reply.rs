@@ -1,0 +1,35 @@
+//! What the bot answers, whatever the channel: text and an optional keyboard of buttons.
+
+/// One message of the bot. The text is plain (channels escape it for their markup).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub text: String,
+    /// Rows of buttons; empty when the message has none.
+    pub keyboard: Vec<Vec<Button>>,
+}
+
+/// A button: what it says, and the payload it sends back when pressed (see `payload`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Button {
+    pub label: String,
+    pub payload: String,
+}
+
+impl Reply {
+    pub fn text(text: impl Into<String>) -> Reply {
+        Reply {
+            text: text.into(),
+            keyboard: Vec::new(),
+        }
+    }
+
+    pub fn with_keyboard(mut self, keyboard: Vec<Vec<Button>>) -> Reply {
+        self.keyboard = keyboard;
+        self
+    }
+
+    /// Every button, row by row.
+    pub fn buttons(&self) -> impl Iterator<Item = &Button> {
+        self.keyboard.iter().flatten()
+    }
+}

@@ -1,0 +1,22 @@
+//! The dialogue states: where each chat is in its conversation. Stored per chat (serde, in the
+//! store's `dialogue` tree); an unreadable stored state reads as [`State::Menu`].
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::Biller;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum State {
+    /// At the main menu: a reference or an order number typed here is understood.
+    #[default]
+    Menu,
+    /// The biller buttons are shown.
+    ChoosingBiller,
+    /// Waiting for a reference of `biller`.
+    AwaitingReference { biller: Biller },
+    /// Waiting for an order number.
+    AwaitingOrderNo,
+    /// The language buttons are shown.
+    ChoosingLanguage,
+}

@@ -1,0 +1,254 @@
+//! Everything billbot must find again, in sled on disk.
+//!
+//! Layout (schema version 1). Every value is JSON `{"v": 1, "data": …}`; a value that does not
+//! decode, or carries another version, is reported (logged, counted) and read as absent: a bad
+//! record resets that one thing and never stops the bot.
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `meta` | `schema_version` | the schema version, as text (`1`) |
+//! | `dialogue` | chat key | the chat's dialogue state |
+//! | `prefs` | chat key | [`Prefs`]: the language the chat chose |
+//! | `orders` | order digits | [`OrderRecord`]: the order as last seen and its status history |
+//! | `activity` | chat key, `0x00`, item id | [`Activity`]: an order or bill lookup of the chat |
+//!
+//! Chat keys are channel-qualified (`tg:123456`, `term:demo`) so channels never collide.
+//! Writes are in memory until [`Store::flush`], which callers await before telling the user
+//! anything they must find again: a `kill -9` after a reply loses nothing the reply mentioned.
+
+mod records;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use records::{Activity, ActivityItem, OrderRecord, Prefs, StatusChange};
+
+use crate::domain::{Order, OrderNo};
+use crate::i18n::Lang;
+
+/// The schema this build reads and writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How many items a chat's activity keeps; older ones are dropped.
+pub const ACTIVITY_LIMIT: usize = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database could not be used: {0}")]
+    Sled(#[from] sled::Error),
+    #[error("the database at {path} has schema version {found}, this billbot reads version {SCHEMA_VERSION}")]
+    ForeignSchema { path: String, found: String },
+    #[error("a record could not be encoded: {0}")]
+    Encode(#[from] serde_json::Error),
+}
+
+/// The sled store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    dialogue: sled::Tree,
+    prefs: sled::Tree,
+    orders: sled::Tree,
+    activity: sled::Tree,
+    skipped: AtomicU64,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").finish_non_exhaustive()
+    }
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Envelope<T> {
+    v: u32,
+    data: T,
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`. A database written by another schema version
+    /// is refused rather than misread.
+    pub fn open(dir: &Path) -> Result<Store, StoreError> {
+        let db = sled::Config::new().path(dir).open()?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema_version")? {
+            None => {
+                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
+                meta.flush()?;
+            }
+            Some(v) if v.as_ref() == SCHEMA_VERSION.to_string().as_bytes() => {}
+            Some(v) => {
+                return Err(StoreError::ForeignSchema {
+                    path: dir.display().to_string(),
+                    found: String::from_utf8_lossy(&v).into_owned(),
+                });
+            }
+        }
+        Ok(Store {
+            inner: Arc::new(Inner {
+                dialogue: db.open_tree("dialogue")?,
+                prefs: db.open_tree("prefs")?,
+                orders: db.open_tree("orders")?,
+                activity: db.open_tree("activity")?,
+                db,
+                skipped: AtomicU64::new(0),
+            }),
+        })
+    }
+
+    /// Makes every write so far durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.inner.db.flush_async().await?;
+        Ok(())
+    }
+
+    /// How many unreadable records were skipped since opening.
+    pub fn skipped_records(&self) -> u64 {
+        self.inner.skipped.load(Ordering::Relaxed)
+    }
+
+    fn read<T: DeserializeOwned>(&self, tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+        Ok(tree.get(key)?.and_then(|bytes| self.decode(tree, key, &bytes)))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, tree: &sled::Tree, key: &[u8], bytes: &[u8]) -> Option<T> {
+        match serde_json::from_slice::<Envelope<T>>(bytes) {
+            Ok(Envelope {
+                v: SCHEMA_VERSION,
+                data,
+            }) => Some(data),
+            Ok(Envelope { v, .. }) => {
+                self.report(tree, key, &format!("record version {v}"));
+                None
+            }
+            Err(e) => {
+                self.report(tree, key, &e.to_string());
+                None
+            }
+        }
+    }
+
+    fn report(&self, tree: &sled::Tree, key: &[u8], why: &str) {
+        self.inner.skipped.fetch_add(1, Ordering::Relaxed);
+        let tree = String::from_utf8_lossy(&tree.name()).into_owned();
+        let key = String::from_utf8_lossy(key).into_owned();
+        tracing::warn!(tree, key, why, "skipping an unreadable record");
+    }
+
+    fn write<T: Serialize>(&self, tree: &sled::Tree, key: &[u8], data: &T) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(&Envelope {
+            v: SCHEMA_VERSION,
+            data,
+        })?;
+        tree.insert(key, bytes)?;
+        Ok(())
+    }
+
+    /// The chat's dialogue state, if one is stored and readable.
+    pub fn dialogue<T: DeserializeOwned>(&self, chat: &str) -> Result<Option<T>, StoreError> {
+        self.read(&self.inner.dialogue, chat.as_bytes())
+    }
+
+    pub fn set_dialogue<T: Serialize>(&self, chat: &str, state: &T) -> Result<(), StoreError> {
+        self.write(&self.inner.dialogue, chat.as_bytes(), state)
+    }
+
+    pub fn prefs(&self, chat: &str) -> Result<Prefs, StoreError> {
+        Ok(self.read(&self.inner.prefs, chat.as_bytes())?.unwrap_or_default())
+    }
+
+    pub fn set_lang(&self, chat: &str, lang: Lang) -> Result<(), StoreError> {
+        let mut prefs = self.prefs(chat)?;
+        prefs.lang = Some(lang);
+        self.write(&self.inner.prefs, chat.as_bytes(), &prefs)
+    }
+
+    pub fn order(&self, order: &OrderNo) -> Result<Option<OrderRecord>, StoreError> {
+        self.read(&self.inner.orders, order.digits().as_bytes())
+    }
+
+    /// Stores what the provider said of an order, adding a status change to its history when
+    /// the status differs from the last one seen.
+    pub fn record_order(
+        &self,
+        order_no: &OrderNo,
+        order: &Order,
+        at: DateTime<Utc>,
+    ) -> Result<OrderRecord, StoreError> {
+        let key = order_no.digits().as_bytes();
+        let mut record = self
+            .read::<OrderRecord>(&self.inner.orders, key)?
+            .unwrap_or_else(|| OrderRecord {
+                order: order.clone(),
+                changes: Vec::new(),
+                first_seen: at,
+                last_checked: at,
+            });
+        let changed = record
+            .changes
+            .last()
+            .is_none_or(|last| last.status != order.status || last.provider_status != order.provider_status);
+        if changed {
+            record.changes.push(StatusChange {
+                status: order.status,
+                provider_status: order.provider_status.clone(),
+                at,
+            });
+        }
+        record.order = order.clone();
+        record.last_checked = at;
+        self.write(&self.inner.orders, key, &record)?;
+        Ok(record)
+    }
+
+    fn activity_key(chat: &str, item: &ActivityItem) -> Vec<u8> {
+        let mut key = Self::activity_prefix(chat);
+        key.extend_from_slice(item.id().as_bytes());
+        key
+    }
+
+    fn activity_prefix(chat: &str) -> Vec<u8> {
+        let mut key = chat.as_bytes().to_vec();
+        key.push(0);
+        key
+    }
+
+    /// Puts `item` at the top of the chat's activity (once: a repeat only moves it up).
+    pub fn touch_activity(
+        &self,
+        chat: &str,
+        item: ActivityItem,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let key = Self::activity_key(chat, &item);
+        self.write(&self.inner.activity, &key, &Activity { at, item })?;
+        let all = self.activity(chat)?;
+        for old in all.iter().skip(ACTIVITY_LIMIT) {
+            self.inner.activity.remove(Self::activity_key(chat, &old.item))?;
+        }
+        Ok(())
+    }
+
+    /// The chat's activity, newest first.
+    pub fn activity(&self, chat: &str) -> Result<Vec<Activity>, StoreError> {
+        let tree = &self.inner.activity;
+        let mut items = Vec::new();
+        for entry in tree.scan_prefix(Self::activity_prefix(chat)) {
+            let (key, bytes) = entry?;
+            if let Some(item) = self.decode::<Activity>(tree, &key, &bytes) {
+                items.push(item);
+            }
+        }
+        items.sort_by_key(|a| std::cmp::Reverse(a.at));
+        Ok(items)
+    }
+}

@@ -1,0 +1,57 @@
+//! The records the store keeps. Changing one of these means a new schema version.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{Biller, Order, OrderNo, OrderStatus};
+use crate::i18n::Lang;
+
+/// A chat's preferences.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Prefs {
+    /// The language the chat chose with /lang; `None` follows the client's language.
+    pub lang: Option<Lang>,
+}
+
+/// An order as last seen, with every status it was seen in.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderRecord {
+    pub order: Order,
+    pub changes: Vec<StatusChange>,
+    pub first_seen: DateTime<Utc>,
+    pub last_checked: DateTime<Utc>,
+}
+
+/// One status an order was seen in, and when it was first seen so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: OrderStatus,
+    pub provider_status: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Something a chat looked up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Activity {
+    pub at: DateTime<Utc>,
+    pub item: ActivityItem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ActivityItem {
+    /// A bill inquiry; the reference is kept as typed digits.
+    Lookup { biller: Biller, reference: String },
+    /// An order status check, with the status it was in.
+    Order { order_no: OrderNo, status: OrderStatus },
+}
+
+impl ActivityItem {
+    /// Identity within a chat: the same lookup or order again is the same item.
+    pub fn id(&self) -> String {
+        match self {
+            ActivityItem::Lookup { biller, reference } => format!("l:{}:{reference}", biller.key()),
+            ActivityItem::Order { order_no, .. } => format!("o:{}", order_no.digits()),
+        }
+    }
+}
