@@ -56,3 +56,4 @@ history-title = Merchant transactions (page { $page } of { $pages }, { $total } 
 history-line = { $n }. { $order } · { $amount } · { $status } · { $date }
 history-open-hint = Tap a number to open that transaction.
 demo-intro = billbot terminal demo: type a message, or the number of a button to press it. /quit or Ctrl-D to leave.
+demo-resumed = Welcome back: the conversation continues where you left it. Type /start for the menu.

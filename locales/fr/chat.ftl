@@ -56,3 +56,4 @@ history-title = Transactions du marchand (page { $page } sur { $pages }, { $tota
 history-line = { $n }. { $order } · { $amount } · { $status } · { $date }
 history-open-hint = Touchez un numéro pour ouvrir la transaction.
 demo-intro = Démo de billbot dans le terminal : saisissez un message, ou le numéro d'un bouton pour l'activer. /quit ou Ctrl-D pour quitter.
+demo-resumed = Bon retour : la conversation reprend là où vous l'aviez laissée. Tapez /start pour le menu.

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::conversation::{Bot, Button, ChatKey, Incoming, Input, Reply, Role};
+use crate::conversation::{Bot, Button, ChatKey, Incoming, Input, Reply, Role, State};
 use crate::i18n::Lang;
 use crate::t;
 
@@ -29,10 +29,26 @@ where
         role,
         input,
     };
+    // A new chat starts with /start; one found in the store (BILLBOT_DATA_DIR) resumes where it
+    // was, in the language it chose.
+    let resumed = matches!(bot.store().dialogue::<State>(chat.as_str()), Ok(Some(_)));
+    let shown_lang = bot
+        .store()
+        .prefs(chat.as_str())
+        .ok()
+        .and_then(|p| p.lang)
+        .unwrap_or(lang);
     output
-        .write_all(format!("{}\n\n", t!(lang, "demo-intro")).as_bytes())
+        .write_all(format!("{}\n\n", t!(shown_lang, "demo-intro")).as_bytes())
         .await?;
-    let mut buttons = show(&mut output, &bot.handle(send(Input::from_text("/start"))).await).await?;
+    let mut buttons = if resumed {
+        output
+            .write_all(format!("{}\n\n", t!(shown_lang, "demo-resumed")).as_bytes())
+            .await?;
+        Vec::new()
+    } else {
+        show(&mut output, &bot.handle(send(Input::from_text("/start"))).await).await?
+    };
     let mut lines = input.lines();
     loop {
         if interactive {

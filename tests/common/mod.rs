@@ -1,5 +1,7 @@
-//! Shared test helpers: clients with short timeouts, a sandbox on a loopback port.
+//! Shared test helpers: clients with short timeouts, a sandbox on a loopback port, chats.
 #![allow(dead_code)] // each test crate uses a different part of this module
+
+pub mod chat;
 
 use std::time::Duration;
 
@@ -86,4 +88,22 @@ pub fn closed_port_url() -> String {
     let port = listener.local_addr().unwrap().port();
     drop(listener);
     format!("http://127.0.0.1:{port}")
+}
+
+/// Every message id of the locale files (those with a dash, which no sentence contains).
+pub fn locale_ids() -> Vec<String> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("locales/en");
+    let mut ids = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        for line in std::fs::read_to_string(entry.unwrap().path()).unwrap().lines() {
+            if let Some((id, _)) = line.split_once(" =")
+                && id.contains('-')
+                && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                ids.push(id.to_owned());
+            }
+        }
+    }
+    assert!(ids.len() > 50);
+    ids
 }
