@@ -1,0 +1,89 @@
+//! One conversation step without provider latency, and the store's write-then-flush.
+//!
+//! `cargo bench --bench step`. Each step includes loading the chat's state and language from
+//! sled, the step itself, storing the new state, and `flush_async` (an fsync) before replying.
+
+use std::time::Duration;
+
+use billbot::conversation::{Bot, ChatKey, Incoming, Input, Role};
+use billbot::domain::Currency;
+use billbot::sandbox::{self, SandboxConfig};
+use billbot::store::{ActivityItem, Store};
+use billbot::upstream::{HttpOptions, InquiryClient, StatusClient};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+fn bench(c: &mut Criterion) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (bot, _sandbox) = rt.block_on(async {
+        let sb = sandbox::spawn_on_loopback(SandboxConfig::default())
+            .await
+            .unwrap();
+        let http = HttpOptions::default();
+        let inquiry = InquiryClient::new(
+            sb.inquiry_url(),
+            sandbox::INQUIRY_KEY.to_owned().into(),
+            http.clone(),
+        )
+        .unwrap();
+        let status = StatusClient::new(
+            sb.status_base(),
+            sandbox::STATUS_KEY.to_owned().into(),
+            sandbox::MERCHANT_ID,
+            Currency::Xof,
+            http,
+        )
+        .unwrap();
+        (Bot::new(inquiry, status, Store::open(dir.path()).unwrap()), sb)
+    });
+    let incoming = |text: &str| Incoming {
+        chat: ChatKey::new("bench", 1),
+        lang_code: Some("fr".into()),
+        role: Role::Customer,
+        input: Input::from_text(text),
+    };
+
+    let mut group = c.benchmark_group("step");
+    group.measurement_time(Duration::from_secs(5));
+    group.bench_function("help (no provider call)", |b| {
+        b.to_async(&rt).iter(|| bot.handle(incoming("/help")));
+    });
+    rt.block_on(bot.handle(incoming("/bill")));
+    rt.block_on(bot.handle(Incoming {
+        input: Input::Button("v1:b:woyofal".into()),
+        ..incoming("")
+    }));
+    group.bench_function("rejected reference (no provider call)", |b| {
+        b.to_async(&rt).iter(|| bot.handle(incoming("12AB")));
+    });
+    group.bench_function("senelec inquiry on the loopback sandbox", |b| {
+        b.to_async(&rt).iter(|| {
+            bot.handle(Incoming {
+                input: Input::Button("v1:q:senelec:1000000002".into()),
+                ..incoming("")
+            })
+        });
+    });
+    group.finish();
+
+    let store = bot.store().clone();
+    let mut group = c.benchmark_group("store");
+    group.bench_function("activity write + flush", |b| {
+        let mut n = 0u64;
+        b.to_async(&rt).iter(|| {
+            n += 1;
+            let item = ActivityItem::Lookup {
+                biller: billbot::domain::Biller::Senelec,
+                reference: format!("{:010}", n % 40),
+            };
+            store
+                .touch_activity("bench:store", item, chrono::Utc::now())
+                .unwrap();
+            store.flush()
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
