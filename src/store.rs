@@ -11,6 +11,7 @@
 //! | `prefs` | chat key | [`Prefs`]: the language the chat chose |
 //! | `orders` | order digits | [`OrderRecord`]: the order as last seen and its status history |
 //! | `activity` | chat key, `0x00`, item id | [`Activity`]: an order or bill lookup of the chat |
+//! | `saved` | chat key, `0x00`, biller key, `:`, reference | [`SavedReference`]: a reference the chat saved |
 //!
 //! Chat keys are channel-qualified (`tg:123456`, `term:demo`) so channels never collide.
 //! Writes are in memory until [`Store::flush`], which callers await before telling the user
@@ -26,9 +27,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use records::{Activity, ActivityItem, OrderRecord, Prefs, StatusChange};
+pub use records::{Activity, ActivityItem, OrderRecord, Prefs, SavedReference, StatusChange};
 
-use crate::domain::{Order, OrderNo};
+use crate::domain::{CustomerReference, Order, OrderNo};
 use crate::i18n::Lang;
 
 /// The schema this build reads and writes.
@@ -59,6 +60,7 @@ struct Inner {
     prefs: sled::Tree,
     orders: sled::Tree,
     activity: sled::Tree,
+    saved: sled::Tree,
     skipped: AtomicU64,
 }
 
@@ -99,6 +101,7 @@ impl Store {
                 prefs: db.open_tree("prefs")?,
                 orders: db.open_tree("orders")?,
                 activity: db.open_tree("activity")?,
+                saved: db.open_tree("saved")?,
                 db,
                 skipped: AtomicU64::new(0),
             }),
@@ -211,12 +214,12 @@ impl Store {
     }
 
     fn activity_key(chat: &str, item: &ActivityItem) -> Vec<u8> {
-        let mut key = Self::activity_prefix(chat);
+        let mut key = Self::chat_prefix(chat);
         key.extend_from_slice(item.id().as_bytes());
         key
     }
 
-    fn activity_prefix(chat: &str) -> Vec<u8> {
+    fn chat_prefix(chat: &str) -> Vec<u8> {
         let mut key = chat.as_bytes().to_vec();
         key.push(0);
         key
@@ -242,7 +245,7 @@ impl Store {
     pub fn activity(&self, chat: &str) -> Result<Vec<Activity>, StoreError> {
         let tree = &self.inner.activity;
         let mut items = Vec::new();
-        for entry in tree.scan_prefix(Self::activity_prefix(chat)) {
+        for entry in tree.scan_prefix(Self::chat_prefix(chat)) {
             let (key, bytes) = entry?;
             if let Some(item) = self.decode::<Activity>(tree, &key, &bytes) {
                 items.push(item);
@@ -250,5 +253,56 @@ impl Store {
         }
         items.sort_by_key(|a| std::cmp::Reverse(a.at));
         Ok(items)
+    }
+
+    fn saved_key(chat: &str, reference: &CustomerReference) -> Vec<u8> {
+        let mut key = Self::chat_prefix(chat);
+        key.extend_from_slice(format!("{}:{}", reference.biller().key(), reference.as_str()).as_bytes());
+        key
+    }
+
+    /// Saves a reference for the chat, with an optional nickname; saving it again renames it.
+    pub fn save_reference(
+        &self,
+        chat: &str,
+        reference: &CustomerReference,
+        nickname: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<SavedReference, StoreError> {
+        let key = Self::saved_key(chat, reference);
+        let saved_at = self
+            .read::<SavedReference>(&self.inner.saved, &key)?
+            .map_or(at, |old| old.saved_at);
+        let saved = SavedReference {
+            biller: reference.biller(),
+            reference: reference.as_str().to_owned(),
+            nickname: nickname.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+            saved_at,
+        };
+        self.write(&self.inner.saved, &key, &saved)?;
+        Ok(saved)
+    }
+
+    /// Removes a saved reference; `false` when it was not saved.
+    pub fn delete_reference(&self, chat: &str, reference: &CustomerReference) -> Result<bool, StoreError> {
+        Ok(self
+            .inner
+            .saved
+            .remove(Self::saved_key(chat, reference))?
+            .is_some())
+    }
+
+    /// The chat's saved references, oldest first (the order they were saved in).
+    pub fn saved_references(&self, chat: &str) -> Result<Vec<SavedReference>, StoreError> {
+        let tree = &self.inner.saved;
+        let mut saved = Vec::new();
+        for entry in tree.scan_prefix(Self::chat_prefix(chat)) {
+            let (key, bytes) = entry?;
+            if let Some(item) = self.decode::<SavedReference>(tree, &key, &bytes) {
+                saved.push(item);
+            }
+        }
+        saved.sort_by_key(|s| s.saved_at);
+        Ok(saved)
     }
 }

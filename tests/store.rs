@@ -180,3 +180,48 @@ fn a_database_of_another_schema_version_is_refused_not_misread() {
         other => panic!("expected a schema refusal, got {other:?}"),
     }
 }
+
+#[tokio::test]
+async fn saved_references_are_kept_per_chat_renamed_deleted_and_survive_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = billbot::domain::CustomerReference::parse(Biller::Senelec, refs::ONE_BILL).unwrap();
+    let meter = billbot::domain::CustomerReference::parse(Biller::Woyofal, refs::METER).unwrap();
+    let t0 = Utc::now();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        store
+            .save_reference("a", &home, Some(" Maison ".into()), t0)
+            .unwrap();
+        store
+            .save_reference("a", &meter, None, t0 + Duration::seconds(1))
+            .unwrap();
+        store
+            .save_reference("b", &meter, Some("Boutique".into()), t0)
+            .unwrap();
+        let renamed = store
+            .save_reference("a", &home, Some("Maison Dakar".into()), t0 + Duration::hours(1))
+            .unwrap();
+        assert_eq!(renamed.saved_at, t0, "renaming keeps the place in the list");
+        store.flush().await.unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let saved = store.saved_references("a").unwrap();
+    let names: Vec<_> = saved
+        .iter()
+        .map(|s| (s.reference.as_str(), s.nickname.as_deref()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![(refs::ONE_BILL, Some("Maison Dakar")), (refs::METER, None)]
+    );
+    assert!(store.delete_reference("a", &meter).unwrap());
+    assert!(
+        !store.delete_reference("a", &meter).unwrap(),
+        "deleting twice finds nothing"
+    );
+    assert_eq!(store.saved_references("a").unwrap().len(), 1);
+    assert_eq!(
+        store.saved_references("b").unwrap()[0].nickname.as_deref(),
+        Some("Boutique")
+    );
+}

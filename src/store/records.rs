@@ -55,3 +55,14 @@ impl ActivityItem {
         }
     }
 }
+
+/// A reference a chat saved for one-tap re-checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedReference {
+    pub biller: Biller,
+    /// The reference's digits.
+    pub reference: String,
+    /// A name the customer gave it ("Maison", "Boutique").
+    pub nickname: Option<String>,
+    pub saved_at: DateTime<Utc>,
+}
