@@ -16,16 +16,11 @@ fn bench(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let (bot, _sandbox) = rt.block_on(async {
-        let sb = sandbox::spawn_on_loopback(SandboxConfig::default())
-            .await
-            .unwrap();
+        let sb = sandbox::spawn_on_loopback(SandboxConfig::default()).await.unwrap();
         let http = HttpOptions::default();
-        let inquiry = InquiryClient::new(
-            sb.inquiry_url(),
-            sandbox::INQUIRY_KEY.to_owned().into(),
-            http.clone(),
-        )
-        .unwrap();
+        let inquiry =
+            InquiryClient::new(sb.inquiry_url(), sandbox::INQUIRY_KEY.to_owned().into(), http.clone())
+                .unwrap();
         let status = StatusClient::new(
             sb.status_base(),
             sandbox::STATUS_KEY.to_owned().into(),
@@ -49,19 +44,13 @@ fn bench(c: &mut Criterion) {
         b.to_async(&rt).iter(|| bot.handle(incoming("/help")));
     });
     rt.block_on(bot.handle(incoming("/bill")));
-    rt.block_on(bot.handle(Incoming {
-        input: Input::Button("v1:b:woyofal".into()),
-        ..incoming("")
-    }));
+    rt.block_on(bot.handle(Incoming { input: Input::Button("v1:b:woyofal".into()), ..incoming("") }));
     group.bench_function("rejected reference (no provider call)", |b| {
         b.to_async(&rt).iter(|| bot.handle(incoming("12AB")));
     });
     group.bench_function("senelec inquiry on the loopback sandbox", |b| {
         b.to_async(&rt).iter(|| {
-            bot.handle(Incoming {
-                input: Input::Button("v1:q:senelec:1000000002".into()),
-                ..incoming("")
-            })
+            bot.handle(Incoming { input: Input::Button("v1:q:senelec:1000000002".into()), ..incoming("") })
         });
     });
     group.finish();
@@ -76,9 +65,7 @@ fn bench(c: &mut Criterion) {
                 biller: billbot::domain::Biller::Senelec,
                 reference: format!("{:010}", n % 40),
             };
-            store
-                .touch_activity("bench:store", item, chrono::Utc::now())
-                .unwrap();
+            store.touch_activity("bench:store", item, chrono::Utc::now()).unwrap();
             store.flush()
         });
     });

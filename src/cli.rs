@@ -121,11 +121,9 @@ pub fn default_log_filter(command: &Command) -> &'static str {
 /// Runs one command to its exit code.
 pub async fn run(cli: Cli) -> Exit {
     match cli.command {
-        Command::Inquire {
-            service_code,
-            reference,
-            output,
-        } => inquire(&service_code, &reference, &output).await,
+        Command::Inquire { service_code, reference, output } => {
+            inquire(&service_code, &reference, &output).await
+        }
         Command::Status { order_no, output } => status(&order_no, &output).await,
         Command::Demo { lang, agent } => demo(lang, agent).await,
         Command::Sandbox { listen } => serve_sandbox(listen).await,
@@ -139,26 +137,14 @@ fn fail(lang: Lang, exit: Exit, message: String) -> Exit {
 }
 
 async fn connect(lang: Lang) -> Result<Providers, Exit> {
-    let settings = ProviderSettings::from_env().map_err(|e| {
-        fail(
-            lang,
-            Exit::Failure,
-            t!(lang, "cli-config-error", detail = e.to_string()),
-        )
-    })?;
-    let providers = Providers::connect(&settings).await.map_err(|e| {
-        fail(
-            lang,
-            Exit::Failure,
-            t!(lang, "cli-start-error", detail = e.to_string()),
-        )
-    })?;
+    let settings = ProviderSettings::from_env()
+        .map_err(|e| fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string())))?;
+    let providers = Providers::connect(&settings)
+        .await
+        .map_err(|e| fail(lang, Exit::Failure, t!(lang, "cli-start-error", detail = e.to_string())))?;
     if let Some(sb) = &providers.sandbox {
-        let _ = writeln!(
-            std::io::stderr(),
-            "{}",
-            t!(lang, "cli-embedded-sandbox", addr = sb.addr().to_string())
-        );
+        let _ =
+            writeln!(std::io::stderr(), "{}", t!(lang, "cli-embedded-sandbox", addr = sb.addr().to_string()));
     }
     Ok(providers)
 }
@@ -205,11 +191,7 @@ fn print_json<T: serde::Serialize>(value: &T) -> Exit {
 async fn inquire(service_code: &str, reference: &str, output: &OutputArgs) -> Exit {
     let lang = output.lang.unwrap_or_else(config::terminal_lang);
     let Ok(biller) = service_code.parse::<Biller>() else {
-        return fail(
-            lang,
-            Exit::Invalid,
-            t!(lang, "cli-unknown-service-code", code = service_code),
-        );
+        return fail(lang, Exit::Invalid, t!(lang, "cli-unknown-service-code", code = service_code));
     };
     let reference = match CustomerReference::parse(biller, reference) {
         Ok(r) => r,
@@ -262,25 +244,16 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
         None => match tempfile::tempdir() {
             Ok(dir) => Some(dir),
             Err(e) => {
-                return fail(
-                    lang,
-                    Exit::Failure,
-                    t!(lang, "cli-store-error", detail = e.to_string()),
-                );
+                return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string()));
             }
         },
     };
-    let dir = config::data_dir()
-        .or_else(|| temporary.as_ref().map(|d| d.path().to_owned()))
-        .unwrap_or_default();
+    let dir =
+        config::data_dir().or_else(|| temporary.as_ref().map(|d| d.path().to_owned())).unwrap_or_default();
     let store = match Store::open(&dir) {
         Ok(s) => s,
         Err(e) => {
-            return fail(
-                lang,
-                Exit::Failure,
-                t!(lang, "cli-store-error", detail = e.to_string()),
-            );
+            return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string()));
         }
     };
     let bot = Bot::new(providers.inquiry.clone(), providers.status.clone(), store);
@@ -298,11 +271,7 @@ async fn serve_sandbox(listen: SocketAddr) -> Exit {
     let settings = match ProviderSettings::from_env() {
         Ok(s) => s,
         Err(e) => {
-            return fail(
-                lang,
-                Exit::Failure,
-                t!(lang, "cli-config-error", detail = e.to_string()),
-            );
+            return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string()));
         }
     };
     let listener = match tokio::net::TcpListener::bind(listen).await {
@@ -311,19 +280,11 @@ async fn serve_sandbox(listen: SocketAddr) -> Exit {
             return fail(
                 lang,
                 Exit::Failure,
-                t!(
-                    lang,
-                    "cli-listen-error",
-                    addr = listen.to_string(),
-                    detail = e.to_string()
-                ),
+                t!(lang, "cli-listen-error", addr = listen.to_string(), detail = e.to_string()),
             );
         }
     };
-    let addr = listener
-        .local_addr()
-        .map(|a| a.to_string())
-        .unwrap_or_else(|_| listen.to_string());
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| listen.to_string());
     println!(
         "{}",
         t!(

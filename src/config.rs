@@ -30,10 +30,7 @@ use crate::upstream::HttpOptions;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("{var} must be set when {because} is set")]
-    Missing {
-        var: &'static str,
-        because: &'static str,
-    },
+    Missing { var: &'static str, because: &'static str },
     #[error("{var} is not valid: {reason}")]
     Invalid { var: &'static str, reason: String },
 }
@@ -72,18 +69,12 @@ impl ProviderSettings {
     /// Reads settings through `lookup` (the environment, or a map in tests). Blank values count
     /// as unset.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
         let url = |var: &'static str| -> Result<Option<Url>, ConfigError> {
             get(var)
                 .map(|v| {
-                    let url = Url::parse(&v).map_err(|e| ConfigError::Invalid {
-                        var,
-                        reason: e.to_string(),
-                    })?;
+                    let url =
+                        Url::parse(&v).map_err(|e| ConfigError::Invalid { var, reason: e.to_string() })?;
                     match url.scheme() {
                         "http" | "https" => Ok(url),
                         other => Err(ConfigError::Invalid {
@@ -116,10 +107,8 @@ impl ProviderSettings {
             None => None,
         };
         let status_currency = match get("BILLBOT_STATUS_CURRENCY") {
-            Some(v) => Currency::from_str(&v).map_err(|reason| ConfigError::Invalid {
-                var: "BILLBOT_STATUS_CURRENCY",
-                reason,
-            })?,
+            Some(v) => Currency::from_str(&v)
+                .map_err(|reason| ConfigError::Invalid { var: "BILLBOT_STATUS_CURRENCY", reason })?,
             None => Currency::Xof,
         };
         let defaults = HttpOptions::default();
@@ -129,39 +118,25 @@ impl ProviderSettings {
                 defaults.connect_timeout.as_millis() as u64,
             )?,
             timeout: millis("BILLBOT_HTTP_TIMEOUT_MS", defaults.timeout.as_millis() as u64)?,
-            retries: parse_or(
-                get("BILLBOT_HTTP_RETRIES"),
-                "BILLBOT_HTTP_RETRIES",
-                defaults.retries,
-            )?,
+            retries: parse_or(get("BILLBOT_HTTP_RETRIES"), "BILLBOT_HTTP_RETRIES", defaults.retries)?,
             retry_delay: defaults.retry_delay,
         };
         let sandbox_defaults = SandboxConfig::default();
         let sandbox = SandboxConfig {
-            slow: millis(
-                "BILLBOT_SANDBOX_SLOW_MS",
-                sandbox_defaults.slow.as_millis() as u64,
-            )?,
+            slow: millis("BILLBOT_SANDBOX_SLOW_MS", sandbox_defaults.slow.as_millis() as u64)?,
             latency: millis("BILLBOT_SANDBOX_LATENCY_MS", 0)?,
             ..sandbox_defaults
         };
-        Ok(ProviderSettings {
-            inquiry,
-            status,
-            status_currency,
-            http,
-            sandbox,
-        })
+        Ok(ProviderSettings { inquiry, status, status_currency, http, sandbox })
     }
 }
 
 fn parse_or<T: FromStr>(value: Option<String>, var: &'static str, default: T) -> Result<T, ConfigError> {
     match value {
         None => Ok(default),
-        Some(v) => v.parse().map_err(|_| ConfigError::Invalid {
-            var,
-            reason: format!("{v:?} is not a whole number"),
-        }),
+        Some(v) => v
+            .parse()
+            .map_err(|_| ConfigError::Invalid { var, reason: format!("{v:?} is not a whole number") }),
     }
 }
 
@@ -177,7 +152,5 @@ pub fn terminal_lang() -> crate::i18n::Lang {
 
 /// `BILLBOT_DATA_DIR`, when set.
 pub fn data_dir() -> Option<std::path::PathBuf> {
-    std::env::var_os("BILLBOT_DATA_DIR")
-        .filter(|v| !v.is_empty())
-        .map(std::path::PathBuf::from)
+    std::env::var_os("BILLBOT_DATA_DIR").filter(|v| !v.is_empty()).map(std::path::PathBuf::from)
 }

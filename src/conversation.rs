@@ -106,14 +106,7 @@ pub(crate) struct Session<'a> {
 
 impl Bot {
     pub fn new(inquiry: InquiryClient, status: StatusClient, store: Store) -> Bot {
-        Bot {
-            inner: Arc::new(BotInner {
-                inquiry,
-                status,
-                store,
-                chats: Mutex::new(HashMap::new()),
-            }),
-        }
+        Bot { inner: Arc::new(BotInner { inquiry, status, store, chats: Mutex::new(HashMap::new()) }) }
     }
 
     pub fn store(&self) -> &Store {
@@ -144,13 +137,8 @@ impl Bot {
             tracing::error!(chat, error = %e, "preferences unreadable");
             None
         });
-        let lang = chosen.unwrap_or_else(|| {
-            incoming
-                .lang_code
-                .as_deref()
-                .map(Lang::from_code)
-                .unwrap_or_default()
-        });
+        let lang =
+            chosen.unwrap_or_else(|| incoming.lang_code.as_deref().map(Lang::from_code).unwrap_or_default());
         let state = store.dialogue::<State>(chat).ok().flatten().unwrap_or_default();
         let mut session = Session {
             bot: &self.inner,

@@ -38,11 +38,7 @@ impl Lang {
     /// The language for a client's language code (`fr`, `fr-SN`, `fr_FR.UTF-8`): French for any
     /// `fr*`, English otherwise.
     pub fn from_code(code: &str) -> Lang {
-        if code.trim().get(..2).is_some_and(|p| p.eq_ignore_ascii_case("fr")) {
-            Lang::Fr
-        } else {
-            Lang::En
-        }
+        if code.trim().get(..2).is_some_and(|p| p.eq_ignore_ascii_case("fr")) { Lang::Fr } else { Lang::En }
     }
 
     pub fn code(self) -> &'static str {
@@ -87,12 +83,10 @@ pub type Arg<'a> = FluentValue<'a>;
 pub fn message(lang: Lang, id: &str, args: &[(&'static str, Arg<'_>)]) -> String {
     let args: Option<HashMap<Cow<'static, str>, Arg<'_>>> =
         (!args.is_empty()).then(|| args.iter().map(|(k, v)| (Cow::Borrowed(*k), v.clone())).collect());
-    LOCALES
-        .try_lookup_complete(&lang.langid(), id, args.as_ref())
-        .unwrap_or_else(|| {
-            tracing::error!(id, lang = %lang, "missing message");
-            id.to_owned()
-        })
+    LOCALES.try_lookup_complete(&lang.langid(), id, args.as_ref()).unwrap_or_else(|| {
+        tracing::error!(id, lang = %lang, "missing message");
+        id.to_owned()
+    })
 }
 
 /// Whether `id` exists in `lang` itself (without falling back to English).

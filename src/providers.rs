@@ -53,20 +53,10 @@ impl Providers {
             None => {
                 let sb = embedded(&mut sandbox, settings).await?;
                 let key = settings.sandbox.status_key.clone().into();
-                StatusClient::new(
-                    sb.status_base(),
-                    key,
-                    &settings.sandbox.merchant_id,
-                    currency,
-                    http,
-                )?
+                StatusClient::new(sb.status_base(), key, &settings.sandbox.merchant_id, currency, http)?
             }
         };
-        Ok(Providers {
-            inquiry,
-            status,
-            sandbox,
-        })
+        Ok(Providers { inquiry, status, sandbox })
     }
 }
 

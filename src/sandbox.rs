@@ -54,10 +54,7 @@ impl Default for SandboxConfig {
 pub fn router(config: SandboxConfig) -> Router {
     Router::new()
         .route(INQUIRY_PATH, post(handlers::inquiry))
-        .route(
-            "/bill/status/{order_no}",
-            get(handlers::status).post(handlers::status),
-        )
+        .route("/bill/status/{order_no}", get(handlers::status).post(handlers::status))
         .route("/bill/history", get(handlers::history))
         .with_state(std::sync::Arc::new(config))
 }
@@ -113,10 +110,7 @@ pub fn spawn(listener: TcpListener, config: SandboxConfig) -> std::io::Result<Ru
             tracing::error!(error = %e, "sandbox stopped");
         }
     });
-    Ok(RunningSandbox {
-        addr,
-        stop: Some(stop),
-    })
+    Ok(RunningSandbox { addr, stop: Some(stop) })
 }
 
 /// Starts a sandbox on a free loopback port.
@@ -130,7 +124,5 @@ pub async fn serve(
     config: SandboxConfig,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(config))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(config)).with_graceful_shutdown(shutdown).await
 }

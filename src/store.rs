@@ -125,10 +125,7 @@ impl Store {
 
     fn decode<T: DeserializeOwned>(&self, tree: &sled::Tree, key: &[u8], bytes: &[u8]) -> Option<T> {
         match serde_json::from_slice::<Envelope<T>>(bytes) {
-            Ok(Envelope {
-                v: SCHEMA_VERSION,
-                data,
-            }) => Some(data),
+            Ok(Envelope { v: SCHEMA_VERSION, data }) => Some(data),
             Ok(Envelope { v, .. }) => {
                 self.report(tree, key, &format!("record version {v}"));
                 None
@@ -148,10 +145,7 @@ impl Store {
     }
 
     fn write<T: Serialize>(&self, tree: &sled::Tree, key: &[u8], data: &T) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(&Envelope {
-            v: SCHEMA_VERSION,
-            data,
-        })?;
+        let bytes = serde_json::to_vec(&Envelope { v: SCHEMA_VERSION, data })?;
         tree.insert(key, bytes)?;
         Ok(())
     }
@@ -188,14 +182,12 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<OrderRecord, StoreError> {
         let key = order_no.digits().as_bytes();
-        let mut record = self
-            .read::<OrderRecord>(&self.inner.orders, key)?
-            .unwrap_or_else(|| OrderRecord {
-                order: order.clone(),
-                changes: Vec::new(),
-                first_seen: at,
-                last_checked: at,
-            });
+        let mut record = self.read::<OrderRecord>(&self.inner.orders, key)?.unwrap_or_else(|| OrderRecord {
+            order: order.clone(),
+            changes: Vec::new(),
+            first_seen: at,
+            last_checked: at,
+        });
         let changed = record
             .changes
             .last()
@@ -270,9 +262,7 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<SavedReference, StoreError> {
         let key = Self::saved_key(chat, reference);
-        let saved_at = self
-            .read::<SavedReference>(&self.inner.saved, &key)?
-            .map_or(at, |old| old.saved_at);
+        let saved_at = self.read::<SavedReference>(&self.inner.saved, &key)?.map_or(at, |old| old.saved_at);
         let saved = SavedReference {
             biller: reference.biller(),
             reference: reference.as_str().to_owned(),
@@ -285,11 +275,7 @@ impl Store {
 
     /// Removes a saved reference; `false` when it was not saved.
     pub fn delete_reference(&self, chat: &str, reference: &CustomerReference) -> Result<bool, StoreError> {
-        Ok(self
-            .inner
-            .saved
-            .remove(Self::saved_key(chat, reference))?
-            .is_some())
+        Ok(self.inner.saved.remove(Self::saved_key(chat, reference))?.is_some())
     }
 
     /// The chat's saved references, oldest first (the order they were saved in).

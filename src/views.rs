@@ -23,12 +23,7 @@ pub enum Audience {
 
 /// `Label: value` (French: `Label : value`).
 fn field(lang: Lang, label_id: &str, value: impl Into<String>) -> String {
-    t!(
-        lang,
-        "field-line",
-        label = t!(lang, label_id),
-        value = value.into()
-    )
+    t!(lang, "field-line", label = t!(lang, label_id), value = value.into())
 }
 
 fn optional_field(lines: &mut Vec<String>, lang: Lang, label_id: &str, value: Option<String>) {
@@ -82,12 +77,9 @@ fn bills_view(lang: Lang, reference: &CustomerReference, bills: &[Bill]) -> Stri
         Some(s) => s.checked_add(&b.total).map(Some),
     });
     blocks.push(match due {
-        Some(Some(total)) => t!(
-            lang,
-            "inquiry-total-due",
-            count = unpaid.len() as u64,
-            total = format::money(lang, &total)
-        ),
+        Some(Some(total)) => {
+            t!(lang, "inquiry-total-due", count = unpaid.len() as u64, total = format::money(lang, &total))
+        }
         Some(None) => t!(lang, "inquiry-nothing-to-pay"),
         None => t!(lang, "inquiry-total-mixed"),
     });
@@ -95,18 +87,8 @@ fn bills_view(lang: Lang, reference: &CustomerReference, bills: &[Bill]) -> Stri
 }
 
 fn bill_view(lang: Lang, bill: &Bill, index: usize, count: usize) -> String {
-    let mut lines = vec![t!(
-        lang,
-        "inquiry-bill-title",
-        index = index as u64,
-        count = count as u64
-    )];
-    optional_field(
-        &mut lines,
-        lang,
-        "label-bill-reference",
-        bill.bill_reference.clone(),
-    );
+    let mut lines = vec![t!(lang, "inquiry-bill-title", index = index as u64, count = count as u64)];
+    optional_field(&mut lines, lang, "label-bill-reference", bill.bill_reference.clone());
     optional_field(&mut lines, lang, "label-holder", bill.holder.clone());
     lines.push(field(lang, "label-amount", format::money(lang, &bill.amount)));
     lines.push(field(lang, "label-fee", format::money(lang, &bill.fee)));
@@ -117,11 +99,7 @@ fn bill_view(lang: Lang, bill: &Bill, index: usize, count: usize) -> String {
         "label-due-date",
         bill.due_date.as_deref().map(|d| format::due_date(lang, d)),
     );
-    let state = if bill.paid {
-        "bill-state-paid"
-    } else {
-        "bill-state-unpaid"
-    };
+    let state = if bill.paid { "bill-state-paid" } else { "bill-state-unpaid" };
     lines.push(field(lang, "label-bill-state", t!(lang, state)));
     lines.join("\n")
 }
@@ -144,11 +122,7 @@ fn meter_view(lang: Lang, reference: &CustomerReference, meter: &Meter) -> Strin
 /// Known meter statuses in words; anything else as the provider wrote it.
 fn meter_status(lang: Lang, raw: &str) -> String {
     let id = format!("meter-status-{}", raw.trim().to_ascii_lowercase());
-    if crate::i18n::has_message(lang, &id) {
-        t!(lang, &id)
-    } else {
-        raw.to_owned()
-    }
+    if crate::i18n::has_message(lang, &id) { t!(lang, &id) } else { raw.to_owned() }
 }
 
 /// An order's status in words, with its marker.
@@ -161,12 +135,8 @@ pub fn status_label(lang: Lang, order: &Order) -> String {
 
 /// One order, for `audience`.
 pub fn order(lang: Lang, order: &Order, audience: Audience) -> String {
-    let number = order
-        .order_no
-        .as_ref()
-        .map(|o| o.to_string())
-        .or_else(|| order.trx.clone())
-        .unwrap_or_default();
+    let number =
+        order.order_no.as_ref().map(|o| o.to_string()).or_else(|| order.trx.clone()).unwrap_or_default();
     let mut lines = vec![t!(lang, "order-heading", order = number)];
     lines.push(field(lang, "label-status", status_label(lang, order)));
     optional_field(&mut lines, lang, "label-service", order.service_type.clone());
@@ -181,18 +151,8 @@ pub fn order(lang: Lang, order: &Order, audience: Audience) -> String {
     optional_field(&mut lines, lang, "label-fee", money(&order.fee));
     optional_field(&mut lines, lang, "label-code", order.purchased_code.clone());
     optional_field(&mut lines, lang, "label-units", order.units.clone());
-    optional_field(
-        &mut lines,
-        lang,
-        "label-created",
-        order.created_at.map(|d| format::date_time(lang, d)),
-    );
-    optional_field(
-        &mut lines,
-        lang,
-        "label-updated",
-        order.updated_at.map(|d| format::date_time(lang, d)),
-    );
+    optional_field(&mut lines, lang, "label-created", order.created_at.map(|d| format::date_time(lang, d)));
+    optional_field(&mut lines, lang, "label-updated", order.updated_at.map(|d| format::date_time(lang, d)));
     // The provider's message repeats the recipient in full on success; customers see it only
     // when it explains a failure.
     let show_message =
@@ -229,12 +189,7 @@ pub fn order(lang: Lang, order: &Order, audience: Audience) -> String {
         optional_field(&mut lines, lang, "label-debit", m.debit.clone());
         optional_field(&mut lines, lang, "label-channel", m.channel.clone());
         optional_field(&mut lines, lang, "label-trx", order.trx.clone());
-        optional_field(
-            &mut lines,
-            lang,
-            "label-reseller-reference",
-            order.reference.clone(),
-        );
+        optional_field(&mut lines, lang, "label-reseller-reference", order.reference.clone());
     }
     lines.join("\n")
 }
@@ -246,14 +201,9 @@ pub fn reference_error(lang: Lang, biller: Biller, error: &ReferenceError) -> St
     let name = biller_name(lang, biller);
     let (min, max) = (rule.min_digits as u64, rule.max_digits as u64);
     match error {
-        ReferenceError::Empty => t!(
-            lang,
-            "reference-error-empty",
-            kind = kind,
-            biller = name,
-            min = min,
-            max = max
-        ),
+        ReferenceError::Empty => {
+            t!(lang, "reference-error-empty", kind = kind, biller = name, min = min, max = max)
+        }
         ReferenceError::InvalidCharacter { found } => t!(
             lang,
             "reference-error-character",

@@ -42,29 +42,20 @@ fn billbot() -> Command {
 fn one_line(bytes: &[u8]) -> String {
     let text = String::from_utf8_lossy(bytes).to_string();
     // The embedded sandbox's start-up notice (in either language) names its loopback address.
-    let lines: Vec<&str> = text
-        .lines()
-        .filter(|l| !l.contains("http://127.0.0.1:"))
-        .collect();
+    let lines: Vec<&str> = text.lines().filter(|l| !l.contains("http://127.0.0.1:")).collect();
     assert_eq!(lines.len(), 1, "one line expected, got {text:?}");
     lines[0].to_owned()
 }
 
 #[test]
 fn inquire_prints_a_senelec_bill_from_the_embedded_sandbox() {
-    let out = billbot()
-        .args(["inquire", "SENELEC_SN_BILL", refs::ONE_BILL])
-        .assert()
-        .success();
+    let out = billbot().args(["inquire", "SENELEC_SN_BILL", refs::ONE_BILL]).assert().success();
     let out = out.get_output();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(stdout.contains("Moussa Diop"), "{stdout}");
     assert!(stdout.contains("Total: 21,450 FCFA"), "{stdout}");
     assert!(stdout.contains("Due date: 15 Dec 2026"), "{stdout}");
-    assert!(
-        stdout.contains("To pay: 1 bill, 21,450 FCFA in total."),
-        "{stdout}"
-    );
+    assert!(stdout.contains("To pay: 1 bill, 21,450 FCFA in total."), "{stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("built-in sandbox at http://127.0.0.1:"));
 }
 
@@ -76,31 +67,20 @@ fn inquire_speaks_french_with_lang_fr() {
         .success()
         .stdout(predicate::str::contains("Facture 2 sur 3"))
         .stdout(predicate::str::contains("État : déjà payée"))
-        .stdout(predicate::str::contains(
-            "À payer : 2 factures, 88\u{a0}550 FCFA au total.",
-        ));
+        .stdout(predicate::str::contains("À payer : 2 factures, 88\u{a0}550 FCFA au total."));
 }
 
 #[test]
 fn inquire_with_json_prints_machine_readable_bills_and_meters() {
-    let out = billbot()
-        .args(["inquire", "WOYOFAL_SN_BILL", refs::METER, "--json"])
-        .assert()
-        .success();
+    let out = billbot().args(["inquire", "WOYOFAL_SN_BILL", refs::METER, "--json"]).assert().success();
     let json: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(json["kind"], "meter");
     assert_eq!(json["meter"]["status"], "ACTIVE");
     assert_eq!(json["reference"]["biller"], "WOYOFAL_SN_BILL");
 
-    let out = billbot()
-        .args(["inquire", "seneau_sn_bill", refs::ONE_BILL, "--json"])
-        .assert()
-        .success();
+    let out = billbot().args(["inquire", "seneau_sn_bill", refs::ONE_BILL, "--json"]).assert().success();
     let json: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
-    assert_eq!(
-        json["bills"][0]["total"],
-        json!({"amount": "8600", "currency": "XOF"})
-    );
+    assert_eq!(json["bills"][0]["total"], json!({"amount": "8600", "currency": "XOF"}));
 }
 
 #[test]
@@ -112,13 +92,8 @@ fn status_prints_the_document_sample_with_merchant_fields_for_the_operator() {
         .stdout(predicate::str::contains("Order GB - 202206132206791818205"))
         .stdout(predicate::str::contains("Status: ✅ delivered"))
         .stdout(predicate::str::contains("Amount: 500 FCFA"))
-        .stdout(predicate::str::contains(
-            "Wallet balance: 95,758.28 FCFA → 95,268.28 FCFA",
-        ));
-    let out = billbot()
-        .args(["status", "gb-202206132206791818205", "--json"])
-        .assert()
-        .success();
+        .stdout(predicate::str::contains("Wallet balance: 95,758.28 FCFA → 95,268.28 FCFA"));
+    let out = billbot().args(["status", "gb-202206132206791818205", "--json"]).assert().success();
     let json: Value = serde_json::from_slice(&out.get_output().stdout).unwrap();
     assert_eq!(json["status"], "succeeded");
     assert_eq!(json["merchant"]["paid"]["amount"], "490");
@@ -127,51 +102,20 @@ fn status_prints_the_document_sample_with_merchant_fields_for_the_operator() {
 #[test]
 fn every_error_kind_exits_non_zero_with_one_clear_line() {
     let cases: [(&[&str], i32, &str); 9] = [
-        (
-            &["inquire", "SENEAU_SN_BILL", refs::NOT_FOUND],
-            3,
-            "found no bill",
-        ),
-        (
-            &["inquire", "SENEAU_SN_BILL", refs::UNAUTHORIZED],
-            4,
-            "refused the API key",
-        ),
-        (
-            &["inquire", "SENEAU_SN_BILL", refs::MAINTENANCE],
-            5,
-            "maintenance",
-        ),
-        (
-            &["inquire", "SENEAU_SN_BILL", refs::SERVER_ERROR],
-            6,
-            "unavailable (HTTP 500)",
-        ),
-        (
-            &["inquire", "SENEAU_SN_BILL", refs::GARBAGE],
-            7,
-            "could not be read",
-        ),
+        (&["inquire", "SENEAU_SN_BILL", refs::NOT_FOUND], 3, "found no bill"),
+        (&["inquire", "SENEAU_SN_BILL", refs::UNAUTHORIZED], 4, "refused the API key"),
+        (&["inquire", "SENEAU_SN_BILL", refs::MAINTENANCE], 5, "maintenance"),
+        (&["inquire", "SENEAU_SN_BILL", refs::SERVER_ERROR], 6, "unavailable (HTTP 500)"),
+        (&["inquire", "SENEAU_SN_BILL", refs::GARBAGE], 7, "could not be read"),
         (&["inquire", "SENEAU_SN_BILL", "12AB"], 2, "only digits"),
-        (
-            &["inquire", "ORANGE_SN_BILL", "1234567"],
-            2,
-            "unknown service code",
-        ),
-        (
-            &["status", orders::UNKNOWN],
-            3,
-            "No order GB - 202611200899999999999",
-        ),
+        (&["inquire", "ORANGE_SN_BILL", "1234567"], 2, "unknown service code"),
+        (&["status", orders::UNKNOWN], 3, "No order GB - 202611200899999999999"),
         (&["status", "GB - 12"], 2, "12 to 32 digits"),
     ];
     for (args, code, text) in cases {
         let out = billbot().args(args).assert().code(code).stdout("");
         let line = one_line(&out.get_output().stderr);
-        assert!(
-            line.starts_with("billbot: ") && line.contains(text),
-            "{args:?}: {line}"
-        );
+        assert!(line.starts_with("billbot: ") && line.contains(text), "{args:?}: {line}");
     }
 }
 
@@ -192,11 +136,7 @@ fn an_invalid_reference_never_reaches_the_provider() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let server = rt.block_on(async {
         let server = MockServer::start().await;
-        Mock::given(method("POST"))
-            .respond_with(ResponseTemplate::new(200))
-            .expect(0)
-            .mount(&server)
-            .await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).expect(0).mount(&server).await;
         server
     });
     billbot()
@@ -240,16 +180,9 @@ fn configured_urls_are_used_instead_of_the_embedded_sandbox() {
         ("BILLBOT_STATUS_API_KEY", STATUS_KEY.to_owned()),
         ("BILLBOT_MERCHANT_ID", MERCHANT.to_owned()),
     ];
-    let out = billbot()
-        .args(["inquire", "SENELEC_SN_BILL", "123456"])
-        .envs(env.clone())
-        .assert()
-        .success();
+    let out = billbot().args(["inquire", "SENELEC_SN_BILL", "123456"]).envs(env.clone()).assert().success();
     assert!(String::from_utf8_lossy(&out.get_output().stdout).contains("Configured Provider"));
-    assert!(
-        !String::from_utf8_lossy(&out.get_output().stderr).contains("sandbox"),
-        "no embedded sandbox"
-    );
+    assert!(!String::from_utf8_lossy(&out.get_output().stderr).contains("sandbox"), "no embedded sandbox");
     billbot()
         .args(["status", "GB - 202206132206791818205"])
         .envs(env)
@@ -270,37 +203,19 @@ fn the_standalone_sandbox_serves_the_commands_through_the_environment() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let inquiry_line = lines
-        .by_ref()
-        .map(|l| l.unwrap())
-        .find(|l| l.contains("POST "))
-        .unwrap();
-    let url = inquiry_line
-        .split_whitespace()
-        .find(|w| w.starts_with("http://"))
-        .unwrap()
-        .to_owned();
+    let inquiry_line = lines.by_ref().map(|l| l.unwrap()).find(|l| l.contains("POST ")).unwrap();
+    let url = inquiry_line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();
     let base = url.trim_end_matches(billbot::sandbox::INQUIRY_PATH).to_owned();
     let env = [
         ("BILLBOT_INQUIRY_URL", url.clone()),
-        (
-            "BILLBOT_INQUIRY_API_KEY",
-            billbot::sandbox::INQUIRY_KEY.to_owned(),
-        ),
+        ("BILLBOT_INQUIRY_API_KEY", billbot::sandbox::INQUIRY_KEY.to_owned()),
         ("BILLBOT_STATUS_URL", base),
         ("BILLBOT_STATUS_API_KEY", billbot::sandbox::STATUS_KEY.to_owned()),
         ("BILLBOT_MERCHANT_ID", billbot::sandbox::MERCHANT_ID.to_owned()),
     ];
-    let inquire = billbot()
-        .args(["inquire", "WOYOFAL_SN_BILL", refs::METER])
-        .envs(env.clone())
-        .output()
-        .unwrap();
-    let status = billbot()
-        .args(["status", orders::PENDING])
-        .envs(env)
-        .output()
-        .unwrap();
+    let inquire =
+        billbot().args(["inquire", "WOYOFAL_SN_BILL", refs::METER]).envs(env.clone()).output().unwrap();
+    let status = billbot().args(["status", orders::PENDING]).envs(env).output().unwrap();
     child.kill().unwrap();
     let _ = child.wait();
     assert!(inquire.status.success(), "{inquire:?}");
@@ -353,11 +268,7 @@ fn no_key_appears_in_any_output_even_with_trace_logs_and_a_provider_echoing_it()
         vec!["inquire", "--help"],
     ] {
         let out = billbot().args(&args).envs(env.clone()).output().unwrap();
-        let all = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(!all.contains(secret), "{args:?} printed the key:\n{all}");
         assert!(!all.is_empty());
     }

@@ -30,18 +30,9 @@ fn blank_values_count_as_unset() {
 
 #[test]
 fn a_configured_provider_needs_its_key_and_merchant_id() {
-    let err = settings(&[
-        ("BILLBOT_STATUS_URL", "https://api.example.com"),
-        ("BILLBOT_STATUS_API_KEY", "k"),
-    ])
-    .unwrap_err();
-    assert_eq!(
-        err,
-        ConfigError::Missing {
-            var: "BILLBOT_MERCHANT_ID",
-            because: "BILLBOT_STATUS_URL"
-        }
-    );
+    let err = settings(&[("BILLBOT_STATUS_URL", "https://api.example.com"), ("BILLBOT_STATUS_API_KEY", "k")])
+        .unwrap_err();
+    assert_eq!(err, ConfigError::Missing { var: "BILLBOT_MERCHANT_ID", because: "BILLBOT_STATUS_URL" });
     let s = settings(&[
         ("BILLBOT_STATUS_URL", "https://api.example.com/v1"),
         ("BILLBOT_STATUS_API_KEY", "secret-status"),
@@ -59,48 +50,17 @@ fn a_configured_provider_needs_its_key_and_merchant_id() {
     assert_eq!(s.status_currency, Currency::Ngn);
     assert_eq!(s.http.timeout, Duration::from_millis(2500));
     let debug = format!("{s:?}");
-    assert!(
-        !debug.contains("secret-status") && !debug.contains("secret-inquiry"),
-        "{debug}"
-    );
+    assert!(!debug.contains("secret-status") && !debug.contains("secret-inquiry"), "{debug}");
 }
 
 #[test]
 fn bad_values_are_named_without_echoing_secrets() {
-    let err = settings(&[
-        ("BILLBOT_INQUIRY_URL", "ftp://x"),
-        ("BILLBOT_INQUIRY_API_KEY", "k"),
-    ])
-    .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            ConfigError::Invalid {
-                var: "BILLBOT_INQUIRY_URL",
-                ..
-            }
-        ),
-        "{err}"
-    );
+    let err = settings(&[("BILLBOT_INQUIRY_URL", "ftp://x"), ("BILLBOT_INQUIRY_API_KEY", "k")]).unwrap_err();
+    assert!(matches!(err, ConfigError::Invalid { var: "BILLBOT_INQUIRY_URL", .. }), "{err}");
     let err = settings(&[("BILLBOT_INQUIRY_URL", "not a url")]).unwrap_err();
-    assert!(matches!(
-        err,
-        ConfigError::Invalid {
-            var: "BILLBOT_INQUIRY_URL",
-            ..
-        }
-    ));
+    assert!(matches!(err, ConfigError::Invalid { var: "BILLBOT_INQUIRY_URL", .. }));
     let err = settings(&[("BILLBOT_HTTP_TIMEOUT_MS", "soon")]).unwrap_err();
-    assert!(
-        err.to_string()
-            .starts_with("BILLBOT_HTTP_TIMEOUT_MS is not valid")
-    );
+    assert!(err.to_string().starts_with("BILLBOT_HTTP_TIMEOUT_MS is not valid"));
     let err = settings(&[("BILLBOT_STATUS_CURRENCY", "EUR")]).unwrap_err();
-    assert!(matches!(
-        err,
-        ConfigError::Invalid {
-            var: "BILLBOT_STATUS_CURRENCY",
-            ..
-        }
-    ));
+    assert!(matches!(err, ConfigError::Invalid { var: "BILLBOT_STATUS_CURRENCY", .. }));
 }

@@ -12,19 +12,10 @@ async fn start_greets_in_the_clients_language_with_the_main_menu() {
     let h = Harness::new().await;
     let mut fr = h.chat("fr", "fr-SN", Role::Customer);
     assert!(fr.say("/start").await.starts_with("Bonjour ! Je suis billbot."));
-    for label in [
-        "Consulter une facture",
-        "Statut de commande",
-        "Mes commandes",
-        "Langue",
-        "Aide",
-    ] {
+    for label in ["Consulter une facture", "Statut de commande", "Mes commandes", "Langue", "Aide"] {
         assert!(fr.has_button(label), "{label} in {:?}", fr.labels());
     }
-    assert!(
-        !fr.has_button("Historique"),
-        "customers have no merchant history button"
-    );
+    assert!(!fr.has_button("Historique"), "customers have no merchant history button");
     let mut en = h.chat("en", "en-US", Role::Customer);
     assert!(en.say("/start").await.starts_with("Hello! I'm billbot."));
     assert!(en.has_button("Check a bill") && en.has_button("Order status") && en.has_button("My orders"));
@@ -37,31 +28,15 @@ async fn a_senelec_bill_flow_in_english_shows_every_bill_and_the_total_due() {
     c.say("/start").await;
     assert_eq!(c.press("Check a bill").await, "Which biller?");
     let ask = c.press("Senelec").await;
-    assert!(
-        ask.contains("Senelec customer number (police): 6 to 14 digits"),
-        "{ask}"
-    );
+    assert!(ask.contains("Senelec customer number (police): 6 to 14 digits"), "{ask}");
     let result = c.say("10-0000 0002").await;
-    assert!(
-        result.contains("Bill 3 of 3") && result.contains("State: already paid"),
-        "{result}"
-    );
+    assert!(result.contains("Bill 3 of 3") && result.contains("State: already paid"), "{result}");
     assert!(result.contains("Due date: 15 Dec 2026") && result.contains("Holder: Fatou Ndiaye"));
-    assert!(
-        result.contains("To pay: 2 bills, 88,550 FCFA in total."),
-        "{result}"
-    );
+    assert!(result.contains("To pay: 2 bills, 88,550 FCFA in total."), "{result}");
     assert!(c.has_button("Another number") && c.has_button("Menu"));
-    assert!(
-        c.press("Another number")
-            .await
-            .contains("Senelec customer number")
-    );
+    assert!(c.press("Another number").await.contains("Senelec customer number"));
     let paid = c.say(refs::ALL_PAID).await;
-    assert!(
-        paid.contains("Nothing to pay: every bill on this account is already paid."),
-        "{paid}"
-    );
+    assert!(paid.contains("Nothing to pay: every bill on this account is already paid."), "{paid}");
 }
 
 #[tokio::test]
@@ -70,40 +45,20 @@ async fn a_seneau_bill_flow_in_french_asks_for_the_customer_reference() {
     let mut c = h.chat("2", "fr", Role::Customer);
     c.say("/bill").await;
     let ask = c.press("SenEau").await;
-    assert!(
-        ask.contains("numéro SenEau (référence client) : 6 à 12 chiffres"),
-        "{ask}"
-    );
+    assert!(ask.contains("numéro SenEau (référence client) : 6 à 12 chiffres"), "{ask}");
     let result = c.say(refs::ONE_BILL).await;
     assert!(result.contains("Titulaire : Moussa Diop"), "{result}");
     assert!(result.contains("Total : 8\u{a0}600 FCFA"), "{result}");
     assert!(result.contains("Échéance : 15 déc. 2026"), "{result}");
-    assert!(
-        result.contains("À payer : 1 facture, 8\u{a0}600 FCFA au total."),
-        "{result}"
-    );
+    assert!(result.contains("À payer : 1 facture, 8\u{a0}600 FCFA au total."), "{result}");
 }
 
 #[tokio::test]
 async fn a_woyofal_meter_shows_status_address_holder_and_that_the_amount_is_chosen_at_payment() {
     let h = Harness::new().await;
     for (lang, expect) in [
-        (
-            "en",
-            [
-                "Meter status: active",
-                "Address: Cité Keur Gorgui",
-                "you choose the amount when you pay",
-            ],
-        ),
-        (
-            "fr",
-            [
-                "État du compteur : actif",
-                "Adresse : Cité Keur Gorgui",
-                "vous choisissez le montant",
-            ],
-        ),
+        ("en", ["Meter status: active", "Address: Cité Keur Gorgui", "you choose the amount when you pay"]),
+        ("fr", ["État du compteur : actif", "Adresse : Cité Keur Gorgui", "vous choisissez le montant"]),
     ] {
         let mut c = h.chat(lang, lang, Role::Customer);
         c.say("/bill").await;
@@ -122,11 +77,7 @@ async fn a_wrong_reference_is_explained_and_the_step_stays_without_calling_the_p
     // Stop the sandbox: a provider call would now answer "unavailable", never the format error.
     let Harness { bot, sandbox, dir } = h;
     drop(sandbox);
-    let h = Harness {
-        bot,
-        sandbox: common::sandbox().await,
-        dir,
-    };
+    let h = Harness { bot, sandbox: common::sandbox().await, dir };
     let mut c = h.chat("3", "en", Role::Customer);
     c.say("/bill").await;
     c.press("Woyofal").await;
@@ -140,10 +91,7 @@ async fn a_wrong_reference_is_explained_and_the_step_stays_without_calling_the_p
     assert!(text.contains("only digits") && text.contains("“O”"), "{text}");
     // Still waiting for a meter number: a good one is sent to the (stopped) provider.
     let text = c.say("140 0000 0001").await;
-    assert!(
-        text.contains("not answering right now"),
-        "only now is the provider called: {text}"
-    );
+    assert!(text.contains("not answering right now"), "only now is the provider called: {text}");
 }
 
 #[tokio::test]
@@ -163,17 +111,11 @@ async fn every_inquiry_error_fixture_gets_a_helpful_answer_with_a_way_forward() 
         c.press("SenEau").await;
         let text = c.say(reference).await;
         assert!(text.contains(expect), "{reference}: {text}");
-        assert!(
-            text.contains("You can type another customer reference."),
-            "{text}"
-        );
+        assert!(text.contains("You can type another customer reference."), "{text}");
         assert_eq!(c.has_button("Try again"), retry, "{reference}: {:?}", c.labels());
         assert!(c.has_button("Another number") && c.has_button("Menu"));
         if retry {
-            assert!(
-                c.press("Try again").await.contains(expect),
-                "trying again calls again"
-            );
+            assert!(c.press("Try again").await.contains(expect), "trying again calls again");
         }
         // Still in the step: a good reference works right away.
         assert!(c.say(refs::ONE_BILL).await.contains("Moussa Diop"));
@@ -181,11 +123,7 @@ async fn every_inquiry_error_fixture_gets_a_helpful_answer_with_a_way_forward() 
     let mut fr = h.chat("fr-errors", "fr", Role::Customer);
     fr.say("/bill").await;
     fr.press("Senelec").await;
-    assert!(
-        fr.say(refs::MAINTENANCE)
-            .await
-            .contains("Le service est en maintenance.")
-    );
+    assert!(fr.say(refs::MAINTENANCE).await.contains("Le service est en maintenance."));
     assert!(fr.has_button("Réessayer"));
 }
 
@@ -194,28 +132,12 @@ async fn an_order_number_typed_at_the_menu_in_any_form_shows_its_status() {
     let h = Harness::new().await;
     let mut c = h.chat("4", "en", Role::Customer);
     c.say("/start").await;
-    for typed in [
-        "GB - 202206132206791818205",
-        "gb-202206132206791818205",
-        "202206132206791818205",
-    ] {
+    for typed in ["GB - 202206132206791818205", "gb-202206132206791818205", "202206132206791818205"] {
         let text = c.say(typed).await;
-        assert!(
-            text.contains("Order GB - 202206132206791818205"),
-            "{typed}: {text}"
-        );
-        assert!(
-            text.contains("Status: ✅ delivered") && text.contains("Amount: 500 FCFA"),
-            "{text}"
-        );
-        assert!(
-            text.contains("Recipient: •••••••0008"),
-            "masked for customers: {text}"
-        );
-        assert!(
-            !text.contains("Wallet") && !text.contains("Discount"),
-            "no merchant fields: {text}"
-        );
+        assert!(text.contains("Order GB - 202206132206791818205"), "{typed}: {text}");
+        assert!(text.contains("Status: ✅ delivered") && text.contains("Amount: 500 FCFA"), "{text}");
+        assert!(text.contains("Recipient: •••••••0008"), "masked for customers: {text}");
+        assert!(!text.contains("Wallet") && !text.contains("Discount"), "no merchant fields: {text}");
         assert!(!c.has_button("Refresh"), "a final status needs no refresh");
     }
 }
@@ -225,10 +147,7 @@ async fn a_pending_order_offers_a_refresh_and_statuses_read_in_french() {
     let h = Harness::new().await;
     let mut c = h.chat("5", "fr", Role::Customer);
     let text = c.say(&format!("/status {}", orders::PENDING)).await;
-    assert!(
-        text.contains("Statut : ⏳ en cours") && text.contains("Touchez Actualiser"),
-        "{text}"
-    );
+    assert!(text.contains("Statut : ⏳ en cours") && text.contains("Touchez Actualiser"), "{text}");
     assert!(c.press("Actualiser").await.contains("⏳ en cours"));
     let cases = [
         (orders::SUCCESS_WITH_TOKEN, "✅ livrée"),
@@ -253,10 +172,7 @@ async fn order_errors_are_answers_with_a_way_forward() {
     let text = c.say("GB - 12").await;
     assert!(text.contains("12 to 32 digits"), "{text}");
     let text = c.say(orders::UNKNOWN).await;
-    assert!(
-        text.contains("No order GB - 202611200899999999999 was found"),
-        "{text}"
-    );
+    assert!(text.contains("No order GB - 202611200899999999999 was found"), "{text}");
     assert!(!c.has_button("Try again"));
     for (number, expect) in [
         (orders::MAINTENANCE, "under maintenance"),
@@ -265,10 +181,7 @@ async fn order_errors_are_answers_with_a_way_forward() {
         (orders::SLOW, "not answering"),
     ] {
         let text = c.say(number).await;
-        assert!(
-            text.contains(expect) && c.has_button("Try again"),
-            "{number}: {text}"
-        );
+        assert!(text.contains(expect) && c.has_button("Try again"), "{number}: {text}");
     }
     // Still waiting for an order number.
     assert!(c.say(orders::PENDING).await.contains("pending"));
@@ -286,16 +199,8 @@ async fn digits_typed_at_the_menu_ask_which_biller_or_whether_it_is_an_order() {
     assert!(c.press("Senelec").await.contains("Moussa Diop"));
     c.say("/start").await;
     c.say("140000000010").await;
-    assert!(
-        c.has_button("Woyofal") && c.has_button("It's an order number"),
-        "{:?}",
-        c.labels()
-    );
-    assert!(
-        c.press("It's an order number")
-            .await
-            .contains("No order GB - 140000000010")
-    );
+    assert!(c.has_button("Woyofal") && c.has_button("It's an order number"), "{:?}", c.labels());
+    assert!(c.press("It's an order number").await.contains("No order GB - 140000000010"));
     c.say("/start").await;
     let text = c.say("hello there").await;
     assert!(text.contains("I didn't understand that"), "{text}");
@@ -311,41 +216,23 @@ async fn my_orders_lists_lookups_and_orders_newest_first_re_checkable_and_pagina
     c.say(refs::ONE_BILL).await;
     c.say(&format!("/status {}", orders::PENDING)).await;
     let list = c.say("/orders").await;
-    let order_at = list
-        .find("1. Order GB - 202611200800000000001 · ⏳ pending")
-        .expect(&list);
+    let order_at = list.find("1. Order GB - 202611200800000000001 · ⏳ pending").expect(&list);
     let lookup_at = list.find("2. Senelec 1000000001").expect(&list);
     assert!(order_at < lookup_at);
-    assert!(
-        c.press("🔄 2").await.contains("Moussa Diop"),
-        "re-check a lookup with one tap"
-    );
+    assert!(c.press("🔄 2").await.contains("Moussa Diop"), "re-check a lookup with one tap");
     c.say("/orders").await;
     assert!(c.say("/orders").await.starts_with("Your orders"));
-    assert!(
-        c.press("🔄 1").await.contains("Senelec"),
-        "the lookup just re-checked is now newest"
-    );
-    for number in [
-        orders::SUCCESSFUL,
-        orders::FAILED,
-        orders::REFUNDED,
-        orders::PROCESSING,
-        orders::UNKNOWN_STATUS,
-    ] {
+    assert!(c.press("🔄 1").await.contains("Senelec"), "the lookup just re-checked is now newest");
+    for number in
+        [orders::SUCCESSFUL, orders::FAILED, orders::REFUNDED, orders::PROCESSING, orders::UNKNOWN_STATUS]
+    {
         c.say(&format!("/status {number}")).await;
     }
     let first = c.say("/orders").await;
-    assert!(
-        first.contains("(page 1 of 2)") && first.contains("5. "),
-        "{first}"
-    );
+    assert!(first.contains("(page 1 of 2)") && first.contains("5. "), "{first}");
     assert!(!first.contains("6. "));
     let second = c.press("Older").await;
-    assert!(
-        second.contains("(page 2 of 2)") && second.contains("6. ") && second.contains("7. "),
-        "{second}"
-    );
+    assert!(second.contains("(page 2 of 2)") && second.contains("6. ") && second.contains("7. "), "{second}");
     assert!(c.has_button("Newer") && !c.has_button("Older"));
 }
 
@@ -357,10 +244,7 @@ async fn lang_switches_and_the_choice_beats_the_client_language() {
     assert_eq!(text, "Choose your language:");
     assert!(c.has_button("Français") && c.has_button("English"));
     assert!(c.press("Français").await.starts_with("Langue : français."));
-    assert!(
-        c.say("/help").await.contains("Voici ce que je sais faire"),
-        "kept, though the client says en"
-    );
+    assert!(c.say("/help").await.contains("Voici ce que je sais faire"), "kept, though the client says en");
     assert!(c.say("/lang en").await.starts_with("Language: English."));
     c.say("/lang xx").await;
     assert!(c.has_button("Français"), "an unknown code shows the choice");
@@ -375,10 +259,7 @@ async fn cancel_leaves_any_step_and_help_and_unknown_commands_answer() {
     c.press("Woyofal").await;
     assert!(c.say("/cancel").await.starts_with("Cancelled."));
     assert!(c.has_button("Check a bill"));
-    assert!(
-        c.say("abc").await.contains("didn't understand"),
-        "back at the menu, not in the meter step"
-    );
+    assert!(c.say("abc").await.contains("didn't understand"), "back at the menu, not in the meter step");
     let help = c.say("/help").await;
     for command in ["/bill", "/status", "/orders", "/lang", "/cancel", "/help"] {
         assert!(help.contains(command), "{command} in {help}");
@@ -405,34 +286,22 @@ async fn agents_see_merchant_fields_and_page_through_history_customers_are_refus
     assert!(agent.say("/help").await.contains("/history"));
     let page = agent.say("/history").await;
     assert!(page.contains("(page 1 of 7, 51 in all)"), "{page}");
-    assert!(
-        page.contains("1. GB - 202611200800000000001") && page.contains("8. "),
-        "{page}"
-    );
+    assert!(page.contains("1. GB - 202611200800000000001") && page.contains("8. "), "{page}");
     let page2 = agent.press("Older").await;
     assert!(page2.contains("9. ") && page2.contains("(page 2 of 7"), "{page2}");
     let opened = agent.press("9").await;
     assert!(opened.contains("Merchant details"), "{opened}");
     let last = agent.press_payload("v1:h:99").await;
-    assert!(
-        last.contains("(page 7 of 7") && last.contains("51. "),
-        "pages beyond the end clamp: {last}"
-    );
+    assert!(last.contains("(page 7 of 7") && last.contains("51. "), "pages beyond the end clamp: {last}");
 }
 
 #[tokio::test]
 async fn stale_unknown_and_forged_buttons_get_a_fresh_menu() {
     let h = Harness::new().await;
     let mut c = h.chat("13", "fr", Role::Customer);
-    for payload in [
-        "v0:b:senelec",
-        "v1:zz",
-        "v1:q:senelec:12AB",
-        "v1:s:GBX",
-        "garbage",
-        "",
-        "v1:b:senelec:extra",
-    ] {
+    for payload in
+        ["v0:b:senelec", "v1:zz", "v1:q:senelec:12AB", "v1:s:GBX", "garbage", "", "v1:b:senelec:extra"]
+    {
         let text = c.press_payload(payload).await;
         assert!(text.starts_with("Ce menu a expiré."), "{payload:?}: {text}");
         assert!(c.has_button("Consulter une facture"));
@@ -482,11 +351,7 @@ async fn button_payloads_stay_under_64_bytes_and_no_reply_shows_a_raw_message_id
                 assert!(!ids.contains(&button.label), "raw id as a label: {button:?}");
             }
             for id in ids {
-                assert!(
-                    !reply.text.contains(id.as_str()),
-                    "raw message id {id} in {:?}",
-                    reply.text
-                );
+                assert!(!reply.text.contains(id.as_str()), "raw message id {id} in {:?}", reply.text);
             }
         }
     }
@@ -512,11 +377,7 @@ async fn a_slow_provider_in_one_chat_does_not_hold_up_another_chat() {
     let dir = tempfile::tempdir().unwrap();
     let bot =
         billbot::conversation::Bot::new(inquiry, status, billbot::store::Store::open(dir.path()).unwrap());
-    let h = Harness {
-        bot,
-        sandbox: sb,
-        dir,
-    };
+    let h = Harness { bot, sandbox: sb, dir };
     let mut slow = h.chat("slow", "en", Role::Customer);
     let mut quick = h.chat("quick", "en", Role::Customer);
     slow.say("/bill").await;
@@ -525,15 +386,7 @@ async fn a_slow_provider_in_one_chat_does_not_hold_up_another_chat() {
     tokio::task::yield_now().await;
     assert!(quick.say(refs::ONE_BILL).await.contains("Which biller"));
     assert!(quick.press("Senelec").await.contains("Moussa Diop"));
-    assert!(
-        quick
-            .say(&format!("/status {}", orders::PENDING))
-            .await
-            .contains("pending")
-    );
-    assert!(
-        !slow_call.is_finished(),
-        "the other chat was served while the slow call was still waiting"
-    );
+    assert!(quick.say(&format!("/status {}", orders::PENDING)).await.contains("pending"));
+    assert!(!slow_call.is_finished(), "the other chat was served while the slow call was still waiting");
     slow_call.abort();
 }

@@ -13,14 +13,9 @@ use billbot::store::Store;
 fn demo(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_billbot"));
     cmd.arg("demo").args(args);
-    for var in [
-        "BILLBOT_INQUIRY_URL",
-        "BILLBOT_STATUS_URL",
-        "BILLBOT_DATA_DIR",
-        "RUST_LOG",
-        "LC_ALL",
-        "LC_MESSAGES",
-    ] {
+    for var in
+        ["BILLBOT_INQUIRY_URL", "BILLBOT_STATUS_URL", "BILLBOT_DATA_DIR", "RUST_LOG", "LC_ALL", "LC_MESSAGES"]
+    {
         cmd.env_remove(var);
     }
     cmd.env("LANG", "C.UTF-8");
@@ -28,18 +23,11 @@ fn demo(args: &[&str]) -> Command {
 }
 
 fn run_script(args: &[&str], script: &str) -> (String, bool) {
-    let mut child = demo(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child =
+        demo(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     child.stdin.take().unwrap().write_all(script.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        out.status.success(),
-    )
+    (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.success())
 }
 
 #[test]
@@ -48,14 +36,8 @@ fn a_scripted_english_session_checks_a_bill_with_numbered_buttons_and_quits() {
     assert!(ok);
     assert!(out.contains("Hello! I'm billbot."), "{out}");
     assert!(out.contains("[1] 💡 Check a bill"), "{out}");
-    assert!(
-        out.contains("(⚡ Senelec (electricity))"),
-        "the pressed button is shown: {out}"
-    );
-    assert!(
-        out.contains("Holder: Moussa Diop") && out.contains("Total: 21,450 FCFA"),
-        "{out}"
-    );
+    assert!(out.contains("(⚡ Senelec (electricity))"), "the pressed button is shown: {out}");
+    assert!(out.contains("Holder: Moussa Diop") && out.contains("Total: 21,450 FCFA"), "{out}");
     assert!(!out.contains("never read"), "/quit ends the session");
 }
 
@@ -142,9 +124,7 @@ fn language_state_and_lookups_survive_kill_9_right_after_the_reply() {
         assert_eq!(store.prefs(chat.as_str()).unwrap().lang, Some(Lang::Fr));
         assert_eq!(
             store.dialogue::<State>(chat.as_str()).unwrap(),
-            Some(State::AwaitingReference {
-                biller: Biller::Woyofal
-            })
+            Some(State::AwaitingReference { biller: Biller::Woyofal })
         );
         assert_eq!(store.activity(chat.as_str()).unwrap().len(), 1);
     }

@@ -27,22 +27,13 @@ fn the_four_spellings_of_an_order_number_are_the_same_order() {
 #[test]
 fn order_numbers_with_letters_or_wrong_lengths_are_rejected_with_the_reason() {
     assert_eq!(OrderNo::parse("   "), Err(OrderNoError::Empty));
-    assert_eq!(
-        OrderNo::parse("GB - 2022x"),
-        Err(OrderNoError::InvalidCharacter { found: 'x' })
-    );
+    assert_eq!(OrderNo::parse("GB - 2022x"), Err(OrderNoError::InvalidCharacter { found: 'x' }));
     assert_eq!(
         OrderNo::parse("XY-202206132206791818205"),
         Err(OrderNoError::InvalidCharacter { found: 'X' })
     );
-    assert_eq!(
-        OrderNo::parse("GB - 12345"),
-        Err(OrderNoError::WrongLength { actual: 5 })
-    );
-    assert_eq!(
-        OrderNo::parse(&"9".repeat(33)),
-        Err(OrderNoError::WrongLength { actual: 33 })
-    );
+    assert_eq!(OrderNo::parse("GB - 12345"), Err(OrderNoError::WrongLength { actual: 5 }));
+    assert_eq!(OrderNo::parse(&"9".repeat(33)), Err(OrderNoError::WrongLength { actual: 33 }));
     assert_eq!(OrderNo::parse("GB"), Err(OrderNoError::WrongLength { actual: 0 }));
 }
 
@@ -116,10 +107,7 @@ fn references_are_stripped_of_spaces_and_dashes() {
 
 #[test]
 fn a_rejected_reference_says_why() {
-    assert_eq!(
-        CustomerReference::parse(Biller::SenEau, " - "),
-        Err(ReferenceError::Empty)
-    );
+    assert_eq!(CustomerReference::parse(Biller::SenEau, " - "), Err(ReferenceError::Empty));
     assert_eq!(
         CustomerReference::parse(Biller::SenEau, "12A456"),
         Err(ReferenceError::InvalidCharacter { found: 'A' })
@@ -138,14 +126,7 @@ fn a_rejected_reference_says_why() {
 fn each_biller_has_its_documented_bounds_and_kind() {
     let bounds: Vec<(Biller, usize, usize, BillerKind)> = Biller::ALL
         .iter()
-        .map(|b| {
-            (
-                *b,
-                b.reference_rule().min_digits,
-                b.reference_rule().max_digits,
-                b.kind(),
-            )
-        })
+        .map(|b| (*b, b.reference_rule().min_digits, b.reference_rule().max_digits, b.kind()))
         .collect();
     assert_eq!(
         bounds,
@@ -167,10 +148,7 @@ fn each_biller_has_its_documented_bounds_and_kind() {
 #[test]
 fn service_codes_parse_in_any_case_and_unknown_ones_are_refused() {
     assert_eq!(Biller::from_str(" senelec_sn_bill ").unwrap(), Biller::Senelec);
-    assert_eq!(
-        Biller::from_str("WOYOFAL_SN_BILL").unwrap().service_code(),
-        "WOYOFAL_SN_BILL"
-    );
+    assert_eq!(Biller::from_str("WOYOFAL_SN_BILL").unwrap().service_code(), "WOYOFAL_SN_BILL");
     assert!(Biller::from_str("ORANGE_SN_BILL").is_err());
 }
 
@@ -199,11 +177,7 @@ fn provider_status_words_normalize_in_any_case() {
         ("", false, Unknown),
     ];
     for (word, refunded, expected) in cases {
-        assert_eq!(
-            OrderStatus::from_provider(word, refunded),
-            expected,
-            "{word:?} refunded={refunded}"
-        );
+        assert_eq!(OrderStatus::from_provider(word, refunded), expected, "{word:?} refunded={refunded}");
     }
     assert!(Succeeded.is_final() && Failed.is_final() && Refunded.is_final());
     assert!(!Pending.is_final() && !Unknown.is_final());
@@ -216,11 +190,7 @@ fn money_keeps_the_currency_scale_without_losing_anything() {
     let ngn = Money::new(Decimal::from_str("100").unwrap(), Currency::Ngn);
     assert_eq!(ngn.amount().to_string(), "100.00");
     let odd = Money::new(Decimal::from_str("7290.78").unwrap(), Currency::Xof);
-    assert_eq!(
-        odd.amount().to_string(),
-        "7290.78",
-        "a finer amount is kept, never rounded"
-    );
+    assert_eq!(odd.amount().to_string(), "7290.78", "a finer amount is kept, never rounded");
     assert_eq!(xof.checked_add(&xof).unwrap().amount(), Decimal::from(500));
     assert!(xof.checked_add(&ngn).is_none(), "no sums across currencies");
     assert_eq!(Currency::Xof.minor_units(), 0);
@@ -230,8 +200,5 @@ fn money_keeps_the_currency_scale_without_losing_anything() {
 #[test]
 fn money_serializes_its_amount_as_an_exact_string() {
     let m = Money::new(Decimal::from_str("12500").unwrap(), Currency::Xof);
-    assert_eq!(
-        serde_json::to_value(m).unwrap(),
-        serde_json::json!({"amount": "12500", "currency": "XOF"})
-    );
+    assert_eq!(serde_json::to_value(m).unwrap(), serde_json::json!({"amount": "12500", "currency": "XOF"}));
 }

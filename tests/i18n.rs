@@ -15,10 +15,7 @@ fn xof(text: &str) -> Money {
 #[test]
 fn money_is_written_the_french_way_in_french() {
     assert_eq!(format::money(Lang::Fr, &xof("12500")), "12\u{a0}500 FCFA");
-    assert_eq!(
-        format::money(Lang::Fr, &xof("1250000")),
-        "1\u{a0}250\u{a0}000 FCFA"
-    );
+    assert_eq!(format::money(Lang::Fr, &xof("1250000")), "1\u{a0}250\u{a0}000 FCFA");
     assert_eq!(format::money(Lang::Fr, &xof("500")), "500 FCFA");
     let naira = Money::new(Decimal::from_str("1234.5").unwrap(), Currency::Ngn);
     assert_eq!(format::money(Lang::Fr, &naira), "1\u{a0}234,50 NGN");
@@ -47,10 +44,7 @@ fn dates_are_localized() {
 fn due_dates_in_usual_forms_are_localized_and_others_shown_as_sent() {
     assert_eq!(format::due_date(Lang::En, "2026-12-15"), "15 Dec 2026");
     assert_eq!(format::due_date(Lang::En, "15/12/2026"), "15 Dec 2026");
-    assert_eq!(
-        format::due_date(Lang::Fr, "2026-12-31T00:00:00.000000Z"),
-        "31 déc. 2026"
-    );
+    assert_eq!(format::due_date(Lang::Fr, "2026-12-31T00:00:00.000000Z"), "31 déc. 2026");
     assert_eq!(format::due_date(Lang::Fr, "fin du mois"), "fin du mois");
 }
 
@@ -67,9 +61,7 @@ fn language_codes_choose_french_for_any_fr_variant() {
 
 /// Message ids defined in `locales/<lang>/*.ftl`.
 fn ids(lang: &str) -> BTreeSet<String> {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("locales")
-        .join(lang);
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("locales").join(lang);
     let mut ids = BTreeSet::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
@@ -92,14 +84,8 @@ fn every_message_exists_in_both_languages() {
     assert!(en.len() > 50, "the locale files were read ({} ids)", en.len());
     let only_en: Vec<_> = en.difference(&fr).collect();
     let only_fr: Vec<_> = fr.difference(&en).collect();
-    assert!(
-        only_en.is_empty() && only_fr.is_empty(),
-        "only in en: {only_en:?}; only in fr: {only_fr:?}"
-    );
+    assert!(only_en.is_empty() && only_fr.is_empty(), "only in en: {only_en:?}; only in fr: {only_fr:?}");
     for id in &en {
-        assert!(
-            has_message(Lang::En, id) && has_message(Lang::Fr, id),
-            "{id} does not load"
-        );
+        assert!(has_message(Lang::En, id) && has_message(Lang::Fr, id), "{id} does not load");
     }
 }

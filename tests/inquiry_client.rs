@@ -17,11 +17,7 @@ const PATH: &str = "/v1/bills/inquiry";
 
 async fn server_answering(response: ResponseTemplate) -> MockServer {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path(PATH))
-        .respond_with(response)
-        .mount(&server)
-        .await;
+    Mock::given(method("POST")).and(path(PATH)).respond_with(response).mount(&server).await;
     server
 }
 
@@ -41,9 +37,7 @@ async fn inquire(
     biller: Biller,
     reference_text: &str,
 ) -> Result<InquiryResult, UpstreamError> {
-    inquiry_client(&url(server))
-        .inquire(&reference(biller, reference_text))
-        .await
+    inquiry_client(&url(server)).inquire(&reference(biller, reference_text)).await
 }
 
 #[tokio::test]
@@ -53,17 +47,13 @@ async fn the_request_is_a_post_with_bearer_key_and_the_documented_json_body() {
         .and(path(PATH))
         .and(header("authorization", format!("Bearer {INQUIRY_KEY}").as_str()))
         .and(header("content-type", "application/json"))
-        .and(body_json(
-            json!({"serviceCode": "SENELEC_SN_BILL", "reference_client": "1000000001"}),
-        ))
+        .and(body_json(json!({"serviceCode": "SENELEC_SN_BILL", "reference_client": "1000000001"})))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!([one_bill()])))
         .expect(1)
         .mount(&server)
         .await;
     let result = inquire(&server, Biller::Senelec, "10-0000-0001").await.unwrap();
-    let InquiryResult::Bills { bills, reference } = result else {
-        panic!("postpaid gives bills")
-    };
+    let InquiryResult::Bills { bills, reference } = result else { panic!("postpaid gives bills") };
     assert_eq!(reference.as_str(), "1000000001");
     assert_eq!(bills.len(), 1);
     assert_eq!(bills[0].amount.amount(), 12500.into());
@@ -103,11 +93,7 @@ async fn loose_typing_is_tolerated_numbers_as_strings_nulls_flags_as_numbers_and
     ]}});
     let server = server_answering(ResponseTemplate::new(200).set_body_json(&body)).await;
     let err = inquire(&server, Biller::Senelec, "1000000001").await.unwrap_err();
-    assert_eq!(
-        err.kind(),
-        ErrorKind::Unreadable,
-        "an amount with a space inside is not guessed at: {err}"
-    );
+    assert_eq!(err.kind(), ErrorKind::Unreadable, "an amount with a space inside is not guessed at: {err}");
 
     let body = json!({"data": {"bills": [
         {"referenceClient": 1000000001u64, "referenceFacture": null, "nom": null, "montant": "12500",
@@ -120,11 +106,7 @@ async fn loose_typing_is_tolerated_numbers_as_strings_nulls_flags_as_numbers_and
         panic!("bills expected")
     };
     assert_eq!(bills[0].amount.amount(), 12500.into());
-    assert_eq!(
-        bills[0].total.amount(),
-        12600.into(),
-        "a missing total is amount + fee"
-    );
+    assert_eq!(bills[0].total.amount(), 12600.into(), "a missing total is amount + fee");
     assert_eq!(bills[0].holder, None);
     assert!(!bills[0].paid);
     assert_eq!(bills[1].amount.amount(), 5000.into());
@@ -154,20 +136,12 @@ async fn status_400_is_not_found_with_the_provider_message() {
     let body = json!({"success": false, "message": "Bill not found"});
     let server = server_answering(ResponseTemplate::new(400).set_body_json(body)).await;
     let err = inquire(&server, Biller::SenEau, "1000000001").await.unwrap_err();
-    assert_eq!(
-        err,
-        UpstreamError::NotFound {
-            message: Some("Bill not found".into())
-        }
-    );
+    assert_eq!(err, UpstreamError::NotFound { message: Some("Bill not found".into()) });
 }
 
 #[tokio::test]
 async fn an_empty_bills_array_or_success_false_is_not_found() {
-    for body in [
-        json!({"bills": []}),
-        json!({"success": false, "message": "Référence inconnue"}),
-    ] {
+    for body in [json!({"bills": []}), json!({"success": false, "message": "Référence inconnue"})] {
         let server = server_answering(ResponseTemplate::new(200).set_body_json(&body)).await;
         let err = inquire(&server, Biller::SenEau, "1000000001").await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound, "{body}");
@@ -182,46 +156,32 @@ async fn status_401_is_unauthorized_403_is_maintenance() {
         UpstreamError::Unauthorized
     );
     let server = server_answering(ResponseTemplate::new(403).set_body_string("maintenance")).await;
-    assert_eq!(
-        inquire(&server, Biller::SenEau, "1000000001").await.unwrap_err(),
-        UpstreamError::Maintenance
-    );
+    assert_eq!(inquire(&server, Biller::SenEau, "1000000001").await.unwrap_err(), UpstreamError::Maintenance);
 }
 
 #[tokio::test]
 async fn server_errors_are_unavailable_and_a_post_is_not_retried_after_reaching_the_provider() {
     let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(503))
-        .expect(1)
-        .mount(&server)
-        .await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(503)).expect(1).mount(&server).await;
     let err = inquire(&server, Biller::SenEau, "1000000001").await.unwrap_err();
     assert_eq!(err, UpstreamError::Unavailable(Unavailable::Status(503)));
 }
 
 #[tokio::test]
 async fn a_slow_provider_times_out_as_unavailable() {
-    let slow = ResponseTemplate::new(200)
-        .set_body_json(json!([one_bill()]))
-        .set_delay(Duration::from_secs(3));
+    let slow =
+        ResponseTemplate::new(200).set_body_json(json!([one_bill()])).set_delay(Duration::from_secs(3));
     let server = server_answering(slow).await;
     let started = std::time::Instant::now();
     let err = inquire(&server, Biller::SenEau, "1000000001").await.unwrap_err();
     assert_eq!(err, UpstreamError::Unavailable(Unavailable::Timeout));
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "the timeout cut the wait short"
-    );
+    assert!(started.elapsed() < Duration::from_secs(3), "the timeout cut the wait short");
 }
 
 #[tokio::test]
 async fn a_refused_connection_is_unavailable() {
     let client = inquiry_client(&format!("{}{PATH}", closed_port_url()));
-    let err = client
-        .inquire(&reference(Biller::SenEau, "1000000001"))
-        .await
-        .unwrap_err();
+    let err = client.inquire(&reference(Biller::SenEau, "1000000001")).await.unwrap_err();
     assert_eq!(err, UpstreamError::Unavailable(Unavailable::Connect));
 }
 
@@ -230,19 +190,12 @@ async fn an_html_page_with_status_200_is_unreadable() {
     let html = ResponseTemplate::new(200).set_body_raw("<html><body>Bad gateway</body></html>", "text/html");
     let server = server_answering(html).await;
     let err = inquire(&server, Biller::SenEau, "1000000001").await.unwrap_err();
-    assert_eq!(
-        err,
-        UpstreamError::Unreadable("an HTML page instead of JSON".into())
-    );
+    assert_eq!(err, UpstreamError::Unreadable("an HTML page instead of JSON".into()));
 }
 
 #[tokio::test]
 async fn json_without_bills_or_with_a_malformed_bill_is_unreadable() {
-    for body in [
-        json!({"result": "ok"}),
-        json!({"bills": [{"montant": {"value": 1}}]}),
-        json!("text"),
-    ] {
+    for body in [json!({"result": "ok"}), json!({"bills": [{"montant": {"value": 1}}]}), json!("text")] {
         let server = server_answering(ResponseTemplate::new(200).set_body_json(&body)).await;
         let err = inquire(&server, Biller::SenEau, "1000000001").await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Unreadable, "{body}");

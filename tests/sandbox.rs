@@ -21,34 +21,15 @@ async fn postpaid_fixtures_give_one_bill_several_bills_and_all_paid_for_both_pos
         let one = bills(inquiry.inquire(&reference(biller, refs::ONE_BILL)).await.unwrap());
         assert_eq!(one.len(), 1);
         assert!(!one[0].paid);
-        let several = bills(
-            inquiry
-                .inquire(&reference(biller, refs::SEVERAL_BILLS))
-                .await
-                .unwrap(),
-        );
+        let several = bills(inquiry.inquire(&reference(biller, refs::SEVERAL_BILLS)).await.unwrap());
         assert_eq!(several.len(), 3);
         assert_eq!(several.iter().filter(|b| !b.paid).count(), 2);
         let paid = bills(inquiry.inquire(&reference(biller, refs::ALL_PAID)).await.unwrap());
         assert!(paid.iter().all(|b| b.paid) && !paid.is_empty());
-        let special = bills(
-            inquiry
-                .inquire(&reference(biller, refs::SPECIAL_NAME))
-                .await
-                .unwrap(),
-        );
+        let special = bills(inquiry.inquire(&reference(biller, refs::SPECIAL_NAME)).await.unwrap());
         assert_eq!(special[0].holder.as_deref(), Some(fixtures::SPECIAL_HOLDER));
-        let loose = bills(
-            inquiry
-                .inquire(&reference(biller, refs::LOOSE_TYPES))
-                .await
-                .unwrap(),
-        );
-        assert_eq!(
-            loose[0].total.amount(),
-            12600.into(),
-            "string amounts, null total"
-        );
+        let loose = bills(inquiry.inquire(&reference(biller, refs::LOOSE_TYPES)).await.unwrap());
+        assert_eq!(loose[0].total.amount(), 12600.into(), "string amounts, null total");
         for bill in one.iter().chain(&several) {
             assert_eq!(bill.total.amount(), bill.amount.amount() + bill.fee.amount());
             assert_eq!(bill.amount.currency(), Currency::Xof);
@@ -60,23 +41,16 @@ async fn postpaid_fixtures_give_one_bill_several_bills_and_all_paid_for_both_pos
 async fn woyofal_fixtures_are_meters_with_zero_amount_status_address_and_name() {
     let sb = sandbox().await;
     let (inquiry, _) = sandbox_clients(&sb);
-    let InquiryResult::Meter {
-        meter,
-        reference: found,
-    } = inquiry
-        .inquire(&reference(Biller::Woyofal, refs::METER))
-        .await
-        .unwrap()
+    let InquiryResult::Meter { meter, reference: found } =
+        inquiry.inquire(&reference(Biller::Woyofal, refs::METER)).await.unwrap()
     else {
         panic!("a meter expected")
     };
     assert_eq!(found.as_str(), refs::METER);
     assert_eq!(meter.status.as_deref(), Some("ACTIVE"));
     assert!(meter.address.is_some() && meter.holder.is_some() && meter.session.is_some());
-    let InquiryResult::Meter { meter, .. } = inquiry
-        .inquire(&reference(Biller::Woyofal, refs::METER_SPECIAL))
-        .await
-        .unwrap()
+    let InquiryResult::Meter { meter, .. } =
+        inquiry.inquire(&reference(Biller::Woyofal, refs::METER_SPECIAL)).await.unwrap()
     else {
         panic!("a meter expected")
     };
@@ -102,15 +76,9 @@ async fn error_fixtures_give_every_error_kind_for_every_biller() {
             assert_eq!(err.kind(), kind, "{biller} {text}: {err}");
         }
     }
-    let err = inquiry
-        .inquire(&reference(Biller::Woyofal, "14999999999"))
-        .await
-        .unwrap_err();
+    let err = inquiry.inquire(&reference(Biller::Woyofal, "14999999999")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "an unknown meter");
-    let err = inquiry
-        .inquire(&reference(Biller::SenEau, refs::SLOW))
-        .await
-        .unwrap_err();
+    let err = inquiry.inquire(&reference(Biller::SenEau, refs::SLOW)).await.unwrap_err();
     assert_eq!(err, UpstreamError::Unavailable(Unavailable::Timeout));
 }
 
@@ -119,39 +87,19 @@ async fn the_sandbox_refuses_wrong_keys_and_a_missing_merchant_id() {
     let sb = sandbox().await;
     let wrong = SecretString::from("not-the-key");
     let inquiry = InquiryClient::new(sb.inquiry_url(), wrong.clone(), fast_http()).unwrap();
-    let err = inquiry
-        .inquire(&reference(Biller::Senelec, refs::ONE_BILL))
-        .await
-        .unwrap_err();
+    let err = inquiry.inquire(&reference(Biller::Senelec, refs::ONE_BILL)).await.unwrap_err();
     assert_eq!(err, UpstreamError::Unauthorized);
-    let status = StatusClient::new(
-        sb.status_base(),
-        wrong,
-        billbot::sandbox::MERCHANT_ID,
-        Currency::Xof,
-        fast_http(),
-    )
-    .unwrap();
+    let status =
+        StatusClient::new(sb.status_base(), wrong, billbot::sandbox::MERCHANT_ID, Currency::Xof, fast_http())
+            .unwrap();
     assert_eq!(status.history().await.unwrap_err(), UpstreamError::Unauthorized);
     let right_key = SecretString::from(billbot::sandbox::STATUS_KEY);
-    let status = StatusClient::new(
-        sb.status_base(),
-        right_key,
-        "someone-else",
-        Currency::Xof,
-        fast_http(),
-    )
-    .unwrap();
-    assert_eq!(
-        status.status(&order(orders::DOC_SAMPLE)).await.unwrap_err(),
-        UpstreamError::Unauthorized
-    );
+    let status =
+        StatusClient::new(sb.status_base(), right_key, "someone-else", Currency::Xof, fast_http()).unwrap();
+    assert_eq!(status.status(&order(orders::DOC_SAMPLE)).await.unwrap_err(), UpstreamError::Unauthorized);
 
-    let raw = reqwest::Client::new()
-        .get(sb.status_base().join("bill/history").unwrap())
-        .send()
-        .await
-        .unwrap();
+    let raw =
+        reqwest::Client::new().get(sb.status_base().join("bill/history").unwrap()).send().await.unwrap();
     assert_eq!(raw.status(), 401, "no key at all");
 }
 
@@ -193,21 +141,14 @@ async fn order_error_fixtures_give_their_error_kinds() {
         (orders::SLOW, ErrorKind::Unavailable),
     ];
     for (number, kind) in cases {
-        assert_eq!(
-            status.status(&order(number)).await.unwrap_err().kind(),
-            kind,
-            "{number}"
-        );
+        assert_eq!(status.status(&order(number)).await.unwrap_err().kind(), kind, "{number}");
     }
 }
 
 #[tokio::test]
 async fn the_document_sample_is_served_verbatim_and_status_also_answers_post() {
     let sb = sandbox().await;
-    let url = sb
-        .status_base()
-        .join("bill/status/GB%20-%20202206132206791818205")
-        .unwrap();
+    let url = sb.status_base().join("bill/status/GB%20-%20202206132206791818205").unwrap();
     let client = reqwest::Client::new();
     for request in [client.get(url.clone()), client.post(url)] {
         let body = request

@@ -27,17 +27,9 @@ async fn the_documented_sample_decodes_with_spaces_percent_encoded_and_both_head
         .mount(&server)
         .await;
     let client = status_client(&server.uri());
-    assert!(
-        client
-            .status_url(&order("gb-202206132206791818205"))
-            .as_str()
-            .ends_with(ENCODED_PATH)
-    );
+    assert!(client.status_url(&order("gb-202206132206791818205")).as_str().ends_with(ENCODED_PATH));
     let o = client.status(&order(" gb 202206132206791818205 ")).await.unwrap();
-    assert_eq!(
-        o.order_no.as_ref().map(|o| o.to_string()).as_deref(),
-        Some("GB - 202206132206791818205")
-    );
+    assert_eq!(o.order_no.as_ref().map(|o| o.to_string()).as_deref(), Some("GB - 202206132206791818205"));
     assert_eq!(o.status, OrderStatus::Succeeded);
     assert_eq!(o.provider_status, "delivered");
     assert_eq!(o.provider.as_deref(), Some("MTN"));
@@ -79,30 +71,14 @@ async fn the_documented_history_decodes_every_quirk() {
     let history = status_client(&server.uri()).history().await.unwrap();
     assert_eq!(history.total_count, Some(3));
     let statuses: Vec<_> = history.orders.iter().map(|o| o.status).collect();
-    assert_eq!(
-        statuses,
-        vec![OrderStatus::Succeeded; 3],
-        "delivered, SUCCESS, delivered"
-    );
+    assert_eq!(statuses, vec![OrderStatus::Succeeded; 3], "delivered, SUCCESS, delivered");
     let third = &history.orders[2];
-    assert_eq!(
-        third.order_no.as_ref().unwrap().to_string(),
-        "GB - 2022062913471514250236",
-        "ref with GB"
-    );
+    assert_eq!(third.order_no.as_ref().unwrap().to_string(), "GB - 2022062913471514250236", "ref with GB");
     assert_eq!(third.amount.unwrap().amount(), 250.into());
     assert_eq!(third.merchant.new_bal.unwrap().amount().to_string(), "7045.78");
     let second = &history.orders[1];
-    assert_eq!(
-        second.order_no.as_ref().unwrap().digits(),
-        "16383454911605187576",
-        "known by trx"
-    );
-    assert_eq!(
-        second.reference.as_deref(),
-        Some("211201134044913462"),
-        "plain ref is the reseller's"
-    );
+    assert_eq!(second.order_no.as_ref().unwrap().digits(), "16383454911605187576", "known by trx");
+    assert_eq!(second.reference.as_deref(), Some("211201134044913462"), "plain ref is the reseller's");
     assert_eq!(second.provider_status, "SUCCESS");
     assert_eq!(second.message, None);
 }
@@ -117,10 +93,7 @@ async fn refunded_as_one_or_as_text_wins_over_delivered() {
             .respond_with(ResponseTemplate::new(200).set_body_json(body))
             .mount(&server)
             .await;
-        let o = status_client(&server.uri())
-            .status(&order("202206132206791818205"))
-            .await
-            .unwrap();
+        let o = status_client(&server.uri()).status(&order("202206132206791818205")).await.unwrap();
         assert_eq!(o.status, OrderStatus::Refunded, "refunded = {flag}");
         assert_eq!(o.amount.unwrap().amount(), 100.into(), "an amount as a number");
     }
@@ -138,14 +111,8 @@ async fn success_false_or_a_json_404_is_not_found() {
     ];
     for answer in answers {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(answer)
-            .mount(&server)
-            .await;
-        let err = status_client(&server.uri())
-            .status(&order("202206132206791818205"))
-            .await
-            .unwrap_err();
+        Mock::given(method("GET")).respond_with(answer).mount(&server).await;
+        let err = status_client(&server.uri()).status(&order("202206132206791818205")).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::NotFound);
     }
 }
@@ -159,10 +126,7 @@ async fn status_401_403_and_html_map_to_their_kinds() {
             ResponseTemplate::new(200).set_body_raw("<!DOCTYPE html><p>oops</p>", "text/html"),
             ErrorKind::Unreadable,
         ),
-        (
-            ResponseTemplate::new(200).set_body_json(json!([1, 2])),
-            ErrorKind::Unreadable,
-        ),
+        (ResponseTemplate::new(200).set_body_json(json!([1, 2])), ErrorKind::Unreadable),
         (
             ResponseTemplate::new(200).set_body_json(json!({"success": true, "data": {"bill": "x"}})),
             ErrorKind::Unreadable,
@@ -171,14 +135,8 @@ async fn status_401_403_and_html_map_to_their_kinds() {
     ];
     for (answer, kind) in cases {
         let server = MockServer::start().await;
-        Mock::given(method("GET"))
-            .respond_with(answer)
-            .mount(&server)
-            .await;
-        let err = status_client(&server.uri())
-            .status(&order("202206132206791818205"))
-            .await
-            .unwrap_err();
+        Mock::given(method("GET")).respond_with(answer).mount(&server).await;
+        let err = status_client(&server.uri()).status(&order("202206132206791818205")).await.unwrap_err();
         assert_eq!(err.kind(), kind, "{err}");
     }
 }
@@ -197,38 +155,21 @@ async fn a_gateway_error_on_a_get_is_retried_and_the_retry_can_succeed() {
         .expect(1)
         .mount(&server)
         .await;
-    let o = status_client(&server.uri())
-        .status(&order("202206132206791818205"))
-        .await
-        .unwrap();
+    let o = status_client(&server.uri()).status(&order("202206132206791818205")).await.unwrap();
     assert_eq!(o.status, OrderStatus::Succeeded);
 }
 
 #[tokio::test]
 async fn retries_are_bounded_and_a_plain_500_is_not_retried() {
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(503))
-        .expect(3)
-        .mount(&server)
-        .await;
-    let err = status_client(&server.uri())
-        .status(&order("202206132206791818205"))
-        .await
-        .unwrap_err();
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(503)).expect(3).mount(&server).await;
+    let err = status_client(&server.uri()).status(&order("202206132206791818205")).await.unwrap_err();
     assert_eq!(err, UpstreamError::Unavailable(Unavailable::Status(503)));
     drop(server); // verifies: 1 attempt + 2 retries
 
     let server = MockServer::start().await;
-    Mock::given(method("GET"))
-        .respond_with(ResponseTemplate::new(500))
-        .expect(1)
-        .mount(&server)
-        .await;
-    let err = status_client(&server.uri())
-        .status(&order("202206132206791818205"))
-        .await
-        .unwrap_err();
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(500)).expect(1).mount(&server).await;
+    let err = status_client(&server.uri()).status(&order("202206132206791818205")).await.unwrap_err();
     assert_eq!(err, UpstreamError::Unavailable(Unavailable::Status(500)));
 }
 
@@ -246,10 +187,7 @@ async fn no_error_text_contains_the_key() {
         .respond_with(ResponseTemplate::new(404).set_body_json(echo))
         .mount(&server)
         .await;
-    let err = status_client(&server.uri())
-        .status(&order("202206132206791818205"))
-        .await
-        .unwrap_err();
+    let err = status_client(&server.uri()).status(&order("202206132206791818205")).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound);
     assert!(!format!("{err} {err:?}").contains(STATUS_KEY));
     assert!(format!("{err}").contains("[redacted]"));

@@ -23,28 +23,15 @@ where
 {
     let interactive = std::io::stdin().is_terminal();
     let chat = chat();
-    let send = |input: Input| Incoming {
-        chat: chat.clone(),
-        lang_code: Some(lang.code().to_owned()),
-        role,
-        input,
-    };
+    let send =
+        |input: Input| Incoming { chat: chat.clone(), lang_code: Some(lang.code().to_owned()), role, input };
     // A new chat starts with /start; one found in the store (BILLBOT_DATA_DIR) resumes where it
     // was, in the language it chose.
     let resumed = matches!(bot.store().dialogue::<State>(chat.as_str()), Ok(Some(_)));
-    let shown_lang = bot
-        .store()
-        .prefs(chat.as_str())
-        .ok()
-        .and_then(|p| p.lang)
-        .unwrap_or(lang);
-    output
-        .write_all(format!("{}\n\n", t!(shown_lang, "demo-intro")).as_bytes())
-        .await?;
+    let shown_lang = bot.store().prefs(chat.as_str()).ok().and_then(|p| p.lang).unwrap_or(lang);
+    output.write_all(format!("{}\n\n", t!(shown_lang, "demo-intro")).as_bytes()).await?;
     let mut buttons = if resumed {
-        output
-            .write_all(format!("{}\n\n", t!(shown_lang, "demo-resumed")).as_bytes())
-            .await?;
+        output.write_all(format!("{}\n\n", t!(shown_lang, "demo-resumed")).as_bytes()).await?;
         Vec::new()
     } else {
         show(&mut output, &bot.handle(send(Input::from_text("/start"))).await).await?
@@ -69,20 +56,14 @@ where
         if line.eq_ignore_ascii_case("/quit") {
             break;
         }
-        let incoming = match line
-            .parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-            .and_then(|i| buttons.get(i))
-        {
-            Some(button) => {
-                output
-                    .write_all(format!("({})\n", button.label).as_bytes())
-                    .await?;
-                Input::Button(button.payload.clone())
-            }
-            None => Input::from_text(line),
-        };
+        let incoming =
+            match line.parse::<usize>().ok().and_then(|n| n.checked_sub(1)).and_then(|i| buttons.get(i)) {
+                Some(button) => {
+                    output.write_all(format!("({})\n", button.label).as_bytes()).await?;
+                    Input::Button(button.payload.clone())
+                }
+                None => Input::from_text(line),
+            };
         let replies = bot.handle(send(incoming)).await;
         let shown = show(&mut output, &replies).await?;
         if !shown.is_empty() {

@@ -21,22 +21,14 @@ pub(crate) fn choose_biller(s: &mut Session<'_>, hint: Option<String>) -> Vec<Re
     }
     let mut rows: Vec<_> = Biller::ALL
         .iter()
-        .map(|b| {
-            vec![labelled(
-                t!(s.lang, &format!("btn-biller-{}", b.key())),
-                Action::Biller(*b),
-            )]
-        })
+        .map(|b| vec![labelled(t!(s.lang, &format!("btn-biller-{}", b.key())), Action::Biller(*b))])
         .collect();
     rows.push(menu_row(s.lang));
     vec![Reply::text(text).with_keyboard(rows)]
 }
 
 fn reference_keyboard(s: &Session<'_>) -> Vec<Vec<super::Button>> {
-    vec![vec![
-        button(s.lang, "btn-change-biller", Action::Bill),
-        button(s.lang, "btn-menu", Action::Menu),
-    ]]
+    vec![vec![button(s.lang, "btn-change-biller", Action::Bill), button(s.lang, "btn-menu", Action::Menu)]]
 }
 
 /// Asks for a reference of `biller`, saying what it looks like.
@@ -72,19 +64,14 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
     let biller = reference.biller();
     match s.bot.inquiry.inquire(&reference).await {
         Ok(result) => {
-            let item = ActivityItem::Lookup {
-                biller,
-                reference: reference.as_str().to_owned(),
-            };
+            let item = ActivityItem::Lookup { biller, reference: reference.as_str().to_owned() };
             s.bot.store.touch_activity(s.chat.as_str(), item, s.now)?;
             s.state = State::Menu;
             let keyboard = vec![vec![
                 button(s.lang, "btn-another-reference", Action::Biller(biller)),
                 button(s.lang, "btn-menu", Action::Menu),
             ]];
-            Ok(vec![
-                Reply::text(views::inquiry(s.lang, &result)).with_keyboard(keyboard),
-            ])
+            Ok(vec![Reply::text(views::inquiry(s.lang, &result)).with_keyboard(keyboard)])
         }
         Err(e) => {
             s.state = State::AwaitingReference { biller };
@@ -95,14 +82,8 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
             }
             row.push(button(s.lang, "btn-another-reference", Action::Biller(biller)));
             row.push(button(s.lang, "btn-menu", Action::Menu));
-            let hint = t!(
-                s.lang,
-                "bill-type-another",
-                kind = views::reference_kind(s.lang, biller)
-            );
-            Ok(vec![
-                Reply::text(format!("{text}\n\n{hint}")).with_keyboard(vec![row]),
-            ])
+            let hint = t!(s.lang, "bill-type-another", kind = views::reference_kind(s.lang, biller));
+            Ok(vec![Reply::text(format!("{text}\n\n{hint}")).with_keyboard(vec![row])])
         }
     }
 }
@@ -113,12 +94,7 @@ pub(crate) fn which_biller(s: &mut Session<'_>, digits: &str) -> Option<Reply> {
     let mut rows: Vec<_> = Biller::ALL
         .iter()
         .filter_map(|b| CustomerReference::parse(*b, digits).ok())
-        .map(|r| {
-            vec![labelled(
-                t!(s.lang, &format!("btn-biller-{}", r.biller().key())),
-                Action::Inquire(r),
-            )]
-        })
+        .map(|r| vec![labelled(t!(s.lang, &format!("btn-biller-{}", r.biller().key())), Action::Inquire(r))])
         .collect();
     if let Ok(order_no) = OrderNo::parse(digits) {
         rows.push(vec![button(s.lang, "btn-its-an-order", Action::Order(order_no))]);

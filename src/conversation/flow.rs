@@ -15,7 +15,19 @@ pub(crate) async fn step(s: &mut Session<'_>, input: Input) -> Replies {
     match input {
         Input::Command { name, arg } => command(s, &name, arg.as_deref()).await,
         Input::Button(payload) => match Action::decode(&payload) {
-            Some(action) => act(s, action).await,
+            Some(action) => {
+                // Paging through a list, or opening the language choice or help from a menu,
+                // reads best in place; results and new steps come as new messages.
+                let in_place = matches!(
+                    action,
+                    Action::Orders(_) | Action::History(_) | Action::Lang(None) | Action::Help
+                );
+                let mut replies = act(s, action).await?;
+                if let Some(first) = replies.first_mut() {
+                    first.edit_in_place = in_place;
+                }
+                Ok(replies)
+            }
             None => {
                 tracing::info!(chat = %s.chat, payload, "expired or unknown button");
                 s.state = State::Menu;
@@ -49,11 +61,7 @@ async fn command(s: &mut Session<'_>, name: &str, arg: Option<&str>) -> Replies 
         }
         (other, _) => {
             s.state = State::Menu;
-            let text = format!(
-                "{}\n\n{}",
-                t!(s.lang, "unknown-command", name = other),
-                help_text(s)
-            );
+            let text = format!("{}\n\n{}", t!(s.lang, "unknown-command", name = other), help_text(s));
             Ok(vec![menus::main_menu(s, text)])
         }
     }
@@ -83,9 +91,7 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
         Action::History(page) => lists::history(s, page).await,
         Action::Lang(None) => {
             s.state = State::ChoosingLanguage;
-            Ok(vec![
-                Reply::text(t!(s.lang, "lang-choose")).with_keyboard(menus::lang_keyboard(s.lang)),
-            ])
+            Ok(vec![Reply::text(t!(s.lang, "lang-choose")).with_keyboard(menus::lang_keyboard(s.lang))])
         }
         Action::Lang(Some(lang)) => {
             s.bot.store.set_lang(s.chat.as_str(), lang)?;
@@ -124,9 +130,7 @@ fn has_digits(text: &str) -> bool {
 /// A biller typed by name ("senelec", "Woyofal", "SENEAU_SN_BILL").
 fn biller_named(text: &str) -> Option<Biller> {
     let word = text.trim().to_lowercase();
-    Biller::ALL
-        .into_iter()
-        .find(|b| word == b.key() || word == b.service_code().to_lowercase())
+    Biller::ALL.into_iter().find(|b| word == b.key() || word == b.service_code().to_lowercase())
 }
 
 fn lang_named(text: &str) -> Option<Lang> {
@@ -139,10 +143,7 @@ fn lang_named(text: &str) -> Option<Lang> {
 
 /// Whether `text` is written as an order number (it starts with the `GB` prefix).
 pub(crate) fn looks_like_order(text: &str) -> bool {
-    text.trim_start()
-        .get(..2)
-        .is_some_and(|p| p.eq_ignore_ascii_case("GB"))
-        && OrderNo::parse(text).is_ok()
+    text.trim_start().get(..2).is_some_and(|p| p.eq_ignore_ascii_case("GB")) && OrderNo::parse(text).is_ok()
 }
 
 /// Free text at the main menu: an order number, a reference, or something we did not get.
@@ -152,11 +153,7 @@ async fn understand(s: &mut Session<'_>, text: &str) -> Replies {
     }
     let digits: String = text.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
     if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
-        let longest_reference = Biller::ALL
-            .iter()
-            .map(|b| b.reference_rule().max_digits)
-            .max()
-            .unwrap_or(0);
+        let longest_reference = Biller::ALL.iter().map(|b| b.reference_rule().max_digits).max().unwrap_or(0);
         if digits.len() > longest_reference {
             return order::check_typed(s, &digits).await;
         }

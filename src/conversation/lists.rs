@@ -25,12 +25,7 @@ pub(crate) fn orders(s: &mut Session<'_>, page: usize) -> Replies {
         return Ok(vec![menus::main_menu(s, t!(s.lang, "orders-empty"))]);
     }
     let (page, pages, range) = page_of(items.len(), ORDERS_PER_PAGE, page);
-    let mut lines = vec![t!(
-        s.lang,
-        "orders-title",
-        page = (page + 1) as u64,
-        pages = pages as u64
-    )];
+    let mut lines = vec![t!(s.lang, "orders-title", page = (page + 1) as u64, pages = pages as u64)];
     let mut buttons = Vec::new();
     for (n, activity) in items[range.clone()].iter().enumerate() {
         let n = range.start + n + 1;
@@ -46,10 +41,7 @@ pub(crate) fn orders(s: &mut Session<'_>, page: usize) -> Replies {
                     date = date
                 ));
                 if let Ok(r) = CustomerReference::parse(*biller, reference) {
-                    buttons.push(labelled(
-                        t!(s.lang, "btn-recheck", n = n as u64),
-                        Action::Inquire(r),
-                    ));
+                    buttons.push(labelled(t!(s.lang, "btn-recheck", n = n as u64), Action::Inquire(r)));
                 }
             }
             ActivityItem::Order { order_no, status } => {
@@ -61,10 +53,8 @@ pub(crate) fn orders(s: &mut Session<'_>, page: usize) -> Replies {
                     status = t!(s.lang, &format!("order-status-{}", status.key())),
                     date = date
                 ));
-                buttons.push(labelled(
-                    t!(s.lang, "btn-recheck", n = n as u64),
-                    Action::Order(order_no.clone()),
-                ));
+                buttons
+                    .push(labelled(t!(s.lang, "btn-recheck", n = n as u64), Action::Order(order_no.clone())));
             }
         }
     }
@@ -110,27 +100,16 @@ pub(crate) async fn history(s: &mut Session<'_>, page: usize) -> Replies {
     let mut row = Vec::new();
     for (n, order) in history.orders[range.clone()].iter().enumerate() {
         let n = range.start + n + 1;
-        let number = order
-            .order_no
-            .as_ref()
-            .map(|o| o.to_string())
-            .or_else(|| order.trx.clone())
-            .unwrap_or_default();
+        let number =
+            order.order_no.as_ref().map(|o| o.to_string()).or_else(|| order.trx.clone()).unwrap_or_default();
         lines.push(t!(
             s.lang,
             "history-line",
             n = n as u64,
             order = number,
-            amount = order
-                .amount
-                .as_ref()
-                .map(|m| format::money(s.lang, m))
-                .unwrap_or_default(),
+            amount = order.amount.as_ref().map(|m| format::money(s.lang, m)).unwrap_or_default(),
             status = views::status_label(s.lang, order),
-            date = order
-                .created_at
-                .map(|d| format::date_time(s.lang, d))
-                .unwrap_or_default()
+            date = order.created_at.map(|d| format::date_time(s.lang, d)).unwrap_or_default()
         ));
         if let Some(order_no) = &order.order_no {
             row.push(labelled(n.to_string(), Action::Order(order_no.clone())));

@@ -8,18 +8,12 @@ use crate::t;
 
 /// A button labelled with message `label_id` that performs `action`.
 pub(crate) fn button(lang: Lang, label_id: &str, action: Action) -> Button {
-    Button {
-        label: t!(lang, label_id),
-        payload: action.encode(),
-    }
+    Button { label: t!(lang, label_id), payload: action.encode() }
 }
 
 /// A button with a label computed elsewhere.
 pub(crate) fn labelled(label: String, action: Action) -> Button {
-    Button {
-        label,
-        payload: action.encode(),
-    }
+    Button { label, payload: action.encode() }
 }
 
 /// The row that leads back to the main menu.
@@ -30,14 +24,8 @@ pub(crate) fn menu_row(lang: Lang) -> Vec<Button> {
 /// The main menu's buttons. Agents also get the merchant history.
 pub(crate) fn main_keyboard(lang: Lang, role: Role) -> Vec<Vec<Button>> {
     let mut rows = vec![
-        vec![
-            button(lang, "btn-bill", Action::Bill),
-            button(lang, "btn-status", Action::AskOrder),
-        ],
-        vec![
-            button(lang, "btn-orders", Action::Orders(0)),
-            button(lang, "btn-lang", Action::Lang(None)),
-        ],
+        vec![button(lang, "btn-bill", Action::Bill), button(lang, "btn-status", Action::AskOrder)],
+        vec![button(lang, "btn-orders", Action::Orders(0)), button(lang, "btn-lang", Action::Lang(None))],
     ];
     if role == Role::Agent {
         rows.push(vec![button(lang, "btn-history", Action::History(0))]);
@@ -55,10 +43,7 @@ pub(crate) fn main_menu(s: &Session<'_>, text: String) -> Reply {
 /// The language buttons, each labelled in its own language.
 pub(crate) fn lang_keyboard(lang: Lang) -> Vec<Vec<Button>> {
     vec![
-        Lang::ALL
-            .iter()
-            .map(|l| labelled(t!(*l, "lang-name"), Action::Lang(Some(*l))))
-            .collect(),
+        Lang::ALL.iter().map(|l| labelled(t!(*l, "lang-name"), Action::Lang(Some(*l)))).collect(),
         menu_row(lang),
     ]
 }

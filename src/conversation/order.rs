@@ -23,9 +23,7 @@ pub(crate) async fn check_typed(s: &mut Session<'_>, text: &str) -> Replies {
         Ok(order_no) => check(s, order_no).await,
         Err(e) => {
             s.state = State::AwaitingOrderNo;
-            Ok(vec![
-                Reply::text(views::order_no_error(s.lang, &e)).with_keyboard(vec![menu_row(s.lang)]),
-            ])
+            Ok(vec![Reply::text(views::order_no_error(s.lang, &e)).with_keyboard(vec![menu_row(s.lang)])])
         }
     }
 }
@@ -35,10 +33,7 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
     match s.bot.status.status(&order_no).await {
         Ok(order) => {
             s.bot.store.record_order(&order_no, &order, s.now)?;
-            let item = ActivityItem::Order {
-                order_no: order_no.clone(),
-                status: order.status,
-            };
+            let item = ActivityItem::Order { order_no: order_no.clone(), status: order.status };
             s.bot.store.touch_activity(s.chat.as_str(), item, s.now)?;
             s.state = State::Menu;
             let mut text = views::order(s.lang, &order, s.role.audience());
@@ -61,9 +56,7 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
             }
             row.push(button(s.lang, "btn-menu", Action::Menu));
             let hint = t!(s.lang, "status-type-another");
-            Ok(vec![
-                Reply::text(format!("{text}\n\n{hint}")).with_keyboard(vec![row]),
-            ])
+            Ok(vec![Reply::text(format!("{text}\n\n{hint}")).with_keyboard(vec![row])])
         }
     }
 }

@@ -6,6 +6,9 @@ pub struct Reply {
     pub text: String,
     /// Rows of buttons; empty when the message has none.
     pub keyboard: Vec<Vec<Button>>,
+    /// This reply may replace the message whose button was pressed (a page of a list, the
+    /// language choice), rather than come as a new message. Channels that cannot edit ignore it.
+    pub edit_in_place: bool,
 }
 
 /// A button: what it says, and the payload it sends back when pressed (see `payload`).
@@ -17,10 +20,7 @@ pub struct Button {
 
 impl Reply {
     pub fn text(text: impl Into<String>) -> Reply {
-        Reply {
-            text: text.into(),
-            keyboard: Vec::new(),
-        }
+        Reply { text: text.into(), keyboard: Vec::new(), edit_in_place: false }
     }
 
     pub fn with_keyboard(mut self, keyboard: Vec<Vec<Button>>) -> Reply {

@@ -11,15 +11,9 @@ use super::reference::CustomerReference;
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InquiryResult {
     /// SenEau and Senelec: every bill on the account, paid or not, in the provider's order.
-    Bills {
-        reference: CustomerReference,
-        bills: Vec<Bill>,
-    },
+    Bills { reference: CustomerReference, bills: Vec<Bill> },
     /// Woyofal: the meter; the amount is chosen by the customer at payment.
-    Meter {
-        reference: CustomerReference,
-        meter: Meter,
-    },
+    Meter { reference: CustomerReference, meter: Meter },
 }
 
 /// One postpaid bill.

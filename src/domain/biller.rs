@@ -96,21 +96,15 @@ impl Biller {
 
     pub fn reference_rule(self) -> ReferenceRule {
         match self {
-            Biller::SenEau => ReferenceRule {
-                kind: ReferenceKind::CustomerReference,
-                min_digits: 6,
-                max_digits: 12,
-            },
-            Biller::Senelec => ReferenceRule {
-                kind: ReferenceKind::CustomerNumber,
-                min_digits: 6,
-                max_digits: 14,
-            },
-            Biller::Woyofal => ReferenceRule {
-                kind: ReferenceKind::MeterNumber,
-                min_digits: 11,
-                max_digits: 13,
-            },
+            Biller::SenEau => {
+                ReferenceRule { kind: ReferenceKind::CustomerReference, min_digits: 6, max_digits: 12 }
+            }
+            Biller::Senelec => {
+                ReferenceRule { kind: ReferenceKind::CustomerNumber, min_digits: 6, max_digits: 14 }
+            }
+            Biller::Woyofal => {
+                ReferenceRule { kind: ReferenceKind::MeterNumber, min_digits: 11, max_digits: 13 }
+            }
         }
     }
 }

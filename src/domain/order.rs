@@ -53,9 +53,7 @@ impl OrderNo {
         if !(ORDER_NO_MIN_DIGITS..=ORDER_NO_MAX_DIGITS).contains(&actual) {
             return Err(OrderNoError::WrongLength { actual });
         }
-        Ok(OrderNo {
-            digits: digits.to_owned(),
-        })
+        Ok(OrderNo { digits: digits.to_owned() })
     }
 
     /// The digits alone (the provider's `trx`).
@@ -130,10 +128,7 @@ impl OrderStatus {
 
     /// A final status never changes again; anything else is worth checking later.
     pub fn is_final(self) -> bool {
-        matches!(
-            self,
-            OrderStatus::Succeeded | OrderStatus::Failed | OrderStatus::Refunded
-        )
+        matches!(self, OrderStatus::Succeeded | OrderStatus::Failed | OrderStatus::Refunded)
     }
 
     /// Stable key, for message ids (`status-succeeded`) and JSON.

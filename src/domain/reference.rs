@@ -31,11 +31,7 @@ pub enum ReferenceError {
 
 /// Characters people put between digit groups: any Unicode space and the usual dashes.
 fn is_separator(c: char) -> bool {
-    c.is_whitespace()
-        || matches!(
-            c,
-            '-' | '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}'
-        )
+    c.is_whitespace() || matches!(c, '-' | '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}')
 }
 
 impl CustomerReference {
@@ -54,16 +50,10 @@ impl CustomerReference {
             return Err(ReferenceError::Empty);
         }
         if actual < rule.min_digits {
-            return Err(ReferenceError::TooShort {
-                min: rule.min_digits,
-                actual,
-            });
+            return Err(ReferenceError::TooShort { min: rule.min_digits, actual });
         }
         if actual > rule.max_digits {
-            return Err(ReferenceError::TooLong {
-                max: rule.max_digits,
-                actual,
-            });
+            return Err(ReferenceError::TooLong { max: rule.max_digits, actual });
         }
         Ok(CustomerReference { biller, digits })
     }
@@ -86,11 +76,7 @@ impl CustomerReference {
 /// Replaces every character but the last `keep` with `•`.
 pub fn mask_tail(value: &str, keep: usize) -> String {
     let count = value.chars().count();
-    value
-        .chars()
-        .enumerate()
-        .map(|(i, c)| if i + keep < count { '•' } else { c })
-        .collect()
+    value.chars().enumerate().map(|(i, c)| if i + keep < count { '•' } else { c }).collect()
 }
 
 impl fmt::Display for CustomerReference {

@@ -34,13 +34,7 @@ pub fn money(lang: Lang, value: &Money) -> String {
 /// `13 juin 2022` / `13 Jun 2022`.
 pub fn date(lang: Lang, day: NaiveDate) -> String {
     let month = t!(lang, &format!("month-{}", day.month()));
-    t!(
-        lang,
-        "date",
-        day = day.day().to_string(),
-        month = month,
-        year = day.year().to_string()
-    )
+    t!(lang, "date", day = day.day().to_string(), month = month, year = day.year().to_string())
 }
 
 /// `13 juin 2022 à 21:06` / `13 Jun 2022, 21:06`. Times are shown as they come, in UTC, which is
@@ -58,10 +52,6 @@ pub fn due_date(lang: Lang, raw: &str) -> String {
         .iter()
         .find_map(|f| NaiveDate::parse_from_str(raw, f).ok())
         .or_else(|| DateTime::parse_from_rfc3339(raw).ok().map(|d| d.date_naive()))
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S")
-                .ok()
-                .map(|d| d.date())
-        });
+        .or_else(|| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S").ok().map(|d| d.date()));
     parsed.map(|d| date(lang, d)).unwrap_or_else(|| raw.to_owned())
 }

@@ -162,53 +162,13 @@ pub fn inquiry(biller: Biller, reference: &str) -> InquiryFixture {
             false,
         )]),
         SEVERAL_BILLS if postpaid => InquiryFixture::Bills(vec![
-            bill(
-                reference,
-                &facture(201),
-                "Fatou Ndiaye",
-                base + 1_200,
-                150,
-                "2026-10-15",
-                true,
-            ),
-            bill(
-                reference,
-                &facture(202),
-                "Fatou Ndiaye",
-                base + 3_050,
-                150,
-                "2026-11-15",
-                false,
-            ),
-            bill(
-                reference,
-                &facture(203),
-                "Fatou Ndiaye",
-                base * 3,
-                150,
-                "2026-12-15",
-                false,
-            ),
+            bill(reference, &facture(201), "Fatou Ndiaye", base + 1_200, 150, "2026-10-15", true),
+            bill(reference, &facture(202), "Fatou Ndiaye", base + 3_050, 150, "2026-11-15", false),
+            bill(reference, &facture(203), "Fatou Ndiaye", base * 3, 150, "2026-12-15", false),
         ]),
         ALL_PAID if postpaid => InquiryFixture::Bills(vec![
-            bill(
-                reference,
-                &facture(301),
-                "Ibrahima Fall",
-                base,
-                150,
-                "2026-10-15",
-                true,
-            ),
-            bill(
-                reference,
-                &facture(302),
-                "Ibrahima Fall",
-                base + 500,
-                150,
-                "2026-11-15",
-                true,
-            ),
+            bill(reference, &facture(301), "Ibrahima Fall", base, 150, "2026-10-15", true),
+            bill(reference, &facture(302), "Ibrahima Fall", base + 500, 150, "2026-11-15", true),
         ]),
         SPECIAL_NAME if postpaid => InquiryFixture::Bills(vec![bill(
             reference,
@@ -297,49 +257,17 @@ fn seeds() -> Vec<Seed> {
         minute,
     };
     vec![
-        seed(
-            PENDING,
-            "electricity",
-            "WOYOFAL",
-            "14000000001",
-            5_000,
-            "PENDING",
-            50,
-        ),
-        seed(
-            PROCESSING,
-            "electricity",
-            "SENELEC",
-            "1000000001",
-            21_450,
-            "processing",
-            45,
-        ),
+        seed(PENDING, "electricity", "WOYOFAL", "14000000001", 5_000, "PENDING", 50),
+        seed(PROCESSING, "electricity", "SENELEC", "1000000001", 21_450, "processing", 45),
         Seed {
             code: Some("12345678901234567890"),
             units: Some("31.4 kWh"),
             message: Some("Recharge Woyofal réussie"),
-            ..seed(
-                SUCCESS_WITH_TOKEN,
-                "electricity",
-                "WOYOFAL",
-                "14000000001",
-                10_000,
-                "SUCCESS",
-                40,
-            )
+            ..seed(SUCCESS_WITH_TOKEN, "electricity", "WOYOFAL", "14000000001", 10_000, "SUCCESS", 40)
         },
         Seed {
             message: Some("Paiement SenEau effectué"),
-            ..seed(
-                SUCCESSFUL,
-                "water",
-                "SENEAU",
-                "1000000002",
-                11_650,
-                "successful",
-                35,
-            )
+            ..seed(SUCCESSFUL, "water", "SENEAU", "1000000002", 11_650, "successful", 35)
         },
         Seed {
             message: Some("Compteur bloqué : contactez Senelec"),
@@ -348,37 +276,13 @@ fn seeds() -> Vec<Seed> {
         Seed {
             message: Some("Facture déjà réglée"),
             refunded: Value::from(1),
-            ..seed(
-                REFUNDED,
-                "electricity",
-                "SENELEC",
-                "1000000003",
-                21_300,
-                "FAIL",
-                25,
-            )
+            ..seed(REFUNDED, "electricity", "SENELEC", "1000000003", 21_300, "FAIL", 25)
         },
         Seed {
             refunded: Value::from("true"),
-            ..seed(
-                DELIVERED_BUT_REFUNDED,
-                "electricity",
-                "WOYOFAL",
-                "14000000001",
-                3_000,
-                "delivered",
-                20,
-            )
+            ..seed(DELIVERED_BUT_REFUNDED, "electricity", "WOYOFAL", "14000000001", 3_000, "delivered", 20)
         },
-        seed(
-            UNKNOWN_STATUS,
-            "water",
-            "SENEAU",
-            "1000000001",
-            8_600,
-            "ON_HOLD",
-            15,
-        ),
+        seed(UNKNOWN_STATUS, "water", "SENEAU", "1000000001", 8_600, "ON_HOLD", 15),
     ]
 }
 
@@ -416,9 +320,7 @@ fn history_item(id: u64, seed: &Seed, balance: &mut Decimal) -> WireHistoryItem 
         units: seed.units.map(str::to_owned),
         status: Some(seed.status.to_owned()),
         error_msg: seed.message.map(str::to_owned),
-        refunded: crate::upstream::wire::lenient::opt_bool(seed.refunded.clone())
-            .ok()
-            .flatten(),
+        refunded: crate::upstream::wire::lenient::opt_bool(seed.refunded.clone()).ok().flatten(),
         created_at: Some(at.clone()),
         updated_at: Some(at),
     }
@@ -491,11 +393,7 @@ pub fn status(digits: &str) -> StatusFixture {
 }
 
 fn item_matches(item: &Value, digits: &str) -> bool {
-    let field = |k: &str| {
-        item.get(k)
-            .and_then(Value::as_str)
-            .and_then(|v| OrderNo::parse(v).ok())
-    };
+    let field = |k: &str| item.get(k).and_then(Value::as_str).and_then(|v| OrderNo::parse(v).ok());
     field("trx").is_some_and(|o| o.digits() == digits) || field("ref").is_some_and(|o| o.digits() == digits)
 }
 

@@ -24,12 +24,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 fn html() -> Response {
-    (
-        StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        HTML_PAGE,
-    )
-        .into_response()
+    (StatusCode::OK, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], HTML_PAGE).into_response()
 }
 
 fn bearer_ok(headers: &HeaderMap, key: &str) -> bool {

@@ -105,9 +105,7 @@ pub(crate) fn read_json(
 
 /// The provider's `message` (or `errorMsg`/`error`) field, scrubbed and cut to one short line.
 pub(crate) fn provider_message(body: &Value, keys: &[&SecretString]) -> Option<String> {
-    let text = ["message", "errorMsg", "error"]
-        .iter()
-        .find_map(|k| body.get(*k).and_then(Value::as_str))?;
+    let text = ["message", "errorMsg", "error"].iter().find_map(|k| body.get(*k).and_then(Value::as_str))?;
     let one_line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut clean = scrub(&one_line, keys);
     if clean.chars().count() > MAX_MESSAGE_CHARS {

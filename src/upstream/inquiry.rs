@@ -21,21 +21,14 @@ pub struct InquiryClient {
 
 impl std::fmt::Debug for InquiryClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InquiryClient")
-            .field("url", &self.url.as_str())
-            .finish_non_exhaustive()
+        f.debug_struct("InquiryClient").field("url", &self.url.as_str()).finish_non_exhaustive()
     }
 }
 
 impl InquiryClient {
     /// `url` is the full URL of the inquiry endpoint: the document does not give its path.
     pub fn new(url: Url, key: SecretString, opts: HttpOptions) -> Result<Self, reqwest::Error> {
-        Ok(InquiryClient {
-            http: http::build_client(&opts)?,
-            url,
-            key,
-            opts,
-        })
+        Ok(InquiryClient { http: http::build_client(&opts)?, url, key, opts })
     }
 
     pub fn url(&self) -> &Url {
@@ -67,10 +60,7 @@ impl InquiryClient {
         })
         .await;
         match &result {
-            Ok(_) => tracing::info!(
-                elapsed_ms = started.elapsed().as_millis() as u64,
-                "inquiry answered"
-            ),
+            Ok(_) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "inquiry answered"),
             Err(e) => {
                 tracing::warn!(elapsed_ms = started.elapsed().as_millis() as u64, error = %e, "inquiry failed")
             }
@@ -86,9 +76,7 @@ fn decode(
     keys: &[&SecretString],
 ) -> Result<InquiryResult, UpstreamError> {
     if body.get("success").and_then(Value::as_bool) == Some(false) {
-        return Err(UpstreamError::NotFound {
-            message: http::provider_message(body, keys),
-        });
+        return Err(UpstreamError::NotFound { message: http::provider_message(body, keys) });
     }
     let raw = find_bills(body)
         .ok_or_else(|| UpstreamError::Unreadable("no bills[] array in the answer".to_owned()))?;
@@ -112,10 +100,9 @@ fn decode(
             },
             reference,
         },
-        BillerKind::Postpaid => InquiryResult::Bills {
-            bills: bills.iter().map(to_bill).collect::<Result<_, _>>()?,
-            reference,
-        },
+        BillerKind::Postpaid => {
+            InquiryResult::Bills { bills: bills.iter().map(to_bill).collect::<Result<_, _>>()?, reference }
+        }
     })
 }
 

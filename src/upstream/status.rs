@@ -28,9 +28,7 @@ pub struct StatusClient {
 
 impl std::fmt::Debug for StatusClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StatusClient")
-            .field("base", &self.base.as_str())
-            .finish_non_exhaustive()
+        f.debug_struct("StatusClient").field("base", &self.base.as_str()).finish_non_exhaustive()
     }
 }
 
@@ -67,14 +65,7 @@ impl StatusClient {
             return Err(StatusClientError::BadBase(base.to_string()));
         }
         let merchant_id = HeaderValue::from_str(merchant_id).map_err(|_| StatusClientError::BadMerchantId)?;
-        Ok(StatusClient {
-            http: http::build_client(&opts)?,
-            base,
-            key,
-            merchant_id,
-            currency,
-            opts,
-        })
+        Ok(StatusClient { http: http::build_client(&opts)?, base, key, merchant_id, currency, opts })
     }
 
     pub fn base(&self) -> &Url {
@@ -110,16 +101,9 @@ impl StatusClient {
     pub async fn history(&self) -> Result<History, UpstreamError> {
         let url = self.endpoint(&["bill", "history"]);
         let envelope: Envelope<Vec<WireHistoryItem>> = self.get(url, "history").await?;
-        let orders = envelope
-            .data
-            .unwrap_or_default()
-            .into_iter()
-            .map(|i| self.order_from_history(i))
-            .collect();
-        Ok(History {
-            orders,
-            total_count: envelope.total_count,
-        })
+        let orders =
+            envelope.data.unwrap_or_default().into_iter().map(|i| self.order_from_history(i)).collect();
+        Ok(History { orders, total_count: envelope.total_count })
     }
 
     /// GETs are idempotent: gateway errors are retried too.
@@ -153,14 +137,10 @@ impl StatusClient {
 
     fn decode_envelope<T: DeserializeOwned>(&self, json: Value) -> Result<Envelope<T>, UpstreamError> {
         if !json.is_object() {
-            return Err(UpstreamError::Unreadable(
-                "the answer is not a JSON object".to_owned(),
-            ));
+            return Err(UpstreamError::Unreadable("the answer is not a JSON object".to_owned()));
         }
         if json.get("success").and_then(Value::as_bool) == Some(false) {
-            return Err(UpstreamError::NotFound {
-                message: http::provider_message(&json, &[&self.key]),
-            });
+            return Err(UpstreamError::NotFound { message: http::provider_message(&json, &[&self.key]) });
         }
         serde_json::from_value(json).map_err(|e| UpstreamError::Unreadable(format!("unexpected fields: {e}")))
     }
@@ -222,11 +202,7 @@ impl StatusClient {
         let ref_order = item
             .reference
             .as_deref()
-            .filter(|r| {
-                r.trim_start()
-                    .get(..2)
-                    .is_some_and(|p| p.eq_ignore_ascii_case("GB"))
-            })
+            .filter(|r| r.trim_start().get(..2).is_some_and(|p| p.eq_ignore_ascii_case("GB")))
             .and_then(|r| OrderNo::parse(r).ok());
         let reference = if ref_order.is_some() { None } else { item.reference };
         Order {
@@ -262,9 +238,5 @@ fn parse_time(text: Option<&str>) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .ok()
-        .or_else(|| {
-            NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S")
-                .ok()
-                .map(|n| n.and_utc())
-        })
+        .or_else(|| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok().map(|n| n.and_utc()))
 }

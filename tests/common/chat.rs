@@ -80,19 +80,11 @@ impl Chat {
     }
 
     pub fn text(&self) -> String {
-        self.last
-            .iter()
-            .map(|r| r.text.as_str())
-            .collect::<Vec<_>>()
-            .join("\n")
+        self.last.iter().map(|r| r.text.as_str()).collect::<Vec<_>>().join("\n")
     }
 
     pub fn labels(&self) -> Vec<String> {
-        self.last
-            .iter()
-            .flat_map(|r| r.buttons())
-            .map(|b| b.label.clone())
-            .collect()
+        self.last.iter().flat_map(|r| r.buttons()).map(|b| b.label.clone()).collect()
     }
 
     pub fn has_button(&self, label: &str) -> bool {

@@ -26,12 +26,7 @@ pub fn fast_http() -> HttpOptions {
 }
 
 pub fn inquiry_client(url: &str) -> InquiryClient {
-    InquiryClient::new(
-        Url::parse(url).unwrap(),
-        SecretString::from(INQUIRY_KEY),
-        fast_http(),
-    )
-    .unwrap()
+    InquiryClient::new(Url::parse(url).unwrap(), SecretString::from(INQUIRY_KEY), fast_http()).unwrap()
 }
 
 pub fn status_client(base: &str) -> StatusClient {
@@ -55,22 +50,15 @@ pub fn order(text: &str) -> OrderNo {
 
 /// A sandbox whose slow fixtures take 2 s (longer than [`fast_http`]'s timeout).
 pub async fn sandbox() -> RunningSandbox {
-    sandbox::spawn_on_loopback(SandboxConfig {
-        slow: Duration::from_secs(2),
-        ..SandboxConfig::default()
-    })
-    .await
-    .unwrap()
+    sandbox::spawn_on_loopback(SandboxConfig { slow: Duration::from_secs(2), ..SandboxConfig::default() })
+        .await
+        .unwrap()
 }
 
 /// Clients pointed at `sb` with the sandbox's own keys.
 pub fn sandbox_clients(sb: &RunningSandbox) -> (InquiryClient, StatusClient) {
-    let inquiry = InquiryClient::new(
-        sb.inquiry_url(),
-        SecretString::from(sandbox::INQUIRY_KEY),
-        fast_http(),
-    )
-    .unwrap();
+    let inquiry =
+        InquiryClient::new(sb.inquiry_url(), SecretString::from(sandbox::INQUIRY_KEY), fast_http()).unwrap();
     let status = StatusClient::new(
         sb.status_base(),
         SecretString::from(sandbox::STATUS_KEY),

@@ -28,20 +28,11 @@ pub struct WireBill {
     pub reference_facture: Option<String>,
     #[serde(deserialize_with = "lenient::opt_string")]
     pub nom: Option<String>,
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_number"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_number")]
     pub montant: Option<Decimal>,
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_number"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_number")]
     pub frais: Option<Decimal>,
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_number"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_number")]
     pub total: Option<Decimal>,
     #[serde(
         rename = "dateEcheance",
@@ -51,10 +42,7 @@ pub struct WireBill {
     pub date_echeance: Option<String>,
     #[serde(deserialize_with = "lenient::opt_bool")]
     pub paid: Option<bool>,
-    #[serde(
-        deserialize_with = "lenient::opt_string",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(deserialize_with = "lenient::opt_string", skip_serializing_if = "Option::is_none")]
     pub address: Option<String>,
     #[serde(
         rename = "meterStatus",

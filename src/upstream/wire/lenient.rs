@@ -25,9 +25,7 @@ pub fn opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D
         Value::String(s) => s,
         Value::Number(n) => n.to_string(),
         other => {
-            return Err(serde::de::Error::custom(format!(
-                "expected an amount, found {other}"
-            )));
+            return Err(serde::de::Error::custom(format!("expected an amount, found {other}")));
         }
     };
     parse_decimal(text.trim())
@@ -36,9 +34,7 @@ pub fn opt_decimal<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D
 }
 
 fn parse_decimal(text: &str) -> Option<Decimal> {
-    Decimal::from_str(text)
-        .or_else(|_| Decimal::from_scientific(text))
-        .ok()
+    Decimal::from_str(text).or_else(|_| Decimal::from_scientific(text)).ok()
 }
 
 /// A flag written as a boolean, `0`/`1`, or a string of either; `null` is `None`.
@@ -55,8 +51,7 @@ pub fn opt_bool<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Erro
         },
         Value::Array(_) | Value::Object(_) => None,
     };
-    flag.map(Some)
-        .ok_or_else(|| serde::de::Error::custom(format!("expected a flag, found {value}")))
+    flag.map(Some).ok_or_else(|| serde::de::Error::custom(format!("expected a flag, found {value}")))
 }
 
 /// A count written as a number or a string.

@@ -23,11 +23,7 @@ pub struct Envelope<T> {
     pub message: Option<String>,
     #[serde(default = "none")]
     pub data: Option<T>,
-    #[serde(
-        default,
-        deserialize_with = "lenient::opt_u64",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, deserialize_with = "lenient::opt_u64", skip_serializing_if = "Option::is_none")]
     pub total_count: Option<u64>,
 }
 
@@ -82,55 +78,25 @@ pub struct WireStatusBill {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct WireMoney {
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_string"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_string")]
     pub amount: Option<Decimal>,
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_string"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_string")]
     pub discount: Option<Decimal>,
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_string"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_string")]
     pub fee: Option<Decimal>,
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_string"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_string")]
     pub voucher: Option<Decimal>,
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_string"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_string")]
     pub paid: Option<Decimal>,
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_string"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_string")]
     pub init_bal: Option<Decimal>,
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_string"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_string")]
     pub new_bal: Option<Decimal>,
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_string"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_string")]
     pub cg: Option<Decimal>,
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_string"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_string")]
     pub init_cg: Option<Decimal>,
-    #[serde(
-        deserialize_with = "lenient::opt_decimal",
-        serialize_with = "lenient::ser_decimal_string"
-    )]
+    #[serde(deserialize_with = "lenient::opt_decimal", serialize_with = "lenient::ser_decimal_string")]
     pub new_cg: Option<Decimal>,
     #[serde(deserialize_with = "lenient::opt_string")]
     pub debit: Option<String>,
