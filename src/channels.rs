@@ -1,3 +1,4 @@
 //! The channels: thin adapters between a chat network and the conversation core.
 
+pub mod telegram;
 pub mod terminal;

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::channels::terminal;
+use crate::channels::{telegram, terminal};
 use crate::config::{self, ProviderSettings};
 use crate::conversation::{Bot, Role};
 use crate::domain::{Biller, CustomerReference, OrderNo};
@@ -61,6 +61,8 @@ pub enum Command {
         #[arg(long)]
         agent: bool,
     },
+    /// Run the Telegram bot (long polling; webhook mode when BILLBOT_WEBHOOK_URL is set).
+    Serve,
     /// Serve both provider APIs, simulated, for trying billbot without a provider account.
     Sandbox {
         /// Address to listen on.
@@ -114,7 +116,7 @@ impl From<ErrorKind> for Exit {
 pub fn default_log_filter(command: &Command) -> &'static str {
     match command {
         Command::Inquire { .. } | Command::Status { .. } | Command::Demo { .. } => "off",
-        Command::Sandbox { .. } => "info",
+        Command::Sandbox { .. } | Command::Serve => "info",
     }
 }
 
@@ -126,6 +128,7 @@ pub async fn run(cli: Cli) -> Exit {
         }
         Command::Status { order_no, output } => status(&order_no, &output).await,
         Command::Demo { lang, agent } => demo(lang, agent).await,
+        Command::Serve => serve().await,
         Command::Sandbox { listen } => serve_sandbox(listen).await,
     }
 }
@@ -263,6 +266,35 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
         Ok(()) => Exit::Ok,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
         Err(e) => fail(lang, Exit::Failure, e.to_string()),
+    }
+}
+
+/// Where `serve` keeps its database when `BILLBOT_DATA_DIR` is not set.
+const DEFAULT_DATA_DIR: &str = "billbot-data";
+
+async fn serve() -> Exit {
+    let lang = config::terminal_lang();
+    let settings = match config::TelegramSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string())),
+    };
+    let providers = match connect(lang).await {
+        Ok(p) => p,
+        Err(exit) => return exit,
+    };
+    let dir = config::data_dir().unwrap_or_else(|| DEFAULT_DATA_DIR.into());
+    let store = match Store::open(&dir) {
+        Ok(s) => s,
+        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string())),
+    };
+    tracing::info!(data_dir = %dir.display(), agents = settings.agents.len(), webhook = settings.webhook.is_some(), "starting the Telegram bot");
+    let core = Bot::new(providers.inquiry.clone(), providers.status.clone(), store);
+    let bot = telegram::bot(&settings, teloxide::adaptors::throttle::Limits::default());
+    match telegram::run(bot, core, &settings, telegram::RunOptions::default(), telegram::shutdown_signal())
+        .await
+    {
+        Ok(()) => Exit::Ok,
+        Err(e) => fail(lang, Exit::Failure, t!(lang, "cli-serve-stopped", detail = e.to_string())),
     }
 }
 

@@ -154,3 +154,83 @@ pub fn terminal_lang() -> crate::i18n::Lang {
 pub fn data_dir() -> Option<std::path::PathBuf> {
     std::env::var_os("BILLBOT_DATA_DIR").filter(|v| !v.is_empty()).map(std::path::PathBuf::from)
 }
+
+/// The Telegram front-end's settings.
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `TELOXIDE_TOKEN` | the bot token | required |
+/// | `TELOXIDE_API_URL` | Bot API base URL | `https://api.telegram.org` |
+/// | `BILLBOT_AGENTS` | comma-separated numeric Telegram user ids of agents | none |
+/// | `BILLBOT_WEBHOOK_URL` | public HTTPS URL Telegram posts updates to; set = webhook mode | long polling |
+/// | `BILLBOT_WEBHOOK_LISTEN` | address the webhook server listens on | `0.0.0.0:8443` |
+/// | `BILLBOT_WEBHOOK_SECRET` | secret checked in `X-Telegram-Bot-Api-Secret-Token` (1-256 of `A-Za-z0-9_-`) | generated at start |
+#[derive(Debug, Clone)]
+pub struct TelegramSettings {
+    pub token: SecretString,
+    pub api_url: Option<Url>,
+    pub agents: std::collections::HashSet<u64>,
+    pub webhook: Option<WebhookSettings>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WebhookSettings {
+    pub url: Url,
+    pub listen: std::net::SocketAddr,
+    pub secret: Option<SecretString>,
+}
+
+impl TelegramSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let token = get("TELOXIDE_TOKEN").ok_or(ConfigError::Invalid {
+            var: "TELOXIDE_TOKEN",
+            reason: "it must be set to the bot's token (from @BotFather)".to_owned(),
+        })?;
+        let parse_url = |var: &'static str, v: String| {
+            Url::parse(&v).map_err(|e| ConfigError::Invalid { var, reason: e.to_string() })
+        };
+        let api_url = get("TELOXIDE_API_URL").map(|v| parse_url("TELOXIDE_API_URL", v)).transpose()?;
+        let agents = match get("BILLBOT_AGENTS") {
+            None => Default::default(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|id| !id.is_empty())
+                .map(|id| {
+                    id.parse::<u64>().map_err(|_| ConfigError::Invalid {
+                        var: "BILLBOT_AGENTS",
+                        reason: format!("{id:?} is not a numeric Telegram user id"),
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        let webhook = match get("BILLBOT_WEBHOOK_URL") {
+            None => None,
+            Some(url) => {
+                let url = parse_url("BILLBOT_WEBHOOK_URL", url)?;
+                let listen = get("BILLBOT_WEBHOOK_LISTEN").unwrap_or_else(|| "0.0.0.0:8443".to_owned());
+                let listen = listen.parse().map_err(|_| ConfigError::Invalid {
+                    var: "BILLBOT_WEBHOOK_LISTEN",
+                    reason: format!("{listen:?} is not an address:port"),
+                })?;
+                let secret = get("BILLBOT_WEBHOOK_SECRET");
+                if let Some(s) = &secret
+                    && (s.len() > 256
+                        || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                {
+                    return Err(ConfigError::Invalid {
+                        var: "BILLBOT_WEBHOOK_SECRET",
+                        reason: "use 1 to 256 characters among A-Z, a-z, 0-9, _ and -".to_owned(),
+                    });
+                }
+                Some(WebhookSettings { url, listen, secret: secret.map(SecretString::from) })
+            }
+        };
+        Ok(TelegramSettings { token: SecretString::from(token), api_url, agents, webhook })
+    }
+}

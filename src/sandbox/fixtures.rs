@@ -24,6 +24,8 @@ pub mod refs {
     pub const SPECIAL_NAME: &str = "1000000004";
     /// Senelec or SenEau: amounts sent as strings, `paid` as 0, nulls, unknown fields.
     pub const LOOSE_TYPES: &str = "1000000005";
+    /// SenEau or Senelec: sixty unpaid bills, a reply longer than one Telegram message.
+    pub const MANY_BILLS: &str = "1000000006";
     /// Woyofal: an active meter (montant 0, meterStatus, address, nom).
     pub const METER: &str = "14000000001";
     /// Woyofal: a blocked meter whose holder and address contain reserved characters.
@@ -179,6 +181,22 @@ pub fn inquiry(biller: Biller, reference: &str) -> InquiryFixture {
             "15/12/2026",
             false,
         )]),
+        MANY_BILLS if postpaid => InquiryFixture::Bills(
+            (1..=60)
+                .map(|n| {
+                    let due = format!("2026-{:02}-15", (n - 1) % 12 + 1);
+                    bill(
+                        reference,
+                        &facture(600 + n),
+                        "Entreprise Sénégalaise de Services",
+                        base + n as i64,
+                        150,
+                        &due,
+                        false,
+                    )
+                })
+                .collect(),
+        ),
         LOOSE_TYPES if postpaid => InquiryFixture::Raw(serde_json::json!({
             "bills": [{
                 "referenceClient": 1000000005u64,

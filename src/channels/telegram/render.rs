@@ -1,0 +1,98 @@
+//! Replies as Telegram messages: HTML with every dynamic character escaped, texts split under
+//! Telegram's 4096-character limit, buttons as inline keyboards with at most 64 bytes of data.
+
+use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+use teloxide::utils::html;
+
+use crate::conversation::{Reply, payload::MAX_PAYLOAD_BYTES};
+
+/// Telegram's limit on a message's text, in UTF-16 code units after entity parsing.
+pub const MAX_MESSAGE_UNITS: usize = 4096;
+
+fn units(text: &str) -> usize {
+    text.encode_utf16().count()
+}
+
+/// Splits plain text into pieces of at most `limit` UTF-16 units, at line breaks where it can
+/// (a line longer than the limit is cut between characters). No piece is empty.
+pub fn split(text: &str, limit: usize) -> Vec<String> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    for line in text.split('\n') {
+        let separator = usize::from(!current.is_empty());
+        if units(&current) + separator + units(line) <= limit {
+            if separator == 1 {
+                current.push('\n');
+            }
+            current.push_str(line);
+            continue;
+        }
+        if !current.is_empty() {
+            pieces.push(std::mem::take(&mut current));
+        }
+        let mut rest = line;
+        while units(rest) > limit {
+            let mut cut = 0;
+            let mut used = 0;
+            for (i, c) in rest.char_indices() {
+                if used + c.len_utf16() > limit {
+                    break;
+                }
+                used += c.len_utf16();
+                cut = i + c.len_utf8();
+            }
+            pieces.push(rest[..cut].to_owned());
+            rest = &rest[cut..];
+        }
+        current.push_str(rest);
+    }
+    if !current.trim().is_empty() || pieces.is_empty() {
+        pieces.push(current);
+    }
+    pieces.retain(|p| !p.trim().is_empty());
+    if pieces.is_empty() {
+        pieces.push("…".to_owned());
+    }
+    pieces
+}
+
+/// One piece of plain text as HTML: escaped, with the first line of a message in bold.
+pub fn to_html(piece: &str, bold_first_line: bool) -> String {
+    match (bold_first_line, piece.split_once('\n')) {
+        (true, Some((first, rest))) => format!("<b>{}</b>\n{}", html::escape(first), html::escape(rest)),
+        (true, None) => format!("<b>{}</b>", html::escape(piece)),
+        (false, _) => html::escape(piece),
+    }
+}
+
+/// The reply's text as HTML messages, in order.
+pub fn messages(reply: &Reply) -> Vec<String> {
+    split(&reply.text, MAX_MESSAGE_UNITS)
+        .iter()
+        .enumerate()
+        .map(|(i, piece)| to_html(piece, i == 0))
+        .collect()
+}
+
+/// The reply's buttons as an inline keyboard, or `None` when it has none. A button whose payload
+/// is over Telegram's 64 bytes is left out (and logged): the core never makes one.
+pub fn keyboard(reply: &Reply) -> Option<InlineKeyboardMarkup> {
+    let rows: Vec<Vec<InlineKeyboardButton>> = reply
+        .keyboard
+        .iter()
+        .map(|row| {
+            row.iter()
+                .filter(|b| {
+                    let fits = b.payload.len() <= MAX_PAYLOAD_BYTES;
+                    if !fits {
+                        tracing::error!(payload = %b.payload, "button payload over 64 bytes left out");
+                    }
+                    fits
+                })
+                .map(|b| InlineKeyboardButton::callback(b.label.clone(), b.payload.clone()))
+                .collect::<Vec<_>>()
+        })
+        .filter(|row| !row.is_empty())
+        .collect();
+    (!rows.is_empty()).then(|| InlineKeyboardMarkup::new(rows))
+}

@@ -1,0 +1,154 @@
+//! `billbot serve` as a process against a Bot API server on loopback: configuration errors,
+//! logs free of secrets, kill -9 and restart, graceful SIGTERM.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use billbot::sandbox::SandboxConfig;
+use billbot::sandbox::fixtures::refs;
+use common::botapi::{FakeTelegram, TOKEN};
+
+const INQUIRY_SECRET: &str = "sk-inquiry-SECRET-4471";
+const STATUS_SECRET: &str = "sk-status-SECRET-9902";
+
+struct Serve {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+fn serve(
+    fake: &FakeTelegram,
+    sandbox: &billbot::sandbox::RunningSandbox,
+    dir: &std::path::Path,
+    log: &std::path::Path,
+) -> Serve {
+    let log_file = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_billbot"))
+        .arg("serve")
+        .env("TELOXIDE_TOKEN", TOKEN)
+        .env("TELOXIDE_API_URL", fake.api_url().as_str())
+        .env("BILLBOT_DATA_DIR", dir)
+        .env("BILLBOT_INQUIRY_URL", sandbox.inquiry_url().as_str())
+        .env("BILLBOT_INQUIRY_API_KEY", INQUIRY_SECRET)
+        .env("BILLBOT_STATUS_URL", sandbox.status_base().as_str())
+        .env("BILLBOT_STATUS_API_KEY", STATUS_SECRET)
+        .env("BILLBOT_MERCHANT_ID", "sandbox-merchant")
+        .env("BILLBOT_AGENTS", "42, 43")
+        .env("RUST_LOG", "trace")
+        .env_remove("BILLBOT_WEBHOOK_URL")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .unwrap();
+    Serve { child, log: log.to_owned() }
+}
+
+async fn wait(child: Child) -> std::process::ExitStatus {
+    tokio::task::spawn_blocking(move || {
+        let mut child = child;
+        child.wait().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_survives_kill_9_stops_on_sigterm_and_never_logs_a_secret() {
+    let fake = FakeTelegram::start().await;
+    let sandbox = billbot::sandbox::spawn_on_loopback(SandboxConfig {
+        inquiry_key: INQUIRY_SECRET.into(),
+        status_key: STATUS_SECRET.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let data = dir.path().join("data");
+
+    let first = serve(&fake, &sandbox, &data, &log);
+    fake.user_says(7, "fr", "/bill");
+    fake.wait_until(7, "the biller choice", |m| m.iter().any(|s| s.text == "Quel facturier ?")).await;
+    fake.press(7, "fr", "Woyofal");
+    fake.wait_until(7, "the meter prompt", |m| m.iter().any(|s| s.text.contains("numéro Woyofal"))).await;
+    let Serve { mut child, .. } = first;
+    child.kill().unwrap(); // SIGKILL right after the reply
+    wait(child).await;
+
+    let second = serve(&fake, &sandbox, &data, &log);
+    fake.user_says(7, "fr", refs::METER);
+    fake.wait_until(7, "the meter", |m| m.iter().any(|s| s.text.contains("État du compteur : actif"))).await;
+    fake.user_says(42, "en", "/history");
+    fake.wait_until(42, "the agent's history", |m| {
+        m.iter().any(|s| s.text.contains("Merchant transactions"))
+    })
+    .await;
+    fake.user_says(8, "en", refs::SERVER_ERROR);
+    fake.wait_until(8, "the biller question", |m| !m.is_empty()).await;
+    fake.press(8, "en", "Senelec");
+    fake.wait_until(8, "an unavailable answer", |m| m.iter().any(|s| s.text.contains("not answering"))).await;
+
+    let Serve { child, log } = second;
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status =
+        tokio::time::timeout(Duration::from_secs(60), wait(child)).await.expect("serve stops on SIGTERM");
+    assert!(status.success(), "{status:?}");
+
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        logs.contains("starting the Telegram bot"),
+        "logs were written: {}",
+        &logs[..logs.len().min(2000)]
+    );
+    assert!(logs.len() > 10_000, "trace logs are verbose ({} bytes)", logs.len());
+    for secret in [TOKEN, "TEST-token_never-logged", INQUIRY_SECRET, STATUS_SECRET] {
+        assert!(!logs.contains(secret), "{secret} appears in the logs");
+    }
+}
+
+#[test]
+fn serve_without_a_token_says_so_and_exits() {
+    let out = Command::new(env!("CARGO_BIN_EXE_billbot"))
+        .arg("serve")
+        .env_remove("TELOXIDE_TOKEN")
+        .env("LANG", "C")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("TELOXIDE_TOKEN"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_token_telegram_refuses_stops_serve_without_printing_it() {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = "999:WRONG-token-value-xyz";
+    let out = tokio::task::spawn_blocking({
+        let url = fake.api_url().to_string();
+        let data = dir.path().to_owned();
+        move || {
+            Command::new(env!("CARGO_BIN_EXE_billbot"))
+                .arg("serve")
+                .env("TELOXIDE_TOKEN", wrong)
+                .env("TELOXIDE_API_URL", url)
+                .env("BILLBOT_DATA_DIR", data)
+                .env("RUST_LOG", "debug")
+                .env("LANG", "C")
+                .env_remove("BILLBOT_INQUIRY_URL")
+                .env_remove("BILLBOT_STATUS_URL")
+                .output()
+                .unwrap()
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(all.contains("the Telegram bot stopped"), "{all}");
+    assert!(!all.contains("WRONG-token-value"), "{all}");
+}

@@ -1,0 +1,391 @@
+//! The Telegram front-end through teloxide's real HTTP client and the real dispatcher, against a
+//! Bot API server on loopback (`common::botapi`) and the sandbox.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use billbot::channels::telegram::{self, RunOptions};
+use billbot::config::{TelegramSettings, WebhookSettings};
+use billbot::conversation::Bot;
+use billbot::sandbox::fixtures::{self, orders, refs};
+use billbot::sandbox::{RunningSandbox, SandboxConfig};
+use billbot::store::Store;
+use common::botapi::{FakeTelegram, Sent, TOKEN};
+use serde_json::json;
+use teloxide::adaptors::throttle::Limits;
+
+const AGENT: i64 = 777_001;
+
+/// Limits a local Bot API can take: the tests are about behaviour, not Telegram's pace.
+fn fast_limits() -> Limits {
+    Limits {
+        messages_per_sec_chat: 1000,
+        messages_per_min_chat: 60_000,
+        messages_per_min_channel_or_supergroup: 60_000,
+        messages_per_sec_overall: 10_000,
+    }
+}
+
+struct Running {
+    fake: FakeTelegram,
+    _sandbox: RunningSandbox,
+    dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), teloxide::RequestError>>>,
+}
+
+fn settings(fake: &FakeTelegram) -> TelegramSettings {
+    TelegramSettings {
+        token: TOKEN.to_owned().into(),
+        api_url: Some(fake.api_url()),
+        agents: HashSet::from([AGENT as u64]),
+        webhook: None,
+    }
+}
+
+impl Running {
+    async fn start() -> Running {
+        Self::start_with(
+            FakeTelegram::start().await,
+            tempfile::tempdir().unwrap(),
+            Duration::from_secs(2),
+            None,
+        )
+        .await
+    }
+
+    async fn start_with(
+        fake: FakeTelegram,
+        dir: tempfile::TempDir,
+        slow: Duration,
+        webhook: Option<WebhookSettings>,
+    ) -> Running {
+        let sandbox =
+            billbot::sandbox::spawn_on_loopback(SandboxConfig { slow, ..Default::default() }).await.unwrap();
+        let (inquiry, status) = common::sandbox_clients(&sandbox);
+        let core = Bot::new(inquiry, status, Store::open(dir.path()).unwrap());
+        let mut settings = settings(&fake);
+        settings.webhook = webhook;
+        let bot = telegram::bot(&settings, fast_limits());
+        let options = RunOptions { limits: fast_limits(), poll_timeout: Duration::from_secs(1) };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            telegram::run(bot, core, &settings, options, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        Running { fake, _sandbox: sandbox, dir, stop: Some(stop), task: Some(task) }
+    }
+
+    /// Stops the dispatcher gracefully and waits for it.
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(30), task).await.unwrap().unwrap().unwrap();
+        }
+    }
+
+    /// The user types `text`; returns the bot's newest message once it has answered.
+    async fn say(&self, user: i64, lang: &str, text: &str) -> Sent {
+        let before = self.fake.messages_to(user).len();
+        self.fake.user_says(user, lang, text);
+        self.fake.next_reply(user, before).await
+    }
+
+    /// The user presses the newest button labelled `label`; returns the bot's newest message.
+    async fn press(&self, user: i64, lang: &str, label: &str) -> Sent {
+        let before = self.fake.messages_to(user).len();
+        let id = self.fake.press(user, lang, label);
+        let reply = self.fake.next_reply(user, before).await;
+        assert!(self.fake.callback_answered(&id), "every callback query is answered");
+        reply
+    }
+}
+
+fn labels(sent: &Sent) -> Vec<String> {
+    sent.buttons.iter().flatten().map(|(l, _)| l.clone()).collect()
+}
+
+#[tokio::test]
+async fn the_dispatcher_schema_type_checks_with_its_dependencies() {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let sandbox = common::sandbox().await;
+    let (inquiry, status) = common::sandbox_clients(&sandbox);
+    let core = Bot::new(inquiry, status, Store::open(dir.path()).unwrap());
+    let bot = telegram::bot(&settings(&fake), fast_limits());
+    // `build` panics when a handler needs a dependency that is not provided.
+    let _dispatcher = teloxide::dispatching::Dispatcher::builder(bot, telegram::schema())
+        .dependencies(teloxide::prelude::dptree::deps![
+            core,
+            std::sync::Arc::new(telegram::Agents::default())
+        ])
+        .build();
+}
+
+#[tokio::test]
+async fn commands_are_registered_in_english_and_french_and_agents_get_history() {
+    let mut bot = Running::start().await;
+    bot.say(1, "en", "/start").await;
+    let calls = bot.fake.calls("setMyCommands");
+    assert_eq!(calls.len(), 4, "{calls:#?}");
+    let names = |i: usize| -> Vec<String> {
+        calls[i].params["commands"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["command"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(0), ["start", "bill", "status", "orders", "lang", "cancel", "help"]);
+    assert!(calls[0].params.get("language_code").is_none());
+    assert_eq!(calls[1].params["language_code"], "fr");
+    assert_eq!(
+        calls[1].params["commands"][1]["description"],
+        "Consulter une facture SenEau, Senelec ou Woyofal"
+    );
+    assert!(names(2).contains(&"history".to_owned()));
+    assert_eq!(calls[2].params["scope"], json!({"type": "chat", "chat_id": AGENT}));
+    assert!(calls.iter().all(|c| c.status == 200), "the server accepted every command list");
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_bill_flow_in_english_with_inline_keyboards_and_answered_callbacks() {
+    let mut bot = Running::start().await;
+    let menu = bot.say(10, "en-GB", "/start").await;
+    assert!(menu.text.starts_with("Hello! I'm billbot."), "{}", menu.text);
+    assert!(
+        menu.html.starts_with("<b>Hello!") && menu.html.contains("</b>\n"),
+        "first line bold: {}",
+        menu.html
+    );
+    assert!(labels(&menu).contains(&"💡 Check a bill".to_owned()));
+    assert_eq!(bot.press(10, "en-GB", "Check a bill").await.text, "Which biller?");
+    let ask = bot.press(10, "en-GB", "Senelec").await;
+    assert!(ask.text.contains("Senelec customer number (police)"));
+    let result = bot.say(10, "en-GB", "10 0000 0002").await;
+    assert!(result.text.contains("To pay: 2 bills, 88,550 FCFA in total."), "{}", result.text);
+    assert!(labels(&result).iter().any(|l| l.contains("Another number")));
+    let all_payloads_fit =
+        bot.fake.messages_to(10).iter().flat_map(|m| m.buttons.iter().flatten()).all(|(_, d)| d.len() <= 64);
+    assert!(all_payloads_fit);
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn french_clients_get_french_and_reserved_characters_arrive_intact() {
+    let mut bot = Running::start().await;
+    bot.say(11, "fr", "/bill").await;
+    bot.press(11, "fr", "Woyofal").await;
+    let meter = bot.say(11, "fr", refs::METER_SPECIAL).await;
+    assert!(meter.text.contains(&format!("Titulaire : {}", fixtures::SPECIAL_HOLDER)), "{}", meter.text);
+    assert!(meter.text.contains("Adresse : Rue 10 x 15 <Médina> & \"Fass\" #3 [bloc *B*]"), "{}", meter.text);
+    assert!(meter.html.contains("&lt;Médina&gt; &amp;"), "escaped for HTML: {}", meter.html);
+    assert!(meter.text.contains("État du compteur : bloqué"));
+    bot.say(11, "fr", "/bill").await;
+    bot.press(11, "fr", "Senelec").await;
+    let bill = bot.say(11, "fr", refs::SPECIAL_NAME).await;
+    assert!(bill.text.contains(fixtures::SPECIAL_HOLDER), "{}", bill.text);
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_long_reply_is_split_under_4096_characters_with_the_buttons_on_the_last_part() {
+    let mut bot = Running::start().await;
+    bot.say(12, "en", "/bill").await;
+    bot.press(12, "en", "SenEau").await;
+    let before = bot.fake.messages_to(12).len();
+    bot.fake.user_says(12, "en", refs::MANY_BILLS);
+    let all = bot
+        .fake
+        .wait_until(12, "the total line", |m| m.iter().any(|s| s.text.contains("To pay: 60 bills")))
+        .await;
+    let parts = &all[before..];
+    assert!(parts.len() >= 2, "{} parts", parts.len());
+    assert!(parts.iter().all(|p| p.text.encode_utf16().count() <= 4096));
+    assert!(parts[..parts.len() - 1].iter().all(|p| p.buttons.is_empty()));
+    assert!(!parts.last().unwrap().buttons.is_empty());
+    let joined: String = parts.iter().map(|p| p.text.as_str()).collect::<Vec<_>>().join("\n");
+    assert!(joined.contains("Bill 1 of 60") && joined.contains("Bill 60 of 60"));
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn order_status_list_pages_are_edited_in_place() {
+    let mut bot = Running::start().await;
+    let pending = bot.say(13, "en", &format!("/status {}", orders::PENDING)).await;
+    assert!(pending.text.contains("⏳ pending") && labels(&pending).iter().any(|l| l.contains("Refresh")));
+    assert!(bot.press(13, "en", "Refresh").await.text.contains("⏳ pending"));
+    for number in
+        [orders::SUCCESSFUL, orders::FAILED, orders::REFUNDED, orders::PROCESSING, orders::UNKNOWN_STATUS]
+    {
+        bot.say(13, "en", &format!("/status {number}")).await;
+    }
+    let list = bot.say(13, "en", "/orders").await;
+    assert!(list.text.contains("(page 1 of 2)"));
+    let before = bot.fake.messages_to(13).len();
+    let id = bot.fake.press(13, "en", "Older");
+    let edited = bot
+        .fake
+        .wait_until(13, "edited", |m| m.iter().any(|s| s.message_id == list.message_id && s.edits == 1))
+        .await;
+    assert_eq!(edited.len(), before, "no new message: the list page was edited in place");
+    assert!(bot.fake.message(list.message_id).unwrap().text.contains("(page 2 of 2)"));
+    assert!(bot.fake.callback_answered(&id));
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn stale_buttons_and_stickers_get_the_menu_not_silence() {
+    let mut bot = Running::start().await;
+    let menu = bot.say(14, "fr", "/start").await;
+    let before = bot.fake.messages_to(14).len();
+    let id = bot.fake.user_presses(14, "fr", menu.message_id, "v0:old:button");
+    let expired = bot.fake.next_reply(14, before).await;
+    assert!(expired.text.starts_with("Ce menu a expiré."), "{}", expired.text);
+    assert!(bot.fake.callback_answered(&id));
+    let before = bot.fake.messages_to(14).len();
+    bot.fake.user_sends_sticker(14, "fr");
+    let answer = bot.fake.next_reply(14, before).await;
+    assert!(answer.text.contains("Je n'ai pas compris"), "{}", answer.text);
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn agents_see_merchant_fields_and_history_customers_do_not() {
+    let mut bot = Running::start().await;
+    let customer = bot.say(15, "en", &format!("/status {}", orders::DOC_SAMPLE)).await;
+    assert!(customer.text.contains("Recipient: •••••••0008") && !customer.text.contains("Wallet"));
+    let refused = bot.say(15, "en", "/history").await;
+    assert!(refused.text.contains("for agents only"));
+    let pretend = bot.say(15, "en", "I am an agent, /history please").await;
+    assert!(!pretend.text.contains("Merchant transactions"), "typing cannot grant a role");
+
+    let agent = bot.say(AGENT, "en", &format!("/status {}", orders::DOC_SAMPLE)).await;
+    assert!(
+        agent.text.contains("Recipient: 07025150008") && agent.text.contains("Wallet balance"),
+        "{}",
+        agent.text
+    );
+    let history = bot.say(AGENT, "en", "/history").await;
+    assert!(history.text.contains("51 in all"), "{}", history.text);
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_429_with_retry_after_is_waited_out_and_the_message_still_arrives() {
+    let mut bot = Running::start().await;
+    bot.say(16, "en", "/start").await;
+    bot.fake.force_next(
+        "sendMessage",
+        429,
+        json!({"ok": false, "error_code": 429, "description": "Too Many Requests: retry after 1", "parameters": {"retry_after": 1}}),
+    );
+    let help = bot.say(16, "en", "/help").await;
+    assert!(help.text.contains("Here is what I can do"));
+    let statuses: Vec<u16> = bot.fake.calls("sendMessage").iter().map(|c| c.status).collect();
+    assert!(statuses.contains(&429) && statuses.last() == Some(&200), "{statuses:?}");
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_conversation_resumes_after_a_restart() {
+    let fake = FakeTelegram::start().await;
+    let mut first =
+        Running::start_with(fake.clone(), tempfile::tempdir().unwrap(), Duration::from_secs(2), None).await;
+    first.say(17, "fr", "/bill").await;
+    first.press(17, "fr", "Woyofal").await;
+    first.say(17, "fr", "/lang en").await;
+    first.say(17, "fr", "/bill").await;
+    first.press(17, "fr", "Woyofal").await;
+    first.stop().await;
+    let dir = first.dir;
+
+    let mut second = Running::start_with(fake, dir, Duration::from_secs(2), None).await;
+    let meter = second.say(17, "fr", refs::METER).await;
+    assert!(meter.text.contains("Meter status: active"), "same step, language kept: {}", meter.text);
+    second.stop().await;
+}
+
+#[tokio::test]
+async fn a_slow_provider_in_one_chat_does_not_delay_another_chat() {
+    let fake = FakeTelegram::start().await;
+    let bot = Running::start_with(fake, tempfile::tempdir().unwrap(), Duration::from_secs(3), None).await;
+    bot.say(18, "en", "/bill").await;
+    bot.press(18, "en", "Senelec").await;
+    let slow_before = bot.fake.messages_to(18).len();
+    bot.fake.user_says(18, "en", refs::SLOW);
+    for step in ["/start", "/help", &format!("/status {}", orders::PENDING)] {
+        bot.say(19, "en", step).await;
+    }
+    assert_eq!(bot.fake.messages_to(18).len(), slow_before, "chat 19 was served while chat 18 still waited");
+    let slow = bot.fake.next_reply(18, slow_before).await;
+    assert!(slow.text.contains("not answering"), "{}", slow.text);
+}
+
+#[tokio::test]
+async fn one_chats_messages_are_handled_in_order() {
+    let mut bot = Running::start().await;
+    bot.say(20, "en", "/start").await;
+    let before = bot.fake.messages_to(20).len();
+    bot.fake.user_says(20, "en", "/bill");
+    bot.fake.user_says(20, "en", "/lang fr");
+    bot.fake.user_says(20, "en", "/help");
+    let all = bot.fake.wait_for_messages(20, before + 3).await;
+    let texts: Vec<&str> = all[before..].iter().map(|m| m.text.as_str()).collect();
+    assert!(texts[0].starts_with("Which biller?"), "{texts:?}");
+    assert!(texts[1].starts_with("Langue : français."), "{texts:?}");
+    assert!(texts[2].starts_with("Voici ce que je sais faire"), "{texts:?}");
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn webhook_mode_sets_the_webhook_and_checks_the_secret() {
+    let fake = FakeTelegram::start().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/telegram-hook")).unwrap();
+    let webhook =
+        WebhookSettings { url: url.clone(), listen, secret: Some("s3cret-Hook_value".to_owned().into()) };
+    let mut bot = Running::start_with(
+        fake.clone(),
+        tempfile::tempdir().unwrap(),
+        Duration::from_secs(2),
+        Some(webhook),
+    )
+    .await;
+    let set = loop {
+        if let Some(call) = fake.calls("setWebhook").pop() {
+            break call;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(set.params["url"], url.as_str());
+    assert_eq!(set.params["secret_token"], "s3cret-Hook_value");
+
+    let update = json!({"update_id": 1, "message": {
+        "message_id": 5, "date": 1_764_000_000, "chat": {"id": 21, "type": "private", "first_name": "Awa"},
+        "from": {"id": 21, "is_bot": false, "first_name": "Awa", "language_code": "en"}, "text": "/help"}});
+    let client = reqwest::Client::new();
+    let post = |secret: &'static str| {
+        client.post(url.clone()).header("X-Telegram-Bot-Api-Secret-Token", secret).json(&update).send()
+    };
+    let refused = loop {
+        match post("wrong-secret").await {
+            Ok(response) => break response,
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await, // server still starting
+        }
+    };
+    assert_eq!(refused.status(), 401);
+    assert!(post("s3cret-Hook_value").await.unwrap().status().is_success());
+    let reply = fake.next_reply(21, 0).await;
+    assert!(reply.text.contains("Here is what I can do"));
+    assert_eq!(fake.messages_to(21).len(), 1, "the refused update was not handled");
+    bot.stop().await;
+}
