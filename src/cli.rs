@@ -289,10 +289,13 @@ async fn serve() -> Exit {
     };
     tracing::info!(data_dir = %dir.display(), agents = settings.agents.len(), webhook = settings.webhook.is_some(), "starting the Telegram bot");
     let core = Bot::new(providers.inquiry.clone(), providers.status.clone(), store);
-    let bot = telegram::bot(&settings, teloxide::adaptors::throttle::Limits::default());
-    match telegram::run(bot, core, &settings, telegram::RunOptions::default(), telegram::shutdown_signal())
-        .await
-    {
+    let bot = telegram::bot(&settings);
+    let mut options = telegram::RunOptions::default();
+    if !settings.rate_limits {
+        tracing::warn!("Telegram rate limits are off: only for a local Bot API test server");
+        options.limits = telegram::Limits::unlimited();
+    }
+    match telegram::run(bot, core, &settings, options, telegram::shutdown_signal()).await {
         Ok(()) => Exit::Ok,
         Err(e) => fail(lang, Exit::Failure, t!(lang, "cli-serve-stopped", detail = e.to_string())),
     }

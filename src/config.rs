@@ -165,12 +165,15 @@ pub fn data_dir() -> Option<std::path::PathBuf> {
 /// | `BILLBOT_WEBHOOK_URL` | public HTTPS URL Telegram posts updates to; set = webhook mode | long polling |
 /// | `BILLBOT_WEBHOOK_LISTEN` | address the webhook server listens on | `0.0.0.0:8443` |
 /// | `BILLBOT_WEBHOOK_SECRET` | secret checked in `X-Telegram-Bot-Api-Secret-Token` (1-256 of `A-Za-z0-9_-`) | generated at start |
+/// | `BILLBOT_TELEGRAM_RATE_LIMITS` | `on`: pace messages to Telegram's limits; `off`: only for a local Bot API test server | `on` |
 #[derive(Debug, Clone)]
 pub struct TelegramSettings {
     pub token: SecretString,
     pub api_url: Option<Url>,
     pub agents: std::collections::HashSet<u64>,
     pub webhook: Option<WebhookSettings>,
+    /// Pace outgoing messages to Telegram's limits (on unless explicitly turned off).
+    pub rate_limits: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -231,6 +234,17 @@ impl TelegramSettings {
                 Some(WebhookSettings { url, listen, secret: secret.map(SecretString::from) })
             }
         };
-        Ok(TelegramSettings { token: SecretString::from(token), api_url, agents, webhook })
+        let rate_limits = match get("BILLBOT_TELEGRAM_RATE_LIMITS").map(|v| v.to_ascii_lowercase()).as_deref()
+        {
+            None | Some("on") => true,
+            Some("off") => false,
+            Some(other) => {
+                return Err(ConfigError::Invalid {
+                    var: "BILLBOT_TELEGRAM_RATE_LIMITS",
+                    reason: format!("{other:?} is neither on nor off"),
+                });
+            }
+        };
+        Ok(TelegramSettings { token: SecretString::from(token), api_url, agents, webhook, rate_limits })
     }
 }

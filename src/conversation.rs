@@ -120,7 +120,10 @@ impl Bot {
         if let Some(lock) = chats.get(chat).and_then(Weak::upgrade) {
             return lock;
         }
-        chats.retain(|_, weak| weak.strong_count() > 0);
+        // Forget the locks of chats no longer in flight, now and then (amortized O(1)).
+        if chats.len() >= 64 && chats.len().is_power_of_two() {
+            chats.retain(|_, weak| weak.strong_count() > 0);
+        }
         let lock = Arc::new(tokio::sync::Mutex::new(()));
         chats.insert(chat.clone(), Arc::downgrade(&lock));
         lock

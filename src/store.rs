@@ -62,6 +62,17 @@ struct Inner {
     activity: sled::Tree,
     saved: sled::Tree,
     skipped: AtomicU64,
+    flusher: Flusher,
+}
+
+/// Group-commit bookkeeping for [`Store::flush`].
+#[derive(Default)]
+struct Flusher {
+    turn: tokio::sync::Mutex<()>,
+    /// Tickets handed out.
+    requested: AtomicU64,
+    /// The highest ticket a completed flush covered.
+    completed: AtomicU64,
 }
 
 impl std::fmt::Debug for Store {
@@ -104,13 +115,29 @@ impl Store {
                 saved: db.open_tree("saved")?,
                 db,
                 skipped: AtomicU64::new(0),
+                flusher: Flusher::default(),
             }),
         })
     }
 
-    /// Makes every write so far durable.
+    /// Makes every write made before the call durable.
+    ///
+    /// Flushes are group commits, one at a time: a caller takes a ticket, waits for the flush in
+    /// progress, and returns at once if a flush that started after its ticket has completed;
+    /// otherwise it flushes for everyone waiting. Besides saving fsyncs under load, this keeps
+    /// sled 0.34 safe: many concurrent `flush_async` calls can occupy all of sled's I/O threads
+    /// waiting for a log write that needs one of them, and hang (seen at 100 concurrent chats).
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let flusher = &self.inner.flusher;
+        let ticket = flusher.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let _turn = flusher.turn.lock().await;
+        if flusher.completed.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        // Every ticket issued so far belongs to a write made before it: this flush covers them.
+        let covered = flusher.requested.load(Ordering::SeqCst);
         self.inner.db.flush_async().await?;
+        flusher.completed.store(covered, Ordering::SeqCst);
         Ok(())
     }
 

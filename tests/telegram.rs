@@ -6,6 +6,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use billbot::channels::telegram::Limits;
 use billbot::channels::telegram::{self, RunOptions};
 use billbot::config::{TelegramSettings, WebhookSettings};
 use billbot::conversation::Bot;
@@ -14,19 +15,8 @@ use billbot::sandbox::{RunningSandbox, SandboxConfig};
 use billbot::store::Store;
 use common::botapi::{FakeTelegram, Sent, TOKEN};
 use serde_json::json;
-use teloxide::adaptors::throttle::Limits;
 
 const AGENT: i64 = 777_001;
-
-/// Limits a local Bot API can take: the tests are about behaviour, not Telegram's pace.
-fn fast_limits() -> Limits {
-    Limits {
-        messages_per_sec_chat: 1000,
-        messages_per_min_chat: 60_000,
-        messages_per_min_channel_or_supergroup: 60_000,
-        messages_per_sec_overall: 10_000,
-    }
-}
 
 struct Running {
     fake: FakeTelegram,
@@ -42,6 +32,7 @@ fn settings(fake: &FakeTelegram) -> TelegramSettings {
         api_url: Some(fake.api_url()),
         agents: HashSet::from([AGENT as u64]),
         webhook: None,
+        rate_limits: false,
     }
 }
 
@@ -68,8 +59,8 @@ impl Running {
         let core = Bot::new(inquiry, status, Store::open(dir.path()).unwrap());
         let mut settings = settings(&fake);
         settings.webhook = webhook;
-        let bot = telegram::bot(&settings, fast_limits());
-        let options = RunOptions { limits: fast_limits(), poll_timeout: Duration::from_secs(1) };
+        let bot = telegram::bot(&settings);
+        let options = RunOptions { limits: Limits::unlimited(), poll_timeout: Duration::from_secs(1) };
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             telegram::run(bot, core, &settings, options, async {
@@ -118,12 +109,13 @@ async fn the_dispatcher_schema_type_checks_with_its_dependencies() {
     let sandbox = common::sandbox().await;
     let (inquiry, status) = common::sandbox_clients(&sandbox);
     let core = Bot::new(inquiry, status, Store::open(dir.path()).unwrap());
-    let bot = telegram::bot(&settings(&fake), fast_limits());
+    let bot = telegram::bot(&settings(&fake));
     // `build` panics when a handler needs a dependency that is not provided.
     let _dispatcher = teloxide::dispatching::Dispatcher::builder(bot, telegram::schema())
         .dependencies(teloxide::prelude::dptree::deps![
             core,
-            std::sync::Arc::new(telegram::Agents::default())
+            std::sync::Arc::new(telegram::Agents::default()),
+            std::sync::Arc::new(telegram::Pacer::new(Limits::default()))
         ])
         .build();
 }

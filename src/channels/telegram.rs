@@ -5,11 +5,12 @@
 //!   reads commands itself) and callback queries.
 //! - The dispatcher handles one chat's updates in order and different chats concurrently, so a
 //!   slow provider call in one chat never delays another.
-//! - Requests go through teloxide's `Throttle` adaptor: Telegram's rate limits are respected and
-//!   a 429 with `retry_after` is waited out and retried, not dropped.
+//! - Every message waits for Telegram's rate limits ([`pace`]); a 429 with `retry_after` is
+//!   waited out and the message sent again, not dropped.
 //! - The role comes from the verified sender id (`BILLBOT_AGENTS`), never from message text.
 //! - Replies are HTML with every dynamic value escaped ([`render`]).
 
+pub mod pace;
 pub mod render;
 
 use std::collections::HashSet;
@@ -18,12 +19,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use teloxide::adaptors::Throttle;
-use teloxide::adaptors::throttle::{Limits, Settings as ThrottleSettings};
 use teloxide::dispatching::{Dispatcher, UpdateFilterExt, UpdateHandler};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters, SetMyCommandsSetters};
-use teloxide::prelude::{Requester, dptree};
+use teloxide::prelude::{Request, Requester, dptree};
 use teloxide::types::{
     BotCommand, BotCommandScope, CallbackQuery, ChatId, Message, MessageId, ParseMode, Recipient, Update,
     User,
@@ -35,8 +34,10 @@ use crate::conversation::{Bot, ChatKey, Incoming, Input, Reply, Role};
 use crate::i18n::Lang;
 use crate::t;
 
-/// The Bot API client billbot uses: teloxide's, throttled.
-pub type TgBot = Throttle<teloxide::Bot>;
+pub use pace::{Limits, Pacer};
+
+/// The Bot API client billbot uses.
+pub type TgBot = teloxide::Bot;
 
 type HandlerResult = Result<(), teloxide::RequestError>;
 
@@ -55,23 +56,24 @@ impl Agents {
 pub struct RunOptions {
     /// Telegram's own limits by default; tests and benchmarks against a local Bot API raise them.
     pub limits: Limits,
-    /// How long one `getUpdates` long poll waits for updates.
+    /// How long one `getUpdates` long poll waits for updates. It must stay under teloxide's HTTP
+    /// client timeout (17 s), or every idle poll would end in a timeout error.
     pub poll_timeout: Duration,
 }
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { limits: Limits::default(), poll_timeout: Duration::from_secs(25) }
+        RunOptions { limits: Limits::default(), poll_timeout: Duration::from_secs(10) }
     }
 }
 
-/// The Bot API client for `settings`, throttled to `limits`.
-pub fn bot(settings: &TelegramSettings, limits: Limits) -> TgBot {
-    let mut bot = teloxide::Bot::new(settings.token.expose_secret());
-    if let Some(url) = &settings.api_url {
-        bot = bot.set_api_url(url.clone());
+/// The Bot API client for `settings`.
+pub fn bot(settings: &TelegramSettings) -> TgBot {
+    let bot = teloxide::Bot::new(settings.token.expose_secret());
+    match &settings.api_url {
+        Some(url) => bot.set_api_url(url.clone()),
+        None => bot,
     }
-    Throttle::spawn_with_settings(bot, ThrottleSettings::default().limits(limits))
 }
 
 /// The routing tree: every update goes to the conversation core.
@@ -92,17 +94,31 @@ fn incoming(chat: ChatId, user: &User, agents: &Agents, input: Input) -> Incomin
 
 /// A message: commands and text go to the core as typed; anything without text (a sticker, a
 /// photo) goes as empty text, which the core answers with the menu rather than silence.
-async fn on_message(bot: TgBot, msg: Message, core: Bot, agents: Arc<Agents>) -> HandlerResult {
+#[tracing::instrument(name = "update", skip_all)]
+async fn on_message(
+    bot: TgBot,
+    msg: Message,
+    core: Bot,
+    agents: Arc<Agents>,
+    pacer: Arc<Pacer>,
+) -> HandlerResult {
     let Some(user) = msg.from.as_ref() else {
         return Ok(()); // channel posts have no sender and are not for us
     };
     let text = msg.text().or(msg.caption()).unwrap_or_default();
     let replies = core.handle(incoming(msg.chat.id, user, &agents, Input::from_text(text))).await;
-    deliver(&bot, msg.chat.id, None, &replies).await
+    deliver(&bot, &pacer, msg.chat.id, None, &replies).await
 }
 
 /// A button press: always answered (it stops the client's spinner), then handled like a message.
-async fn on_callback(bot: TgBot, query: CallbackQuery, core: Bot, agents: Arc<Agents>) -> HandlerResult {
+#[tracing::instrument(name = "update", skip_all)]
+async fn on_callback(
+    bot: TgBot,
+    query: CallbackQuery,
+    core: Bot,
+    agents: Arc<Agents>,
+    pacer: Arc<Pacer>,
+) -> HandlerResult {
     if let Err(e) = bot.answer_callback_query(query.id.clone()).await {
         tracing::warn!(error = %e, "could not answer a callback query");
     }
@@ -112,35 +128,49 @@ async fn on_callback(bot: TgBot, query: CallbackQuery, core: Bot, agents: Arc<Ag
     let chat = message.chat.id;
     let input = Input::Button(query.data.clone().unwrap_or_default());
     let replies = core.handle(incoming(chat, &query.from, &agents, input)).await;
-    deliver(&bot, chat, Some(message.id), &replies).await
+    deliver(&bot, &pacer, chat, Some(message.id), &replies).await
 }
 
-/// Sends replies in order. The first may replace the message whose button was pressed; if that
-/// edit fails (too old, unchanged), it is sent as a new message instead.
-async fn deliver(bot: &TgBot, chat: ChatId, pressed: Option<MessageId>, replies: &[Reply]) -> HandlerResult {
+/// Sends replies in order, each message paced. The first reply may replace the message whose
+/// button was pressed; if that edit fails (too old, unchanged), it is sent as a new message.
+async fn deliver(
+    bot: &TgBot,
+    pacer: &Pacer,
+    chat: ChatId,
+    pressed: Option<MessageId>,
+    replies: &[Reply],
+) -> HandlerResult {
     for (index, reply) in replies.iter().enumerate() {
         let pieces = render::messages(reply);
         let markup = render::keyboard(reply);
         let last = pieces.len() - 1;
         if let (0, Some(message_id), true, 0) = (index, pressed, reply.edit_in_place, last) {
-            let mut edit =
-                bot.edit_message_text(chat, message_id, pieces[0].clone()).parse_mode(ParseMode::Html);
-            if let Some(markup) = markup.clone() {
-                edit = edit.reply_markup(markup);
-            }
-            match edit.await {
+            let edited = pacer
+                .send(chat, || {
+                    let edit = bot
+                        .edit_message_text(chat, message_id, pieces[0].clone())
+                        .parse_mode(ParseMode::Html);
+                    match markup.clone() {
+                        Some(markup) => edit.reply_markup(markup).send(),
+                        None => edit.send(),
+                    }
+                })
+                .await;
+            match edited {
                 Ok(_) => continue,
                 Err(e) => tracing::info!(error = %e, "edit in place failed; sending a new message"),
             }
         }
-        for (i, piece) in pieces.into_iter().enumerate() {
-            let mut send = bot.send_message(chat, piece).parse_mode(ParseMode::Html);
-            if i == last
-                && let Some(markup) = markup.clone()
-            {
-                send = send.reply_markup(markup);
-            }
-            send.await?;
+        for (i, piece) in pieces.iter().enumerate() {
+            pacer
+                .send(chat, || {
+                    let send = bot.send_message(chat, piece.clone()).parse_mode(ParseMode::Html);
+                    match markup.clone().filter(|_| i == last) {
+                        Some(markup) => send.reply_markup(markup).send(),
+                        None => send.send(),
+                    }
+                })
+                .await?;
         }
     }
     Ok(())
@@ -176,11 +206,22 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), teloxide::RequestError> {
     let agents = Arc::new(Agents(settings.agents.clone()));
+    let pacer = Arc::new(Pacer::new(options.limits));
+    let forgetting = {
+        let pacer = pacer.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                pacer.forget_idle();
+            }
+        })
+    };
     if let Err(e) = register_commands(&bot, &agents).await {
         tracing::warn!(error = %e, "could not register the command menus");
     }
     let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
-        .dependencies(dptree::deps![core.clone(), agents])
+        .dependencies(dptree::deps![core.clone(), agents, pacer])
         .default_handler(|update| async move { tracing::debug!(id = update.id.0, "update ignored") })
         .build();
     let token = dispatcher.shutdown_token();
@@ -208,6 +249,7 @@ pub async fn run(
             dispatcher.try_dispatch_with_listener(listener, listener_errors).await
         }
     };
+    forgetting.abort();
     if let Err(e) = core.store().flush().await {
         tracing::error!(error = %e, "the store could not be flushed at shutdown");
     }

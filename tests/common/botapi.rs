@@ -49,7 +49,12 @@ struct Inner {
     next_update_id: i64,
     next_message_id: i64,
     next_callback_id: i64,
-    messages: Vec<Sent>,
+    /// Messages by chat, in the order sent.
+    messages: HashMap<i64, Vec<Sent>>,
+    /// The chat of each message id.
+    chat_of: HashMap<i64, i64>,
+    /// Woken when a chat gets a message or an edit.
+    sent: HashMap<i64, Arc<Notify>>,
     calls: Vec<Call>,
     open_callbacks: HashMap<String, bool>,
     /// Answers to force on the next calls of a method: (HTTP status, body).
@@ -62,7 +67,6 @@ pub struct FakeTelegram {
     pub addr: SocketAddr,
     inner: Arc<Mutex<Inner>>,
     updated: Arc<Notify>,
-    sent: Arc<Notify>,
 }
 
 fn ok(result: Value) -> (u16, Value) {
@@ -84,7 +88,6 @@ impl FakeTelegram {
                 ..Default::default()
             })),
             updated: Arc::new(Notify::new()),
-            sent: Arc::new(Notify::new()),
         };
         let app = Router::new().route("/{bot}/{method}", post(handle)).with_state(fake.clone());
         tokio::spawn(async move {
@@ -194,11 +197,22 @@ impl FakeTelegram {
     }
 
     pub fn messages_to(&self, chat_id: i64) -> Vec<Sent> {
-        self.lock().messages.iter().filter(|m| m.chat_id == chat_id).cloned().collect()
+        self.lock().messages.get(&chat_id).cloned().unwrap_or_default()
+    }
+
+    /// How many messages the chat has received.
+    pub fn count_to(&self, chat_id: i64) -> usize {
+        self.lock().messages.get(&chat_id).map_or(0, Vec::len)
     }
 
     pub fn message(&self, message_id: i64) -> Option<Sent> {
-        self.lock().messages.iter().find(|m| m.message_id == message_id).cloned()
+        let inner = self.lock();
+        let chat = inner.chat_of.get(&message_id)?;
+        inner.messages.get(chat)?.iter().find(|m| m.message_id == message_id).cloned()
+    }
+
+    fn chat_notify(&self, chat_id: i64) -> Arc<Notify> {
+        self.lock().sent.entry(chat_id).or_default().clone()
     }
 
     pub fn calls(&self, method: &str) -> Vec<Call> {
@@ -218,8 +232,9 @@ impl FakeTelegram {
     /// from hanging; it is not a speed assertion).
     pub async fn wait_for_messages(&self, chat_id: i64, count: usize) -> Vec<Sent> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let notify = self.chat_notify(chat_id);
         loop {
-            let notified = self.sent.notified();
+            let notified = notify.notified();
             let messages = self.messages_to(chat_id);
             if messages.len() >= count {
                 return messages;
@@ -233,8 +248,9 @@ impl FakeTelegram {
     /// Waits until `check` holds for the chat's messages.
     pub async fn wait_until(&self, chat_id: i64, what: &str, check: impl Fn(&[Sent]) -> bool) -> Vec<Sent> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        let notify = self.chat_notify(chat_id);
         loop {
-            let notified = self.sent.notified();
+            let notified = notify.notified();
             let messages = self.messages_to(chat_id);
             if check(&messages) {
                 return messages;
@@ -273,9 +289,17 @@ async fn handle(
     } else {
         answer(&fake, &method, &params)
     };
-    fake.lock().calls.push(Call { method: method.clone(), params, status });
-    if matches!(method.as_str(), "sendmessage" | "editmessagetext") {
-        fake.sent.notify_waiters();
+    let chat = params.get("chat_id").and_then(Value::as_i64);
+    let notify = {
+        let mut inner = fake.lock();
+        inner.calls.push(Call { method: method.clone(), params, status });
+        match (chat, method.as_str()) {
+            (Some(chat), "sendmessage" | "editmessagetext") => inner.sent.get(&chat).cloned(),
+            _ => None,
+        }
+    };
+    if let Some(notify) = notify {
+        notify.notify_waiters();
     }
     (axum::http::StatusCode::from_u16(status).unwrap(), axum::Json(answer)).into_response()
 }
@@ -290,7 +314,8 @@ async fn get_updates(fake: &FakeTelegram, params: &Value) -> (u16, Value) {
             let mut inner = fake.lock();
             inner.updates.retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
             if !inner.updates.is_empty() {
-                return ok(Value::Array(inner.updates.iter().cloned().collect()));
+                let limit = params.get("limit").and_then(Value::as_u64).unwrap_or(100).clamp(1, 100) as usize;
+                return ok(Value::Array(inner.updates.iter().take(limit).cloned().collect()));
             }
         }
         if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -407,7 +432,8 @@ fn answer(fake: &FakeTelegram, method: &str, params: &Value) -> (u16, Value) {
             inner.next_message_id += 1;
             let sent = Sent { message_id, chat_id, text, html, buttons, edits: 0 };
             let json = message_json(&sent);
-            inner.messages.push(sent);
+            inner.messages.entry(chat_id).or_default().push(sent);
+            inner.chat_of.insert(message_id, chat_id);
             ok(json)
         }
         "editmessagetext" => {
@@ -417,7 +443,12 @@ fn answer(fake: &FakeTelegram, method: &str, params: &Value) -> (u16, Value) {
             };
             let message_id = params.get("message_id").and_then(Value::as_i64).unwrap_or_default();
             let mut inner = fake.lock();
-            let Some(sent) = inner.messages.iter_mut().find(|m| m.message_id == message_id) else {
+            let chat_id = params.get("chat_id").and_then(Value::as_i64).unwrap_or_default();
+            let Some(sent) = inner
+                .messages
+                .get_mut(&chat_id)
+                .and_then(|m| m.iter_mut().find(|m| m.message_id == message_id))
+            else {
                 return bad("message to edit not found");
             };
             if sent.html == html && sent.buttons == buttons {

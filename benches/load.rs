@@ -1,0 +1,159 @@
+//! Load benchmark of the Telegram front-end: N simulated chats, each running the full bill flow
+//! and two order checks through the real `billbot serve` process (its dispatcher, store and
+//! clients), against a Bot API server on loopback and the sandbox with a fixed provider latency.
+//!
+//! `cargo bench --bench load -- [--chats N] [--latency-ms MS]` (defaults: 1000 chats, 300 ms).
+//!
+//! Each chat runs 6 steps: /start, "Check a bill", "Senelec", a reference (inquiry), /status of a
+//! pending order (status call), "Refresh" (status call). Three steps call the provider, so the
+//! ideal total, were billbot free, is 3 x latency: every chat's steps run one after another and
+//! all chats start at once. Per-update overhead is the time from an update being queued at the
+//! Bot API to the bot's reply arriving there, minus the provider latency for steps that call it.
+//! The bot runs as its own process, so its peak RSS and CPU time are its own; the Bot API server,
+//! the sandbox and the simulated users run in this process, on the same two cores.
+//! Telegram's rate limits are off (`BILLBOT_TELEGRAM_RATE_LIMITS=off`, as for a local Bot API
+//! server): with Telegram's 30 messages a second, 6,000 replies take 200 s whatever the bot does.
+
+#[path = "../tests/common/botapi.rs"]
+mod botapi;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use billbot::sandbox::{self, SandboxConfig};
+use botapi::FakeTelegram;
+
+fn arg(name: &str, default: u64) -> u64 {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Peak resident memory of a process, in MiB (`VmHWM`).
+fn peak_rss_mib(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let kib: f64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    kib / 1024.0
+}
+
+/// CPU time (user + system) a process has used, from `/proc/<pid>/stat`.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default().split_whitespace().collect();
+    // After the name: state is field 0, utime field 11, stime field 12 (fields 14 and 15 of the line).
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = tick(11) + tick(12);
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// One step: what the user does, and whether it calls the provider.
+enum Step {
+    Say(&'static str),
+    Press(&'static str),
+}
+
+const FLOW: [(Step, bool); 6] = [
+    (Step::Say("/start"), false),
+    (Step::Press("Check a bill"), false),
+    (Step::Press("Senelec"), false),
+    (Step::Say("1000000002"), true),
+    (Step::Say("/status 202611200800000000001"), true),
+    (Step::Press("Refresh"), true),
+];
+
+async fn run_chat(fake: FakeTelegram, chat: i64, latency: Duration) -> Vec<Duration> {
+    let mut overheads = Vec::with_capacity(FLOW.len());
+    for (step, calls_provider) in &FLOW {
+        let before = fake.count_to(chat);
+        let started = Instant::now();
+        match step {
+            Step::Say(text) => fake.user_says(chat, "en", text),
+            Step::Press(label) => {
+                fake.press(chat, "en", label);
+            }
+        }
+        fake.wait_for_messages(chat, before + 1).await;
+        let elapsed = started.elapsed();
+        overheads.push(if *calls_provider { elapsed.saturating_sub(latency) } else { elapsed });
+    }
+    overheads
+}
+
+fn main() {
+    let chats = arg("--chats", 1000) as i64;
+    let latency = Duration::from_millis(arg("--latency-ms", 300));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        let fake = FakeTelegram::start().await;
+        let sb = sandbox::spawn_on_loopback(SandboxConfig { latency, ..Default::default() }).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut bot = Command::new(env!("CARGO_BIN_EXE_billbot"))
+            .arg("serve")
+            .env("TELOXIDE_TOKEN", botapi::TOKEN)
+            .env("TELOXIDE_API_URL", fake.api_url().as_str())
+            .env("BILLBOT_DATA_DIR", dir.path())
+            .env("BILLBOT_INQUIRY_URL", sb.inquiry_url().as_str())
+            .env("BILLBOT_INQUIRY_API_KEY", sandbox::INQUIRY_KEY)
+            .env("BILLBOT_STATUS_URL", sb.status_base().as_str())
+            .env("BILLBOT_STATUS_API_KEY", sandbox::STATUS_KEY)
+            .env("BILLBOT_MERCHANT_ID", sandbox::MERCHANT_ID)
+            .env("BILLBOT_TELEGRAM_RATE_LIMITS", "off")
+            .env("RUST_LOG", "error")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let pid = bot.id();
+        // Warm up: one chat through the whole flow (start-up, connections, command registration).
+        run_chat(fake.clone(), 1, latency).await;
+        let cpu_before = cpu_time(pid);
+
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..chats).map(|i| tokio::spawn(run_chat(fake.clone(), 10_000 + i, latency))).collect();
+        let mut overheads = Vec::new();
+        for task in tasks {
+            overheads.extend(task.await.unwrap());
+        }
+        let total = started.elapsed();
+        let cpu = cpu_time(pid).saturating_sub(cpu_before);
+        let rss = peak_rss_mib(pid);
+        overheads.sort();
+        let provider_steps = FLOW.iter().filter(|(_, p)| *p).count() as u32;
+        let ideal = latency * provider_steps;
+        let updates = overheads.len();
+        println!("chats: {chats}, steps per chat: {}, updates: {updates}", FLOW.len());
+        println!("provider latency: {latency:?}, provider steps per chat: {provider_steps}");
+        println!(
+            "total: {:.2} s, ideal: {:.2} s, ratio: {:.2}x",
+            total.as_secs_f64(),
+            ideal.as_secs_f64(),
+            total.as_secs_f64() / ideal.as_secs_f64()
+        );
+        println!(
+            "per-update overhead (update queued -> reply received, minus provider latency): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+            percentile(&overheads, 0.50).as_secs_f64() * 1e3,
+            percentile(&overheads, 0.99).as_secs_f64() * 1e3,
+            overheads.last().unwrap().as_secs_f64() * 1e3
+        );
+        println!(
+            "billbot process: CPU {:.2} s ({:.0} µs per update), peak RSS {:.1} MiB",
+            cpu.as_secs_f64(),
+            cpu.as_secs_f64() * 1e6 / updates as f64,
+            rss
+        );
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let _ = bot.wait();
+    });
+}
