@@ -137,7 +137,12 @@ pub fn status_label(lang: Lang, order: &Order) -> String {
 pub fn order(lang: Lang, order: &Order, audience: Audience) -> String {
     let number =
         order.order_no.as_ref().map(|o| o.to_string()).or_else(|| order.trx.clone()).unwrap_or_default();
-    let mut lines = vec![t!(lang, "order-heading", order = number)];
+    let heading = if order.status == OrderStatus::Succeeded && order.purchased_code.is_some() {
+        "order-receipt-heading"
+    } else {
+        "order-heading"
+    };
+    let mut lines = vec![t!(lang, heading, order = number)];
     lines.push(field(lang, "label-status", status_label(lang, order)));
     optional_field(&mut lines, lang, "label-service", order.service_type.clone());
     optional_field(&mut lines, lang, "label-provider", order.provider.clone());
@@ -149,7 +154,17 @@ pub fn order(lang: Lang, order: &Order, audience: Audience) -> String {
     let money = |m: &Option<Money>| m.as_ref().map(|m| format::money(lang, m));
     optional_field(&mut lines, lang, "label-amount", money(&order.amount));
     optional_field(&mut lines, lang, "label-fee", money(&order.fee));
-    optional_field(&mut lines, lang, "label-code", order.purchased_code.clone());
+    let codes = order.purchased_code.as_deref().map(codes).unwrap_or_default();
+    match codes.as_slice() {
+        [] => {}
+        [one] => lines.push(field(lang, "label-code", one.clone())),
+        several => {
+            for (n, code) in several.iter().enumerate() {
+                let label = t!(lang, "label-code-numbered", n = (n + 1) as u64);
+                lines.push(t!(lang, "field-line", label = label, value = code.clone()));
+            }
+        }
+    }
     optional_field(&mut lines, lang, "label-units", order.units.clone());
     optional_field(&mut lines, lang, "label-created", order.created_at.map(|d| format::date_time(lang, d)));
     optional_field(&mut lines, lang, "label-updated", order.updated_at.map(|d| format::date_time(lang, d)));
@@ -259,4 +274,23 @@ pub enum ErrorSubject<'a> {
     Reference(&'a CustomerReference),
     Order(&'a str),
     History,
+}
+
+/// The codes (tokens, vouchers) of a purchase, in the order sent, each made easy to read: a code
+/// of digits only is grouped in blocks of four (`1234 5678 9012 3456 7890`); anything else is
+/// shown as sent. Several codes may come separated by commas, semicolons, bars or line breaks.
+pub fn codes(purchased: &str) -> Vec<String> {
+    purchased
+        .split([',', ';', '|', '\n'])
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(|code| {
+            let digits: String = code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+            if digits.len() >= 8 && digits.chars().all(|c| c.is_ascii_digit()) {
+                digits.as_bytes().chunks(4).map(|g| String::from_utf8_lossy(g).into_owned()).collect::<Vec<_>>().join(" ")
+            } else {
+                code.to_owned()
+            }
+        })
+        .collect()
 }

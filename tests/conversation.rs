@@ -285,14 +285,14 @@ async fn agents_see_merchant_fields_and_page_through_history_customers_are_refus
     );
     assert!(agent.say("/help").await.contains("/history"));
     let page = agent.say("/history").await;
-    assert!(page.contains("(page 1 of 7, 51 in all)"), "{page}");
+    assert!(page.contains("(page 1 of 7, 52 in all)"), "{page}");
     assert!(page.contains("1. GB - 202611200800000000001") && page.contains("8. "), "{page}");
     let page2 = agent.press("Older").await;
     assert!(page2.contains("9. ") && page2.contains("(page 2 of 7"), "{page2}");
     let opened = agent.press("9").await;
     assert!(opened.contains("Merchant details"), "{opened}");
     let last = agent.press_payload("v1:h:99").await;
-    assert!(last.contains("(page 7 of 7") && last.contains("51. "), "pages beyond the end clamp: {last}");
+    assert!(last.contains("(page 7 of 7") && last.contains("52. "), "pages beyond the end clamp: {last}");
 }
 
 #[tokio::test]

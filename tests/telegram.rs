@@ -266,7 +266,7 @@ async fn agents_see_merchant_fields_and_history_customers_do_not() {
         agent.text
     );
     let history = bot.say(AGENT, "en", "/history").await;
-    assert!(history.text.contains("51 in all"), "{}", history.text);
+    assert!(history.text.contains("52 in all"), "{}", history.text);
     bot.stop().await;
 }
 

@@ -114,3 +114,30 @@ fn provider_errors_become_customer_sentences() {
         assert!(text.contains("ne répond pas"), "{kind:?} → {text}");
     }
 }
+
+#[test]
+fn a_delivered_order_is_a_receipt_with_the_token_grouped_in_blocks_of_four() {
+    for (lang, heading, code) in [
+        (Lang::En, "🧾 Receipt, order GB - 202611200800000000003", "Code: 1234 5678 9012 3456 7890"),
+        (Lang::Fr, "🧾 Reçu, commande GB - 202611200800000000003", "Code : 1234 5678 9012 3456 7890"),
+    ] {
+        let text = views::order(lang, &order(), Audience::Customer);
+        assert!(text.starts_with(heading), "{text}");
+        assert!(text.contains(code), "{text}");
+        assert!(text.contains("31.4 kWh"));
+        assert!(text.contains("10,000 FCFA") || text.contains("10\u{a0}000 FCFA"), "amount paid: {text}");
+    }
+}
+
+#[test]
+fn several_codes_are_numbered_in_the_order_sent() {
+    let mut two = order();
+    two.purchased_code = Some("11112222333344445555, 6666-7777-8888-9999-0000".into());
+    let en = views::order(Lang::En, &two, Audience::Customer);
+    let first = en.find("Code 1: 1111 2222 3333 4444 5555").expect(&en);
+    let second = en.find("Code 2: 6666 7777 8888 9999 0000").expect(&en);
+    assert!(first < second);
+    let fr = views::order(Lang::Fr, &two, Audience::Customer);
+    assert!(fr.contains("Code 1 : 1111 2222 3333 4444 5555") && fr.contains("Code 2 : 6666"), "{fr}");
+    assert_eq!(views::codes("PIN-ABC-12"), vec!["PIN-ABC-12".to_owned()], "non-numeric codes as sent");
+}

@@ -27,3 +27,5 @@ label-reseller-reference = Reseller reference
 order-no-error-empty = Please type an order number, for example GB - 202206132206791818205.
 order-no-error-character = An order number is “GB -” followed by digits, but this one contains “{ $found }”. Example: GB - 202206132206791818205.
 order-no-error-length = An order number has 12 to 32 digits after “GB -”; this one has { $actual }. Example: GB - 202206132206791818205.
+order-receipt-heading = 🧾 Receipt, order { $order }
+label-code-numbered = Code { $n }

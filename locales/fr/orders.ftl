@@ -27,3 +27,5 @@ label-reseller-reference = Référence revendeur
 order-no-error-empty = Saisissez un numéro de commande, par exemple GB - 202206132206791818205.
 order-no-error-character = Un numéro de commande s'écrit « GB - » suivi de chiffres, or celui-ci contient « { $found } ». Exemple : GB - 202206132206791818205.
 order-no-error-length = Un numéro de commande compte 12 à 32 chiffres après « GB - » ; celui-ci en a { $actual }. Exemple : GB - 202206132206791818205.
+order-receipt-heading = 🧾 Reçu, commande { $order }
+label-code-numbered = Code { $n }

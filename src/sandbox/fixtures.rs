@@ -66,6 +66,8 @@ pub mod orders {
     pub const DELIVERED_BUT_REFUNDED: &str = "202611200800000000007";
     /// A status word the documents do not list (`ON_HOLD`).
     pub const UNKNOWN_STATUS: &str = "202611200800000000008";
+    /// Woyofal top-up, `SUCCESS`, with two tokens (a split purchase).
+    pub const SEVERAL_TOKENS: &str = "202611200800000000009";
     /// 403, maintenance.
     pub const MAINTENANCE: &str = "202611200800000000403";
     /// 500, server error.
@@ -301,6 +303,11 @@ fn seeds() -> Vec<Seed> {
             ..seed(DELIVERED_BUT_REFUNDED, "electricity", "WOYOFAL", "14000000001", 3_000, "delivered", 20)
         },
         seed(UNKNOWN_STATUS, "water", "SENEAU", "1000000001", 8_600, "ON_HOLD", 15),
+        Seed {
+            code: Some("11112222333344445555,66667777888899990000"),
+            units: Some("62.8 kWh"),
+            ..seed(SEVERAL_TOKENS, "electricity", "WOYOFAL", "14000000001", 20_000, "SUCCESS", 10)
+        },
     ]
 }
 
