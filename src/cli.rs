@@ -7,6 +7,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -19,6 +20,7 @@ use crate::providers::Providers;
 use crate::sandbox;
 use crate::store::Store;
 use crate::t;
+use crate::tracking::{Tracker, callback};
 use crate::upstream::error::Unavailable;
 use crate::upstream::{ErrorKind, UpstreamError};
 use crate::views::{self, Audience, ErrorSubject};
@@ -259,10 +261,19 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
             return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string()));
         }
     };
-    let bot = Bot::new(providers.inquiry.clone(), providers.status.clone(), store);
+    let tracking = match config::TrackingSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string())),
+    };
+    let notifier = Arc::new(terminal::TerminalNotifier);
+    let tracker = Arc::new(Tracker::new(providers.status.clone(), store.clone(), notifier, tracking.tracker));
+    let bot = Bot::with_tracker(providers.inquiry.clone(), providers.status.clone(), store, tracker.clone());
+    let tracking_loop = tokio::spawn(tracker.run(std::future::pending()));
     let role = if agent { Role::Agent } else { Role::Customer };
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
-    match terminal::run(&bot, lang, role, stdin, tokio::io::stdout()).await {
+    let ended = terminal::run(&bot, lang, role, stdin, tokio::io::stdout()).await;
+    tracking_loop.abort();
+    match ended {
         Ok(()) => Exit::Ok,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
         Err(e) => fail(lang, Exit::Failure, e.to_string()),
@@ -278,6 +289,10 @@ async fn serve() -> Exit {
         Ok(s) => s,
         Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string())),
     };
+    let tracking = match config::TrackingSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string())),
+    };
     let providers = match connect(lang).await {
         Ok(p) => p,
         Err(exit) => return exit,
@@ -288,14 +303,44 @@ async fn serve() -> Exit {
         Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string())),
     };
     tracing::info!(data_dir = %dir.display(), agents = settings.agents.len(), webhook = settings.webhook.is_some(), "starting the Telegram bot");
-    let core = Bot::new(providers.inquiry.clone(), providers.status.clone(), store);
-    let bot = telegram::bot(&settings);
-    let mut options = telegram::RunOptions::default();
-    if !settings.rate_limits {
+    let limits = if settings.rate_limits {
+        telegram::Limits::default()
+    } else {
         tracing::warn!("Telegram rate limits are off: only for a local Bot API test server");
-        options.limits = telegram::Limits::unlimited();
+        telegram::Limits::unlimited()
+    };
+    let options = telegram::RunOptions::new(limits);
+    let bot = telegram::bot(&settings);
+    let notifier = Arc::new(telegram::TelegramNotifier::new(bot.clone(), options.pacer.clone()));
+    let tracker =
+        Arc::new(Tracker::new(providers.status.clone(), store.clone(), notifier, tracking.tracker.clone()));
+    let core = Bot::with_tracker(providers.inquiry.clone(), providers.status.clone(), store, tracker.clone());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    };
+    let tracking_loop = tokio::spawn(tracker.clone().run(until_stopped(stopped.clone())));
+    if let Some((listen, secret)) = tracking.callback {
+        let listener = match tokio::net::TcpListener::bind(listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                let detail = e.to_string();
+                return fail(
+                    lang,
+                    Exit::Failure,
+                    t!(lang, "cli-listen-error", addr = listen.to_string(), detail = detail),
+                );
+            }
+        };
+        let app = callback::router(tracker.clone(), providers.status.clone(), secret);
+        let shutdown = until_stopped(stopped.clone());
+        tracing::info!(%listen, "provider callbacks enabled");
+        tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown).await });
     }
-    match telegram::run(bot, core, &settings, options, telegram::shutdown_signal()).await {
+    let result = telegram::run(bot, core, &settings, options, telegram::shutdown_signal()).await;
+    let _ = stop.send(true);
+    let _ = tracking_loop.await;
+    match result {
         Ok(()) => Exit::Ok,
         Err(e) => fail(lang, Exit::Failure, t!(lang, "cli-serve-stopped", detail = e.to_string())),
     }

@@ -248,3 +248,61 @@ impl TelegramSettings {
         Ok(TelegramSettings { token: SecretString::from(token), api_url, agents, webhook, rate_limits })
     }
 }
+
+/// Order tracking and provider callbacks.
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `BILLBOT_WATCH_MAX_AGE_SECS` | how long an order is watched before giving up | 86400 (24 h) |
+/// | `BILLBOT_TRACKER_CALLS_PER_SEC` | status calls a second for all watched orders together | 20 |
+/// | `BILLBOT_CALLBACK_LISTEN` | address of the provider-callback endpoint; unset = off | off |
+/// | `BILLBOT_CALLBACK_SECRET` | the secret in the callback URL path or `X-Callback-Secret` | required with the listen address |
+#[derive(Debug, Clone)]
+pub struct TrackingSettings {
+    pub tracker: crate::tracking::TrackerConfig,
+    pub callback: Option<(std::net::SocketAddr, SecretString)>,
+}
+
+impl TrackingSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let mut tracker = crate::tracking::TrackerConfig::default();
+        tracker.max_age = Duration::from_secs(parse_or(
+            get("BILLBOT_WATCH_MAX_AGE_SECS"),
+            "BILLBOT_WATCH_MAX_AGE_SECS",
+            tracker.max_age.as_secs(),
+        )?);
+        tracker.calls_per_sec = parse_or(
+            get("BILLBOT_TRACKER_CALLS_PER_SEC"),
+            "BILLBOT_TRACKER_CALLS_PER_SEC",
+            tracker.calls_per_sec,
+        )?;
+        let callback = match get("BILLBOT_CALLBACK_LISTEN") {
+            None => None,
+            Some(listen) => {
+                let addr = listen.parse().map_err(|_| ConfigError::Invalid {
+                    var: "BILLBOT_CALLBACK_LISTEN",
+                    reason: format!("{listen:?} is not an address:port"),
+                })?;
+                let secret = get("BILLBOT_CALLBACK_SECRET").ok_or(ConfigError::Missing {
+                    var: "BILLBOT_CALLBACK_SECRET",
+                    because: "BILLBOT_CALLBACK_LISTEN",
+                })?;
+                if secret.len() < 16
+                    || !secret.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+                {
+                    return Err(ConfigError::Invalid {
+                        var: "BILLBOT_CALLBACK_SECRET",
+                        reason: "use at least 16 characters among A-Z, a-z, 0-9, _ and -".to_owned(),
+                    });
+                }
+                Some((addr, SecretString::from(secret)))
+            }
+        };
+        Ok(TrackingSettings { tracker, callback })
+    }
+}

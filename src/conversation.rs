@@ -29,6 +29,7 @@ pub use state::State;
 use crate::i18n::Lang;
 use crate::store::Store;
 use crate::t;
+use crate::tracking::Tracker;
 use crate::upstream::{InquiryClient, StatusClient};
 use crate::views::Audience;
 
@@ -89,6 +90,8 @@ pub(crate) struct BotInner {
     inquiry: InquiryClient,
     status: StatusClient,
     store: Store,
+    /// Present when order tracking runs: enables "notify me".
+    pub(crate) tracker: Option<Arc<Tracker>>,
     /// One lock per chat in use: a chat's inputs are handled one after another even if a
     /// channel delivers them concurrently; different chats never wait for each other.
     chats: Mutex<HashMap<ChatKey, Weak<tokio::sync::Mutex<()>>>>,
@@ -106,7 +109,26 @@ pub(crate) struct Session<'a> {
 
 impl Bot {
     pub fn new(inquiry: InquiryClient, status: StatusClient, store: Store) -> Bot {
-        Bot { inner: Arc::new(BotInner { inquiry, status, store, chats: Mutex::new(HashMap::new()) }) }
+        Bot {
+            inner: Arc::new(BotInner {
+                inquiry,
+                status,
+                store,
+                tracker: None,
+                chats: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// A bot that offers "notify me" on orders still in progress, through `tracker`.
+    pub fn with_tracker(
+        inquiry: InquiryClient,
+        status: StatusClient,
+        store: Store,
+        tracker: Arc<Tracker>,
+    ) -> Bot {
+        let chats = Mutex::new(HashMap::new());
+        Bot { inner: Arc::new(BotInner { inquiry, status, store, tracker: Some(tracker), chats }) }
     }
 
     pub fn store(&self) -> &Store {

@@ -14,5 +14,6 @@ pub mod providers;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;
+pub mod tracking;
 pub mod upstream;
 pub mod views;

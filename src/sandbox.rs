@@ -35,6 +35,8 @@ pub struct SandboxConfig {
     pub slow: Duration,
     /// A pause before every answer, to simulate provider latency (benchmarks).
     pub latency: Duration,
+    /// How long the "delivered later" order stays pending after it is first asked about.
+    pub deliver_after: Duration,
 }
 
 impl Default for SandboxConfig {
@@ -46,6 +48,7 @@ impl Default for SandboxConfig {
             merchant_id: MERCHANT_ID.to_owned(),
             slow: Duration::from_secs(12),
             latency: Duration::ZERO,
+            deliver_after: Duration::from_secs(40),
         }
     }
 }
@@ -56,7 +59,7 @@ pub fn router(config: SandboxConfig) -> Router {
         .route(INQUIRY_PATH, post(handlers::inquiry))
         .route("/bill/status/{order_no}", get(handlers::status).post(handlers::status))
         .route("/bill/history", get(handlers::history))
-        .with_state(std::sync::Arc::new(config))
+        .with_state(std::sync::Arc::new(handlers::AppState::new(config)))
 }
 
 /// A sandbox serving in the background; it stops when dropped.

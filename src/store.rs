@@ -12,12 +12,15 @@
 //! | `orders` | order digits | [`OrderRecord`]: the order as last seen and its status history |
 //! | `activity` | chat key, `0x00`, item id | [`Activity`]: an order or bill lookup of the chat |
 //! | `saved` | chat key, `0x00`, biller key, `:`, reference | [`SavedReference`]: a reference the chat saved |
+//! | `watches` | order digits | [`Watch`]: who waits for news of an order, and what they were told |
+//! | `watch_due` | next check (ms since the epoch, big-endian), order digits | nothing: the tracker's schedule |
 //!
 //! Chat keys are channel-qualified (`tg:123456`, `term:demo`) so channels never collide.
 //! Writes are in memory until [`Store::flush`], which callers await before telling the user
 //! anything they must find again: a `kill -9` after a reply loses nothing the reply mentioned.
 
 mod records;
+mod watches;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,7 +30,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use records::{Activity, ActivityItem, OrderRecord, Prefs, SavedReference, StatusChange};
+pub use records::{Activity, ActivityItem, OrderRecord, Prefs, SavedReference, StatusChange, Watch, Watcher};
 
 use crate::domain::{CustomerReference, Order, OrderNo};
 use crate::i18n::Lang;
@@ -61,6 +64,8 @@ struct Inner {
     orders: sled::Tree,
     activity: sled::Tree,
     saved: sled::Tree,
+    watches: sled::Tree,
+    watch_due: sled::Tree,
     skipped: AtomicU64,
     flusher: Flusher,
 }
@@ -113,6 +118,8 @@ impl Store {
                 orders: db.open_tree("orders")?,
                 activity: db.open_tree("activity")?,
                 saved: db.open_tree("saved")?,
+                watches: db.open_tree("watches")?,
+                watch_due: db.open_tree("watch_due")?,
                 db,
                 skipped: AtomicU64::new(0),
                 flusher: Flusher::default(),

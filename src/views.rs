@@ -287,7 +287,12 @@ pub fn codes(purchased: &str) -> Vec<String> {
         .map(|code| {
             let digits: String = code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
             if digits.len() >= 8 && digits.chars().all(|c| c.is_ascii_digit()) {
-                digits.as_bytes().chunks(4).map(|g| String::from_utf8_lossy(g).into_owned()).collect::<Vec<_>>().join(" ")
+                digits
+                    .as_bytes()
+                    .chunks(4)
+                    .map(|g| String::from_utf8_lossy(g).into_owned())
+                    .collect::<Vec<_>>()
+                    .join(" ")
             } else {
                 code.to_owned()
             }

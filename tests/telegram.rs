@@ -60,7 +60,8 @@ impl Running {
         let mut settings = settings(&fake);
         settings.webhook = webhook;
         let bot = telegram::bot(&settings);
-        let options = RunOptions { limits: Limits::unlimited(), poll_timeout: Duration::from_secs(1) };
+        let mut options = RunOptions::new(Limits::unlimited());
+        options.poll_timeout = Duration::from_secs(1);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             telegram::run(bot, core, &settings, options, async {

@@ -33,6 +33,7 @@ use crate::config::TelegramSettings;
 use crate::conversation::{Bot, ChatKey, Incoming, Input, Reply, Role};
 use crate::i18n::Lang;
 use crate::t;
+use crate::tracking::Notifier;
 
 pub use pace::{Limits, Pacer};
 
@@ -52,10 +53,11 @@ impl Agents {
 }
 
 /// How the bot receives updates and how fast it may send.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct RunOptions {
-    /// Telegram's own limits by default; tests and benchmarks against a local Bot API raise them.
-    pub limits: Limits,
+    /// Paces every message, replies and notifications alike: Telegram's own limits by default;
+    /// tests and benchmarks against a local Bot API lift them.
+    pub pacer: Arc<Pacer>,
     /// How long one `getUpdates` long poll waits for updates. It must stay under teloxide's HTTP
     /// client timeout (17 s), or every idle poll would end in a timeout error.
     pub poll_timeout: Duration,
@@ -63,7 +65,41 @@ pub struct RunOptions {
 
 impl Default for RunOptions {
     fn default() -> Self {
-        RunOptions { limits: Limits::default(), poll_timeout: Duration::from_secs(10) }
+        RunOptions::new(Limits::default())
+    }
+}
+
+impl RunOptions {
+    pub fn new(limits: Limits) -> RunOptions {
+        RunOptions { pacer: Arc::new(Pacer::new(limits)), poll_timeout: Duration::from_secs(10) }
+    }
+}
+
+/// Delivers the tracker's notifications to Telegram chats (`tg:<chat id>`), paced like replies.
+pub struct TelegramNotifier {
+    bot: TgBot,
+    pacer: Arc<Pacer>,
+}
+
+impl TelegramNotifier {
+    pub fn new(bot: TgBot, pacer: Arc<Pacer>) -> TelegramNotifier {
+        TelegramNotifier { bot, pacer }
+    }
+}
+
+impl Notifier for TelegramNotifier {
+    fn notify<'a>(
+        &'a self,
+        chat: &'a str,
+        replies: Vec<Reply>,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let id = chat
+                .strip_prefix("tg:")
+                .and_then(|id| id.parse::<i64>().ok())
+                .ok_or_else(|| format!("{chat} is not a Telegram chat"))?;
+            deliver(&self.bot, &self.pacer, ChatId(id), None, &replies).await.map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -206,7 +242,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), teloxide::RequestError> {
     let agents = Arc::new(Agents(settings.agents.clone()));
-    let pacer = Arc::new(Pacer::new(options.limits));
+    let pacer = options.pacer.clone();
     let forgetting = {
         let pacer = pacer.clone();
         tokio::spawn(async move {

@@ -99,3 +99,23 @@ async fn show<W: AsyncWrite + Unpin>(output: &mut W, replies: &[Reply]) -> std::
     output.flush().await?;
     Ok(numbered)
 }
+
+/// Prints the tracker's notifications for the demo chat as they come, between prompts.
+pub struct TerminalNotifier;
+
+impl crate::tracking::Notifier for TerminalNotifier {
+    fn notify<'a>(
+        &'a self,
+        _chat: &'a str,
+        replies: Vec<Reply>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        Box::pin(async move {
+            let text: Vec<&str> = replies.iter().map(|r| r.text.as_str()).collect();
+            let mut out = tokio::io::stdout();
+            out.write_all(format!("\n{}\n\n", text.join("\n\n")).as_bytes())
+                .await
+                .map_err(|e| e.to_string())?;
+            out.flush().await.map_err(|e| e.to_string())
+        })
+    }
+}

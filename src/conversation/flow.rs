@@ -87,6 +87,7 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
         Action::Inquire(reference) => bill::inquire(s, reference).await,
         Action::AskOrder => Ok(order::ask(s)),
         Action::Order(order_no) => order::check(s, order_no).await,
+        Action::Watch(order_no) => order::watch(s, order_no).await,
         Action::Orders(page) => lists::orders(s, page),
         Action::History(page) => lists::history(s, page).await,
         Action::Lang(None) => {

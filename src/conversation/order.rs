@@ -40,7 +40,10 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
             let mut row = Vec::new();
             if !order.status.is_final() {
                 text = format!("{text}\n\n{}", t!(s.lang, "status-pending-hint"));
-                row.push(button(s.lang, "btn-refresh", Action::Order(order_no)));
+                row.push(button(s.lang, "btn-refresh", Action::Order(order_no.clone())));
+                if s.bot.tracker.is_some() {
+                    row.push(button(s.lang, "btn-notify-me", Action::Watch(order_no)));
+                }
             }
             row.push(button(s.lang, "btn-another-order", Action::AskOrder));
             row.push(button(s.lang, "btn-menu", Action::Menu));
@@ -59,4 +62,33 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
             Ok(vec![Reply::text(format!("{text}\n\n{hint}")).with_keyboard(vec![row])])
         }
     }
+}
+
+/// "Notify me": adds the chat to the order's watchers, from what was last seen of the order
+/// (checked again now if this bot never saw it).
+pub(crate) async fn watch(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
+    let Some(tracker) = s.bot.tracker.clone() else {
+        return check(s, order_no).await;
+    };
+    let known = s.bot.store.order(&order_no)?.map(|record| record.order);
+    let order = match known {
+        Some(order) => order,
+        None => match s.bot.status.status(&order_no).await {
+            Ok(order) => order,
+            Err(_) => return check(s, order_no).await,
+        },
+    };
+    s.state = State::Menu;
+    let shown = order_no.to_string();
+    if order.status.is_final() {
+        let text = t!(s.lang, "watch-already-final", order = shown.clone());
+        return Ok(vec![Reply::text(text).with_keyboard(vec![vec![
+            button(s.lang, "btn-check-now", Action::Order(order_no)),
+            button(s.lang, "btn-menu", Action::Menu),
+        ]])]);
+    }
+    tracker.watch(&order_no, &order, s.chat.as_str(), s.lang).await?;
+    let hours = (tracker.config().max_age.as_secs() / 3600).max(1);
+    let text = t!(s.lang, "watch-started", order = shown, hours = hours);
+    Ok(vec![Reply::text(text).with_keyboard(vec![menu_row(s.lang)])])
 }

@@ -27,6 +27,8 @@ pub enum Action {
     AskOrder,
     /// Check this order.
     Order(OrderNo),
+    /// Tell this chat when this order's status changes.
+    Watch(OrderNo),
     /// A page of the chat's orders and lookups.
     Orders(usize),
     /// A page of the merchant's history (agents).
@@ -45,6 +47,7 @@ impl Action {
             Action::Inquire(r) => format!("q:{}:{}", r.biller().key(), r.as_str()),
             Action::AskOrder => "s".to_owned(),
             Action::Order(o) => format!("s:{}", o.digits()),
+            Action::Watch(o) => format!("w:{}", o.digits()),
             Action::Orders(page) => format!("o:{page}"),
             Action::History(page) => format!("h:{page}"),
             Action::Lang(None) => "l".to_owned(),
@@ -67,6 +70,7 @@ impl Action {
             }
             ("s", None, None) => Action::AskOrder,
             ("s", Some(digits), None) => Action::Order(OrderNo::parse(digits).ok()?),
+            ("w", Some(digits), None) => Action::Watch(OrderNo::parse(digits).ok()?),
             ("o", Some(page), None) => Action::Orders(page.parse().ok()?),
             ("h", Some(page), None) => Action::History(page.parse().ok()?),
             ("l", None, None) => Action::Lang(None),

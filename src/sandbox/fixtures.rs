@@ -68,6 +68,9 @@ pub mod orders {
     pub const UNKNOWN_STATUS: &str = "202611200800000000008";
     /// Woyofal top-up, `SUCCESS`, with two tokens (a split purchase).
     pub const SEVERAL_TOKENS: &str = "202611200800000000009";
+    /// Woyofal top-up, `PENDING` until the sandbox's `deliver_after` (40 s) has passed since it
+    /// was first asked about, then `SUCCESS` with a token: for watching an order change.
+    pub const DELIVERED_LATER: &str = "202611200800000000010";
     /// 403, maintenance.
     pub const MAINTENANCE: &str = "202611200800000000403";
     /// 500, server error.
@@ -462,4 +465,24 @@ fn status_data(item: &Value) -> Value {
         "created_at": get("created_at"),
         "updated_at": get("updated_at"),
     })
+}
+
+/// The "delivered later" order: pending, or delivered with its token once `delivered`.
+pub fn delivered_later(delivered: bool) -> StatusFixture {
+    let mut balance = Decimal::from(100_000);
+    let seed = Seed {
+        order: orders::DELIVERED_LATER.to_owned(),
+        service: "electricity",
+        provider: "WOYOFAL",
+        recipient: "14000000001",
+        amount: 7_500,
+        status: if delivered { "SUCCESS" } else { "PENDING" },
+        message: None,
+        refunded: Value::from(0),
+        code: delivered.then_some("55556666777788889999"),
+        units: delivered.then_some("23.6 kWh"),
+        minute: 55,
+    };
+    let item = serde_json::to_value(history_item(30_000, &seed, &mut balance)).unwrap_or(Value::Null);
+    StatusFixture::Order(status_data(&item))
 }

@@ -14,7 +14,20 @@ use super::fixtures::{self, InquiryFixture, StatusFixture};
 use crate::domain::{Biller, OrderNo};
 use crate::upstream::wire::inquiry::{InquiryData, InquiryEnvelope, InquiryRequest};
 
-type Config = State<Arc<SandboxConfig>>;
+/// The sandbox's configuration and the little it remembers.
+pub struct AppState {
+    config: SandboxConfig,
+    /// When each "delivered later" order was first asked about.
+    first_asked: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
+}
+
+impl AppState {
+    pub fn new(config: SandboxConfig) -> AppState {
+        AppState { config, first_asked: Default::default() }
+    }
+}
+
+type Config = State<Arc<AppState>>;
 
 const HTML_PAGE: &str = "<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head>\
 <body><h1>Bad Gateway</h1><p>The upstream server returned an invalid response.</p></body></html>";
@@ -36,7 +49,8 @@ fn bearer_ok(headers: &HeaderMap, key: &str) -> bool {
 }
 
 /// `POST /api/bill/inquiry`.
-pub async fn inquiry(State(config): Config, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn inquiry(State(state): Config, headers: HeaderMap, body: Bytes) -> Response {
+    let config = &state.config;
     tokio::time::sleep(config.latency).await;
     if !bearer_ok(&headers, &config.inquiry_key) {
         return error(StatusCode::UNAUTHORIZED, "Invalid API key");
@@ -85,15 +99,27 @@ fn not_found() -> Response {
 }
 
 /// `GET /bill/status/{orderNo}` (and POST, as in the document's curl sample).
-pub async fn status(State(config): Config, headers: HeaderMap, Path(order_no): Path<String>) -> Response {
+pub async fn status(State(state): Config, headers: HeaderMap, Path(order_no): Path<String>) -> Response {
+    let config = &state.config;
     tokio::time::sleep(config.latency).await;
-    if let Some(refused) = status_auth(&headers, &config) {
+    if let Some(refused) = status_auth(&headers, config) {
         return refused;
     }
     let Ok(order) = OrderNo::parse(&order_no) else {
         return not_found();
     };
-    match fixtures::status(order.digits()) {
+    let fixture = if order.digits() == fixtures::orders::DELIVERED_LATER {
+        let first = *state
+            .first_asked
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(order.digits().to_owned())
+            .or_insert_with(tokio::time::Instant::now);
+        fixtures::delivered_later(first.elapsed() >= config.deliver_after)
+    } else {
+        fixtures::status(order.digits())
+    };
+    match fixture {
         StatusFixture::Verbatim(body) => ([(header::CONTENT_TYPE, "application/json")], body).into_response(),
         StatusFixture::Order(data) => axum::Json(json!({
             "success": true,
@@ -114,9 +140,10 @@ pub async fn status(State(config): Config, headers: HeaderMap, Path(order_no): P
 }
 
 /// `GET /bill/history`.
-pub async fn history(State(config): Config, headers: HeaderMap) -> Response {
+pub async fn history(State(state): Config, headers: HeaderMap) -> Response {
+    let config = &state.config;
     tokio::time::sleep(config.latency).await;
-    if let Some(refused) = status_auth(&headers, &config) {
+    if let Some(refused) = status_auth(&headers, config) {
         return refused;
     }
     let data = fixtures::history();

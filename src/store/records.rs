@@ -66,3 +66,28 @@ pub struct SavedReference {
     pub nickname: Option<String>,
     pub saved_at: DateTime<Utc>,
 }
+
+/// An order someone asked to be told about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Watch {
+    pub order_no: OrderNo,
+    pub watchers: Vec<Watcher>,
+    /// When the first watcher asked; the watch ends at the tracker's maximum age after this.
+    pub started_at: DateTime<Utc>,
+    /// Provider calls made for this watch so far (the backoff grows with them).
+    pub checks: u32,
+    pub next_check_at: DateTime<Utc>,
+    /// The status last seen, by the tracker or when the watch began.
+    pub last_status: OrderStatus,
+    pub last_provider_status: String,
+}
+
+/// One chat waiting for news of an order, in its language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Watcher {
+    pub chat: String,
+    pub lang: Lang,
+    pub since: DateTime<Utc>,
+    /// The statuses this chat was already told about (never told twice).
+    pub told: Vec<OrderStatus>,
+}

@@ -1,0 +1,352 @@
+//! Order tracking: chats watch orders that are not final, and hear once, in their language, when
+//! the status changes, by polling or by the provider's callback, whichever comes first.
+//!
+//! - Watches live in the store ([`crate::store::Watch`]) with a schedule index, so tracking
+//!   resumes after a restart exactly where it was.
+//! - Checks back off: every 20 s for the first three, then twice as long every three checks, up
+//!   to 10 minutes; never under 20 s, so at most 3 calls a minute per order. First checks are
+//!   spread over 20 to 40 s, and all checks share a global pace (20 calls a second by default),
+//!   so 1,000 orders watched at once do not burst the provider.
+//! - A watch ends at a final status, or after its maximum age (24 h by default), when every
+//!   watcher is told it stopped and how to check by hand.
+//! - Each watcher is told each status once: the store records who was told what, and is flushed,
+//!   before the message goes out. A crash between the two loses that one message rather than
+//!   repeating it after the restart.
+
+pub mod callback;
+
+use std::future::Future;
+use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+
+use crate::conversation::{Action, Button, Reply};
+use crate::domain::{Order, OrderNo, OrderStatus};
+use crate::i18n::Lang;
+use crate::store::{Store, StoreError, Watch, Watcher};
+use crate::t;
+use crate::upstream::StatusClient;
+use crate::views::{self, Audience};
+
+/// Delivers messages to a chat outside of a conversation step (the channel's side).
+pub trait Notifier: Send + Sync + 'static {
+    /// Sends `replies` to the chat whose key is `chat` (`tg:123`, `term:demo`).
+    fn notify<'a>(
+        &'a self,
+        chat: &'a str,
+        replies: Vec<Reply>,
+    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+}
+
+/// Wall-clock time that advances with tokio's clock, so that tests can run the tracker on
+/// tokio's paused time while the store keeps real timestamps.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    wall: DateTime<Utc>,
+    at: tokio::time::Instant,
+}
+
+impl Clock {
+    pub fn new() -> Clock {
+        Clock { wall: Utc::now(), at: tokio::time::Instant::now() }
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        let elapsed = tokio::time::Instant::now() - self.at;
+        self.wall + chrono::Duration::from_std(elapsed).unwrap_or_default()
+    }
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::new()
+    }
+}
+
+/// How the tracker paces itself.
+#[derive(Debug, Clone)]
+pub struct TrackerConfig {
+    /// Shortest time between two checks of one order (20 s: at most 3 calls a minute).
+    pub min_interval: Duration,
+    /// Longest time between two checks.
+    pub max_interval: Duration,
+    /// How long a watch lasts before the tracker gives up.
+    pub max_age: Duration,
+    /// Provider calls a second, all orders together.
+    pub calls_per_sec: u32,
+    /// How often the schedule is read.
+    pub tick: Duration,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        TrackerConfig {
+            min_interval: Duration::from_secs(20),
+            max_interval: Duration::from_secs(600),
+            max_age: Duration::from_secs(24 * 3600),
+            calls_per_sec: 20,
+            tick: Duration::from_secs(1),
+        }
+    }
+}
+
+impl TrackerConfig {
+    /// The pause after `checks` checks: `min_interval`, doubling every three checks, capped.
+    pub fn interval(&self, checks: u32) -> Duration {
+        let doubled = self.min_interval.saturating_mul(1u32 << (checks / 3).min(16));
+        doubled.min(self.max_interval).max(self.min_interval)
+    }
+}
+
+/// The tracker. Share it (`Arc`) between the conversation (watch buttons), the callback
+/// endpoint and its own polling loop.
+pub struct Tracker {
+    status: StatusClient,
+    store: Store,
+    notifier: Arc<dyn Notifier>,
+    config: TrackerConfig,
+    clock: Clock,
+    pace: DefaultDirectRateLimiter,
+    /// Serializes read-modify-write of watches (never held across a provider call or a send).
+    edit: tokio::sync::Mutex<()>,
+}
+
+/// A tenth of `d`, at random, added or not: spreads checks that would otherwise coincide.
+fn jitter(d: Duration) -> Duration {
+    d + d.mul_f64(rand_fraction() * 0.1)
+}
+
+/// A number in [0, 1) from the clock's nanoseconds: enough to spread schedules, not crypto.
+fn rand_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos(),
+    );
+    (hasher.finish() % 1_000_000) as f64 / 1_000_000.0
+}
+
+fn later(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    at + chrono::Duration::from_std(d).unwrap_or_default()
+}
+
+impl Tracker {
+    pub fn new(
+        status: StatusClient,
+        store: Store,
+        notifier: Arc<dyn Notifier>,
+        config: TrackerConfig,
+    ) -> Tracker {
+        let pace = RateLimiter::direct(Quota::per_second(
+            NonZeroU32::new(config.calls_per_sec.max(1)).unwrap_or(NonZeroU32::MIN),
+        ));
+        Tracker {
+            status,
+            store,
+            notifier,
+            config,
+            clock: Clock::new(),
+            pace,
+            edit: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn config(&self) -> &TrackerConfig {
+        &self.config
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Adds `chat` to the watchers of `order` (just seen by that chat in `order.status`).
+    pub async fn watch(
+        &self,
+        order_no: &OrderNo,
+        order: &Order,
+        chat: &str,
+        lang: Lang,
+    ) -> Result<Watch, StoreError> {
+        let now = self.now();
+        let _edit = self.edit.lock().await;
+        let existing = self.store.watch(order_no)?;
+        let previous = existing.as_ref().map(|w| w.next_check_at);
+        let mut watch = existing.unwrap_or_else(|| Watch {
+            order_no: order_no.clone(),
+            watchers: Vec::new(),
+            started_at: now,
+            checks: 0,
+            // First checks spread over [min, 2 x min): a crowd of new watches does not burst.
+            next_check_at: later(
+                now,
+                self.config.min_interval + self.config.min_interval.mul_f64(rand_fraction()),
+            ),
+            last_status: order.status,
+            last_provider_status: order.provider_status.clone(),
+        });
+        match watch.watchers.iter_mut().find(|w| w.chat == chat) {
+            Some(existing) => existing.lang = lang,
+            None => watch.watchers.push(Watcher {
+                chat: chat.to_owned(),
+                lang,
+                since: now,
+                told: vec![order.status],
+            }),
+        }
+        self.store.put_watch(&watch, previous)?;
+        self.store.flush().await?;
+        Ok(watch)
+    }
+
+    /// Takes in a fresh view of an order, from a check or a callback: stores it, tells every
+    /// watcher not yet told of this status, and ends the watch at a final status.
+    pub async fn apply(&self, order_no: &OrderNo, order: &Order) -> Result<(), StoreError> {
+        let now = self.now();
+        let mut sends = Vec::new();
+        {
+            let _edit = self.edit.lock().await;
+            self.store.record_order(order_no, order, now)?;
+            let Some(mut watch) = self.store.watch(order_no)? else {
+                self.store.flush().await?;
+                return Ok(());
+            };
+            let previous = watch.next_check_at;
+            for watcher in &mut watch.watchers {
+                if !watcher.told.contains(&order.status) && order.status != OrderStatus::Unknown {
+                    watcher.told.push(order.status);
+                    sends.push((watcher.chat.clone(), update_message(watcher.lang, order_no, order)));
+                }
+            }
+            watch.last_status = order.status;
+            watch.last_provider_status = order.provider_status.clone();
+            if order.status.is_final() {
+                self.store.remove_watch(&watch)?;
+            } else {
+                watch.checks += 1;
+                watch.next_check_at = later(now, jitter(self.config.interval(watch.checks)));
+                self.store.put_watch(&watch, Some(previous))?;
+            }
+            // Who was told what is durable before anyone is told: never twice.
+            self.store.flush().await?;
+        }
+        for (chat, reply) in sends {
+            if let Err(e) = self.notifier.notify(&chat, vec![reply]).await {
+                tracing::warn!(chat, order = %order_no, error = %e, "a status notification could not be delivered");
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks one watched order now: ends it if too old, else asks the provider (paced).
+    pub async fn check(&self, order_no: &OrderNo) -> Result<(), StoreError> {
+        let Some(watch) = self.store.watch(order_no)? else { return Ok(()) };
+        let now = self.now();
+        let age = (now - watch.started_at).to_std().unwrap_or_default();
+        if age >= self.config.max_age {
+            return self.expire(watch).await;
+        }
+        self.pace.until_ready().await;
+        match self.status.status(order_no).await {
+            Ok(order) => self.apply(order_no, &order).await,
+            Err(e) => {
+                tracing::info!(order = %order_no, error = %e, "tracked order check failed; trying later");
+                let _edit = self.edit.lock().await;
+                if let Some(mut watch) = self.store.watch(order_no)? {
+                    let previous = watch.next_check_at;
+                    watch.checks += 1;
+                    watch.next_check_at = later(self.now(), jitter(self.config.interval(watch.checks)));
+                    self.store.put_watch(&watch, Some(previous))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn expire(&self, watch: Watch) -> Result<(), StoreError> {
+        {
+            let _edit = self.edit.lock().await;
+            self.store.remove_watch(&watch)?;
+            self.store.flush().await?;
+        }
+        let hours = (self.config.max_age.as_secs() / 3600).max(1);
+        for watcher in &watch.watchers {
+            let text = t!(watcher.lang, "watch-expired", order = watch.order_no.to_string(), hours = hours);
+            let keyboard = vec![vec![Button {
+                label: t!(watcher.lang, "btn-check-now"),
+                payload: Action::Order(watch.order_no.clone()).encode(),
+            }]];
+            if let Err(e) =
+                self.notifier.notify(&watcher.chat, vec![Reply::text(text).with_keyboard(keyboard)]).await
+            {
+                tracing::warn!(chat = watcher.chat, error = %e, "an end-of-watch message could not be delivered");
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the polling loop until `shutdown` completes.
+    pub async fn run(self: Arc<Self>, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut ticker = tokio::time::interval(self.config.tick);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let in_flight = Arc::new(tokio::sync::Semaphore::new(32));
+        loop {
+            tokio::select! {
+                () = &mut shutdown => break,
+                _ = ticker.tick() => {}
+            }
+            let due = match self.store.due_watches(self.now(), 500) {
+                Ok(due) => due,
+                Err(e) => {
+                    tracing::error!(error = %e, "the watch schedule could not be read");
+                    continue;
+                }
+            };
+            for order_no in due {
+                // Claim it: push its schedule past this check, so the next tick does not pick
+                // it again while the call is in flight.
+                if let Err(e) = self.claim(&order_no).await {
+                    tracing::error!(error = %e, "a watch could not be rescheduled");
+                    continue;
+                }
+                let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
+                let tracker = self.clone();
+                tokio::spawn(async move {
+                    if let Err(e) = tracker.check(&order_no).await {
+                        tracing::error!(order = %order_no, error = %e, "a tracked order could not be stored");
+                    }
+                    drop(permit);
+                });
+            }
+        }
+    }
+
+    async fn claim(&self, order_no: &OrderNo) -> Result<(), StoreError> {
+        let _edit = self.edit.lock().await;
+        if let Some(mut watch) = self.store.watch(order_no)? {
+            let previous = watch.next_check_at;
+            watch.next_check_at = later(self.now(), self.config.min_interval);
+            self.store.put_watch(&watch, Some(previous))?;
+        }
+        Ok(())
+    }
+}
+
+/// What a watcher is told when an order's status changes: the order, as a receipt when delivered.
+fn update_message(lang: Lang, order_no: &OrderNo, order: &Order) -> Reply {
+    let heading = t!(lang, "watch-update", order = order_no.to_string());
+    let text = format!("{heading}\n\n{}", views::order(lang, order, Audience::Customer));
+    let mut row = Vec::new();
+    if !order.status.is_final() {
+        row.push(Button {
+            label: t!(lang, "btn-refresh"),
+            payload: Action::Order(order_no.clone()).encode(),
+        });
+    }
+    row.push(Button { label: t!(lang, "btn-menu"), payload: Action::Menu.encode() });
+    Reply::text(text).with_keyboard(vec![row])
+}

@@ -1,0 +1,146 @@
+//! The provider's status callbacks: `POST {base}/provider/callback/{secret}` (or
+//! `POST {base}/provider/callback` with the secret in `X-Callback-Secret`), a JSON body with
+//! `event, status, provider, recipient, trx, reference, errorMsg`, answered
+//! `{"response":"success"}`.
+//!
+//! The provider documents no signature, so a shared secret authenticates the call: in the URL
+//! configured at the provider, or in a header. A callback is only a hint: the order is fetched
+//! from the status API (which carries the purchased code the receipt needs); if that fails, the
+//! callback's own fields are used. Duplicates change nothing: watchers are told each status once.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::Tracker;
+use crate::domain::{MerchantFields, Order, OrderNo, OrderStatus};
+use crate::upstream::StatusClient;
+use crate::upstream::wire::lenient;
+
+/// A provider callback, as far as billbot reads it.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct CallbackBody {
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub event: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub status: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub provider: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub recipient: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub trx: Option<String>,
+    #[serde(deserialize_with = "lenient::opt_string")]
+    pub reference: Option<String>,
+    #[serde(rename = "errorMsg", deserialize_with = "lenient::opt_string")]
+    pub error_msg: Option<String>,
+}
+
+struct CallbackState {
+    tracker: Arc<Tracker>,
+    status: StatusClient,
+    secret: SecretString,
+}
+
+/// The callback routes.
+pub fn router(tracker: Arc<Tracker>, status: StatusClient, secret: SecretString) -> Router {
+    let state = Arc::new(CallbackState { tracker, status, secret });
+    Router::new()
+        .route("/provider/callback", post(with_header))
+        .route("/provider/callback/{secret}", post(with_path))
+        .with_state(state)
+}
+
+/// Compares without stopping at the first difference, so timing does not reveal the secret.
+fn same(given: &str, secret: &SecretString) -> bool {
+    let expected = secret.expose_secret().as_bytes();
+    let given = given.as_bytes();
+    given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+}
+
+fn answer(status: StatusCode, response: &str) -> Response {
+    (status, axum::Json(json!({ "response": response }))).into_response()
+}
+
+async fn with_header(State(state): State<Arc<CallbackState>>, headers: HeaderMap, body: Bytes) -> Response {
+    let given = headers.get("X-Callback-Secret").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    handle(&state, same(given, &state.secret), &body).await
+}
+
+async fn with_path(
+    State(state): State<Arc<CallbackState>>,
+    Path(given): Path<String>,
+    body: Bytes,
+) -> Response {
+    handle(&state, same(&given, &state.secret), &body).await
+}
+
+async fn handle(state: &CallbackState, authenticated: bool, body: &[u8]) -> Response {
+    if !authenticated {
+        tracing::warn!("provider callback refused: wrong or missing secret");
+        return answer(StatusCode::UNAUTHORIZED, "unauthorized");
+    }
+    let callback: CallbackBody = match serde_json::from_slice(body) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::warn!(error = %e, "provider callback refused: not the documented JSON");
+            return answer(StatusCode::BAD_REQUEST, "invalid");
+        }
+    };
+    let order_no = [&callback.trx, &callback.reference]
+        .into_iter()
+        .flatten()
+        .find_map(|candidate| OrderNo::parse(candidate).ok());
+    let Some(order_no) = order_no else {
+        tracing::warn!("provider callback refused: no order number in trx or reference");
+        return answer(StatusCode::BAD_REQUEST, "invalid");
+    };
+    tracing::info!(order = %order_no, event = ?callback.event, status = ?callback.status, "provider callback");
+    let order = match state.status.status(&order_no).await {
+        Ok(order) => order,
+        Err(e) => {
+            tracing::info!(order = %order_no, error = %e, "using the callback's own fields");
+            from_callback(&order_no, &callback)
+        }
+    };
+    match state.tracker.apply(&order_no, &order).await {
+        Ok(()) => answer(StatusCode::OK, "success"),
+        Err(e) => {
+            tracing::error!(order = %order_no, error = %e, "a provider callback could not be stored");
+            answer(StatusCode::INTERNAL_SERVER_ERROR, "error")
+        }
+    }
+}
+
+/// An order made of what a callback says (no amounts, no code: the status API has those).
+fn from_callback(order_no: &OrderNo, callback: &CallbackBody) -> Order {
+    let provider_status = callback.status.clone().unwrap_or_default();
+    Order {
+        order_no: Some(order_no.clone()),
+        trx: callback.trx.clone(),
+        reference: callback.reference.clone(),
+        status: OrderStatus::from_provider(&provider_status, false),
+        provider_status,
+        message: callback.error_msg.clone(),
+        service_type: None,
+        provider: callback.provider.clone(),
+        recipient: callback.recipient.clone(),
+        amount: None,
+        fee: None,
+        purchased_code: None,
+        units: None,
+        refunded: false,
+        created_at: None,
+        updated_at: None,
+        merchant: MerchantFields::default(),
+    }
+}

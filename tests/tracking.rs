@@ -1,0 +1,343 @@
+//! Order tracking: backoff and limits, final statuses, maximum age, restarts without duplicate
+//! notifications, provider callbacks. Time moves on tokio's paused clock; it runs only while a
+//! provider call is in flight (`real_time`), so timers never fire early on a socket wait.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use billbot::conversation::Reply;
+use billbot::domain::{OrderNo, OrderStatus};
+use billbot::i18n::Lang;
+use billbot::store::Store;
+use billbot::tracking::{Notifier, Tracker, TrackerConfig, callback};
+use common::*;
+use serde_json::json;
+use wiremock::matchers::method;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+const ORDER: &str = "202611200800000000010";
+
+/// Collects what the tracker sends, by chat.
+#[derive(Default)]
+struct Recorder(Mutex<Vec<(String, String)>>);
+
+impl Notifier for Recorder {
+    fn notify<'a>(
+        &'a self,
+        chat: &'a str,
+        replies: Vec<Reply>,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        let text = replies.iter().map(|r| r.text.clone()).collect::<Vec<_>>().join("\n");
+        self.0.lock().unwrap().push((chat.to_owned(), text));
+        Box::pin(async { Ok(()) })
+    }
+}
+
+impl Recorder {
+    fn sent(&self) -> Vec<(String, String)> {
+        self.0.lock().unwrap().clone()
+    }
+}
+
+fn status_body(status: &str, code: Option<&str>) -> serde_json::Value {
+    json!({"success": true, "code": "00000", "message": "ok", "data": {
+        "trx": ORDER, "orderNo": format!("GB - {ORDER}"), "status": status,
+        "bill": {"provider": "WOYOFAL", "recipient": "14000000001", "amount": "7500.00", "fee": "0",
+                 "purchased_code": code, "units": code.map(|_| "23.6 kWh"), "refunded": 0},
+        "created_at": "2026-11-20T08:55:00.000000Z", "updated_at": "2026-11-20T09:05:00.000000Z"
+    }})
+}
+
+async fn provider(statuses: &[(&str, Option<&str>)]) -> MockServer {
+    let server = MockServer::start().await;
+    for (i, (status, code)) in statuses.iter().enumerate() {
+        let mock = Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(200).set_body_json(status_body(status, *code)));
+        if i + 1 < statuses.len() {
+            mock.up_to_n_times(1).mount(&server).await
+        } else {
+            mock.mount(&server).await
+        }
+    }
+    server
+}
+
+struct Setup {
+    tracker: Arc<Tracker>,
+    recorder: Arc<Recorder>,
+    store: Store,
+    server: MockServer,
+    dir: tempfile::TempDir,
+}
+
+async fn setup(statuses: &[(&str, Option<&str>)]) -> Setup {
+    let server = provider(statuses).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let tracker = Arc::new(Tracker::new(
+        status_client(&server.uri()),
+        store.clone(),
+        recorder.clone(),
+        TrackerConfig::default(),
+    ));
+    Setup { tracker, recorder, store, server, dir }
+}
+
+/// Runs `f` with tokio's clock running (for real I/O), then pauses it again.
+async fn real_time<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::time::resume();
+    let out = f.await;
+    tokio::time::pause();
+    out
+}
+
+fn order_no() -> OrderNo {
+    OrderNo::parse(ORDER).unwrap()
+}
+
+async fn watch(s: &Setup, chat: &str, lang: Lang) {
+    let order = real_time(status_client(&s.server.uri()).status(&order_no())).await.unwrap();
+    s.tracker.watch(&order_no(), &order, chat, lang).await.unwrap();
+}
+
+#[test]
+fn checks_back_off_from_20_s_to_10_minutes_never_more_than_3_a_minute() {
+    let config = TrackerConfig::default();
+    let intervals: Vec<u64> = (0..20).map(|n| config.interval(n).as_secs()).collect();
+    assert_eq!(&intervals[..10], &[20, 20, 20, 40, 40, 40, 80, 80, 80, 160]);
+    assert_eq!(intervals[19], 600, "capped at 10 minutes");
+    assert!(intervals.iter().all(|s| *s >= 20), "at most 3 calls a minute per order");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_watch_is_first_checked_20_to_40_s_later_spreading_a_crowd() {
+    let s = setup(&[("PENDING", None)]).await;
+    let start = s.tracker.now();
+    let orders: Vec<OrderNo> =
+        (0..50).map(|i| OrderNo::parse(&format!("2026112008{i:011}")).unwrap()).collect();
+    let pending: billbot::domain::Order =
+        real_time(status_client(&s.server.uri()).status(&order_no())).await.unwrap();
+    for o in &orders {
+        s.tracker.watch(o, &pending, "tg:1", Lang::En).await.unwrap();
+    }
+    assert!(s.store.due_watches(s.tracker.now(), 100).unwrap().is_empty(), "nothing due at once");
+    tokio::time::advance(Duration::from_secs(20)).await;
+    let at_20 = s.store.due_watches(s.tracker.now(), 100).unwrap().len();
+    tokio::time::advance(Duration::from_secs(21)).await;
+    let at_41 = s.store.due_watches(s.tracker.now(), 100).unwrap().len();
+    assert_eq!(at_41, 50, "all due by 40 s");
+    assert!(at_20 < 50, "spread, not all at 20 s ({at_20})");
+    let firsts: Vec<_> = orders.iter().map(|o| s.store.watch(o).unwrap().unwrap().next_check_at).collect();
+    let distinct: std::collections::HashSet<_> = firsts.iter().collect();
+    assert!(distinct.len() > 40, "first checks spread over time ({} distinct)", distinct.len());
+    assert!(firsts.iter().all(|t| *t >= start + chrono::Duration::seconds(20)));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_delivered_order_is_pushed_once_to_each_watcher_in_their_language_and_the_watch_ends() {
+    // Three status calls to start the watches, one check still pending, then delivered.
+    let pending = ("PENDING", None);
+    let s = setup(&[pending, pending, pending, pending, ("SUCCESS", Some("55556666777788889999"))]).await;
+    watch(&s, "tg:1", Lang::Fr).await;
+    watch(&s, "tg:2", Lang::En).await;
+    watch(&s, "tg:2", Lang::En).await; // asking twice changes nothing
+    assert_eq!(s.store.watch(&order_no()).unwrap().unwrap().watchers.len(), 2);
+
+    tokio::time::advance(Duration::from_secs(41)).await;
+    assert_eq!(s.store.due_watches(s.tracker.now(), 10).unwrap(), vec![order_no()]);
+    real_time(s.tracker.check(&order_no())).await.unwrap();
+    assert!(s.recorder.sent().is_empty(), "still pending: nothing to say");
+    let watch = s.store.watch(&order_no()).unwrap().unwrap();
+    assert_eq!(watch.checks, 1);
+    assert!(
+        s.store.due_watches(s.tracker.now(), 10).unwrap().is_empty(),
+        "rescheduled, not due again at once"
+    );
+
+    tokio::time::advance(Duration::from_secs(25)).await;
+    real_time(s.tracker.check(&order_no())).await.unwrap();
+    let sent = s.recorder.sent();
+    assert_eq!(sent.len(), 2, "{sent:#?}");
+    let fr = &sent.iter().find(|(c, _)| c == "tg:1").unwrap().1;
+    let en = &sent.iter().find(|(c, _)| c == "tg:2").unwrap().1;
+    assert!(fr.starts_with("🔔 Du nouveau pour votre commande GB - 202611200800000000010"), "{fr}");
+    assert!(fr.contains("Code : 5555 6666 7777 8888 9999") && fr.contains("✅ livrée"), "{fr}");
+    assert!(en.contains("Code: 5555 6666 7777 8888 9999") && en.contains("Amount: 7,500 FCFA"), "{en}");
+    assert!(s.store.watch(&order_no()).unwrap().is_none(), "a final status ends the watch");
+    assert_eq!(s.store.order(&order_no()).unwrap().unwrap().order.status, OrderStatus::Succeeded);
+
+    real_time(s.tracker.apply(&order_no(), &s.store.order(&order_no()).unwrap().unwrap().order))
+        .await
+        .unwrap();
+    assert_eq!(s.recorder.sent().len(), 2, "a repeat (retry, duplicate callback) tells nobody again");
+}
+
+#[tokio::test(start_paused = true)]
+async fn after_its_maximum_age_a_watch_stops_and_says_how_to_check_by_hand() {
+    let s = setup(&[("PENDING", None)]).await;
+    watch(&s, "tg:3", Lang::En).await;
+    let calls_before = s.server.received_requests().await.unwrap().len();
+    tokio::time::advance(Duration::from_secs(24 * 3600 + 1)).await;
+    real_time(s.tracker.check(&order_no())).await.unwrap();
+    assert_eq!(s.server.received_requests().await.unwrap().len(), calls_before, "no provider call");
+    let sent = s.recorder.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].1.contains("I stopped watching order GB - 202611200800000000010 after 24 hours"),
+        "{}",
+        sent[0].1
+    );
+    assert!(sent[0].1.contains("/status GB - 202611200800000000010"));
+    assert!(s.store.watch(&order_no()).unwrap().is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn watches_resume_after_a_restart_without_telling_anyone_twice() {
+    let s = setup(&[("PENDING", None), ("PENDING", None), ("delivered", Some("12341234123412341234"))]).await;
+    watch(&s, "tg:4", Lang::En).await;
+    let Setup { tracker, store, server, dir, .. } = s;
+    drop(tracker);
+    drop(store);
+
+    // Restart: a new store handle and a new tracker on the same data.
+    let store = Store::open(dir.path()).unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let tracker = Arc::new(Tracker::new(
+        status_client(&server.uri()),
+        store.clone(),
+        recorder.clone(),
+        TrackerConfig::default(),
+    ));
+    tokio::time::advance(Duration::from_secs(41)).await;
+    assert_eq!(store.due_watches(tracker.now(), 10).unwrap(), vec![order_no()], "the schedule survived");
+    real_time(tracker.check(&order_no())).await.unwrap();
+    tokio::time::advance(Duration::from_secs(25)).await;
+    real_time(tracker.check(&order_no())).await.unwrap();
+    assert_eq!(recorder.sent().len(), 1);
+    // A crash after telling, then the same news again (a retry, or a restart mid-way).
+    let delivered = store.order(&order_no()).unwrap().unwrap().order;
+    real_time(tracker.apply(&order_no(), &delivered)).await.unwrap();
+    assert_eq!(recorder.sent().len(), 1, "no duplicate");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_provider_is_retried_later_with_backoff() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let tracker =
+        Tracker::new(status_client(&server.uri()), store.clone(), recorder.clone(), TrackerConfig::default());
+    let pending = real_time(status_client(&provider(&[("PENDING", None)]).await.uri()).status(&order_no()))
+        .await
+        .unwrap();
+    tracker.watch(&order_no(), &pending, "tg:5", Lang::En).await.unwrap();
+    for _ in 0..4 {
+        let at = store.watch(&order_no()).unwrap().unwrap().next_check_at;
+        let wait = (at - tracker.now()).to_std().unwrap_or_default();
+        tokio::time::advance(wait + Duration::from_millis(1)).await;
+        real_time(tracker.check(&order_no())).await.unwrap();
+    }
+    let watch = store.watch(&order_no()).unwrap().unwrap();
+    assert_eq!(watch.checks, 4);
+    let next = (watch.next_check_at - tracker.now()).to_std().unwrap();
+    assert!(next >= Duration::from_secs(40), "backed off to {next:?}");
+    assert!(recorder.sent().is_empty(), "errors are not news");
+}
+
+async fn callback_server(s: &Setup) -> String {
+    let app = callback::router(
+        s.tracker.clone(),
+        status_client(&s.server.uri()),
+        "cb-secret-0123456789abcdef".to_owned().into(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}/provider/callback")
+}
+
+#[tokio::test]
+async fn provider_callbacks_are_authenticated_idempotent_and_notify_at_once() {
+    let s = setup(&[("SUCCESS", Some("99998888777766665555"))]).await;
+    let pending: billbot::domain::Order = serde_json::from_value(json!({
+        "order_no": format!("GB - {ORDER}"), "trx": ORDER, "reference": null, "status": "pending",
+        "provider_status": "PENDING", "message": null, "service_type": null, "provider": null,
+        "recipient": null, "amount": null, "fee": null, "purchased_code": null, "units": null,
+        "refunded": false, "created_at": null, "updated_at": null, "merchant": {}
+    }))
+    .unwrap();
+    s.tracker.watch(&order_no(), &pending, "tg:6", Lang::Fr).await.unwrap();
+    let url = callback_server(&s).await;
+    let client = reqwest::Client::new();
+    let body = json!({"event": "bill.status", "status": "SUCCESS", "provider": "WOYOFAL", "recipient": "14000000001",
+                      "trx": ORDER, "reference": null, "errorMsg": null});
+
+    let wrong = client.post(format!("{url}/not-the-secret")).json(&body).send().await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    let missing = client.post(&url).json(&body).send().await.unwrap();
+    assert_eq!(missing.status(), 401);
+    let garbage =
+        client.post(format!("{url}/cb-secret-0123456789abcdef")).body("<xml/>").send().await.unwrap();
+    assert_eq!(garbage.status(), 400);
+    let no_order = client
+        .post(format!("{url}/cb-secret-0123456789abcdef"))
+        .json(&json!({"status": "SUCCESS"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no_order.status(), 400);
+    assert!(s.recorder.sent().is_empty(), "refused calls change nothing");
+
+    let ok = client.post(format!("{url}/cb-secret-0123456789abcdef")).json(&body).send().await.unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.json::<serde_json::Value>().await.unwrap(), json!({"response": "success"}));
+    let sent = s.recorder.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(
+        sent[0].1.contains("Code : 9999 8888 7777 6666 5555"),
+        "the code, fetched from the status API: {}",
+        sent[0].1
+    );
+
+    let again = client
+        .post(&url)
+        .header("X-Callback-Secret", "cb-secret-0123456789abcdef")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200, "the header form works too");
+    assert_eq!(s.recorder.sent().len(), 1, "a duplicate callback tells nobody again");
+    assert!(s.store.watch(&order_no()).unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_callback_still_works_when_the_status_api_is_down() {
+    let s = setup(&[("PENDING", None)]).await;
+    let pending = status_client(&s.server.uri()).status(&order_no()).await.unwrap();
+    s.tracker.watch(&order_no(), &pending, "tg:7", Lang::En).await.unwrap();
+    let app = callback::router(
+        s.tracker.clone(),
+        status_client(&closed_port_url()),
+        "cb-secret-0123456789abcdef".to_owned().into(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let body = json!({"status": "FAIL", "trx": ORDER, "errorMsg": "Meter blocked"});
+    let response = reqwest::Client::new()
+        .post(format!("http://{addr}/provider/callback/cb-secret-0123456789abcdef"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let sent = s.recorder.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1.contains("❌ failed") && sent[0].1.contains("Meter blocked"), "{}", sent[0].1);
+}
