@@ -382,3 +382,52 @@ async fn webhook_mode_sets_the_webhook_and_checks_the_secret() {
     assert_eq!(fake.messages_to(21).len(), 1, "the refused update was not handled");
     bot.stop().await;
 }
+
+#[tokio::test]
+async fn notify_me_pushes_one_receipt_in_the_users_language_when_the_order_is_delivered() {
+    use billbot::tracking::{Tracker, TrackerConfig};
+    use std::sync::Arc;
+    let fake = FakeTelegram::start().await;
+    let sandbox = billbot::sandbox::spawn_on_loopback(SandboxConfig {
+        deliver_after: Duration::from_millis(300),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let (inquiry, status) = common::sandbox_clients(&sandbox);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let settings = settings(&fake);
+    let bot = telegram::bot(&settings);
+    let mut options = RunOptions::new(Limits::unlimited());
+    options.poll_timeout = Duration::from_secs(1);
+    let notifier = Arc::new(telegram::TelegramNotifier::new(bot.clone(), options.pacer.clone()));
+    let config = TrackerConfig {
+        min_interval: Duration::from_millis(200),
+        max_interval: Duration::from_secs(1),
+        tick: Duration::from_millis(50),
+        ..TrackerConfig::default()
+    };
+    let tracker = Arc::new(Tracker::new(status.clone(), store.clone(), notifier, config));
+    let core = Bot::with_tracker(inquiry, status, store.clone(), tracker.clone());
+    tokio::spawn(tracker.clone().run(std::future::pending()));
+    tokio::spawn(async move { telegram::run(bot, core, &settings, options, std::future::pending()).await });
+
+    fake.user_says(30, "fr", &format!("/status {}", orders::DELIVERED_LATER));
+    let pending = fake.wait_until(30, "the pending order", |m| m.iter().any(|s| s.text.contains("⏳ en cours"))).await;
+    assert!(pending.last().unwrap().buttons.iter().flatten().any(|(l, _)| l.contains("Me prévenir")));
+    fake.press(30, "fr", "Me prévenir");
+    fake.wait_until(30, "the watch confirmation", |m| m.iter().any(|s| s.text.contains("Je vous préviendrai"))).await;
+    let delivered = fake
+        .wait_until(30, "the delivery notification", |m| m.iter().any(|s| s.text.contains("Du nouveau pour votre commande")))
+        .await;
+    let news: Vec<&Sent> = delivered.iter().filter(|s| s.text.contains("Du nouveau")).collect();
+    assert!(news[0].text.contains("Code : 5555 6666 7777 8888 9999"), "{}", news[0].text);
+    assert!(news[0].text.contains("✅ livrée"));
+    let order = billbot::domain::OrderNo::parse(orders::DELIVERED_LATER).unwrap();
+    assert!(store.watch(&order).unwrap().is_none(), "the watch ended");
+    // Later checks or duplicate news change nothing: one message.
+    let final_order = store.order(&order).unwrap().unwrap().order;
+    tracker.apply(&order, &final_order).await.unwrap();
+    assert_eq!(fake.messages_to(30).iter().filter(|s| s.text.contains("Du nouveau")).count(), 1);
+}
