@@ -13,6 +13,7 @@ mod menus;
 mod order;
 pub mod payload;
 pub mod reply;
+mod saved;
 pub mod state;
 
 use std::collections::HashMap;

@@ -390,3 +390,47 @@ async fn a_slow_provider_in_one_chat_does_not_hold_up_another_chat() {
     assert!(!slow_call.is_finished(), "the other chat was served while the slow call was still waiting");
     slow_call.abort();
 }
+
+#[tokio::test]
+async fn a_reference_is_saved_named_listed_first_rechecked_renamed_and_deleted() {
+    let h = Harness::new().await;
+    let mut c = h.chat("saved", "fr", Role::Customer);
+    c.say("/bill").await;
+    c.press("Senelec").await;
+    c.say(refs::ONE_BILL).await;
+    let asked = c.press("Enregistrer ce numéro").await;
+    assert!(asked.contains("Enregistré") && asked.contains("Donnez-lui un nom"), "{asked}");
+    assert!(
+        c.say("  Maison <Dakar> & co  ")
+            .await
+            .starts_with("⭐ Enregistré sous le nom « Maison <Dakar> & co ».")
+    );
+
+    let choose = c.say("/bill").await;
+    assert!(choose.starts_with("Vos numéros enregistrés sont en tête"), "{choose}");
+    let labels = c.labels();
+    assert_eq!(labels[0], "⭐ Maison <Dakar> & co · Senelec ••••••0001", "first, masked: {labels:?}");
+    assert!(c.press("Maison").await.contains("Moussa Diop"), "one tap re-checks it");
+
+    c.say("/bill").await;
+    c.press("Woyofal").await;
+    c.say(refs::METER).await;
+    c.press("Enregistrer").await;
+    c.press("Passer").await;
+    c.say("/bill").await;
+    assert_eq!(c.labels()[1], "⭐ Woyofal •••••••0001", "unnamed: biller and masked number");
+
+    let list = c.press("Gérer").await;
+    assert!(list.contains("1. Maison <Dakar> & co · Senelec") && list.contains("2. Woyofal"), "{list}");
+    c.press("Renommer 1").await;
+    assert!(c.say("Boutique").await.contains("« Boutique »"));
+    c.say("/bill").await;
+    c.press("Gérer").await;
+    let after = c.press("Supprimer 2").await;
+    assert!(after.starts_with("🗑 •••••••0001 n'est plus enregistré."), "{after}");
+    assert!(after.contains("1. Boutique · Senelec") && !after.contains("2."), "{after}");
+
+    let mut other = h.chat("someone-else", "en", Role::Customer);
+    other.say("/bill").await;
+    assert!(!other.labels().iter().any(|l| l.contains("Boutique")), "saved numbers are per chat");
+}

@@ -414,12 +414,18 @@ async fn notify_me_pushes_one_receipt_in_the_users_language_when_the_order_is_de
     tokio::spawn(async move { telegram::run(bot, core, &settings, options, std::future::pending()).await });
 
     fake.user_says(30, "fr", &format!("/status {}", orders::DELIVERED_LATER));
-    let pending = fake.wait_until(30, "the pending order", |m| m.iter().any(|s| s.text.contains("⏳ en cours"))).await;
+    let pending =
+        fake.wait_until(30, "the pending order", |m| m.iter().any(|s| s.text.contains("⏳ en cours"))).await;
     assert!(pending.last().unwrap().buttons.iter().flatten().any(|(l, _)| l.contains("Me prévenir")));
     fake.press(30, "fr", "Me prévenir");
-    fake.wait_until(30, "the watch confirmation", |m| m.iter().any(|s| s.text.contains("Je vous préviendrai"))).await;
+    fake.wait_until(30, "the watch confirmation", |m| {
+        m.iter().any(|s| s.text.contains("Je vous préviendrai"))
+    })
+    .await;
     let delivered = fake
-        .wait_until(30, "the delivery notification", |m| m.iter().any(|s| s.text.contains("Du nouveau pour votre commande")))
+        .wait_until(30, "the delivery notification", |m| {
+            m.iter().any(|s| s.text.contains("Du nouveau pour votre commande"))
+        })
         .await;
     let news: Vec<&Sent> = delivered.iter().filter(|s| s.text.contains("Du nouveau")).collect();
     assert!(news[0].text.contains("Code : 5555 6666 7777 8888 9999"), "{}", news[0].text);

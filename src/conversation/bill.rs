@@ -19,10 +19,24 @@ pub(crate) fn choose_biller(s: &mut Session<'_>, hint: Option<String>) -> Vec<Re
     if let Some(hint) = hint {
         text = format!("{hint}\n\n{text}");
     }
-    let mut rows: Vec<_> = Biller::ALL
-        .iter()
-        .map(|b| vec![labelled(t!(s.lang, &format!("btn-biller-{}", b.key())), Action::Biller(*b))])
-        .collect();
+    // Saved references first: one tap re-checks them.
+    let saved = s.bot.store.saved_references(s.chat.as_str()).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "saved references unreadable");
+        Vec::new()
+    });
+    let mut rows: Vec<_> =
+        saved.iter().filter_map(|saved| super::saved::recheck_button(s, saved)).map(|b| vec![b]).collect();
+    if !saved.is_empty() {
+        text = format!("{}\n\n{text}", t!(s.lang, "saved-intro"));
+    }
+    rows.extend(
+        Biller::ALL
+            .iter()
+            .map(|b| vec![labelled(t!(s.lang, &format!("btn-biller-{}", b.key())), Action::Biller(*b))]),
+    );
+    if !saved.is_empty() {
+        rows.push(vec![button(s.lang, "btn-manage-saved", Action::Saved)]);
+    }
     rows.push(menu_row(s.lang));
     vec![Reply::text(text).with_keyboard(rows)]
 }
@@ -67,10 +81,13 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
             let item = ActivityItem::Lookup { biller, reference: reference.as_str().to_owned() };
             s.bot.store.touch_activity(s.chat.as_str(), item, s.now)?;
             s.state = State::Menu;
-            let keyboard = vec![vec![
-                button(s.lang, "btn-another-reference", Action::Biller(biller)),
-                button(s.lang, "btn-menu", Action::Menu),
-            ]];
+            let keyboard = vec![
+                vec![button(s.lang, "btn-save-reference", Action::Save(reference.clone()))],
+                vec![
+                    button(s.lang, "btn-another-reference", Action::Biller(biller)),
+                    button(s.lang, "btn-menu", Action::Menu),
+                ],
+            ];
             Ok(vec![Reply::text(views::inquiry(s.lang, &result)).with_keyboard(keyboard)])
         }
         Err(e) => {

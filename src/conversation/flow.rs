@@ -3,7 +3,7 @@
 use super::payload::Action;
 use super::reply::Reply;
 use super::state::State;
-use super::{Input, Session, bill, lists, menus, order};
+use super::{Input, Session, bill, lists, menus, order, saved};
 use crate::domain::{Biller, OrderNo};
 use crate::i18n::Lang;
 use crate::store::StoreError;
@@ -20,7 +20,11 @@ pub(crate) async fn step(s: &mut Session<'_>, input: Input) -> Replies {
                 // reads best in place; results and new steps come as new messages.
                 let in_place = matches!(
                     action,
-                    Action::Orders(_) | Action::History(_) | Action::Lang(None) | Action::Help
+                    Action::Orders(_)
+                        | Action::History(_)
+                        | Action::Lang(None)
+                        | Action::Help
+                        | Action::Saved
                 );
                 let mut replies = act(s, action).await?;
                 if let Some(first) = replies.first_mut() {
@@ -85,6 +89,10 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
         Action::Bill => Ok(bill::choose_biller(s, None)),
         Action::Biller(biller) => Ok(bill::ask_reference(s, biller)),
         Action::Inquire(reference) => bill::inquire(s, reference).await,
+        Action::Save(reference) => saved::save(s, reference),
+        Action::Saved => saved::list(s),
+        Action::Rename(reference) => Ok(saved::ask_name(s, reference)),
+        Action::Delete(reference) => saved::delete(s, reference),
         Action::AskOrder => Ok(order::ask(s)),
         Action::Order(order_no) => order::check(s, order_no).await,
         Action::Watch(order_no) => order::watch(s, order_no).await,
@@ -120,6 +128,7 @@ async fn text_input(s: &mut Session<'_>, text: &str) -> Replies {
             Some(lang) => act(s, Action::Lang(Some(lang))).await,
             None => act(s, Action::Lang(None)).await,
         },
+        State::NamingReference { reference } => saved::name(s, reference, text),
         State::Menu => understand(s, text).await,
     }
 }

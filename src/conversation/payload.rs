@@ -23,6 +23,14 @@ pub enum Action {
     Biller(Biller),
     /// Look this reference up.
     Inquire(CustomerReference),
+    /// Save this reference for the chat (then ask for a nickname).
+    Save(CustomerReference),
+    /// List the chat's saved references, to rename or delete them.
+    Saved,
+    /// Ask for a new nickname for this saved reference.
+    Rename(CustomerReference),
+    /// Forget this saved reference.
+    Delete(CustomerReference),
     /// Ask for an order number.
     AskOrder,
     /// Check this order.
@@ -45,6 +53,10 @@ impl Action {
             Action::Bill => "b".to_owned(),
             Action::Biller(b) => format!("b:{}", b.key()),
             Action::Inquire(r) => format!("q:{}:{}", r.biller().key(), r.as_str()),
+            Action::Save(r) => format!("sv:{}:{}", r.biller().key(), r.as_str()),
+            Action::Saved => "sl".to_owned(),
+            Action::Rename(r) => format!("rn:{}:{}", r.biller().key(), r.as_str()),
+            Action::Delete(r) => format!("dl:{}:{}", r.biller().key(), r.as_str()),
             Action::AskOrder => "s".to_owned(),
             Action::Order(o) => format!("s:{}", o.digits()),
             Action::Watch(o) => format!("w:{}", o.digits()),
@@ -65,9 +77,11 @@ impl Action {
             ("m", None, None) => Action::Menu,
             ("b", None, None) => Action::Bill,
             ("b", Some(key), None) => Action::Biller(Biller::from_key(key)?),
-            ("q", Some(key), Some(reference)) => {
-                Action::Inquire(CustomerReference::parse(Biller::from_key(key)?, reference).ok()?)
-            }
+            ("q", Some(key), Some(reference)) => Action::Inquire(reference_of(key, reference)?),
+            ("sv", Some(key), Some(reference)) => Action::Save(reference_of(key, reference)?),
+            ("sl", None, None) => Action::Saved,
+            ("rn", Some(key), Some(reference)) => Action::Rename(reference_of(key, reference)?),
+            ("dl", Some(key), Some(reference)) => Action::Delete(reference_of(key, reference)?),
             ("s", None, None) => Action::AskOrder,
             ("s", Some(digits), None) => Action::Order(OrderNo::parse(digits).ok()?),
             ("w", Some(digits), None) => Action::Watch(OrderNo::parse(digits).ok()?),
@@ -80,4 +94,8 @@ impl Action {
         };
         parts.next().is_none().then_some(action)
     }
+}
+
+fn reference_of(biller_key: &str, reference: &str) -> Option<CustomerReference> {
+    CustomerReference::parse(Biller::from_key(biller_key)?, reference).ok()
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Biller;
+use crate::domain::{Biller, CustomerReference};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -19,4 +19,6 @@ pub enum State {
     AwaitingOrderNo,
     /// The language buttons are shown.
     ChoosingLanguage,
+    /// Waiting for a nickname for a saved reference (any text; /cancel keeps it unnamed).
+    NamingReference { reference: CustomerReference },
 }

@@ -1,0 +1,104 @@
+//! Saved references: kept per chat after an inquiry, with an optional nickname, listed first by
+//! /bill for a one-tap re-check, renamed and deleted from their own list. Shown masked (last four
+//! digits) in button labels, which anyone looking at the screen can read.
+
+use super::flow::Replies;
+use super::menus::{button, labelled};
+use super::payload::Action;
+use super::reply::{Button, Reply};
+use super::state::State;
+use super::{Session, menus};
+use crate::domain::CustomerReference;
+use crate::store::SavedReference;
+use crate::t;
+use crate::views;
+
+/// The longest nickname kept, in characters.
+pub const MAX_NICKNAME_CHARS: usize = 32;
+
+fn label(s: &Session<'_>, saved: &SavedReference, reference: &CustomerReference) -> String {
+    let biller = views::biller_name(s.lang, saved.biller);
+    match &saved.nickname {
+        Some(name) => t!(
+            s.lang,
+            "saved-label-named",
+            name = name.as_str(),
+            biller = biller,
+            reference = reference.masked()
+        ),
+        None => t!(s.lang, "saved-label", biller = biller, reference = reference.masked()),
+    }
+}
+
+/// The button that re-checks a saved reference (none if the rules changed and it no longer parses).
+pub(crate) fn recheck_button(s: &Session<'_>, saved: &SavedReference) -> Option<Button> {
+    let reference = CustomerReference::parse(saved.biller, &saved.reference).ok()?;
+    Some(labelled(format!("⭐ {}", label(s, saved, &reference)), Action::Inquire(reference)))
+}
+
+/// Saves the reference, then offers to name it.
+pub(crate) fn save(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
+    let existing = s.bot.store.saved_references(s.chat.as_str())?;
+    let nickname = existing
+        .iter()
+        .find(|e| e.biller == reference.biller() && e.reference == reference.as_str())
+        .and_then(|e| e.nickname.clone());
+    s.bot.store.save_reference(s.chat.as_str(), &reference, nickname, s.now)?;
+    let text = format!("{}\n{}", t!(s.lang, "saved-done"), t!(s.lang, "saved-ask-name"));
+    s.state = State::NamingReference { reference };
+    Ok(vec![Reply::text(text).with_keyboard(vec![vec![button(s.lang, "btn-skip", Action::Menu)]])])
+}
+
+/// Asks for a new nickname.
+pub(crate) fn ask_name(s: &mut Session<'_>, reference: CustomerReference) -> Vec<Reply> {
+    s.state = State::NamingReference { reference };
+    vec![Reply::text(t!(s.lang, "saved-ask-name")).with_keyboard(vec![vec![button(
+        s.lang,
+        "btn-skip",
+        Action::Menu,
+    )]])]
+}
+
+/// The nickname typed for a saved reference.
+pub(crate) fn name(s: &mut Session<'_>, reference: CustomerReference, text: &str) -> Replies {
+    let name: String = text.trim().chars().take(MAX_NICKNAME_CHARS).collect();
+    if name.is_empty() {
+        return Ok(ask_name(s, reference));
+    }
+    s.bot.store.save_reference(s.chat.as_str(), &reference, Some(name.clone()), s.now)?;
+    s.state = State::Menu;
+    Ok(vec![menus::main_menu(s, t!(s.lang, "saved-named", name = name))])
+}
+
+/// The chat's saved references, each with rename and delete buttons.
+pub(crate) fn list(s: &mut Session<'_>) -> Replies {
+    s.state = State::Menu;
+    let saved = s.bot.store.saved_references(s.chat.as_str())?;
+    if saved.is_empty() {
+        return Ok(vec![menus::main_menu(s, t!(s.lang, "saved-empty"))]);
+    }
+    let mut lines = vec![t!(s.lang, "saved-title")];
+    let mut rows = Vec::new();
+    for (n, item) in saved.iter().enumerate() {
+        let Ok(reference) = CustomerReference::parse(item.biller, &item.reference) else { continue };
+        let n = (n + 1) as u64;
+        lines.push(format!("{n}. {}", label(s, item, &reference)));
+        rows.push(vec![
+            labelled(t!(s.lang, "btn-rename", n = n), Action::Rename(reference.clone())),
+            labelled(t!(s.lang, "btn-delete", n = n), Action::Delete(reference)),
+        ]);
+    }
+    rows.push(vec![button(s.lang, "btn-bill", Action::Bill), button(s.lang, "btn-menu", Action::Menu)]);
+    Ok(vec![Reply::text(lines.join("\n")).with_keyboard(rows)])
+}
+
+/// Forgets a saved reference and shows what is left.
+pub(crate) fn delete(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
+    s.bot.store.delete_reference(s.chat.as_str(), &reference)?;
+    let mut replies = list(s)?;
+    if let Some(first) = replies.first_mut() {
+        first.text =
+            format!("{}\n\n{}", t!(s.lang, "saved-deleted", reference = reference.masked()), first.text);
+    }
+    Ok(replies)
+}
