@@ -55,11 +55,15 @@ impl Default for SandboxConfig {
 
 /// The sandbox's routes. Status is served on POST too, since the document's curl sample uses it.
 pub fn router(config: SandboxConfig) -> Router {
+    router_with_state(std::sync::Arc::new(handlers::AppState::new(config)))
+}
+
+fn router_with_state(state: std::sync::Arc<handlers::AppState>) -> Router {
     Router::new()
         .route(INQUIRY_PATH, post(handlers::inquiry))
         .route("/bill/status/{order_no}", get(handlers::status).post(handlers::status))
         .route("/bill/history", get(handlers::history))
-        .with_state(std::sync::Arc::new(handlers::AppState::new(config)))
+        .with_state(state)
 }
 
 /// A sandbox serving in the background; it stops when dropped.
@@ -67,11 +71,17 @@ pub fn router(config: SandboxConfig) -> Router {
 pub struct RunningSandbox {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
+    status_calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl RunningSandbox {
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// How many status calls this sandbox has answered.
+    pub fn status_calls(&self) -> u64 {
+        self.status_calls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The full URL of the inquiry endpoint.
@@ -102,7 +112,9 @@ impl Drop for RunningSandbox {
 pub fn spawn(listener: TcpListener, config: SandboxConfig) -> std::io::Result<RunningSandbox> {
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
-    let app = router(config);
+    let state = std::sync::Arc::new(handlers::AppState::new(config));
+    let status_calls = state.status_calls.clone();
+    let app = router_with_state(state);
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async {
@@ -113,7 +125,7 @@ pub fn spawn(listener: TcpListener, config: SandboxConfig) -> std::io::Result<Ru
             tracing::error!(error = %e, "sandbox stopped");
         }
     });
-    Ok(RunningSandbox { addr, stop: Some(stop) })
+    Ok(RunningSandbox { addr, stop: Some(stop), status_calls })
 }
 
 /// Starts a sandbox on a free loopback port.

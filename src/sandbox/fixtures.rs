@@ -71,6 +71,8 @@ pub mod orders {
     /// Woyofal top-up, `PENDING` until the sandbox's `deliver_after` (40 s) has passed since it
     /// was first asked about, then `SUCCESS` with a token: for watching an order change.
     pub const DELIVERED_LATER: &str = "202611200800000000010";
+    /// Any 21-digit order starting with this is a pending Woyofal top-up (load tests).
+    pub const LOAD_PREFIX: &str = "2026112099";
     /// 403, maintenance.
     pub const MAINTENANCE: &str = "202611200800000000403";
     /// 500, server error.
@@ -484,5 +486,25 @@ pub fn delivered_later(delivered: bool) -> StatusFixture {
         minute: 55,
     };
     let item = serde_json::to_value(history_item(30_000, &seed, &mut balance)).unwrap_or(Value::Null);
+    StatusFixture::Order(status_data(&item))
+}
+
+/// A pending order for any number under [`orders::LOAD_PREFIX`].
+pub fn load_order(digits: &str) -> StatusFixture {
+    let mut balance = Decimal::from(100_000);
+    let seed = Seed {
+        order: digits.to_owned(),
+        service: "electricity",
+        provider: "WOYOFAL",
+        recipient: "14000000001",
+        amount: 1_000,
+        status: "PENDING",
+        message: None,
+        refunded: Value::from(0),
+        code: None,
+        units: None,
+        minute: 0,
+    };
+    let item = serde_json::to_value(history_item(40_000, &seed, &mut balance)).unwrap_or(Value::Null);
     StatusFixture::Order(status_data(&item))
 }

@@ -17,13 +17,15 @@ use crate::upstream::wire::inquiry::{InquiryData, InquiryEnvelope, InquiryReques
 /// The sandbox's configuration and the little it remembers.
 pub struct AppState {
     config: SandboxConfig,
+    /// Status calls answered so far (benchmarks read it).
+    pub(super) status_calls: Arc<std::sync::atomic::AtomicU64>,
     /// When each "delivered later" order was first asked about.
     first_asked: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
 }
 
 impl AppState {
     pub fn new(config: SandboxConfig) -> AppState {
-        AppState { config, first_asked: Default::default() }
+        AppState { config, first_asked: Default::default(), status_calls: Default::default() }
     }
 }
 
@@ -101,6 +103,7 @@ fn not_found() -> Response {
 /// `GET /bill/status/{orderNo}` (and POST, as in the document's curl sample).
 pub async fn status(State(state): Config, headers: HeaderMap, Path(order_no): Path<String>) -> Response {
     let config = &state.config;
+    state.status_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     tokio::time::sleep(config.latency).await;
     if let Some(refused) = status_auth(&headers, config) {
         return refused;
@@ -116,6 +119,8 @@ pub async fn status(State(state): Config, headers: HeaderMap, Path(order_no): Pa
             .entry(order.digits().to_owned())
             .or_insert_with(tokio::time::Instant::now);
         fixtures::delivered_later(first.elapsed() >= config.deliver_after)
+    } else if order.digits().starts_with(fixtures::orders::LOAD_PREFIX) {
+        fixtures::load_order(order.digits())
     } else {
         fixtures::status(order.digits())
     };
