@@ -267,16 +267,21 @@ impl Store {
         Ok(())
     }
 
-    /// The chat's activity, newest first.
-    pub fn activity(&self, chat: &str) -> Result<Vec<Activity>, StoreError> {
-        let tree = &self.inner.activity;
+    /// Every readable record of `chat` in a per-chat tree, in key order.
+    fn chat_records<T: DeserializeOwned>(&self, tree: &sled::Tree, chat: &str) -> Result<Vec<T>, StoreError> {
         let mut items = Vec::new();
         for entry in tree.scan_prefix(Self::chat_prefix(chat)) {
             let (key, bytes) = entry?;
-            if let Some(item) = self.decode::<Activity>(tree, &key, &bytes) {
+            if let Some(item) = self.decode::<T>(tree, &key, &bytes) {
                 items.push(item);
             }
         }
+        Ok(items)
+    }
+
+    /// The chat's activity, newest first.
+    pub fn activity(&self, chat: &str) -> Result<Vec<Activity>, StoreError> {
+        let mut items: Vec<Activity> = self.chat_records(&self.inner.activity, chat)?;
         items.sort_by_key(|a| std::cmp::Reverse(a.at));
         Ok(items)
     }
@@ -314,14 +319,7 @@ impl Store {
 
     /// The chat's saved references, oldest first (the order they were saved in).
     pub fn saved_references(&self, chat: &str) -> Result<Vec<SavedReference>, StoreError> {
-        let tree = &self.inner.saved;
-        let mut saved = Vec::new();
-        for entry in tree.scan_prefix(Self::chat_prefix(chat)) {
-            let (key, bytes) = entry?;
-            if let Some(item) = self.decode::<SavedReference>(tree, &key, &bytes) {
-                saved.push(item);
-            }
-        }
+        let mut saved: Vec<SavedReference> = self.chat_records(&self.inner.saved, chat)?;
         saved.sort_by_key(|s| s.saved_at);
         Ok(saved)
     }

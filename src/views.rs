@@ -182,25 +182,18 @@ pub fn order(lang: Lang, order: &Order, audience: Audience) -> String {
         optional_field(&mut lines, lang, "label-paid", money(&m.paid));
         optional_field(&mut lines, lang, "label-discount", money(&m.discount));
         optional_field(&mut lines, lang, "label-voucher", money(&m.voucher));
-        if let (Some(before), Some(after)) = (&m.init_bal, &m.new_bal) {
-            let value = t!(
+        let change = |before: &Option<Money>, after: &Option<Money>| match (before, after) {
+            (Some(b), Some(a)) => Some(t!(
                 lang,
                 "value-change",
-                before = format::money(lang, before),
-                after = format::money(lang, after)
-            );
-            lines.push(field(lang, "label-balance", value));
-        }
+                before = format::money(lang, b),
+                after = format::money(lang, a)
+            )),
+            _ => None,
+        };
+        optional_field(&mut lines, lang, "label-balance", change(&m.init_bal, &m.new_bal));
         optional_field(&mut lines, lang, "label-commission", money(&m.cg));
-        if let (Some(before), Some(after)) = (&m.init_cg, &m.new_cg) {
-            let value = t!(
-                lang,
-                "value-change",
-                before = format::money(lang, before),
-                after = format::money(lang, after)
-            );
-            lines.push(field(lang, "label-commission-balance", value));
-        }
+        optional_field(&mut lines, lang, "label-commission-balance", change(&m.init_cg, &m.new_cg));
         optional_field(&mut lines, lang, "label-debit", m.debit.clone());
         optional_field(&mut lines, lang, "label-channel", m.channel.clone());
         optional_field(&mut lines, lang, "label-trx", order.trx.clone());
