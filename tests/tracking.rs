@@ -341,3 +341,46 @@ async fn a_callback_still_works_when_the_status_api_is_down() {
     assert_eq!(sent.len(), 1);
     assert!(sent[0].1.contains("❌ failed") && sent[0].1.contains("Meter blocked"), "{}", sent[0].1);
 }
+
+#[tokio::test]
+async fn notify_me_in_the_conversation_starts_a_watch_and_a_final_order_needs_none() {
+    use billbot::conversation::{Bot, ChatKey, Incoming, Input, Role};
+    use billbot::sandbox::fixtures::orders;
+    let sb = sandbox().await;
+    let (inquiry, status) = sandbox_clients(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let tracker = Arc::new(Tracker::new(status.clone(), store.clone(), recorder, TrackerConfig::default()));
+    let bot = Bot::with_tracker(inquiry, status, store.clone(), tracker);
+    let send = |input: Input| {
+        let bot = bot.clone();
+        async move {
+            let incoming = Incoming {
+                chat: ChatKey::new("test", 1),
+                lang_code: Some("en".into()),
+                role: Role::Customer,
+                input,
+            };
+            bot.handle(incoming).await
+        }
+    };
+    let pending = send(Input::from_text(&format!("/status {}", orders::PENDING))).await;
+    let notify =
+        pending[0].buttons().find(|b| b.label.contains("Notify me")).expect("offered on a pending order");
+    let started = send(Input::Button(notify.payload.clone())).await;
+    assert!(
+        started[0].text.starts_with("🔔 I will tell you when order GB - 202611200800000000001 changes"),
+        "{}",
+        started[0].text
+    );
+    let watch = store.watch(&OrderNo::parse(orders::PENDING).unwrap()).unwrap().unwrap();
+    assert_eq!(watch.watchers.len(), 1);
+    assert_eq!(watch.watchers[0].chat, "test:1");
+
+    let delivered = send(Input::from_text(&format!("/status {}", orders::SUCCESSFUL))).await;
+    assert!(!delivered[0].buttons().any(|b| b.label.contains("Notify me")), "nothing to wait for");
+    let stale = send(Input::Button(format!("v1:w:{}", orders::SUCCESSFUL))).await;
+    assert!(stale[0].text.contains("is already final"), "{}", stale[0].text);
+    assert!(store.watch(&OrderNo::parse(orders::SUCCESSFUL).unwrap()).unwrap().is_none());
+}
