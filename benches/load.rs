@@ -17,32 +17,13 @@
 #[path = "../tests/common/botapi.rs"]
 mod botapi;
 
+mod common;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use billbot::sandbox::{self, SandboxConfig};
 use botapi::FakeTelegram;
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Peak resident memory of a process, in MiB (`VmHWM`).
-fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
 
 /// CPU time (user + system) a process has used, from `/proc/<pid>/stat`.
 fn cpu_time(pid: u32) -> Duration {
@@ -93,8 +74,8 @@ async fn run_chat(fake: FakeTelegram, chat: i64, latency: Duration) -> Vec<Durat
 }
 
 fn main() {
-    let chats = arg("--chats", 1000) as i64;
-    let latency = Duration::from_millis(arg("--latency-ms", 300));
+    let chats = common::arg("--chats", 1000) as i64;
+    let latency = Duration::from_millis(common::arg("--latency-ms", 300));
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let fake = FakeTelegram::start().await;
@@ -128,7 +109,7 @@ fn main() {
         }
         let total = started.elapsed();
         let cpu = cpu_time(pid).saturating_sub(cpu_before);
-        let rss = peak_rss_mib(pid);
+        let rss = common::peak_rss_mib(&pid.to_string());
         overheads.sort();
         let provider_steps = FLOW.iter().filter(|(_, p)| *p).count() as u32;
         let ideal = latency * provider_steps;

@@ -8,6 +8,8 @@
 //! one order got in a minute, the time to register the watches, and the process's peak RSS (the
 //! tracker, its sled store and the sandbox).
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -18,26 +20,6 @@ use billbot::sandbox::{self, SandboxConfig, fixtures};
 use billbot::store::Store;
 use billbot::tracking::{Notifier, Tracker, TrackerConfig};
 use billbot::upstream::{HttpOptions, StatusClient};
-
-fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn peak_rss_mib() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
 
 struct Silent;
 
@@ -52,8 +34,8 @@ impl Notifier for Silent {
 }
 
 fn main() {
-    let orders = arg("--orders", 10_000) as usize;
-    let seconds = arg("--seconds", 120);
+    let orders = common::arg("--orders", 10_000) as usize;
+    let seconds = common::arg("--seconds", 120);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let sb = sandbox::spawn_on_loopback(SandboxConfig::default()).await.unwrap();
@@ -113,6 +95,6 @@ fn main() {
         println!("provider calls per 10 s window: {windows:?}");
         println!("provider calls per minute: {:.0} (total {total})", total as f64 / minutes);
         println!("most calls one order got in a minute: {}", per_minute_max.lock().unwrap());
-        println!("peak RSS (tracker, store, sandbox): {:.1} MiB", peak_rss_mib());
+        println!("peak RSS (tracker, store, sandbox): {:.1} MiB", common::peak_rss_mib("self"));
     });
 }

@@ -249,12 +249,8 @@ async fn a_failing_provider_is_retried_later_with_backoff() {
     assert!(recorder.sent().is_empty(), "errors are not news");
 }
 
-async fn callback_server(s: &Setup) -> String {
-    let app = callback::router(
-        s.tracker.clone(),
-        status_client(&s.server.uri()),
-        "cb-secret-0123456789abcdef".to_owned().into(),
-    );
+async fn callback_server(tracker: Arc<Tracker>, status: billbot::upstream::StatusClient) -> String {
+    let app = callback::router(tracker, status, "cb-secret-0123456789abcdef".to_owned().into());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -272,7 +268,7 @@ async fn provider_callbacks_are_authenticated_idempotent_and_notify_at_once() {
     }))
     .unwrap();
     s.tracker.watch(&order_no(), &pending, "tg:6", Lang::Fr).await.unwrap();
-    let url = callback_server(&s).await;
+    let url = callback_server(s.tracker.clone(), status_client(&s.server.uri())).await;
     let client = reqwest::Client::new();
     let body = json!({"event": "bill.status", "status": "SUCCESS", "provider": "WOYOFAL", "recipient": "14000000001",
                       "trx": ORDER, "reference": null, "errorMsg": null});
@@ -321,17 +317,10 @@ async fn a_callback_still_works_when_the_status_api_is_down() {
     let s = setup(&[("PENDING", None)]).await;
     let pending = status_client(&s.server.uri()).status(&order_no()).await.unwrap();
     s.tracker.watch(&order_no(), &pending, "tg:7", Lang::En).await.unwrap();
-    let app = callback::router(
-        s.tracker.clone(),
-        status_client(&closed_port_url()),
-        "cb-secret-0123456789abcdef".to_owned().into(),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let url = callback_server(s.tracker.clone(), status_client(&closed_port_url())).await;
     let body = json!({"status": "FAIL", "trx": ORDER, "errorMsg": "Meter blocked"});
     let response = reqwest::Client::new()
-        .post(format!("http://{addr}/provider/callback/cb-secret-0123456789abcdef"))
+        .post(format!("{url}/cb-secret-0123456789abcdef"))
         .json(&body)
         .send()
         .await
