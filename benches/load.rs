@@ -76,6 +76,11 @@ async fn run_chat(fake: FakeTelegram, chat: i64, latency: Duration) -> Vec<Durat
 fn main() {
     let chats = common::arg("--chats", 1000) as i64;
     let latency = Duration::from_millis(common::arg("--latency-ms", 300));
+    // `--webhook`: the Bot API server POSTs updates to billbot's webhook instead of long polling.
+    let webhook = std::env::args().any(|a| a == "--webhook").then(|| {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        (format!("http://127.0.0.1:{port}/"), format!("127.0.0.1:{port}"))
+    });
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
         let fake = FakeTelegram::start().await;
@@ -92,6 +97,13 @@ fn main() {
             .env("BILLBOT_STATUS_API_KEY", sandbox::STATUS_KEY)
             .env("BILLBOT_MERCHANT_ID", sandbox::MERCHANT_ID)
             .env("BILLBOT_TELEGRAM_RATE_LIMITS", "off")
+            .envs(webhook.iter().flat_map(|(url, listen)| {
+                [
+                    ("BILLBOT_WEBHOOK_URL", url.clone()),
+                    ("BILLBOT_WEBHOOK_LISTEN", listen.clone()),
+                    ("BILLBOT_WEBHOOK_SECRET", "load-bench-secret".to_owned()),
+                ]
+            }))
             .env("RUST_LOG", "error")
             .stdin(Stdio::null())
             .spawn()
@@ -114,7 +126,8 @@ fn main() {
         let provider_steps = FLOW.iter().filter(|(_, p)| *p).count() as u32;
         let ideal = latency * provider_steps;
         let updates = overheads.len();
-        println!("chats: {chats}, steps per chat: {}, updates: {updates}", FLOW.len());
+        let mode = if webhook.is_some() { "webhook" } else { "long polling" };
+        println!("chats: {chats}, steps per chat: {}, updates: {updates}, updates by {mode}", FLOW.len());
         println!("provider latency: {latency:?}, provider steps per chat: {provider_steps}");
         println!(
             "total: {:.2} s, ideal: {:.2} s, ratio: {:.2}x",

@@ -380,6 +380,10 @@ async fn webhook_mode_sets_the_webhook_and_checks_the_secret() {
     let reply = fake.next_reply(21, 0).await;
     assert!(reply.text.contains("Here is what I can do"));
     assert_eq!(fake.messages_to(21).len(), 1, "the refused update was not handled");
+    // Updates from the Bot API server itself arrive by the webhook, with the secret.
+    fake.user_says(21, "fr", "/start");
+    let reply = fake.next_reply(21, 1).await;
+    assert!(reply.text.starts_with("Bonjour"), "{}", reply.text);
     bot.stop().await;
 }
 

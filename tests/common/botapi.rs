@@ -59,7 +59,8 @@ struct Inner {
     open_callbacks: HashMap<String, bool>,
     /// Answers to force on the next calls of a method: (HTTP status, body).
     forced: HashMap<String, VecDeque<(u16, Value)>>,
-    webhook: Option<String>,
+    /// Set by `setWebhook`: updates are then POSTed there (with the secret) instead of queued.
+    webhook: Option<(String, Option<String>)>,
 }
 
 #[derive(Clone)]
@@ -109,6 +110,11 @@ impl FakeTelegram {
         let id = inner.next_update_id;
         inner.next_update_id += 1;
         let update = build(id);
+        if let Some((url, secret)) = inner.webhook.clone() {
+            drop(inner);
+            tokio::spawn(deliver_to_webhook(url, secret, vec![update]));
+            return;
+        }
         inner.updates.push_back(update);
         drop(inner);
         self.updated.notify_waiters();
@@ -393,7 +399,15 @@ fn answer(fake: &FakeTelegram, method: &str, params: &Value) -> (u16, Value) {
             ok(json!(true))
         }
         "setwebhook" => {
-            fake.lock().webhook = params.get("url").and_then(Value::as_str).map(str::to_owned);
+            let url = params.get("url").and_then(Value::as_str).map(str::to_owned);
+            let secret = params.get("secret_token").and_then(Value::as_str).map(str::to_owned);
+            let mut inner = fake.lock();
+            inner.webhook = url.clone().map(|u| (u, secret.clone()));
+            // Like Telegram: updates that were waiting are delivered to the new webhook.
+            if let Some(url) = url {
+                let pending: Vec<Value> = inner.updates.drain(..).collect();
+                tokio::spawn(deliver_to_webhook(url, secret, pending));
+            }
             ok(json!(true))
         }
         "setmycommands" => {
@@ -551,4 +565,32 @@ fn multipart_fields(body: &[u8], boundary: &str) -> Value {
         fields.insert(name.to_owned(), Value::String(value.trim_end_matches("\r\n").to_owned()));
     }
     Value::Object(fields)
+}
+
+/// POSTs `updates` to the webhook in order, with the secret header. Like Telegram, a delivery the
+/// bot cannot take yet (its server still starting) is retried, for up to 2 s.
+async fn deliver_to_webhook(url: String, secret: Option<String>, updates: Vec<Value>) {
+    let client = webhook_client();
+    for update in updates {
+        for attempt in 0.. {
+            let mut post = client.post(&url).json(&update);
+            if let Some(secret) = &secret {
+                post = post.header("X-Telegram-Bot-Api-Secret-Token", secret);
+            }
+            match post.send().await {
+                Ok(_) => break,
+                Err(e) if attempt >= 100 => {
+                    eprintln!("webhook delivery failed: {e}");
+                    break;
+                }
+                Err(_) => tokio::time::sleep(std::time::Duration::from_millis(20)).await,
+            }
+        }
+    }
+}
+
+/// One pooled client for webhook deliveries.
+fn webhook_client() -> reqwest::Client {
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    CLIENT.get_or_init(reqwest::Client::new).clone()
 }
