@@ -251,6 +251,20 @@ async fn stale_buttons_and_stickers_get_the_menu_not_silence() {
 }
 
 #[tokio::test]
+async fn a_button_on_a_message_too_old_to_edit_still_gets_its_answer() {
+    let mut bot = Running::start().await;
+    let menu = bot.say(19, "en", "/start").await;
+    let data = menu.buttons.iter().flatten().find(|(l, _)| l.contains("Check a bill")).unwrap().1.clone();
+    let before = bot.fake.messages_to(19).len();
+    let id = bot.fake.user_presses_on_old_message(19, "en", menu.message_id, &data);
+    let reply = bot.fake.next_reply(19, before).await;
+    assert!(reply.text.starts_with("Which biller?"), "{}", reply.text);
+    assert_ne!(reply.message_id, menu.message_id, "sent as a new message");
+    assert!(bot.fake.callback_answered(&id));
+    bot.stop().await;
+}
+
+#[tokio::test]
 async fn agents_see_merchant_fields_and_history_customers_do_not() {
     let mut bot = Running::start().await;
     let customer = bot.say(15, "en", &format!("/status {}", orders::DOC_SAMPLE)).await;

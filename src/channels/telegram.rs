@@ -158,13 +158,16 @@ async fn on_callback(
     if let Err(e) = bot.answer_callback_query(query.id.clone()).await {
         tracing::warn!(error = %e, "could not answer a callback query");
     }
-    let Some(message) = query.regular_message() else {
+    let Some(message) = query.message.as_ref() else {
         return Ok(()); // inline-mode messages: billbot sends none
     };
-    let chat = message.chat.id;
+    let chat = message.chat().id;
+    // A message over 48 hours old reaches bots as "inaccessible": it cannot be edited, so the
+    // answer comes as a new message.
+    let pressed = message.regular_message().map(|m| m.id);
     let input = Input::Button(query.data.clone().unwrap_or_default());
     let replies = core.handle(incoming(chat, &query.from, &agents, input)).await;
-    deliver(&bot, &pacer, chat, Some(message.id), &replies).await
+    deliver(&bot, &pacer, chat, pressed, &replies).await
 }
 
 /// Sends replies in order, each message paced. The first reply may replace the message whose

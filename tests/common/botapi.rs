@@ -185,6 +185,33 @@ impl FakeTelegram {
         callback_id
     }
 
+    /// The user presses a button with `data` on a message Telegram no longer gives bots (over 48 h
+    /// old): the query carries an inaccessible message (date 0, no text).
+    pub fn user_presses_on_old_message(
+        &self,
+        user_id: i64,
+        lang: &str,
+        message_id: i64,
+        data: &str,
+    ) -> String {
+        let callback_id = {
+            let mut inner = self.lock();
+            inner.next_callback_id += 1;
+            let id = format!("cb{}", inner.next_callback_id);
+            inner.open_callbacks.insert(id.clone(), false);
+            id
+        };
+        let query = json!({
+            "id": callback_id,
+            "from": Self::user(user_id, lang),
+            "chat_instance": "ci-1",
+            "data": data,
+            "message": {"message_id": message_id, "date": 0, "chat": Self::chat(user_id)},
+        });
+        self.push_update(|id| json!({"update_id": id, "callback_query": query}));
+        callback_id
+    }
+
     /// Presses the button labelled `label` on the latest message of the chat that has one.
     pub fn press(&self, user_id: i64, lang: &str, label: &str) -> String {
         let (message_id, data) = self
