@@ -265,6 +265,17 @@ async fn a_button_on_a_message_too_old_to_edit_still_gets_its_answer() {
 }
 
 #[tokio::test]
+async fn service_messages_such_as_a_member_joining_a_group_get_no_answer() {
+    let mut bot = Running::start().await;
+    bot.fake.user_joins_group(-500, 31, "en");
+    bot.fake.user_says_in_group(-500, 31, "en", "1000000002");
+    let messages = bot.fake.wait_for_messages(-500, 1).await;
+    assert!(messages[0].text.contains("1000000002"), "the first answer is to the text: {}", messages[0].text);
+    bot.stop().await;
+    assert_eq!(bot.fake.messages_to(-500).len(), 1, "{:?}", bot.fake.messages_to(-500));
+}
+
+#[tokio::test]
 async fn agents_see_merchant_fields_and_history_customers_do_not() {
     let mut bot = Running::start().await;
     let customer = bot.say(15, "en", &format!("/status {}", orders::DOC_SAMPLE)).await;

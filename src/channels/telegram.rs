@@ -24,8 +24,8 @@ use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters, SetMyCommandsSetters};
 use teloxide::prelude::{Request, Requester, dptree};
 use teloxide::types::{
-    BotCommand, BotCommandScope, CallbackQuery, ChatId, Message, MessageId, ParseMode, Recipient, Update,
-    User,
+    BotCommand, BotCommandScope, CallbackQuery, ChatId, Message, MessageId, MessageKind, ParseMode,
+    Recipient, Update, User,
 };
 use teloxide::update_listeners::{Polling, webhooks};
 
@@ -141,6 +141,10 @@ async fn on_message(
     let Some(user) = msg.from.as_ref() else {
         return Ok(()); // channel posts have no sender and are not for us
     };
+    if !matches!(msg.kind, MessageKind::Common(_) | MessageKind::Dice(_)) {
+        // Service messages (a member joined, a title changed, a pin…) are not addressed to the bot.
+        return Ok(());
+    }
     let text = msg.text().or(msg.caption()).unwrap_or_default();
     let replies = core.handle(incoming(msg.chat.id, user, &agents, Input::from_text(text))).await;
     deliver(&bot, &pacer, msg.chat.id, None, &replies).await

@@ -128,6 +128,30 @@ impl FakeTelegram {
         json!({"id": chat_id, "type": "private", "first_name": "Awa"})
     }
 
+    /// Telegram's service message when `user_id` joins the group `group_id`.
+    pub fn user_joins_group(&self, group_id: i64, user_id: i64, lang: &str) {
+        let message = json!({
+            "message_id": 3_000_000 + user_id,
+            "date": 1_764_000_000,
+            "chat": {"id": group_id, "type": "group", "title": "Agents Dakar"},
+            "from": Self::user(user_id, lang),
+            "new_chat_members": [Self::user(user_id, lang)],
+        });
+        self.push_update(|id| json!({"update_id": id, "message": message}));
+    }
+
+    /// The user `user_id` types `text` in the group `group_id`.
+    pub fn user_says_in_group(&self, group_id: i64, user_id: i64, lang: &str, text: &str) {
+        let message = json!({
+            "message_id": 4_000_000 + user_id,
+            "date": 1_764_000_000,
+            "chat": {"id": group_id, "type": "group", "title": "Agents Dakar"},
+            "from": Self::user(user_id, lang),
+            "text": text,
+        });
+        self.push_update(|id| json!({"update_id": id, "message": message}));
+    }
+
     /// The user `user_id` (in private chat `user_id`) types `text`.
     pub fn user_says(&self, user_id: i64, lang: &str, text: &str) {
         let mut message = json!({
