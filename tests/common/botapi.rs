@@ -181,17 +181,20 @@ impl FakeTelegram {
         self.push_update(|id| json!({"update_id": id, "message": message}));
     }
 
+    /// A new callback query id, recorded as not yet answered.
+    fn open_callback(&self) -> String {
+        let mut inner = self.lock();
+        inner.next_callback_id += 1;
+        let id = format!("cb{}", inner.next_callback_id);
+        inner.open_callbacks.insert(id.clone(), false);
+        id
+    }
+
     /// The user presses the button with callback `data` on the bot's message `message_id`.
     pub fn user_presses(&self, user_id: i64, lang: &str, message_id: i64, data: &str) -> String {
         let sent = self.message(message_id);
         let text = sent.as_ref().map(|m| m.text.clone()).unwrap_or_default();
-        let callback_id = {
-            let mut inner = self.lock();
-            inner.next_callback_id += 1;
-            let id = format!("cb{}", inner.next_callback_id);
-            inner.open_callbacks.insert(id.clone(), false);
-            id
-        };
+        let callback_id = self.open_callback();
         let query = json!({
             "id": callback_id,
             "from": Self::user(user_id, lang),
@@ -218,13 +221,7 @@ impl FakeTelegram {
         message_id: i64,
         data: &str,
     ) -> String {
-        let callback_id = {
-            let mut inner = self.lock();
-            inner.next_callback_id += 1;
-            let id = format!("cb{}", inner.next_callback_id);
-            inner.open_callbacks.insert(id.clone(), false);
-            id
-        };
+        let callback_id = self.open_callback();
         let query = json!({
             "id": callback_id,
             "from": Self::user(user_id, lang),
