@@ -194,22 +194,14 @@ impl FakeTelegram {
     pub fn user_presses(&self, user_id: i64, lang: &str, message_id: i64, data: &str) -> String {
         let sent = self.message(message_id);
         let text = sent.as_ref().map(|m| m.text.clone()).unwrap_or_default();
-        let callback_id = self.open_callback();
-        let query = json!({
-            "id": callback_id,
-            "from": Self::user(user_id, lang),
-            "chat_instance": "ci-1",
-            "data": data,
-            "message": {
-                "message_id": message_id,
-                "date": 1_764_000_000,
-                "chat": Self::chat(user_id),
-                "from": {"id": BOT_ID, "is_bot": true, "first_name": "billbot", "username": "billbot_test_bot"},
-                "text": text,
-            },
+        let message = json!({
+            "message_id": message_id,
+            "date": 1_764_000_000,
+            "chat": Self::chat(user_id),
+            "from": {"id": BOT_ID, "is_bot": true, "first_name": "billbot", "username": "billbot_test_bot"},
+            "text": text,
         });
-        self.push_update(|id| json!({"update_id": id, "callback_query": query}));
-        callback_id
+        self.push_callback(user_id, lang, data, message)
     }
 
     /// The user presses a button with `data` on a message Telegram no longer gives bots (over 48 h
@@ -221,13 +213,19 @@ impl FakeTelegram {
         message_id: i64,
         data: &str,
     ) -> String {
+        let message = json!({"message_id": message_id, "date": 0, "chat": Self::chat(user_id)});
+        self.push_callback(user_id, lang, data, message)
+    }
+
+    /// Queues a callback query with `data` on `message`; returns its id.
+    fn push_callback(&self, user_id: i64, lang: &str, data: &str, message: Value) -> String {
         let callback_id = self.open_callback();
         let query = json!({
             "id": callback_id,
             "from": Self::user(user_id, lang),
             "chat_instance": "ci-1",
             "data": data,
-            "message": {"message_id": message_id, "date": 0, "chat": Self::chat(user_id)},
+            "message": message,
         });
         self.push_update(|id| json!({"update_id": id, "callback_query": query}));
         callback_id
