@@ -2,7 +2,9 @@
 //! and two order checks through the real `billbot serve` process (its dispatcher, store and
 //! clients), against a Bot API server on loopback and the sandbox with a fixed provider latency.
 //!
-//! `cargo bench --bench load -- [--chats N] [--latency-ms MS]` (defaults: 1000 chats, 300 ms).
+//! `cargo bench --bench load -- [--chats N] [--latency-ms MS] [--spread-ms MS] [--webhook]`
+//! (defaults: 1000 chats, 300 ms, all chats starting at once, long polling). `--spread-ms` starts
+//! the chats evenly over that window instead: a steady arrival rate rather than one burst.
 //!
 //! Each chat runs 6 steps: /start, "Check a bill", "Senelec", a reference (inquiry), /status of a
 //! pending order (status call), "Refresh" (status call). Three steps call the provider, so the
@@ -55,8 +57,10 @@ const FLOW: [(Step, bool); 6] = [
     (Step::Press("Refresh"), true),
 ];
 
-async fn run_chat(fake: FakeTelegram, chat: i64, latency: Duration) -> Vec<Duration> {
+/// Runs the flow in one chat: each step's overhead, and the chat's whole time.
+async fn run_chat(fake: FakeTelegram, chat: i64, latency: Duration) -> (Vec<Duration>, Duration) {
     let mut overheads = Vec::with_capacity(FLOW.len());
+    let chat_started = Instant::now();
     for (step, calls_provider) in &FLOW {
         let before = fake.count_to(chat);
         let started = Instant::now();
@@ -70,12 +74,13 @@ async fn run_chat(fake: FakeTelegram, chat: i64, latency: Duration) -> Vec<Durat
         let elapsed = started.elapsed();
         overheads.push(if *calls_provider { elapsed.saturating_sub(latency) } else { elapsed });
     }
-    overheads
+    (overheads, chat_started.elapsed())
 }
 
 fn main() {
     let chats = common::arg("--chats", 1000) as i64;
     let latency = Duration::from_millis(common::arg("--latency-ms", 300));
+    let spread = Duration::from_millis(common::arg("--spread-ms", 0));
     // `--webhook`: the Bot API server POSTs updates to billbot's webhook instead of long polling.
     let webhook = std::env::args().any(|a| a == "--webhook").then(|| {
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -114,11 +119,24 @@ fn main() {
         let cpu_before = cpu_time(pid);
 
         let started = Instant::now();
-        let tasks: Vec<_> = (0..chats).map(|i| tokio::spawn(run_chat(fake.clone(), 10_000 + i, latency))).collect();
+        let tasks: Vec<_> = (0..chats)
+            .map(|i| {
+                let fake = fake.clone();
+                let start_at = started + spread.mul_f64(i as f64 / chats as f64);
+                tokio::spawn(async move {
+                    tokio::time::sleep_until(start_at.into()).await;
+                    run_chat(fake, 10_000 + i, latency).await
+                })
+            })
+            .collect();
         let mut overheads = Vec::new();
+        let mut chat_times = Vec::new();
         for task in tasks {
-            overheads.extend(task.await.unwrap());
+            let (steps, whole) = task.await.unwrap();
+            overheads.extend(steps);
+            chat_times.push(whole);
         }
+        chat_times.sort();
         let total = started.elapsed();
         let cpu = cpu_time(pid).saturating_sub(cpu_before);
         let rss = common::peak_rss_mib(&pid.to_string());
@@ -130,10 +148,21 @@ fn main() {
         println!("chats: {chats}, steps per chat: {}, updates: {updates}, updates by {mode}", FLOW.len());
         println!("provider latency: {latency:?}, provider steps per chat: {provider_steps}");
         println!(
+            "chats started over {:.1} s ({:.0} updates a second on average)",
+            spread.as_secs_f64(),
+            updates as f64 / total.as_secs_f64()
+        );
+        println!(
             "total: {:.2} s, ideal: {:.2} s, ratio: {:.2}x",
             total.as_secs_f64(),
-            ideal.as_secs_f64(),
-            total.as_secs_f64() / ideal.as_secs_f64()
+            (spread + ideal).as_secs_f64(),
+            total.as_secs_f64() / (spread + ideal).as_secs_f64()
+        );
+        println!(
+            "one chat's flow: p50 {:.2} s, p99 {:.2} s (ideal {:.2} s)",
+            percentile(&chat_times, 0.50).as_secs_f64(),
+            percentile(&chat_times, 0.99).as_secs_f64(),
+            ideal.as_secs_f64()
         );
         println!(
             "per-update overhead (update queued -> reply received, minus provider latency): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",

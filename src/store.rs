@@ -41,6 +41,9 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// How many items a chat's activity keeps; older ones are dropped.
 pub const ACTIVITY_LIMIT: usize = 50;
 
+/// A flush slower than this is logged: every reply waiting on it was held that long.
+const SLOW_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the database could not be used: {0}")]
@@ -143,7 +146,13 @@ impl Store {
         }
         // Every ticket issued so far belongs to a write made before it: this flush covers them.
         let covered = flusher.requested.load(Ordering::SeqCst);
+        let started = std::time::Instant::now();
         self.inner.db.flush_async().await?;
+        let took = started.elapsed();
+        if took >= SLOW_FLUSH {
+            // Every chat waiting to reply waited this long: worth an operator's look at the disk.
+            tracing::warn!(millis = took.as_millis() as u64, "slow store flush");
+        }
         flusher.completed.store(covered, Ordering::SeqCst);
         Ok(())
     }

@@ -150,7 +150,7 @@ async fn on_message(
     deliver(&bot, &pacer, msg.chat.id, None, &replies).await
 }
 
-/// A button press: always answered (it stops the client's spinner), then handled like a message.
+/// A button press: handled like a message, and always answered (that stops the client's spinner).
 #[tracing::instrument(name = "update", skip_all)]
 async fn on_callback(
     bot: TgBot,
@@ -159,10 +159,15 @@ async fn on_callback(
     agents: Arc<Agents>,
     pacer: Arc<Pacer>,
 ) -> HandlerResult {
-    if let Err(e) = bot.answer_callback_query(query.id.clone()).await {
-        tracing::warn!(error = %e, "could not answer a callback query");
-    }
+    // Answered while the press is handled, not before: the answer's round trip to Telegram does
+    // not delay the reply.
+    let answer = async {
+        if let Err(e) = bot.answer_callback_query(query.id.clone()).await {
+            tracing::warn!(error = %e, "could not answer a callback query");
+        }
+    };
     let Some(message) = query.message.as_ref() else {
+        answer.await;
         return Ok(()); // inline-mode messages: billbot sends none
     };
     let chat = message.chat().id;
@@ -170,7 +175,7 @@ async fn on_callback(
     // answer comes as a new message.
     let pressed = message.regular_message().map(|m| m.id);
     let input = Input::Button(query.data.clone().unwrap_or_default());
-    let replies = core.handle(incoming(chat, &query.from, &agents, input)).await;
+    let ((), replies) = tokio::join!(answer, core.handle(incoming(chat, &query.from, &agents, input)));
     deliver(&bot, &pacer, chat, pressed, &replies).await
 }
 
