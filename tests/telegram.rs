@@ -113,11 +113,12 @@ async fn the_dispatcher_schema_type_checks_with_its_dependencies() {
     let bot = telegram::bot(&settings(&fake));
     // `build` panics when a handler needs a dependency that is not provided.
     let _dispatcher = teloxide::dispatching::Dispatcher::builder(bot, telegram::schema())
-        .dependencies(teloxide::prelude::dptree::deps![
+        .dependencies(telegram::dependencies(
             core,
             std::sync::Arc::new(telegram::Agents::default()),
-            std::sync::Arc::new(telegram::Pacer::new(Limits::default()))
-        ])
+            std::sync::Arc::new(telegram::Pacer::new(Limits::default())),
+            telegram::ChatQueues::new(),
+        ))
         .build();
 }
 
@@ -465,4 +466,63 @@ async fn notify_me_pushes_one_receipt_in_the_users_language_when_the_order_is_de
     let final_order = store.order(&order).unwrap().unwrap().order;
     tracker.apply(&order, &final_order).await.unwrap();
     assert_eq!(fake.messages_to(30).iter().filter(|s| s.text.contains("Du nouveau")).count(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_queues_keep_each_chats_order_and_run_chats_side_by_side() {
+    use std::sync::{Arc, Mutex};
+    let queues = telegram::ChatQueues::new();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    // Chat 1's first job can only finish once chat 2's job has run: were chats handled one
+    // after another, this would never end.
+    let released = Arc::new(tokio::sync::Notify::new());
+    {
+        let released = released.clone();
+        queues.push(1, async move { released.notified().await });
+    }
+    for i in 0..200 {
+        let order = order.clone();
+        queues.push(1, async move {
+            if i % 7 == 0 {
+                tokio::task::yield_now().await;
+            }
+            order.lock().unwrap().push(i);
+        });
+    }
+    queues.push(2, async move { released.notify_one() });
+    tokio::time::timeout(Duration::from_secs(30), queues.finish())
+        .await
+        .expect("chat 2 was held up by chat 1");
+    assert_eq!(*order.lock().unwrap(), (0..200).collect::<Vec<_>>());
+    assert_eq!(queues.busy_chats(), 0, "finished chats leave no queue behind");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chat_queues_lose_no_job_pushed_while_a_chat_goes_idle() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let queues = telegram::ChatQueues::new();
+    let done = Arc::new(AtomicUsize::new(0));
+    let pushers: Vec<_> = (0..4)
+        .map(|p| {
+            let (queues, done) = (queues.clone(), done.clone());
+            tokio::spawn(async move {
+                for i in 0..2_000 {
+                    let done = done.clone();
+                    queues.push((p + i) % 3, async move {
+                        done.fetch_add(1, Ordering::SeqCst);
+                    });
+                    if i % 50 == 0 {
+                        tokio::task::yield_now().await; // let queues drain and end in between
+                    }
+                }
+            })
+        })
+        .collect();
+    for pusher in pushers {
+        pusher.await.unwrap();
+    }
+    queues.finish().await;
+    assert_eq!(done.load(Ordering::SeqCst), 8_000);
+    assert_eq!(queues.busy_chats(), 0);
 }

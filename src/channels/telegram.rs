@@ -11,6 +11,7 @@
 //! - Replies are HTML with every dynamic value escaped ([`render`]).
 
 pub mod pace;
+pub mod queue;
 pub mod render;
 
 use std::collections::HashSet;
@@ -36,6 +37,7 @@ use crate::t;
 use crate::tracking::Notifier;
 
 pub use pace::{Limits, Pacer};
+pub use queue::ChatQueues;
 
 /// The Bot API client billbot uses.
 pub type TgBot = teloxide::Bot;
@@ -119,6 +121,16 @@ pub fn schema() -> UpdateHandler<teloxide::RequestError> {
         .branch(Update::filter_callback_query().endpoint(on_callback))
 }
 
+/// What the handlers of [`schema`] take besides the update and the Bot API client.
+pub fn dependencies(
+    core: Bot,
+    agents: Arc<Agents>,
+    pacer: Arc<Pacer>,
+    queues: ChatQueues,
+) -> teloxide::dptree::di::DependencyMap {
+    dptree::deps![core, agents, pacer, queues]
+}
+
 fn incoming(chat: ChatId, user: &User, agents: &Agents, input: Input) -> Incoming {
     Incoming {
         chat: ChatKey::new("tg", chat.0),
@@ -129,7 +141,8 @@ fn incoming(chat: ChatId, user: &User, agents: &Agents, input: Input) -> Incomin
 }
 
 /// A message: commands and text go to the core as typed; anything without text (a sticker, a
-/// photo) goes as empty text, which the core answers with the menu rather than silence.
+/// photo) goes as empty text, which the core answers with the menu rather than silence. The work
+/// is queued behind the chat's earlier updates ([`queue`]); the handler returns at once.
 #[tracing::instrument(name = "update", skip_all)]
 async fn on_message(
     bot: TgBot,
@@ -137,6 +150,7 @@ async fn on_message(
     core: Bot,
     agents: Arc<Agents>,
     pacer: Arc<Pacer>,
+    queues: ChatQueues,
 ) -> HandlerResult {
     let Some(user) = msg.from.as_ref() else {
         return Ok(()); // channel posts have no sender and are not for us
@@ -146,11 +160,17 @@ async fn on_message(
         return Ok(());
     }
     let text = msg.text().or(msg.caption()).unwrap_or_default();
-    let replies = core.handle(incoming(msg.chat.id, user, &agents, Input::from_text(text))).await;
-    deliver(&bot, &pacer, msg.chat.id, None, &replies).await
+    let chat = msg.chat.id;
+    let incoming = incoming(chat, user, &agents, Input::from_text(text));
+    queues.push(chat.0, async move {
+        let replies = core.handle(incoming).await;
+        deliver_logged(&bot, &pacer, chat, None, &replies).await;
+    });
+    Ok(())
 }
 
-/// A button press: handled like a message, and always answered (that stops the client's spinner).
+/// A button press: answered at once (that stops the client's spinner), then queued like a
+/// message.
 #[tracing::instrument(name = "update", skip_all)]
 async fn on_callback(
     bot: TgBot,
@@ -158,25 +178,45 @@ async fn on_callback(
     core: Bot,
     agents: Arc<Agents>,
     pacer: Arc<Pacer>,
+    queues: ChatQueues,
 ) -> HandlerResult {
-    // Answered while the press is handled, not before: the answer's round trip to Telegram does
-    // not delay the reply.
-    let answer = async {
-        if let Err(e) = bot.answer_callback_query(query.id.clone()).await {
-            tracing::warn!(error = %e, "could not answer a callback query");
+    let answer = {
+        let bot = bot.clone();
+        let id = query.id.clone();
+        async move {
+            if let Err(e) = bot.answer_callback_query(id).await {
+                tracing::warn!(error = %e, "could not answer a callback query");
+            }
         }
     };
+    queues.spawn(answer);
     let Some(message) = query.message.as_ref() else {
-        answer.await;
         return Ok(()); // inline-mode messages: billbot sends none
     };
     let chat = message.chat().id;
     // A message over 48 hours old reaches bots as "inaccessible": it cannot be edited, so the
     // answer comes as a new message.
     let pressed = message.regular_message().map(|m| m.id);
-    let input = Input::Button(query.data.clone().unwrap_or_default());
-    let ((), replies) = tokio::join!(answer, core.handle(incoming(chat, &query.from, &agents, input)));
-    deliver(&bot, &pacer, chat, pressed, &replies).await
+    let incoming =
+        incoming(chat, &query.from, &agents, Input::Button(query.data.clone().unwrap_or_default()));
+    queues.push(chat.0, async move {
+        let replies = core.handle(incoming).await;
+        deliver_logged(&bot, &pacer, chat, pressed, &replies).await;
+    });
+    Ok(())
+}
+
+/// [`deliver`], with a failure logged (the user has been answered as far as Telegram allowed).
+async fn deliver_logged(
+    bot: &TgBot,
+    pacer: &Pacer,
+    chat: ChatId,
+    pressed: Option<MessageId>,
+    replies: &[Reply],
+) {
+    if let Err(e) = deliver(bot, pacer, chat, pressed, replies).await {
+        tracing::warn!(chat = chat.0, error = %e, "a reply could not be delivered");
+    }
 }
 
 /// Sends replies in order, each message paced. The first reply may replace the message whose
@@ -255,6 +295,7 @@ pub async fn run(
 ) -> Result<(), teloxide::RequestError> {
     let agents = Arc::new(Agents(settings.agents.clone()));
     let pacer = options.pacer.clone();
+    let queues = ChatQueues::new();
     let forgetting = {
         let pacer = pacer.clone();
         tokio::spawn(async move {
@@ -269,7 +310,7 @@ pub async fn run(
         tracing::warn!(error = %e, "could not register the command menus");
     }
     let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
-        .dependencies(dptree::deps![core.clone(), agents, pacer])
+        .dependencies(dependencies(core.clone(), agents, pacer, queues.clone()))
         .default_handler(|update| async move { tracing::debug!(id = update.id.0, "update ignored") })
         .build();
     let token = dispatcher.shutdown_token();
@@ -297,6 +338,8 @@ pub async fn run(
             dispatcher.try_dispatch_with_listener(listener, listener_errors).await
         }
     };
+    // The dispatcher has stopped taking updates: let the ones in hand finish.
+    queues.finish().await;
     forgetting.abort();
     if let Err(e) = core.store().flush().await {
         tracing::error!(error = %e, "the store could not be flushed at shutdown");
