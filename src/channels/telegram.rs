@@ -3,8 +3,9 @@
 //!
 //! - One schema ([`schema`]) holds the routing: messages (commands and text alike, since the core
 //!   reads commands itself) and callback queries.
-//! - The dispatcher handles one chat's updates in order and different chats concurrently, so a
-//!   slow provider call in one chat never delays another.
+//! - One chat's updates are handled in order and different chats concurrently, so a slow
+//!   provider call in one chat never delays another: the dispatcher's handlers only queue the
+//!   work in per-chat queues ([`queue`]), which run it.
 //! - Every message waits for Telegram's rate limits ([`pace`]); a 429 with `retry_after` is
 //!   waited out and the message sent again, not dropped.
 //! - The role comes from the verified sender id (`BILLBOT_AGENTS`), never from message text.
