@@ -349,6 +349,23 @@ async fn a_slow_provider_in_one_chat_does_not_delay_another_chat() {
 }
 
 #[tokio::test]
+async fn an_update_in_hand_at_shutdown_is_answered_before_the_bot_stops() {
+    let mut bot = Running::start().await;
+    bot.say(20, "en", "/bill").await;
+    bot.press(20, "en", "Senelec").await;
+    let before = bot.fake.messages_to(20).len();
+    bot.fake.user_says(20, "en", refs::SLOW); // answered only after the client's timeout
+    while !bot.fake.all_updates_taken() {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(bot.fake.messages_to(20).len(), before, "still waiting for the provider");
+    bot.stop().await;
+    let messages = bot.fake.messages_to(20);
+    assert_eq!(messages.len(), before + 1, "the update in hand was answered before run returned");
+    assert!(messages[before].text.contains("not answering"), "{}", messages[before].text);
+}
+
+#[tokio::test]
 async fn one_chats_messages_are_handled_in_order() {
     let mut bot = Running::start().await;
     bot.say(20, "en", "/start").await;

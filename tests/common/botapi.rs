@@ -248,6 +248,11 @@ impl FakeTelegram {
         self.user_presses(user_id, lang, message_id, &data)
     }
 
+    /// Whether the bot has fetched and confirmed every update (its next `getUpdates` asked past them).
+    pub fn all_updates_taken(&self) -> bool {
+        self.lock().updates.is_empty()
+    }
+
     pub fn messages_to(&self, chat_id: i64) -> Vec<Sent> {
         self.lock().messages.get(&chat_id).cloned().unwrap_or_default()
     }
