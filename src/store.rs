@@ -217,35 +217,49 @@ impl Store {
     }
 
     /// Stores what the provider said of an order, adding a status change to its history when
-    /// the status differs from the last one seen.
+    /// the status differs from the last one seen. Atomic: chats and the tracker may record the
+    /// same order at once, and each write builds on the one before it.
     pub fn record_order(
         &self,
         order_no: &OrderNo,
         order: &Order,
         at: DateTime<Utc>,
     ) -> Result<OrderRecord, StoreError> {
+        let tree = &self.inner.orders;
         let key = order_no.digits().as_bytes();
-        let mut record = self.read::<OrderRecord>(&self.inner.orders, key)?.unwrap_or_else(|| OrderRecord {
-            order: order.clone(),
-            changes: Vec::new(),
-            first_seen: at,
-            last_checked: at,
-        });
-        let changed = record
-            .changes
-            .last()
-            .is_none_or(|last| last.status != order.status || last.provider_status != order.provider_status);
-        if changed {
-            record.changes.push(StatusChange {
-                status: order.status,
-                provider_status: order.provider_status.clone(),
-                at,
+        let fresh =
+            || OrderRecord { order: order.clone(), changes: Vec::new(), first_seen: at, last_checked: at };
+        // Set by the update below, which sled runs at least once.
+        let mut outcome: Result<OrderRecord, StoreError> = Ok(fresh());
+        tree.update_and_fetch(key, |stored| {
+            // sled may call this again if another write got in between: start afresh each time.
+            let mut record =
+                stored.and_then(|bytes| self.decode::<OrderRecord>(tree, key, bytes)).unwrap_or_else(fresh);
+            let changed = record.changes.last().is_none_or(|last| {
+                last.status != order.status || last.provider_status != order.provider_status
             });
-        }
-        record.order = order.clone();
-        record.last_checked = at;
-        self.write(&self.inner.orders, key, &record)?;
-        Ok(record)
+            if changed {
+                record.changes.push(StatusChange {
+                    status: order.status,
+                    provider_status: order.provider_status.clone(),
+                    at,
+                });
+            }
+            record.order = order.clone();
+            record.last_checked = at;
+            match serde_json::to_vec(&Envelope { v: SCHEMA_VERSION, data: &record }) {
+                Ok(bytes) => {
+                    outcome = Ok(record);
+                    Some(bytes)
+                }
+                Err(e) => {
+                    // Keep what was stored rather than lose it.
+                    outcome = Err(e.into());
+                    stored.map(<[u8]>::to_vec)
+                }
+            }
+        })?;
+        outcome
     }
 
     fn activity_key(chat: &str, item: &ActivityItem) -> Vec<u8> {

@@ -63,6 +63,30 @@ fn an_orders_status_history_records_each_change_once() {
     assert_eq!(record.last_checked, t0 + Duration::minutes(2));
 }
 
+#[test]
+fn concurrent_checks_of_one_order_lose_no_status_change() {
+    // Chats and the tracker may record the same order at once: each write must build on the
+    // last one, or a change seen by one of them is overwritten by another's older view.
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t0 = Utc::now();
+    for n in 0..20 {
+        let no = OrderNo::parse(&format!("2026112099{n:011}")).unwrap();
+        std::thread::scope(|scope| {
+            for writer in 0..8 {
+                let (store, no) = (&store, &no);
+                scope.spawn(move || {
+                    let mut order = sample_order();
+                    order.provider_status = format!("STEP-{writer}");
+                    store.record_order(no, &order, t0).unwrap();
+                });
+            }
+        });
+        let record = store.order(&no).unwrap().unwrap();
+        assert_eq!(record.changes.len(), 8, "order {n}: {:?}", record.changes);
+    }
+}
+
 fn sample_order() -> billbot::domain::Order {
     serde_json::from_value(serde_json::json!({
         "order_no": "GB - 202611200800000000001", "trx": null, "reference": null, "status": "pending",
