@@ -2,12 +2,12 @@
 //! at the same time, and nothing waits on a chat's work but that chat.
 //!
 //! Why not leave this to teloxide's dispatcher, which also runs one worker per chat? Its loop
-//! reaps idle workers, and when it takes a worker that has just picked up an update for an idle
-//! one (a race it guards against by waiting for the worker), it waits for that update's whole
-//! handling, a provider call included, before it reads the next update. The load benchmark saw
-//! every chat stall for one provider latency (300 ms) a few times a run. The handlers here only
-//! queue the work, so the dispatcher's workers are never busy for long; the work runs in these
-//! queues.
+//! reaps idle workers, and when it takes one that has just picked up an update (a race it
+//! covers by waiting for the worker), it waits for that update's whole handling, a provider call
+//! included, before it reads the next update: every chat stalls. The load benchmark saw it in
+//! about a third of its runs (one provider latency, 300 ms; in production up to the client's
+//! timeout). The handlers here only queue the work, so the dispatcher's workers are never busy
+//! for long; the work runs in these queues.
 
 use std::collections::HashMap;
 use std::future::Future;
