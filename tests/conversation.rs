@@ -188,6 +188,23 @@ async fn order_errors_are_answers_with_a_way_forward() {
 }
 
 #[tokio::test]
+async fn an_order_number_typed_where_a_reference_is_expected_can_be_checked_in_one_tap() {
+    let h = Harness::new().await;
+    let mut c = h.chat("order-at-reference", "fr", Role::Customer);
+    c.say("/bill").await;
+    c.press("Senelec").await;
+    let text = c.say("202206132206791818205").await;
+    assert!(text.contains("6 à 14 chiffres"), "the reference rule is still explained: {text}");
+    assert!(c.press("numéro de commande").await.contains("Commande GB - 202206132206791818205"));
+    c.say("/bill").await;
+    c.press("Senelec").await;
+    c.say("123456789012345").await;
+    assert!(c.has_button("numéro de commande"), "15 digits: a reference too long, or an order");
+    c.say("12").await;
+    assert!(!c.has_button("numéro de commande"), "too short to be an order: {:?}", c.labels());
+}
+
+#[tokio::test]
 async fn digits_typed_at_the_menu_ask_which_biller_or_whether_it_is_an_order() {
     let h = Harness::new().await;
     let mut c = h.chat("7", "en", Role::Customer);

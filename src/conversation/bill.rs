@@ -6,7 +6,7 @@ use super::payload::Action;
 use super::reply::Reply;
 use super::state::State;
 use super::{Session, order};
-use crate::domain::{Biller, CustomerReference, OrderNo};
+use crate::domain::{Biller, CustomerReference, OrderNo, ReferenceError};
 use crate::store::ActivityItem;
 use crate::t;
 use crate::upstream::ErrorKind;
@@ -67,9 +67,15 @@ pub(crate) async fn typed_reference(s: &mut Session<'_>, biller: Biller, text: &
     }
     match CustomerReference::parse(biller, text) {
         Ok(reference) => inquire(s, reference).await,
-        Err(e) => Ok(vec![
-            Reply::text(views::reference_error(s.lang, biller, &e)).with_keyboard(reference_keyboard(s)),
-        ]),
+        Err(e) => {
+            let mut keyboard = reference_keyboard(s);
+            // Too long for a reference, but it could be an order number (typed without `GB`):
+            // one tap checks it as one.
+            if let (ReferenceError::TooLong { .. }, Ok(order_no)) = (&e, OrderNo::parse(text)) {
+                keyboard.insert(0, vec![button(s.lang, "btn-its-an-order", Action::Order(order_no))]);
+            }
+            Ok(vec![Reply::text(views::reference_error(s.lang, biller, &e)).with_keyboard(keyboard)])
+        }
     }
 }
 
