@@ -95,6 +95,11 @@ struct Envelope<T> {
     data: T,
 }
 
+/// A record as stored: in its envelope, with this build's schema version.
+fn encode<T: Serialize>(data: &T) -> Result<Vec<u8>, StoreError> {
+    Ok(serde_json::to_vec(&Envelope { v: SCHEMA_VERSION, data })?)
+}
+
 impl Store {
     /// Opens (or creates) the database in `dir`. A database written by another schema version
     /// is refused rather than misread.
@@ -188,8 +193,7 @@ impl Store {
     }
 
     fn write<T: Serialize>(&self, tree: &sled::Tree, key: &[u8], data: &T) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(&Envelope { v: SCHEMA_VERSION, data })?;
-        tree.insert(key, bytes)?;
+        tree.insert(key, encode(data)?)?;
         Ok(())
     }
 
@@ -247,14 +251,14 @@ impl Store {
             }
             record.order = order.clone();
             record.last_checked = at;
-            match serde_json::to_vec(&Envelope { v: SCHEMA_VERSION, data: &record }) {
+            match encode(&record) {
                 Ok(bytes) => {
                     outcome = Ok(record);
                     Some(bytes)
                 }
                 Err(e) => {
                     // Keep what was stored rather than lose it.
-                    outcome = Err(e.into());
+                    outcome = Err(e);
                     stored.map(<[u8]>::to_vec)
                 }
             }
