@@ -163,10 +163,7 @@ async fn on_message(
     let text = msg.text().or(msg.caption()).unwrap_or_default();
     let chat = msg.chat.id;
     let incoming = incoming(chat, user, &agents, Input::from_text(text));
-    queues.push(chat.0, async move {
-        let replies = core.handle(incoming).await;
-        deliver_logged(&bot, &pacer, chat, None, &replies).await;
-    });
+    queue_turn(&queues, bot, core, pacer, chat, None, incoming);
     Ok(())
 }
 
@@ -200,24 +197,27 @@ async fn on_callback(
     let pressed = message.regular_message().map(|m| m.id);
     let incoming =
         incoming(chat, &query.from, &agents, Input::Button(query.data.clone().unwrap_or_default()));
-    queues.push(chat.0, async move {
-        let replies = core.handle(incoming).await;
-        deliver_logged(&bot, &pacer, chat, pressed, &replies).await;
-    });
+    queue_turn(&queues, bot, core, pacer, chat, pressed, incoming);
     Ok(())
 }
 
-/// [`deliver`], with a failure logged (the user has been answered as far as Telegram allowed).
-async fn deliver_logged(
-    bot: &TgBot,
-    pacer: &Pacer,
+/// Queues one turn of the chat: the core handles `incoming`, then the replies are delivered
+/// (a failure is logged: the user has been answered as far as Telegram allowed).
+fn queue_turn(
+    queues: &ChatQueues,
+    bot: TgBot,
+    core: Bot,
+    pacer: Arc<Pacer>,
     chat: ChatId,
     pressed: Option<MessageId>,
-    replies: &[Reply],
+    incoming: Incoming,
 ) {
-    if let Err(e) = deliver(bot, pacer, chat, pressed, replies).await {
-        tracing::warn!(chat = chat.0, error = %e, "a reply could not be delivered");
-    }
+    queues.push(chat.0, async move {
+        let replies = core.handle(incoming).await;
+        if let Err(e) = deliver(&bot, &pacer, chat, pressed, &replies).await {
+            tracing::warn!(chat = chat.0, error = %e, "a reply could not be delivered");
+        }
+    });
 }
 
 /// Sends replies in order, each message paced. The first reply may replace the message whose
