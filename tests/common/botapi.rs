@@ -128,12 +128,16 @@ impl FakeTelegram {
         json!({"id": chat_id, "type": "private", "first_name": "Awa"})
     }
 
+    fn group(group_id: i64) -> Value {
+        json!({"id": group_id, "type": "group", "title": "Agents Dakar"})
+    }
+
     /// Telegram's service message when `user_id` joins the group `group_id`.
     pub fn user_joins_group(&self, group_id: i64, user_id: i64, lang: &str) {
         let message = json!({
             "message_id": 3_000_000 + user_id,
             "date": 1_764_000_000,
-            "chat": {"id": group_id, "type": "group", "title": "Agents Dakar"},
+            "chat": Self::group(group_id),
             "from": Self::user(user_id, lang),
             "new_chat_members": [Self::user(user_id, lang)],
         });
@@ -145,7 +149,7 @@ impl FakeTelegram {
         let message = json!({
             "message_id": 4_000_000 + user_id,
             "date": 1_764_000_000,
-            "chat": {"id": group_id, "type": "group", "title": "Agents Dakar"},
+            "chat": Self::group(group_id),
             "from": Self::user(user_id, lang),
             "text": text,
         });
