@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use billbot::conversation::{Bot, ChatKey, Incoming, Input, Role};
+use billbot::conversation::{Bot, ChatKey, Incoming, Input};
 use billbot::domain::Currency;
 use billbot::sandbox::{self, SandboxConfig};
 use billbot::store::{ActivityItem, Store};
@@ -31,12 +31,7 @@ fn bench(c: &mut Criterion) {
         .unwrap();
         (Bot::new(inquiry, status, Store::open(dir.path()).unwrap()), sb)
     });
-    let incoming = |text: &str| Incoming {
-        chat: ChatKey::new("bench", 1),
-        lang_code: Some("fr".into()),
-        role: Role::Customer,
-        input: Input::from_text(text),
-    };
+    let incoming = |text: &str| Incoming::new(ChatKey::terminal(1), Input::from_text(text)).lang_code("fr");
 
     let mut group = c.benchmark_group("step");
     group.measurement_time(Duration::from_secs(5));
@@ -65,7 +60,7 @@ fn bench(c: &mut Criterion) {
                 biller: billbot::domain::Biller::Senelec,
                 reference: format!("{:010}", n % 40),
             };
-            store.touch_activity("bench:store", item, chrono::Utc::now()).unwrap();
+            store.touch_activity(&ChatKey::terminal("store"), item, chrono::Utc::now()).unwrap();
             store.flush()
         });
     });

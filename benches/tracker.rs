@@ -18,7 +18,7 @@ use billbot::domain::{Currency, OrderNo};
 use billbot::i18n::Lang;
 use billbot::sandbox::{self, SandboxConfig, fixtures};
 use billbot::store::Store;
-use billbot::tracking::{Notifier, Tracker, TrackerConfig};
+use billbot::tracking::{Delivery, Notifier, Tracker, TrackerConfig};
 use billbot::upstream::{HttpOptions, StatusClient};
 
 struct Silent;
@@ -26,10 +26,11 @@ struct Silent;
 impl Notifier for Silent {
     fn notify<'a>(
         &'a self,
-        _: &'a str,
-        _: Vec<billbot::conversation::Reply>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
-        Box::pin(async { Ok(()) })
+        _: &'a billbot::domain::ChatKey,
+        _: Lang,
+        _: &'a billbot::tracking::Notice,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Delivery, String>> + Send + 'a>> {
+        Box::pin(async { Ok(Delivery::Sent) })
     }
 }
 
@@ -57,7 +58,10 @@ fn main() {
         let pending = status.status(&numbers[0]).await.unwrap();
         let started = Instant::now();
         for (i, order) in numbers.iter().enumerate() {
-            tracker.watch(order, &pending, &format!("tg:{i}"), Lang::Fr).await.unwrap();
+            tracker
+                .watch(order, &pending, &billbot::domain::ChatKey::telegram(i as i64), Lang::Fr)
+                .await
+                .unwrap();
         }
         let registering = started.elapsed();
         let calls_at_start = sb.status_calls();

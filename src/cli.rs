@@ -7,20 +7,18 @@
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::app;
 use crate::channels::{telegram, terminal};
-use crate::config::{self, ProviderSettings};
-use crate::conversation::{Bot, Role};
+use crate::config::{self, ConfigError, ProviderSettings};
+use crate::conversation::Role;
 use crate::domain::{Biller, CustomerReference, OrderNo};
 use crate::i18n::Lang;
 use crate::providers::Providers;
 use crate::sandbox;
-use crate::store::Store;
 use crate::t;
-use crate::tracking::{Tracker, callback};
 use crate::upstream::error::Unavailable;
 use crate::upstream::{ErrorKind, UpstreamError};
 use crate::views::{self, Audience, ErrorSubject};
@@ -63,7 +61,7 @@ pub enum Command {
         #[arg(long)]
         agent: bool,
     },
-    /// Run the Telegram bot (long polling; webhook mode when BILLBOT_WEBHOOK_URL is set).
+    /// Run the bot on every configured channel (Telegram when TELOXIDE_TOKEN is set).
     Serve,
     /// Serve both provider APIs, simulated, for trying billbot without a provider account.
     Sandbox {
@@ -239,9 +237,15 @@ async fn status(order_no: &str, output: &OutputArgs) -> Exit {
 
 async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
     let lang = lang.unwrap_or_else(config::terminal_lang);
-    let providers = match connect(lang).await {
-        Ok(p) => p,
-        Err(exit) => return exit,
+    let config_error =
+        |e: ConfigError| fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string()));
+    let providers = match ProviderSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => return config_error(e),
+    };
+    let tracking = match config::TrackingSettings::from_env() {
+        Ok(s) => s,
+        Err(e) => return config_error(e),
     };
     // Without a configured directory the demo keeps its data in a temporary one, removed at exit.
     let temporary = match config::data_dir() {
@@ -253,26 +257,23 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
             }
         },
     };
-    let dir =
+    let data_dir =
         config::data_dir().or_else(|| temporary.as_ref().map(|d| d.path().to_owned())).unwrap_or_default();
-    let store = match Store::open(&dir) {
-        Ok(s) => s,
-        Err(e) => {
-            return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string()));
-        }
+    let settings = app::Settings { providers, tracking, data_dir, telegram: None, terminal: true };
+    let app = match start(lang, settings).await {
+        Ok(app) => app,
+        Err(exit) => return exit,
     };
-    let tracking = match config::TrackingSettings::from_env() {
-        Ok(s) => s,
-        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string())),
-    };
-    let notifier = Arc::new(terminal::TerminalNotifier);
-    let tracker = Arc::new(Tracker::new(providers.status.clone(), store.clone(), notifier, tracking.tracker));
-    let bot = Bot::with_tracker(providers.inquiry.clone(), providers.status.clone(), store, tracker.clone());
-    let tracking_loop = tokio::spawn(tracker.run(std::future::pending()));
+    let bot = app.bot.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(app.run(app::Listeners::default(), async {
+        let _ = stopped.await;
+    }));
     let role = if agent { Role::Agent } else { Role::Customer };
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     let ended = terminal::run(&bot, lang, role, stdin, tokio::io::stdout()).await;
-    tracking_loop.abort();
+    let _ = stop.send(());
+    let _ = serving.await;
     match ended {
         Ok(()) => Exit::Ok,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
@@ -280,67 +281,45 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
     }
 }
 
-/// Where `serve` keeps its database when `BILLBOT_DATA_DIR` is not set.
-const DEFAULT_DATA_DIR: &str = "billbot-data";
+/// Builds the bot, saying so when it answers from the embedded sandbox.
+async fn start(lang: Lang, settings: app::Settings) -> Result<app::App, Exit> {
+    let app = app::build(settings).await.map_err(|e| match e {
+        app::AppError::Store(e) => {
+            fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string()))
+        }
+        other => fail(lang, Exit::Failure, t!(lang, "cli-start-error", detail = other.to_string())),
+    })?;
+    if let Some(sb) = &app.providers.sandbox {
+        let _ =
+            writeln!(std::io::stderr(), "{}", t!(lang, "cli-embedded-sandbox", addr = sb.addr().to_string()));
+    }
+    Ok(app)
+}
 
 async fn serve() -> Exit {
     let lang = config::terminal_lang();
-    let settings = match config::TelegramSettings::from_env() {
+    let settings = match app::Settings::for_serve() {
         Ok(s) => s,
         Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string())),
     };
-    let tracking = match config::TrackingSettings::from_env() {
-        Ok(s) => s,
-        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string())),
-    };
-    let providers = match connect(lang).await {
-        Ok(p) => p,
+    tracing::info!(data_dir = %settings.data_dir.display(), "starting");
+    let app = match start(lang, settings).await {
+        Ok(app) => app,
         Err(exit) => return exit,
     };
-    let dir = config::data_dir().unwrap_or_else(|| DEFAULT_DATA_DIR.into());
-    let store = match Store::open(&dir) {
-        Ok(s) => s,
-        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string())),
+    let listeners = match app::Listeners::bind(&app.settings).await {
+        Ok(l) => l,
+        Err(app::AppError::Listen { addr, source }) => {
+            let detail = source.to_string();
+            return fail(
+                lang,
+                Exit::Failure,
+                t!(lang, "cli-listen-error", addr = addr.to_string(), detail = detail),
+            );
+        }
+        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-start-error", detail = e.to_string())),
     };
-    tracing::info!(data_dir = %dir.display(), agents = settings.agents.len(), webhook = settings.webhook.is_some(), "starting the Telegram bot");
-    let limits = if settings.rate_limits {
-        telegram::Limits::default()
-    } else {
-        tracing::warn!("Telegram rate limits are off: only for a local Bot API test server");
-        telegram::Limits::unlimited()
-    };
-    let options = telegram::RunOptions::new(limits);
-    let bot = telegram::bot(&settings);
-    let notifier = Arc::new(telegram::TelegramNotifier::new(bot.clone(), options.pacer.clone()));
-    let tracker =
-        Arc::new(Tracker::new(providers.status.clone(), store.clone(), notifier, tracking.tracker.clone()));
-    let core = Bot::with_tracker(providers.inquiry.clone(), providers.status.clone(), store, tracker.clone());
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let until_stopped = |mut stopped: tokio::sync::watch::Receiver<bool>| async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    };
-    let tracking_loop = tokio::spawn(tracker.clone().run(until_stopped(stopped.clone())));
-    if let Some((listen, secret)) = tracking.callback {
-        let listener = match tokio::net::TcpListener::bind(listen).await {
-            Ok(l) => l,
-            Err(e) => {
-                let detail = e.to_string();
-                return fail(
-                    lang,
-                    Exit::Failure,
-                    t!(lang, "cli-listen-error", addr = listen.to_string(), detail = detail),
-                );
-            }
-        };
-        let app = callback::router(tracker.clone(), providers.status.clone(), secret);
-        let shutdown = until_stopped(stopped.clone());
-        tracing::info!(%listen, "provider callbacks enabled");
-        tokio::spawn(async move { axum::serve(listener, app).with_graceful_shutdown(shutdown).await });
-    }
-    let result = telegram::run(bot, core, &settings, options, telegram::shutdown_signal()).await;
-    let _ = stop.send(true);
-    let _ = tracking_loop.await;
-    match result {
+    match app.run(listeners, telegram::shutdown_signal()).await {
         Ok(()) => Exit::Ok,
         Err(e) => fail(lang, Exit::Failure, t!(lang, "cli-serve-stopped", detail = e.to_string())),
     }

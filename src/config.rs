@@ -33,6 +33,12 @@ pub enum ConfigError {
     Missing { var: &'static str, because: &'static str },
     #[error("{var} is not valid: {reason}")]
     Invalid { var: &'static str, reason: String },
+    #[error(
+        "no channel is configured: set TELOXIDE_TOKEN (Telegram), or BILLBOT_WHATSAPP_TOKEN with \
+         BILLBOT_WHATSAPP_PHONE_NUMBER_ID, BILLBOT_WHATSAPP_APP_SECRET and BILLBOT_WHATSAPP_VERIFY_TOKEN \
+         (WhatsApp), or both"
+    )]
+    NoChannel,
 }
 
 /// The Bill Inquiry endpoint and its key.
@@ -174,6 +180,8 @@ pub struct TelegramSettings {
     pub webhook: Option<WebhookSettings>,
     /// Pace outgoing messages to Telegram's limits (on unless explicitly turned off).
     pub rate_limits: bool,
+    /// How long one `getUpdates` long poll waits (10 s; tests shorten it so that they stop fast).
+    pub poll_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -245,7 +253,14 @@ impl TelegramSettings {
                 });
             }
         };
-        Ok(TelegramSettings { token: SecretString::from(token), api_url, agents, webhook, rate_limits })
+        Ok(TelegramSettings {
+            token: SecretString::from(token),
+            api_url,
+            agents,
+            webhook,
+            rate_limits,
+            poll_timeout: Duration::from_secs(10),
+        })
     }
 }
 

@@ -10,6 +10,7 @@ mod flow;
 pub mod input;
 mod lists;
 mod menus;
+pub mod notices;
 mod order;
 pub mod payload;
 pub mod reply;
@@ -17,7 +18,6 @@ mod saved;
 pub mod state;
 
 use std::collections::HashMap;
-use std::fmt;
 use std::sync::{Arc, Mutex, Weak};
 
 use chrono::{DateTime, Utc};
@@ -27,49 +27,13 @@ pub use payload::Action;
 pub use reply::{Button, Reply};
 pub use state::State;
 
+pub use crate::domain::{Capabilities, ChatKey, Role};
+
 use crate::i18n::Lang;
 use crate::store::Store;
 use crate::t;
 use crate::tracking::Tracker;
 use crate::upstream::{InquiryClient, StatusClient};
-use crate::views::Audience;
-
-/// A chat, qualified by its channel (`tg:123456`, `term:demo`).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ChatKey(String);
-
-impl ChatKey {
-    pub fn new(channel: &str, id: impl fmt::Display) -> ChatKey {
-        ChatKey(format!("{channel}:{id}"))
-    }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for ChatKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// Who is writing. Channels derive it from a verified sender id, never from what was typed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Role {
-    #[default]
-    Customer,
-    Agent,
-}
-
-impl Role {
-    pub fn audience(self) -> Audience {
-        match self {
-            Role::Customer => Audience::Customer,
-            Role::Agent => Audience::Agent,
-        }
-    }
-}
 
 /// One thing a user sent, with what the channel knows about them.
 #[derive(Debug, Clone)]
@@ -79,6 +43,31 @@ pub struct Incoming {
     pub lang_code: Option<String>,
     pub role: Role,
     pub input: Input,
+}
+
+impl Incoming {
+    /// `input` from a customer of `chat` whose client tells no language.
+    pub fn new(chat: ChatKey, input: Input) -> Incoming {
+        Incoming { chat, lang_code: None, role: Role::Customer, input }
+    }
+
+    pub fn lang_code(mut self, code: impl Into<String>) -> Incoming {
+        self.lang_code = Some(code.into());
+        self
+    }
+
+    pub fn role(mut self, role: Role) -> Incoming {
+        self.role = role;
+        self
+    }
+}
+
+/// What one input produced: the replies, and the language they are in (a channel's renderer
+/// may add words of its own, such as a list's button).
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub lang: Lang,
+    pub replies: Vec<Reply>,
 }
 
 /// The bot: the provider clients and the store. Cheap to clone; share one across channels.
@@ -104,6 +93,8 @@ pub(crate) struct Session<'a> {
     pub chat: &'a ChatKey,
     pub lang: Lang,
     pub role: Role,
+    /// What the chat's channel can show.
+    pub caps: &'static Capabilities,
     pub state: State,
     pub now: DateTime<Utc>,
 }
@@ -155,12 +146,17 @@ impl Bot {
     /// Handles one input and returns what to show. Never fails: a broken store or any other
     /// internal error becomes a localized "something went wrong" reply, logged with its cause.
     pub async fn handle(&self, incoming: Incoming) -> Vec<Reply> {
+        self.turn(incoming).await.replies
+    }
+
+    /// [`Bot::handle`], with the language of the replies.
+    pub async fn turn(&self, incoming: Incoming) -> Turn {
         let lock = self.chat_lock(&incoming.chat);
         let _turn = lock.lock().await;
         let store = &self.inner.store;
-        let chat = incoming.chat.as_str();
+        let chat = &incoming.chat;
         let chosen = store.prefs(chat).map(|p| p.lang).unwrap_or_else(|e| {
-            tracing::error!(chat, error = %e, "preferences unreadable");
+            tracing::error!(%chat, error = %e, "preferences unreadable");
             None
         });
         let lang =
@@ -168,9 +164,10 @@ impl Bot {
         let state = store.dialogue::<State>(chat).ok().flatten().unwrap_or_default();
         let mut session = Session {
             bot: &self.inner,
-            chat: &incoming.chat,
+            chat,
             lang,
             role: incoming.role,
+            caps: chat.channel().capabilities(),
             state,
             now: Utc::now(),
         };
@@ -183,9 +180,10 @@ impl Bot {
             Ok(replies) => store.flush().await.map(|()| replies),
             Err(e) => Err(e),
         };
-        flushed.unwrap_or_else(|e| {
-            tracing::error!(chat, error = %e, "a step could not be stored");
+        let replies = flushed.unwrap_or_else(|e| {
+            tracing::error!(%chat, error = %e, "a step could not be stored");
             vec![menus::main_menu(&session, t!(session.lang, "error-internal"))]
-        })
+        });
+        Turn { lang: session.lang, replies }
     }
 }

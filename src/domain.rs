@@ -2,12 +2,14 @@
 
 pub mod bill;
 pub mod biller;
+pub mod chat;
 pub mod money;
 pub mod order;
 pub mod reference;
 
 pub use bill::{Bill, InquiryResult, Meter};
 pub use biller::{Biller, BillerKind, ReferenceKind, UnknownServiceCode};
+pub use chat::{Capabilities, Channel, ChatKey, Role};
 pub use money::{Currency, Money};
 pub use order::{MerchantFields, Order, OrderNo, OrderNoError, OrderStatus};
 pub use reference::{CustomerReference, ReferenceError};

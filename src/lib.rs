@@ -4,6 +4,7 @@
 //! clients, `sandbox` a simulation of both providers, `i18n` the French and English text, and
 //! `cli` the operator commands.
 
+pub mod app;
 pub mod channels;
 pub mod cli;
 pub mod config;

@@ -32,7 +32,7 @@ use serde::de::DeserializeOwned;
 
 pub use records::{Activity, ActivityItem, OrderRecord, Prefs, SavedReference, StatusChange, Watch, Watcher};
 
-use crate::domain::{CustomerReference, Order, OrderNo};
+use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
 use crate::i18n::Lang;
 
 /// The schema this build reads and writes.
@@ -198,22 +198,22 @@ impl Store {
     }
 
     /// The chat's dialogue state, if one is stored and readable.
-    pub fn dialogue<T: DeserializeOwned>(&self, chat: &str) -> Result<Option<T>, StoreError> {
-        self.read(&self.inner.dialogue, chat.as_bytes())
+    pub fn dialogue<T: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<T>, StoreError> {
+        self.read(&self.inner.dialogue, chat.storage_key().as_bytes())
     }
 
-    pub fn set_dialogue<T: Serialize>(&self, chat: &str, state: &T) -> Result<(), StoreError> {
-        self.write(&self.inner.dialogue, chat.as_bytes(), state)
+    pub fn set_dialogue<T: Serialize>(&self, chat: &ChatKey, state: &T) -> Result<(), StoreError> {
+        self.write(&self.inner.dialogue, chat.storage_key().as_bytes(), state)
     }
 
-    pub fn prefs(&self, chat: &str) -> Result<Prefs, StoreError> {
-        Ok(self.read(&self.inner.prefs, chat.as_bytes())?.unwrap_or_default())
+    pub fn prefs(&self, chat: &ChatKey) -> Result<Prefs, StoreError> {
+        Ok(self.read(&self.inner.prefs, chat.storage_key().as_bytes())?.unwrap_or_default())
     }
 
-    pub fn set_lang(&self, chat: &str, lang: Lang) -> Result<(), StoreError> {
+    pub fn set_lang(&self, chat: &ChatKey, lang: Lang) -> Result<(), StoreError> {
         let mut prefs = self.prefs(chat)?;
         prefs.lang = Some(lang);
-        self.write(&self.inner.prefs, chat.as_bytes(), &prefs)
+        self.write(&self.inner.prefs, chat.storage_key().as_bytes(), &prefs)
     }
 
     pub fn order(&self, order: &OrderNo) -> Result<Option<OrderRecord>, StoreError> {
@@ -266,14 +266,14 @@ impl Store {
         outcome
     }
 
-    fn activity_key(chat: &str, item: &ActivityItem) -> Vec<u8> {
+    fn activity_key(chat: &ChatKey, item: &ActivityItem) -> Vec<u8> {
         let mut key = Self::chat_prefix(chat);
         key.extend_from_slice(item.id().as_bytes());
         key
     }
 
-    fn chat_prefix(chat: &str) -> Vec<u8> {
-        let mut key = chat.as_bytes().to_vec();
+    fn chat_prefix(chat: &ChatKey) -> Vec<u8> {
+        let mut key = chat.storage_key().as_bytes().to_vec();
         key.push(0);
         key
     }
@@ -281,7 +281,7 @@ impl Store {
     /// Puts `item` at the top of the chat's activity (once: a repeat only moves it up).
     pub fn touch_activity(
         &self,
-        chat: &str,
+        chat: &ChatKey,
         item: ActivityItem,
         at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
@@ -295,7 +295,11 @@ impl Store {
     }
 
     /// Every readable record of `chat` in a per-chat tree, in key order.
-    fn chat_records<T: DeserializeOwned>(&self, tree: &sled::Tree, chat: &str) -> Result<Vec<T>, StoreError> {
+    fn chat_records<T: DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        chat: &ChatKey,
+    ) -> Result<Vec<T>, StoreError> {
         let mut items = Vec::new();
         for entry in tree.scan_prefix(Self::chat_prefix(chat)) {
             let (key, bytes) = entry?;
@@ -307,13 +311,13 @@ impl Store {
     }
 
     /// The chat's activity, newest first.
-    pub fn activity(&self, chat: &str) -> Result<Vec<Activity>, StoreError> {
+    pub fn activity(&self, chat: &ChatKey) -> Result<Vec<Activity>, StoreError> {
         let mut items: Vec<Activity> = self.chat_records(&self.inner.activity, chat)?;
         items.sort_by_key(|a| std::cmp::Reverse(a.at));
         Ok(items)
     }
 
-    fn saved_key(chat: &str, reference: &CustomerReference) -> Vec<u8> {
+    fn saved_key(chat: &ChatKey, reference: &CustomerReference) -> Vec<u8> {
         let mut key = Self::chat_prefix(chat);
         key.extend_from_slice(format!("{}:{}", reference.biller().key(), reference.as_str()).as_bytes());
         key
@@ -322,7 +326,7 @@ impl Store {
     /// Saves a reference for the chat, with an optional nickname; saving it again renames it.
     pub fn save_reference(
         &self,
-        chat: &str,
+        chat: &ChatKey,
         reference: &CustomerReference,
         nickname: Option<String>,
         at: DateTime<Utc>,
@@ -340,12 +344,16 @@ impl Store {
     }
 
     /// Removes a saved reference; `false` when it was not saved.
-    pub fn delete_reference(&self, chat: &str, reference: &CustomerReference) -> Result<bool, StoreError> {
+    pub fn delete_reference(
+        &self,
+        chat: &ChatKey,
+        reference: &CustomerReference,
+    ) -> Result<bool, StoreError> {
         Ok(self.inner.saved.remove(Self::saved_key(chat, reference))?.is_some())
     }
 
     /// The chat's saved references, oldest first (the order they were saved in).
-    pub fn saved_references(&self, chat: &str) -> Result<Vec<SavedReference>, StoreError> {
+    pub fn saved_references(&self, chat: &ChatKey) -> Result<Vec<SavedReference>, StoreError> {
         let mut saved: Vec<SavedReference> = self.chat_records(&self.inner.saved, chat)?;
         saved.sort_by_key(|s| s.saved_at);
         Ok(saved)

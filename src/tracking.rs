@@ -24,22 +24,54 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use crate::conversation::{Action, Button, Reply};
-use crate::domain::{Order, OrderNo, OrderStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{ChatKey, Order, OrderNo, OrderStatus};
 use crate::i18n::Lang;
 use crate::store::{Store, StoreError, Watch, Watcher};
-use crate::t;
 use crate::upstream::StatusClient;
-use crate::views::{self, Audience};
 
-/// Delivers messages to a chat outside of a conversation step (the channel's side).
+/// News for a chat outside of a conversation step. The texts and buttons live with the other
+/// conversation views (`conversation::notices`); a channel renders a notice there, or, where it
+/// must, in its own way (a WhatsApp template outside the 24-hour window).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notice {
+    /// A watched order's status changed (a receipt when it was delivered).
+    StatusChanged { order_no: OrderNo, order: Box<Order> },
+    /// The order was watched for `hours` without reaching a final status.
+    WatchEnded { order_no: OrderNo, hours: u64 },
+}
+
+impl Notice {
+    pub fn order_no(&self) -> &OrderNo {
+        match self {
+            Notice::StatusChanged { order_no, .. } | Notice::WatchEnded { order_no, .. } => order_no,
+        }
+    }
+}
+
+/// How a notice reached its chat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// As a message of the conversation.
+    Sent,
+    /// As an approved template (WhatsApp, outside the 24-hour window).
+    Template,
+    /// Not sent now (WhatsApp, outside the 24-hour window and no template configured): kept, and
+    /// given with the chat's next message.
+    Held,
+}
+
+/// Delivers notices to chats (the channels' side). [`crate::channels::Notifiers`] routes each
+/// chat to its channel's notifier.
 pub trait Notifier: Send + Sync + 'static {
-    /// Sends `replies` to the chat whose key is `chat` (`tg:123`, `term:demo`).
     fn notify<'a>(
         &'a self,
-        chat: &'a str,
-        replies: Vec<Reply>,
-    ) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+        chat: &'a ChatKey,
+        lang: Lang,
+        notice: &'a Notice,
+    ) -> Pin<Box<dyn Future<Output = Result<Delivery, String>> + Send + 'a>>;
 }
 
 /// Wall-clock time that advances with tokio's clock, so that tests can run the tracker on
@@ -168,7 +200,7 @@ impl Tracker {
         &self,
         order_no: &OrderNo,
         order: &Order,
-        chat: &str,
+        chat: &ChatKey,
         lang: Lang,
     ) -> Result<Watch, StoreError> {
         let now = self.now();
@@ -188,10 +220,10 @@ impl Tracker {
             last_status: order.status,
             last_provider_status: order.provider_status.clone(),
         });
-        match watch.watchers.iter_mut().find(|w| w.chat == chat) {
+        match watch.watchers.iter_mut().find(|w| &w.chat == chat) {
             Some(existing) => existing.lang = lang,
             None => watch.watchers.push(Watcher {
-                chat: chat.to_owned(),
+                chat: chat.clone(),
                 lang,
                 since: now,
                 told: vec![order.status],
@@ -218,7 +250,7 @@ impl Tracker {
             for watcher in &mut watch.watchers {
                 if !watcher.told.contains(&order.status) && order.status != OrderStatus::Unknown {
                     watcher.told.push(order.status);
-                    sends.push((watcher.chat.clone(), update_message(watcher.lang, order_no, order)));
+                    sends.push((watcher.chat.clone(), watcher.lang));
                 }
             }
             watch.last_status = order.status;
@@ -233,10 +265,9 @@ impl Tracker {
             // Who was told what is durable before anyone is told: never twice.
             self.store.flush().await?;
         }
-        for (chat, reply) in sends {
-            if let Err(e) = self.notifier.notify(&chat, vec![reply]).await {
-                tracing::warn!(chat, order = %order_no, error = %e, "a status notification could not be delivered");
-            }
+        let notice = Notice::StatusChanged { order_no: order_no.clone(), order: Box::new(order.clone()) };
+        for (chat, lang) in sends {
+            self.deliver(&chat, lang, &notice).await;
         }
         Ok(())
     }
@@ -273,19 +304,24 @@ impl Tracker {
             self.store.flush().await?;
         }
         let hours = (self.config.max_age.as_secs() / 3600).max(1);
+        let notice = Notice::WatchEnded { order_no: watch.order_no.clone(), hours };
         for watcher in &watch.watchers {
-            let text = t!(watcher.lang, "watch-expired", order = watch.order_no.to_string(), hours = hours);
-            let keyboard = vec![vec![Button {
-                label: t!(watcher.lang, "btn-check-now"),
-                payload: Action::Order(watch.order_no.clone()).encode(),
-            }]];
-            if let Err(e) =
-                self.notifier.notify(&watcher.chat, vec![Reply::text(text).with_keyboard(keyboard)]).await
-            {
-                tracing::warn!(chat = watcher.chat, error = %e, "an end-of-watch message could not be delivered");
-            }
+            self.deliver(&watcher.chat, watcher.lang, &notice).await;
         }
         Ok(())
+    }
+
+    /// Hands a notice to the chat's channel; a failure is logged (the watch has moved on).
+    async fn deliver(&self, chat: &ChatKey, lang: Lang, notice: &Notice) {
+        match self.notifier.notify(chat, lang, notice).await {
+            Ok(Delivery::Sent) => {}
+            Ok(how) => {
+                tracing::info!(%chat, order = %notice.order_no(), ?how, "notice delivered out of the conversation")
+            }
+            Err(e) => {
+                tracing::warn!(%chat, order = %notice.order_no(), error = %e, "a notice could not be delivered")
+            }
+        }
     }
 
     /// Runs the polling loop until `shutdown` completes.
@@ -334,19 +370,4 @@ impl Tracker {
         }
         Ok(())
     }
-}
-
-/// What a watcher is told when an order's status changes: the order, as a receipt when delivered.
-fn update_message(lang: Lang, order_no: &OrderNo, order: &Order) -> Reply {
-    let heading = t!(lang, "watch-update", order = order_no.to_string());
-    let text = format!("{heading}\n\n{}", views::order(lang, order, Audience::Customer));
-    let mut row = Vec::new();
-    if !order.status.is_final() {
-        row.push(Button {
-            label: t!(lang, "btn-refresh"),
-            payload: Action::Order(order_no.clone()).encode(),
-        });
-    }
-    row.push(Button { label: t!(lang, "btn-menu"), payload: Action::Menu.encode() });
-    Reply::text(text).with_keyboard(vec![row])
 }

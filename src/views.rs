@@ -21,6 +21,15 @@ pub enum Audience {
     Agent,
 }
 
+impl From<crate::domain::Role> for Audience {
+    fn from(role: crate::domain::Role) -> Audience {
+        match role {
+            crate::domain::Role::Customer => Audience::Customer,
+            crate::domain::Role::Agent => Audience::Agent,
+        }
+    }
+}
+
 /// `Label: value` (French: `Label : value`).
 fn field(lang: Lang, label_id: &str, value: impl Into<String>) -> String {
     t!(lang, "field-line", label = t!(lang, label_id), value = value.into())

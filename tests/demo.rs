@@ -121,12 +121,12 @@ fn language_state_and_lookups_survive_kill_9_right_after_the_reply() {
     {
         let store = Store::open(dir.path()).unwrap();
         let chat = billbot::channels::terminal::chat();
-        assert_eq!(store.prefs(chat.as_str()).unwrap().lang, Some(Lang::Fr));
+        assert_eq!(store.prefs(&chat).unwrap().lang, Some(Lang::Fr));
         assert_eq!(
-            store.dialogue::<State>(chat.as_str()).unwrap(),
+            store.dialogue::<State>(&chat).unwrap(),
             Some(State::AwaitingReference { biller: Biller::Woyofal })
         );
-        assert_eq!(store.activity(chat.as_str()).unwrap().len(), 1);
+        assert_eq!(store.activity(&chat).unwrap().len(), 1);
     }
 
     let mut again = Running::start(dir.path());

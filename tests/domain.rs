@@ -202,3 +202,34 @@ fn money_serializes_its_amount_as_an_exact_string() {
     let m = Money::new(Decimal::from_str("12500").unwrap(), Currency::Xof);
     assert_eq!(serde_json::to_value(m).unwrap(), serde_json::json!({"amount": "12500", "currency": "XOF"}));
 }
+
+#[test]
+fn chat_keys_keep_their_channel_through_the_stored_form() {
+    use billbot::domain::{Channel, ChatKey};
+    let keys = [ChatKey::telegram(-100123), ChatKey::whatsapp("221771234567"), ChatKey::terminal("demo")];
+    for key in &keys {
+        let back: ChatKey = key.storage_key().parse().unwrap();
+        assert_eq!(&back, key);
+        let json = serde_json::to_string(key).unwrap();
+        assert_eq!(serde_json::from_str::<ChatKey>(&json).unwrap(), *key);
+    }
+    assert_eq!(keys[0].storage_key(), "tg:-100123");
+    assert_eq!(keys[0].telegram_id(), Some(-100123));
+    assert_eq!(keys[1].telegram_id(), None, "a WhatsApp chat has no Telegram id");
+    assert_eq!(keys[1].channel(), Channel::WhatsApp);
+    // A business-scoped WhatsApp user id contains a dot and letters: still one id.
+    let bsuid: ChatKey = "wa:SN.1502576394655843".parse().unwrap();
+    assert_eq!(bsuid.id(), "SN.1502576394655843");
+    for bad in ["", "tg", "tg:", "xx:1", ":1"] {
+        assert!(bad.parse::<ChatKey>().is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn every_channel_carries_the_longest_button_payload_the_core_makes() {
+    use billbot::conversation::payload::MAX_PAYLOAD_BYTES;
+    use billbot::domain::Channel;
+    for channel in Channel::ALL {
+        assert!(channel.capabilities().max_payload_bytes >= MAX_PAYLOAD_BYTES, "{channel}");
+    }
+}

@@ -149,6 +149,6 @@ async fn a_token_telegram_refuses_stops_serve_without_printing_it() {
     .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(all.contains("the Telegram bot stopped"), "{all}");
+    assert!(all.contains("the bot stopped: Telegram"), "{all}");
     assert!(!all.contains("WRONG-token-value"), "{all}");
 }

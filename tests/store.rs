@@ -24,15 +24,15 @@ async fn state_language_and_orders_survive_reopening_the_store() {
     drop(bot);
 
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.prefs(key.as_str()).unwrap().lang, Some(Lang::Fr));
+    assert_eq!(store.prefs(&key).unwrap().lang, Some(Lang::Fr));
     assert_eq!(
-        store.dialogue::<State>(key.as_str()).unwrap(),
+        store.dialogue::<State>(&key).unwrap(),
         Some(State::AwaitingReference { biller: Biller::Woyofal })
     );
     let pending = OrderNo::parse(orders::PENDING).unwrap();
     let record = store.order(&pending).unwrap().unwrap();
     assert_eq!(record.order.status, OrderStatus::Pending);
-    let activity = store.activity(key.as_str()).unwrap();
+    let activity = store.activity(&key).unwrap();
     assert_eq!(activity.len(), 1);
     assert_eq!(activity[0].item, ActivityItem::Order { order_no: pending, status: OrderStatus::Pending });
 
@@ -104,15 +104,15 @@ fn activity_is_newest_first_deduplicated_and_capped() {
     let t0 = Utc::now();
     let lookup = |n: usize| ActivityItem::Lookup { biller: Biller::Senelec, reference: format!("{:010}", n) };
     for n in 0..ACTIVITY_LIMIT + 5 {
-        store.touch_activity("c", lookup(n), t0 + Duration::seconds(n as i64)).unwrap();
+        store.touch_activity(&k("term:c"), lookup(n), t0 + Duration::seconds(n as i64)).unwrap();
     }
-    store.touch_activity("c", lookup(10), t0 + Duration::hours(1)).unwrap();
-    let items = store.activity("c").unwrap();
+    store.touch_activity(&k("term:c"), lookup(10), t0 + Duration::hours(1)).unwrap();
+    let items = store.activity(&k("term:c")).unwrap();
     assert_eq!(items.len(), ACTIVITY_LIMIT);
     assert_eq!(items[0].item, lookup(10), "a repeat moves to the top, once");
     assert_eq!(items.iter().filter(|a| a.item == lookup(10)).count(), 1);
     assert!(!items.iter().any(|a| a.item == lookup(0)), "the oldest were dropped");
-    assert!(store.activity("other").unwrap().is_empty(), "chats do not see each other's");
+    assert!(store.activity(&k("term:other")).unwrap().is_empty(), "chats do not see each other's");
 }
 
 #[tokio::test]
@@ -120,25 +120,25 @@ async fn corrupt_and_foreign_version_records_are_reported_and_skipped() {
     let dir = tempfile::tempdir().unwrap();
     {
         let store = Store::open(dir.path()).unwrap();
-        store.set_lang("tg:1", Lang::Fr).unwrap();
+        store.set_lang(&k("tg:1"), Lang::Fr).unwrap();
         store.flush().await.unwrap();
     }
     {
         let db = sled::open(dir.path()).unwrap();
-        db.open_tree("dialogue").unwrap().insert("test:broken", &b"{not json"[..]).unwrap();
+        db.open_tree("dialogue").unwrap().insert("term:broken", &b"{not json"[..]).unwrap();
         db.open_tree("prefs")
             .unwrap()
-            .insert("test:future", &br#"{"v":99,"data":{"lang":"wo"}}"#[..])
+            .insert("term:future", &br#"{"v":99,"data":{"lang":"wo"}}"#[..])
             .unwrap();
-        db.open_tree("activity").unwrap().insert("test:broken\0l:x", &b"\xff\xfe"[..]).unwrap();
+        db.open_tree("activity").unwrap().insert("term:broken\0l:x", &b"\xff\xfe"[..]).unwrap();
         db.flush().unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    assert_eq!(store.dialogue::<State>("test:broken").unwrap(), None);
-    assert_eq!(store.prefs("test:future").unwrap().lang, None);
-    assert!(store.activity("test:broken").unwrap().is_empty());
+    assert_eq!(store.dialogue::<State>(&k("term:broken")).unwrap(), None);
+    assert_eq!(store.prefs(&k("term:future")).unwrap().lang, None);
+    assert!(store.activity(&k("term:broken")).unwrap().is_empty());
     assert_eq!(store.skipped_records(), 3);
-    assert_eq!(store.prefs("tg:1").unwrap().lang, Some(Lang::Fr), "good records are still read");
+    assert_eq!(store.prefs(&k("tg:1")).unwrap().lang, Some(Lang::Fr), "good records are still read");
 
     // A chat whose stored state is garbage starts again at the menu instead of failing.
     let sb = common::sandbox().await;
@@ -171,20 +171,26 @@ async fn saved_references_are_kept_per_chat_renamed_deleted_and_survive_reopenin
     let t0 = Utc::now();
     {
         let store = Store::open(dir.path()).unwrap();
-        store.save_reference("a", &home, Some(" Maison ".into()), t0).unwrap();
-        store.save_reference("a", &meter, None, t0 + Duration::seconds(1)).unwrap();
-        store.save_reference("b", &meter, Some("Boutique".into()), t0).unwrap();
-        let renamed =
-            store.save_reference("a", &home, Some("Maison Dakar".into()), t0 + Duration::hours(1)).unwrap();
+        store.save_reference(&k("term:a"), &home, Some(" Maison ".into()), t0).unwrap();
+        store.save_reference(&k("term:a"), &meter, None, t0 + Duration::seconds(1)).unwrap();
+        store.save_reference(&k("term:b"), &meter, Some("Boutique".into()), t0).unwrap();
+        let renamed = store
+            .save_reference(&k("term:a"), &home, Some("Maison Dakar".into()), t0 + Duration::hours(1))
+            .unwrap();
         assert_eq!(renamed.saved_at, t0, "renaming keeps the place in the list");
         store.flush().await.unwrap();
     }
     let store = Store::open(dir.path()).unwrap();
-    let saved = store.saved_references("a").unwrap();
+    let saved = store.saved_references(&k("term:a")).unwrap();
     let names: Vec<_> = saved.iter().map(|s| (s.reference.as_str(), s.nickname.as_deref())).collect();
     assert_eq!(names, vec![(refs::ONE_BILL, Some("Maison Dakar")), (refs::METER, None)]);
-    assert!(store.delete_reference("a", &meter).unwrap());
-    assert!(!store.delete_reference("a", &meter).unwrap(), "deleting twice finds nothing");
-    assert_eq!(store.saved_references("a").unwrap().len(), 1);
-    assert_eq!(store.saved_references("b").unwrap()[0].nickname.as_deref(), Some("Boutique"));
+    assert!(store.delete_reference(&k("term:a"), &meter).unwrap());
+    assert!(!store.delete_reference(&k("term:a"), &meter).unwrap(), "deleting twice finds nothing");
+    assert_eq!(store.saved_references(&k("term:a")).unwrap().len(), 1);
+    assert_eq!(store.saved_references(&k("term:b")).unwrap()[0].nickname.as_deref(), Some("Boutique"));
+}
+
+/// A chat key from its stored form (`tg:1`).
+fn k(key: &str) -> billbot::domain::ChatKey {
+    key.parse().unwrap()
 }

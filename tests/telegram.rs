@@ -6,12 +6,12 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
+use billbot::channels::telegram;
 use billbot::channels::telegram::Limits;
-use billbot::channels::telegram::{self, RunOptions};
 use billbot::config::{TelegramSettings, WebhookSettings};
 use billbot::conversation::Bot;
+use billbot::sandbox::SandboxConfig;
 use billbot::sandbox::fixtures::{self, orders, refs};
-use billbot::sandbox::{RunningSandbox, SandboxConfig};
 use billbot::store::Store;
 use common::botapi::{FakeTelegram, Sent, TOKEN};
 use serde_json::json;
@@ -20,10 +20,9 @@ const AGENT: i64 = 777_001;
 
 struct Running {
     fake: FakeTelegram,
-    _sandbox: RunningSandbox,
     dir: tempfile::TempDir,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<Result<(), teloxide::RequestError>>>,
+    task: Option<tokio::task::JoinHandle<Result<(), billbot::app::AppError>>>,
 }
 
 fn settings(fake: &FakeTelegram) -> TelegramSettings {
@@ -33,6 +32,7 @@ fn settings(fake: &FakeTelegram) -> TelegramSettings {
         agents: HashSet::from([AGENT as u64]),
         webhook: None,
         rate_limits: false,
+        poll_timeout: Duration::from_secs(1),
     }
 }
 
@@ -53,23 +53,16 @@ impl Running {
         slow: Duration,
         webhook: Option<WebhookSettings>,
     ) -> Running {
-        let sandbox =
-            billbot::sandbox::spawn_on_loopback(SandboxConfig { slow, ..Default::default() }).await.unwrap();
-        let (inquiry, status) = common::sandbox_clients(&sandbox);
-        let core = Bot::new(inquiry, status, Store::open(dir.path()).unwrap());
-        let mut settings = settings(&fake);
-        settings.webhook = webhook;
-        let bot = telegram::bot(&settings);
-        let mut options = RunOptions::new(Limits::unlimited());
-        options.poll_timeout = Duration::from_secs(1);
+        let mut settings = common::app_settings(dir.path(), SandboxConfig { slow, ..Default::default() });
+        let mut telegram = self::settings(&fake);
+        telegram.webhook = webhook;
+        settings.telegram = Some(telegram);
+        let app = billbot::app::build(settings).await.unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            telegram::run(bot, core, &settings, options, async {
-                let _ = stopped.await;
-            })
-            .await
-        });
-        Running { fake, _sandbox: sandbox, dir, stop: Some(stop), task: Some(task) }
+        let task = tokio::spawn(app.run(billbot::app::Listeners::default(), async {
+            let _ = stopped.await;
+        }));
+        Running { fake, dir, stop: Some(stop), task: Some(task) }
     }
 
     /// Stops the dispatcher gracefully and waits for it.
@@ -117,7 +110,7 @@ async fn the_dispatcher_schema_type_checks_with_its_dependencies() {
             core,
             std::sync::Arc::new(telegram::Agents::default()),
             std::sync::Arc::new(telegram::Pacer::new(Limits::default())),
-            telegram::ChatQueues::new(),
+            telegram::TelegramQueues::new(),
         ))
         .build();
 }
@@ -432,33 +425,21 @@ async fn webhook_mode_sets_the_webhook_and_checks_the_secret() {
 
 #[tokio::test]
 async fn notify_me_pushes_one_receipt_in_the_users_language_when_the_order_is_delivered() {
-    use billbot::tracking::{Tracker, TrackerConfig};
-    use std::sync::Arc;
+    use billbot::tracking::TrackerConfig;
     let fake = FakeTelegram::start().await;
-    let sandbox = billbot::sandbox::spawn_on_loopback(SandboxConfig {
-        deliver_after: Duration::from_millis(300),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let (inquiry, status) = common::sandbox_clients(&sandbox);
+    let sandbox = SandboxConfig { deliver_after: Duration::from_millis(300), ..Default::default() };
     let dir = tempfile::tempdir().unwrap();
-    let store = Store::open(dir.path()).unwrap();
-    let settings = settings(&fake);
-    let bot = telegram::bot(&settings);
-    let mut options = RunOptions::new(Limits::unlimited());
-    options.poll_timeout = Duration::from_secs(1);
-    let notifier = Arc::new(telegram::TelegramNotifier::new(bot.clone(), options.pacer.clone()));
-    let config = TrackerConfig {
+    let mut settings = common::app_settings(dir.path(), sandbox);
+    settings.telegram = Some(self::settings(&fake));
+    settings.tracking.tracker = TrackerConfig {
         min_interval: Duration::from_millis(200),
         max_interval: Duration::from_secs(1),
         tick: Duration::from_millis(50),
         ..TrackerConfig::default()
     };
-    let tracker = Arc::new(Tracker::new(status.clone(), store.clone(), notifier, config));
-    let core = Bot::with_tracker(inquiry, status, store.clone(), tracker.clone());
-    tokio::spawn(tracker.clone().run(std::future::pending()));
-    tokio::spawn(async move { telegram::run(bot, core, &settings, options, std::future::pending()).await });
+    let app = billbot::app::build(settings).await.unwrap();
+    let (store, tracker) = (app.store.clone(), app.tracker.clone());
+    tokio::spawn(app.run(billbot::app::Listeners::default(), std::future::pending()));
 
     fake.user_says(30, "fr", &format!("/status {}", orders::DELIVERED_LATER));
     let pending =
@@ -488,7 +469,7 @@ async fn notify_me_pushes_one_receipt_in_the_users_language_when_the_order_is_de
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn chat_queues_keep_each_chats_order_and_run_chats_side_by_side() {
     use std::sync::{Arc, Mutex};
-    let queues = telegram::ChatQueues::new();
+    let queues = billbot::channels::ChatQueues::new();
     let order = Arc::new(Mutex::new(Vec::new()));
     // Chat 1's first job can only finish once chat 2's job has run: were chats handled one
     // after another, this would never end.
@@ -518,7 +499,7 @@ async fn chat_queues_keep_each_chats_order_and_run_chats_side_by_side() {
 async fn chat_queues_lose_no_job_pushed_while_a_chat_goes_idle() {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    let queues = telegram::ChatQueues::new();
+    let queues = billbot::channels::ChatQueues::new();
     let done = Arc::new(AtomicUsize::new(0));
     let pushers: Vec<_> = (0..4)
         .map(|p| {

@@ -7,11 +7,11 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use billbot::conversation::Reply;
-use billbot::domain::{OrderNo, OrderStatus};
+use billbot::conversation::notices;
+use billbot::domain::{ChatKey, OrderNo, OrderStatus};
 use billbot::i18n::Lang;
 use billbot::store::Store;
-use billbot::tracking::{Notifier, Tracker, TrackerConfig, callback};
+use billbot::tracking::{Delivery, Notice, Notifier, Tracker, TrackerConfig, callback};
 use common::*;
 use serde_json::json;
 use wiremock::matchers::method;
@@ -26,13 +26,19 @@ struct Recorder(Mutex<Vec<(String, String)>>);
 impl Notifier for Recorder {
     fn notify<'a>(
         &'a self,
-        chat: &'a str,
-        replies: Vec<Reply>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
-        let text = replies.iter().map(|r| r.text.clone()).collect::<Vec<_>>().join("\n");
-        self.0.lock().unwrap().push((chat.to_owned(), text));
-        Box::pin(async { Ok(()) })
+        chat: &'a ChatKey,
+        lang: Lang,
+        notice: &'a Notice,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Delivery, String>> + Send + 'a>> {
+        let text = notices::reply(lang, notice).text;
+        self.0.lock().unwrap().push((chat.to_string(), text));
+        Box::pin(async { Ok(Delivery::Sent) })
     }
+}
+
+/// A chat key from its stored form (`tg:1`).
+fn chat(key: &str) -> ChatKey {
+    key.parse().unwrap()
 }
 
 impl Recorder {
@@ -100,7 +106,7 @@ fn order_no() -> OrderNo {
 
 async fn watch(s: &Setup, chat: &str, lang: Lang) {
     let order = real_time(status_client(&s.server.uri()).status(&order_no())).await.unwrap();
-    s.tracker.watch(&order_no(), &order, chat, lang).await.unwrap();
+    s.tracker.watch(&order_no(), &order, &self::chat(chat), lang).await.unwrap();
 }
 
 #[test]
@@ -121,7 +127,7 @@ async fn a_watch_is_first_checked_20_to_40_s_later_spreading_a_crowd() {
     let pending: billbot::domain::Order =
         real_time(status_client(&s.server.uri()).status(&order_no())).await.unwrap();
     for o in &orders {
-        s.tracker.watch(o, &pending, "tg:1", Lang::En).await.unwrap();
+        s.tracker.watch(o, &pending, &chat("tg:1"), Lang::En).await.unwrap();
     }
     assert!(s.store.due_watches(s.tracker.now(), 100).unwrap().is_empty(), "nothing due at once");
     tokio::time::advance(Duration::from_secs(20)).await;
@@ -235,7 +241,7 @@ async fn a_failing_provider_is_retried_later_with_backoff() {
     let pending = real_time(status_client(&provider(&[("PENDING", None)]).await.uri()).status(&order_no()))
         .await
         .unwrap();
-    tracker.watch(&order_no(), &pending, "tg:5", Lang::En).await.unwrap();
+    tracker.watch(&order_no(), &pending, &chat("tg:5"), Lang::En).await.unwrap();
     for _ in 0..4 {
         let at = store.watch(&order_no()).unwrap().unwrap().next_check_at;
         let wait = (at - tracker.now()).to_std().unwrap_or_default();
@@ -267,7 +273,7 @@ async fn provider_callbacks_are_authenticated_idempotent_and_notify_at_once() {
         "refunded": false, "created_at": null, "updated_at": null, "merchant": {}
     }))
     .unwrap();
-    s.tracker.watch(&order_no(), &pending, "tg:6", Lang::Fr).await.unwrap();
+    s.tracker.watch(&order_no(), &pending, &chat("tg:6"), Lang::Fr).await.unwrap();
     let url = callback_server(s.tracker.clone(), status_client(&s.server.uri())).await;
     let client = reqwest::Client::new();
     let body = json!({"event": "bill.status", "status": "SUCCESS", "provider": "WOYOFAL", "recipient": "14000000001",
@@ -316,7 +322,7 @@ async fn provider_callbacks_are_authenticated_idempotent_and_notify_at_once() {
 async fn a_callback_still_works_when_the_status_api_is_down() {
     let s = setup(&[("PENDING", None)]).await;
     let pending = status_client(&s.server.uri()).status(&order_no()).await.unwrap();
-    s.tracker.watch(&order_no(), &pending, "tg:7", Lang::En).await.unwrap();
+    s.tracker.watch(&order_no(), &pending, &chat("tg:7"), Lang::En).await.unwrap();
     let url = callback_server(s.tracker.clone(), status_client(&closed_port_url())).await;
     let body = json!({"status": "FAIL", "trx": ORDER, "errorMsg": "Meter blocked"});
     let response = reqwest::Client::new()
@@ -333,7 +339,7 @@ async fn a_callback_still_works_when_the_status_api_is_down() {
 
 #[tokio::test]
 async fn notify_me_in_the_conversation_starts_a_watch_and_a_final_order_needs_none() {
-    use billbot::conversation::{Bot, ChatKey, Incoming, Input, Role};
+    use billbot::conversation::{Bot, Incoming, Input};
     use billbot::sandbox::fixtures::orders;
     let sb = sandbox().await;
     let (inquiry, status) = sandbox_clients(&sb);
@@ -345,12 +351,7 @@ async fn notify_me_in_the_conversation_starts_a_watch_and_a_final_order_needs_no
     let send = |input: Input| {
         let bot = bot.clone();
         async move {
-            let incoming = Incoming {
-                chat: ChatKey::new("test", 1),
-                lang_code: Some("en".into()),
-                role: Role::Customer,
-                input,
-            };
+            let incoming = Incoming::new(ChatKey::terminal(1), input).lang_code("en");
             bot.handle(incoming).await
         }
     };
@@ -365,7 +366,7 @@ async fn notify_me_in_the_conversation_starts_a_watch_and_a_final_order_needs_no
     );
     let watch = store.watch(&OrderNo::parse(orders::PENDING).unwrap()).unwrap().unwrap();
     assert_eq!(watch.watchers.len(), 1);
-    assert_eq!(watch.watchers[0].chat, "test:1");
+    assert_eq!(watch.watchers[0].chat, ChatKey::terminal(1));
 
     let delivered = send(Input::from_text(&format!("/status {}", orders::SUCCESSFUL))).await;
     assert!(!delivered[0].buttons().any(|b| b.label.contains("Notify me")), "nothing to wait for");

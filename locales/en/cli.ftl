@@ -17,4 +17,4 @@ cli-sandbox-ready =
       Bill status:   GET  { $status_url }/bill/status/ORDER_NO and /bill/history   (Authorization: Bearer { $status_key }, MerchantId: { $merchant_id })
     Press Ctrl-C to stop.
 cli-store-error = the database could not be opened: { $detail }
-cli-serve-stopped = the Telegram bot stopped: { $detail }
+cli-serve-stopped = the bot stopped: { $detail }

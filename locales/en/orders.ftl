@@ -35,3 +35,4 @@ watch-started = 🔔 I will tell you when order { $order } changes (I keep watch
 watch-already-final = Order { $order } is already final: there is nothing to wait for.
 btn-notify-me = 🔔 Notify me
 btn-check-now = 🔄 Check now
+watch-ended-status = no final status yet (no longer watched)

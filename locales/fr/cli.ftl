@@ -17,4 +17,4 @@ cli-sandbox-ready =
       Statut des commandes :    GET  { $status_url }/bill/status/NUMERO et /bill/history   (Authorization: Bearer { $status_key }, MerchantId: { $merchant_id })
     Ctrl-C pour arrêter.
 cli-store-error = impossible d'ouvrir la base de données : { $detail }
-cli-serve-stopped = le bot Telegram s'est arrêté : { $detail }
+cli-serve-stopped = le bot s'est arrêté : { $detail }

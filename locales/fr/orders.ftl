@@ -35,3 +35,4 @@ watch-started = 🔔 Je vous préviendrai quand la commande { $order } changera 
 watch-already-final = La commande { $order } a déjà un statut définitif : il n'y a rien à attendre.
 btn-notify-me = 🔔 Me prévenir
 btn-check-now = 🔄 Vérifier maintenant
+watch-ended-status = toujours pas de statut final (suivi arrêté)

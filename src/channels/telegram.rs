@@ -5,14 +5,13 @@
 //!   reads commands itself) and callback queries.
 //! - One chat's updates are handled in order and different chats concurrently, so a slow
 //!   provider call in one chat never delays another: the dispatcher's handlers only queue the
-//!   work in per-chat queues ([`queue`]), which run it.
+//!   work in per-chat queues ([`ChatQueues`]), which run it.
 //! - Every message waits for Telegram's rate limits ([`pace`]); a 429 with `retry_after` is
 //!   waited out and the message sent again, not dropped.
 //! - The role comes from the verified sender id (`BILLBOT_AGENTS`), never from message text.
 //! - Replies are HTML with every dynamic value escaped ([`render`]).
 
 pub mod pace;
-pub mod queue;
 pub mod render;
 
 use std::collections::HashSet;
@@ -31,14 +30,17 @@ use teloxide::types::{
 };
 use teloxide::update_listeners::{Polling, webhooks};
 
+use super::ChatQueues;
 use crate::config::TelegramSettings;
-use crate::conversation::{Bot, ChatKey, Incoming, Input, Reply, Role};
+use crate::conversation::{Bot, ChatKey, Incoming, Input, Reply, Role, notices};
 use crate::i18n::Lang;
 use crate::t;
-use crate::tracking::Notifier;
+use crate::tracking::{Delivery, Notice, Notifier};
 
 pub use pace::{Limits, Pacer};
-pub use queue::ChatQueues;
+
+/// Telegram's chat ids key its work queues.
+pub type TelegramQueues = ChatQueues<i64>;
 
 /// The Bot API client billbot uses.
 pub type TgBot = teloxide::Bot;
@@ -93,15 +95,15 @@ impl TelegramNotifier {
 impl Notifier for TelegramNotifier {
     fn notify<'a>(
         &'a self,
-        chat: &'a str,
-        replies: Vec<Reply>,
-    ) -> std::pin::Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>> {
+        chat: &'a ChatKey,
+        lang: Lang,
+        notice: &'a Notice,
+    ) -> std::pin::Pin<Box<dyn Future<Output = Result<Delivery, String>> + Send + 'a>> {
         Box::pin(async move {
-            let id = chat
-                .strip_prefix("tg:")
-                .and_then(|id| id.parse::<i64>().ok())
-                .ok_or_else(|| format!("{chat} is not a Telegram chat"))?;
-            deliver(&self.bot, &self.pacer, ChatId(id), None, &replies).await.map_err(|e| e.to_string())
+            let id = chat.telegram_id().ok_or_else(|| format!("{chat} is not a Telegram chat"))?;
+            let replies = [notices::reply(lang, notice)];
+            deliver(&self.bot, &self.pacer, ChatId(id), None, &replies).await.map_err(|e| e.to_string())?;
+            Ok(Delivery::Sent)
         })
     }
 }
@@ -127,14 +129,14 @@ pub fn dependencies(
     core: Bot,
     agents: Arc<Agents>,
     pacer: Arc<Pacer>,
-    queues: ChatQueues,
+    queues: TelegramQueues,
 ) -> teloxide::dptree::di::DependencyMap {
     dptree::deps![core, agents, pacer, queues]
 }
 
 fn incoming(chat: ChatId, user: &User, agents: &Agents, input: Input) -> Incoming {
     Incoming {
-        chat: ChatKey::new("tg", chat.0),
+        chat: ChatKey::telegram(chat.0),
         lang_code: user.language_code.clone(),
         role: agents.role(user),
         input,
@@ -143,7 +145,7 @@ fn incoming(chat: ChatId, user: &User, agents: &Agents, input: Input) -> Incomin
 
 /// A message: commands and text go to the core as typed; anything without text (a sticker, a
 /// photo) goes as empty text, which the core answers with the menu rather than silence. The work
-/// is queued behind the chat's earlier updates ([`queue`]); the handler returns at once.
+/// is queued behind the chat's earlier updates ([`ChatQueues`]); the handler returns at once.
 #[tracing::instrument(name = "update", skip_all)]
 async fn on_message(
     bot: TgBot,
@@ -151,7 +153,7 @@ async fn on_message(
     core: Bot,
     agents: Arc<Agents>,
     pacer: Arc<Pacer>,
-    queues: ChatQueues,
+    queues: TelegramQueues,
 ) -> HandlerResult {
     let Some(user) = msg.from.as_ref() else {
         return Ok(()); // channel posts have no sender and are not for us
@@ -176,7 +178,7 @@ async fn on_callback(
     core: Bot,
     agents: Arc<Agents>,
     pacer: Arc<Pacer>,
-    queues: ChatQueues,
+    queues: TelegramQueues,
 ) -> HandlerResult {
     let answer = {
         let bot = bot.clone();
@@ -204,7 +206,7 @@ async fn on_callback(
 /// Queues one turn of the chat: the core handles `incoming`, then the replies are delivered
 /// (a failure is logged: the user has been answered as far as Telegram allowed).
 fn queue_turn(
-    queues: &ChatQueues,
+    queues: &TelegramQueues,
     bot: TgBot,
     core: Bot,
     pacer: Arc<Pacer>,
@@ -296,7 +298,7 @@ pub async fn run(
 ) -> Result<(), teloxide::RequestError> {
     let agents = Arc::new(Agents(settings.agents.clone()));
     let pacer = options.pacer.clone();
-    let queues = ChatQueues::new();
+    let queues = TelegramQueues::new();
     let forgetting = {
         let pacer = pacer.clone();
         tokio::spawn(async move {

@@ -6,13 +6,14 @@ use std::io::IsTerminal;
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::conversation::{Bot, Button, ChatKey, Incoming, Input, Reply, Role, State};
+use crate::conversation::{Bot, Button, ChatKey, Incoming, Input, Reply, Role, State, notices};
 use crate::i18n::Lang;
 use crate::t;
+use crate::tracking::{Delivery, Notice};
 
 /// The demo's one chat.
 pub fn chat() -> ChatKey {
-    ChatKey::new("term", "demo")
+    ChatKey::terminal("demo")
 }
 
 /// Runs the conversation until `/quit` or the end of `input`.
@@ -27,8 +28,8 @@ where
         |input: Input| Incoming { chat: chat.clone(), lang_code: Some(lang.code().to_owned()), role, input };
     // A new chat starts with /start; one found in the store (BILLBOT_DATA_DIR) resumes where it
     // was, in the language it chose.
-    let resumed = matches!(bot.store().dialogue::<State>(chat.as_str()), Ok(Some(_)));
-    let shown_lang = bot.store().prefs(chat.as_str()).ok().and_then(|p| p.lang).unwrap_or(lang);
+    let resumed = matches!(bot.store().dialogue::<State>(&chat), Ok(Some(_)));
+    let shown_lang = bot.store().prefs(&chat).ok().and_then(|p| p.lang).unwrap_or(lang);
     output.write_all(format!("{}\n\n", t!(shown_lang, "demo-intro")).as_bytes()).await?;
     let mut buttons = if resumed {
         output.write_all(format!("{}\n\n", t!(shown_lang, "demo-resumed")).as_bytes()).await?;
@@ -106,16 +107,16 @@ pub struct TerminalNotifier;
 impl crate::tracking::Notifier for TerminalNotifier {
     fn notify<'a>(
         &'a self,
-        _chat: &'a str,
-        replies: Vec<Reply>,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send + 'a>> {
+        _chat: &'a ChatKey,
+        lang: Lang,
+        notice: &'a Notice,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Delivery, String>> + Send + 'a>> {
         Box::pin(async move {
-            let text: Vec<&str> = replies.iter().map(|r| r.text.as_str()).collect();
+            let text = notices::reply(lang, notice).text;
             let mut out = tokio::io::stdout();
-            out.write_all(format!("\n{}\n\n", text.join("\n\n")).as_bytes())
-                .await
-                .map_err(|e| e.to_string())?;
-            out.flush().await.map_err(|e| e.to_string())
+            out.write_all(format!("\n{text}\n\n").as_bytes()).await.map_err(|e| e.to_string())?;
+            out.flush().await.map_err(|e| e.to_string())?;
+            Ok(Delivery::Sent)
         })
     }
 }

@@ -20,12 +20,19 @@ pub(crate) fn choose_biller(s: &mut Session<'_>, hint: Option<String>) -> Vec<Re
         text = format!("{hint}\n\n{text}");
     }
     // Saved references first: one tap re-checks them.
-    let saved = s.bot.store.saved_references(s.chat.as_str()).unwrap_or_else(|e| {
+    let saved = s.bot.store.saved_references(s.chat).unwrap_or_else(|e| {
         tracing::error!(error = %e, "saved references unreadable");
         Vec::new()
     });
-    let mut rows: Vec<_> =
-        saved.iter().filter_map(|saved| super::saved::recheck_button(s, saved)).map(|b| vec![b]).collect();
+    // As many as the channel can offer beside the billers, "manage" and "menu"; the rest are a
+    // tap away under "manage".
+    let room = s.caps.max_choices.saturating_sub(Biller::ALL.len() + 2);
+    let mut rows: Vec<_> = saved
+        .iter()
+        .filter_map(|saved| super::saved::recheck_button(s, saved))
+        .take(room)
+        .map(|b| vec![b])
+        .collect();
     if !saved.is_empty() {
         text = format!("{}\n\n{text}", t!(s.lang, "saved-intro"));
     }
@@ -35,7 +42,7 @@ pub(crate) fn choose_biller(s: &mut Session<'_>, hint: Option<String>) -> Vec<Re
             .map(|b| vec![labelled(t!(s.lang, &format!("btn-biller-{}", b.key())), Action::Biller(*b))]),
     );
     if !saved.is_empty() {
-        rows.push(vec![button(s.lang, "btn-manage-saved", Action::Saved)]);
+        rows.push(vec![button(s.lang, "btn-manage-saved", Action::Saved(0))]);
     }
     rows.push(menu_row(s.lang));
     vec![Reply::text(text).with_keyboard(rows)]
@@ -85,7 +92,7 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
     match s.bot.inquiry.inquire(&reference).await {
         Ok(result) => {
             let item = ActivityItem::Lookup { biller, reference: reference.as_str().to_owned() };
-            s.bot.store.touch_activity(s.chat.as_str(), item, s.now)?;
+            s.bot.store.touch_activity(s.chat, item, s.now)?;
             s.state = State::Menu;
             let keyboard = vec![
                 vec![button(s.lang, "btn-save-reference", Action::Save(reference.clone()))],

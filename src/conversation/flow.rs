@@ -24,11 +24,11 @@ pub(crate) async fn step(s: &mut Session<'_>, input: Input) -> Replies {
                         | Action::History(_)
                         | Action::Lang(None)
                         | Action::Help
-                        | Action::Saved
+                        | Action::Saved(_)
                 );
                 let mut replies = act(s, action).await?;
                 if let Some(first) = replies.first_mut() {
-                    first.edit_in_place = in_place;
+                    first.edit_in_place = in_place && s.caps.can_edit;
                 }
                 Ok(replies)
             }
@@ -90,7 +90,7 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
         Action::Biller(biller) => Ok(bill::ask_reference(s, biller)),
         Action::Inquire(reference) => bill::inquire(s, reference).await,
         Action::Save(reference) => saved::save(s, reference),
-        Action::Saved => saved::list(s),
+        Action::Saved(page) => saved::list(s, page),
         Action::Rename(reference) => Ok(saved::ask_name(s, reference)),
         Action::Delete(reference) => saved::delete(s, reference),
         Action::AskOrder => Ok(order::ask(s)),
@@ -103,7 +103,7 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
             Ok(vec![Reply::text(t!(s.lang, "lang-choose")).with_keyboard(menus::lang_keyboard(s.lang))])
         }
         Action::Lang(Some(lang)) => {
-            s.bot.store.set_lang(s.chat.as_str(), lang)?;
+            s.bot.store.set_lang(s.chat, lang)?;
             s.lang = lang;
             s.state = State::Menu;
             Ok(vec![menus::main_menu(s, t!(lang, "lang-set"))])

@@ -17,14 +17,20 @@ pub const ORDERS_PER_PAGE: usize = 5;
 /// Transactions a page of the merchant history.
 pub const HISTORY_PER_PAGE: usize = 8;
 
+/// Items a page shows: `wanted`, or fewer where the channel cannot offer that many buttons beside
+/// the page's own three (newer, older, menu).
+fn per_page(s: &Session<'_>, wanted: usize) -> usize {
+    wanted.min(s.caps.max_choices.saturating_sub(3)).max(1)
+}
+
 /// `/orders`: newest first, each with a button that checks it again.
 pub(crate) fn orders(s: &mut Session<'_>, page: usize) -> Replies {
     s.state = State::Menu;
-    let items = s.bot.store.activity(s.chat.as_str())?;
+    let items = s.bot.store.activity(s.chat)?;
     if items.is_empty() {
         return Ok(vec![menus::main_menu(s, t!(s.lang, "orders-empty"))]);
     }
-    let (page, pages, range) = page_of(items.len(), ORDERS_PER_PAGE, page);
+    let (page, pages, range) = page_of(items.len(), per_page(s, ORDERS_PER_PAGE), page);
     let mut lines = vec![t!(s.lang, "orders-title", page = (page + 1) as u64, pages = pages as u64)];
     let mut buttons = Vec::new();
     for (n, activity) in items[range.clone()].iter().enumerate() {
@@ -88,7 +94,7 @@ pub(crate) async fn history(s: &mut Session<'_>, page: usize) -> Replies {
         return Ok(vec![menus::main_menu(s, t!(s.lang, "error-history-empty"))]);
     }
     let total = history.orders.len();
-    let (page, pages, range) = page_of(total, HISTORY_PER_PAGE, page);
+    let (page, pages, range) = page_of(total, per_page(s, HISTORY_PER_PAGE), page);
     let mut lines = vec![t!(
         s.lang,
         "history-title",

@@ -34,9 +34,9 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
         Ok(order) => {
             s.bot.store.record_order(&order_no, &order, s.now)?;
             let item = ActivityItem::Order { order_no: order_no.clone(), status: order.status };
-            s.bot.store.touch_activity(s.chat.as_str(), item, s.now)?;
+            s.bot.store.touch_activity(s.chat, item, s.now)?;
             s.state = State::Menu;
-            let mut text = views::order(s.lang, &order, s.role.audience());
+            let mut text = views::order(s.lang, &order, s.role.into());
             let mut row = Vec::new();
             if !order.status.is_final() {
                 text = format!("{text}\n\n{}", t!(s.lang, "status-pending-hint"));
@@ -87,7 +87,7 @@ pub(crate) async fn watch(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
             button(s.lang, "btn-menu", Action::Menu),
         ]])]);
     }
-    tracker.watch(&order_no, &order, s.chat.as_str(), s.lang).await?;
+    tracker.watch(&order_no, &order, s.chat, s.lang).await?;
     let hours = (tracker.config().max_age.as_secs() / 3600).max(1);
     let text = t!(s.lang, "watch-started", order = shown, hours = hours);
     Ok(vec![Reply::text(text).with_keyboard(vec![menu_row(s.lang)])])

@@ -1,17 +1,19 @@
 //! Button payloads: short, versioned, self-contained strings (`v1:q:senelec:1000000001`).
 //!
-//! Telegram allows 64 bytes of callback data; the longest payload here (an order number of 32
-//! digits) takes 37. A payload carries everything its action needs, so a button keeps working in
-//! any dialogue state and after a restart; one that does not decode (another version, a forged
-//! or truncated one) is answered with "this menu has expired" and a fresh menu.
+//! The longest payload here (an order number of 32 digits) takes 37 bytes, within every channel's
+//! limit (Telegram: 64 bytes of callback data; WhatsApp: 200 of a list row id). A payload carries
+//! everything its action needs, so a button keeps working in any dialogue state and after a
+//! restart; one that does not decode (another version, a forged or truncated one) is answered
+//! with "this menu has expired" and a fresh menu.
 
 use crate::domain::{Biller, CustomerReference, OrderNo};
 use crate::i18n::Lang;
 
 const VERSION: &str = "v1";
 
-/// The longest payload a channel must carry.
-pub const MAX_PAYLOAD_BYTES: usize = 64;
+/// The longest payload the core makes (an order of 32 digits: `v1:w:` and the digits); every
+/// channel's [`Capabilities::max_payload_bytes`](crate::domain::Capabilities) must carry it.
+pub const MAX_PAYLOAD_BYTES: usize = 37;
 
 /// What a button does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +27,8 @@ pub enum Action {
     Inquire(CustomerReference),
     /// Save this reference for the chat (then ask for a nickname).
     Save(CustomerReference),
-    /// List the chat's saved references, to rename or delete them.
-    Saved,
+    /// A page of the chat's saved references, to rename or delete them.
+    Saved(usize),
     /// Ask for a new nickname for this saved reference.
     Rename(CustomerReference),
     /// Forget this saved reference.
@@ -54,7 +56,8 @@ impl Action {
             Action::Biller(b) => format!("b:{}", b.key()),
             Action::Inquire(r) => format!("q:{}:{}", r.biller().key(), r.as_str()),
             Action::Save(r) => format!("sv:{}:{}", r.biller().key(), r.as_str()),
-            Action::Saved => "sl".to_owned(),
+            Action::Saved(0) => "sl".to_owned(),
+            Action::Saved(page) => format!("sl:{page}"),
             Action::Rename(r) => format!("rn:{}:{}", r.biller().key(), r.as_str()),
             Action::Delete(r) => format!("dl:{}:{}", r.biller().key(), r.as_str()),
             Action::AskOrder => "s".to_owned(),
@@ -79,7 +82,8 @@ impl Action {
             ("b", Some(key), None) => Action::Biller(Biller::from_key(key)?),
             ("q", Some(key), Some(reference)) => Action::Inquire(reference_of(key, reference)?),
             ("sv", Some(key), Some(reference)) => Action::Save(reference_of(key, reference)?),
-            ("sl", None, None) => Action::Saved,
+            ("sl", None, None) => Action::Saved(0),
+            ("sl", Some(page), None) => Action::Saved(page.parse().ok()?),
             ("rn", Some(key), Some(reference)) => Action::Rename(reference_of(key, reference)?),
             ("dl", Some(key), Some(reference)) => Action::Delete(reference_of(key, reference)?),
             ("s", None, None) => Action::AskOrder,

@@ -3,7 +3,7 @@
 //! digits) in button labels, which anyone looking at the screen can read.
 
 use super::flow::Replies;
-use super::menus::{button, labelled};
+use super::menus::{button, labelled, page_of, pager};
 use super::payload::Action;
 use super::reply::{Button, Reply};
 use super::state::State;
@@ -38,12 +38,12 @@ pub(crate) fn recheck_button(s: &Session<'_>, saved: &SavedReference) -> Option<
 
 /// Saves the reference, then offers to name it.
 pub(crate) fn save(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
-    let existing = s.bot.store.saved_references(s.chat.as_str())?;
+    let existing = s.bot.store.saved_references(s.chat)?;
     let nickname = existing
         .iter()
         .find(|e| e.biller == reference.biller() && e.reference == reference.as_str())
         .and_then(|e| e.nickname.clone());
-    s.bot.store.save_reference(s.chat.as_str(), &reference, nickname, s.now)?;
+    s.bot.store.save_reference(s.chat, &reference, nickname, s.now)?;
     let text = format!("{}\n{}", t!(s.lang, "saved-done"), t!(s.lang, "saved-ask-name"));
     s.state = State::NamingReference { reference };
     Ok(vec![Reply::text(text).with_keyboard(vec![vec![button(s.lang, "btn-skip", Action::Menu)]])])
@@ -65,21 +65,28 @@ pub(crate) fn name(s: &mut Session<'_>, reference: CustomerReference, text: &str
     if name.is_empty() {
         return Ok(ask_name(s, reference));
     }
-    s.bot.store.save_reference(s.chat.as_str(), &reference, Some(name.clone()), s.now)?;
+    s.bot.store.save_reference(s.chat, &reference, Some(name.clone()), s.now)?;
     s.state = State::Menu;
     Ok(vec![menus::main_menu(s, t!(s.lang, "saved-named", name = name))])
 }
 
-/// The chat's saved references, each with rename and delete buttons.
-pub(crate) fn list(s: &mut Session<'_>) -> Replies {
+/// Saved references a page of the list shows: two buttons each, and room for the four of the
+/// page's own (bill, menu, newer, older) within what the channel can offer.
+fn per_page(s: &Session<'_>) -> usize {
+    (s.caps.max_choices.saturating_sub(4) / 2).clamp(1, 10)
+}
+
+/// A page of the chat's saved references, each with rename and delete buttons.
+pub(crate) fn list(s: &mut Session<'_>, page: usize) -> Replies {
     s.state = State::Menu;
-    let saved = s.bot.store.saved_references(s.chat.as_str())?;
+    let saved = s.bot.store.saved_references(s.chat)?;
     if saved.is_empty() {
         return Ok(vec![menus::main_menu(s, t!(s.lang, "saved-empty"))]);
     }
+    let (page, pages, range) = page_of(saved.len(), per_page(s), page);
     let mut lines = vec![t!(s.lang, "saved-title")];
     let mut rows = Vec::new();
-    for (n, item) in saved.iter().enumerate() {
+    for (n, item) in saved.iter().enumerate().skip(range.start).take(range.len()) {
         let Ok(reference) = CustomerReference::parse(item.biller, &item.reference) else { continue };
         let n = (n + 1) as u64;
         lines.push(format!("{n}. {}", label(s, item, &reference)));
@@ -88,14 +95,16 @@ pub(crate) fn list(s: &mut Session<'_>) -> Replies {
             labelled(t!(s.lang, "btn-delete", n = n), Action::Delete(reference)),
         ]);
     }
+    rows.push(pager(s.lang, page, pages, Action::Saved));
     rows.push(vec![button(s.lang, "btn-bill", Action::Bill), button(s.lang, "btn-menu", Action::Menu)]);
+    rows.retain(|row| !row.is_empty());
     Ok(vec![Reply::text(lines.join("\n")).with_keyboard(rows)])
 }
 
 /// Forgets a saved reference and shows what is left.
 pub(crate) fn delete(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
-    s.bot.store.delete_reference(s.chat.as_str(), &reference)?;
-    let mut replies = list(s)?;
+    s.bot.store.delete_reference(s.chat, &reference)?;
+    let mut replies = list(s, 0)?;
     if let Some(first) = replies.first_mut() {
         first.text =
             format!("{}\n\n{}", t!(s.lang, "saved-deleted", reference = reference.masked()), first.text);

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Biller, Order, OrderNo, OrderStatus};
+use crate::domain::{Biller, ChatKey, Order, OrderNo, OrderStatus};
 use crate::i18n::Lang;
 
 /// A chat's preferences.
@@ -85,7 +85,7 @@ pub struct Watch {
 /// One chat waiting for news of an order, in its language.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Watcher {
-    pub chat: String,
+    pub chat: ChatKey,
     pub lang: Lang,
     pub since: DateTime<Utc>,
     /// The statuses this chat was already told about (never told twice).

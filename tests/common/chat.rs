@@ -25,7 +25,7 @@ impl Harness {
     pub fn chat(&self, id: &str, lang_code: &str, role: Role) -> Chat {
         Chat {
             bot: self.bot.clone(),
-            key: ChatKey::new("test", id),
+            key: ChatKey::terminal(id),
             lang_code: lang_code.to_owned(),
             role,
             last: vec![],

@@ -71,6 +71,22 @@ pub fn sandbox_clients(sb: &RunningSandbox) -> (InquiryClient, StatusClient) {
     (inquiry, status)
 }
 
+/// Settings of the whole bot for a test: the embedded sandbox (its slow fixtures taking
+/// `slow`), [`fast_http`] clients, the store in `dir`, no channel yet.
+pub fn app_settings(dir: &std::path::Path, sandbox: SandboxConfig) -> billbot::app::Settings {
+    let lookup = |_: &str| None::<String>;
+    let mut providers = billbot::config::ProviderSettings::from_lookup(lookup).unwrap();
+    providers.http = fast_http();
+    providers.sandbox = sandbox;
+    billbot::app::Settings {
+        providers,
+        tracking: billbot::config::TrackingSettings::from_lookup(lookup).unwrap(),
+        data_dir: dir.to_owned(),
+        telegram: None,
+        terminal: false,
+    }
+}
+
 /// A loopback port with nothing listening on it.
 pub fn closed_port_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

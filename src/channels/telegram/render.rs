@@ -4,7 +4,8 @@
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use teloxide::utils::html;
 
-use crate::conversation::{Reply, payload::MAX_PAYLOAD_BYTES};
+use crate::conversation::Reply;
+use crate::domain::Capabilities;
 
 /// Telegram's limit on a message's text, in UTF-16 code units after entity parsing.
 pub const MAX_MESSAGE_UNITS: usize = 4096;
@@ -83,7 +84,7 @@ pub fn keyboard(reply: &Reply) -> Option<InlineKeyboardMarkup> {
         .map(|row| {
             row.iter()
                 .filter(|b| {
-                    let fits = b.payload.len() <= MAX_PAYLOAD_BYTES;
+                    let fits = b.payload.len() <= Capabilities::TELEGRAM.max_payload_bytes;
                     if !fits {
                         tracing::error!(payload = %b.payload, "button payload over 64 bytes left out");
                     }

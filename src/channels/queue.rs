@@ -1,7 +1,8 @@
 //! Per-chat queues of work: one chat's updates are handled one after another, different chats
-//! at the same time, and nothing waits on a chat's work but that chat.
+//! at the same time, and nothing waits on a chat's work but that chat. Every channel that takes
+//! updates from the network (Telegram, WhatsApp) queues its work here.
 //!
-//! Why not leave this to teloxide's dispatcher, which also runs one worker per chat? Its loop
+//! Why not leave Telegram's to teloxide's dispatcher, which also runs one worker per chat? Its loop
 //! reaps idle workers, and when it takes one that has just picked up an update (a race it
 //! covers by waiting for the worker), it waits for that update's whole handling, a provider call
 //! included, before it reads the next update: every chat stalls. The load benchmark saw it in
@@ -11,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::hash::Hash;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
@@ -18,22 +20,34 @@ use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio_util::task::TaskTracker;
 
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
-type Queues = Mutex<HashMap<i64, UnboundedSender<Job>>>;
+type Queues<K> = Mutex<HashMap<K, UnboundedSender<Job>>>;
 
-/// The chats with work queued or running, each drained by one task. Cheap to clone.
-#[derive(Clone, Default)]
-pub struct ChatQueues {
-    queues: Arc<Queues>,
+/// The chats with work queued or running, each drained by one task. Cheap to clone. `K` is the
+/// channel's chat id.
+pub struct ChatQueues<K> {
+    queues: Arc<Queues<K>>,
     tasks: TaskTracker,
 }
 
-impl ChatQueues {
-    pub fn new() -> ChatQueues {
+impl<K> Clone for ChatQueues<K> {
+    fn clone(&self) -> Self {
+        ChatQueues { queues: self.queues.clone(), tasks: self.tasks.clone() }
+    }
+}
+
+impl<K> Default for ChatQueues<K> {
+    fn default() -> Self {
+        ChatQueues { queues: Arc::new(Mutex::new(HashMap::new())), tasks: TaskTracker::new() }
+    }
+}
+
+impl<K: Hash + Eq + Clone + Send + 'static> ChatQueues<K> {
+    pub fn new() -> ChatQueues<K> {
         ChatQueues::default()
     }
 
     /// Runs `job` after the chat's earlier jobs.
-    pub fn push(&self, chat: i64, job: impl Future<Output = ()> + Send + 'static) {
+    pub fn push(&self, chat: K, job: impl Future<Output = ()> + Send + 'static) {
         let mut queues = lock(&self.queues);
         let job: Job = Box::pin(job);
         let job = match queues.get(&chat) {
@@ -47,7 +61,7 @@ impl ChatQueues {
         let (queue, jobs) = unbounded_channel();
         // Cannot fail: the receiver is alive, and is handed to the task below.
         let _ = queue.send(job);
-        queues.insert(chat, queue);
+        queues.insert(chat.clone(), queue);
         drop(queues);
         self.tasks.spawn(drain(self.queues.clone(), chat, jobs));
     }
@@ -70,7 +84,7 @@ impl ChatQueues {
     }
 }
 
-fn lock(queues: &Queues) -> std::sync::MutexGuard<'_, HashMap<i64, UnboundedSender<Job>>> {
+fn lock<K>(queues: &Queues<K>) -> std::sync::MutexGuard<'_, HashMap<K, UnboundedSender<Job>>> {
     // The map stays consistent even if a thread panicked while holding the lock.
     queues.lock().unwrap_or_else(|e| e.into_inner())
 }
@@ -78,7 +92,7 @@ fn lock(queues: &Queues) -> std::sync::MutexGuard<'_, HashMap<i64, UnboundedSend
 /// Runs a chat's jobs in order; ends, removing the chat, once its queue is empty. The last
 /// check happens under the map's lock, so a job pushed at that moment either is seen here or
 /// finds no queue and starts a new task: none is lost.
-async fn drain(queues: Arc<Queues>, chat: i64, mut jobs: UnboundedReceiver<Job>) {
+async fn drain<K: Hash + Eq>(queues: Arc<Queues<K>>, chat: K, mut jobs: UnboundedReceiver<Job>) {
     loop {
         let job = match jobs.try_recv() {
             Ok(job) => job,

@@ -1,0 +1,211 @@
+//! The composition root: [`build`] makes the whole bot from [`Settings`] (provider clients or
+//! the embedded sandbox, the store, the tracker, the core and every configured channel), and
+//! [`App::run`] serves it on the [`Listeners`] it is given until a shutdown future completes.
+//!
+//! `billbot serve`, `billbot demo` and the tests all build the bot here, so what a test starts is
+//! what an operator runs; tests bind their listeners on port 0 and pass them in.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+use crate::channels::{Notifiers, telegram, terminal};
+use crate::config::{ConfigError, ProviderSettings, TelegramSettings, TrackingSettings};
+use crate::conversation::Bot;
+use crate::domain::Channel;
+use crate::providers::{Providers, ProvidersError};
+use crate::store::{Store, StoreError};
+use crate::tracking::{Tracker, callback};
+
+/// Where `serve` keeps its database when `BILLBOT_DATA_DIR` is not set.
+pub const DEFAULT_DATA_DIR: &str = "billbot-data";
+
+/// Everything [`build`] needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub providers: ProviderSettings,
+    pub tracking: TrackingSettings,
+    /// The sled database's directory.
+    pub data_dir: PathBuf,
+    /// Set: the Telegram channel runs.
+    pub telegram: Option<TelegramSettings>,
+    /// The terminal demo's chat gets the tracker's notices on standard output.
+    pub terminal: bool,
+}
+
+impl Settings {
+    /// `serve`'s settings from the environment: the channels whose token is set (at least one).
+    pub fn for_serve() -> Result<Settings, ConfigError> {
+        Settings::for_serve_from(|name| std::env::var(name).ok())
+    }
+
+    /// [`Settings::for_serve`] through `lookup` (a map in tests).
+    pub fn for_serve_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
+        let set = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
+        let telegram = set("TELOXIDE_TOKEN").then(|| TelegramSettings::from_lookup(&lookup)).transpose()?;
+        if telegram.is_none() {
+            return Err(ConfigError::NoChannel);
+        }
+        Ok(Settings {
+            providers: ProviderSettings::from_lookup(&lookup)?,
+            tracking: TrackingSettings::from_lookup(&lookup)?,
+            data_dir: lookup("BILLBOT_DATA_DIR")
+                .filter(|v| !v.trim().is_empty())
+                .map(PathBuf::from)
+                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            telegram,
+            terminal: false,
+        })
+    }
+}
+
+/// Why the bot could not start or stopped on an error.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Providers(#[from] ProvidersError),
+    #[error("the store could not be opened: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("Telegram: {0}")]
+    Telegram(#[from] teloxide::RequestError),
+}
+
+/// The Telegram channel, ready to run.
+struct TelegramPart {
+    settings: TelegramSettings,
+    client: telegram::TgBot,
+    options: telegram::RunOptions,
+}
+
+/// The bot, built and not yet serving.
+pub struct App {
+    pub settings: Settings,
+    pub providers: Providers,
+    pub store: Store,
+    pub tracker: Arc<Tracker>,
+    pub bot: Bot,
+    telegram: Option<TelegramPart>,
+}
+
+/// Builds the bot: provider clients (the embedded sandbox where no URL is configured), the
+/// store, each configured channel, the tracker notifying through them, and the core.
+pub async fn build(settings: Settings) -> Result<App, AppError> {
+    let providers = Providers::connect(&settings.providers).await?;
+    let store = Store::open(&settings.data_dir)?;
+    let mut notifiers = Notifiers::new();
+    let telegram = settings.telegram.clone().map(|settings| {
+        let limits = if settings.rate_limits {
+            telegram::Limits::default()
+        } else {
+            tracing::warn!("Telegram rate limits are off: only for a local Bot API test server");
+            telegram::Limits::unlimited()
+        };
+        let mut options = telegram::RunOptions::new(limits);
+        options.poll_timeout = settings.poll_timeout;
+        let client = telegram::bot(&settings);
+        TelegramPart { settings, client, options }
+    });
+    if let Some(part) = &telegram {
+        let notifier = telegram::TelegramNotifier::new(part.client.clone(), part.options.pacer.clone());
+        notifiers = notifiers.route(Channel::Telegram, Arc::new(notifier));
+    }
+    if settings.terminal {
+        notifiers = notifiers.route(Channel::Terminal, Arc::new(terminal::TerminalNotifier));
+    }
+    let tracker = Arc::new(Tracker::new(
+        providers.status.clone(),
+        store.clone(),
+        Arc::new(notifiers),
+        settings.tracking.tracker.clone(),
+    ));
+    let bot = Bot::with_tracker(
+        providers.inquiry.clone(),
+        providers.status.clone(),
+        store.clone(),
+        tracker.clone(),
+    );
+    Ok(App { settings, providers, store, tracker, bot, telegram })
+}
+
+/// The sockets the bot serves HTTP on (Telegram's webhook server binds its own address).
+#[derive(Debug, Default)]
+pub struct Listeners {
+    /// The provider-callback endpoint.
+    pub callback: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds the addresses the settings name.
+    pub async fn bind(settings: &Settings) -> Result<Listeners, AppError> {
+        let callback = match &settings.tracking.callback {
+            Some((addr, _)) => Some(bind(*addr).await?),
+            None => None,
+        };
+        Ok(Listeners { callback })
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
+    TcpListener::bind(addr).await.map_err(|source| AppError::Listen { addr, source })
+}
+
+impl App {
+    /// Serves every configured channel, the tracker and the callback endpoint until `shutdown`
+    /// completes; then lets the work in hand finish and flushes the store.
+    pub async fn run(
+        self,
+        listeners: Listeners,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), AppError> {
+        let App { settings, providers, store, tracker, bot, telegram } = self;
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            }
+        };
+        let tracking = tokio::spawn(tracker.clone().run(until_stopped()));
+        let mut servers = tokio::task::JoinSet::new();
+        if let (Some(listener), Some((_, secret))) = (listeners.callback, settings.tracking.callback.clone())
+        {
+            let app = callback::router(tracker.clone(), providers.status.clone(), secret);
+            tracing::info!(listen = ?listener.local_addr().ok(), "provider callbacks enabled");
+            let shutdown = until_stopped();
+            servers.spawn(async move {
+                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                    tracing::error!(error = %e, "the provider-callback server stopped");
+                }
+            });
+        }
+        let result = match telegram {
+            Some(TelegramPart { settings, client, options }) => {
+                tracing::info!(
+                    agents = settings.agents.len(),
+                    webhook = settings.webhook.is_some(),
+                    "starting the Telegram bot"
+                );
+                telegram::run(client, bot, &settings, options, shutdown).await.map_err(AppError::from)
+            }
+            None => {
+                shutdown.await;
+                Ok(())
+            }
+        };
+        let _ = stop.send(true);
+        let _ = tracking.await;
+        while servers.join_next().await.is_some() {}
+        if let Err(e) = store.flush().await {
+            tracing::error!(error = %e, "the store could not be flushed at shutdown");
+        }
+        drop(providers);
+        result
+    }
+}
