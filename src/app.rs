@@ -12,13 +12,17 @@ use std::sync::Arc;
 
 use tokio::net::TcpListener;
 
+use crate::channels::whatsapp::{self, GraphClient, WhatsApp, WhatsAppNotifier};
 use crate::channels::{Notifiers, telegram, terminal};
-use crate::config::{ConfigError, ProviderSettings, TelegramSettings, TrackingSettings};
+use crate::config::{ConfigError, ProviderSettings, TelegramSettings, TrackingSettings, WhatsAppSettings};
 use crate::conversation::Bot;
 use crate::domain::Channel;
 use crate::providers::{Providers, ProvidersError};
 use crate::store::{Store, StoreError};
 use crate::tracking::{Tracker, callback};
+
+/// How often old message ids and idle users' pace are forgotten.
+const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Where `serve` keeps its database when `BILLBOT_DATA_DIR` is not set.
 pub const DEFAULT_DATA_DIR: &str = "billbot-data";
@@ -32,6 +36,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Set: the Telegram channel runs.
     pub telegram: Option<TelegramSettings>,
+    /// Set: the WhatsApp channel runs.
+    pub whatsapp: Option<WhatsAppSettings>,
     /// The terminal demo's chat gets the tracker's notices on standard output.
     pub terminal: bool,
 }
@@ -46,7 +52,9 @@ impl Settings {
     pub fn for_serve_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
         let set = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
         let telegram = set("TELOXIDE_TOKEN").then(|| TelegramSettings::from_lookup(&lookup)).transpose()?;
-        if telegram.is_none() {
+        let whatsapp =
+            set("BILLBOT_WHATSAPP_TOKEN").then(|| WhatsAppSettings::from_lookup(&lookup)).transpose()?;
+        if telegram.is_none() && whatsapp.is_none() {
             return Err(ConfigError::NoChannel);
         }
         Ok(Settings {
@@ -57,6 +65,7 @@ impl Settings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
             telegram,
+            whatsapp,
             terminal: false,
         })
     }
@@ -75,6 +84,8 @@ pub enum AppError {
     Listen { addr: SocketAddr, source: std::io::Error },
     #[error("Telegram: {0}")]
     Telegram(#[from] teloxide::RequestError),
+    #[error("the WhatsApp client could not be built: {0}")]
+    WhatsApp(reqwest::Error),
 }
 
 /// The Telegram channel, ready to run.
@@ -92,6 +103,7 @@ pub struct App {
     pub tracker: Arc<Tracker>,
     pub bot: Bot,
     telegram: Option<TelegramPart>,
+    whatsapp: Option<WhatsApp>,
 }
 
 /// Builds the bot: provider clients (the embedded sandbox where no URL is configured), the
@@ -116,6 +128,14 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
         let notifier = telegram::TelegramNotifier::new(part.client.clone(), part.options.pacer.clone());
         notifiers = notifiers.route(Channel::Telegram, Arc::new(notifier));
     }
+    let whatsapp_client = match &settings.whatsapp {
+        Some(wa) => Some(Arc::new(GraphClient::new(wa).map_err(AppError::WhatsApp)?)),
+        None => None,
+    };
+    if let (Some(client), Some(wa)) = (&whatsapp_client, &settings.whatsapp) {
+        let notifier = WhatsAppNotifier::new(client.clone(), store.clone(), wa.notify_template.clone());
+        notifiers = notifiers.route(Channel::WhatsApp, Arc::new(notifier));
+    }
     if settings.terminal {
         notifiers = notifiers.route(Channel::Terminal, Arc::new(terminal::TerminalNotifier));
     }
@@ -131,7 +151,11 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
         store.clone(),
         tracker.clone(),
     );
-    Ok(App { settings, providers, store, tracker, bot, telegram })
+    let whatsapp = match (whatsapp_client, &settings.whatsapp) {
+        (Some(client), Some(wa)) => Some(WhatsApp::new(wa.clone(), client, bot.clone(), store.clone())),
+        _ => None,
+    };
+    Ok(App { settings, providers, store, tracker, bot, telegram, whatsapp })
 }
 
 /// The sockets the bot serves HTTP on (Telegram's webhook server binds its own address).
@@ -139,6 +163,8 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
 pub struct Listeners {
     /// The provider-callback endpoint.
     pub callback: Option<TcpListener>,
+    /// The WhatsApp webhook.
+    pub whatsapp: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -148,7 +174,11 @@ impl Listeners {
             Some((addr, _)) => Some(bind(*addr).await?),
             None => None,
         };
-        Ok(Listeners { callback })
+        let whatsapp = match &settings.whatsapp {
+            Some(wa) => Some(bind(wa.listen).await?),
+            None => None,
+        };
+        Ok(Listeners { callback, whatsapp })
     }
 }
 
@@ -164,7 +194,7 @@ impl App {
         listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        let App { settings, providers, store, tracker, bot, telegram } = self;
+        let App { settings, providers, store, tracker, bot, telegram, whatsapp } = self;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let until_stopped = move || {
             let mut stopped = stopped.clone();
@@ -185,6 +215,29 @@ impl App {
                 }
             });
         }
+        if let Some(whatsapp) = &whatsapp {
+            match listeners.whatsapp {
+                Some(listener) => {
+                    tracing::info!(
+                        listen = ?listener.local_addr().ok(),
+                        path = whatsapp::webhook::PATH,
+                        "starting the WhatsApp bot"
+                    );
+                    let app = whatsapp.router();
+                    let shutdown = until_stopped();
+                    servers.spawn(async move {
+                        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                            tracing::error!(error = %e, "the WhatsApp webhook server stopped");
+                        }
+                    });
+                }
+                None => tracing::error!("the WhatsApp channel has no listener: its webhook is not served"),
+            }
+            if let Err(e) = whatsapp.resume() {
+                tracing::error!(error = %e, "WhatsApp messages received before the restart could not be read");
+            }
+            servers.spawn(whatsapp.clone().housekeeping(HOUSEKEEPING, until_stopped()));
+        }
         let result = match telegram {
             Some(TelegramPart { settings, client, options }) => {
                 tracing::info!(
@@ -202,6 +255,10 @@ impl App {
         let _ = stop.send(true);
         let _ = tracking.await;
         while servers.join_next().await.is_some() {}
+        // The webhook takes no more messages: let the ones in hand finish.
+        if let Some(whatsapp) = &whatsapp {
+            whatsapp.finish().await;
+        }
         if let Err(e) = store.flush().await {
             tracing::error!(error = %e, "the store could not be flushed at shutdown");
         }

@@ -8,6 +8,8 @@
 pub mod queue;
 pub mod telegram;
 pub mod terminal;
+pub mod text;
+pub mod whatsapp;
 
 use std::future::Future;
 use std::pin::Pin;

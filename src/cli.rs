@@ -259,7 +259,8 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
     };
     let data_dir =
         config::data_dir().or_else(|| temporary.as_ref().map(|d| d.path().to_owned())).unwrap_or_default();
-    let settings = app::Settings { providers, tracking, data_dir, telegram: None, terminal: true };
+    let settings =
+        app::Settings { providers, tracking, data_dir, telegram: None, whatsapp: None, terminal: true };
     let app = match start(lang, settings).await {
         Ok(app) => app,
         Err(exit) => return exit,

@@ -321,3 +321,113 @@ impl TrackingSettings {
         Ok(TrackingSettings { tracker, callback })
     }
 }
+
+/// The WhatsApp channel's settings (WhatsApp Business Cloud API).
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `BILLBOT_WHATSAPP_TOKEN` | the Cloud API access token (set = the channel runs) | off |
+/// | `BILLBOT_WHATSAPP_PHONE_NUMBER_ID` | the business phone number id | required with the token |
+/// | `BILLBOT_WHATSAPP_APP_SECRET` | the app secret that signs webhooks (`X-Hub-Signature-256`) | required with the token |
+/// | `BILLBOT_WHATSAPP_VERIFY_TOKEN` | the answer to Meta's webhook verification | required with the token |
+/// | `BILLBOT_WHATSAPP_API_URL` | Graph API base, version included | `https://graph.facebook.com/v23.0` |
+/// | `BILLBOT_WHATSAPP_LISTEN` | the webhook server's address (path `/whatsapp/webhook`) | `127.0.0.1:8444` |
+/// | `BILLBOT_WHATSAPP_AGENTS` | comma-separated `wa_id`s (or business-scoped user ids) of agents | none |
+/// | `BILLBOT_WHATSAPP_NOTIFY_TEMPLATE` | approved template for order news outside the 24-hour window | none: held |
+/// | `BILLBOT_WHATSAPP_MESSAGES_PER_SEC` | messages a second for the number, all users together | 80 |
+/// | `BILLBOT_WHATSAPP_USER_BURST` | messages one user may get at once before the pace of 1 per 6 s applies | 20 |
+/// | `BILLBOT_WHATSAPP_RETRY_BASE_MS` | first pause after a throughput error (a pair-rate error waits 6 times longer) | 1000 |
+#[derive(Debug, Clone)]
+pub struct WhatsAppSettings {
+    pub token: SecretString,
+    pub phone_number_id: String,
+    pub app_secret: SecretString,
+    pub verify_token: SecretString,
+    pub api_url: Url,
+    pub listen: std::net::SocketAddr,
+    pub agents: std::collections::HashSet<String>,
+    pub notify_template: Option<String>,
+    pub messages_per_sec: u32,
+    pub user_burst: u32,
+    pub retry_base: Duration,
+}
+
+/// The Graph API's address when none is configured.
+pub const WHATSAPP_API_URL: &str = "https://graph.facebook.com/v23.0";
+
+impl WhatsAppSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let because = "BILLBOT_WHATSAPP_TOKEN";
+        let token = get("BILLBOT_WHATSAPP_TOKEN").ok_or(ConfigError::Invalid {
+            var: "BILLBOT_WHATSAPP_TOKEN",
+            reason: "it must be set to the Cloud API access token".to_owned(),
+        })?;
+        // Name every missing companion at once: an operator fixes them in one go.
+        let companions = [
+            "BILLBOT_WHATSAPP_PHONE_NUMBER_ID",
+            "BILLBOT_WHATSAPP_APP_SECRET",
+            "BILLBOT_WHATSAPP_VERIFY_TOKEN",
+        ];
+        let missing: Vec<&'static str> = companions.into_iter().filter(|v| get(v).is_none()).collect();
+        match missing.as_slice() {
+            [] => {}
+            [one] => return Err(ConfigError::Missing { var: one, because }),
+            several => {
+                return Err(ConfigError::Invalid {
+                    var: "BILLBOT_WHATSAPP_TOKEN",
+                    reason: format!("it is set, so {} must be set too", several.join(", ")),
+                });
+            }
+        }
+        let required = |var: &'static str| get(var).ok_or(ConfigError::Missing { var, because });
+        let phone_number_id = required("BILLBOT_WHATSAPP_PHONE_NUMBER_ID")?;
+        if !phone_number_id.chars().all(|c| c.is_ascii_digit()) {
+            return Err(ConfigError::Invalid {
+                var: "BILLBOT_WHATSAPP_PHONE_NUMBER_ID",
+                reason: "a phone number id is digits (Meta's app dashboard shows it)".to_owned(),
+            });
+        }
+        let api_url = get("BILLBOT_WHATSAPP_API_URL").unwrap_or_else(|| WHATSAPP_API_URL.to_owned());
+        let api_url = Url::parse(api_url.trim_end_matches('/'))
+            .map_err(|e| ConfigError::Invalid { var: "BILLBOT_WHATSAPP_API_URL", reason: e.to_string() })?;
+        let listen = get("BILLBOT_WHATSAPP_LISTEN").unwrap_or_else(|| "127.0.0.1:8444".to_owned());
+        let listen = listen.parse().map_err(|_| ConfigError::Invalid {
+            var: "BILLBOT_WHATSAPP_LISTEN",
+            reason: format!("{listen:?} is not an address:port"),
+        })?;
+        let agents = get("BILLBOT_WHATSAPP_AGENTS")
+            .map(|list| {
+                list.split(',')
+                    .map(|id| id.trim().trim_start_matches('+').to_owned())
+                    .filter(|id| !id.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(WhatsAppSettings {
+            token: SecretString::from(token),
+            phone_number_id,
+            app_secret: SecretString::from(required("BILLBOT_WHATSAPP_APP_SECRET")?),
+            verify_token: SecretString::from(required("BILLBOT_WHATSAPP_VERIFY_TOKEN")?),
+            api_url,
+            listen,
+            agents,
+            notify_template: get("BILLBOT_WHATSAPP_NOTIFY_TEMPLATE"),
+            messages_per_sec: parse_or(
+                get("BILLBOT_WHATSAPP_MESSAGES_PER_SEC"),
+                "BILLBOT_WHATSAPP_MESSAGES_PER_SEC",
+                80,
+            )?,
+            user_burst: parse_or(get("BILLBOT_WHATSAPP_USER_BURST"), "BILLBOT_WHATSAPP_USER_BURST", 20)?,
+            retry_base: Duration::from_millis(parse_or(
+                get("BILLBOT_WHATSAPP_RETRY_BASE_MS"),
+                "BILLBOT_WHATSAPP_RETRY_BASE_MS",
+                1000,
+            )?),
+        })
+    }
+}

@@ -30,9 +30,9 @@ pub use state::State;
 pub use crate::domain::{Capabilities, ChatKey, Role};
 
 use crate::i18n::Lang;
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 use crate::t;
-use crate::tracking::Tracker;
+use crate::tracking::{Notice, Tracker};
 use crate::upstream::{InquiryClient, StatusClient};
 
 /// One thing a user sent, with what the channel knows about them.
@@ -43,12 +43,17 @@ pub struct Incoming {
     pub lang_code: Option<String>,
     pub role: Role,
     pub input: Input,
+    /// When the user sent it, as the channel dates it (now, when the channel does not say).
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The id of an inbound message the store keeps until it is handled (see
+    /// [`Store::inbox_receive`]): the step marks it handled in the same commit as its own writes.
+    pub inbox_id: Option<String>,
 }
 
 impl Incoming {
     /// `input` from a customer of `chat` whose client tells no language.
     pub fn new(chat: ChatKey, input: Input) -> Incoming {
-        Incoming { chat, lang_code: None, role: Role::Customer, input }
+        Incoming { chat, lang_code: None, role: Role::Customer, input, sent_at: None, inbox_id: None }
     }
 
     pub fn lang_code(mut self, code: impl Into<String>) -> Incoming {
@@ -150,37 +155,58 @@ impl Bot {
     }
 
     /// [`Bot::handle`], with the language of the replies.
+    ///
+    /// Besides the step itself: the time of the user's message is kept (WhatsApp's 24-hour
+    /// window counts from it), notices held for the chat come first, a first contact on a channel
+    /// that tells no language gets a bilingual greeting, and an inbound message id is marked
+    /// handled. All of it is written and flushed before the replies are returned.
     pub async fn turn(&self, incoming: Incoming) -> Turn {
         let lock = self.chat_lock(&incoming.chat);
         let _turn = lock.lock().await;
         let store = &self.inner.store;
         let chat = &incoming.chat;
-        let chosen = store.prefs(chat).map(|p| p.lang).unwrap_or_else(|e| {
+        let now = Utc::now();
+        let mut prefs = store.prefs(chat).unwrap_or_else(|e| {
             tracing::error!(%chat, error = %e, "preferences unreadable");
-            None
+            Default::default()
         });
-        let lang =
-            chosen.unwrap_or_else(|| incoming.lang_code.as_deref().map(Lang::from_code).unwrap_or_default());
-        let state = store.dialogue::<State>(chat).ok().flatten().unwrap_or_default();
+        let lang = prefs
+            .lang
+            .unwrap_or_else(|| incoming.lang_code.as_deref().map(Lang::from_code).unwrap_or_default());
+        let stored = store.dialogue::<State>(chat).ok().flatten();
+        let caps = chat.channel().capabilities();
+        let first_contact = !caps.knows_user_language && stored.is_none() && prefs.last_inbound_at.is_none();
         let mut session = Session {
             bot: &self.inner,
             chat,
             lang,
             role: incoming.role,
-            caps: chat.channel().capabilities(),
-            state,
-            now: Utc::now(),
+            caps,
+            state: stored.unwrap_or_default(),
+            now,
         };
-        let result = flow::step(&mut session, incoming.input).await;
-        let saved = match result {
-            Ok(replies) => store.set_dialogue(chat, &session.state).map(|()| replies),
-            Err(e) => Err(e),
-        };
-        let flushed = match saved {
-            Ok(replies) => store.flush().await.map(|()| replies),
-            Err(e) => Err(e),
-        };
-        let replies = flushed.unwrap_or_else(|e| {
+        let sent_at = incoming.sent_at.unwrap_or(now);
+        prefs.last_inbound_at = Some(prefs.last_inbound_at.map_or(sent_at, |last| last.max(sent_at)));
+        let result = async {
+            // Written first: a step that changes the language reads and rewrites these prefs.
+            store.set_prefs(chat, &prefs)?;
+            let held: Vec<Notice> = store.take_held(chat)?;
+            let mut replies: Vec<Reply> = held.iter().map(|n| notices::reply(session.lang, n)).collect();
+            let step = if first_contact {
+                flow::first_contact(&mut session, incoming.input).await?
+            } else {
+                flow::step(&mut session, incoming.input).await?
+            };
+            replies.extend(step);
+            store.set_dialogue(chat, &session.state)?;
+            if let Some(id) = &incoming.inbox_id {
+                store.inbox_done(id)?;
+            }
+            store.flush().await?;
+            Ok::<_, StoreError>(replies)
+        }
+        .await;
+        let replies = result.unwrap_or_else(|e| {
             tracing::error!(%chat, error = %e, "a step could not be stored");
             vec![menus::main_menu(&session, t!(session.lang, "error-internal"))]
         });

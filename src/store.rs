@@ -14,11 +14,19 @@
 //! | `saved` | chat key, `0x00`, biller key, `:`, reference | [`SavedReference`]: a reference the chat saved |
 //! | `watches` | order digits | [`Watch`]: who waits for news of an order, and what they were told |
 //! | `watch_due` | next check (ms since the epoch, big-endian), order digits | nothing: the tracker's schedule |
+//! | `seen` | inbound message id (a WhatsApp `wamid`) | when it was received: a redelivery is recognized |
+//! | `seen_at` | received (ms, big-endian), message id | nothing: the order in which `seen` is swept |
+//! | `inbox` | inbound message id | the message, until a step has handled it (resumed after a restart) |
+//! | `held` | chat key, `0x00`, held at (ms, big-endian), sequence | a notice the channel could not send yet |
+//! | `aliases` | chat key | the chat key it stands for (a WhatsApp user id known by its phone number) |
 //!
-//! Chat keys are channel-qualified (`tg:123456`, `term:demo`) so channels never collide.
+//! Chat keys are channel-qualified (`tg:123456`, `wa:221771234567`, `term:demo`) so channels
+//! never collide.
 //! Writes are in memory until [`Store::flush`], which callers await before telling the user
 //! anything they must find again: a `kill -9` after a reply loses nothing the reply mentioned.
 
+mod held;
+mod inbox;
 mod records;
 mod watches;
 
@@ -69,6 +77,11 @@ struct Inner {
     saved: sled::Tree,
     watches: sled::Tree,
     watch_due: sled::Tree,
+    seen: sled::Tree,
+    seen_at: sled::Tree,
+    inbox: sled::Tree,
+    held: sled::Tree,
+    aliases: sled::Tree,
     skipped: AtomicU64,
     flusher: Flusher,
 }
@@ -128,6 +141,11 @@ impl Store {
                 saved: db.open_tree("saved")?,
                 watches: db.open_tree("watches")?,
                 watch_due: db.open_tree("watch_due")?,
+                seen: db.open_tree("seen")?,
+                seen_at: db.open_tree("seen_at")?,
+                inbox: db.open_tree("inbox")?,
+                held: db.open_tree("held")?,
+                aliases: db.open_tree("aliases")?,
                 db,
                 skipped: AtomicU64::new(0),
                 flusher: Flusher::default(),
@@ -213,7 +231,11 @@ impl Store {
     pub fn set_lang(&self, chat: &ChatKey, lang: Lang) -> Result<(), StoreError> {
         let mut prefs = self.prefs(chat)?;
         prefs.lang = Some(lang);
-        self.write(&self.inner.prefs, chat.storage_key().as_bytes(), &prefs)
+        self.set_prefs(chat, &prefs)
+    }
+
+    pub fn set_prefs(&self, chat: &ChatKey, prefs: &Prefs) -> Result<(), StoreError> {
+        self.write(&self.inner.prefs, chat.storage_key().as_bytes(), prefs)
     }
 
     pub fn order(&self, order: &OrderNo) -> Result<Option<OrderRecord>, StoreError> {

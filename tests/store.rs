@@ -145,7 +145,7 @@ async fn corrupt_and_foreign_version_records_are_reported_and_skipped() {
     let (inquiry, status) = common::sandbox_clients(&sb);
     let h = Harness { bot: billbot::conversation::Bot::new(inquiry, status, store), sandbox: sb, dir };
     let mut c = h.chat("broken", "en", Role::Customer);
-    assert!(c.say("hello").await.contains("didn't understand"));
+    assert!(c.say("what is this").await.contains("didn't understand"));
     assert!(c.say("/orders").await.contains("no orders"));
 }
 

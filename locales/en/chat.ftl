@@ -79,3 +79,6 @@ saved-named = ⭐ Saved as “{ $name }”.
 saved-empty = You have no saved numbers. After checking a bill, tap “Save this number”.
 saved-title = Your saved numbers:
 saved-deleted = 🗑 { $reference } is no longer saved.
+first-contact = Hello! I'm billbot: I look up SenEau, Senelec and Woyofal bills and the status of your orders. Choose your language below, or just type.
+wa-list-button = Choose
+wa-more-choices = More choices ({ $page }/{ $pages }):

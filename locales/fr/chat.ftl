@@ -79,3 +79,6 @@ saved-named = ⭐ Enregistré sous le nom « { $name } ».
 saved-empty = Vous n'avez aucun numéro enregistré. Après avoir consulté une facture, touchez « Enregistrer ce numéro ».
 saved-title = Vos numéros enregistrés :
 saved-deleted = 🗑 { $reference } n'est plus enregistré.
+first-contact = Bonjour ! Je suis billbot : je consulte vos factures SenEau, Senelec et Woyofal et le statut de vos commandes. Choisissez votre langue ci-dessous, ou écrivez directement.
+wa-list-button = Choisir
+wa-more-choices = Autres choix ({ $page }/{ $pages }) :

@@ -135,12 +135,9 @@ pub fn dependencies(
 }
 
 fn incoming(chat: ChatId, user: &User, agents: &Agents, input: Input) -> Incoming {
-    Incoming {
-        chat: ChatKey::telegram(chat.0),
-        lang_code: user.language_code.clone(),
-        role: agents.role(user),
-        input,
-    }
+    let mut incoming = Incoming::new(ChatKey::telegram(chat.0), input).role(agents.role(user));
+    incoming.lang_code = user.language_code.clone();
+    incoming
 }
 
 /// A message: commands and text go to the core as typed; anything without text (a sticker, a
@@ -164,7 +161,8 @@ async fn on_message(
     }
     let text = msg.text().or(msg.caption()).unwrap_or_default();
     let chat = msg.chat.id;
-    let incoming = incoming(chat, user, &agents, Input::from_text(text));
+    let mut incoming = incoming(chat, user, &agents, Input::from_text(text));
+    incoming.sent_at = Some(msg.date);
     queue_turn(&queues, bot, core, pacer, chat, None, incoming);
     Ok(())
 }

@@ -24,8 +24,7 @@ where
 {
     let interactive = std::io::stdin().is_terminal();
     let chat = chat();
-    let send =
-        |input: Input| Incoming { chat: chat.clone(), lang_code: Some(lang.code().to_owned()), role, input };
+    let send = |input: Input| Incoming::new(chat.clone(), input).lang_code(lang.code()).role(role);
     // A new chat starts with /start; one found in the store (BILLBOT_DATA_DIR) resumes where it
     // was, in the language it chose.
     let resumed = matches!(bot.store().dialogue::<State>(&chat), Ok(Some(_)));

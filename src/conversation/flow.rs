@@ -11,6 +11,28 @@ use crate::t;
 
 pub(crate) type Replies = Result<Vec<Reply>, StoreError>;
 
+/// The first message of a chat on a channel that tells no language (WhatsApp): a short greeting
+/// in both languages with the choice of one. Whatever else the message asked is answered after
+/// it, in the language the channel guessed; a plain hello only gets the greeting.
+pub(crate) async fn first_contact(s: &mut Session<'_>, input: Input) -> Replies {
+    let text = Lang::ALL.iter().map(|lang| t!(*lang, "first-contact")).collect::<Vec<_>>().join("\n\n");
+    let greeting = Reply::text(text).with_keyboard(vec![
+        Lang::ALL.iter().map(|l| menus::labelled(t!(*l, "lang-name"), Action::Lang(Some(*l)))).collect(),
+    ]);
+    let only_hello = match &input {
+        Input::Command { name, .. } => matches!(name.as_str(), "start" | "menu"),
+        Input::Text(text) => text.trim().is_empty(),
+        Input::Button(_) => false,
+    };
+    if only_hello {
+        s.state = State::ChoosingLanguage;
+        return Ok(vec![greeting]);
+    }
+    let mut replies = vec![greeting];
+    replies.extend(step(s, input).await?);
+    Ok(replies)
+}
+
 pub(crate) async fn step(s: &mut Session<'_>, input: Input) -> Replies {
     match input {
         Input::Command { name, arg } => command(s, &name, arg.as_deref()).await,
@@ -48,6 +70,7 @@ async fn command(s: &mut Session<'_>, name: &str, arg: Option<&str>) -> Replies 
             s.state = State::Menu;
             Ok(vec![menus::main_menu(s, t!(s.lang, "greeting"))])
         }
+        ("menu", _) => act(s, Action::Menu).await,
         ("bill", _) => act(s, Action::Bill).await,
         ("status", Some(typed)) => order::check_typed(s, typed).await,
         ("status", None) => act(s, Action::AskOrder).await,
@@ -124,9 +147,11 @@ async fn text_input(s: &mut Session<'_>, text: &str) -> Replies {
             None if has_digits(text) => understand(s, text).await,
             None => Ok(bill::choose_biller(s, Some(t!(s.lang, "bill-choose-hint")))),
         },
+        // Anything but a language is taken as it would be at the menu: someone who just types
+        // gets an answer in the language they have, and may pick one later.
         State::ChoosingLanguage => match lang_named(text) {
             Some(lang) => act(s, Action::Lang(Some(lang))).await,
-            None => act(s, Action::Lang(None)).await,
+            None => understand(s, text).await,
         },
         State::NamingReference { reference } => saved::name(s, reference, text),
         State::Menu => understand(s, text).await,

@@ -6,11 +6,15 @@ use serde::{Deserialize, Serialize};
 use crate::domain::{Biller, ChatKey, Order, OrderNo, OrderStatus};
 use crate::i18n::Lang;
 
-/// A chat's preferences.
+/// A chat's preferences, and when it last wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Prefs {
     /// The language the chat chose with /lang; `None` follows the client's language.
     pub lang: Option<Lang>,
+    /// When the user last sent something (as the channel dated it). WhatsApp lets a business
+    /// answer freely for 24 hours after it. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_inbound_at: Option<DateTime<Utc>>,
 }
 
 /// An order as last seen, with every status it was seen in.

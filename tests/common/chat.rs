@@ -45,12 +45,7 @@ pub struct Chat {
 
 impl Chat {
     async fn send(&mut self, input: Input) -> String {
-        let incoming = Incoming {
-            chat: self.key.clone(),
-            lang_code: Some(self.lang_code.clone()),
-            role: self.role,
-            input,
-        };
+        let incoming = Incoming::new(self.key.clone(), input).lang_code(&self.lang_code).role(self.role);
         self.last = self.bot.handle(incoming).await;
         assert!(!self.last.is_empty(), "the bot never stays silent");
         self.text()

@@ -83,6 +83,7 @@ pub fn app_settings(dir: &std::path::Path, sandbox: SandboxConfig) -> billbot::a
         tracking: billbot::config::TrackingSettings::from_lookup(lookup).unwrap(),
         data_dir: dir.to_owned(),
         telegram: None,
+        whatsapp: None,
         terminal: false,
     }
 }

@@ -4,58 +4,12 @@
 use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
 use teloxide::utils::html;
 
+use crate::channels::text::split;
 use crate::conversation::Reply;
 use crate::domain::Capabilities;
 
 /// Telegram's limit on a message's text, in UTF-16 code units after entity parsing.
 pub const MAX_MESSAGE_UNITS: usize = 4096;
-
-fn units(text: &str) -> usize {
-    text.encode_utf16().count()
-}
-
-/// Splits plain text into pieces of at most `limit` UTF-16 units, at line breaks where it can
-/// (a line longer than the limit is cut between characters). No piece is empty.
-pub fn split(text: &str, limit: usize) -> Vec<String> {
-    let mut pieces = Vec::new();
-    let mut current = String::new();
-    for line in text.split('\n') {
-        let separator = usize::from(!current.is_empty());
-        if units(&current) + separator + units(line) <= limit {
-            if separator == 1 {
-                current.push('\n');
-            }
-            current.push_str(line);
-            continue;
-        }
-        if !current.is_empty() {
-            pieces.push(std::mem::take(&mut current));
-        }
-        let mut rest = line;
-        while units(rest) > limit {
-            let mut cut = 0;
-            let mut used = 0;
-            for (i, c) in rest.char_indices() {
-                if used + c.len_utf16() > limit {
-                    break;
-                }
-                used += c.len_utf16();
-                cut = i + c.len_utf8();
-            }
-            pieces.push(rest[..cut].to_owned());
-            rest = &rest[cut..];
-        }
-        current.push_str(rest);
-    }
-    if !current.trim().is_empty() || pieces.is_empty() {
-        pieces.push(current);
-    }
-    pieces.retain(|p| !p.trim().is_empty());
-    if pieces.is_empty() {
-        pieces.push("…".to_owned());
-    }
-    pieces
-}
 
 /// One piece of plain text as HTML: escaped, with the first line of a message in bold.
 pub fn to_html(piece: &str, bold_first_line: bool) -> String {

@@ -1,0 +1,414 @@
+//! The WhatsApp channel (WhatsApp Business Cloud API), in the same `serve` process and on the
+//! same core, store and tracker as Telegram.
+//!
+//! - [`webhook`] takes Meta's signed webhooks; each message is recorded in the store's inbox (so
+//!   that a redelivery is never answered twice and a crash loses nothing) and queued behind the
+//!   chat's earlier messages ([`ChatQueues`]): one chat's messages run in order, and a slow
+//!   provider call in one chat never holds another.
+//! - A message's reply goes through the core ([`Bot::turn`]) and out through [`client`], fitted
+//!   to WhatsApp's rules by [`render`].
+//! - Chats are keyed by the user's phone number (`wa_id`), or by their business-scoped user id
+//!   when WhatsApp gives only that; a user seen with both gets one chat, whichever comes later.
+//! - WhatsApp tells no language: French is the guess for numbers of French-speaking West Africa
+//!   (`+221` Senegal first), English otherwise, until the user picks one.
+//! - Free-form messages may go out only within 24 hours of the user's last message. Outside that
+//!   window the tracker's news goes as an approved template, or is held and given with the
+//!   user's next message ([`WhatsAppNotifier`]).
+
+pub mod client;
+pub mod render;
+pub mod webhook;
+pub mod wire;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+
+use super::ChatQueues;
+use crate::config::WhatsAppSettings;
+use crate::conversation::{Bot, Incoming, Input, Reply, notices};
+use crate::domain::{ChatKey, Role};
+use crate::i18n::Lang;
+use crate::store::{Store, StoreError};
+use crate::tracking::{Delivery, Notice, Notifier};
+
+pub use client::{GraphClient, GraphError};
+use render::Outgoing;
+
+/// How long a message id is remembered: Meta redelivers for up to 7 days.
+pub const DEDUPE_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
+/// WhatsApp's customer-service window.
+pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
+/// A notice is sent free-form only this long into the window, so that it does not arrive just
+/// as the window closes.
+const WINDOW_MARGIN: Duration = Duration::from_secs(10 * 60);
+
+/// Dialing codes (and the country codes that start business-scoped user ids) of countries where
+/// French is the language of daily writing: a user from there who just types is answered in
+/// French.
+const FRENCH: &[(&str, &str)] = &[
+    ("221", "SN"),
+    ("223", "ML"),
+    ("224", "GN"),
+    ("225", "CI"),
+    ("226", "BF"),
+    ("227", "NE"),
+    ("228", "TG"),
+    ("229", "BJ"),
+    ("222", "MR"),
+    ("33", "FR"),
+];
+
+/// A message taken in from the webhook, kept in the store's inbox until a step has handled it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Inbound {
+    pub wamid: String,
+    pub chat: ChatKey,
+    pub input: Input,
+    pub lang_code: Option<String>,
+    pub agent: bool,
+    pub sent_at: DateTime<Utc>,
+}
+
+/// The channel: cheap to clone.
+#[derive(Clone)]
+pub struct WhatsApp {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    settings: WhatsAppSettings,
+    client: Arc<GraphClient>,
+    bot: Bot,
+    store: Store,
+    queues: ChatQueues<ChatKey>,
+}
+
+impl WhatsApp {
+    pub fn new(settings: WhatsAppSettings, client: Arc<GraphClient>, bot: Bot, store: Store) -> WhatsApp {
+        WhatsApp { inner: Arc::new(Inner { settings, client, bot, store, queues: ChatQueues::new() }) }
+    }
+
+    pub(crate) fn verify_token(&self) -> &SecretString {
+        &self.inner.settings.verify_token
+    }
+
+    pub(crate) fn app_secret(&self) -> &SecretString {
+        &self.inner.settings.app_secret
+    }
+
+    /// The webhook's routes.
+    pub fn router(&self) -> axum::Router {
+        webhook::router(self.clone())
+    }
+
+    /// Records the messages of a verified webhook and queues them; statuses are logged. Returns
+    /// once every new message is durable, so that Meta may be told 200.
+    pub async fn take_in(&self, webhook: wire::Webhook) -> Result<(), StoreError> {
+        let store = &self.inner.store;
+        let now = Utc::now();
+        let mut fresh = Vec::new();
+        for change in webhook.entry.iter().flat_map(|e| &e.changes) {
+            let value = &change.value;
+            let number = value.metadata.phone_number_id.as_deref();
+            if number.is_some_and(|n| n != self.inner.settings.phone_number_id) {
+                tracing::warn!(number, "a WhatsApp webhook for another phone number id: ignored");
+                continue;
+            }
+            for status in &value.statuses {
+                log_status(status);
+            }
+            for error in &value.errors {
+                tracing::warn!(code = error.code, title = error.title, "WhatsApp reported an error");
+            }
+            for message in &value.messages {
+                let Some(inbound) = self.inbound(value, message, now)? else { continue };
+                if store.inbox_receive(&inbound.wamid, &inbound, now)? {
+                    fresh.push(inbound);
+                } else {
+                    tracing::info!(wamid = inbound.wamid, "a redelivered WhatsApp message: already handled");
+                }
+            }
+        }
+        if !fresh.is_empty() {
+            store.flush().await?;
+        }
+        for inbound in fresh {
+            self.queue(inbound);
+        }
+        Ok(())
+    }
+
+    /// What a message asks, from whom; `None` for what gets no answer (reactions, system
+    /// notices, a message with no sender or id).
+    fn inbound(
+        &self,
+        value: &wire::ChangeValue,
+        message: &wire::Message,
+        now: DateTime<Utc>,
+    ) -> Result<Option<Inbound>, StoreError> {
+        let Some(wamid) = message.id.clone().filter(|id| !id.is_empty()) else {
+            return Ok(None);
+        };
+        let contact = value.contacts.iter().find(|c| {
+            (c.wa_id.is_some() && c.wa_id == message.from)
+                || (c.user_id.is_some() && c.user_id == message.from_user_id)
+        });
+        let contact = contact.or(if value.contacts.len() == 1 { value.contacts.first() } else { None });
+        let wa_id = message.from.clone().or_else(|| contact.and_then(|c| c.wa_id.clone()));
+        let user_id = message.from_user_id.clone().or_else(|| contact.and_then(|c| c.user_id.clone()));
+        let wa_id = wa_id.filter(|id| !id.is_empty());
+        let user_id = user_id.filter(|id| !id.is_empty());
+        let kind = message.kind.as_deref().unwrap_or("unknown");
+        let input = match kind {
+            "text" => {
+                Input::from_text(message.text.as_ref().and_then(|t| t.body.as_deref()).unwrap_or_default())
+            }
+            "interactive" => {
+                let interactive = message.interactive.clone().unwrap_or_default();
+                let choice = interactive.button_reply.or(interactive.list_reply).unwrap_or_default();
+                match choice.id {
+                    Some(id) => Input::Button(id),
+                    None => Input::from_text(choice.title.as_deref().unwrap_or_default()),
+                }
+            }
+            "button" => {
+                let button = message.button.clone().unwrap_or_default();
+                match button.payload.filter(|p| !p.is_empty()) {
+                    Some(payload) => Input::Button(payload),
+                    None => Input::from_text(button.text.as_deref().unwrap_or_default()),
+                }
+            }
+            // The user opened the chat for the first time.
+            "request_welcome" => Input::from_text("/start"),
+            "reaction" | "system" | "ephemeral" | "revoke" | "edit" => {
+                tracing::debug!(kind, "a WhatsApp message that needs no answer");
+                return Ok(None);
+            }
+            // A photo, a voice note, a location, a sticker, something WhatsApp itself does not
+            // support, or a type that did not exist when this was written: the caption if there
+            // is one, else the menu.
+            _ => {
+                let caption = [&message.image, &message.video, &message.document]
+                    .into_iter()
+                    .flatten()
+                    .find_map(|m| m.caption.clone());
+                Input::from_text(caption.as_deref().unwrap_or_default())
+            }
+        };
+        let Some(chat) = self.chat_of(wa_id.as_deref(), user_id.as_deref())? else {
+            tracing::warn!(kind, "a WhatsApp message without a sender: ignored");
+            return Ok(None);
+        };
+        let agents = &self.inner.settings.agents;
+        let agent = [&wa_id, &user_id].into_iter().flatten().any(|id| agents.contains(id));
+        Ok(Some(Inbound {
+            wamid,
+            lang_code: guess_lang(wa_id.as_deref(), user_id.as_deref()).map(str::to_owned),
+            chat,
+            input,
+            agent,
+            sent_at: message.sent_at().unwrap_or(now),
+        }))
+    }
+
+    /// The chat of a user: by phone number, or by user id, one chat whichever way they come.
+    fn chat_of(&self, wa_id: Option<&str>, user_id: Option<&str>) -> Result<Option<ChatKey>, StoreError> {
+        let store = &self.inner.store;
+        let phone = wa_id.map(ChatKey::whatsapp);
+        let scoped = user_id.map(ChatKey::whatsapp);
+        for key in [&phone, &scoped].into_iter().flatten() {
+            if let Some(chat) = store.alias(key)? {
+                return Ok(Some(chat));
+            }
+        }
+        Ok(match (phone, scoped) {
+            (Some(phone), Some(scoped)) => {
+                // Known first by the user id alone: that chat stays theirs.
+                let scoped_known = store.prefs(&scoped)?.last_inbound_at.is_some();
+                let (chat, alias) = if scoped_known { (scoped, phone) } else { (phone, scoped) };
+                store.set_alias(&alias, &chat)?;
+                Some(chat)
+            }
+            (phone, scoped) => phone.or(scoped),
+        })
+    }
+
+    fn queue(&self, inbound: Inbound) {
+        let this = self.clone();
+        self.inner.queues.push(inbound.chat.clone(), async move { this.handle(inbound).await });
+    }
+
+    /// One message's turn: read receipt, the core's step, the replies.
+    async fn handle(&self, inbound: Inbound) {
+        let client = self.inner.client.clone();
+        let wamid = inbound.wamid.clone();
+        // The blue ticks and "typing…" while the step runs; they need not wait for each other.
+        self.inner.queues.spawn(async move { client.mark_read(&wamid, true).await });
+        let chat = inbound.chat.clone();
+        let mut incoming = Incoming::new(inbound.chat, inbound.input).role(if inbound.agent {
+            Role::Agent
+        } else {
+            Role::Customer
+        });
+        incoming.lang_code = inbound.lang_code;
+        incoming.sent_at = Some(inbound.sent_at);
+        incoming.inbox_id = Some(inbound.wamid);
+        let turn = self.inner.bot.turn(incoming).await;
+        if let Err(e) = send_replies(&self.inner.client, &chat, &turn.replies, turn.lang).await {
+            tracing::warn!(%chat, error = %e, "a WhatsApp reply was not delivered");
+        }
+    }
+
+    /// Queues the messages received before a restart and not handled yet, oldest first.
+    pub fn resume(&self) -> Result<usize, StoreError> {
+        let mut pending: Vec<(String, Inbound)> = self.inner.store.inbox_pending()?;
+        pending.sort_by(|a, b| (a.1.sent_at, &a.0).cmp(&(b.1.sent_at, &b.0)));
+        let count = pending.len();
+        for (_, inbound) in pending {
+            self.queue(inbound);
+        }
+        if count > 0 {
+            tracing::info!(count, "WhatsApp messages received before the restart are being handled");
+        }
+        Ok(count)
+    }
+
+    /// Forgets message ids older than [`DEDUPE_FOR`] and idle users' pace, every `every`,
+    /// until `shutdown`.
+    pub async fn housekeeping(self, every: Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                _ = ticks.tick() => {}
+            }
+            self.inner.client.forget_idle();
+            let before = Utc::now() - chrono::Duration::from_std(DEDUPE_FOR).unwrap_or_default();
+            match self.inner.store.inbox_sweep(before) {
+                Ok(0) => {}
+                Ok(swept) => tracing::debug!(swept, "old WhatsApp message ids forgotten"),
+                Err(e) => tracing::error!(error = %e, "old WhatsApp message ids could not be swept"),
+            }
+        }
+    }
+
+    /// Waits until every queued message has been handled.
+    pub async fn finish(&self) {
+        self.inner.queues.finish().await;
+    }
+}
+
+/// The language a number's country suggests: `fr` for French-speaking West Africa.
+pub fn guess_lang(wa_id: Option<&str>, user_id: Option<&str>) -> Option<&'static str> {
+    let by_phone =
+        wa_id.is_some_and(|id| FRENCH.iter().any(|(dial, _)| id.trim_start_matches('+').starts_with(dial)));
+    let by_country = user_id.is_some_and(|id| {
+        FRENCH.iter().any(|(_, iso)| id.get(..3).is_some_and(|p| p.eq_ignore_ascii_case(&format!("{iso}."))))
+    });
+    (by_phone || by_country).then_some("fr")
+}
+
+fn log_status(status: &wire::Status) {
+    let wamid = status.id.as_deref().unwrap_or_default();
+    match status.status.as_deref() {
+        Some("failed") => {
+            for error in &status.errors {
+                tracing::warn!(wamid, code = error.code, title = error.title, "a WhatsApp message failed");
+            }
+            if status.errors.is_empty() {
+                tracing::warn!(wamid, "a WhatsApp message failed");
+            }
+        }
+        other => tracing::debug!(wamid, status = other, "WhatsApp message status"),
+    }
+}
+
+/// Sends replies in order. Stops at an error that the next message would meet too (outside the
+/// window, undeliverable, a refused token); logs and goes on after any other.
+async fn send_replies(
+    client: &GraphClient,
+    chat: &ChatKey,
+    replies: &[Reply],
+    lang: Lang,
+) -> Result<(), GraphError> {
+    let mut failed = None;
+    for reply in replies {
+        for message in render::messages(reply, lang) {
+            match client.send(chat.id(), &message).await {
+                Ok(_) => {}
+                Err(
+                    e @ (GraphError::OutsideWindow | GraphError::Undeliverable | GraphError::TokenInvalid),
+                ) => {
+                    return Err(e);
+                }
+                Err(e) => failed = Some(e),
+            }
+        }
+    }
+    failed.map_or(Ok(()), Err)
+}
+
+/// Delivers the tracker's notices to WhatsApp chats, within the 24-hour window: free-form inside
+/// it, as the configured template outside it, or else held for the chat's next message.
+pub struct WhatsAppNotifier {
+    client: Arc<GraphClient>,
+    store: Store,
+    template: Option<String>,
+}
+
+impl WhatsAppNotifier {
+    pub fn new(client: Arc<GraphClient>, store: Store, template: Option<String>) -> WhatsAppNotifier {
+        WhatsAppNotifier { client, store, template }
+    }
+
+    fn inside_window(&self, chat: &ChatKey, now: DateTime<Utc>) -> bool {
+        let open = WINDOW.saturating_sub(WINDOW_MARGIN);
+        let last = self.store.prefs(chat).ok().and_then(|p| p.last_inbound_at);
+        last.is_some_and(|at| (now - at).to_std().is_ok_and(|age| age < open) || at > now)
+    }
+
+    async fn outside_window(&self, chat: &ChatKey, lang: Lang, notice: &Notice) -> Result<Delivery, String> {
+        match &self.template {
+            Some(name) => {
+                let params = vec![notice.order_no().to_string(), notices::status_words(lang, notice)];
+                let template = Outgoing::Template { name: name.clone(), lang, params };
+                self.client.send(chat.id(), &template).await.map_err(|e| e.to_string())?;
+                Ok(Delivery::Template)
+            }
+            None => {
+                self.store.hold(chat, notice, Utc::now()).map_err(|e| e.to_string())?;
+                self.store.flush().await.map_err(|e| e.to_string())?;
+                Ok(Delivery::Held)
+            }
+        }
+    }
+}
+
+impl Notifier for WhatsAppNotifier {
+    fn notify<'a>(
+        &'a self,
+        chat: &'a ChatKey,
+        lang: Lang,
+        notice: &'a Notice,
+    ) -> Pin<Box<dyn Future<Output = Result<Delivery, String>> + Send + 'a>> {
+        Box::pin(async move {
+            if !self.inside_window(chat, Utc::now()) {
+                return self.outside_window(chat, lang, notice).await;
+            }
+            let reply = notices::reply(lang, notice);
+            match send_replies(&self.client, chat, &[reply], lang).await {
+                Ok(()) => Ok(Delivery::Sent),
+                // The window closed sooner than the store knew (a message it never saw dated).
+                Err(GraphError::OutsideWindow) => self.outside_window(chat, lang, notice).await,
+                Err(e) => Err(e.to_string()),
+            }
+        })
+    }
+}
