@@ -415,7 +415,7 @@ async fn a_reference_is_saved_named_listed_first_rechecked_renamed_and_deleted()
     c.say("/bill").await;
     c.press("Senelec").await;
     c.say(refs::ONE_BILL).await;
-    let asked = c.press("Enregistrer ce numéro").await;
+    let asked = c.press("Garder ce numéro").await;
     assert!(asked.contains("Enregistré") && asked.contains("Donnez-lui un nom"), "{asked}");
     assert!(
         c.say("  Maison <Dakar> & co  ")
@@ -432,7 +432,7 @@ async fn a_reference_is_saved_named_listed_first_rechecked_renamed_and_deleted()
     c.say("/bill").await;
     c.press("Woyofal").await;
     c.say(refs::METER).await;
-    c.press("Enregistrer").await;
+    c.press("Garder ce numéro").await;
     c.press("Passer").await;
     c.say("/bill").await;
     assert_eq!(c.labels()[1], "⭐ Woyofal •••••••0001", "unnamed: biller and masked number");

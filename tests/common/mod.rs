@@ -3,6 +3,7 @@
 
 pub mod botapi;
 pub mod chat;
+pub mod graphapi;
 
 use std::time::Duration;
 

@@ -1,7 +1,8 @@
 //! Replies as WhatsApp messages, within WhatsApp's rules:
 //!
 //! - text: at most 4096 characters a message, longer replies split at line breaks;
-//! - up to 3 choices whose labels fit 20 characters: reply buttons (one tap);
+//! - up to 3 choices whose labels fit 20 characters (without their emoji, if need be): reply
+//!   buttons, one tap;
 //! - more, or longer labels: a list (up to 10 rows, titles of 24 characters, the whole label in
 //!   the row's 72-character description when the title had to be cut); more than 10 choices go
 //!   out as several lists, each a page;
@@ -170,6 +171,22 @@ fn body_and_lead(text: &str) -> (Option<String>, String) {
     (Some(lead).filter(|l| !l.trim().is_empty()), body)
 }
 
+/// `label` as a reply button's title: as it is when it fits, else without its leading emoji
+/// (`↩️ Changer de facturier` → `Changer de facturier`), else `None`.
+fn button_title(label: &str) -> Option<String> {
+    let label = label.trim();
+    if label.is_empty() {
+        return None;
+    }
+    if units(label) <= MAX_BUTTON_TITLE {
+        return Some(label.to_owned());
+    }
+    let (symbol, rest) = label.split_once(' ')?;
+    let bare = rest.trim();
+    let is_emoji = !symbol.chars().any(char::is_alphanumeric);
+    (is_emoji && !bare.is_empty() && units(bare) <= MAX_BUTTON_TITLE).then(|| bare.to_owned())
+}
+
 /// The reply's choices, in order, each payload once.
 fn choices(reply: &Reply) -> Vec<&Button> {
     let mut seen = std::collections::HashSet::new();
@@ -194,12 +211,13 @@ pub fn messages(reply: &Reply, lang: Lang) -> Vec<Outgoing> {
         if let Some(lead) = lead {
             texts(&lead, &mut out);
         }
-        let fits_buttons = choices.len() <= MAX_BUTTONS
-            && choices.iter().all(|b| units(&b.label) <= MAX_BUTTON_TITLE && !b.label.trim().is_empty())
-            && choices.iter().map(|b| b.label.as_str()).collect::<std::collections::HashSet<_>>().len()
-                == choices.len();
-        if fits_buttons {
-            let buttons = choices.iter().map(|b| (b.payload.clone(), b.label.clone())).collect();
+        let titles: Option<Vec<String>> = choices.iter().map(|b| button_title(&b.label)).collect();
+        let buttons = titles.filter(|titles| {
+            titles.len() <= MAX_BUTTONS
+                && titles.iter().collect::<std::collections::HashSet<_>>().len() == titles.len()
+        });
+        if let Some(titles) = buttons {
+            let buttons = choices.iter().zip(titles).map(|(b, title)| (b.payload.clone(), title)).collect();
             out.push(Outgoing::Buttons { body, buttons });
         } else {
             let pages: Vec<&[&Button]> = choices.chunks(MAX_ROWS).collect();
