@@ -1,5 +1,5 @@
-//! `billbot serve` as a process against a Bot API server on loopback: configuration errors,
-//! logs free of secrets, kill -9 and restart, graceful SIGTERM.
+//! `billbot serve` as a process against a Bot API server and a Graph API server on loopback:
+//! configuration errors, logs free of secrets, kill -9 and restart, graceful SIGTERM.
 
 mod common;
 
@@ -115,12 +115,13 @@ fn serve_without_a_token_says_so_and_exits() {
     let out = Command::new(env!("CARGO_BIN_EXE_billbot"))
         .arg("serve")
         .env_remove("TELOXIDE_TOKEN")
+        .env_remove("BILLBOT_WHATSAPP_TOKEN")
         .env("LANG", "C")
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("TELOXIDE_TOKEN"), "{err}");
+    assert!(err.contains("TELOXIDE_TOKEN") && err.contains("BILLBOT_WHATSAPP_TOKEN"), "{err}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -151,4 +152,85 @@ async fn a_token_telegram_refuses_stops_serve_without_printing_it() {
     let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(all.contains("the bot stopped: Telegram"), "{all}");
     assert!(!all.contains("WRONG-token-value"), "{all}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_runs_whatsapp_alone_survives_kill_9_and_never_logs_its_secrets() {
+    use common::graphapi::{self, FakeWhatsApp, WaUser};
+    let fake = FakeWhatsApp::start().await;
+    let sandbox = billbot::sandbox::spawn_on_loopback(SandboxConfig {
+        inquiry_key: INQUIRY_SECRET.into(),
+        status_key: STATUS_SECRET.into(),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("serve.log");
+    let data = dir.path().join("data");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    fake.set_webhook(&format!("http://127.0.0.1:{port}/whatsapp/webhook"));
+    let start = || {
+        let log_file = std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_billbot"))
+            .arg("serve")
+            .env_remove("TELOXIDE_TOKEN")
+            .env("BILLBOT_WHATSAPP_TOKEN", graphapi::TOKEN)
+            .env("BILLBOT_WHATSAPP_PHONE_NUMBER_ID", graphapi::PHONE_NUMBER_ID)
+            .env("BILLBOT_WHATSAPP_APP_SECRET", graphapi::APP_SECRET)
+            .env("BILLBOT_WHATSAPP_VERIFY_TOKEN", graphapi::VERIFY_TOKEN)
+            .env("BILLBOT_WHATSAPP_API_URL", fake.api_url().as_str())
+            .env("BILLBOT_WHATSAPP_LISTEN", format!("127.0.0.1:{port}"))
+            .env("BILLBOT_DATA_DIR", &data)
+            .env("BILLBOT_INQUIRY_URL", sandbox.inquiry_url().as_str())
+            .env("BILLBOT_INQUIRY_API_KEY", INQUIRY_SECRET)
+            .env("BILLBOT_STATUS_URL", sandbox.status_base().as_str())
+            .env("BILLBOT_STATUS_API_KEY", STATUS_SECRET)
+            .env("BILLBOT_MERCHANT_ID", "sandbox-merchant")
+            .env("RUST_LOG", "trace")
+            .stdin(Stdio::null())
+            .stdout(log_file.try_clone().unwrap())
+            .stderr(log_file)
+            .spawn()
+            .unwrap()
+    };
+    let awa = WaUser::phone("221771234567");
+    let mut child = start();
+    let hello = FakeWhatsApp::message_payload(&[(
+        &awa,
+        serde_json::json!({
+            "id": "wamid.serve.1", "type": "text", "text": {"body": "facture"}
+        }),
+    )]);
+    // The first posts may come before the server listens: the fake retries refused connections.
+    assert_eq!(fake.deliver(&hello).await, 200);
+    fake.wait_until(&awa.key(), "the biller choice", |m| m.iter().any(|s| s.text.contains("Quel facturier")))
+        .await;
+    fake.press(&awa, "Woyofal").await;
+    fake.wait_until(&awa.key(), "the meter prompt", |m| m.iter().any(|s| s.text.contains("numéro Woyofal")))
+        .await;
+    child.kill().unwrap(); // SIGKILL right after the reply
+    wait(child).await;
+
+    let child = start();
+    let count = fake.messages_to(&awa.key()).len();
+    // Meta delivers the first message again: it is recognized, not answered twice.
+    assert_eq!(fake.deliver(&hello).await, 200);
+    fake.user_says(&awa, refs::METER).await;
+    let after =
+        fake.wait_until(&awa.key(), "the meter", |m| m.iter().any(|s| s.text.contains(refs::METER))).await;
+    assert!(!after[count..].iter().any(|s| s.text.contains("Quel facturier")), "{after:#?}");
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let status =
+        tokio::time::timeout(Duration::from_secs(60), wait(child)).await.expect("serve stops on SIGTERM");
+    assert!(status.success(), "{status:?}");
+    assert!(fake.rejected().is_empty(), "{:#?}", fake.rejected());
+    let logs = std::fs::read_to_string(&log).unwrap();
+    assert!(logs.contains("starting the WhatsApp bot"), "{}", &logs[..logs.len().min(2000)]);
+    for secret in
+        [graphapi::TOKEN, graphapi::APP_SECRET, graphapi::VERIFY_TOKEN, INQUIRY_SECRET, STATUS_SECRET]
+    {
+        assert!(!logs.contains(secret), "{secret} appears in the logs");
+    }
 }

@@ -574,3 +574,42 @@ fn serve_names_what_to_set_when_no_channel_or_a_companion_is_missing() {
     assert_eq!(wa.api_url.as_str(), "https://graph.facebook.com/v23.0");
     assert_eq!(wa.listen.to_string(), "127.0.0.1:8444");
 }
+
+#[tokio::test]
+async fn sends_are_paced_to_the_numbers_rate_and_to_about_one_every_6_s_per_user_after_a_burst() {
+    use billbot::channels::whatsapp::GraphClient;
+    use billbot::channels::whatsapp::render::Outgoing;
+    use billbot::i18n::Lang;
+    let fake = FakeWhatsApp::start().await;
+    fake.approve_template("order_update"); // templates need no open window
+    let template =
+        Outgoing::Template { name: "order_update".into(), lang: Lang::Fr, params: vec!["x".into()] };
+    let mut settings = whatsapp_settings(&fake, "127.0.0.1:0".parse().unwrap());
+    settings.messages_per_sec = 5;
+    let per_number = GraphClient::new(&settings).unwrap();
+    settings.messages_per_sec = 1_000;
+    settings.user_burst = 2;
+    let per_user = GraphClient::new(&settings).unwrap();
+    let started = std::time::Instant::now();
+    let many_users = async {
+        for i in 0..10 {
+            per_number.send(&format!("2217700000{i:02}"), &template).await.unwrap();
+        }
+        started.elapsed()
+    };
+    let one_user = async {
+        let mut times = Vec::new();
+        for _ in 0..3 {
+            per_user.send(AWA, &template).await.unwrap();
+            times.push(started.elapsed());
+        }
+        times
+    };
+    let (ten, three) = tokio::join!(many_users, one_user);
+    // 5 a second, bursts of 5: the last five wait 200 ms each.
+    assert!(ten >= Duration::from_millis(900), "{ten:?}");
+    // Two at once, then the pace of the pair rate limit.
+    assert!(three[1] < Duration::from_secs(2), "{three:?}");
+    assert!(three[2] >= Duration::from_millis(5_500), "{three:?}");
+    assert_eq!(fake.messages_to(AWA).len(), 3);
+}

@@ -119,6 +119,11 @@ struct Inner {
     next_outbound: u64,
     /// Accepted messages, in the order accepted.
     sent: Vec<Sent>,
+    /// Where in `sent` each addressee's messages are: a waiter reads its own, not everyone's
+    /// (with a thousand users waiting, scanning all would cost the harness more than the bot).
+    sent_to: HashMap<String, Vec<usize>>,
+    /// Woken when an addressee gets a message.
+    notify_to: HashMap<String, Arc<Notify>>,
     calls: Vec<Call>,
     /// The answer to each call, for panic messages.
     answers: Vec<Value>,
@@ -141,8 +146,6 @@ struct Inner {
 pub struct FakeWhatsApp {
     pub addr: SocketAddr,
     inner: Arc<Mutex<Inner>>,
-    /// Woken whenever a message is accepted.
-    changed: Arc<Notify>,
     /// Per fake rather than process-wide: each `#[tokio::test]` has its own runtime, and a
     /// pooled connection must not outlive the runtime that drives it.
     client: reqwest::Client,
@@ -209,7 +212,6 @@ impl FakeWhatsApp {
         let fake = FakeWhatsApp {
             addr: listener.local_addr().unwrap(),
             inner: Arc::new(Mutex::new(Inner::default())),
-            changed: Arc::new(Notify::new()),
             client: reqwest::Client::builder()
                 .no_proxy()
                 .timeout(PATIENCE)
@@ -439,9 +441,19 @@ impl FakeWhatsApp {
         }
     }
 
+    /// What wakes the waiters for `key`'s messages.
+    fn notify_to(&self, key: &str) -> Arc<Notify> {
+        self.lock().notify_to.entry(key.to_owned()).or_default().clone()
+    }
+
     /// The messages accepted for `key` (a wa_id or a user id), in order.
     pub fn messages_to(&self, key: &str) -> Vec<Sent> {
-        self.lock().sent.iter().filter(|m| m.to == key).cloned().collect()
+        let inner = self.lock();
+        inner
+            .sent_to
+            .get(key)
+            .map(|at| at.iter().map(|i| inner.sent[*i].clone()).collect())
+            .unwrap_or_default()
     }
 
     pub fn all_sent(&self) -> Vec<Sent> {
@@ -493,7 +505,8 @@ impl FakeWhatsApp {
     pub async fn wait_until(&self, key: &str, what: &str, check: impl Fn(&[Sent]) -> bool) -> Vec<Sent> {
         let deadline = Instant::now() + PATIENCE;
         loop {
-            let notified = self.changed.notified();
+            let notify = self.notify_to(key);
+            let notified = notify.notified();
             let messages = self.messages_to(key);
             if check(&messages) {
                 return messages;
@@ -525,7 +538,8 @@ impl FakeWhatsApp {
         let mut quiet_since = Instant::now();
         let deadline = quiet_since + PATIENCE;
         loop {
-            let notified = self.changed.notified();
+            let notify = self.notify_to(key);
+            let notified = notify.notified();
             let messages = self.messages_to(key);
             if messages.len() != count {
                 count = messages.len();
@@ -603,12 +617,14 @@ async fn handle(
             }
         };
         let path = format!("/{version}/{phone_number_id}/messages");
-        inner.calls.push(Call { path, body: record, status, authorization });
+        inner.calls.push(Call { path, body: record.clone(), status, authorization });
         inner.answers.push(answer.clone());
         (status, answer)
     };
-    if status == 200 {
-        fake.changed.notify_waiters();
+    if status == 200
+        && let Some(to) = addressee(&record)
+    {
+        fake.notify_to(to).notify_waiters();
     }
     (StatusCode::from_u16(status).unwrap(), axum::Json(answer)).into_response()
 }
@@ -671,6 +687,7 @@ fn answer(
     if content.kind == "template" {
         message["message_status"] = json!("accepted");
     }
+    inner.sent_to.entry(to.clone()).or_default().push(inner.sent.len());
     inner.sent.push(Sent {
         id,
         to,
