@@ -67,6 +67,9 @@ impl Incoming {
     }
 }
 
+/// How stale the stored time of a chat's last message may be.
+const INBOUND_PRECISION: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// What one input produced: the replies, and the language they are in (a channel's renderer
 /// may add words of its own, such as a list's button).
 #[derive(Debug, Clone)]
@@ -185,11 +188,16 @@ impl Bot {
             state: stored.unwrap_or_default(),
             now,
         };
+        // The time of the user's last message, to the minute: WhatsApp's 24-hour window needs no
+        // more, and rewriting it at every step cost 105 µs a step (a second tree in each flush).
         let sent_at = incoming.sent_at.unwrap_or(now);
-        prefs.last_inbound_at = Some(prefs.last_inbound_at.map_or(sent_at, |last| last.max(sent_at)));
+        let stale = prefs.last_inbound_at.is_none_or(|last| sent_at - last >= INBOUND_PRECISION);
         let result = async {
-            // Written first: a step that changes the language reads and rewrites these prefs.
-            store.set_prefs(chat, &prefs)?;
+            if stale {
+                prefs.last_inbound_at = Some(sent_at);
+                // Written first: a step that changes the language reads and rewrites these prefs.
+                store.set_prefs(chat, &prefs)?;
+            }
             let held: Vec<Notice> = store.take_held(chat)?;
             let mut replies: Vec<Reply> = held.iter().map(|n| notices::reply(session.lang, n)).collect();
             let step = if first_contact {

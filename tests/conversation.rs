@@ -219,8 +219,10 @@ async fn digits_typed_at_the_menu_ask_which_biller_or_whether_it_is_an_order() {
     assert!(c.has_button("Woyofal") && c.has_button("It's an order number"), "{:?}", c.labels());
     assert!(c.press("It's an order number").await.contains("No order GB - 140000000010"));
     c.say("/start").await;
-    let text = c.say("hello there").await;
+    let text = c.say("what is this").await;
     assert!(text.contains("I didn't understand that"), "{text}");
+    // A greeting, whatever follows it, is a hello.
+    assert!(c.say("hello there").await.contains("Hello! I'm billbot"));
 }
 
 #[tokio::test]

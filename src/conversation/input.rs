@@ -20,7 +20,8 @@ pub enum Input {
 
 /// Words that do what a command does, in French and English, when they are the whole message
 /// (any case, accents optional, trailing punctuation ignored): (word, command, takes an argument).
-/// Only `statut`/`status` and `langue`/`language` take one (`statut GB - 2022…`, `langue en`).
+/// Only `statut`/`status` and `langue`/`language` take one (`statut GB - 2022…`, `langue en`);
+/// a greeting may be followed by anything ("Bonjour, je veux payer ma facture" is a hello).
 pub const KEYWORDS: &[(&str, &str, bool)] = &[
     ("menu", "menu", false),
     ("accueil", "menu", false),
@@ -79,8 +80,12 @@ fn keyword(text: &str) -> Option<Input> {
     let word = fold(word.trim_end_matches(['!', '?', '.', ',', ';', ':']));
     let arg = arg.filter(|a| !a.chars().all(|c| c.is_ascii_punctuation()));
     let &(_, name, takes_arg) = KEYWORDS.iter().find(|(w, _, _)| *w == word)?;
-    if arg.is_some() && !takes_arg {
-        return None; // "menu du jour": a sentence, not a command
-    }
+    let arg = match name {
+        "start" => None,
+        // "statut de ma commande" asks for the status: the bot then asks for the number.
+        "status" => arg.filter(|a| a.chars().any(|c| c.is_ascii_digit())),
+        _ if arg.is_some() && !takes_arg => return None, // "menu du jour": a sentence, not a command
+        _ => arg,
+    };
     Some(Input::Command { name: name.to_owned(), arg })
 }
