@@ -157,6 +157,10 @@ async fn unsigned_or_badly_signed_posts_get_401_and_nothing_is_handled() {
     assert_eq!(bot.fake.deliver_raw(body.clone(), Some("deadbeef".into())).await, 401, "no sha256= prefix");
     let other = FakeWhatsApp::signature(b"another body");
     assert_eq!(bot.fake.deliver_raw(body.clone(), Some(other)).await, 401, "the signature of another body");
+    // Over 256 KiB: refused before anything else.
+    let huge = vec![b' '; 300 * 1024];
+    let signed = FakeWhatsApp::signature(&huge);
+    assert_eq!(bot.fake.deliver_raw(huge, Some(signed)).await, 413);
     // Signed but not JSON: refused as malformed, after the signature was checked.
     let garbage = b"{not json".to_vec();
     let signed = FakeWhatsApp::signature(&garbage);
@@ -282,6 +286,14 @@ async fn a_batched_payload_of_two_users_answers_each_in_their_language() {
     let to_john = bot.fake.wait_for_messages(&john.key(), 1).await;
     assert!(to_awa[0].text.contains("Bonjour"), "{}", to_awa[0].text);
     assert!(to_john[0].text.contains("Hello"), "{}", to_john[0].text);
+    // News of another phone number of the same app is not ours to answer.
+    let mut other =
+        FakeWhatsApp::message_payload(&[(&awa, json!({"type": "text", "text": {"body": "aide"}}))]);
+    other["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = json!("999999999999999");
+    let count = bot.fake.messages_to(&awa.key()).len();
+    assert_eq!(bot.fake.deliver(&other).await, 200);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(bot.fake.messages_to(&awa.key()).len(), count);
     bot.stop().await;
 }
 
