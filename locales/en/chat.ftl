@@ -14,7 +14,7 @@ help =
     /lang: français or English
     /cancel: leave what you are doing
     /help: this list
-    You can also type a reference or an order number at any time.
+    You can also type a reference or an order number at any time, or just a word: menu, bill, status, orders, language, cancel, help.
 help-agent = /history: the merchant's recent transactions (agents)
 lang-choose = Choose your language:
 lang-set = Language: English.

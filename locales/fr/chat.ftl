@@ -14,7 +14,7 @@ help =
     /lang : français ou English
     /cancel : abandonner l'étape en cours
     /help : cette liste
-    Vous pouvez aussi saisir une référence ou un numéro de commande à tout moment.
+    Vous pouvez aussi saisir une référence ou un numéro de commande à tout moment, ou simplement un mot : menu, facture, statut, commandes, langue, annuler, aide.
 help-agent = /history : les transactions récentes du marchand (agents)
 lang-choose = Choisissez votre langue :
 lang-set = Langue : français.
