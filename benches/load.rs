@@ -27,21 +27,6 @@ use std::time::{Duration, Instant};
 use billbot::sandbox::{self, SandboxConfig};
 use botapi::FakeTelegram;
 
-/// CPU time (user + system) a process has used, from `/proc/<pid>/stat`.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    let fields: Vec<&str> =
-        stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default().split_whitespace().collect();
-    // After the name: state is field 0, utime field 11, stime field 12 (fields 14 and 15 of the line).
-    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
-    let ticks = tick(11) + tick(12);
-    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
-}
-
 /// One step: what the user does, and whether it calls the provider.
 enum Step {
     Say(&'static str),
@@ -116,7 +101,7 @@ fn main() {
         let pid = bot.id();
         // Warm up: one chat through the whole flow (start-up, connections, command registration).
         run_chat(fake.clone(), 1, latency).await;
-        let cpu_before = cpu_time(pid);
+        let cpu_before = common::cpu_time(pid);
 
         let started = Instant::now();
         let tasks: Vec<_> = (0..chats)
@@ -136,46 +121,22 @@ fn main() {
             overheads.extend(steps);
             chat_times.push(whole);
         }
-        chat_times.sort();
         let total = started.elapsed();
-        let cpu = cpu_time(pid).saturating_sub(cpu_before);
-        let rss = common::peak_rss_mib(&pid.to_string());
-        overheads.sort();
-        let provider_steps = FLOW.iter().filter(|(_, p)| *p).count() as u32;
-        let ideal = latency * provider_steps;
-        let updates = overheads.len();
-        let mode = if webhook.is_some() { "webhook" } else { "long polling" };
-        println!("chats: {chats}, steps per chat: {}, updates: {updates}, updates by {mode}", FLOW.len());
-        println!("provider latency: {latency:?}, provider steps per chat: {provider_steps}");
-        println!(
-            "chats started over {:.1} s ({:.0} updates a second on average)",
-            spread.as_secs_f64(),
-            updates as f64 / total.as_secs_f64()
-        );
-        println!(
-            "total: {:.2} s, ideal: {:.2} s, ratio: {:.2}x",
-            total.as_secs_f64(),
-            (spread + ideal).as_secs_f64(),
-            total.as_secs_f64() / (spread + ideal).as_secs_f64()
-        );
-        println!(
-            "one chat's flow: p50 {:.2} s, p99 {:.2} s (ideal {:.2} s)",
-            percentile(&chat_times, 0.50).as_secs_f64(),
-            percentile(&chat_times, 0.99).as_secs_f64(),
-            ideal.as_secs_f64()
-        );
-        println!(
-            "per-update overhead (update queued -> reply received, minus provider latency): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-            percentile(&overheads, 0.50).as_secs_f64() * 1e3,
-            percentile(&overheads, 0.99).as_secs_f64() * 1e3,
-            overheads.last().unwrap().as_secs_f64() * 1e3
-        );
-        println!(
-            "billbot process: CPU {:.2} s ({:.0} µs per update), peak RSS {:.1} MiB",
-            cpu.as_secs_f64(),
-            cpu.as_secs_f64() * 1e6 / updates as f64,
-            rss
-        );
+        common::LoadRun {
+            chats: chats as u64,
+            steps_per_chat: FLOW.len(),
+            delivery: format!("updates by {}", if webhook.is_some() { "webhook" } else { "long polling" }),
+            latency,
+            provider_steps: FLOW.iter().filter(|(_, p)| *p).count() as u32,
+            spread,
+            total,
+            overheads,
+            chat_times,
+            cpu: common::cpu_time(pid).saturating_sub(cpu_before),
+            rss_mib: common::peak_rss_mib(&pid.to_string()),
+            note: String::new(),
+        }
+        .print();
         let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
         let _ = bot.wait();
     });

@@ -123,13 +123,10 @@ impl GraphClient {
         })
     }
 
-    /// The `to` (a phone number) or `recipient` (a business-scoped user id) of a user.
-    fn address(user: &str) -> Value {
-        if !user.is_empty() && user.chars().all(|c| c.is_ascii_digit()) {
-            json!({"to": user})
-        } else {
-            json!({"recipient": user})
-        }
+    /// How a user is addressed: `to` for a phone number, `recipient` for a business-scoped user
+    /// id (`SN.1502…`).
+    fn address_field(user: &str) -> &'static str {
+        if !user.is_empty() && user.chars().all(|c| c.is_ascii_digit()) { "to" } else { "recipient" }
     }
 
     /// Sends `message` to `user` once the pace allows; returns the message id.
@@ -137,11 +134,7 @@ impl GraphClient {
         let mut body = message.to_json();
         body["messaging_product"] = json!("whatsapp");
         body["recipient_type"] = json!("individual");
-        if let Value::Object(address) = Self::address(user) {
-            for (k, v) in address {
-                body[k] = v;
-            }
-        }
+        body[Self::address_field(user)] = json!(user);
         let key = user.to_owned();
         let attempt = || async {
             self.ready(&key).await;
