@@ -8,7 +8,7 @@ use std::time::Duration;
 use billbot::conversation::{Bot, ChatKey, Incoming, Input};
 use billbot::domain::Currency;
 use billbot::sandbox::{self, SandboxConfig};
-use billbot::store::{ActivityItem, Store};
+use billbot::store::{ActivityItem, Op, Store};
 use billbot::upstream::{HttpOptions, InquiryClient, StatusClient};
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -60,8 +60,9 @@ fn bench(c: &mut Criterion) {
                 biller: billbot::domain::Biller::Senelec,
                 reference: format!("{:010}", n % 40),
             };
-            store.touch_activity(&ChatKey::terminal("store"), item, chrono::Utc::now()).unwrap();
-            store.flush()
+            let op = Op::Activity { chat: ChatKey::terminal("store"), item, at: chrono::Utc::now() };
+            let store = store.clone();
+            async move { store.commit(op).await }
         });
     });
     group.finish();

@@ -82,7 +82,7 @@ fn main() {
             if minute_mark.elapsed() >= Duration::from_secs(60) {
                 let mut max = 0;
                 for order in &numbers {
-                    let checks = store.watch(order).unwrap().map(|w| w.checks).unwrap_or(0);
+                    let checks = store.watch(order).await.unwrap().map(|w| w.checks).unwrap_or(0);
                     let before = checks_before.insert(order.clone(), checks).unwrap_or(0);
                     max = max.max(checks - before);
                 }

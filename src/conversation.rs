@@ -30,7 +30,7 @@ pub use state::State;
 pub use crate::domain::{Capabilities, ChatKey, Role};
 
 use crate::i18n::Lang;
-use crate::store::{Store, StoreError};
+use crate::store::{Batch, HeldId, Op, Store, StoreError};
 use crate::t;
 use crate::tracking::{Notice, Tracker};
 use crate::upstream::{InquiryClient, StatusClient};
@@ -105,6 +105,9 @@ pub(crate) struct Session<'a> {
     pub caps: &'static Capabilities,
     pub state: State,
     pub now: DateTime<Utc>,
+    /// The step's writes, committed together once it is done (reads see what was committed
+    /// before the step).
+    pub writes: Batch,
 }
 
 impl Bot {
@@ -169,14 +172,14 @@ impl Bot {
         let store = &self.inner.store;
         let chat = &incoming.chat;
         let now = Utc::now();
-        let mut prefs = store.prefs(chat).unwrap_or_else(|e| {
+        let mut prefs = store.prefs(chat).await.unwrap_or_else(|e| {
             tracing::error!(%chat, error = %e, "preferences unreadable");
             Default::default()
         });
         let lang = prefs
             .lang
             .unwrap_or_else(|| incoming.lang_code.as_deref().map(Lang::from_code).unwrap_or_default());
-        let stored = store.dialogue::<State>(chat).ok().flatten();
+        let stored = store.dialogue::<State>(chat).await.ok().flatten();
         let caps = chat.channel().capabilities();
         let first_contact = !caps.knows_user_language && stored.is_none() && prefs.last_inbound_at.is_none();
         let mut session = Session {
@@ -187,6 +190,7 @@ impl Bot {
             caps,
             state: stored.unwrap_or_default(),
             now,
+            writes: Batch::new(),
         };
         // The time of the user's last message, to the minute: WhatsApp's 24-hour window needs no
         // more, and rewriting it at every step cost 105 µs a step (a second tree in each flush).
@@ -195,22 +199,26 @@ impl Bot {
         let result = async {
             if stale {
                 prefs.last_inbound_at = Some(sent_at);
-                // Written first: a step that changes the language reads and rewrites these prefs.
-                store.set_prefs(chat, &prefs)?;
+                // First: a step that changes the language rewrites these prefs after it.
+                session.writes.push(Op::Prefs { chat: chat.clone(), prefs: prefs.clone() });
             }
-            let held: Vec<Notice> = store.take_held(chat)?;
-            let mut replies: Vec<Reply> = held.iter().map(|n| notices::reply(session.lang, n)).collect();
+            let held: Vec<(HeldId, Notice)> = store.held(chat).await?;
+            let mut replies: Vec<Reply> = held.iter().map(|(_, n)| notices::reply(session.lang, n)).collect();
+            if !held.is_empty() {
+                let ids = held.into_iter().map(|(id, _)| id).collect();
+                session.writes.push(Op::DropHeld { chat: chat.clone(), ids });
+            }
             let step = if first_contact {
                 flow::first_contact(&mut session, incoming.input).await?
             } else {
                 flow::step(&mut session, incoming.input).await?
             };
             replies.extend(step);
-            store.set_dialogue(chat, &session.state)?;
+            session.writes.push(Op::dialogue(chat, &session.state)?);
             if let Some(id) = &incoming.inbox_id {
-                store.inbox_done(id)?;
+                session.writes.push(Op::InboxDone { id: id.clone() });
             }
-            store.flush().await?;
+            store.commit(std::mem::take(&mut session.writes)).await?;
             Ok::<_, StoreError>(replies)
         }
         .await;

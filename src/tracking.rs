@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{ChatKey, Order, OrderNo, OrderStatus};
 use crate::i18n::Lang;
-use crate::store::{Store, StoreError, Watch, Watcher};
+use crate::store::{Batch, Op, Store, StoreError, Watch, Watcher};
 use crate::upstream::StatusClient;
 
 /// News for a chat outside of a conversation step. The texts and buttons live with the other
@@ -143,8 +143,6 @@ pub struct Tracker {
     config: TrackerConfig,
     clock: Clock,
     pace: DefaultDirectRateLimiter,
-    /// Serializes read-modify-write of watches (never held across a provider call or a send).
-    edit: tokio::sync::Mutex<()>,
 }
 
 /// A tenth of `d`, at random, added or not: spreads checks that would otherwise coincide.
@@ -176,15 +174,7 @@ impl Tracker {
         let pace = RateLimiter::direct(Quota::per_second(
             NonZeroU32::new(config.calls_per_sec.max(1)).unwrap_or(NonZeroU32::MIN),
         ));
-        Tracker {
-            status,
-            store,
-            notifier,
-            config,
-            clock: Clock::new(),
-            pace,
-            edit: tokio::sync::Mutex::new(()),
-        }
+        Tracker { status, store, notifier, config, clock: Clock::new(), pace }
     }
 
     pub fn config(&self) -> &TrackerConfig {
@@ -195,76 +185,81 @@ impl Tracker {
         self.clock.now()
     }
 
-    /// Adds `chat` to the watchers of `order` (just seen by that chat in `order.status`).
+    /// The write that adds `chat` to the watchers of `order` (just seen by that chat in
+    /// `order.status`): part of the chat's step, committed with it.
+    pub fn watch_op(&self, order_no: &OrderNo, order: &Order, chat: &ChatKey, lang: Lang) -> Op {
+        let now = self.now();
+        // First checks spread over [min, 2 x min): a crowd of new watches does not burst.
+        let first_check =
+            later(now, self.config.min_interval + self.config.min_interval.mul_f64(rand_fraction()));
+        let (number, status, provider_status) =
+            (order_no.clone(), order.status, order.provider_status.clone());
+        let chat = chat.clone();
+        let update = move |stored: Option<Watch>| {
+            let mut watch = stored.unwrap_or_else(|| Watch {
+                order_no: number.clone(),
+                watchers: Vec::new(),
+                started_at: now,
+                checks: 0,
+                next_check_at: first_check,
+                last_status: status,
+                last_provider_status: provider_status.clone(),
+            });
+            match watch.watchers.iter_mut().find(|w| w.chat == chat) {
+                Some(existing) => existing.lang = lang,
+                None => {
+                    watch.watchers.push(Watcher { chat: chat.clone(), lang, since: now, told: vec![status] })
+                }
+            }
+            Some(watch)
+        };
+        Op::Watch { order_no: order_no.clone(), update: Box::new(update) }
+    }
+
+    /// Adds `chat` to the watchers of `order`, committed at once.
     pub async fn watch(
         &self,
         order_no: &OrderNo,
         order: &Order,
         chat: &ChatKey,
         lang: Lang,
-    ) -> Result<Watch, StoreError> {
-        let now = self.now();
-        let _edit = self.edit.lock().await;
-        let existing = self.store.watch(order_no)?;
-        let previous = existing.as_ref().map(|w| w.next_check_at);
-        let mut watch = existing.unwrap_or_else(|| Watch {
-            order_no: order_no.clone(),
-            watchers: Vec::new(),
-            started_at: now,
-            checks: 0,
-            // First checks spread over [min, 2 x min): a crowd of new watches does not burst.
-            next_check_at: later(
-                now,
-                self.config.min_interval + self.config.min_interval.mul_f64(rand_fraction()),
-            ),
-            last_status: order.status,
-            last_provider_status: order.provider_status.clone(),
-        });
-        match watch.watchers.iter_mut().find(|w| &w.chat == chat) {
-            Some(existing) => existing.lang = lang,
-            None => watch.watchers.push(Watcher {
-                chat: chat.clone(),
-                lang,
-                since: now,
-                told: vec![order.status],
-            }),
-        }
-        self.store.put_watch(&watch, previous)?;
-        self.store.flush().await?;
-        Ok(watch)
+    ) -> Result<(), StoreError> {
+        self.store.commit(self.watch_op(order_no, order, chat, lang)).await
     }
 
     /// Takes in a fresh view of an order, from a check or a callback: stores it, tells every
-    /// watcher not yet told of this status, and ends the watch at a final status.
+    /// watcher not yet told of this status, and ends the watch at a final status. The order, the
+    /// watch and who was told are one commit, made before anyone is told: never twice.
     pub async fn apply(&self, order_no: &OrderNo, order: &Order) -> Result<(), StoreError> {
         let now = self.now();
-        let mut sends = Vec::new();
-        {
-            let _edit = self.edit.lock().await;
-            self.store.record_order(order_no, order, now)?;
-            let Some(mut watch) = self.store.watch(order_no)? else {
-                self.store.flush().await?;
-                return Ok(());
-            };
-            let previous = watch.next_check_at;
+        let sends = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let config = self.config.clone();
+        let (status, provider_status) = (order.status, order.provider_status.clone());
+        let told = sends.clone();
+        let update = move |stored: Option<Watch>| {
+            let mut sends = told.lock().unwrap_or_else(|e| e.into_inner());
+            sends.clear(); // the update may run again: start afresh
+            let mut watch = stored?;
             for watcher in &mut watch.watchers {
-                if !watcher.told.contains(&order.status) && order.status != OrderStatus::Unknown {
-                    watcher.told.push(order.status);
+                if !watcher.told.contains(&status) && status != OrderStatus::Unknown {
+                    watcher.told.push(status);
                     sends.push((watcher.chat.clone(), watcher.lang));
                 }
             }
-            watch.last_status = order.status;
-            watch.last_provider_status = order.provider_status.clone();
-            if order.status.is_final() {
-                self.store.remove_watch(&watch)?;
-            } else {
-                watch.checks += 1;
-                watch.next_check_at = later(now, jitter(self.config.interval(watch.checks)));
-                self.store.put_watch(&watch, Some(previous))?;
+            watch.last_status = status;
+            watch.last_provider_status = provider_status.clone();
+            if status.is_final() {
+                return None;
             }
-            // Who was told what is durable before anyone is told: never twice.
-            self.store.flush().await?;
-        }
+            watch.checks += 1;
+            watch.next_check_at = later(now, jitter(config.interval(watch.checks)));
+            Some(watch)
+        };
+        let mut batch = Batch::new();
+        batch.push(Op::RecordOrder { order_no: order_no.clone(), order: Box::new(order.clone()), at: now });
+        batch.push(Op::Watch { order_no: order_no.clone(), update: Box::new(update) });
+        self.store.commit(batch).await?;
+        let sends = std::mem::take(&mut *sends.lock().unwrap_or_else(|e| e.into_inner()));
         let notice = Notice::StatusChanged { order_no: order_no.clone(), order: Box::new(order.clone()) };
         for (chat, lang) in sends {
             self.deliver(&chat, lang, &notice).await;
@@ -274,38 +269,55 @@ impl Tracker {
 
     /// Checks one watched order now: ends it if too old, else asks the provider (paced).
     pub async fn check(&self, order_no: &OrderNo) -> Result<(), StoreError> {
-        let Some(watch) = self.store.watch(order_no)? else { return Ok(()) };
-        let now = self.now();
-        let age = (now - watch.started_at).to_std().unwrap_or_default();
+        let Some(watch) = self.store.watch(order_no).await? else { return Ok(()) };
+        let age = (self.now() - watch.started_at).to_std().unwrap_or_default();
         if age >= self.config.max_age {
-            return self.expire(watch).await;
+            return self.expire(order_no).await;
         }
         self.pace.until_ready().await;
         match self.status.status(order_no).await {
             Ok(order) => self.apply(order_no, &order).await,
             Err(e) => {
                 tracing::info!(order = %order_no, error = %e, "tracked order check failed; trying later");
-                let _edit = self.edit.lock().await;
-                if let Some(mut watch) = self.store.watch(order_no)? {
-                    let previous = watch.next_check_at;
+                let (now, config) = (self.now(), self.config.clone());
+                self.reschedule(order_no, move |watch| {
                     watch.checks += 1;
-                    watch.next_check_at = later(self.now(), jitter(self.config.interval(watch.checks)));
-                    self.store.put_watch(&watch, Some(previous))?;
-                }
-                Ok(())
+                    watch.next_check_at = later(now, jitter(config.interval(watch.checks)));
+                })
+                .await
             }
         }
     }
 
-    async fn expire(&self, watch: Watch) -> Result<(), StoreError> {
-        {
-            let _edit = self.edit.lock().await;
-            self.store.remove_watch(&watch)?;
-            self.store.flush().await?;
-        }
+    /// Changes a watch's schedule, if it is still watched.
+    async fn reschedule(
+        &self,
+        order_no: &OrderNo,
+        change: impl Fn(&mut Watch) + Send + 'static,
+    ) -> Result<(), StoreError> {
+        let update = move |stored: Option<Watch>| {
+            let mut watch = stored?;
+            change(&mut watch);
+            Some(watch)
+        };
+        self.store.commit(Op::Watch { order_no: order_no.clone(), update: Box::new(update) }).await
+    }
+
+    /// Ends a watch that lasted its maximum age, and tells its watchers so. The watchers are the
+    /// ones stored when it ends (read in the same write), not when it was found due.
+    async fn expire(&self, order_no: &OrderNo) -> Result<(), StoreError> {
+        let ended = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let watchers = ended.clone();
+        let update = move |stored: Option<Watch>| {
+            *watchers.lock().unwrap_or_else(|e| e.into_inner()) =
+                stored.map(|w| w.watchers).unwrap_or_default();
+            None
+        };
+        self.store.commit(Op::Watch { order_no: order_no.clone(), update: Box::new(update) }).await?;
         let hours = (self.config.max_age.as_secs() / 3600).max(1);
-        let notice = Notice::WatchEnded { order_no: watch.order_no.clone(), hours };
-        for watcher in &watch.watchers {
+        let notice = Notice::WatchEnded { order_no: order_no.clone(), hours };
+        let watchers = std::mem::take(&mut *ended.lock().unwrap_or_else(|e| e.into_inner()));
+        for watcher in &watchers {
             self.deliver(&watcher.chat, watcher.lang, &notice).await;
         }
         Ok(())
@@ -335,7 +347,7 @@ impl Tracker {
                 () = &mut shutdown => break,
                 _ = ticker.tick() => {}
             }
-            let due = match self.store.due_watches(self.now(), 500) {
+            let due = match self.store.due_watches(self.now(), 500).await {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::error!(error = %e, "the watch schedule could not be read");
@@ -343,8 +355,6 @@ impl Tracker {
                 }
             };
             for order_no in due {
-                // Claim it: push its schedule past this check, so the next tick does not pick
-                // it again while the call is in flight.
                 if let Err(e) = self.claim(&order_no).await {
                     tracing::error!(error = %e, "a watch could not be rescheduled");
                     continue;
@@ -361,13 +371,10 @@ impl Tracker {
         }
     }
 
+    /// Pushes a due watch's schedule past the check about to be made, so that the next tick does
+    /// not pick it again while the call is in flight.
     async fn claim(&self, order_no: &OrderNo) -> Result<(), StoreError> {
-        let _edit = self.edit.lock().await;
-        if let Some(mut watch) = self.store.watch(order_no)? {
-            let previous = watch.next_check_at;
-            watch.next_check_at = later(self.now(), self.config.min_interval);
-            self.store.put_watch(&watch, Some(previous))?;
-        }
-        Ok(())
+        let (now, min) = (self.now(), self.config.min_interval);
+        self.reschedule(order_no, move |watch| watch.next_check_at = later(now, min)).await
     }
 }

@@ -118,16 +118,16 @@ fn language_state_and_lookups_survive_kill_9_right_after_the_reply() {
     demo.child.kill().unwrap(); // SIGKILL: no destructor, no flush on exit
     demo.child.wait().unwrap();
 
-    {
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
         let store = Store::open(dir.path()).unwrap();
         let chat = billbot::channels::terminal::chat();
-        assert_eq!(store.prefs(&chat).unwrap().lang, Some(Lang::Fr));
+        assert_eq!(store.prefs(&chat).await.unwrap().lang, Some(Lang::Fr));
         assert_eq!(
-            store.dialogue::<State>(&chat).unwrap(),
+            store.dialogue::<State>(&chat).await.unwrap(),
             Some(State::AwaitingReference { biller: Biller::Woyofal })
         );
-        assert_eq!(store.activity(&chat).unwrap().len(), 1);
-    }
+        assert_eq!(store.activity(&chat).await.unwrap().len(), 1);
+    });
 
     let mut again = Running::start(dir.path());
     again.wait_for("Bon retour");

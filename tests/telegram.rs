@@ -459,9 +459,9 @@ async fn notify_me_pushes_one_receipt_in_the_users_language_when_the_order_is_de
     assert!(news[0].text.contains("Code : 5555 6666 7777 8888 9999"), "{}", news[0].text);
     assert!(news[0].text.contains("✅ livrée"));
     let order = billbot::domain::OrderNo::parse(orders::DELIVERED_LATER).unwrap();
-    assert!(store.watch(&order).unwrap().is_none(), "the watch ended");
+    assert!(store.watch(&order).await.unwrap().is_none(), "the watch ended");
     // Later checks or duplicate news change nothing: one message.
-    let final_order = store.order(&order).unwrap().unwrap().order;
+    let final_order = store.order(&order).await.unwrap().unwrap().order;
     tracker.apply(&order, &final_order).await.unwrap();
     assert_eq!(fake.messages_to(30).iter().filter(|s| s.text.contains("Du nouveau")).count(), 1);
 }

@@ -129,14 +129,17 @@ async fn a_watch_is_first_checked_20_to_40_s_later_spreading_a_crowd() {
     for o in &orders {
         s.tracker.watch(o, &pending, &chat("tg:1"), Lang::En).await.unwrap();
     }
-    assert!(s.store.due_watches(s.tracker.now(), 100).unwrap().is_empty(), "nothing due at once");
+    assert!(s.store.due_watches(s.tracker.now(), 100).await.unwrap().is_empty(), "nothing due at once");
     tokio::time::advance(Duration::from_secs(20)).await;
-    let at_20 = s.store.due_watches(s.tracker.now(), 100).unwrap().len();
+    let at_20 = s.store.due_watches(s.tracker.now(), 100).await.unwrap().len();
     tokio::time::advance(Duration::from_secs(21)).await;
-    let at_41 = s.store.due_watches(s.tracker.now(), 100).unwrap().len();
+    let at_41 = s.store.due_watches(s.tracker.now(), 100).await.unwrap().len();
     assert_eq!(at_41, 50, "all due by 40 s");
     assert!(at_20 < 50, "spread, not all at 20 s ({at_20})");
-    let firsts: Vec<_> = orders.iter().map(|o| s.store.watch(o).unwrap().unwrap().next_check_at).collect();
+    let mut firsts = Vec::new();
+    for o in &orders {
+        firsts.push(s.store.watch(o).await.unwrap().unwrap().next_check_at);
+    }
     let distinct: std::collections::HashSet<_> = firsts.iter().collect();
     assert!(distinct.len() > 40, "first checks spread over time ({} distinct)", distinct.len());
     assert!(firsts.iter().all(|t| *t >= start + chrono::Duration::seconds(20)));
@@ -150,16 +153,16 @@ async fn a_delivered_order_is_pushed_once_to_each_watcher_in_their_language_and_
     watch(&s, "tg:1", Lang::Fr).await;
     watch(&s, "tg:2", Lang::En).await;
     watch(&s, "tg:2", Lang::En).await; // asking twice changes nothing
-    assert_eq!(s.store.watch(&order_no()).unwrap().unwrap().watchers.len(), 2);
+    assert_eq!(s.store.watch(&order_no()).await.unwrap().unwrap().watchers.len(), 2);
 
     tokio::time::advance(Duration::from_secs(41)).await;
-    assert_eq!(s.store.due_watches(s.tracker.now(), 10).unwrap(), vec![order_no()]);
+    assert_eq!(s.store.due_watches(s.tracker.now(), 10).await.unwrap(), vec![order_no()]);
     real_time(s.tracker.check(&order_no())).await.unwrap();
     assert!(s.recorder.sent().is_empty(), "still pending: nothing to say");
-    let watch = s.store.watch(&order_no()).unwrap().unwrap();
+    let watch = s.store.watch(&order_no()).await.unwrap().unwrap();
     assert_eq!(watch.checks, 1);
     assert!(
-        s.store.due_watches(s.tracker.now(), 10).unwrap().is_empty(),
+        s.store.due_watches(s.tracker.now(), 10).await.unwrap().is_empty(),
         "rescheduled, not due again at once"
     );
 
@@ -172,10 +175,10 @@ async fn a_delivered_order_is_pushed_once_to_each_watcher_in_their_language_and_
     assert!(fr.starts_with("🔔 Du nouveau pour votre commande GB - 202611200800000000010"), "{fr}");
     assert!(fr.contains("Code : 5555 6666 7777 8888 9999") && fr.contains("✅ livrée"), "{fr}");
     assert!(en.contains("Code: 5555 6666 7777 8888 9999") && en.contains("Amount: 7,500 FCFA"), "{en}");
-    assert!(s.store.watch(&order_no()).unwrap().is_none(), "a final status ends the watch");
-    assert_eq!(s.store.order(&order_no()).unwrap().unwrap().order.status, OrderStatus::Succeeded);
+    assert!(s.store.watch(&order_no()).await.unwrap().is_none(), "a final status ends the watch");
+    assert_eq!(s.store.order(&order_no()).await.unwrap().unwrap().order.status, OrderStatus::Succeeded);
 
-    real_time(s.tracker.apply(&order_no(), &s.store.order(&order_no()).unwrap().unwrap().order))
+    real_time(s.tracker.apply(&order_no(), &s.store.order(&order_no()).await.unwrap().unwrap().order))
         .await
         .unwrap();
     assert_eq!(s.recorder.sent().len(), 2, "a repeat (retry, duplicate callback) tells nobody again");
@@ -197,7 +200,7 @@ async fn after_its_maximum_age_a_watch_stops_and_says_how_to_check_by_hand() {
         sent[0].1
     );
     assert!(sent[0].1.contains("/status GB - 202611200800000000010"));
-    assert!(s.store.watch(&order_no()).unwrap().is_none());
+    assert!(s.store.watch(&order_no()).await.unwrap().is_none());
 }
 
 #[tokio::test(start_paused = true)]
@@ -218,13 +221,13 @@ async fn watches_resume_after_a_restart_without_telling_anyone_twice() {
         TrackerConfig::default(),
     ));
     tokio::time::advance(Duration::from_secs(41)).await;
-    assert_eq!(store.due_watches(tracker.now(), 10).unwrap(), vec![order_no()], "the schedule survived");
+    assert_eq!(store.due_watches(tracker.now(), 10).await.unwrap(), vec![order_no()], "the schedule survived");
     real_time(tracker.check(&order_no())).await.unwrap();
     tokio::time::advance(Duration::from_secs(25)).await;
     real_time(tracker.check(&order_no())).await.unwrap();
     assert_eq!(recorder.sent().len(), 1);
     // A crash after telling, then the same news again (a retry, or a restart mid-way).
-    let delivered = store.order(&order_no()).unwrap().unwrap().order;
+    let delivered = store.order(&order_no()).await.unwrap().unwrap().order;
     real_time(tracker.apply(&order_no(), &delivered)).await.unwrap();
     assert_eq!(recorder.sent().len(), 1, "no duplicate");
 }
@@ -243,12 +246,12 @@ async fn a_failing_provider_is_retried_later_with_backoff() {
         .unwrap();
     tracker.watch(&order_no(), &pending, &chat("tg:5"), Lang::En).await.unwrap();
     for _ in 0..4 {
-        let at = store.watch(&order_no()).unwrap().unwrap().next_check_at;
+        let at = store.watch(&order_no()).await.unwrap().unwrap().next_check_at;
         let wait = (at - tracker.now()).to_std().unwrap_or_default();
         tokio::time::advance(wait + Duration::from_millis(1)).await;
         real_time(tracker.check(&order_no())).await.unwrap();
     }
-    let watch = store.watch(&order_no()).unwrap().unwrap();
+    let watch = store.watch(&order_no()).await.unwrap().unwrap();
     assert_eq!(watch.checks, 4);
     let next = (watch.next_check_at - tracker.now()).to_std().unwrap();
     assert!(next >= Duration::from_secs(40), "backed off to {next:?}");
@@ -315,7 +318,7 @@ async fn provider_callbacks_are_authenticated_idempotent_and_notify_at_once() {
         .unwrap();
     assert_eq!(again.status(), 200, "the header form works too");
     assert_eq!(s.recorder.sent().len(), 1, "a duplicate callback tells nobody again");
-    assert!(s.store.watch(&order_no()).unwrap().is_none());
+    assert!(s.store.watch(&order_no()).await.unwrap().is_none());
 }
 
 #[tokio::test]
@@ -364,7 +367,7 @@ async fn notify_me_in_the_conversation_starts_a_watch_and_a_final_order_needs_no
         "{}",
         started[0].text
     );
-    let watch = store.watch(&OrderNo::parse(orders::PENDING).unwrap()).unwrap().unwrap();
+    let watch = store.watch(&OrderNo::parse(orders::PENDING).unwrap()).await.unwrap().unwrap();
     assert_eq!(watch.watchers.len(), 1);
     assert_eq!(watch.watchers[0].chat, ChatKey::terminal(1));
 
@@ -372,5 +375,5 @@ async fn notify_me_in_the_conversation_starts_a_watch_and_a_final_order_needs_no
     assert!(!delivered[0].buttons().any(|b| b.label.contains("Notify me")), "nothing to wait for");
     let stale = send(Input::Button(format!("v1:w:{}", orders::SUCCESSFUL))).await;
     assert!(stale[0].text.contains("is already final"), "{}", stale[0].text);
-    assert!(store.watch(&OrderNo::parse(orders::SUCCESSFUL).unwrap()).unwrap().is_none());
+    assert!(store.watch(&OrderNo::parse(orders::SUCCESSFUL).unwrap()).await.unwrap().is_none());
 }

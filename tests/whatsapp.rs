@@ -167,7 +167,7 @@ async fn unsigned_or_badly_signed_posts_get_401_and_nothing_is_handled() {
     assert_eq!(bot.fake.deliver_raw(garbage, Some(signed)).await, 400);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(bot.fake.calls().is_empty(), "nothing was answered: {:#?}", bot.fake.calls());
-    assert_eq!(bot.store.seen_count(), 0, "nothing was recorded");
+    assert_eq!(bot.store.seen_count().await.unwrap(), 0, "nothing was recorded");
     // The same payload, correctly signed, is answered.
     assert_eq!(bot.fake.deliver(&payload).await, 200);
     bot.fake.wait_for_messages(&user.key(), 1).await;
@@ -427,14 +427,13 @@ async fn a_dialogue_goes_on_after_a_restart_and_a_message_received_before_a_cras
             agent: false,
             sent_at: chrono::Utc::now(),
         };
-        assert!(store.inbox_receive("wamid.crash.1", &inbound, chrono::Utc::now()).unwrap());
-        store.flush().await.unwrap();
+        assert!(store.inbox_receive("wamid.crash.1", &inbound, chrono::Utc::now()).await.unwrap());
     }
     let before = fake.messages_to(&awa.key()).len();
     let mut again = Running::start_with(fake.clone(), dir, |_| {}).await;
     let meter = again.answer(&awa, before).await;
     assert!(text(&meter).contains(refs::METER), "the Woyofal step resumed: {}", text(&meter));
-    assert!(again.store.inbox_pending::<billbot::channels::whatsapp::Inbound>().unwrap().is_empty());
+    assert!(again.store.inbox_pending::<billbot::channels::whatsapp::Inbound>().await.unwrap().is_empty());
     // Only the read receipt of the made-up message id was refused (WhatsApp never sent it).
     let refused: Vec<_> =
         again.fake.rejected().into_iter().filter(|(body, _)| body.get("type").is_some()).collect();
@@ -510,7 +509,7 @@ async fn order_news_inside_the_window_is_a_message_outside_it_a_template_or_kept
     bot.say(&awa, "menu").await;
     bot.say(&awa, &format!("statut {}", orders::DELIVERED_LATER)).await;
     bot.press(&awa, "Me prévenir").await;
-    close_window(&bot, &awa);
+    close_window(&bot, &awa).await;
     let sent = fake.wait_until(&awa.key(), "the template", |m| m.iter().any(|s| s.kind == "template")).await;
     let template = sent.iter().find(|s| s.kind == "template").unwrap().template.clone().unwrap();
     assert_eq!(template.0, "order_update");
@@ -527,15 +526,15 @@ async fn order_news_inside_the_window_is_a_message_outside_it_a_template_or_kept
     bot.say(&awa, &format!("statut {}", orders::DELIVERED_LATER)).await;
     bot.press(&awa, "Me prévenir").await;
     let count = fake.messages_to(&awa.key()).len();
-    close_window(&bot, &awa);
+    close_window(&bot, &awa).await;
     let order = billbot::domain::OrderNo::parse(orders::DELIVERED_LATER).unwrap();
     for _ in 0..100 {
-        if bot.store.watch(&order).unwrap().is_none() {
+        if bot.store.watch(&order).await.unwrap().is_none() {
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(bot.store.watch(&order).unwrap().is_none(), "the order was delivered and the watch ended");
+    assert!(bot.store.watch(&order).await.unwrap().is_none(), "the order was delivered and the watch ended");
     assert_eq!(fake.messages_to(&awa.key()).len(), count, "nothing sent outside the window");
     assert!(fake.rejected().is_empty(), "and nothing tried: {:#?}", fake.rejected());
     let back = bot.say(&awa, "menu").await;
@@ -547,11 +546,11 @@ async fn order_news_inside_the_window_is_a_message_outside_it_a_template_or_kept
 }
 
 /// Moves the user's last message 25 hours back, for the bot and for WhatsApp.
-fn close_window(bot: &Running, user: &WaUser) {
+async fn close_window(bot: &Running, user: &WaUser) {
     let chat = ChatKey::whatsapp(user.key());
-    let mut prefs = bot.store.prefs(&chat).unwrap();
+    let mut prefs = bot.store.prefs(&chat).await.unwrap();
     prefs.last_inbound_at = Some(chrono::Utc::now() - chrono::Duration::hours(25));
-    bot.store.set_prefs(&chat, &prefs).unwrap();
+    bot.store.commit(billbot::store::Op::Prefs { chat, prefs }).await.unwrap();
     bot.fake.age_window(&user.key(), 25);
 }
 

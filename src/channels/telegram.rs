@@ -342,9 +342,6 @@ pub async fn run(
     // The dispatcher has stopped taking updates: let the ones in hand finish.
     queues.finish().await;
     forgetting.abort();
-    if let Err(e) = core.store().flush().await {
-        tracing::error!(error = %e, "the store could not be flushed at shutdown");
-    }
     result
 }
 

@@ -27,8 +27,8 @@ where
     let send = |input: Input| Incoming::new(chat.clone(), input).lang_code(lang.code()).role(role);
     // A new chat starts with /start; one found in the store (BILLBOT_DATA_DIR) resumes where it
     // was, in the language it chose.
-    let resumed = matches!(bot.store().dialogue::<State>(&chat), Ok(Some(_)));
-    let shown_lang = bot.store().prefs(&chat).ok().and_then(|p| p.lang).unwrap_or(lang);
+    let resumed = matches!(bot.store().dialogue::<State>(&chat).await, Ok(Some(_)));
+    let shown_lang = bot.store().prefs(&chat).await.ok().and_then(|p| p.lang).unwrap_or(lang);
     output.write_all(format!("{}\n\n", t!(shown_lang, "demo-intro")).as_bytes()).await?;
     let mut buttons = if resumed {
         output.write_all(format!("{}\n\n", t!(shown_lang, "demo-resumed")).as_bytes()).await?;

@@ -34,7 +34,7 @@ use crate::config::WhatsAppSettings;
 use crate::conversation::{Bot, Incoming, Input, Reply, notices};
 use crate::domain::{ChatKey, Role};
 use crate::i18n::Lang;
-use crate::store::{Store, StoreError};
+use crate::store::{Op, Store, StoreError};
 use crate::tracking::{Delivery, Notice, Notifier};
 
 pub use client::{GraphClient, GraphError};
@@ -127,16 +127,13 @@ impl WhatsApp {
                 tracing::warn!(code = error.code, title = error.title, "WhatsApp reported an error");
             }
             for message in &value.messages {
-                let Some(inbound) = self.inbound(value, message, now)? else { continue };
-                if store.inbox_receive(&inbound.wamid, &inbound, now)? {
+                let Some(inbound) = self.inbound(value, message, now).await? else { continue };
+                if store.inbox_receive(&inbound.wamid, &inbound, now).await? {
                     fresh.push(inbound);
                 } else {
                     tracing::info!(wamid = inbound.wamid, "a redelivered WhatsApp message: already handled");
                 }
             }
-        }
-        if !fresh.is_empty() {
-            store.flush().await?;
         }
         for inbound in fresh {
             self.queue(inbound);
@@ -146,7 +143,7 @@ impl WhatsApp {
 
     /// What a message asks, from whom; `None` for what gets no answer (reactions, system
     /// notices, a message with no sender or id).
-    fn inbound(
+    async fn inbound(
         &self,
         value: &wire::ChangeValue,
         message: &wire::Message,
@@ -201,7 +198,7 @@ impl WhatsApp {
                 Input::from_text(caption.as_deref().unwrap_or_default())
             }
         };
-        let Some(chat) = self.chat_of(wa_id.as_deref(), user_id.as_deref())? else {
+        let Some(chat) = self.chat_of(wa_id.as_deref(), user_id.as_deref()).await? else {
             tracing::warn!(kind, "a WhatsApp message without a sender: ignored");
             return Ok(None);
         };
@@ -218,21 +215,25 @@ impl WhatsApp {
     }
 
     /// The chat of a user: by phone number, or by user id, one chat whichever way they come.
-    fn chat_of(&self, wa_id: Option<&str>, user_id: Option<&str>) -> Result<Option<ChatKey>, StoreError> {
+    async fn chat_of(
+        &self,
+        wa_id: Option<&str>,
+        user_id: Option<&str>,
+    ) -> Result<Option<ChatKey>, StoreError> {
         let store = &self.inner.store;
         let phone = wa_id.map(ChatKey::whatsapp);
         let scoped = user_id.map(ChatKey::whatsapp);
         for key in [&phone, &scoped].into_iter().flatten() {
-            if let Some(chat) = store.alias(key)? {
+            if let Some(chat) = store.alias(key).await? {
                 return Ok(Some(chat));
             }
         }
         Ok(match (phone, scoped) {
             (Some(phone), Some(scoped)) => {
                 // Known first by the user id alone: that chat stays theirs.
-                let scoped_known = store.prefs(&scoped)?.last_inbound_at.is_some();
+                let scoped_known = store.prefs(&scoped).await?.last_inbound_at.is_some();
                 let (chat, alias) = if scoped_known { (scoped, phone) } else { (phone, scoped) };
-                store.set_alias(&alias, &chat)?;
+                store.commit(Op::Alias { alias, chat: chat.clone() }).await?;
                 Some(chat)
             }
             (phone, scoped) => phone.or(scoped),
@@ -266,8 +267,8 @@ impl WhatsApp {
     }
 
     /// Queues the messages received before a restart and not handled yet, oldest first.
-    pub fn resume(&self) -> Result<usize, StoreError> {
-        let mut pending: Vec<(String, Inbound)> = self.inner.store.inbox_pending()?;
+    pub async fn resume(&self) -> Result<usize, StoreError> {
+        let mut pending: Vec<(String, Inbound)> = self.inner.store.inbox_pending().await?;
         pending.sort_by(|a, b| (a.1.sent_at, &a.0).cmp(&(b.1.sent_at, &b.0)));
         let count = pending.len();
         for (_, inbound) in pending {
@@ -291,7 +292,7 @@ impl WhatsApp {
             }
             self.inner.client.forget_idle();
             let before = Utc::now() - chrono::Duration::from_std(DEDUPE_FOR).unwrap_or_default();
-            match self.inner.store.inbox_sweep(before) {
+            match self.inner.store.inbox_sweep(before).await {
                 Ok(0) => {}
                 Ok(swept) => tracing::debug!(swept, "old WhatsApp message ids forgotten"),
                 Err(e) => tracing::error!(error = %e, "old WhatsApp message ids could not be swept"),
@@ -368,9 +369,9 @@ impl WhatsAppNotifier {
         WhatsAppNotifier { client, store, template }
     }
 
-    fn inside_window(&self, chat: &ChatKey, now: DateTime<Utc>) -> bool {
+    async fn inside_window(&self, chat: &ChatKey, now: DateTime<Utc>) -> bool {
         let open = WINDOW.saturating_sub(WINDOW_MARGIN);
-        let last = self.store.prefs(chat).ok().and_then(|p| p.last_inbound_at);
+        let last = self.store.prefs(chat).await.ok().and_then(|p| p.last_inbound_at);
         last.is_some_and(|at| (now - at).to_std().is_ok_and(|age| age < open) || at > now)
     }
 
@@ -383,8 +384,8 @@ impl WhatsAppNotifier {
                 Ok(Delivery::Template)
             }
             None => {
-                self.store.hold(chat, notice, Utc::now()).map_err(|e| e.to_string())?;
-                self.store.flush().await.map_err(|e| e.to_string())?;
+                let hold = Op::hold(chat, notice, Utc::now()).map_err(|e| e.to_string())?;
+                self.store.commit(hold).await.map_err(|e| e.to_string())?;
                 Ok(Delivery::Held)
             }
         }
@@ -399,7 +400,7 @@ impl Notifier for WhatsAppNotifier {
         notice: &'a Notice,
     ) -> Pin<Box<dyn Future<Output = Result<Delivery, String>> + Send + 'a>> {
         Box::pin(async move {
-            if !self.inside_window(chat, Utc::now()) {
+            if !self.inside_window(chat, Utc::now()).await {
                 return self.outside_window(chat, lang, notice).await;
             }
             let reply = notices::reply(lang, notice);

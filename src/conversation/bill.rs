@@ -7,20 +7,20 @@ use super::reply::Reply;
 use super::state::State;
 use super::{Session, order};
 use crate::domain::{Biller, CustomerReference, OrderNo, ReferenceError};
-use crate::store::ActivityItem;
+use crate::store::{ActivityItem, Op};
 use crate::t;
 use crate::upstream::ErrorKind;
 use crate::views::{self, ErrorSubject};
 
 /// The biller buttons, after `hint` if there is one.
-pub(crate) fn choose_biller(s: &mut Session<'_>, hint: Option<String>) -> Vec<Reply> {
+pub(crate) async fn choose_biller(s: &mut Session<'_>, hint: Option<String>) -> Vec<Reply> {
     s.state = State::ChoosingBiller;
     let mut text = t!(s.lang, "bill-choose");
     if let Some(hint) = hint {
         text = format!("{hint}\n\n{text}");
     }
     // Saved references first: one tap re-checks them.
-    let saved = s.bot.store.saved_references(s.chat).unwrap_or_else(|e| {
+    let saved = s.bot.store.saved_references(s.chat).await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "saved references unreadable");
         Vec::new()
     });
@@ -92,7 +92,7 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
     match s.bot.inquiry.inquire(&reference).await {
         Ok(result) => {
             let item = ActivityItem::Lookup { biller, reference: reference.as_str().to_owned() };
-            s.bot.store.touch_activity(s.chat, item, s.now)?;
+            s.writes.push(Op::Activity { chat: s.chat.clone(), item, at: s.now });
             s.state = State::Menu;
             let keyboard = vec![
                 vec![button(s.lang, "btn-save-reference", Action::Save(reference.clone()))],

@@ -6,7 +6,7 @@ use super::state::State;
 use super::{Input, Session, bill, lists, menus, order, saved};
 use crate::domain::{Biller, OrderNo};
 use crate::i18n::Lang;
-use crate::store::StoreError;
+use crate::store::{Op, StoreError};
 use crate::t;
 
 pub(crate) type Replies = Result<Vec<Reply>, StoreError>;
@@ -109,24 +109,24 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
             s.state = State::Menu;
             Ok(vec![menus::main_menu(s, t!(s.lang, "menu-title"))])
         }
-        Action::Bill => Ok(bill::choose_biller(s, None)),
+        Action::Bill => Ok(bill::choose_biller(s, None).await),
         Action::Biller(biller) => Ok(bill::ask_reference(s, biller)),
         Action::Inquire(reference) => bill::inquire(s, reference).await,
-        Action::Save(reference) => saved::save(s, reference),
-        Action::Saved(page) => saved::list(s, page),
+        Action::Save(reference) => saved::save(s, reference).await,
+        Action::Saved(page) => saved::list(s, page, None).await,
         Action::Rename(reference) => Ok(saved::ask_name(s, reference)),
-        Action::Delete(reference) => saved::delete(s, reference),
+        Action::Delete(reference) => saved::delete(s, reference).await,
         Action::AskOrder => Ok(order::ask(s)),
         Action::Order(order_no) => order::check(s, order_no).await,
         Action::Watch(order_no) => order::watch(s, order_no).await,
-        Action::Orders(page) => lists::orders(s, page),
+        Action::Orders(page) => lists::orders(s, page).await,
         Action::History(page) => lists::history(s, page).await,
         Action::Lang(None) => {
             s.state = State::ChoosingLanguage;
             Ok(vec![Reply::text(t!(s.lang, "lang-choose")).with_keyboard(menus::lang_keyboard(s.lang))])
         }
         Action::Lang(Some(lang)) => {
-            s.bot.store.set_lang(s.chat, lang)?;
+            s.writes.push(Op::Lang { chat: s.chat.clone(), lang });
             s.lang = lang;
             s.state = State::Menu;
             Ok(vec![menus::main_menu(s, t!(lang, "lang-set"))])
@@ -145,7 +145,7 @@ async fn text_input(s: &mut Session<'_>, text: &str) -> Replies {
         State::ChoosingBiller => match biller_named(text) {
             Some(biller) => Ok(bill::ask_reference(s, biller)),
             None if has_digits(text) => understand(s, text).await,
-            None => Ok(bill::choose_biller(s, Some(t!(s.lang, "bill-choose-hint")))),
+            None => Ok(bill::choose_biller(s, Some(t!(s.lang, "bill-choose-hint"))).await),
         },
         // Anything but a language is taken as it would be at the menu: someone who just types
         // gets an answer in the language they have, and may pick one later.

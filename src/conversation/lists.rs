@@ -24,9 +24,9 @@ fn per_page(s: &Session<'_>, wanted: usize) -> usize {
 }
 
 /// `/orders`: newest first, each with a button that checks it again.
-pub(crate) fn orders(s: &mut Session<'_>, page: usize) -> Replies {
+pub(crate) async fn orders(s: &mut Session<'_>, page: usize) -> Replies {
     s.state = State::Menu;
-    let items = s.bot.store.activity(s.chat)?;
+    let items = s.bot.store.activity(s.chat).await?;
     if items.is_empty() {
         return Ok(vec![menus::main_menu(s, t!(s.lang, "orders-empty"))]);
     }

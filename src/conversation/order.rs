@@ -7,7 +7,7 @@ use super::payload::Action;
 use super::reply::Reply;
 use super::state::State;
 use crate::domain::OrderNo;
-use crate::store::ActivityItem;
+use crate::store::{ActivityItem, Op};
 use crate::t;
 use crate::upstream::ErrorKind;
 use crate::views::{self, ErrorSubject};
@@ -32,9 +32,11 @@ pub(crate) async fn check_typed(s: &mut Session<'_>, text: &str) -> Replies {
 pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
     match s.bot.status.status(&order_no).await {
         Ok(order) => {
-            s.bot.store.record_order(&order_no, &order, s.now)?;
+            let record =
+                Op::RecordOrder { order_no: order_no.clone(), order: Box::new(order.clone()), at: s.now };
+            s.writes.push(record);
             let item = ActivityItem::Order { order_no: order_no.clone(), status: order.status };
-            s.bot.store.touch_activity(s.chat, item, s.now)?;
+            s.writes.push(Op::Activity { chat: s.chat.clone(), item, at: s.now });
             s.state = State::Menu;
             let mut text = views::order(s.lang, &order, s.role.into());
             let mut row = Vec::new();
@@ -70,7 +72,7 @@ pub(crate) async fn watch(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
     let Some(tracker) = s.bot.tracker.clone() else {
         return check(s, order_no).await;
     };
-    let known = s.bot.store.order(&order_no)?.map(|record| record.order);
+    let known = s.bot.store.order(&order_no).await?.map(|record| record.order);
     let order = match known {
         Some(order) => order,
         None => match s.bot.status.status(&order_no).await {
@@ -87,7 +89,7 @@ pub(crate) async fn watch(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
             button(s.lang, "btn-menu", Action::Menu),
         ]])]);
     }
-    tracker.watch(&order_no, &order, s.chat, s.lang).await?;
+    s.writes.push(tracker.watch_op(&order_no, &order, s.chat, s.lang));
     let hours = (tracker.config().max_age.as_secs() / 3600).max(1);
     let text = t!(s.lang, "watch-started", order = shown, hours = hours);
     Ok(vec![Reply::text(text).with_keyboard(vec![menu_row(s.lang)])])

@@ -9,7 +9,7 @@ use super::reply::{Button, Reply};
 use super::state::State;
 use super::{Session, menus};
 use crate::domain::CustomerReference;
-use crate::store::SavedReference;
+use crate::store::{Op, SavedReference};
 use crate::t;
 use crate::views;
 
@@ -37,13 +37,14 @@ pub(crate) fn recheck_button(s: &Session<'_>, saved: &SavedReference) -> Option<
 }
 
 /// Saves the reference, then offers to name it.
-pub(crate) fn save(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
-    let existing = s.bot.store.saved_references(s.chat)?;
+pub(crate) async fn save(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
+    let existing = s.bot.store.saved_references(s.chat).await?;
     let nickname = existing
         .iter()
         .find(|e| e.biller == reference.biller() && e.reference == reference.as_str())
         .and_then(|e| e.nickname.clone());
-    s.bot.store.save_reference(s.chat, &reference, nickname, s.now)?;
+    let save = Op::SaveReference { chat: s.chat.clone(), reference: reference.clone(), nickname, at: s.now };
+    s.writes.push(save);
     let text = format!("{}\n{}", t!(s.lang, "saved-done"), t!(s.lang, "saved-ask-name"));
     s.state = State::NamingReference { reference };
     Ok(vec![Reply::text(text).with_keyboard(vec![vec![button(s.lang, "btn-skip", Action::Menu)]])])
@@ -65,7 +66,8 @@ pub(crate) fn name(s: &mut Session<'_>, reference: CustomerReference, text: &str
     if name.is_empty() {
         return Ok(ask_name(s, reference));
     }
-    s.bot.store.save_reference(s.chat, &reference, Some(name.clone()), s.now)?;
+    let nickname = Some(name.clone());
+    s.writes.push(Op::SaveReference { chat: s.chat.clone(), reference, nickname, at: s.now });
     s.state = State::Menu;
     Ok(vec![menus::main_menu(s, t!(s.lang, "saved-named", name = name))])
 }
@@ -76,10 +78,14 @@ fn per_page(s: &Session<'_>) -> usize {
     (s.caps.max_choices.saturating_sub(4) / 2).clamp(1, 10)
 }
 
-/// A page of the chat's saved references, each with rename and delete buttons.
-pub(crate) fn list(s: &mut Session<'_>, page: usize) -> Replies {
+/// A page of the chat's saved references, each with rename and delete buttons (`deleted` is
+/// left out: the step that deletes it shows the list before its writes are committed).
+pub(crate) async fn list(s: &mut Session<'_>, page: usize, deleted: Option<&CustomerReference>) -> Replies {
     s.state = State::Menu;
-    let saved = s.bot.store.saved_references(s.chat)?;
+    let mut saved = s.bot.store.saved_references(s.chat).await?;
+    if let Some(gone) = deleted {
+        saved.retain(|item| !(item.biller == gone.biller() && item.reference == gone.as_str()));
+    }
     if saved.is_empty() {
         return Ok(vec![menus::main_menu(s, t!(s.lang, "saved-empty"))]);
     }
@@ -102,9 +108,9 @@ pub(crate) fn list(s: &mut Session<'_>, page: usize) -> Replies {
 }
 
 /// Forgets a saved reference and shows what is left.
-pub(crate) fn delete(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
-    s.bot.store.delete_reference(s.chat, &reference)?;
-    let mut replies = list(s, 0)?;
+pub(crate) async fn delete(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
+    s.writes.push(Op::DeleteReference { chat: s.chat.clone(), reference: reference.clone() });
+    let mut replies = list(s, 0, Some(&reference)).await?;
     if let Some(first) = replies.first_mut() {
         first.text =
             format!("{}\n\n{}", t!(s.lang, "saved-deleted", reference = reference.masked()), first.text);

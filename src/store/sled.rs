@@ -1,0 +1,481 @@
+//! The sled backend: an embedded database in one directory.
+//!
+//! Layout (schema version 1):
+//!
+//! | tree | key | value |
+//! |---|---|---|
+//! | `meta` | `schema_version` | the schema version, as text (`1`) |
+//! | `dialogue` | chat key | the chat's dialogue state |
+//! | `prefs` | chat key | [`Prefs`]: the language the chat chose, when it last wrote |
+//! | `orders` | order digits | [`OrderRecord`]: the order as last seen and its status history |
+//! | `activity` | chat key, `0x00`, item id | [`Activity`]: an order or bill lookup of the chat |
+//! | `saved` | chat key, `0x00`, biller key, `:`, reference | [`SavedReference`]: a reference the chat saved |
+//! | `watches` | order digits | [`Watch`]: who waits for news of an order, and what they were told |
+//! | `watch_due` | next check (ms since the epoch, big-endian), order digits | nothing: the tracker's schedule |
+//! | `seen` | inbound message id (a WhatsApp `wamid`) | when it was received: a redelivery is recognized |
+//! | `seen_at` | received (ms, big-endian), message id | nothing: the order in which `seen` is swept |
+//! | `inbox` | inbound message id | the message, until a step has handled it (resumed after a restart) |
+//! | `held` | chat key, `0x00`, held at (ms, big-endian), sequence | a notice the channel could not send yet |
+//! | `aliases` | chat key | the chat key it stands for (a WhatsApp user id known by its phone number) |
+//!
+//! Chat keys are channel-qualified (`tg:123456`, `wa:221771234567`, `term:demo`) so channels
+//! never collide. A batch's ops are applied in order and then flushed, once: a `kill -9` after a
+//! reply loses nothing the reply mentioned. Reads and writes are in-memory operations of a few
+//! microseconds, called directly from async code; the one call that waits for the disk, the
+//! flush, is `flush_async`, grouped (see [`SledStore::flush`]).
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+
+use super::{
+    ACTIVITY_LIMIT, Activity, ActivityItem, Batch, HELD_LIMIT, HeldId, Op, OrderRecord, Prefs,
+    SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Watch, decode, encode,
+};
+use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
+
+/// A flush slower than this is logged: every reply waiting on it was held that long.
+const SLOW_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The sled store. Cheap to clone.
+#[derive(Clone)]
+pub struct SledStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: sled::Db,
+    dialogue: sled::Tree,
+    prefs: sled::Tree,
+    orders: sled::Tree,
+    activity: sled::Tree,
+    saved: sled::Tree,
+    watches: sled::Tree,
+    watch_due: sled::Tree,
+    seen: sled::Tree,
+    seen_at: sled::Tree,
+    inbox: sled::Tree,
+    held: sled::Tree,
+    aliases: sled::Tree,
+    skipped: AtomicU64,
+    flusher: Flusher,
+}
+
+/// Group-commit bookkeeping for [`SledStore::flush`].
+#[derive(Default)]
+struct Flusher {
+    turn: tokio::sync::Mutex<()>,
+    /// Tickets handed out.
+    requested: AtomicU64,
+    /// The highest ticket a completed flush covered.
+    completed: AtomicU64,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").finish_non_exhaustive()
+    }
+}
+
+fn millis(at: DateTime<Utc>) -> [u8; 8] {
+    u64::try_from(at.timestamp_millis()).unwrap_or(0).to_be_bytes()
+}
+
+fn chat_prefix(chat: &ChatKey) -> Vec<u8> {
+    let mut key = chat.storage_key().into_bytes();
+    key.push(0);
+    key
+}
+
+fn activity_key(chat: &ChatKey, item: &ActivityItem) -> Vec<u8> {
+    let mut key = chat_prefix(chat);
+    key.extend_from_slice(item.id().as_bytes());
+    key
+}
+
+fn saved_key(chat: &ChatKey, reference: &CustomerReference) -> Vec<u8> {
+    let mut key = chat_prefix(chat);
+    key.extend_from_slice(format!("{}:{}", reference.biller().key(), reference.as_str()).as_bytes());
+    key
+}
+
+fn due_key(at: DateTime<Utc>, order: &OrderNo) -> Vec<u8> {
+    let mut key = millis(at).to_vec();
+    key.extend_from_slice(order.digits().as_bytes());
+    key
+}
+
+fn seen_at_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
+    let mut key = millis(at).to_vec();
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// The record an order becomes once `order` is seen at `at`, from what was stored.
+pub(super) fn merged_order(stored: Option<OrderRecord>, order: &Order, at: DateTime<Utc>) -> OrderRecord {
+    let mut record = stored.unwrap_or_else(|| OrderRecord {
+        order: order.clone(),
+        changes: Vec::new(),
+        first_seen: at,
+        last_checked: at,
+    });
+    let changed = record
+        .changes
+        .last()
+        .is_none_or(|last| last.status != order.status || last.provider_status != order.provider_status);
+    if changed {
+        record.changes.push(StatusChange {
+            status: order.status,
+            provider_status: order.provider_status.clone(),
+            at,
+        });
+    }
+    record.order = order.clone();
+    record.last_checked = at;
+    record
+}
+
+/// A saved reference as it becomes when saved again at `at` (its first save date is kept).
+pub(super) fn saved_reference(
+    stored: Option<SavedReference>,
+    reference: &CustomerReference,
+    nickname: Option<String>,
+    at: DateTime<Utc>,
+) -> SavedReference {
+    SavedReference {
+        biller: reference.biller(),
+        reference: reference.as_str().to_owned(),
+        nickname: nickname.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+        saved_at: stored.map_or(at, |old| old.saved_at),
+    }
+}
+
+impl SledStore {
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        let db = sled::Config::new().path(dir).open()?;
+        let meta = db.open_tree("meta")?;
+        match meta.get("schema_version")? {
+            None => {
+                meta.insert("schema_version", SCHEMA_VERSION.to_string().as_bytes())?;
+                meta.flush()?;
+            }
+            Some(v) if v.as_ref() == SCHEMA_VERSION.to_string().as_bytes() => {}
+            Some(v) => {
+                return Err(StoreError::ForeignSchema {
+                    path: dir.display().to_string(),
+                    found: String::from_utf8_lossy(&v).into_owned(),
+                });
+            }
+        }
+        Ok(SledStore {
+            inner: Arc::new(Inner {
+                dialogue: db.open_tree("dialogue")?,
+                prefs: db.open_tree("prefs")?,
+                orders: db.open_tree("orders")?,
+                activity: db.open_tree("activity")?,
+                saved: db.open_tree("saved")?,
+                watches: db.open_tree("watches")?,
+                watch_due: db.open_tree("watch_due")?,
+                seen: db.open_tree("seen")?,
+                seen_at: db.open_tree("seen_at")?,
+                inbox: db.open_tree("inbox")?,
+                held: db.open_tree("held")?,
+                aliases: db.open_tree("aliases")?,
+                db,
+                skipped: AtomicU64::new(0),
+                flusher: Flusher::default(),
+            }),
+        })
+    }
+
+    /// Makes every write made before the call durable.
+    ///
+    /// Flushes are group commits, one at a time: a caller takes a ticket, waits for the flush in
+    /// progress, and returns at once if a flush that started after its ticket has completed;
+    /// otherwise it flushes for everyone waiting. Besides saving fsyncs under load, this keeps
+    /// sled 0.34 safe: many concurrent `flush_async` calls can occupy all of sled's I/O threads
+    /// waiting for a log write that needs one of them, and hang (seen at 100 concurrent chats).
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        let flusher = &self.inner.flusher;
+        let ticket = flusher.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let _turn = flusher.turn.lock().await;
+        if flusher.completed.load(Ordering::SeqCst) >= ticket {
+            return Ok(());
+        }
+        // Every ticket issued so far belongs to a write made before it: this flush covers them.
+        let covered = flusher.requested.load(Ordering::SeqCst);
+        let started = std::time::Instant::now();
+        self.inner.db.flush_async().await?;
+        let took = started.elapsed();
+        if took >= SLOW_FLUSH {
+            // Every chat waiting to reply waited this long: worth an operator's look at the disk.
+            tracing::warn!(millis = took.as_millis() as u64, "slow store flush");
+        }
+        flusher.completed.store(covered, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Applies the ops in order, then flushes once.
+    pub async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        for op in batch.ops {
+            self.apply(op)?;
+        }
+        self.flush().await
+    }
+
+    fn apply(&self, op: Op) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        match op {
+            Op::Dialogue { chat, state } => {
+                inner.dialogue.insert(chat.storage_key().as_bytes(), state)?;
+            }
+            Op::Prefs { chat, prefs } => self.write(&inner.prefs, chat.storage_key().as_bytes(), &prefs)?,
+            Op::Lang { chat, lang } => {
+                let mut prefs = self.prefs(&chat)?;
+                prefs.lang = Some(lang);
+                self.write(&inner.prefs, chat.storage_key().as_bytes(), &prefs)?;
+            }
+            Op::RecordOrder { order_no, order, at } => {
+                self.update(&inner.orders, order_no.digits().as_bytes(), |stored| {
+                    Some(merged_order(stored, &order, at))
+                })?;
+            }
+            Op::Activity { chat, item, at } => {
+                self.write(&inner.activity, &activity_key(&chat, &item), &Activity { at, item })?;
+                for old in self.activity(&chat)?.iter().skip(ACTIVITY_LIMIT) {
+                    inner.activity.remove(activity_key(&chat, &old.item))?;
+                }
+            }
+            Op::SaveReference { chat, reference, nickname, at } => {
+                let key = saved_key(&chat, &reference);
+                let stored = self.read::<SavedReference>(&inner.saved, &key)?;
+                self.write(&inner.saved, &key, &saved_reference(stored, &reference, nickname, at))?;
+            }
+            Op::DeleteReference { chat, reference } => {
+                inner.saved.remove(saved_key(&chat, &reference))?;
+            }
+            Op::Watch { order_no, mut update } => {
+                // The schedule entry moves with the watch: the old one (read under the update) is
+                // replaced by the new one.
+                let mut before = None;
+                let mut after = None;
+                self.update(&inner.watches, order_no.digits().as_bytes(), |stored: Option<Watch>| {
+                    before = stored.as_ref().map(|w| w.next_check_at);
+                    let new = update(stored);
+                    after = new.as_ref().map(|w| w.next_check_at);
+                    new
+                })?;
+                if before != after
+                    && let Some(at) = before
+                {
+                    inner.watch_due.remove(due_key(at, &order_no))?;
+                }
+                if let Some(at) = after {
+                    inner.watch_due.insert(due_key(at, &order_no), &[])?;
+                }
+            }
+            Op::InboxDone { id } => {
+                inner.inbox.remove(id.as_bytes())?;
+            }
+            Op::Hold { chat, notice, at } => {
+                let mut key = chat_prefix(&chat);
+                key.extend_from_slice(&millis(at));
+                // Two notices in one millisecond keep their order and both survive.
+                key.extend_from_slice(&inner.db.generate_id()?.to_be_bytes());
+                inner.held.insert(key, notice)?;
+                let keys: Vec<_> =
+                    inner.held.scan_prefix(chat_prefix(&chat)).keys().collect::<Result<_, _>>()?;
+                for old in keys.iter().rev().skip(HELD_LIMIT) {
+                    inner.held.remove(old)?;
+                }
+            }
+            Op::DropHeld { ids, .. } => {
+                for HeldId(key) in ids {
+                    inner.held.remove(key)?;
+                }
+            }
+            Op::Alias { alias, chat } => self.write(&inner.aliases, alias.storage_key().as_bytes(), &chat)?,
+        }
+        Ok(())
+    }
+
+    /// How many unreadable records were skipped since opening.
+    pub fn skipped_records(&self) -> u64 {
+        self.inner.skipped.load(Ordering::Relaxed)
+    }
+
+    fn read<T: DeserializeOwned>(&self, tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
+        Ok(tree.get(key)?.and_then(|bytes| self.decode(tree, key, &bytes)))
+    }
+
+    fn decode<T: DeserializeOwned>(&self, tree: &sled::Tree, key: &[u8], bytes: &[u8]) -> Option<T> {
+        decode(bytes).map_err(|why| self.report(tree, key, &why)).ok()
+    }
+
+    fn report(&self, tree: &sled::Tree, key: &[u8], why: &str) {
+        self.inner.skipped.fetch_add(1, Ordering::Relaxed);
+        let tree = String::from_utf8_lossy(&tree.name()).into_owned();
+        let key = String::from_utf8_lossy(key).into_owned();
+        tracing::warn!(tree, key, why, "skipping an unreadable record");
+    }
+
+    fn write<T: serde::Serialize>(&self, tree: &sled::Tree, key: &[u8], data: &T) -> Result<(), StoreError> {
+        tree.insert(key, encode(data)?)?;
+        Ok(())
+    }
+
+    /// A read-modify-write of one record, atomic: writers of the same record at once each build on
+    /// the one before. `f` may run more than once.
+    fn update<T, F>(&self, tree: &sled::Tree, key: &[u8], mut f: F) -> Result<(), StoreError>
+    where
+        T: serde::Serialize + DeserializeOwned,
+        F: FnMut(Option<T>) -> Option<T>,
+    {
+        let mut failed = None;
+        tree.update_and_fetch(key, |stored| {
+            // sled may call this again if another write got in between: start afresh each time.
+            failed = None;
+            let current = stored.and_then(|bytes| self.decode::<T>(tree, key, bytes));
+            match f(current).map(|new| encode(&new)) {
+                None => None,
+                Some(Ok(bytes)) => Some(bytes),
+                Some(Err(e)) => {
+                    // Keep what was stored rather than lose it.
+                    failed = Some(e);
+                    stored.map(<[u8]>::to_vec)
+                }
+            }
+        })?;
+        failed.map_or(Ok(()), Err)
+    }
+
+    /// Every readable record of `chat` in a per-chat tree, in key order, with its key.
+    fn chat_records<T: DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        chat: &ChatKey,
+    ) -> Result<Vec<(sled::IVec, T)>, StoreError> {
+        let mut items = Vec::new();
+        for entry in tree.scan_prefix(chat_prefix(chat)) {
+            let (key, bytes) = entry?;
+            if let Some(item) = self.decode::<T>(tree, &key, &bytes) {
+                items.push((key, item));
+            }
+        }
+        Ok(items)
+    }
+
+    pub fn dialogue<T: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<T>, StoreError> {
+        self.read(&self.inner.dialogue, chat.storage_key().as_bytes())
+    }
+
+    pub fn prefs(&self, chat: &ChatKey) -> Result<Prefs, StoreError> {
+        Ok(self.read(&self.inner.prefs, chat.storage_key().as_bytes())?.unwrap_or_default())
+    }
+
+    pub fn order(&self, order: &OrderNo) -> Result<Option<OrderRecord>, StoreError> {
+        self.read(&self.inner.orders, order.digits().as_bytes())
+    }
+
+    pub fn activity(&self, chat: &ChatKey) -> Result<Vec<Activity>, StoreError> {
+        let mut items: Vec<Activity> =
+            self.chat_records(&self.inner.activity, chat)?.into_iter().map(|(_, a)| a).collect();
+        items.sort_by_key(|a| std::cmp::Reverse(a.at));
+        Ok(items)
+    }
+
+    pub fn saved_references(&self, chat: &ChatKey) -> Result<Vec<SavedReference>, StoreError> {
+        let mut saved: Vec<SavedReference> =
+            self.chat_records(&self.inner.saved, chat)?.into_iter().map(|(_, s)| s).collect();
+        saved.sort_by_key(|s| s.saved_at);
+        Ok(saved)
+    }
+
+    pub fn watch(&self, order: &OrderNo) -> Result<Option<Watch>, StoreError> {
+        self.read(&self.inner.watches, order.digits().as_bytes())
+    }
+
+    pub fn due_watches(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OrderNo>, StoreError> {
+        let end = u64::try_from(now.timestamp_millis()).unwrap_or(0).saturating_add(1).to_be_bytes();
+        let mut due = Vec::new();
+        for entry in self.inner.watch_due.range(..end.to_vec()).take(limit) {
+            let (key, _) = entry?;
+            match std::str::from_utf8(&key[8.min(key.len())..]).ok().and_then(|d| OrderNo::parse(d).ok()) {
+                Some(order) => due.push(order),
+                None => {
+                    self.report(&self.inner.watch_due, &key, "not a schedule key");
+                    self.inner.watch_due.remove(key)?;
+                }
+            }
+        }
+        Ok(due)
+    }
+
+    pub fn watch_count(&self) -> usize {
+        self.inner.watches.len()
+    }
+
+    pub async fn inbox_receive(
+        &self,
+        id: &str,
+        message: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let inner = &self.inner;
+        let stamp = at.timestamp_millis().to_be_bytes();
+        let fresh = inner.seen.compare_and_swap(id.as_bytes(), None::<&[u8]>, Some(&stamp[..]))?.is_ok();
+        if fresh {
+            inner.seen_at.insert(seen_at_key(at, id), &[])?;
+            inner.inbox.insert(id.as_bytes(), message)?;
+            self.flush().await?;
+        }
+        Ok(fresh)
+    }
+
+    pub fn inbox_pending<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, StoreError> {
+        let mut pending = Vec::new();
+        for entry in self.inner.inbox.iter() {
+            let (key, bytes) = entry?;
+            match self.decode::<T>(&self.inner.inbox, &key, &bytes) {
+                Some(message) => pending.push((String::from_utf8_lossy(&key).into_owned(), message)),
+                // Unreadable: it would never be handled; forget it rather than retry it forever.
+                None => {
+                    self.inner.inbox.remove(&key)?;
+                }
+            }
+        }
+        Ok(pending)
+    }
+
+    pub fn inbox_sweep(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut swept = 0;
+        for entry in self.inner.seen_at.range(..seen_at_key(before, "")) {
+            let (key, _) = entry?;
+            let id = &key[8.min(key.len())..];
+            self.inner.seen.remove(id)?;
+            self.inner.inbox.remove(id)?;
+            self.inner.seen_at.remove(&key)?;
+            swept += 1;
+        }
+        Ok(swept)
+    }
+
+    pub fn seen_count(&self) -> usize {
+        self.inner.seen.len()
+    }
+
+    pub fn alias(&self, key: &ChatKey) -> Result<Option<ChatKey>, StoreError> {
+        self.read(&self.inner.aliases, key.storage_key().as_bytes())
+    }
+
+    pub fn held<T: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Vec<(HeldId, T)>, StoreError> {
+        Ok(self
+            .chat_records(&self.inner.held, chat)?
+            .into_iter()
+            .map(|(key, notice)| (HeldId(key.to_vec()), notice))
+            .collect())
+    }
+}

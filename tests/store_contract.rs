@@ -1,0 +1,356 @@
+//! What every storage backend must do, one suite run against each (`contract!` at the bottom):
+//! batches of writes, atomic read-modify-writes of shared records under concurrent writers, the
+//! per-chat lists and their limits, the tracker's schedule, the inbox of inbound messages, held
+//! notices and aliases.
+
+mod common;
+
+use std::sync::Arc;
+
+use billbot::conversation::State;
+use billbot::domain::{Biller, ChatKey, CustomerReference, Order, OrderNo, OrderStatus};
+use billbot::i18n::Lang;
+use billbot::sandbox::fixtures::refs;
+use billbot::store::{ACTIVITY_LIMIT, ActivityItem, Batch, HELD_LIMIT, Op, Prefs, Store, Watch, Watcher};
+use chrono::{Duration, DurationRound, TimeDelta, Utc};
+
+/// A chat key from its stored form (`tg:1`).
+fn k(key: &str) -> ChatKey {
+    key.parse().unwrap()
+}
+
+fn order_no(n: u64) -> OrderNo {
+    OrderNo::parse(&format!("2026112099{n:011}")).unwrap()
+}
+
+/// Now, to the millisecond: what every backend keeps of a time.
+fn now() -> chrono::DateTime<Utc> {
+    Utc::now().duration_trunc(TimeDelta::milliseconds(1)).unwrap()
+}
+
+fn sample_order() -> Order {
+    serde_json::from_value(serde_json::json!({
+        "order_no": "GB - 202611200800000000001", "trx": null, "reference": null, "status": "pending",
+        "provider_status": "PENDING", "message": null, "service_type": null, "provider": null,
+        "recipient": null, "amount": null, "fee": null, "purchased_code": null, "units": null,
+        "refunded": false, "created_at": null, "updated_at": null, "merchant": {}
+    }))
+    .unwrap()
+}
+
+fn record(no: &OrderNo, order: &Order, at: chrono::DateTime<Utc>) -> Op {
+    Op::RecordOrder { order_no: no.clone(), order: Box::new(order.clone()), at }
+}
+
+async fn a_batch_is_applied_in_order_and_read_back(store: Store) {
+    let chat = k("term:batch");
+    let mut batch = Batch::new();
+    batch.push(Op::dialogue(&chat, &State::AwaitingReference { biller: Biller::Woyofal }).unwrap());
+    batch.push(Op::Prefs { chat: chat.clone(), prefs: Prefs { lang: None, last_inbound_at: Some(now()) } });
+    // Applied after the prefs above: the language is set on them, not lost.
+    batch.push(Op::Lang { chat: chat.clone(), lang: Lang::Fr });
+    store.commit(batch).await.unwrap();
+    assert_eq!(
+        store.dialogue::<State>(&chat).await.unwrap(),
+        Some(State::AwaitingReference { biller: Biller::Woyofal })
+    );
+    let prefs = store.prefs(&chat).await.unwrap();
+    assert_eq!(prefs.lang, Some(Lang::Fr));
+    assert!(prefs.last_inbound_at.is_some());
+    assert_eq!(store.prefs(&k("term:nobody")).await.unwrap(), Prefs::default());
+    assert_eq!(store.dialogue::<State>(&k("term:nobody")).await.unwrap(), None);
+}
+
+async fn an_orders_status_history_records_each_change_once(store: Store) {
+    let no = order_no(1);
+    let mut order = sample_order();
+    let t0 = now();
+    store.commit(record(&no, &order, t0)).await.unwrap();
+    store.commit(record(&no, &order, t0 + Duration::minutes(1))).await.unwrap();
+    order.status = OrderStatus::Succeeded;
+    order.provider_status = "delivered".into();
+    store.commit(record(&no, &order, t0 + Duration::minutes(2))).await.unwrap();
+    let record = store.order(&no).await.unwrap().unwrap();
+    let statuses: Vec<_> = record.changes.iter().map(|c| c.status).collect();
+    assert_eq!(statuses, vec![OrderStatus::Pending, OrderStatus::Succeeded]);
+    assert_eq!(record.first_seen, t0);
+    assert_eq!(record.last_checked, t0 + Duration::minutes(2));
+    assert_eq!(record.order.status, OrderStatus::Succeeded);
+    assert!(store.order(&order_no(2)).await.unwrap().is_none());
+}
+
+async fn concurrent_writers_of_one_order_lose_no_status_change(store: Store) {
+    // Chats and the tracker (on any instance) may record the same order at once: each write must
+    // build on the last one, or a change seen by one of them is overwritten by an older view.
+    let t0 = now();
+    for n in 0..10 {
+        let no = order_no(100 + n);
+        let writers: Vec<_> = (0..8)
+            .map(|writer| {
+                let (store, no) = (store.clone(), no.clone());
+                tokio::spawn(async move {
+                    let mut order = sample_order();
+                    order.provider_status = format!("STEP-{writer}");
+                    store.commit(record(&no, &order, t0)).await.unwrap();
+                })
+            })
+            .collect();
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        let record = store.order(&no).await.unwrap().unwrap();
+        assert_eq!(record.changes.len(), 8, "order {n}: {:?}", record.changes);
+    }
+}
+
+async fn activity_is_newest_first_deduplicated_and_capped(store: Store) {
+    let chat = k("term:activity");
+    let t0 = now();
+    let lookup = |n: usize| ActivityItem::Lookup { biller: Biller::Senelec, reference: format!("{n:010}") };
+    let mut batch = Batch::new();
+    for n in 0..ACTIVITY_LIMIT + 5 {
+        batch.push(Op::Activity {
+            chat: chat.clone(),
+            item: lookup(n),
+            at: t0 + Duration::seconds(n as i64),
+        });
+    }
+    store.commit(batch).await.unwrap();
+    store
+        .commit(Op::Activity { chat: chat.clone(), item: lookup(10), at: t0 + Duration::hours(1) })
+        .await
+        .unwrap();
+    let items = store.activity(&chat).await.unwrap();
+    assert_eq!(items.len(), ACTIVITY_LIMIT);
+    assert_eq!(items[0].item, lookup(10), "a repeat moves to the top, once");
+    assert_eq!(items.iter().filter(|a| a.item == lookup(10)).count(), 1);
+    assert!(!items.iter().any(|a| a.item == lookup(0)), "the oldest were dropped");
+    assert!(items.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
+    let order = ActivityItem::Order { order_no: order_no(3), status: OrderStatus::Pending };
+    store
+        .commit(Op::Activity { chat: chat.clone(), item: order.clone(), at: t0 + Duration::hours(2) })
+        .await
+        .unwrap();
+    assert_eq!(store.activity(&chat).await.unwrap()[0].item, order);
+    assert!(store.activity(&k("term:other")).await.unwrap().is_empty(), "chats do not see each other's");
+}
+
+async fn saved_references_are_kept_per_chat_renamed_and_deleted(store: Store) {
+    let home = CustomerReference::parse(Biller::Senelec, refs::ONE_BILL).unwrap();
+    let meter = CustomerReference::parse(Biller::Woyofal, refs::METER).unwrap();
+    let (a, b) = (k("term:saved-a"), k("term:saved-b"));
+    let t0 = now();
+    let save =
+        |chat: &ChatKey, reference: &CustomerReference, nickname: Option<&str>, at| Op::SaveReference {
+            chat: chat.clone(),
+            reference: reference.clone(),
+            nickname: nickname.map(str::to_owned),
+            at,
+        };
+    let mut batch = Batch::new();
+    batch.push(save(&a, &home, Some(" Maison "), t0));
+    batch.push(save(&a, &meter, None, t0 + Duration::seconds(1)));
+    batch.push(save(&b, &meter, Some("Boutique"), t0));
+    store.commit(batch).await.unwrap();
+    store.commit(save(&a, &home, Some("Maison Dakar"), t0 + Duration::hours(1))).await.unwrap();
+    let saved = store.saved_references(&a).await.unwrap();
+    let names: Vec<_> = saved.iter().map(|s| (s.reference.as_str(), s.nickname.as_deref())).collect();
+    assert_eq!(names, vec![(refs::ONE_BILL, Some("Maison Dakar")), (refs::METER, None)]);
+    assert_eq!(saved[0].saved_at, t0, "renaming keeps the place in the list");
+    store.commit(Op::DeleteReference { chat: a.clone(), reference: meter.clone() }).await.unwrap();
+    store.commit(Op::DeleteReference { chat: a.clone(), reference: meter.clone() }).await.unwrap();
+    assert_eq!(store.saved_references(&a).await.unwrap().len(), 1, "deleting twice is harmless");
+    assert_eq!(store.saved_references(&b).await.unwrap()[0].nickname.as_deref(), Some("Boutique"));
+}
+
+fn watch_of(no: &OrderNo, at: chrono::DateTime<Utc>) -> Watch {
+    Watch {
+        order_no: no.clone(),
+        watchers: vec![Watcher {
+            chat: k("tg:1"),
+            lang: Lang::Fr,
+            since: at,
+            told: vec![OrderStatus::Pending],
+        }],
+        started_at: at,
+        checks: 0,
+        next_check_at: at,
+        last_status: OrderStatus::Pending,
+        last_provider_status: "PENDING".into(),
+    }
+}
+
+fn put(no: &OrderNo, watch: Option<Watch>) -> Op {
+    Op::Watch { order_no: no.clone(), update: Box::new(move |_| watch.clone()) }
+}
+
+async fn watches_are_scheduled_rescheduled_and_ended(store: Store) {
+    let t0 = now();
+    let (early, late) = (order_no(10), order_no(11));
+    store.commit(put(&late, Some(watch_of(&late, t0 + Duration::seconds(20))))).await.unwrap();
+    store.commit(put(&early, Some(watch_of(&early, t0 + Duration::seconds(10))))).await.unwrap();
+    assert_eq!(store.watch_count().await.unwrap(), 2);
+    assert!(store.due_watches(t0, 10).await.unwrap().is_empty());
+    assert_eq!(store.due_watches(t0 + Duration::seconds(15), 10).await.unwrap(), vec![early.clone()]);
+    assert_eq!(
+        store.due_watches(t0 + Duration::seconds(30), 10).await.unwrap(),
+        vec![early.clone(), late.clone()]
+    );
+    assert_eq!(store.due_watches(t0 + Duration::seconds(30), 1).await.unwrap(), vec![early.clone()]);
+    // Rescheduled: the old place in the schedule goes with it.
+    let later = t0 + Duration::minutes(5);
+    store
+        .commit(Op::Watch {
+            order_no: early.clone(),
+            update: Box::new(move |w: Option<Watch>| {
+                let mut w = w?;
+                w.checks += 1;
+                w.next_check_at = later;
+                Some(w)
+            }),
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.due_watches(t0 + Duration::seconds(30), 10).await.unwrap(), vec![late.clone()]);
+    assert_eq!(store.watch(&early).await.unwrap().unwrap().checks, 1);
+    // An update of a watch that is not there may decline to create one.
+    let missing = order_no(12);
+    store
+        .commit(Op::Watch { order_no: missing.clone(), update: Box::new(|w: Option<Watch>| w) })
+        .await
+        .unwrap();
+    assert!(store.watch(&missing).await.unwrap().is_none());
+    // Ended: gone from the watches and from the schedule.
+    store.commit(put(&late, None)).await.unwrap();
+    assert!(store.watch(&late).await.unwrap().is_none());
+    assert_eq!(store.due_watches(t0 + Duration::hours(1), 10).await.unwrap(), vec![early]);
+    assert_eq!(store.watch_count().await.unwrap(), 1);
+}
+
+async fn concurrent_updates_of_one_watch_each_build_on_the_last(store: Store) {
+    let no = order_no(20);
+    let t0 = now();
+    store.commit(put(&no, Some(watch_of(&no, t0)))).await.unwrap();
+    let writers: Vec<_> = (0..16)
+        .map(|n| {
+            let (store, no) = (store.clone(), no.clone());
+            tokio::spawn(async move {
+                let update = move |w: Option<Watch>| {
+                    let mut w = w?;
+                    w.watchers.push(Watcher {
+                        chat: k(&format!("tg:{}", 100 + n)),
+                        lang: Lang::En,
+                        since: t0,
+                        told: vec![],
+                    });
+                    Some(w)
+                };
+                store.commit(Op::Watch { order_no: no, update: Box::new(update) }).await.unwrap();
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    assert_eq!(store.watch(&no).await.unwrap().unwrap().watchers.len(), 17);
+}
+
+async fn an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after_a_week(store: Store) {
+    let t0 = now();
+    let old = t0 - Duration::days(8);
+    assert!(store.inbox_receive("wamid.old", &"hello", old).await.unwrap());
+    assert!(store.inbox_receive("wamid.1", &"aide", t0).await.unwrap());
+    assert!(!store.inbox_receive("wamid.1", &"aide", t0).await.unwrap(), "a redelivery");
+    // Many deliveries of one id at once: one is new.
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.inbox_receive("wamid.race", &"x", t0).await.unwrap() })
+        })
+        .collect();
+    let mut fresh = 0;
+    for racer in racers {
+        fresh += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(fresh, 1);
+    let mut pending: Vec<(String, String)> = store.inbox_pending().await.unwrap();
+    pending.sort();
+    assert_eq!(
+        pending.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
+        ["wamid.1", "wamid.old", "wamid.race"]
+    );
+    assert_eq!(pending[0].1, "aide");
+    store.commit(Op::InboxDone { id: "wamid.1".into() }).await.unwrap();
+    assert_eq!(store.inbox_pending::<String>().await.unwrap().len(), 2);
+    assert!(!store.inbox_receive("wamid.1", &"aide", t0).await.unwrap(), "still known once handled");
+    assert_eq!(store.seen_count().await.unwrap(), 3);
+    assert_eq!(store.inbox_sweep(t0 - Duration::days(7)).await.unwrap(), 1);
+    assert_eq!(store.seen_count().await.unwrap(), 2);
+    assert!(store.inbox_receive("wamid.old", &"hello", t0).await.unwrap(), "forgotten after a week");
+}
+
+async fn held_notices_come_back_oldest_first_within_a_limit_and_once(store: Store) {
+    let chat = k("wa:221771234567");
+    let t0 = now();
+    let mut batch = Batch::new();
+    for n in 0..HELD_LIMIT + 3 {
+        // Several in one millisecond: all kept, in order.
+        batch.push(
+            Op::hold(&chat, &format!("notice {n}"), t0 + Duration::milliseconds((n / 4) as i64)).unwrap(),
+        );
+    }
+    store.commit(batch).await.unwrap();
+    let held: Vec<(_, String)> = store.held(&chat).await.unwrap();
+    let texts: Vec<&str> = held.iter().map(|(_, t)| t.as_str()).collect();
+    let expected: Vec<String> = (3..HELD_LIMIT + 3).map(|n| format!("notice {n}")).collect();
+    assert_eq!(texts, expected, "the newest {HELD_LIMIT}, oldest first");
+    assert!(store.held::<String>(&k("wa:other")).await.unwrap().is_empty());
+    let ids = held.into_iter().map(|(id, _)| id).collect();
+    store.commit(Op::DropHeld { chat: chat.clone(), ids }).await.unwrap();
+    assert!(store.held::<String>(&chat).await.unwrap().is_empty());
+}
+
+async fn an_alias_stands_for_its_chat(store: Store) {
+    let (scoped, phone) = (k("wa:SN.1502576394655843"), k("wa:221771234567"));
+    assert_eq!(store.alias(&scoped).await.unwrap(), None);
+    store.commit(Op::Alias { alias: scoped.clone(), chat: phone.clone() }).await.unwrap();
+    assert_eq!(store.alias(&scoped).await.unwrap(), Some(phone.clone()));
+    assert_eq!(store.alias(&phone).await.unwrap(), None);
+}
+
+/// One test a contract item, for one backend.
+macro_rules! contract {
+    ($backend:ident, $open:expr) => {
+        mod $backend {
+            contract!(@tests $open;
+                a_batch_is_applied_in_order_and_read_back,
+                an_orders_status_history_records_each_change_once,
+                concurrent_writers_of_one_order_lose_no_status_change,
+                activity_is_newest_first_deduplicated_and_capped,
+                saved_references_are_kept_per_chat_renamed_and_deleted,
+                watches_are_scheduled_rescheduled_and_ended,
+                concurrent_updates_of_one_watch_each_build_on_the_last,
+                an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after_a_week,
+                held_notices_come_back_oldest_first_within_a_limit_and_once,
+                an_alias_stands_for_its_chat
+            );
+        }
+    };
+    (@tests $open:expr; $($test:ident),+) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $test() {
+                let (store, _guard) = $open.await;
+                super::$test(store).await;
+            }
+        )+
+    };
+}
+
+/// A sled store in a temporary directory (removed with the guard).
+async fn sled_store() -> (Store, Arc<tempfile::TempDir>) {
+    let dir = tempfile::tempdir().unwrap();
+    (Store::open(dir.path()).unwrap(), Arc::new(dir))
+}
+
+contract!(sled, super::sled_store());
