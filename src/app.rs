@@ -10,11 +10,14 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
 use crate::channels::whatsapp::{self, GraphClient, WhatsApp, WhatsAppNotifier};
 use crate::channels::{Notifiers, telegram, terminal};
-use crate::config::{ConfigError, ProviderSettings, TelegramSettings, TrackingSettings, WhatsAppSettings};
+use crate::config::{
+    ConfigError, DatabaseSettings, ProviderSettings, TelegramSettings, TrackingSettings, WhatsAppSettings,
+};
 use crate::conversation::Bot;
 use crate::domain::Channel;
 use crate::providers::{Providers, ProvidersError};
@@ -32,8 +35,10 @@ pub const DEFAULT_DATA_DIR: &str = "billbot-data";
 pub struct Settings {
     pub providers: ProviderSettings,
     pub tracking: TrackingSettings,
-    /// The sled database's directory.
+    /// The sled database's directory (when no database is configured).
     pub data_dir: PathBuf,
+    /// Set: the store is this PostgreSQL database, shared with other instances.
+    pub database: Option<DatabaseSettings>,
     /// Set: the Telegram channel runs.
     pub telegram: Option<TelegramSettings>,
     /// Set: the WhatsApp channel runs.
@@ -64,6 +69,7 @@ impl Settings {
                 .filter(|v| !v.trim().is_empty())
                 .map(PathBuf::from)
                 .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            database: DatabaseSettings::from_lookup(&lookup)?,
             telegram,
             whatsapp,
             terminal: false,
@@ -110,7 +116,10 @@ pub struct App {
 /// store, each configured channel, the tracker notifying through them, and the core.
 pub async fn build(settings: Settings) -> Result<App, AppError> {
     let providers = Providers::connect(&settings.providers).await?;
-    let store = Store::open(&settings.data_dir)?;
+    let store = match &settings.database {
+        Some(db) => Store::connect(db.url.expose_secret(), &db.pool).await?,
+        None => Store::open(&settings.data_dir)?,
+    };
     let mut notifiers = Notifiers::new();
     let telegram = settings.telegram.clone().map(|settings| {
         let limits = if settings.rate_limits {

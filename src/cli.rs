@@ -259,8 +259,19 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
     };
     let data_dir =
         config::data_dir().or_else(|| temporary.as_ref().map(|d| d.path().to_owned())).unwrap_or_default();
-    let settings =
-        app::Settings { providers, tracking, data_dir, telegram: None, whatsapp: None, terminal: true };
+    let database = match config::DatabaseSettings::from_env() {
+        Ok(db) => db,
+        Err(e) => return config_error(e),
+    };
+    let settings = app::Settings {
+        providers,
+        tracking,
+        data_dir,
+        database,
+        telegram: None,
+        whatsapp: None,
+        terminal: true,
+    };
     let app = match start(lang, settings).await {
         Ok(app) => app,
         Err(exit) => return exit,
@@ -303,7 +314,10 @@ async fn serve() -> Exit {
         Ok(s) => s,
         Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string())),
     };
-    tracing::info!(data_dir = %settings.data_dir.display(), "starting");
+    match &settings.database {
+        Some(_) => tracing::info!("starting, with the store in PostgreSQL"),
+        None => tracing::info!(data_dir = %settings.data_dir.display(), "starting"),
+    }
     let app = match start(lang, settings).await {
         Ok(app) => app,
         Err(exit) => return exit,

@@ -156,6 +156,41 @@ pub fn terminal_lang() -> crate::i18n::Lang {
         .unwrap_or_default()
 }
 
+/// The shared store, when `BILLBOT_DATABASE_URL` is set (unset: sled in `BILLBOT_DATA_DIR`).
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `BILLBOT_DATABASE_URL` | `postgres://user:password@host:5432/db`: PostgreSQL, shared by instances | sled |
+/// | `BILLBOT_DATABASE_POOL` | connections each instance keeps at most | 16 |
+#[derive(Debug, Clone)]
+pub struct DatabaseSettings {
+    pub url: SecretString,
+    pub pool: crate::store::postgres::PgSettings,
+}
+
+impl DatabaseSettings {
+    pub fn from_env() -> Result<Option<Self>, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Option<Self>, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let Some(url) = get("BILLBOT_DATABASE_URL") else { return Ok(None) };
+        // Checked without echoing it: the URL may carry a password.
+        let scheme = url.split_once("://").map(|(s, _)| s);
+        if !matches!(scheme, Some("postgres" | "postgresql")) || Url::parse(&url).is_err() {
+            return Err(ConfigError::Invalid {
+                var: "BILLBOT_DATABASE_URL",
+                reason: "use postgres://user:password@host:5432/database".to_owned(),
+            });
+        }
+        let mut pool = crate::store::postgres::PgSettings::default();
+        pool.max_connections =
+            parse_or(get("BILLBOT_DATABASE_POOL"), "BILLBOT_DATABASE_POOL", pool.max_connections)?;
+        Ok(Some(DatabaseSettings { url: SecretString::from(url), pool }))
+    }
+}
+
 /// `BILLBOT_DATA_DIR`, when set.
 pub fn data_dir() -> Option<std::path::PathBuf> {
     std::env::var_os("BILLBOT_DATA_DIR").filter(|v| !v.is_empty()).map(std::path::PathBuf::from)

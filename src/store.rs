@@ -2,6 +2,8 @@
 //!
 //! - [`sled`](self::sled): an embedded database in `BILLBOT_DATA_DIR`, the default (the demo, one
 //!   machine). Its layout is documented at the top of its file.
+//! - [`postgres`](self::postgres): PostgreSQL at `BILLBOT_DATABASE_URL`, shared by several
+//!   instances. Its tables are in `store/migrations/`.
 //!
 //! Reads return what is committed. Writes are [`Op`]s gathered in a [`Batch`] and committed
 //! together by [`Store::commit`]: a conversation step's writes (its state, the chat's activity,
@@ -14,6 +16,7 @@
 //! another version, is reported (logged, counted) and read as absent: a bad record resets that one
 //! thing and never stops the bot.
 
+pub mod postgres;
 mod records;
 pub mod sled;
 
@@ -43,6 +46,12 @@ pub enum StoreError {
     ForeignSchema { path: String, found: String },
     #[error("a record could not be encoded: {0}")]
     Encode(#[from] serde_json::Error),
+    #[error("PostgreSQL: {0}")]
+    Postgres(#[from] sqlx::Error),
+    #[error("the PostgreSQL schema could not be brought up to date: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("the {table} record {key} kept changing under this write")]
+    Contended { table: String, key: String },
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -185,6 +194,7 @@ pub struct Store {
 #[derive(Clone, Debug)]
 enum Backend {
     Sled(sled::SledStore),
+    Postgres(postgres::PgStore),
 }
 
 impl Store {
@@ -194,11 +204,33 @@ impl Store {
         Ok(Store { backend: Backend::Sled(sled::SledStore::open(dir)?) })
     }
 
+    /// Connects to PostgreSQL and brings its schema up to date.
+    pub async fn connect(url: &str, settings: &postgres::PgSettings) -> Result<Store, StoreError> {
+        Ok(Store { backend: Backend::Postgres(postgres::PgStore::connect(url, settings).await?) })
+    }
+
+    /// [`Store::connect`] with options made by the caller (tests: a schema of their own).
+    pub async fn connect_with(
+        options: sqlx::postgres::PgConnectOptions,
+        settings: &postgres::PgSettings,
+    ) -> Result<Store, StoreError> {
+        Ok(Store { backend: Backend::Postgres(postgres::PgStore::connect_with(options, settings).await?) })
+    }
+
+    /// The PostgreSQL backend, when it is the one.
+    pub fn postgres(&self) -> Option<&postgres::PgStore> {
+        match &self.backend {
+            Backend::Postgres(p) => Some(p),
+            Backend::Sled(_) => None,
+        }
+    }
+
     /// Applies `batch`, durably, before returning.
     pub async fn commit(&self, batch: impl Into<Batch>) -> Result<(), StoreError> {
         let batch = batch.into();
         match &self.backend {
             Backend::Sled(s) => s.commit(batch).await,
+            Backend::Postgres(p) => p.commit(batch).await,
         }
     }
 
@@ -206,6 +238,7 @@ impl Store {
     pub fn skipped_records(&self) -> u64 {
         match &self.backend {
             Backend::Sled(s) => s.skipped_records(),
+            Backend::Postgres(p) => p.skipped_records(),
         }
     }
 
@@ -213,18 +246,21 @@ impl Store {
     pub async fn dialogue<T: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<T>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.dialogue(chat),
+            Backend::Postgres(p) => p.dialogue(chat).await,
         }
     }
 
     pub async fn prefs(&self, chat: &ChatKey) -> Result<Prefs, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.prefs(chat),
+            Backend::Postgres(p) => p.prefs(chat).await,
         }
     }
 
     pub async fn order(&self, order: &OrderNo) -> Result<Option<OrderRecord>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.order(order),
+            Backend::Postgres(p) => p.order(order).await,
         }
     }
 
@@ -232,6 +268,7 @@ impl Store {
     pub async fn activity(&self, chat: &ChatKey) -> Result<Vec<Activity>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.activity(chat),
+            Backend::Postgres(p) => p.activity(chat).await,
         }
     }
 
@@ -239,12 +276,14 @@ impl Store {
     pub async fn saved_references(&self, chat: &ChatKey) -> Result<Vec<SavedReference>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.saved_references(chat),
+            Backend::Postgres(p) => p.saved_references(chat).await,
         }
     }
 
     pub async fn watch(&self, order: &OrderNo) -> Result<Option<Watch>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.watch(order),
+            Backend::Postgres(p) => p.watch(order).await,
         }
     }
 
@@ -252,6 +291,7 @@ impl Store {
     pub async fn due_watches(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OrderNo>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.due_watches(now, limit),
+            Backend::Postgres(p) => p.due_watches(now, limit).await,
         }
     }
 
@@ -259,6 +299,7 @@ impl Store {
     pub async fn watch_count(&self) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => Ok(s.watch_count()),
+            Backend::Postgres(p) => p.watch_count().await,
         }
     }
 
@@ -274,6 +315,7 @@ impl Store {
         let message = encode(message)?;
         match &self.backend {
             Backend::Sled(s) => s.inbox_receive(id, &message, at).await,
+            Backend::Postgres(p) => p.inbox_receive(id, &message, at).await,
         }
     }
 
@@ -281,6 +323,7 @@ impl Store {
     pub async fn inbox_pending<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.inbox_pending(),
+            Backend::Postgres(p) => p.inbox_pending().await,
         }
     }
 
@@ -289,6 +332,7 @@ impl Store {
     pub async fn inbox_sweep(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.inbox_sweep(before),
+            Backend::Postgres(p) => p.inbox_sweep(before).await,
         }
     }
 
@@ -296,6 +340,7 @@ impl Store {
     pub async fn seen_count(&self) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => Ok(s.seen_count()),
+            Backend::Postgres(p) => p.seen_count().await,
         }
     }
 
@@ -303,6 +348,7 @@ impl Store {
     pub async fn alias(&self, key: &ChatKey) -> Result<Option<ChatKey>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.alias(key),
+            Backend::Postgres(p) => p.alias(key).await,
         }
     }
 
@@ -310,6 +356,7 @@ impl Store {
     pub async fn held<T: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Vec<(HeldId, T)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.held(chat),
+            Backend::Postgres(p) => p.held(chat).await,
         }
     }
 }

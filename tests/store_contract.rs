@@ -5,8 +5,6 @@
 
 mod common;
 
-use std::sync::Arc;
-
 use billbot::conversation::State;
 use billbot::domain::{Biller, ChatKey, CustomerReference, Order, OrderNo, OrderStatus};
 use billbot::i18n::Lang;
@@ -340,7 +338,7 @@ macro_rules! contract {
         $(
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn $test() {
-                let (store, _guard) = $open.await;
+                let Some((store, _guard)) = $open(stringify!($test)).await else { return };
                 super::$test(store).await;
             }
         )+
@@ -348,9 +346,16 @@ macro_rules! contract {
 }
 
 /// A sled store in a temporary directory (removed with the guard).
-async fn sled_store() -> (Store, Arc<tempfile::TempDir>) {
+async fn sled_store(_: &str) -> Option<(Store, Box<dyn std::any::Any + Send>)> {
     let dir = tempfile::tempdir().unwrap();
-    (Store::open(dir.path()).unwrap(), Arc::new(dir))
+    Some((Store::open(dir.path()).unwrap(), Box::new(dir)))
 }
 
-contract!(sled, super::sled_store());
+/// A PostgreSQL store in a schema of its own (dropped with the guard).
+async fn postgres_store(test: &str) -> Option<(Store, Box<dyn std::any::Any + Send>)> {
+    let (store, schema) = common::pg::store(test).await?;
+    Some((store, Box::new(schema)))
+}
+
+contract!(sled, super::sled_store);
+contract!(postgres, super::postgres_store);

@@ -221,7 +221,11 @@ async fn watches_resume_after_a_restart_without_telling_anyone_twice() {
         TrackerConfig::default(),
     ));
     tokio::time::advance(Duration::from_secs(41)).await;
-    assert_eq!(store.due_watches(tracker.now(), 10).await.unwrap(), vec![order_no()], "the schedule survived");
+    assert_eq!(
+        store.due_watches(tracker.now(), 10).await.unwrap(),
+        vec![order_no()],
+        "the schedule survived"
+    );
     real_time(tracker.check(&order_no())).await.unwrap();
     tokio::time::advance(Duration::from_secs(25)).await;
     real_time(tracker.check(&order_no())).await.unwrap();

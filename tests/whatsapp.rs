@@ -624,3 +624,38 @@ async fn sends_are_paced_to_the_numbers_rate_and_to_about_one_every_6_s_per_user
     assert!(three[2] >= Duration::from_millis(5_500), "{three:?}");
     assert_eq!(fake.messages_to(AWA).len(), 3);
 }
+
+#[tokio::test]
+async fn on_postgresql_the_same_dialogue_goes_on_across_a_restart_and_a_redelivery_is_recognized() {
+    let Some(schema) = common::pg::schema("whatsapp on postgresql").await else { return };
+    let on_postgres = |s: &mut Settings| {
+        s.database =
+            Some(billbot::config::DatabaseSettings { url: schema.url().into(), pool: Default::default() });
+    };
+    let fake = FakeWhatsApp::start().await;
+    let mut bot = Running::start_with(fake.clone(), tempfile::tempdir().unwrap(), on_postgres).await;
+    let awa = WaUser::phone(AWA);
+    let first = FakeWhatsApp::message_payload(&[(
+        &awa,
+        json!({
+            "id": "wamid.pg.1", "type": "text", "text": {"body": "facture"}
+        }),
+    )]);
+    assert_eq!(fake.deliver(&first).await, 200);
+    fake.wait_until(&awa.key(), "the biller choice", |m| m.iter().any(|s| s.text.contains("Quel facturier")))
+        .await;
+    bot.press(&awa, "Senelec").await;
+    bot.stop().await;
+    let dir = bot.into_dir();
+    let mut again = Running::start_with(fake.clone(), dir, on_postgres).await;
+    let count = fake.messages_to(&awa.key()).len();
+    assert_eq!(fake.deliver(&first).await, 200, "a redelivery after the restart");
+    let bills = again.say(&awa, refs::SEVERAL_BILLS).await;
+    assert!(text(&bills).contains("Facture 3 sur 3"), "the Senelec step resumed: {}", text(&bills));
+    assert!(!fake.messages_to(&awa.key())[count..].iter().any(|s| s.text.contains("Quel facturier")));
+    let chat = ChatKey::whatsapp(AWA);
+    assert_eq!(again.store.activity(&chat).await.unwrap().len(), 1, "the lookup is in PostgreSQL");
+    assert!(again.store.postgres().is_some());
+    again.assert_nothing_rejected();
+    again.stop().await;
+}

@@ -4,6 +4,7 @@
 pub mod botapi;
 pub mod chat;
 pub mod graphapi;
+pub mod pg;
 
 use std::time::Duration;
 
@@ -83,6 +84,7 @@ pub fn app_settings(dir: &std::path::Path, sandbox: SandboxConfig) -> billbot::a
         providers,
         tracking: billbot::config::TrackingSettings::from_lookup(lookup).unwrap(),
         data_dir: dir.to_owned(),
+        database: None,
         telegram: None,
         whatsapp: None,
         terminal: false,

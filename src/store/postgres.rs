@@ -1,0 +1,491 @@
+//! The PostgreSQL backend: the store shared by several billbot instances.
+//!
+//! Tables (migrations in `store/migrations/`, embedded and run at start; a database migrated by a
+//! newer billbot is refused): `dialogue`, `prefs`, `orders`, `activity`, `saved`, `watches` (with
+//! `next_check_at`, indexed: the tracker's schedule), `seen` and `inbox` (inbound message ids and
+//! messages not yet handled), `held`, `aliases`. Each `data` column holds the same versioned JSON
+//! envelope as the sled backend.
+//!
+//! A batch is one transaction. A read-modify-write (an order, a watch, a chat's prefs) reads its
+//! row `FOR UPDATE` in that transaction, so writers on any instance take turns on the row; a row
+//! that does not exist yet is inserted with `ON CONFLICT DO NOTHING`, and when another writer
+//! inserted it first the read is done again, locking the row it made.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{PgConnection, Row};
+
+use super::sled::{merged_order, saved_reference};
+use super::{
+    ACTIVITY_LIMIT, Activity, Batch, HELD_LIMIT, HeldId, Op, OrderRecord, Prefs, SavedReference, StoreError,
+    Watch, decode, encode,
+};
+use crate::domain::{ChatKey, OrderNo};
+
+/// How the pool is sized and how long things may take.
+#[derive(Debug, Clone)]
+pub struct PgSettings {
+    /// Connections at most (each instance). A step holds one only while it reads or commits,
+    /// never across a provider call.
+    pub max_connections: u32,
+    /// How long a caller waits for a free connection before the step fails.
+    pub acquire_timeout: Duration,
+    /// The longest one statement may run.
+    pub statement_timeout: Duration,
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        PgSettings {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(5),
+            statement_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The PostgreSQL store. Cheap to clone.
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    skipped: Arc<AtomicU64>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+/// The table and key of a single-key record that read-modify-writes update.
+struct Keyed {
+    table: &'static str,
+    key: &'static str,
+}
+
+const ORDERS: Keyed = Keyed { table: "orders", key: "order_no" };
+const PREFS: Keyed = Keyed { table: "prefs", key: "chat" };
+const WATCHES: Keyed = Keyed { table: "watches", key: "order_no" };
+
+fn text(bytes: Vec<u8>) -> String {
+    // `encode` writes JSON, which is UTF-8.
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+impl PgStore {
+    /// Connects with `url` (`postgres://user@host/db`), runs the migrations, and checks the
+    /// schema. The URL's password is never logged.
+    pub async fn connect(url: &str, settings: &PgSettings) -> Result<PgStore, StoreError> {
+        let options = PgConnectOptions::from_str(url)?;
+        PgStore::connect_with(options, settings).await
+    }
+
+    pub async fn connect_with(
+        options: PgConnectOptions,
+        settings: &PgSettings,
+    ) -> Result<PgStore, StoreError> {
+        let statement_timeout = format!("{}ms", settings.statement_timeout.as_millis());
+        let options = options.options([("statement_timeout", statement_timeout.as_str())]);
+        let pool = PgPoolOptions::new()
+            .max_connections(settings.max_connections.max(1))
+            .acquire_timeout(settings.acquire_timeout)
+            .idle_timeout(Duration::from_secs(600))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("src/store/migrations").run(&pool).await?;
+        Ok(PgStore { pool, skipped: Arc::new(AtomicU64::new(0)) })
+    }
+
+    /// The pool, for health checks and locks.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub fn skipped_records(&self) -> u64 {
+        self.skipped.load(Ordering::Relaxed)
+    }
+
+    fn decode<T: DeserializeOwned>(&self, table: &str, key: &str, data: &str) -> Option<T> {
+        decode(data.as_bytes())
+            .map_err(|why| {
+                self.skipped.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(table, key, why, "skipping an unreadable record");
+            })
+            .ok()
+    }
+
+    /// One transaction: every op, in order.
+    pub async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        for op in batch.ops {
+            self.apply(&mut tx, op).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn apply(&self, conn: &mut PgConnection, op: Op) -> Result<(), StoreError> {
+        match op {
+            Op::Dialogue { chat, state } => {
+                sqlx::query(
+                    "INSERT INTO dialogue (chat, data) VALUES ($1, $2::jsonb)
+                     ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data",
+                )
+                .bind(chat.storage_key())
+                .bind(text(state))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Op::Prefs { chat, prefs } => {
+                sqlx::query(
+                    "INSERT INTO prefs (chat, data) VALUES ($1, $2::jsonb)
+                     ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data",
+                )
+                .bind(chat.storage_key())
+                .bind(text(encode(&prefs)?))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Op::Lang { chat, lang } => {
+                self.update(conn, &PREFS, &chat.storage_key(), |stored: Option<Prefs>| {
+                    let mut prefs = stored.unwrap_or_default();
+                    prefs.lang = Some(lang);
+                    Some(prefs)
+                })
+                .await?;
+            }
+            Op::RecordOrder { order_no, order, at } => {
+                self.update(conn, &ORDERS, order_no.digits(), |stored| {
+                    Some(merged_order(stored, &order, at))
+                })
+                .await?;
+            }
+            Op::Activity { chat, item, at } => {
+                let chat = chat.storage_key();
+                let id = item.id();
+                sqlx::query(
+                    "INSERT INTO activity (chat, item, at, data) VALUES ($1, $2, $3, $4::jsonb)
+                     ON CONFLICT (chat, item) DO UPDATE SET at = EXCLUDED.at, data = EXCLUDED.data",
+                )
+                .bind(&chat)
+                .bind(&id)
+                .bind(at)
+                .bind(text(encode(&Activity { at, item })?))
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "DELETE FROM activity WHERE chat = $1 AND item NOT IN
+                     (SELECT item FROM activity WHERE chat = $1 ORDER BY at DESC, item LIMIT $2)",
+                )
+                .bind(&chat)
+                .bind(ACTIVITY_LIMIT as i64)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Op::SaveReference { chat, reference, nickname, at } => {
+                let (chat, key) =
+                    (chat.storage_key(), format!("{}:{}", reference.biller().key(), reference.as_str()));
+                let stored: Option<String> = sqlx::query_scalar(
+                    "SELECT data::text FROM saved WHERE chat = $1 AND key = $2 FOR UPDATE",
+                )
+                .bind(&chat)
+                .bind(&key)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let stored = stored.and_then(|data| self.decode::<SavedReference>("saved", &key, &data));
+                let saved = saved_reference(stored, &reference, nickname, at);
+                sqlx::query(
+                    "INSERT INTO saved (chat, key, saved_at, data) VALUES ($1, $2, $3, $4::jsonb)
+                     ON CONFLICT (chat, key) DO UPDATE SET saved_at = EXCLUDED.saved_at, data = EXCLUDED.data",
+                )
+                .bind(&chat)
+                .bind(&key)
+                .bind(saved.saved_at)
+                .bind(text(encode(&saved)?))
+                .execute(&mut *conn)
+                .await?;
+            }
+            Op::DeleteReference { chat, reference } => {
+                sqlx::query("DELETE FROM saved WHERE chat = $1 AND key = $2")
+                    .bind(chat.storage_key())
+                    .bind(format!("{}:{}", reference.biller().key(), reference.as_str()))
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Op::Watch { order_no, update } => self.update(conn, &WATCHES, order_no.digits(), update).await?,
+            Op::InboxDone { id } => {
+                sqlx::query("DELETE FROM inbox WHERE id = $1").bind(id).execute(&mut *conn).await?;
+            }
+            Op::Hold { chat, notice, at } => {
+                let chat = chat.storage_key();
+                sqlx::query("INSERT INTO held (chat, at, data) VALUES ($1, $2, $3::jsonb)")
+                    .bind(&chat)
+                    .bind(at)
+                    .bind(text(notice))
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(
+                    "DELETE FROM held WHERE chat = $1 AND id NOT IN
+                     (SELECT id FROM held WHERE chat = $1 ORDER BY at DESC, id DESC LIMIT $2)",
+                )
+                .bind(&chat)
+                .bind(HELD_LIMIT as i64)
+                .execute(&mut *conn)
+                .await?;
+            }
+            Op::DropHeld { ids, .. } => {
+                let ids: Vec<i64> = ids
+                    .into_iter()
+                    .filter_map(|HeldId(bytes)| {
+                        <[u8; 8]>::try_from(bytes.as_slice()).ok().map(i64::from_be_bytes)
+                    })
+                    .collect();
+                sqlx::query("DELETE FROM held WHERE id = ANY($1)").bind(ids).execute(&mut *conn).await?;
+            }
+            Op::Alias { alias, chat } => {
+                sqlx::query(
+                    "INSERT INTO aliases (alias, chat) VALUES ($1, $2)
+                     ON CONFLICT (alias) DO UPDATE SET chat = EXCLUDED.chat",
+                )
+                .bind(alias.storage_key())
+                .bind(chat.storage_key())
+                .execute(&mut *conn)
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A read-modify-write of one row, in the caller's transaction: the row is locked while `f`
+    /// decides. `f` returning `None` deletes the row (or writes none).
+    async fn update<T, F>(
+        &self,
+        conn: &mut PgConnection,
+        keyed: &Keyed,
+        key: &str,
+        mut f: F,
+    ) -> Result<(), StoreError>
+    where
+        T: serde::Serialize + DeserializeOwned + Scheduled,
+        F: FnMut(Option<T>) -> Option<T>,
+    {
+        let Keyed { table, key: column } = keyed;
+        let select = format!("SELECT data::text FROM {table} WHERE {column} = $1 FOR UPDATE");
+        let insert = if T::SCHEDULED {
+            format!(
+                "INSERT INTO {table} ({column}, data, next_check_at) VALUES ($1, $2::jsonb, $3)
+                 ON CONFLICT ({column}) DO NOTHING"
+            )
+        } else {
+            format!(
+                "INSERT INTO {table} ({column}, data) VALUES ($1, $2::jsonb) ON CONFLICT ({column}) DO NOTHING"
+            )
+        };
+        let update = if T::SCHEDULED {
+            format!("UPDATE {table} SET data = $2::jsonb, next_check_at = $3 WHERE {column} = $1")
+        } else {
+            format!("UPDATE {table} SET data = $2::jsonb WHERE {column} = $1")
+        };
+        let delete = format!("DELETE FROM {table} WHERE {column} = $1");
+        // Twice at most: a row inserted by another writer between our read and our insert is read
+        // again, locked this time.
+        for _ in 0..3 {
+            let stored: Option<String> =
+                sqlx::query_scalar(&select).bind(key).fetch_optional(&mut *conn).await?;
+            let exists = stored.is_some();
+            let current = stored.and_then(|data| self.decode::<T>(table, key, &data));
+            let new = f(current);
+            let Some(new) = new else {
+                if exists {
+                    sqlx::query(&delete).bind(key).execute(&mut *conn).await?;
+                }
+                return Ok(());
+            };
+            let statement = if exists { &update } else { &insert };
+            let mut query = sqlx::query(statement).bind(key).bind(text(encode(&new)?));
+            if T::SCHEDULED {
+                query = query.bind(new.due());
+            }
+            let written = query.execute(&mut *conn).await?.rows_affected();
+            if written == 1 {
+                return Ok(());
+            }
+        }
+        Err(StoreError::Contended { table: (*table).to_owned(), key: key.to_owned() })
+    }
+
+    async fn read<T: DeserializeOwned>(&self, keyed: &Keyed, key: &str) -> Result<Option<T>, StoreError> {
+        let Keyed { table, key: column } = keyed;
+        let data: Option<String> =
+            sqlx::query_scalar(&format!("SELECT data::text FROM {table} WHERE {column} = $1"))
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(data.and_then(|data| self.decode(table, key, &data)))
+    }
+
+    pub async fn dialogue<T: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<T>, StoreError> {
+        self.read(&Keyed { table: "dialogue", key: "chat" }, &chat.storage_key()).await
+    }
+
+    pub async fn prefs(&self, chat: &ChatKey) -> Result<Prefs, StoreError> {
+        Ok(self.read(&PREFS, &chat.storage_key()).await?.unwrap_or_default())
+    }
+
+    pub async fn order(&self, order: &OrderNo) -> Result<Option<OrderRecord>, StoreError> {
+        self.read(&ORDERS, order.digits()).await
+    }
+
+    /// Every readable record of `chat` in `table`, in the order `order_by` gives, with its id.
+    async fn chat_records<T: DeserializeOwned>(
+        &self,
+        table: &str,
+        id: &str,
+        chat: &ChatKey,
+        order_by: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {id}::text, data::text FROM {table} WHERE chat = $1 ORDER BY {order_by}"
+        ))
+        .bind(chat.storage_key())
+        .fetch_all(&self.pool)
+        .await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (id, data): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+            if let Some(item) = self.decode(table, &id, &data) {
+                items.push((id, item));
+            }
+        }
+        Ok(items)
+    }
+
+    pub async fn activity(&self, chat: &ChatKey) -> Result<Vec<Activity>, StoreError> {
+        let items = self.chat_records("activity", "item", chat, "at DESC, item").await?;
+        Ok(items.into_iter().map(|(_, a)| a).collect())
+    }
+
+    pub async fn saved_references(&self, chat: &ChatKey) -> Result<Vec<SavedReference>, StoreError> {
+        let saved = self.chat_records("saved", "key", chat, "saved_at, key").await?;
+        Ok(saved.into_iter().map(|(_, s)| s).collect())
+    }
+
+    pub async fn watch(&self, order: &OrderNo) -> Result<Option<Watch>, StoreError> {
+        self.read(&WATCHES, order.digits()).await
+    }
+
+    pub async fn due_watches(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OrderNo>, StoreError> {
+        let due: Vec<String> = sqlx::query_scalar(
+            "SELECT order_no FROM watches WHERE next_check_at <= $1 ORDER BY next_check_at LIMIT $2",
+        )
+        .bind(now)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(due.iter().filter_map(|d| OrderNo::parse(d).ok()).collect())
+    }
+
+    pub async fn watch_count(&self) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM watches").fetch_one(&self.pool).await?;
+        Ok(n as usize)
+    }
+
+    pub async fn inbox_receive(
+        &self,
+        id: &str,
+        message: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let fresh = sqlx::query("INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+            .bind(id)
+            .bind(at)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+            == 1;
+        if fresh {
+            sqlx::query("INSERT INTO inbox (id, data) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO NOTHING")
+                .bind(id)
+                .bind(text(message.to_vec()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(fresh)
+    }
+
+    pub async fn inbox_pending<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, StoreError> {
+        let rows = sqlx::query("SELECT id, data::text FROM inbox").fetch_all(&self.pool).await?;
+        let mut pending = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (id, data): (String, String) = (row.try_get(0)?, row.try_get(1)?);
+            match self.decode("inbox", &id, &data) {
+                Some(message) => pending.push((id, message)),
+                // Unreadable: it would never be handled; forget it rather than retry it forever.
+                None => {
+                    sqlx::query("DELETE FROM inbox WHERE id = $1").bind(&id).execute(&self.pool).await?;
+                }
+            }
+        }
+        Ok(pending)
+    }
+
+    pub async fn inbox_sweep(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let gone: Vec<String> = sqlx::query_scalar("DELETE FROM seen WHERE at < $1 RETURNING id")
+            .bind(before)
+            .fetch_all(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM inbox WHERE id = ANY($1)").bind(&gone).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(gone.len())
+    }
+
+    pub async fn seen_count(&self) -> Result<usize, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM seen").fetch_one(&self.pool).await?;
+        Ok(n as usize)
+    }
+
+    pub async fn alias(&self, key: &ChatKey) -> Result<Option<ChatKey>, StoreError> {
+        let chat: Option<String> = sqlx::query_scalar("SELECT chat FROM aliases WHERE alias = $1")
+            .bind(key.storage_key())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(chat.and_then(|c| c.parse().ok()))
+    }
+
+    pub async fn held<T: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Vec<(HeldId, T)>, StoreError> {
+        let held = self.chat_records("held", "id", chat, "held.at, held.id").await?;
+        Ok(held
+            .into_iter()
+            .filter_map(|(id, notice)| {
+                id.parse::<i64>().ok().map(|id| (HeldId(id.to_be_bytes().to_vec()), notice))
+            })
+            .collect())
+    }
+}
+
+/// Records whose table carries their next check (watches), so that the schedule is a query.
+trait Scheduled {
+    const SCHEDULED: bool = false;
+    fn due(&self) -> DateTime<Utc> {
+        DateTime::<Utc>::MIN_UTC
+    }
+}
+
+impl Scheduled for Watch {
+    const SCHEDULED: bool = true;
+    fn due(&self) -> DateTime<Utc> {
+        self.next_check_at
+    }
+}
+
+impl Scheduled for OrderRecord {}
+impl Scheduled for Prefs {}
