@@ -48,12 +48,23 @@ pub struct Incoming {
     /// The id of an inbound message the store keeps until it is handled (see
     /// [`Store::inbox_receive`]): the step marks it handled in the same commit as its own writes.
     pub inbox_id: Option<String>,
+    /// The id of an update that may be delivered more than once (a Telegram `update_id`): a
+    /// step already made for it is not made again, on any instance.
+    pub update_id: Option<String>,
 }
 
 impl Incoming {
     /// `input` from a customer of `chat` whose client tells no language.
     pub fn new(chat: ChatKey, input: Input) -> Incoming {
-        Incoming { chat, lang_code: None, role: Role::Customer, input, sent_at: None, inbox_id: None }
+        Incoming {
+            chat,
+            lang_code: None,
+            role: Role::Customer,
+            input,
+            sent_at: None,
+            inbox_id: None,
+            update_id: None,
+        }
     }
 
     pub fn lang_code(mut self, code: impl Into<String>) -> Incoming {
@@ -171,6 +182,26 @@ impl Bot {
         let _turn = lock.lock().await;
         let store = &self.inner.store;
         let chat = &incoming.chat;
+        // Across instances too: one step of a chat at a time.
+        let lease = match store.lock_chat(chat).await {
+            Ok(lease) => lease,
+            Err(e) => {
+                tracing::error!(%chat, error = %e, "the chat could not be taken for this step");
+                let lang = incoming.lang_code.as_deref().map(Lang::from_code).unwrap_or_default();
+                return Turn { lang, replies: vec![Reply::text(t!(lang, "error-internal"))] };
+            }
+        };
+        // A redelivered update, or a message another instance has handled meanwhile: nothing to do.
+        let done = match (&incoming.update_id, &incoming.inbox_id) {
+            (Some(id), _) => store.seen(id).await.unwrap_or(false),
+            (None, Some(id)) => !store.inbox_has(id).await.unwrap_or(true),
+            (None, None) => false,
+        };
+        if done {
+            tracing::info!(%chat, "an update handled before: not handled again");
+            store.unlock(lease).await;
+            return Turn { lang: Lang::default(), replies: Vec::new() };
+        }
         let now = Utc::now();
         let mut prefs = store.prefs(chat).await.unwrap_or_else(|e| {
             tracing::error!(%chat, error = %e, "preferences unreadable");
@@ -218,14 +249,22 @@ impl Bot {
             if let Some(id) = &incoming.inbox_id {
                 session.writes.push(Op::InboxDone { id: id.clone() });
             }
+            if let Some(id) = &incoming.update_id {
+                session.writes.push(Op::Seen { id: id.clone(), at: now });
+            }
+            session.writes.push(lease.release());
             store.commit(std::mem::take(&mut session.writes)).await?;
             Ok::<_, StoreError>(replies)
         }
         .await;
-        let replies = result.unwrap_or_else(|e| {
-            tracing::error!(%chat, error = %e, "a step could not be stored");
-            vec![menus::main_menu(&session, t!(session.lang, "error-internal"))]
-        });
+        let replies = match result {
+            Ok(replies) => replies,
+            Err(e) => {
+                tracing::error!(%chat, error = %e, "a step could not be stored");
+                store.unlock(lease).await;
+                vec![menus::main_menu(&session, t!(session.lang, "error-internal"))]
+            }
+        };
         Turn { lang: session.lang, replies }
     }
 }

@@ -52,6 +52,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the {table} record {key} kept changing under this write")]
     Contended { table: String, key: String },
+    #[error("chat {0} is busy on another instance")]
+    ChatBusy(String),
+    #[error("the lease on chat {0} ran out during the step: its writes are dropped")]
+    LeaseLost(String),
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -143,6 +147,17 @@ pub enum Op {
         alias: ChatKey,
         chat: ChatKey,
     },
+    /// Remembers an inbound update's id (a Telegram `update_id`), so that a redelivery is
+    /// recognized (kept a week, like the inbox's ids).
+    Seen {
+        id: String,
+        at: DateTime<Utc>,
+    },
+    /// Ends the chat's lease (see [`Store::lock_chat`]); the commit fails if it was lost.
+    Unlock {
+        chat: ChatKey,
+        holder: String,
+    },
 }
 
 impl Op {
@@ -179,6 +194,49 @@ impl From<Op> for Batch {
     fn from(op: Op) -> Batch {
         Batch { ops: vec![op] }
     }
+}
+
+/// How long a chat's lease lasts unless renewed. A step renews it every third of this while it
+/// runs, so a crashed instance holds a chat this long at most.
+pub const LEASE: std::time::Duration = std::time::Duration::from_secs(6);
+/// How long a step waits for another instance's lease on its chat before giving up (longer than
+/// [`LEASE`]: a crashed holder's lease runs out first).
+pub const LEASE_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// One instance's hold on a chat for one step (see [`Store::lock_chat`]). Its renewal stops when
+/// it is dropped; [`ChatLease::release`] is the op that ends it with the step's commit.
+pub struct ChatLease {
+    chat: ChatKey,
+    holder: String,
+    renewal: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl ChatLease {
+    /// The op that ends the lease, committed with the step's writes.
+    pub fn release(&self) -> Op {
+        Op::Unlock { chat: self.chat.clone(), holder: self.holder.clone() }
+    }
+}
+
+impl Drop for ChatLease {
+    fn drop(&mut self) {
+        if let Some(renewal) = self.renewal.take() {
+            renewal.abort();
+        }
+    }
+}
+
+/// This process's name among instances: the host and a random part, for leases and logs.
+pub fn instance_id() -> &'static str {
+    static ID: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    ID.get_or_init(|| {
+        let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_owned()).unwrap_or_default();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .subsec_nanos();
+        format!("{host}-{nanos:08x}")
+    })
 }
 
 /// Which held notice: opaque, from [`Store::held`].
@@ -333,6 +391,57 @@ impl Store {
         match &self.backend {
             Backend::Sled(s) => s.inbox_sweep(before),
             Backend::Postgres(p) => p.inbox_sweep(before).await,
+        }
+    }
+
+    /// Whether an inbound update with this id was handled already.
+    pub async fn seen(&self, id: &str) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.seen(id),
+            Backend::Postgres(p) => p.seen(id).await,
+        }
+    }
+
+    /// Whether the inbound message `id` is still waiting to be handled.
+    pub async fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.inbox_has(id),
+            Backend::Postgres(p) => p.inbox_has(id).await,
+        }
+    }
+
+    /// Takes the chat for one step, across instances: waits while another instance holds it (at
+    /// most [`LEASE_WAIT`]). With sled there is one process, whose own per-chat lock suffices.
+    pub async fn lock_chat(&self, chat: &ChatKey) -> Result<ChatLease, StoreError> {
+        static TURNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let turn = TURNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let holder = format!("{}:{}:{turn}", instance_id(), std::process::id());
+        let renewal = match &self.backend {
+            Backend::Sled(_) => None,
+            Backend::Postgres(p) => Some(p.lock_chat(chat, &holder).await?),
+        };
+        Ok(ChatLease { chat: chat.clone(), holder, renewal })
+    }
+
+    /// Ends a lease without a commit (the step failed).
+    pub async fn unlock(&self, lease: ChatLease) {
+        if let Err(e) = self.commit(lease.release()).await {
+            tracing::debug!(chat = %lease.chat, error = %e, "a chat lease ended on its own");
+        }
+    }
+
+    /// Claims up to `limit` watches due at `now` for this instance: their next check moves to
+    /// `until`, so that no other instance (nor this one's next tick) checks them meanwhile. An
+    /// instance that dies mid-check leaves the claim to expire at `until`.
+    pub async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OrderNo>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.claim_due(now, until, limit).await,
+            Backend::Postgres(p) => p.claim_due(now, until, limit).await,
         }
     }
 

@@ -347,7 +347,10 @@ impl Tracker {
                 () = &mut shutdown => break,
                 _ = ticker.tick() => {}
             }
-            let due = match self.store.due_watches(self.now(), 500).await {
+            // Claimed for this instance: pushed past this check, so that neither the next tick nor
+            // another instance checks them while the call is in flight.
+            let now = self.now();
+            let due = match self.store.claim_due(now, later(now, self.config.min_interval), 500).await {
                 Ok(due) => due,
                 Err(e) => {
                     tracing::error!(error = %e, "the watch schedule could not be read");
@@ -355,10 +358,6 @@ impl Tracker {
                 }
             };
             for order_no in due {
-                if let Err(e) = self.claim(&order_no).await {
-                    tracing::error!(error = %e, "a watch could not be rescheduled");
-                    continue;
-                }
                 let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
                 let tracker = self.clone();
                 tokio::spawn(async move {
@@ -369,12 +368,5 @@ impl Tracker {
                 });
             }
         }
-    }
-
-    /// Pushes a due watch's schedule past the check about to be made, so that the next tick does
-    /// not pick it again while the call is in flight.
-    async fn claim(&self, order_no: &OrderNo) -> Result<(), StoreError> {
-        let (now, min) = (self.now(), self.config.min_interval);
-        self.reschedule(order_no, move |watch| watch.next_check_at = later(now, min)).await
     }
 }

@@ -398,7 +398,7 @@ async fn webhook_mode_sets_the_webhook_and_checks_the_secret() {
     assert_eq!(set.params["url"], url.as_str());
     assert_eq!(set.params["secret_token"], "s3cret-Hook_value");
 
-    let update = json!({"update_id": 1, "message": {
+    let update = json!({"update_id": 9_001, "message": {
         "message_id": 5, "date": 1_764_000_000, "chat": {"id": 21, "type": "private", "first_name": "Awa"},
         "from": {"id": 21, "is_bot": false, "first_name": "Awa", "language_code": "en"}, "text": "/help"}});
     let client = reqwest::Client::new();
@@ -416,6 +416,10 @@ async fn webhook_mode_sets_the_webhook_and_checks_the_secret() {
     let reply = fake.next_reply(21, 0).await;
     assert!(reply.text.contains("Here is what I can do"));
     assert_eq!(fake.messages_to(21).len(), 1, "the refused update was not handled");
+    // Telegram delivers again an update it got no 200 for: the same update_id is answered once.
+    assert!(post("s3cret-Hook_value").await.unwrap().status().is_success());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.messages_to(21).len(), 1, "a redelivered update is not answered twice");
     // Updates from the Bot API server itself arrive by the webhook, with the secret.
     fake.user_says(21, "fr", "/start");
     let reply = fake.next_reply(21, 1).await;

@@ -134,6 +134,12 @@ pub fn dependencies(
     dptree::deps![core, agents, pacer, queues]
 }
 
+/// The update's id in the store's dedupe: a webhook update redelivered to any instance is handled
+/// once.
+fn update_key(update: &Update) -> String {
+    format!("tg:update:{}", update.id.0)
+}
+
 fn incoming(chat: ChatId, user: &User, agents: &Agents, input: Input) -> Incoming {
     let mut incoming = Incoming::new(ChatKey::telegram(chat.0), input).role(agents.role(user));
     incoming.lang_code = user.language_code.clone();
@@ -146,6 +152,7 @@ fn incoming(chat: ChatId, user: &User, agents: &Agents, input: Input) -> Incomin
 #[tracing::instrument(name = "update", skip_all)]
 async fn on_message(
     bot: TgBot,
+    update: Update,
     msg: Message,
     core: Bot,
     agents: Arc<Agents>,
@@ -163,6 +170,7 @@ async fn on_message(
     let chat = msg.chat.id;
     let mut incoming = incoming(chat, user, &agents, Input::from_text(text));
     incoming.sent_at = Some(msg.date);
+    incoming.update_id = Some(update_key(&update));
     queue_turn(&queues, bot, core, pacer, chat, None, incoming);
     Ok(())
 }
@@ -172,6 +180,7 @@ async fn on_message(
 #[tracing::instrument(name = "update", skip_all)]
 async fn on_callback(
     bot: TgBot,
+    update: Update,
     query: CallbackQuery,
     core: Bot,
     agents: Arc<Agents>,
@@ -195,8 +204,9 @@ async fn on_callback(
     // A message over 48 hours old reaches bots as "inaccessible": it cannot be edited, so the
     // answer comes as a new message.
     let pressed = message.regular_message().map(|m| m.id);
-    let incoming =
+    let mut incoming =
         incoming(chat, &query.from, &agents, Input::Button(query.data.clone().unwrap_or_default()));
+    incoming.update_id = Some(update_key(&update));
     queue_turn(&queues, bot, core, pacer, chat, pressed, incoming);
     Ok(())
 }

@@ -23,8 +23,8 @@ use sqlx::{PgConnection, Row};
 
 use super::sled::{merged_order, saved_reference};
 use super::{
-    ACTIVITY_LIMIT, Activity, Batch, HELD_LIMIT, HeldId, Op, OrderRecord, Prefs, SavedReference, StoreError,
-    Watch, decode, encode,
+    ACTIVITY_LIMIT, Activity, Batch, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord, Prefs,
+    SavedReference, StoreError, Watch, decode, encode,
 };
 use crate::domain::{ChatKey, OrderNo};
 
@@ -248,6 +248,26 @@ impl PgStore {
                     .collect();
                 sqlx::query("DELETE FROM held WHERE id = ANY($1)").bind(ids).execute(&mut *conn).await?;
             }
+            Op::Seen { id, at } => {
+                sqlx::query("INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+                    .bind(id)
+                    .bind(at)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Op::Unlock { chat, holder } => {
+                let chat = chat.storage_key();
+                let ended = sqlx::query("DELETE FROM chat_locks WHERE chat = $1 AND holder = $2")
+                    .bind(&chat)
+                    .bind(holder)
+                    .execute(&mut *conn)
+                    .await?
+                    .rows_affected();
+                if ended != 1 {
+                    // Another instance may have taken the chat: this step's writes must not land.
+                    return Err(StoreError::LeaseLost(chat));
+                }
+            }
             Op::Alias { alias, chat } => {
                 sqlx::query(
                     "INSERT INTO aliases (alias, chat) VALUES ($1, $2)
@@ -446,6 +466,99 @@ impl PgStore {
         sqlx::query("DELETE FROM inbox WHERE id = ANY($1)").bind(&gone).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(gone.len())
+    }
+
+    pub async fn seen(&self, id: &str) -> Result<bool, StoreError> {
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM seen WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    pub async fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {
+        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM inbox WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(found.is_some())
+    }
+
+    /// Takes the chat's lease for `holder`, waiting (with growing pauses) while another holder's
+    /// lease runs; returns the task that renews it until it is aborted.
+    pub async fn lock_chat(
+        &self,
+        chat: &ChatKey,
+        holder: &str,
+    ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
+        let chat = chat.storage_key();
+        let lease = format!("{} milliseconds", LEASE.as_millis());
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            let taken: Option<String> = sqlx::query_scalar(
+                "INSERT INTO chat_locks (chat, holder, until) VALUES ($1, $2, now() + $3::interval)
+                 ON CONFLICT (chat) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+                 WHERE chat_locks.until < now()
+                 RETURNING holder",
+            )
+            .bind(&chat)
+            .bind(holder)
+            .bind(&lease)
+            .fetch_optional(&self.pool)
+            .await?;
+            if taken.is_some() {
+                break;
+            }
+            if started.elapsed() >= LEASE_WAIT {
+                return Err(StoreError::ChatBusy(chat));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+        let (pool, holder) = (self.pool.clone(), holder.to_owned());
+        Ok(tokio::spawn(async move {
+            let mut every = tokio::time::interval(LEASE / 3);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                let renewed = sqlx::query(
+                    "UPDATE chat_locks SET until = now() + $3::interval WHERE chat = $1 AND holder = $2",
+                )
+                .bind(&chat)
+                .bind(&holder)
+                .bind(&lease)
+                .execute(&pool)
+                .await;
+                if let Err(e) = renewed {
+                    tracing::warn!(%chat, error = %e, "a chat lease could not be renewed");
+                }
+            }
+        }))
+    }
+
+    pub async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OrderNo>, StoreError> {
+        // SKIP LOCKED: a watch another instance is claiming or updating right now is left to it.
+        let until_json = serde_json::to_string(&until)?;
+        let claimed: Vec<String> = sqlx::query_scalar(
+            "UPDATE watches SET next_check_at = $2, data = jsonb_set(data, '{data,next_check_at}', $3::jsonb)
+             WHERE order_no IN (
+                 SELECT order_no FROM watches WHERE next_check_at <= $1
+                 ORDER BY next_check_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+             RETURNING order_no",
+        )
+        .bind(now)
+        .bind(until)
+        .bind(until_json)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(claimed.iter().filter_map(|d| OrderNo::parse(d).ok()).collect())
     }
 
     pub async fn seen_count(&self) -> Result<usize, StoreError> {

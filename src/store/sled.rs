@@ -298,6 +298,14 @@ impl SledStore {
                 }
             }
             Op::Alias { alias, chat } => self.write(&inner.aliases, alias.storage_key().as_bytes(), &chat)?,
+            Op::Seen { id, at } => {
+                let stamp = at.timestamp_millis().to_be_bytes();
+                if inner.seen.compare_and_swap(id.as_bytes(), None::<&[u8]>, Some(&stamp[..]))?.is_ok() {
+                    inner.seen_at.insert(seen_at_key(at, &id), &[])?;
+                }
+            }
+            // One process: its per-chat lock is the lease.
+            Op::Unlock { .. } => {}
         }
         Ok(())
     }
@@ -461,6 +469,34 @@ impl SledStore {
             swept += 1;
         }
         Ok(swept)
+    }
+
+    pub fn seen(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.inner.seen.contains_key(id.as_bytes())?)
+    }
+
+    pub fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {
+        Ok(self.inner.inbox.contains_key(id.as_bytes())?)
+    }
+
+    pub async fn claim_due(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<OrderNo>, StoreError> {
+        let due = self.due_watches(now, limit)?;
+        let mut batch = Batch::new();
+        for order_no in &due {
+            let update = move |stored: Option<Watch>| {
+                let mut watch = stored?;
+                watch.next_check_at = until;
+                Some(watch)
+            };
+            batch.push(Op::Watch { order_no: order_no.clone(), update: Box::new(update) });
+        }
+        self.commit(batch).await?;
+        Ok(due)
     }
 
     pub fn seen_count(&self) -> usize {

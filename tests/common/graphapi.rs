@@ -417,8 +417,8 @@ impl FakeWhatsApp {
         }
     }
 
-    /// POSTs to the webhook, retrying while the connection is refused (the bot may still be
-    /// starting) for up to 10 s.
+    /// POSTs to the webhook, retrying for up to 10 s while it cannot be reached (the bot may still
+    /// be starting, or restarting).
     async fn post_webhook(&self, body: Vec<u8>, signature: Option<String>) -> u16 {
         let url = self.lock().webhook.clone().expect("FakeWhatsApp::set_webhook was not called");
         let deadline = Instant::now() + PATIENCE;
@@ -433,7 +433,9 @@ impl FakeWhatsApp {
             }
             match request.send().await {
                 Ok(response) => return response.status().as_u16(),
-                Err(e) if e.is_connect() && Instant::now() < deadline => {
+                // Refused (the bot is starting), or a pooled connection to a bot that was killed
+                // since: delivered again, as Meta does.
+                Err(_) if Instant::now() < deadline => {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                 }
                 Err(e) => panic!("webhook POST to {url} failed: {e}"),
