@@ -123,7 +123,7 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
     let mut notifiers = Notifiers::new();
     let telegram = settings.telegram.clone().map(|settings| {
         let limits = if settings.rate_limits {
-            telegram::Limits::default()
+            telegram::Limits::default().shared_by(settings.instances)
         } else {
             tracing::warn!("Telegram rate limits are off: only for a local Bot API test server");
             telegram::Limits::unlimited()

@@ -191,6 +191,17 @@ impl DatabaseSettings {
     }
 }
 
+/// `BILLBOT_INSTANCES`: how many instances share the channels' rate limits (Telegram's per bot
+/// token, WhatsApp's per phone number); each keeps to its share. Default 1.
+pub fn instances(lookup: impl Fn(&str) -> Option<String>) -> Result<u32, ConfigError> {
+    let value = lookup("BILLBOT_INSTANCES").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let n: u32 = parse_or(value, "BILLBOT_INSTANCES", 1)?;
+    if n == 0 {
+        return Err(ConfigError::Invalid { var: "BILLBOT_INSTANCES", reason: "at least 1".to_owned() });
+    }
+    Ok(n)
+}
+
 /// `BILLBOT_DATA_DIR`, when set.
 pub fn data_dir() -> Option<std::path::PathBuf> {
     std::env::var_os("BILLBOT_DATA_DIR").filter(|v| !v.is_empty()).map(std::path::PathBuf::from)
@@ -217,6 +228,8 @@ pub struct TelegramSettings {
     pub rate_limits: bool,
     /// How long one `getUpdates` long poll waits (10 s; tests shorten it so that they stop fast).
     pub poll_timeout: Duration,
+    /// Instances sharing the bot token's rate limits (`BILLBOT_INSTANCES`).
+    pub instances: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -295,6 +308,7 @@ impl TelegramSettings {
             webhook,
             rate_limits,
             poll_timeout: Duration::from_secs(10),
+            instances: instances(&lookup)?,
         })
     }
 }
@@ -385,6 +399,8 @@ pub struct WhatsAppSettings {
     pub messages_per_sec: u32,
     pub user_burst: u32,
     pub retry_base: Duration,
+    /// Instances sharing the number's rate limits (`BILLBOT_INSTANCES`).
+    pub instances: u32,
 }
 
 /// The Graph API's address when none is configured.
@@ -463,6 +479,7 @@ impl WhatsAppSettings {
                 "BILLBOT_WHATSAPP_RETRY_BASE_MS",
                 1000,
             )?),
+            instances: instances(&lookup)?,
         })
     }
 }

@@ -239,6 +239,11 @@ pub fn instance_id() -> &'static str {
     })
 }
 
+/// The right to do a job no other instance does at the same time (see [`Store::exclusive`]).
+pub struct Exclusive {
+    _connection: Option<sqlx::PgConnection>,
+}
+
 /// Which held notice: opaque, from [`Store::held`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldId(Vec<u8>);
@@ -427,6 +432,16 @@ impl Store {
     pub async fn unlock(&self, lease: ChatLease) {
         if let Err(e) = self.commit(lease.release()).await {
             tracing::debug!(chat = %lease.chat, error = %e, "a chat lease ended on its own");
+        }
+    }
+
+    /// Tries to become the one instance doing `job` (polling Telegram): `None` while another
+    /// instance is. Held until the guard is dropped (or the instance dies: PostgreSQL then ends
+    /// the session and its lock). With sled there is one instance, always the one.
+    pub async fn exclusive(&self, job: &str) -> Result<Option<Exclusive>, StoreError> {
+        match &self.backend {
+            Backend::Sled(_) => Ok(Some(Exclusive { _connection: None })),
+            Backend::Postgres(p) => Ok(p.exclusive(job).await?.map(|c| Exclusive { _connection: Some(c) })),
         }
     }
 

@@ -359,3 +359,63 @@ async fn postgres_store(test: &str) -> Option<(Store, Box<dyn std::any::Any + Se
 
 contract!(sled, super::sled_store);
 contract!(postgres, super::postgres_store);
+
+/// Two instances on one PostgreSQL database: what only one may do at a time, and chats they take
+/// turns on.
+mod instances {
+    use billbot::store::Store;
+    use billbot::store::postgres::PgSettings;
+
+    use super::{Op, k};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_instance_polls_and_another_takes_over_when_it_stops() {
+        let Some(schema) = crate::common::pg::schema("one_instance_polls").await else { return };
+        let a = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let b = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let polling = a.exclusive("telegram-polling").await.unwrap();
+        assert!(polling.is_some());
+        assert!(b.exclusive("telegram-polling").await.unwrap().is_none(), "one poller at a time");
+        assert!(b.exclusive("another-job").await.unwrap().is_some(), "jobs are independent");
+        drop(polling); // the instance stops (or dies: its session ends)
+        let mut taken = None;
+        for _ in 0..50 {
+            taken = b.exclusive("telegram-polling").await.unwrap();
+            if taken.is_some() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(taken.is_some(), "the other instance takes over");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_chats_steps_on_two_instances_take_turns_and_a_lost_lease_drops_the_writes() {
+        let Some(schema) = crate::common::pg::schema("chat_leases").await else { return };
+        let a = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let b = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let chat = k("tg:7");
+        let first = a.lock_chat(&chat).await.unwrap();
+        let waiting = {
+            let (b, chat) = (b.clone(), chat.clone());
+            tokio::spawn(async move {
+                let started = std::time::Instant::now();
+                let lease = b.lock_chat(&chat).await.unwrap();
+                (started.elapsed(), lease)
+            })
+        };
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        assert!(!waiting.is_finished(), "the second step waits for the first");
+        a.commit(first.release()).await.unwrap();
+        let (waited, second) = waiting.await.unwrap();
+        assert!(waited >= std::time::Duration::from_millis(300), "{waited:?}");
+        // The lease was taken over (as when it runs out): the old holder's commit is refused whole.
+        let stale = Op::Unlock { chat: chat.clone(), holder: "an instance that died".into() };
+        let mut batch = billbot::store::Batch::new();
+        batch.push(Op::Lang { chat: chat.clone(), lang: billbot::i18n::Lang::Fr });
+        batch.push(stale);
+        assert!(matches!(a.commit(batch).await, Err(billbot::store::StoreError::LeaseLost(_))));
+        assert_eq!(a.prefs(&chat).await.unwrap().lang, None, "nothing of that step landed");
+        b.commit(second.release()).await.unwrap();
+    }
+}

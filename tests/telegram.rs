@@ -33,6 +33,7 @@ fn settings(fake: &FakeTelegram) -> TelegramSettings {
         webhook: None,
         rate_limits: false,
         poll_timeout: Duration::from_secs(1),
+        instances: 1,
     }
 }
 
@@ -527,4 +528,23 @@ async fn chat_queues_lose_no_job_pushed_while_a_chat_goes_idle() {
     queues.finish().await;
     assert_eq!(done.load(Ordering::SeqCst), 8_000);
     assert_eq!(queues.busy_chats(), 0);
+}
+
+#[tokio::test]
+async fn instances_sharing_a_bot_token_each_keep_to_their_share_of_telegrams_limits() {
+    use teloxide::types::ChatId;
+    let send = |pacer: telegram::Pacer| async move {
+        let started = std::time::Instant::now();
+        for chat in 0..20 {
+            pacer.send(ChatId(chat), || async { Ok::<_, teloxide::RequestError>(()) }).await.unwrap();
+        }
+        started.elapsed()
+    };
+    let (alone, third) = tokio::join!(
+        send(telegram::Pacer::new(Limits::default())),
+        send(telegram::Pacer::new(Limits::default().shared_by(3)))
+    );
+    // Alone: 30 a second with a burst of 30, so 20 messages go at once. A third: 10 a second.
+    assert!(alone < Duration::from_millis(500), "{alone:?}");
+    assert!(third >= Duration::from_millis(900), "{third:?}");
 }

@@ -42,6 +42,7 @@ fn whatsapp_settings(fake: &FakeWhatsApp, listen: std::net::SocketAddr) -> Whats
         messages_per_sec: 10_000,
         user_burst: 1_000,
         retry_base: Duration::from_millis(10),
+        instances: 1,
     }
 }
 

@@ -325,8 +325,11 @@ pub async fn run(
         .default_handler(|update| async move { tracing::debug!(id = update.id.0, "update ignored") })
         .build();
     let token = dispatcher.shutdown_token();
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let stop = stopping.clone();
     tokio::spawn(async move {
         shutdown.await;
+        stop.cancel();
         tracing::info!("shutting down: finishing the updates in hand");
         // Fails only if the dispatcher is not running (it already stopped).
         if let Ok(done) = token.shutdown() {
@@ -336,6 +339,14 @@ pub async fn run(
     let listener_errors = LoggingErrorHandler::with_custom_text("update listener error");
     let result = match &settings.webhook {
         None => {
+            // Telegram has one `getUpdates` consumer per bot: with several instances on one
+            // database, one polls and the others wait to take over (webhook mode is the mode for
+            // several instances).
+            let Some(_poller) = poller(core.store(), &stopping).await else {
+                queues.finish().await;
+                forgetting.abort();
+                return Ok(());
+            };
             let listener =
                 Polling::builder(bot.clone()).timeout(options.poll_timeout).delete_webhook().await.build();
             dispatcher.try_dispatch_with_listener(listener, listener_errors).await
@@ -353,6 +364,37 @@ pub async fn run(
     queues.finish().await;
     forgetting.abort();
     result
+}
+
+/// Waits until this instance is the one to poll Telegram (at once, with one instance), or until
+/// `stopping`.
+async fn poller(
+    store: &crate::store::Store,
+    stopping: &tokio_util::sync::CancellationToken,
+) -> Option<crate::store::Exclusive> {
+    let mut said = false;
+    loop {
+        match store.exclusive("telegram-polling").await {
+            Ok(Some(poller)) => {
+                if said {
+                    tracing::info!("this instance now polls Telegram");
+                }
+                return (!stopping.is_cancelled()).then_some(poller);
+            }
+            Ok(None) if !said => {
+                tracing::warn!(
+                    "another instance polls Telegram: this one waits to take over (use webhook mode for several instances)"
+                );
+                said = true;
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(error = %e, "could not tell whether another instance polls Telegram"),
+        }
+        tokio::select! {
+            () = stopping.cancelled() => return None,
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

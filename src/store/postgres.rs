@@ -537,6 +537,17 @@ impl PgStore {
         }))
     }
 
+    /// A session-level advisory lock on `job`, on a connection of its own (taken out of the pool),
+    /// or `None` when another session holds it.
+    pub async fn exclusive(&self, job: &str) -> Result<Option<PgConnection>, StoreError> {
+        let mut connection = self.pool.acquire().await?.detach();
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
+            .bind(format!("billbot:{job}"))
+            .fetch_one(&mut connection)
+            .await?;
+        Ok(locked.then_some(connection))
+    }
+
     pub async fn claim_due(
         &self,
         now: DateTime<Utc>,

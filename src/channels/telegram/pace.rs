@@ -24,18 +24,31 @@ pub struct Limits {
     pub per_group_per_min: u32,
     /// Messages the bot may send in a second, all chats together (Telegram: about 30).
     pub overall_per_sec: u32,
+    /// How many instances share these limits (they apply to the bot token, not to a process):
+    /// each instance keeps to its share.
+    pub share: u32,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { per_chat_per_sec: 1, per_group_per_min: 20, overall_per_sec: 30 }
+        Limits { per_chat_per_sec: 1, per_group_per_min: 20, overall_per_sec: 30, share: 1 }
     }
 }
 
 impl Limits {
     /// Limits high enough never to wait: for a local Bot API server in tests and benchmarks.
     pub fn unlimited() -> Limits {
-        Limits { per_chat_per_sec: 100_000, per_group_per_min: 1_000_000, overall_per_sec: 1_000_000 }
+        Limits {
+            per_chat_per_sec: 100_000,
+            per_group_per_min: 1_000_000,
+            overall_per_sec: 1_000_000,
+            share: 1,
+        }
+    }
+
+    /// These limits, shared by `instances` instances.
+    pub fn shared_by(self, instances: u32) -> Limits {
+        Limits { share: instances.max(1), ..self }
     }
 }
 
@@ -61,12 +74,16 @@ pub struct Pacer {
 
 impl Pacer {
     pub fn new(limits: Limits) -> Pacer {
-        let per_chat = Quota::per_second(nonzero(limits.per_chat_per_sec))
-            .allow_burst(nonzero(limits.per_chat_per_sec.max(CHAT_BURST)));
+        let share = limits.share.max(1);
+        // A chat's pace, shared: one message every `share` seconds per instance at 1 a second.
+        let chat_period = Duration::from_secs(u64::from(share)) / limits.per_chat_per_sec.max(1);
+        let per_chat = Quota::with_period(chat_period)
+            .unwrap_or_else(|| Quota::per_second(NonZeroU32::MAX))
+            .allow_burst(nonzero(limits.per_chat_per_sec.max(CHAT_BURST) / share));
         Pacer {
-            overall: RateLimiter::direct(Quota::per_second(nonzero(limits.overall_per_sec))),
+            overall: RateLimiter::direct(Quota::per_second(nonzero(limits.overall_per_sec / share))),
             per_chat: RateLimiter::keyed(per_chat),
-            per_group: RateLimiter::keyed(Quota::per_minute(nonzero(limits.per_group_per_min))),
+            per_group: RateLimiter::keyed(Quota::per_minute(nonzero(limits.per_group_per_min / share))),
             frozen_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
         }

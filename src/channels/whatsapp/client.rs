@@ -107,14 +107,16 @@ impl GraphClient {
         // The id is digits (checked in the settings), so this URL always parses.
         let messages = Url::parse(&format!("{base}/{}/messages", settings.phone_number_id))
             .unwrap_or_else(|_| settings.api_url.clone());
-        let per_user = Quota::with_period(USER_PERIOD)
-            .map(|q| q.allow_burst(nonzero(settings.user_burst)))
+        // Several instances share the number's limits: each keeps to its share.
+        let share = settings.instances.max(1);
+        let per_user = Quota::with_period(USER_PERIOD * share)
+            .map(|q| q.allow_burst(nonzero(settings.user_burst / share)))
             .unwrap_or_else(|| Quota::per_second(nonzero(settings.user_burst)));
         Ok(GraphClient {
             http,
             messages,
             token: settings.token.clone(),
-            overall: RateLimiter::direct(Quota::per_second(nonzero(settings.messages_per_sec))),
+            overall: RateLimiter::direct(Quota::per_second(nonzero(settings.messages_per_sec / share))),
             per_user: RateLimiter::keyed(per_user),
             frozen_until_ms: AtomicU64::new(0),
             epoch: Instant::now(),
