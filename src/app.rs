@@ -39,6 +39,8 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Set: the store is this PostgreSQL database, shared with other instances.
     pub database: Option<DatabaseSettings>,
+    /// Set: `/healthz`, `/readyz` and `/metrics` are served here (`BILLBOT_METRICS_LISTEN`).
+    pub metrics_listen: Option<SocketAddr>,
     /// Set: the Telegram channel runs.
     pub telegram: Option<TelegramSettings>,
     /// Set: the WhatsApp channel runs.
@@ -70,6 +72,16 @@ impl Settings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
             database: DatabaseSettings::from_lookup(&lookup)?,
+            metrics_listen: match lookup("BILLBOT_METRICS_LISTEN")
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+            {
+                None => None,
+                Some(addr) => Some(addr.parse().map_err(|_| ConfigError::Invalid {
+                    var: "BILLBOT_METRICS_LISTEN",
+                    reason: format!("{addr:?} is not an address:port"),
+                })?),
+            },
             telegram,
             whatsapp,
             terminal: false,
@@ -174,6 +186,8 @@ pub struct Listeners {
     pub callback: Option<TcpListener>,
     /// The WhatsApp webhook.
     pub whatsapp: Option<TcpListener>,
+    /// Health, readiness and metrics (`ops`).
+    pub ops: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -187,7 +201,11 @@ impl Listeners {
             Some(wa) => Some(bind(wa.listen).await?),
             None => None,
         };
-        Ok(Listeners { callback, whatsapp })
+        let ops = match settings.metrics_listen {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        Ok(Listeners { callback, whatsapp, ops })
     }
 }
 
@@ -221,6 +239,16 @@ impl App {
             servers.spawn(async move {
                 if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
                     tracing::error!(error = %e, "the provider-callback server stopped");
+                }
+            });
+        }
+        if let Some(listener) = listeners.ops {
+            let app = crate::ops::router(store.clone());
+            tracing::info!(listen = ?listener.local_addr().ok(), "health checks and metrics enabled");
+            let shutdown = until_stopped();
+            servers.spawn(async move {
+                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+                    tracing::error!(error = %e, "the health and metrics server stopped");
                 }
             });
         }

@@ -268,6 +268,7 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
         tracking,
         data_dir,
         database,
+        metrics_listen: None,
         telegram: None,
         whatsapp: None,
         terminal: true,

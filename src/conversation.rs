@@ -182,10 +182,16 @@ impl Bot {
         let _turn = lock.lock().await;
         let store = &self.inner.store;
         let chat = &incoming.chat;
+        let (started, channel) = (std::time::Instant::now(), chat.channel().tag());
+        let count = |outcome: &'static str| {
+            metrics::counter!("billbot_updates_total", "channel" => channel, "outcome" => outcome)
+                .increment(1);
+        };
         // Across instances too: one step of a chat at a time.
         let lease = match store.lock_chat(chat).await {
             Ok(lease) => lease,
             Err(e) => {
+                count("failed");
                 tracing::error!(%chat, error = %e, "the chat could not be taken for this step");
                 let lang = incoming.lang_code.as_deref().map(Lang::from_code).unwrap_or_default();
                 return Turn { lang, replies: vec![Reply::text(t!(lang, "error-internal"))] };
@@ -198,6 +204,7 @@ impl Bot {
             (None, None) => false,
         };
         if done {
+            count("duplicate");
             tracing::info!(%chat, "an update handled before: not handled again");
             store.unlock(lease).await;
             return Turn { lang: Lang::default(), replies: Vec::new() };
@@ -257,6 +264,9 @@ impl Bot {
             Ok::<_, StoreError>(replies)
         }
         .await;
+        metrics::histogram!("billbot_step_seconds", "channel" => channel)
+            .record(started.elapsed().as_secs_f64());
+        count(if result.is_ok() { "answered" } else { "failed" });
         let replies = match result {
             Ok(replies) => replies,
             Err(e) => {

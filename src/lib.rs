@@ -11,6 +11,7 @@ pub mod config;
 pub mod conversation;
 pub mod domain;
 pub mod i18n;
+pub mod ops;
 pub mod providers;
 pub mod sandbox;
 pub mod store;

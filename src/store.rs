@@ -291,9 +291,21 @@ impl Store {
     /// Applies `batch`, durably, before returning.
     pub async fn commit(&self, batch: impl Into<Batch>) -> Result<(), StoreError> {
         let batch = batch.into();
+        let started = std::time::Instant::now();
+        let (backend, result) = match &self.backend {
+            Backend::Sled(s) => ("sled", s.commit(batch).await),
+            Backend::Postgres(p) => ("postgres", p.commit(batch).await),
+        };
+        metrics::histogram!("billbot_store_commit_seconds", "backend" => backend)
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// Whether the store answers (for readiness checks).
+    pub async fn ping(&self) -> Result<(), StoreError> {
         match &self.backend {
-            Backend::Sled(s) => s.commit(batch).await,
-            Backend::Postgres(p) => p.commit(batch).await,
+            Backend::Sled(_) => Ok(()),
+            Backend::Postgres(p) => p.ping().await,
         }
     }
 

@@ -325,7 +325,15 @@ impl Tracker {
 
     /// Hands a notice to the chat's channel; a failure is logged (the watch has moved on).
     async fn deliver(&self, chat: &ChatKey, lang: Lang, notice: &Notice) {
-        match self.notifier.notify(chat, lang, notice).await {
+        let delivered = self.notifier.notify(chat, lang, notice).await;
+        let how = match &delivered {
+            Ok(Delivery::Sent) => "sent",
+            Ok(Delivery::Template) => "template",
+            Ok(Delivery::Held) => "held",
+            Err(_) => "failed",
+        };
+        metrics::counter!("billbot_tracker_notified_total", "how" => how).increment(1);
+        match delivered {
             Ok(Delivery::Sent) => {}
             Ok(how) => {
                 tracing::info!(%chat, order = %notice.order_no(), ?how, "notice delivered out of the conversation")
@@ -357,6 +365,7 @@ impl Tracker {
                     continue;
                 }
             };
+            metrics::counter!("billbot_tracker_claimed_total").increment(due.len() as u64);
             for order_no in due {
                 let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
                 let tracker = self.clone();

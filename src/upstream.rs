@@ -13,6 +13,24 @@ pub use error::{ErrorKind, UpstreamError};
 pub use inquiry::InquiryClient;
 pub use status::{History, StatusClient};
 
+/// Runs one provider call, counting it and timing it by endpoint and outcome (see `ops`).
+pub(crate) async fn observed<T>(
+    endpoint: &'static str,
+    call: impl std::future::Future<Output = Result<T, UpstreamError>>,
+) -> Result<T, UpstreamError> {
+    let started = std::time::Instant::now();
+    let result = call.await;
+    let outcome = match &result {
+        Ok(_) => "ok",
+        Err(e) => e.kind().key(),
+    };
+    metrics::counter!("billbot_provider_calls_total", "endpoint" => endpoint, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("billbot_provider_call_seconds", "endpoint" => endpoint)
+        .record(started.elapsed().as_secs_f64());
+    result
+}
+
 /// How the clients talk HTTP.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HttpOptions {

@@ -256,7 +256,10 @@ async fn deliver(
                 })
                 .await;
             match edited {
-                Ok(_) => continue,
+                Ok(_) => {
+                    metrics::counter!("billbot_messages_sent_total", "channel" => "tg").increment(1);
+                    continue;
+                }
                 Err(e) => tracing::info!(error = %e, "edit in place failed; sending a new message"),
             }
         }
@@ -269,7 +272,11 @@ async fn deliver(
                         None => send.send(),
                     }
                 })
-                .await?;
+                .await
+                .inspect_err(|_| {
+                    metrics::counter!("billbot_messages_rejected_total", "channel" => "tg").increment(1)
+                })?;
+            metrics::counter!("billbot_messages_sent_total", "channel" => "tg").increment(1);
         }
     }
     Ok(())

@@ -107,6 +107,11 @@ impl PgStore {
         &self.pool
     }
 
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub fn skipped_records(&self) -> u64 {
         self.skipped.load(Ordering::Relaxed)
     }

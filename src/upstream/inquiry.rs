@@ -41,6 +41,10 @@ impl InquiryClient {
     /// never made is retried: a gateway error may come after the provider did the work.
     #[tracing::instrument(name = "inquiry", skip_all, fields(service = %reference.biller(), reference = %reference.masked()))]
     pub async fn inquire(&self, reference: &CustomerReference) -> Result<InquiryResult, UpstreamError> {
+        super::observed("inquiry", self.call(reference)).await
+    }
+
+    async fn call(&self, reference: &CustomerReference) -> Result<InquiryResult, UpstreamError> {
         let body = InquiryRequest {
             service_code: reference.biller().service_code().to_owned(),
             reference_client: reference.as_str().to_owned(),

@@ -90,7 +90,8 @@ impl StatusClient {
     /// One order's status.
     #[tracing::instrument(name = "status", skip_all, fields(order = %order))]
     pub async fn status(&self, order: &OrderNo) -> Result<Order, UpstreamError> {
-        let envelope: Envelope<WireStatus> = self.get(self.status_url(order), "status").await?;
+        let envelope: Envelope<WireStatus> =
+            super::observed("status", self.get(self.status_url(order), "status")).await?;
         let data = envelope.data.ok_or(UpstreamError::NotFound { message: None })?;
         Ok(self.order_from_status(data))
     }
@@ -100,7 +101,8 @@ impl StatusClient {
     #[tracing::instrument(name = "history", skip_all)]
     pub async fn history(&self) -> Result<History, UpstreamError> {
         let url = self.endpoint(&["bill", "history"]);
-        let envelope: Envelope<Vec<WireHistoryItem>> = self.get(url, "history").await?;
+        let envelope: Envelope<Vec<WireHistoryItem>> =
+            super::observed("history", self.get(url, "history")).await?;
         let orders =
             envelope.data.unwrap_or_default().into_iter().map(|i| self.order_from_history(i)).collect();
         Ok(History { orders, total_count: envelope.total_count })

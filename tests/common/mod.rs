@@ -85,6 +85,7 @@ pub fn app_settings(dir: &std::path::Path, sandbox: SandboxConfig) -> billbot::a
         tracking: billbot::config::TrackingSettings::from_lookup(lookup).unwrap(),
         data_dir: dir.to_owned(),
         database: None,
+        metrics_listen: None,
         telegram: None,
         whatsapp: None,
         terminal: false,

@@ -177,9 +177,13 @@ impl GraphClient {
                 }
             })
             .await
-            .inspect_err(|e| match e {
-                GraphError::TokenInvalid => tracing::error!(error = %e, "WhatsApp sends are failing"),
-                other => tracing::warn!(error = %other, "a WhatsApp message was not sent"),
+            .inspect(|_| metrics::counter!("billbot_messages_sent_total", "channel" => "wa").increment(1))
+            .inspect_err(|e| {
+                metrics::counter!("billbot_messages_rejected_total", "channel" => "wa").increment(1);
+                match e {
+                    GraphError::TokenInvalid => tracing::error!(error = %e, "WhatsApp sends are failing"),
+                    other => tracing::warn!(error = %other, "a WhatsApp message was not sent"),
+                }
             })
     }
 
