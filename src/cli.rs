@@ -18,6 +18,7 @@ use crate::domain::{Biller, CustomerReference, OrderNo};
 use crate::i18n::Lang;
 use crate::providers::Providers;
 use crate::sandbox;
+use crate::store::Store;
 use crate::t;
 use crate::upstream::error::Unavailable;
 use crate::upstream::{ErrorKind, UpstreamError};
@@ -69,6 +70,15 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+    /// Copy a sled store into PostgreSQL (idempotent: running it again changes nothing).
+    MigrateStore {
+        /// The sled store: sled:DIR.
+        #[arg(long)]
+        from: String,
+        /// The PostgreSQL database: postgres://user:password@host/database.
+        #[arg(long)]
+        to: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -117,6 +127,7 @@ pub fn default_log_filter(command: &Command) -> &'static str {
     match command {
         Command::Inquire { .. } | Command::Status { .. } | Command::Demo { .. } => "off",
         Command::Sandbox { .. } | Command::Serve => "info",
+        Command::MigrateStore { .. } => "warn",
     }
 }
 
@@ -130,6 +141,7 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Demo { lang, agent } => demo(lang, agent).await,
         Command::Serve => serve().await,
         Command::Sandbox { listen } => serve_sandbox(listen).await,
+        Command::MigrateStore { from, to } => migrate_store(&from, &to).await,
     }
 }
 
@@ -339,6 +351,53 @@ async fn serve() -> Exit {
         Ok(()) => Exit::Ok,
         Err(e) => fail(lang, Exit::Failure, t!(lang, "cli-serve-stopped", detail = e.to_string())),
     }
+}
+
+async fn migrate_store(from: &str, to: &str) -> Exit {
+    let lang = config::terminal_lang();
+    let Some(dir) = from.strip_prefix("sled:").filter(|d| !d.is_empty()) else {
+        return fail(lang, Exit::Invalid, t!(lang, "cli-migrate-from"));
+    };
+    let target = match config::DatabaseSettings::from_lookup(|name| {
+        (name == "BILLBOT_DATABASE_URL").then(|| to.to_owned())
+    }) {
+        Ok(Some(db)) => db,
+        _ => return fail(lang, Exit::Invalid, t!(lang, "cli-migrate-to")),
+    };
+    let source = match Store::open(std::path::Path::new(dir)) {
+        Ok(s) => s,
+        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string())),
+    };
+    let records = match source.dump() {
+        Ok(r) => r,
+        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string())),
+    };
+    let store = match Store::connect(secrecy::ExposeSecret::expose_secret(&target.url), &target.pool).await {
+        Ok(s) => s,
+        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string())),
+    };
+    // In slices: one transaction each, so that a huge store does not hold one open for long.
+    for slice in records.chunks(1_000) {
+        if let Err(e) = store.load(slice).await {
+            return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string()));
+        }
+    }
+    let mut counts: Vec<(&str, u64)> = Vec::new();
+    for record in &records {
+        match counts.iter_mut().find(|(kind, _)| *kind == record.kind()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((record.kind(), 1)),
+        }
+    }
+    for (kind, n) in &counts {
+        let kind = t!(lang, &format!("cli-migrate-kind-{kind}"));
+        println!("{}", t!(lang, "cli-migrate-count", kind = kind, count = *n));
+    }
+    println!("{}", t!(lang, "cli-migrate-done", count = records.len() as u64));
+    if source.skipped_records() > 0 {
+        println!("{}", t!(lang, "cli-migrate-skipped", count = source.skipped_records()));
+    }
+    Exit::Ok
 }
 
 async fn serve_sandbox(listen: SocketAddr) -> Exit {

@@ -52,6 +52,8 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("the {table} record {key} kept changing under this write")]
     Contended { table: String, key: String },
+    #[error("{0} is not supported")]
+    Unsupported(&'static str),
     #[error("chat {0} is busy on another instance")]
     ChatBusy(String),
     #[error("the lease on chat {0} ran out during the step: its writes are dropped")]
@@ -244,6 +246,40 @@ pub struct Exclusive {
     _connection: Option<sqlx::PgConnection>,
 }
 
+/// One record as a backend keeps it, for copying a store into another (`billbot migrate-store`):
+/// the record's versioned JSON as stored, and the keys and times the tables index it by.
+#[derive(Debug, Clone)]
+pub enum Dumped {
+    Dialogue { chat: String, data: Vec<u8> },
+    Prefs { chat: String, data: Vec<u8> },
+    Order { order_no: String, data: Vec<u8> },
+    Activity { chat: String, item: String, at: DateTime<Utc>, data: Vec<u8> },
+    Saved { chat: String, key: String, saved_at: DateTime<Utc>, data: Vec<u8> },
+    Watch { order_no: String, next_check_at: DateTime<Utc>, data: Vec<u8> },
+    Held { chat: String, at: DateTime<Utc>, data: Vec<u8> },
+    Alias { alias: String, chat: String },
+    Seen { id: String, at: DateTime<Utc> },
+    Inbox { id: String, data: Vec<u8> },
+}
+
+impl Dumped {
+    /// The kind of record (a stable key), as the migration counts them.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Dumped::Dialogue { .. } => "dialogue",
+            Dumped::Prefs { .. } => "prefs",
+            Dumped::Order { .. } => "order",
+            Dumped::Activity { .. } => "activity",
+            Dumped::Saved { .. } => "saved",
+            Dumped::Watch { .. } => "watch",
+            Dumped::Held { .. } => "held",
+            Dumped::Alias { .. } => "alias",
+            Dumped::Seen { .. } => "seen",
+            Dumped::Inbox { .. } => "inbox",
+        }
+    }
+}
+
 /// Which held notice: opaque, from [`Store::held`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HeldId(Vec<u8>);
@@ -299,6 +335,23 @@ impl Store {
         metrics::histogram!("billbot_store_commit_seconds", "backend" => backend)
             .record(started.elapsed().as_secs_f64());
         result
+    }
+
+    /// Every record, as stored (sled only: the source of `billbot migrate-store`).
+    pub fn dump(&self) -> Result<Vec<Dumped>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.dump(),
+            Backend::Postgres(_) => Err(StoreError::Unsupported("reading a whole PostgreSQL store")),
+        }
+    }
+
+    /// Writes records copied from another store, replacing any with the same key: loading the
+    /// same records twice leaves one copy (PostgreSQL only: the target of `migrate-store`).
+    pub async fn load(&self, records: &[Dumped]) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Postgres(p) => p.load(records).await,
+            Backend::Sled(_) => Err(StoreError::Unsupported("loading into sled")),
+        }
     }
 
     /// Whether the store answers (for readiness checks).

@@ -97,3 +97,100 @@ fn a_database_of_another_schema_version_is_refused_not_misread() {
 fn k(key: &str) -> billbot::domain::ChatKey {
     key.parse().unwrap()
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_changes_nothing() {
+    use billbot::domain::{ChatKey, CustomerReference, OrderNo};
+    use billbot::store::{Batch, Watch, Watcher};
+    let Some(schema) = common::pg::schema("migrate_store").await else { return };
+    let h = Harness::new().await;
+    let mut c = h.chat("migrating", "fr", Role::Customer);
+    c.say("/lang fr").await;
+    c.say(&format!("/status {}", orders::PENDING)).await;
+    c.say("/bill").await;
+    c.press("Woyofal").await;
+    let chat = c.key.clone();
+    let Harness { bot, dir, .. } = h;
+    drop((c, bot));
+    let pending = OrderNo::parse(orders::PENDING).unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let now = chrono::Utc::now();
+        let meter = CustomerReference::parse(Biller::Woyofal, refs::METER).unwrap();
+        let watch = Watch {
+            order_no: pending.clone(),
+            watchers: vec![Watcher {
+                chat: chat.clone(),
+                lang: Lang::Fr,
+                since: now,
+                told: vec![OrderStatus::Pending],
+            }],
+            started_at: now,
+            checks: 2,
+            next_check_at: now,
+            last_status: OrderStatus::Pending,
+            last_provider_status: "PENDING".into(),
+        };
+        let mut batch = Batch::new();
+        batch.push(Op::SaveReference {
+            chat: chat.clone(),
+            reference: meter,
+            nickname: Some("Maison".into()),
+            at: now,
+        });
+        batch.push(Op::Watch { order_no: pending.clone(), update: Box::new(move |_| Some(watch.clone())) });
+        batch.push(Op::hold(&chat, &"a notice", now).unwrap());
+        batch.push(Op::Alias { alias: ChatKey::whatsapp("SN.1"), chat: ChatKey::whatsapp("221771234567") });
+        store.commit(batch).await.unwrap();
+        assert!(store.inbox_receive("wamid.m1", &"hello", now).await.unwrap());
+    }
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_billbot"))
+            .args([
+                "migrate-store",
+                "--from",
+                &format!("sled:{}", dir.path().display()),
+                "--to",
+                &schema.url(),
+            ])
+            .env("LANG", "C")
+            .output()
+            .unwrap()
+    };
+    let first = run();
+    let out = String::from_utf8_lossy(&first.stdout).into_owned();
+    assert!(first.status.success(), "{out}{}", String::from_utf8_lossy(&first.stderr));
+    for line in [
+        "dialogues: 1",
+        "preferences: 1",
+        "orders: 1",
+        "activity items: 1",
+        "saved numbers: 1",
+        "watches: 1",
+        "held notices: 1",
+        "aliases: 1",
+        "inbound message ids: 1",
+        "unhandled messages: 1",
+    ] {
+        assert!(out.contains(line), "{line} in {out}");
+    }
+    let second = run();
+    assert!(second.status.success());
+    assert_eq!(String::from_utf8_lossy(&second.stdout), out, "the same records, counted again");
+
+    let pg = Store::connect_with(schema.options(), &Default::default()).await.unwrap();
+    assert_eq!(pg.prefs(&chat).await.unwrap().lang, Some(Lang::Fr));
+    assert_eq!(
+        pg.dialogue::<State>(&chat).await.unwrap(),
+        Some(State::AwaitingReference { biller: Biller::Woyofal })
+    );
+    assert_eq!(pg.order(&pending).await.unwrap().unwrap().order.status, OrderStatus::Pending);
+    assert_eq!(pg.activity(&chat).await.unwrap().len(), 1);
+    assert_eq!(pg.saved_references(&chat).await.unwrap()[0].nickname.as_deref(), Some("Maison"));
+    assert_eq!(pg.watch(&pending).await.unwrap().unwrap().checks, 2);
+    assert_eq!(pg.due_watches(chrono::Utc::now(), 10).await.unwrap(), vec![pending.clone()], "scheduled");
+    assert_eq!(pg.held::<String>(&chat).await.unwrap().len(), 1, "once, after two runs");
+    assert_eq!(pg.alias(&ChatKey::whatsapp("SN.1")).await.unwrap(), Some(ChatKey::whatsapp("221771234567")));
+    assert!(!pg.inbox_receive("wamid.m1", &"hello", chrono::Utc::now()).await.unwrap(), "its id is known");
+    assert_eq!(pg.inbox_pending::<String>().await.unwrap().len(), 1);
+}

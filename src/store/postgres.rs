@@ -23,7 +23,7 @@ use sqlx::{PgConnection, Row};
 
 use super::sled::{merged_order, saved_reference};
 use super::{
-    ACTIVITY_LIMIT, Activity, Batch, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord, Prefs,
+    ACTIVITY_LIMIT, Activity, Batch, Dumped, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord, Prefs,
     SavedReference, StoreError, Watch, decode, encode,
 };
 use crate::domain::{ChatKey, OrderNo};
@@ -105,6 +105,81 @@ impl PgStore {
     /// The pool, for health checks and locks.
     pub fn pool(&self) -> &PgPool {
         &self.pool
+    }
+
+    /// Writes copied records in one transaction, replacing those with the same key (held
+    /// notices, which have no key of their own, are matched on chat, time and content).
+    pub async fn load(&self, records: &[Dumped]) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let json = |data: &[u8]| String::from_utf8_lossy(data).into_owned();
+        for record in records {
+            let query = match record {
+                Dumped::Dialogue { chat, data } => sqlx::query(
+                    "INSERT INTO dialogue (chat, data) VALUES ($1, $2::jsonb)
+                     ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data",
+                )
+                .bind(chat)
+                .bind(json(data)),
+                Dumped::Prefs { chat, data } => sqlx::query(
+                    "INSERT INTO prefs (chat, data) VALUES ($1, $2::jsonb)
+                     ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data",
+                )
+                .bind(chat)
+                .bind(json(data)),
+                Dumped::Order { order_no, data } => sqlx::query(
+                    "INSERT INTO orders (order_no, data) VALUES ($1, $2::jsonb)
+                     ON CONFLICT (order_no) DO UPDATE SET data = EXCLUDED.data",
+                )
+                .bind(order_no)
+                .bind(json(data)),
+                Dumped::Activity { chat, item, at, data } => sqlx::query(
+                    "INSERT INTO activity (chat, item, at, data) VALUES ($1, $2, $3, $4::jsonb)
+                     ON CONFLICT (chat, item) DO UPDATE SET at = EXCLUDED.at, data = EXCLUDED.data",
+                )
+                .bind(chat)
+                .bind(item)
+                .bind(at)
+                .bind(json(data)),
+                Dumped::Saved { chat, key, saved_at, data } => sqlx::query(
+                    "INSERT INTO saved (chat, key, saved_at, data) VALUES ($1, $2, $3, $4::jsonb)
+                     ON CONFLICT (chat, key) DO UPDATE SET saved_at = EXCLUDED.saved_at, data = EXCLUDED.data",
+                )
+                .bind(chat)
+                .bind(key)
+                .bind(saved_at)
+                .bind(json(data)),
+                Dumped::Watch { order_no, next_check_at, data } => sqlx::query(
+                    "INSERT INTO watches (order_no, next_check_at, data) VALUES ($1, $2, $3::jsonb)
+                     ON CONFLICT (order_no) DO UPDATE SET next_check_at = EXCLUDED.next_check_at, data = EXCLUDED.data",
+                )
+                .bind(order_no)
+                .bind(next_check_at)
+                .bind(json(data)),
+                Dumped::Held { chat, at, data } => sqlx::query(
+                    "INSERT INTO held (chat, at, data) SELECT $1, $2, $3::jsonb
+                     WHERE NOT EXISTS (SELECT 1 FROM held WHERE chat = $1 AND at = $2 AND data = $3::jsonb)",
+                )
+                .bind(chat)
+                .bind(at)
+                .bind(json(data)),
+                Dumped::Alias { alias, chat } => sqlx::query(
+                    "INSERT INTO aliases (alias, chat) VALUES ($1, $2) ON CONFLICT (alias) DO UPDATE SET chat = EXCLUDED.chat",
+                )
+                .bind(alias)
+                .bind(chat),
+                Dumped::Seen { id, at } => {
+                    sqlx::query("INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING").bind(id).bind(at)
+                }
+                Dumped::Inbox { id, data } => sqlx::query(
+                    "INSERT INTO inbox (id, data) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
+                )
+                .bind(id)
+                .bind(json(data)),
+            };
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     pub async fn ping(&self) -> Result<(), StoreError> {

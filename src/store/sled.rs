@@ -32,7 +32,7 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::{
-    ACTIVITY_LIMIT, Activity, ActivityItem, Batch, HELD_LIMIT, HeldId, Op, OrderRecord, Prefs,
+    ACTIVITY_LIMIT, Activity, ActivityItem, Batch, Dumped, HELD_LIMIT, HeldId, Op, OrderRecord, Prefs,
     SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
@@ -469,6 +469,86 @@ impl SledStore {
             swept += 1;
         }
         Ok(swept)
+    }
+
+    /// Every record, as stored. Records whose indexed times cannot be read are left out (and
+    /// counted as unreadable).
+    pub fn dump(&self) -> Result<Vec<Dumped>, StoreError> {
+        let inner = &self.inner;
+        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+        // A per-chat key: the chat, 0x00, the rest.
+        let split = |key: &[u8]| {
+            let at = key.iter().position(|b| *b == 0).unwrap_or(key.len());
+            (text(&key[..at]), key.get(at + 1..).unwrap_or_default().to_vec())
+        };
+        let mut out = Vec::new();
+        for entry in inner.dialogue.iter() {
+            let (key, data) = entry?;
+            out.push(Dumped::Dialogue { chat: text(&key), data: data.to_vec() });
+        }
+        for entry in inner.prefs.iter() {
+            let (key, data) = entry?;
+            out.push(Dumped::Prefs { chat: text(&key), data: data.to_vec() });
+        }
+        for entry in inner.orders.iter() {
+            let (key, data) = entry?;
+            out.push(Dumped::Order { order_no: text(&key), data: data.to_vec() });
+        }
+        for entry in inner.activity.iter() {
+            let (key, data) = entry?;
+            let (chat, item) = split(&key);
+            if let Some(activity) = self.decode::<Activity>(&inner.activity, &key, &data) {
+                out.push(Dumped::Activity { chat, item: text(&item), at: activity.at, data: data.to_vec() });
+            }
+        }
+        for entry in inner.saved.iter() {
+            let (key, data) = entry?;
+            let (chat, rest) = split(&key);
+            if let Some(saved) = self.decode::<SavedReference>(&inner.saved, &key, &data) {
+                out.push(Dumped::Saved {
+                    chat,
+                    key: text(&rest),
+                    saved_at: saved.saved_at,
+                    data: data.to_vec(),
+                });
+            }
+        }
+        for entry in inner.watches.iter() {
+            let (key, data) = entry?;
+            if let Some(watch) = self.decode::<Watch>(&inner.watches, &key, &data) {
+                out.push(Dumped::Watch {
+                    order_no: text(&key),
+                    next_check_at: watch.next_check_at,
+                    data: data.to_vec(),
+                });
+            }
+        }
+        for entry in inner.held.iter() {
+            let (key, data) = entry?;
+            let (chat, rest) = split(&key);
+            let millis = rest.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes);
+            let at = millis.and_then(|m| DateTime::from_timestamp_millis(m as i64)).unwrap_or_default();
+            out.push(Dumped::Held { chat, at, data: data.to_vec() });
+        }
+        for entry in inner.aliases.iter() {
+            let (key, data) = entry?;
+            if let Some(chat) = self.decode::<ChatKey>(&inner.aliases, &key, &data) {
+                out.push(Dumped::Alias { alias: text(&key), chat: chat.storage_key() });
+            }
+        }
+        for entry in inner.seen.iter() {
+            let (key, stamp) = entry?;
+            let millis = <[u8; 8]>::try_from(stamp.as_ref()).map(i64::from_be_bytes).unwrap_or(0);
+            out.push(Dumped::Seen {
+                id: text(&key),
+                at: DateTime::from_timestamp_millis(millis).unwrap_or_default(),
+            });
+        }
+        for entry in inner.inbox.iter() {
+            let (key, data) = entry?;
+            out.push(Dumped::Inbox { id: text(&key), data: data.to_vec() });
+        }
+        Ok(out)
     }
 
     pub fn seen(&self, id: &str) -> Result<bool, StoreError> {
