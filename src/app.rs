@@ -188,6 +188,8 @@ pub struct Listeners {
     pub whatsapp: Option<TcpListener>,
     /// Health, readiness and metrics (`ops`).
     pub ops: Option<TcpListener>,
+    /// Telegram's webhook (webhook mode).
+    pub telegram: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -205,7 +207,11 @@ impl Listeners {
             Some(addr) => Some(bind(addr).await?),
             None => None,
         };
-        Ok(Listeners { callback, whatsapp, ops })
+        let telegram = match settings.telegram.as_ref().and_then(|t| t.webhook.as_ref()) {
+            Some(webhook) => Some(bind(webhook.listen).await?),
+            None => None,
+        };
+        Ok(Listeners { callback, whatsapp, ops, telegram })
     }
 }
 
@@ -282,7 +288,9 @@ impl App {
                     webhook = settings.webhook.is_some(),
                     "starting the Telegram bot"
                 );
-                telegram::run(client, bot, &settings, options, shutdown).await.map_err(AppError::from)
+                telegram::run(client, bot, &settings, options, listeners.telegram, shutdown)
+                    .await
+                    .map_err(AppError::from)
             }
             None => {
                 shutdown.await;

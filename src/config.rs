@@ -202,6 +202,13 @@ pub fn instances(lookup: impl Fn(&str) -> Option<String>) -> Result<u32, ConfigE
     Ok(n)
 }
 
+/// `BILLBOT_RESUME_AFTER_SECS`: how long an update taken in may stay unhandled before any
+/// instance takes it up (its instance died). Default 120 s.
+pub fn resume_after(lookup: impl Fn(&str) -> Option<String>) -> Result<Duration, ConfigError> {
+    let value = lookup("BILLBOT_RESUME_AFTER_SECS").map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    Ok(Duration::from_secs(parse_or(value, "BILLBOT_RESUME_AFTER_SECS", 120)?))
+}
+
 /// `BILLBOT_DATA_DIR`, when set.
 pub fn data_dir() -> Option<std::path::PathBuf> {
     std::env::var_os("BILLBOT_DATA_DIR").filter(|v| !v.is_empty()).map(std::path::PathBuf::from)
@@ -230,6 +237,8 @@ pub struct TelegramSettings {
     pub poll_timeout: Duration,
     /// Instances sharing the bot token's rate limits (`BILLBOT_INSTANCES`).
     pub instances: u32,
+    /// How long an update may stay unhandled before any instance takes it up.
+    pub resume_after: Duration,
 }
 
 #[derive(Debug, Clone)]
@@ -309,6 +318,7 @@ impl TelegramSettings {
             rate_limits,
             poll_timeout: Duration::from_secs(10),
             instances: instances(&lookup)?,
+            resume_after: resume_after(&lookup)?,
         })
     }
 }
@@ -401,6 +411,8 @@ pub struct WhatsAppSettings {
     pub retry_base: Duration,
     /// Instances sharing the number's rate limits (`BILLBOT_INSTANCES`).
     pub instances: u32,
+    /// How long a message may stay unhandled before any instance takes it up.
+    pub resume_after: Duration,
 }
 
 /// The Graph API's address when none is configured.
@@ -480,6 +492,7 @@ impl WhatsAppSettings {
                 1000,
             )?),
             instances: instances(&lookup)?,
+            resume_after: resume_after(&lookup)?,
         })
     }
 }

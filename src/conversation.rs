@@ -48,23 +48,12 @@ pub struct Incoming {
     /// The id of an inbound message the store keeps until it is handled (see
     /// [`Store::inbox_receive`]): the step marks it handled in the same commit as its own writes.
     pub inbox_id: Option<String>,
-    /// The id of an update that may be delivered more than once (a Telegram `update_id`): a
-    /// step already made for it is not made again, on any instance.
-    pub update_id: Option<String>,
 }
 
 impl Incoming {
     /// `input` from a customer of `chat` whose client tells no language.
     pub fn new(chat: ChatKey, input: Input) -> Incoming {
-        Incoming {
-            chat,
-            lang_code: None,
-            role: Role::Customer,
-            input,
-            sent_at: None,
-            inbox_id: None,
-            update_id: None,
-        }
+        Incoming { chat, lang_code: None, role: Role::Customer, input, sent_at: None, inbox_id: None }
     }
 
     pub fn lang_code(mut self, code: impl Into<String>) -> Incoming {
@@ -198,10 +187,9 @@ impl Bot {
             }
         };
         // A redelivered update, or a message another instance has handled meanwhile: nothing to do.
-        let done = match (&incoming.update_id, &incoming.inbox_id) {
-            (Some(id), _) => store.seen(id).await.unwrap_or(false),
-            (None, Some(id)) => !store.inbox_has(id).await.unwrap_or(true),
-            (None, None) => false,
+        let done = match &incoming.inbox_id {
+            Some(id) => !store.inbox_has(id).await.unwrap_or(true),
+            None => false,
         };
         if done {
             count("duplicate");
@@ -255,9 +243,6 @@ impl Bot {
             session.writes.push(Op::dialogue(chat, &session.state)?);
             if let Some(id) = &incoming.inbox_id {
                 session.writes.push(Op::InboxDone { id: id.clone() });
-            }
-            if let Some(id) = &incoming.update_id {
-                session.writes.push(Op::Seen { id: id.clone(), at: now });
             }
             session.writes.push(lease.release());
             store.commit(std::mem::take(&mut session.writes)).await?;

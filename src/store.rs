@@ -149,12 +149,6 @@ pub enum Op {
         alias: ChatKey,
         chat: ChatKey,
     },
-    /// Remembers an inbound update's id (a Telegram `update_id`), so that a redelivery is
-    /// recognized (kept a week, like the inbox's ids).
-    Seen {
-        id: String,
-        at: DateTime<Utc>,
-    },
     /// Ends the chat's lease (see [`Store::lock_chat`]); the commit fails if it was lost.
     Unlock {
         chat: ChatKey,
@@ -448,10 +442,14 @@ impl Store {
     }
 
     /// Messages received and not yet handled, with their ids, in no particular order.
-    pub async fn inbox_pending<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, StoreError> {
+    /// Only ids that start with `prefix` (each channel its own: `wamid.`, `tg:update:`).
+    pub async fn inbox_pending<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
         match &self.backend {
-            Backend::Sled(s) => s.inbox_pending(),
-            Backend::Postgres(p) => p.inbox_pending().await,
+            Backend::Sled(s) => s.inbox_pending(prefix),
+            Backend::Postgres(p) => p.inbox_pending(prefix).await,
         }
     }
 
@@ -461,14 +459,6 @@ impl Store {
         match &self.backend {
             Backend::Sled(s) => s.inbox_sweep(before),
             Backend::Postgres(p) => p.inbox_sweep(before).await,
-        }
-    }
-
-    /// Whether an inbound update with this id was handled already.
-    pub async fn seen(&self, id: &str) -> Result<bool, StoreError> {
-        match &self.backend {
-            Backend::Sled(s) => s.seen(id),
-            Backend::Postgres(p) => p.seen(id).await,
         }
     }
 

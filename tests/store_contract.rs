@@ -271,7 +271,7 @@ async fn an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after
         fresh += usize::from(racer.await.unwrap());
     }
     assert_eq!(fresh, 1);
-    let mut pending: Vec<(String, String)> = store.inbox_pending().await.unwrap();
+    let mut pending: Vec<(String, String)> = store.inbox_pending("wamid.").await.unwrap();
     pending.sort();
     assert_eq!(
         pending.iter().map(|(id, _)| id.as_str()).collect::<Vec<_>>(),
@@ -279,11 +279,16 @@ async fn an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after
     );
     assert_eq!(pending[0].1, "aide");
     store.commit(Op::InboxDone { id: "wamid.1".into() }).await.unwrap();
-    assert_eq!(store.inbox_pending::<String>().await.unwrap().len(), 2);
+    assert_eq!(store.inbox_pending::<String>("wamid.").await.unwrap().len(), 2);
+    // Each channel reads its own: another's pending messages are neither read nor harmed.
+    assert!(store.inbox_receive("tg:update:9", &7_u32, t0).await.unwrap());
+    assert_eq!(store.inbox_pending::<String>("wamid.").await.unwrap().len(), 2);
+    assert_eq!(store.inbox_pending::<u32>("tg:update:").await.unwrap(), vec![("tg:update:9".to_owned(), 7)]);
+    store.commit(Op::InboxDone { id: "tg:update:9".into() }).await.unwrap();
     assert!(!store.inbox_receive("wamid.1", &"aide", t0).await.unwrap(), "still known once handled");
-    assert_eq!(store.seen_count().await.unwrap(), 3);
+    assert_eq!(store.seen_count().await.unwrap(), 4);
     assert_eq!(store.inbox_sweep(t0 - Duration::days(7)).await.unwrap(), 1);
-    assert_eq!(store.seen_count().await.unwrap(), 2);
+    assert_eq!(store.seen_count().await.unwrap(), 3);
     assert!(store.inbox_receive("wamid.old", &"hello", t0).await.unwrap(), "forgotten after a week");
 }
 

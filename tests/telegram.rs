@@ -34,6 +34,7 @@ fn settings(fake: &FakeTelegram) -> TelegramSettings {
         rate_limits: false,
         poll_timeout: Duration::from_secs(1),
         instances: 1,
+        resume_after: Duration::from_secs(120),
     }
 }
 
@@ -106,13 +107,10 @@ async fn the_dispatcher_schema_type_checks_with_its_dependencies() {
     let core = Bot::new(inquiry, status, Store::open(dir.path()).unwrap());
     let bot = telegram::bot(&settings(&fake));
     // `build` panics when a handler needs a dependency that is not provided.
+    let pacer = std::sync::Arc::new(telegram::Pacer::new(Limits::default()));
+    let channel = telegram::Telegram::new(bot.clone(), core, telegram::Agents::default(), pacer);
     let _dispatcher = teloxide::dispatching::Dispatcher::builder(bot, telegram::schema())
-        .dependencies(telegram::dependencies(
-            core,
-            std::sync::Arc::new(telegram::Agents::default()),
-            std::sync::Arc::new(telegram::Pacer::new(Limits::default())),
-            telegram::TelegramQueues::new(),
-        ))
+        .dependencies(telegram::dependencies(channel))
         .build();
 }
 
@@ -421,6 +419,26 @@ async fn webhook_mode_sets_the_webhook_and_checks_the_secret() {
     assert!(post("s3cret-Hook_value").await.unwrap().status().is_success());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.messages_to(21).len(), 1, "a redelivered update is not answered twice");
+    // Over 256 KiB: refused unread. Not an update: acknowledged (Telegram would send it forever)
+    // and dropped.
+    let huge = client
+        .post(url.clone())
+        .header("X-Telegram-Bot-Api-Secret-Token", "s3cret-Hook_value")
+        .body(vec![b' '; 300 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+    let garbage = client
+        .post(url.clone())
+        .header("X-Telegram-Bot-Api-Secret-Token", "s3cret-Hook_value")
+        .body("{not an update")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(garbage.status(), 200);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(fake.messages_to(21).len(), 1);
     // Updates from the Bot API server itself arrive by the webhook, with the secret.
     fake.user_says(21, "fr", "/start");
     let reply = fake.next_reply(21, 1).await;
@@ -547,4 +565,33 @@ async fn instances_sharing_a_bot_token_each_keep_to_their_share_of_telegrams_lim
     // Alone: 30 a second with a burst of 30, so 20 messages go at once. A third: 10 a second.
     assert!(alone < Duration::from_millis(500), "{alone:?}");
     assert!(third >= Duration::from_millis(900), "{third:?}");
+}
+
+#[tokio::test]
+async fn an_update_taken_in_before_a_crash_is_answered_after_the_restart() {
+    use billbot::channels::telegram::{INBOX_PREFIX, TelegramInbound};
+    use billbot::conversation::Input;
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    {
+        // What the intake leaves when the process dies right after Telegram was told 200.
+        let store = Store::open(dir.path()).unwrap();
+        let inbound = TelegramInbound {
+            update_id: 4_242,
+            chat: 61,
+            lang_code: Some("fr".into()),
+            agent: false,
+            input: Input::from_text("/help"),
+            pressed: None,
+            sent_at: None,
+            received_at: chrono::Utc::now(),
+        };
+        let id = format!("{INBOX_PREFIX}4242");
+        assert!(store.inbox_receive(&id, &inbound, chrono::Utc::now()).await.unwrap());
+    }
+    let mut bot = Running::start_with(fake.clone(), dir, Duration::from_secs(2), None).await;
+    let reply = fake.next_reply(61, 0).await;
+    assert!(reply.text.starts_with("Voici ce que je sais faire"), "{}", reply.text);
+    bot.stop().await;
+    assert_eq!(fake.messages_to(61).len(), 1, "answered once");
 }

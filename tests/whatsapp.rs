@@ -43,6 +43,7 @@ fn whatsapp_settings(fake: &FakeWhatsApp, listen: std::net::SocketAddr) -> Whats
         user_burst: 1_000,
         retry_base: Duration::from_millis(10),
         instances: 1,
+        resume_after: Duration::from_secs(120),
     }
 }
 
@@ -434,7 +435,9 @@ async fn a_dialogue_goes_on_after_a_restart_and_a_message_received_before_a_cras
     let mut again = Running::start_with(fake.clone(), dir, |_| {}).await;
     let meter = again.answer(&awa, before).await;
     assert!(text(&meter).contains(refs::METER), "the Woyofal step resumed: {}", text(&meter));
-    assert!(again.store.inbox_pending::<billbot::channels::whatsapp::Inbound>().await.unwrap().is_empty());
+    assert!(
+        again.store.inbox_pending::<billbot::channels::whatsapp::Inbound>("wamid.").await.unwrap().is_empty()
+    );
     // Only the read receipt of the made-up message id was refused (WhatsApp never sent it).
     let refused: Vec<_> =
         again.fake.rejected().into_iter().filter(|(body, _)| body.get("type").is_some()).collect();

@@ -13,27 +13,31 @@
 
 pub mod pace;
 pub mod render;
+pub mod webhook;
 
 use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use secrecy::ExposeSecret;
-use teloxide::dispatching::{Dispatcher, UpdateFilterExt, UpdateHandler};
+use serde::{Deserialize, Serialize};
+use teloxide::dispatching::{Dispatcher, UpdateHandler};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::payloads::{EditMessageTextSetters, SendMessageSetters, SetMyCommandsSetters};
 use teloxide::prelude::{Request, Requester, dptree};
 use teloxide::types::{
-    BotCommand, BotCommandScope, CallbackQuery, ChatId, Message, MessageId, MessageKind, ParseMode,
-    Recipient, Update, User,
+    BotCommand, BotCommandScope, ChatId, MessageId, MessageKind, ParseMode, Recipient, Update, UpdateKind,
+    User,
 };
-use teloxide::update_listeners::{Polling, webhooks};
+use teloxide::update_listeners::Polling;
 
 use super::ChatQueues;
 use crate::config::TelegramSettings;
 use crate::conversation::{Bot, ChatKey, Incoming, Input, Reply, Role, notices};
 use crate::i18n::Lang;
+use crate::store::StoreError;
 use crate::t;
 use crate::tracking::{Delivery, Notice, Notifier};
 
@@ -117,117 +121,184 @@ pub fn bot(settings: &TelegramSettings) -> TgBot {
     }
 }
 
-/// The routing tree: every update goes to the conversation core.
+/// The routing tree: every update goes to [`Telegram::take_in`], which reads what it needs.
 pub fn schema() -> UpdateHandler<teloxide::RequestError> {
-    dptree::entry()
-        .branch(Update::filter_message().endpoint(on_message))
-        .branch(Update::filter_callback_query().endpoint(on_callback))
+    dptree::entry().endpoint(on_update)
 }
 
-/// What the handlers of [`schema`] take besides the update and the Bot API client.
-pub fn dependencies(
-    core: Bot,
-    agents: Arc<Agents>,
-    pacer: Arc<Pacer>,
-    queues: TelegramQueues,
-) -> teloxide::dptree::di::DependencyMap {
-    dptree::deps![core, agents, pacer, queues]
+/// What the handler of [`schema`] takes besides the update.
+pub fn dependencies(telegram: Telegram) -> teloxide::dptree::di::DependencyMap {
+    dptree::deps![telegram]
 }
 
-/// The update's id in the store's dedupe: a webhook update redelivered to any instance is handled
-/// once.
-fn update_key(update: &Update) -> String {
-    format!("tg:update:{}", update.id.0)
-}
-
-fn incoming(chat: ChatId, user: &User, agents: &Agents, input: Input) -> Incoming {
-    let mut incoming = Incoming::new(ChatKey::telegram(chat.0), input).role(agents.role(user));
-    incoming.lang_code = user.language_code.clone();
-    incoming
-}
-
-/// A message: commands and text go to the core as typed; anything without text (a sticker, a
-/// photo) goes as empty text, which the core answers with the menu rather than silence. The work
-/// is queued behind the chat's earlier updates ([`ChatQueues`]); the handler returns at once.
 #[tracing::instrument(name = "update", skip_all)]
-async fn on_message(
-    bot: TgBot,
-    update: Update,
-    msg: Message,
-    core: Bot,
-    agents: Arc<Agents>,
-    pacer: Arc<Pacer>,
-    queues: TelegramQueues,
-) -> HandlerResult {
-    let Some(user) = msg.from.as_ref() else {
-        return Ok(()); // channel posts have no sender and are not for us
-    };
-    if !matches!(msg.kind, MessageKind::Common(_) | MessageKind::Dice(_)) {
-        // Service messages (a member joined, a title changed, a pin…) are not addressed to the bot.
-        return Ok(());
+async fn on_update(update: Update, telegram: Telegram) -> HandlerResult {
+    if let Err(e) = telegram.take_in(update).await {
+        // Not acknowledged to Telegram's long poll either: the update comes again.
+        tracing::error!(error = %e, "an update could not be recorded");
     }
-    let text = msg.text().or(msg.caption()).unwrap_or_default();
-    let chat = msg.chat.id;
-    let mut incoming = incoming(chat, user, &agents, Input::from_text(text));
-    incoming.sent_at = Some(msg.date);
-    incoming.update_id = Some(update_key(&update));
-    queue_turn(&queues, bot, core, pacer, chat, None, incoming);
     Ok(())
 }
 
-/// A button press: answered at once (that stops the client's spinner), then queued like a
-/// message.
-#[tracing::instrument(name = "update", skip_all)]
-async fn on_callback(
+/// An update taken in, kept in the store's inbox (id `tg:update:<n>`) until its step is done: an
+/// update redelivered to any instance is handled once, and one taken in by an instance that died
+/// before handling it is handled by another.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TelegramInbound {
+    pub update_id: u32,
+    pub chat: i64,
+    pub lang_code: Option<String>,
+    pub agent: bool,
+    pub input: Input,
+    /// The message whose button was pressed (a reply may replace it).
+    pub pressed: Option<i32>,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// When this instance took it in.
+    pub received_at: DateTime<Utc>,
+}
+
+/// The prefix of Telegram's updates in the inbox.
+pub const INBOX_PREFIX: &str = "tg:update:";
+
+impl TelegramInbound {
+    fn inbox_id(&self) -> String {
+        format!("{INBOX_PREFIX}{}", self.update_id)
+    }
+}
+
+/// The channel's running parts, shared by the long poll's handler and the webhook. Cheap to clone.
+#[derive(Clone)]
+pub struct Telegram {
+    inner: Arc<TelegramInner>,
+}
+
+struct TelegramInner {
     bot: TgBot,
-    update: Update,
-    query: CallbackQuery,
     core: Bot,
-    agents: Arc<Agents>,
+    agents: Agents,
     pacer: Arc<Pacer>,
     queues: TelegramQueues,
-) -> HandlerResult {
-    let answer = {
-        let bot = bot.clone();
-        let id = query.id.clone();
-        async move {
-            if let Err(e) = bot.answer_callback_query(id).await {
-                tracing::warn!(error = %e, "could not answer a callback query");
-            }
-        }
-    };
-    queues.spawn(answer);
-    let Some(message) = query.message.as_ref() else {
-        return Ok(()); // inline-mode messages: billbot sends none
-    };
-    let chat = message.chat().id;
-    // A message over 48 hours old reaches bots as "inaccessible": it cannot be edited, so the
-    // answer comes as a new message.
-    let pressed = message.regular_message().map(|m| m.id);
-    let mut incoming =
-        incoming(chat, &query.from, &agents, Input::Button(query.data.clone().unwrap_or_default()));
-    incoming.update_id = Some(update_key(&update));
-    queue_turn(&queues, bot, core, pacer, chat, pressed, incoming);
-    Ok(())
 }
 
-/// Queues one turn of the chat: the core handles `incoming`, then the replies are delivered
-/// (a failure is logged: the user has been answered as far as Telegram allowed).
-fn queue_turn(
-    queues: &TelegramQueues,
-    bot: TgBot,
-    core: Bot,
-    pacer: Arc<Pacer>,
-    chat: ChatId,
-    pressed: Option<MessageId>,
-    incoming: Incoming,
-) {
-    queues.push(chat.0, async move {
-        let replies = core.handle(incoming).await;
-        if let Err(e) = deliver(&bot, &pacer, chat, pressed, &replies).await {
+impl Telegram {
+    pub fn new(bot: TgBot, core: Bot, agents: Agents, pacer: Arc<Pacer>) -> Telegram {
+        Telegram {
+            inner: Arc::new(TelegramInner { bot, core, agents, pacer, queues: TelegramQueues::new() }),
+        }
+    }
+
+    /// What an update asks, or `None` for what gets no answer: channel posts (no sender), service
+    /// messages (a member joined, a pin…), inline queries. A message without text (a sticker, a
+    /// photo) goes as empty text, which the core answers with the menu rather than silence.
+    fn inbound(&self, update: &Update) -> Option<TelegramInbound> {
+        let agents = &self.inner.agents;
+        let update_id = update.id.0;
+        match &update.kind {
+            UpdateKind::Message(msg) => {
+                let user = msg.from.as_ref()?;
+                if !matches!(msg.kind, MessageKind::Common(_) | MessageKind::Dice(_)) {
+                    return None;
+                }
+                let text = msg.text().or(msg.caption()).unwrap_or_default();
+                Some(TelegramInbound {
+                    update_id,
+                    chat: msg.chat.id.0,
+                    lang_code: user.language_code.clone(),
+                    agent: agents.role(user) == Role::Agent,
+                    input: Input::from_text(text),
+                    pressed: None,
+                    sent_at: Some(msg.date),
+                    received_at: Utc::now(),
+                })
+            }
+            UpdateKind::CallbackQuery(query) => {
+                let message = query.message.as_ref()?; // inline-mode messages: billbot sends none
+                Some(TelegramInbound {
+                    update_id,
+                    chat: message.chat().id.0,
+                    lang_code: query.from.language_code.clone(),
+                    agent: agents.role(&query.from) == Role::Agent,
+                    input: Input::Button(query.data.clone().unwrap_or_default()),
+                    // A message over 48 hours old reaches bots as "inaccessible": it cannot be
+                    // edited, so the answer comes as a new message.
+                    pressed: message.regular_message().map(|m| m.id.0),
+                    sent_at: None,
+                    received_at: Utc::now(),
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// Records an update (once: a redelivery is recognized) and queues its step behind the
+    /// chat's earlier ones. Returns once the update is durable, so that Telegram may be told.
+    /// A button press is answered at once (that stops the client's spinner).
+    pub async fn take_in(&self, update: Update) -> Result<(), StoreError> {
+        let Some(inbound) = self.inbound(&update) else {
+            tracing::debug!(id = update.id.0, "update ignored");
+            return Ok(());
+        };
+        let store = self.inner.core.store();
+        if !store.inbox_receive(&inbound.inbox_id(), &inbound, Utc::now()).await? {
+            tracing::info!(id = update.id.0, "a redelivered update: already taken in");
+            return Ok(());
+        }
+        if let UpdateKind::CallbackQuery(query) = &update.kind {
+            let (bot, id) = (self.inner.bot.clone(), query.id.clone());
+            self.inner.queues.spawn(async move {
+                if let Err(e) = bot.answer_callback_query(id).await {
+                    tracing::warn!(error = %e, "could not answer a callback query");
+                }
+            });
+        }
+        self.queue(inbound);
+        Ok(())
+    }
+
+    fn queue(&self, inbound: TelegramInbound) {
+        let this = self.clone();
+        self.inner.queues.push(inbound.chat, async move { this.handle(inbound).await });
+    }
+
+    /// One update's turn: the core handles it, then the replies are delivered (a failure is
+    /// logged: the user has been answered as far as Telegram allowed).
+    async fn handle(&self, inbound: TelegramInbound) {
+        let chat = ChatId(inbound.chat);
+        let pressed = inbound.pressed.map(MessageId);
+        let mut incoming = Incoming::new(ChatKey::telegram(inbound.chat), inbound.input.clone())
+            .role(if inbound.agent { Role::Agent } else { Role::Customer });
+        incoming.lang_code = inbound.lang_code.clone();
+        incoming.sent_at = inbound.sent_at;
+        incoming.inbox_id = Some(inbound.inbox_id());
+        let replies = self.inner.core.handle(incoming).await;
+        if let Err(e) = deliver(&self.inner.bot, &self.inner.pacer, chat, pressed, &replies).await {
             tracing::warn!(chat = chat.0, error = %e, "a reply could not be delivered");
         }
-    });
+    }
+
+    /// Queues the updates taken in at least `age` ago and not handled yet, oldest first: at
+    /// start, those of before the restart; later, those of an instance that died. Handling one
+    /// twice is harmless: the step checks, under the chat's lease, that it is still pending.
+    pub async fn resume_older_than(&self, age: Duration) -> Result<usize, StoreError> {
+        let store = self.inner.core.store();
+        let before = Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
+        let mut pending: Vec<(String, TelegramInbound)> = store.inbox_pending(INBOX_PREFIX).await?;
+        pending.retain(|(_, inbound)| inbound.received_at <= before);
+        pending.sort_by_key(|(_, inbound)| inbound.update_id);
+        let count = pending.len();
+        for (_, inbound) in pending {
+            self.queue(inbound);
+        }
+        if count > 0 {
+            tracing::info!(count, "Telegram updates taken in earlier are being handled");
+        }
+        Ok(count)
+    }
+
+    /// Waits until every queued update has been handled.
+    pub async fn finish(&self) {
+        self.inner.queues.finish().await;
+    }
 }
 
 /// Sends replies in order, each message paced. The first reply may replace the message whose
@@ -303,73 +374,124 @@ pub async fn register_commands(bot: &TgBot, agents: &Agents) -> Result<(), telox
     Ok(())
 }
 
-/// Runs the bot until `shutdown` completes, then flushes the store.
+/// How often updates stuck in the inbox are looked for, and idle chats' pace forgotten.
+const HOUSEKEEPING: Duration = Duration::from_secs(60);
+
+/// Runs the bot until `shutdown` completes, then lets the updates in hand finish. In webhook mode
+/// it serves the webhook on `listener` (bound to `BILLBOT_WEBHOOK_LISTEN` when not given).
 pub async fn run(
     bot: TgBot,
     core: Bot,
     settings: &TelegramSettings,
     options: RunOptions,
+    listener: Option<tokio::net::TcpListener>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), teloxide::RequestError> {
-    let agents = Arc::new(Agents(settings.agents.clone()));
-    let pacer = options.pacer.clone();
-    let queues = TelegramQueues::new();
-    let forgetting = {
-        let pacer = pacer.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(Duration::from_secs(60));
-            loop {
-                every.tick().await;
-                pacer.forget_idle();
-            }
-        })
-    };
+    let agents = Agents(settings.agents.clone());
     if let Err(e) = register_commands(&bot, &agents).await {
         tracing::warn!(error = %e, "could not register the command menus");
     }
+    let telegram = Telegram::new(bot.clone(), core.clone(), agents, options.pacer.clone());
+    let stopping = tokio_util::sync::CancellationToken::new();
+    let housekeeping = {
+        let (telegram, pacer, stopping) = (telegram.clone(), options.pacer.clone(), stopping.clone());
+        let resume_after = settings.resume_after;
+        tokio::spawn(async move {
+            if let Err(e) = telegram.resume_older_than(Duration::ZERO).await {
+                tracing::error!(error = %e, "Telegram updates taken in before the restart could not be read");
+            }
+            let mut every = tokio::time::interval(HOUSEKEEPING);
+            every.tick().await;
+            loop {
+                tokio::select! {
+                    () = stopping.cancelled() => return,
+                    _ = every.tick() => {}
+                }
+                pacer.forget_idle();
+                if let Err(e) = telegram.resume_older_than(resume_after).await {
+                    tracing::error!(error = %e, "Telegram updates left unhandled could not be read");
+                }
+            }
+        })
+    };
+    let result = match &settings.webhook {
+        None => poll(&bot, &telegram, &options, core.store(), shutdown, stopping.clone()).await,
+        Some(webhook) => {
+            let listener = match listener {
+                Some(listener) => listener,
+                None => tokio::net::TcpListener::bind(webhook.listen).await.map_err(Arc::new)?,
+            };
+            let secret = webhook::secret(webhook).map_err(Arc::new)?;
+            let app = webhook::router(telegram.clone(), webhook, secret.clone());
+            let stop = stopping.clone();
+            let server = tokio::spawn(async move {
+                axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await
+            });
+            let registered = webhook::register(&bot, webhook, &secret).await;
+            if registered.is_ok() {
+                shutdown.await;
+            }
+            stopping.cancel();
+            if let Ok(Err(e)) = server.await {
+                tracing::error!(error = %e, "the Telegram webhook server stopped");
+            }
+            registered
+        }
+    };
+    stopping.cancel();
+    tracing::info!("shutting down: finishing the updates in hand");
+    // No more updates come in: let the ones in hand finish.
+    telegram.finish().await;
+    let _ = housekeeping.await;
+    result
+}
+
+/// Long polling: teloxide's dispatcher reads `getUpdates` and hands each update to
+/// [`Telegram::take_in`], until `shutdown`.
+async fn poll(
+    bot: &TgBot,
+    telegram: &Telegram,
+    options: &RunOptions,
+    store: &crate::store::Store,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    stopping: tokio_util::sync::CancellationToken,
+) -> Result<(), teloxide::RequestError> {
     let mut dispatcher = Dispatcher::builder(bot.clone(), schema())
-        .dependencies(dependencies(core.clone(), agents, pacer, queues.clone()))
+        .dependencies(dependencies(telegram.clone()))
         .default_handler(|update| async move { tracing::debug!(id = update.id.0, "update ignored") })
         .build();
     let token = dispatcher.shutdown_token();
-    let stopping = tokio_util::sync::CancellationToken::new();
-    let stop = stopping.clone();
+    let ended = tokio_util::sync::CancellationToken::new();
+    let (stop, dispatched) = (stopping.clone(), ended.clone());
     tokio::spawn(async move {
         shutdown.await;
         stop.cancel();
-        tracing::info!("shutting down: finishing the updates in hand");
-        // Fails only if the dispatcher is not running (it already stopped).
-        if let Ok(done) = token.shutdown() {
-            done.await;
+        // The dispatcher refuses a shutdown until it runs: a shutdown asked while it is still
+        // starting (deleting the webhook, waiting to poll) is asked again until it takes, or the
+        // dispatcher has ended without running.
+        loop {
+            if let Ok(done) = token.shutdown() {
+                done.await;
+                return;
+            }
+            tokio::select! {
+                () = dispatched.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(20)) => {}
+            }
         }
     });
-    let listener_errors = LoggingErrorHandler::with_custom_text("update listener error");
-    let result = match &settings.webhook {
-        None => {
-            // Telegram has one `getUpdates` consumer per bot: with several instances on one
-            // database, one polls and the others wait to take over (webhook mode is the mode for
-            // several instances).
-            let Some(_poller) = poller(core.store(), &stopping).await else {
-                queues.finish().await;
-                forgetting.abort();
-                return Ok(());
-            };
+    // Telegram has one `getUpdates` consumer per bot: with several instances on one database, one
+    // polls and the others wait to take over (webhook mode is the mode for several instances).
+    let result = match poller(store, &stopping).await {
+        Some(_poller) => {
             let listener =
                 Polling::builder(bot.clone()).timeout(options.poll_timeout).delete_webhook().await.build();
+            let listener_errors = LoggingErrorHandler::with_custom_text("update listener error");
             dispatcher.try_dispatch_with_listener(listener, listener_errors).await
         }
-        Some(webhook) => {
-            let mut opts = webhooks::Options::new(webhook.listen, webhook.url.clone());
-            if let Some(secret) = &webhook.secret {
-                opts = opts.secret_token(secret.expose_secret().to_owned());
-            }
-            let listener = webhooks::axum(bot.clone(), opts).await?;
-            dispatcher.try_dispatch_with_listener(listener, listener_errors).await
-        }
+        None => Ok(()),
     };
-    // The dispatcher has stopped taking updates: let the ones in hand finish.
-    queues.finish().await;
-    forgetting.abort();
+    ended.cancel();
     result
 }
 

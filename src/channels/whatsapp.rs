@@ -268,7 +268,16 @@ impl WhatsApp {
 
     /// Queues the messages received before a restart and not handled yet, oldest first.
     pub async fn resume(&self) -> Result<usize, StoreError> {
-        let mut pending: Vec<(String, Inbound)> = self.inner.store.inbox_pending().await?;
+        self.resume_older_than(Duration::ZERO).await
+    }
+
+    /// Queues the messages not handled yet that were sent at least `age` ago: with several
+    /// instances, those another instance took in and then died before handling. Handling one
+    /// twice is harmless: the step checks, under the chat's lease, that it is still pending.
+    async fn resume_older_than(&self, age: Duration) -> Result<usize, StoreError> {
+        let before = Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
+        let mut pending: Vec<(String, Inbound)> = self.inner.store.inbox_pending("wamid.").await?;
+        pending.retain(|(_, inbound)| inbound.sent_at <= before);
         pending.sort_by(|a, b| (a.1.sent_at, &a.0).cmp(&(b.1.sent_at, &b.0)));
         let count = pending.len();
         for (_, inbound) in pending {
@@ -291,6 +300,9 @@ impl WhatsApp {
                 _ = ticks.tick() => {}
             }
             self.inner.client.forget_idle();
+            if let Err(e) = self.resume_older_than(self.inner.settings.resume_after).await {
+                tracing::error!(error = %e, "unhandled WhatsApp messages could not be read");
+            }
             let before = Utc::now() - chrono::Duration::from_std(DEDUPE_FOR).unwrap_or_default();
             match self.inner.store.inbox_sweep(before).await {
                 Ok(0) => {}

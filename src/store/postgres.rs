@@ -328,13 +328,6 @@ impl PgStore {
                     .collect();
                 sqlx::query("DELETE FROM held WHERE id = ANY($1)").bind(ids).execute(&mut *conn).await?;
             }
-            Op::Seen { id, at } => {
-                sqlx::query("INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-                    .bind(id)
-                    .bind(at)
-                    .execute(&mut *conn)
-                    .await?;
-            }
             Op::Unlock { chat, holder } => {
                 let chat = chat.storage_key();
                 let ended = sqlx::query("DELETE FROM chat_locks WHERE chat = $1 AND holder = $2")
@@ -521,8 +514,14 @@ impl PgStore {
         Ok(fresh)
     }
 
-    pub async fn inbox_pending<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, StoreError> {
-        let rows = sqlx::query("SELECT id, data::text FROM inbox").fetch_all(&self.pool).await?;
+    pub async fn inbox_pending<T: DeserializeOwned>(
+        &self,
+        prefix: &str,
+    ) -> Result<Vec<(String, T)>, StoreError> {
+        let rows = sqlx::query("SELECT id, data::text FROM inbox WHERE starts_with(id, $1)")
+            .bind(prefix)
+            .fetch_all(&self.pool)
+            .await?;
         let mut pending = Vec::with_capacity(rows.len());
         for row in rows {
             let (id, data): (String, String) = (row.try_get(0)?, row.try_get(1)?);
@@ -546,14 +545,6 @@ impl PgStore {
         sqlx::query("DELETE FROM inbox WHERE id = ANY($1)").bind(&gone).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(gone.len())
-    }
-
-    pub async fn seen(&self, id: &str) -> Result<bool, StoreError> {
-        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM seen WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
     }
 
     pub async fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {

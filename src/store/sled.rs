@@ -298,13 +298,6 @@ impl SledStore {
                 }
             }
             Op::Alias { alias, chat } => self.write(&inner.aliases, alias.storage_key().as_bytes(), &chat)?,
-            Op::Seen { id, at } => {
-                let stamp = at.timestamp_millis().to_be_bytes();
-                if inner.seen.compare_and_swap(id.as_bytes(), None::<&[u8]>, Some(&stamp[..]))?.is_ok() {
-                    inner.seen_at.insert(seen_at_key(at, &id), &[])?;
-                }
-            }
-            // One process: its per-chat lock is the lease.
             Op::Unlock { .. } => {}
         }
         Ok(())
@@ -443,9 +436,9 @@ impl SledStore {
         Ok(fresh)
     }
 
-    pub fn inbox_pending<T: DeserializeOwned>(&self) -> Result<Vec<(String, T)>, StoreError> {
+    pub fn inbox_pending<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
         let mut pending = Vec::new();
-        for entry in self.inner.inbox.iter() {
+        for entry in self.inner.inbox.scan_prefix(prefix.as_bytes()) {
             let (key, bytes) = entry?;
             match self.decode::<T>(&self.inner.inbox, &key, &bytes) {
                 Some(message) => pending.push((String::from_utf8_lossy(&key).into_owned(), message)),
@@ -549,10 +542,6 @@ impl SledStore {
             out.push(Dumped::Inbox { id: text(&key), data: data.to_vec() });
         }
         Ok(out)
-    }
-
-    pub fn seen(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.inner.seen.contains_key(id.as_bytes())?)
     }
 
     pub fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {
