@@ -279,7 +279,9 @@ impl App {
             if let Err(e) = whatsapp.resume().await {
                 tracing::error!(error = %e, "WhatsApp messages received before the restart could not be read");
             }
-            servers.spawn(whatsapp.clone().housekeeping(HOUSEKEEPING, until_stopped()));
+            let every =
+                HOUSEKEEPING.min(whatsapp.resume_after() / 2).max(std::time::Duration::from_millis(500));
+            servers.spawn(whatsapp.clone().housekeeping(every, until_stopped()));
         }
         let result = match telegram {
             Some(TelegramPart { settings, client, options }) => {

@@ -329,6 +329,7 @@ impl TelegramSettings {
 /// |---|---|---|
 /// | `BILLBOT_WATCH_MAX_AGE_SECS` | how long an order is watched before giving up | 86400 (24 h) |
 /// | `BILLBOT_TRACKER_CALLS_PER_SEC` | status calls a second for all watched orders together | 20 |
+/// | `BILLBOT_TRACKER_MIN_INTERVAL_MS` | the shortest pause between two checks of one order | 20000 |
 /// | `BILLBOT_CALLBACK_LISTEN` | address of the provider-callback endpoint; unset = off | off |
 /// | `BILLBOT_CALLBACK_SECRET` | the secret in the callback URL path or `X-Callback-Secret` | required with the listen address |
 #[derive(Debug, Clone)]
@@ -355,6 +356,13 @@ impl TrackingSettings {
             "BILLBOT_TRACKER_CALLS_PER_SEC",
             tracker.calls_per_sec,
         )?;
+        tracker.min_interval = Duration::from_millis(parse_or(
+            get("BILLBOT_TRACKER_MIN_INTERVAL_MS"),
+            "BILLBOT_TRACKER_MIN_INTERVAL_MS",
+            tracker.min_interval.as_millis() as u64,
+        )?);
+        tracker.max_interval = tracker.max_interval.max(tracker.min_interval);
+        tracker.tick = tracker.tick.min(tracker.min_interval).max(Duration::from_millis(50));
         let callback = match get("BILLBOT_CALLBACK_LISTEN") {
             None => None,
             Some(listen) => {

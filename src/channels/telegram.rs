@@ -400,7 +400,9 @@ pub async fn run(
             if let Err(e) = telegram.resume_older_than(Duration::ZERO).await {
                 tracing::error!(error = %e, "Telegram updates taken in before the restart could not be read");
             }
-            let mut every = tokio::time::interval(HOUSEKEEPING);
+            // Often enough that an update is taken up soon after it is due to be.
+            let mut every =
+                tokio::time::interval(HOUSEKEEPING.min(resume_after / 2).max(Duration::from_millis(500)));
             every.tick().await;
             loop {
                 tokio::select! {

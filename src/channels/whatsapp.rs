@@ -94,6 +94,11 @@ impl WhatsApp {
         WhatsApp { inner: Arc::new(Inner { settings, client, bot, store, queues: ChatQueues::new() }) }
     }
 
+    /// How long a message may stay unhandled before any instance takes it up.
+    pub fn resume_after(&self) -> Duration {
+        self.inner.settings.resume_after
+    }
+
     pub(crate) fn verify_token(&self) -> &SecretString {
         &self.inner.settings.verify_token
     }

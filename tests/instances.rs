@@ -1,0 +1,211 @@
+//! Three `billbot serve` processes in webhook mode on one PostgreSQL database, behind a load
+//! balancer that spreads Telegram's updates over them at random and sends some twice; one
+//! instance is killed with SIGKILL in the middle of a round. Every update must be answered exactly
+//! once, in order in each chat, and a watched order's news told once.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use billbot::sandbox::fixtures::orders;
+use billbot::sandbox::{self, SandboxConfig};
+use common::botapi::{FakeTelegram, TOKEN};
+
+const SECRET: &str = "lb-secret-Token_42";
+
+/// A load balancer in front of the instances: each update goes to one at random (the next one
+/// when it cannot be reached or does not say 200, as Telegram retries), and one in four is also
+/// sent again, a little later, to another one.
+#[derive(Clone)]
+struct Balancer {
+    backends: Arc<Vec<String>>,
+    client: reqwest::Client,
+    seed: Arc<AtomicU64>,
+    duplicates: Arc<AtomicUsize>,
+    /// An instance every update goes to first, when set (`usize::MAX`: none).
+    prefer: Arc<AtomicUsize>,
+}
+
+impl Balancer {
+    fn random(&self) -> usize {
+        // xorshift: enough to spread updates, seeded from the clock.
+        let mut x = self.seed.load(Ordering::Relaxed);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.seed.store(x, Ordering::Relaxed);
+        (x % 1_000_003) as usize
+    }
+
+    async fn send(&self, to: usize, headers: &HeaderMap, body: &Bytes) -> bool {
+        let mut post = self.client.post(&self.backends[to]).body(body.clone());
+        for name in ["content-type", "x-telegram-bot-api-secret-token"] {
+            if let Some(value) = headers.get(name) {
+                post = post.header(name, value);
+            }
+        }
+        matches!(post.send().await, Ok(r) if r.status().is_success())
+    }
+}
+
+async fn balance(State(lb): State<Balancer>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let n = lb.backends.len();
+    let first = match lb.prefer.load(Ordering::Relaxed) {
+        usize::MAX => lb.random() % n,
+        preferred => preferred,
+    };
+    if lb.random() % 4 == 0 {
+        let (again, headers, body) = (lb.clone(), headers.clone(), body.clone());
+        let other = (first + 1 + lb.random() % (n - 1)) % n;
+        lb.duplicates.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(40)).await;
+            again.send(other, &headers, &body).await;
+        });
+    }
+    for attempt in 0..(3 * n) {
+        if lb.send((first + attempt) % n, &headers, &body).await {
+            return StatusCode::OK;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    StatusCode::BAD_GATEWAY
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The order number a chat asks about in a round: unknown to the provider, so the answer
+/// ("No order GB - … was found") names it.
+fn number(chat: i64, round: usize) -> String {
+    format!("2026112088{chat:07}{round:04}")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn three_instances_answer_every_update_once_in_order_even_when_one_is_killed() {
+    let Some(schema) = common::pg::schema("three_instances").await else { return };
+    let fake = FakeTelegram::start().await;
+    let sandbox = sandbox::spawn_on_loopback(SandboxConfig {
+        latency: Duration::from_millis(300),
+        deliver_after: Duration::from_secs(3),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let balancer = Balancer {
+        backends: Arc::new(ports.iter().map(|p| format!("http://127.0.0.1:{p}/tg")).collect()),
+        client: reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap(),
+        seed: Arc::new(AtomicU64::new(
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1,
+        )),
+        duplicates: Arc::new(AtomicUsize::new(0)),
+        prefer: Arc::new(AtomicUsize::new(usize::MAX)),
+    };
+    let lb_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let lb_url = format!("http://{}/tg", lb_listener.local_addr().unwrap());
+    let app = Router::new().route("/tg", post(balance)).with_state(balancer.clone());
+    tokio::spawn(async move { axum::serve(lb_listener, app).await });
+
+    let dir = tempfile::tempdir().unwrap();
+    let start = |i: usize| -> Child {
+        let log = std::fs::File::create(dir.path().join(format!("instance-{i}.log"))).unwrap();
+        Command::new(env!("CARGO_BIN_EXE_billbot"))
+            .arg("serve")
+            .env("TELOXIDE_TOKEN", TOKEN)
+            .env("TELOXIDE_API_URL", fake.api_url().as_str())
+            .env("BILLBOT_WEBHOOK_URL", &lb_url)
+            .env("BILLBOT_WEBHOOK_LISTEN", format!("127.0.0.1:{}", ports[i]))
+            .env("BILLBOT_WEBHOOK_SECRET", SECRET)
+            .env("BILLBOT_TELEGRAM_RATE_LIMITS", "off")
+            .env("BILLBOT_DATABASE_URL", schema.url())
+            .env("BILLBOT_DATABASE_POOL", "8")
+            .env("BILLBOT_INSTANCES", "3")
+            .env("BILLBOT_RESUME_AFTER_SECS", "2")
+            .env("BILLBOT_TRACKER_MIN_INTERVAL_MS", "500")
+            .env("BILLBOT_INQUIRY_URL", sandbox.inquiry_url().as_str())
+            .env("BILLBOT_INQUIRY_API_KEY", sandbox::INQUIRY_KEY)
+            .env("BILLBOT_STATUS_URL", sandbox.status_base().as_str())
+            .env("BILLBOT_STATUS_API_KEY", sandbox::STATUS_KEY)
+            .env("BILLBOT_MERCHANT_ID", sandbox::MERCHANT_ID)
+            .env("BILLBOT_DATA_DIR", dir.path().join(format!("unused-{i}")))
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .unwrap()
+    };
+    let mut instances: Vec<Option<Child>> = (0..3).map(|i| Some(start(i))).collect();
+
+    // A watched order, told once whatever instance checks it (and one of them dies).
+    let watcher = 90_001;
+    fake.user_says(watcher, "en", &format!("/status {}", orders::DELIVERED_LATER));
+    fake.wait_until(watcher, "the pending order", |m| m.iter().any(|s| s.text.contains("pending"))).await;
+    fake.press(watcher, "en", "Notify me");
+    fake.wait_until(watcher, "the watch", |m| m.iter().any(|s| s.text.contains("I will tell you"))).await;
+
+    let chats: Vec<i64> = (1..=12).map(|n| 70_000 + n).collect();
+    let rounds = 8;
+    for round in 0..rounds {
+        // The round in which the instance dies, it has every chat's step in hand.
+        balancer.prefer.store(if round == 3 { 0 } else { usize::MAX }, Ordering::Relaxed);
+        let sends: Vec<_> = chats
+            .iter()
+            .map(|&chat| {
+                let fake = fake.clone();
+                tokio::spawn(async move {
+                    let before = fake.messages_to(chat).len();
+                    fake.user_says(chat, "en", &format!("/status {}", number(chat, round)));
+                    fake.wait_for_messages(chat, before + 1).await;
+                })
+            })
+            .collect();
+        if round == 3 {
+            // Mid-round: every step is in its 300 ms provider call.
+            tokio::time::sleep(Duration::from_millis(120)).await;
+            let mut victim = instances[0].take().unwrap();
+            victim.kill().unwrap(); // SIGKILL
+            let _ = tokio::task::spawn_blocking(move || victim.wait()).await;
+        }
+        for send in sends {
+            send.await.unwrap();
+        }
+    }
+
+    for &chat in &chats {
+        let asked: Vec<String> = (0..rounds).map(|round| number(chat, round)).collect();
+        let answered: Vec<String> = fake
+            .messages_to(chat)
+            .iter()
+            .filter_map(|m| m.text.split("No order GB - ").nth(1).map(|rest| rest[..21].to_owned()))
+            .collect();
+        assert_eq!(answered, asked, "chat {chat}: every update answered once, in order");
+        assert_eq!(fake.messages_to(chat).len(), rounds, "chat {chat}: nothing else");
+    }
+    fake.wait_until(watcher, "the news", |m| m.iter().any(|s| s.text.contains("News of your order"))).await;
+    tokio::time::sleep(Duration::from_secs(2)).await; // any second telling would come by now
+    let news = fake.messages_to(watcher).iter().filter(|m| m.text.contains("News of your order")).count();
+    assert_eq!(news, 1, "the delivered order is told once");
+    assert!(balancer.duplicates.load(Ordering::Relaxed) > 0, "some updates were delivered twice");
+    // The survivors took up what the dead instance had taken in and not answered.
+    let resumed = (1..3)
+        .map(|i| std::fs::read_to_string(dir.path().join(format!("instance-{i}.log"))).unwrap())
+        .filter(|log| log.contains("Telegram updates taken in earlier are being handled"))
+        .count();
+    assert!(resumed > 0, "no surviving instance resumed the dead one's updates");
+
+    for mut child in instances.into_iter().flatten() {
+        let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+        let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    }
+}
