@@ -6,79 +6,15 @@
 mod common;
 
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
 use billbot::sandbox::fixtures::orders;
 use billbot::sandbox::{self, SandboxConfig};
+use common::balancer::Balancer;
 use common::botapi::{FakeTelegram, TOKEN};
 
 const SECRET: &str = "lb-secret-Token_42";
-
-/// A load balancer in front of the instances: each update goes to one at random (the next one
-/// when it cannot be reached or does not say 200, as Telegram retries), and one in four is also
-/// sent again, a little later, to another one.
-#[derive(Clone)]
-struct Balancer {
-    backends: Arc<Vec<String>>,
-    client: reqwest::Client,
-    seed: Arc<AtomicU64>,
-    duplicates: Arc<AtomicUsize>,
-    /// An instance every update goes to first, when set (`usize::MAX`: none).
-    prefer: Arc<AtomicUsize>,
-}
-
-impl Balancer {
-    fn random(&self) -> usize {
-        // xorshift: enough to spread updates, seeded from the clock.
-        let mut x = self.seed.load(Ordering::Relaxed);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.seed.store(x, Ordering::Relaxed);
-        (x % 1_000_003) as usize
-    }
-
-    async fn send(&self, to: usize, headers: &HeaderMap, body: &Bytes) -> bool {
-        let mut post = self.client.post(&self.backends[to]).body(body.clone());
-        for name in ["content-type", "x-telegram-bot-api-secret-token"] {
-            if let Some(value) = headers.get(name) {
-                post = post.header(name, value);
-            }
-        }
-        matches!(post.send().await, Ok(r) if r.status().is_success())
-    }
-}
-
-async fn balance(State(lb): State<Balancer>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let n = lb.backends.len();
-    let first = match lb.prefer.load(Ordering::Relaxed) {
-        usize::MAX => lb.random() % n,
-        preferred => preferred,
-    };
-    if lb.random() % 4 == 0 {
-        let (again, headers, body) = (lb.clone(), headers.clone(), body.clone());
-        let other = (first + 1 + lb.random() % (n - 1)) % n;
-        lb.duplicates.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(40)).await;
-            again.send(other, &headers, &body).await;
-        });
-    }
-    for attempt in 0..(3 * n) {
-        if lb.send((first + attempt) % n, &headers, &body).await {
-            return StatusCode::OK;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    StatusCode::BAD_GATEWAY
-}
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -102,20 +38,9 @@ async fn three_instances_answer_every_update_once_in_order_even_when_one_is_kill
     .await
     .unwrap();
     let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let balancer = Balancer {
-        backends: Arc::new(ports.iter().map(|p| format!("http://127.0.0.1:{p}/tg")).collect()),
-        client: reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap(),
-        seed: Arc::new(AtomicU64::new(
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64 | 1,
-        )),
-        duplicates: Arc::new(AtomicUsize::new(0)),
-        prefer: Arc::new(AtomicUsize::new(usize::MAX)),
-    };
-    let lb_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let lb_url = format!("http://{}/tg", lb_listener.local_addr().unwrap());
-    let app = Router::new().route("/tg", post(balance)).with_state(balancer.clone());
-    tokio::spawn(async move { axum::serve(lb_listener, app).await });
-
+    let backends = ports.iter().map(|p| format!("http://127.0.0.1:{p}/tg")).collect();
+    let balancer = Balancer::new(backends, 4);
+    let lb_url = balancer.serve("/tg").await;
     let dir = tempfile::tempdir().unwrap();
     let start = |i: usize| -> Child {
         let log = std::fs::File::create(dir.path().join(format!("instance-{i}.log"))).unwrap();

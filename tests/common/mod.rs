@@ -1,6 +1,7 @@
 //! Shared test helpers: clients with short timeouts, a sandbox on a loopback port, chats.
 #![allow(dead_code)] // each test crate uses a different part of this module
 
+pub mod balancer;
 pub mod botapi;
 pub mod chat;
 pub mod graphapi;
