@@ -2,8 +2,10 @@
 //! and two order checks through the real `billbot serve` process (its dispatcher, store and
 //! clients), against a Bot API server on loopback and the sandbox with a fixed provider latency.
 //!
-//! `cargo bench --bench load -- [--chats N] [--latency-ms MS] [--spread-ms MS] [--webhook]`
-//! (defaults: 1000 chats, 300 ms, all chats starting at once, long polling). `--spread-ms` starts
+//! `cargo bench --bench load -- [--chats N] [--latency-ms MS] [--spread-ms MS] [--webhook]
+//! [--postgres] [--instances N]` (defaults: 1000 chats, 300 ms, all chats starting at once, long
+//! polling, one instance on sled). With `--instances N` the N instances run in webhook mode behind
+//! a load balancer that spreads updates at random, on one PostgreSQL store. `--spread-ms` starts
 //! the chats evenly over that window instead: a steady arrival rate rather than one burst.
 //!
 //! Each chat runs 6 steps: /start, "Check a bill", "Senelec", a reference (inquiry), /status of a
@@ -16,8 +18,13 @@
 //! Telegram's rate limits are off (`BILLBOT_TELEGRAM_RATE_LIMITS=off`, as for a local Bot API
 //! server): with Telegram's 30 messages a second, 6,000 replies take 200 s whatever the bot does.
 
+#[path = "../tests/common/balancer.rs"]
+mod balancer;
 #[path = "../tests/common/botapi.rs"]
 mod botapi;
+#[path = "../tests/common/pg.rs"]
+#[allow(dead_code)]
+mod pg;
 
 mod common;
 
@@ -62,46 +69,106 @@ async fn run_chat(fake: FakeTelegram, chat: i64, latency: Duration) -> (Vec<Dura
     (overheads, chat_started.elapsed())
 }
 
+/// The commit latency the instances' `/metrics` report: (mean, p99 from the histogram's
+/// buckets), in milliseconds.
+async fn commit_latency(metrics_ports: &[u16]) -> (f64, f64) {
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    let (mut sum, mut count) = (0.0, 0.0);
+    for port in metrics_ports {
+        let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await else { continue };
+        let text = response.text().await.unwrap_or_default();
+        for line in text.lines().filter(|l| l.starts_with("billbot_store_commit_seconds")) {
+            let value: f64 = line.rsplit(' ').next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+            if line.starts_with("billbot_store_commit_seconds_sum") {
+                sum += value;
+            } else if line.starts_with("billbot_store_commit_seconds_count") {
+                count += value;
+            } else if let Some(le) = line.split("le=\"").nth(1).and_then(|r| r.split('"').next()) {
+                let le: f64 = le.parse().unwrap_or(f64::INFINITY);
+                match buckets.iter_mut().find(|(b, _)| *b == le) {
+                    Some((_, n)) => *n += value,
+                    None => buckets.push((le, value)),
+                }
+            }
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let p99 = buckets.iter().find(|(_, n)| *n >= count * 0.99).map_or(f64::NAN, |(le, _)| *le);
+    (if count > 0.0 { sum / count * 1e3 } else { f64::NAN }, p99 * 1e3)
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 fn main() {
     let chats = common::arg("--chats", 1000) as i64;
     let latency = Duration::from_millis(common::arg("--latency-ms", 300));
     let spread = Duration::from_millis(common::arg("--spread-ms", 0));
-    // `--webhook`: the Bot API server POSTs updates to billbot's webhook instead of long polling.
-    let webhook = std::env::args().any(|a| a == "--webhook").then(|| {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        (format!("http://127.0.0.1:{port}/"), format!("127.0.0.1:{port}"))
-    });
+    // `--instances N`: N serve processes behind a load balancer, in webhook mode (N > 1 needs
+    // `--postgres`). `--webhook`: webhook mode with one instance. `--postgres`: the store in a
+    // fresh schema of BILLBOT_TEST_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/test).
+    let instances = common::arg("--instances", 1).max(1) as usize;
+    let postgres = std::env::args().any(|a| a == "--postgres");
+    let webhook = instances > 1 || std::env::args().any(|a| a == "--webhook");
+    assert!(instances == 1 || postgres, "several instances share a PostgreSQL store: add --postgres");
+    if postgres && std::env::var(pg::URL_VAR).is_err() {
+        // SAFETY of the environment: set before any thread of this process reads it.
+        unsafe { std::env::set_var(pg::URL_VAR, "postgres://postgres@127.0.0.1:5432/test") };
+    }
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
+        let schema = match postgres {
+            true => Some(pg::schema("load").await.expect("PostgreSQL")),
+            false => None,
+        };
         let fake = FakeTelegram::start().await;
         let sb = sandbox::spawn_on_loopback(SandboxConfig { latency, ..Default::default() }).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut bot = Command::new(env!("CARGO_BIN_EXE_billbot"))
-            .arg("serve")
-            .env("TELOXIDE_TOKEN", botapi::TOKEN)
-            .env("TELOXIDE_API_URL", fake.api_url().as_str())
-            .env("BILLBOT_DATA_DIR", dir.path())
-            .env("BILLBOT_INQUIRY_URL", sb.inquiry_url().as_str())
-            .env("BILLBOT_INQUIRY_API_KEY", sandbox::INQUIRY_KEY)
-            .env("BILLBOT_STATUS_URL", sb.status_base().as_str())
-            .env("BILLBOT_STATUS_API_KEY", sandbox::STATUS_KEY)
-            .env("BILLBOT_MERCHANT_ID", sandbox::MERCHANT_ID)
-            .env("BILLBOT_TELEGRAM_RATE_LIMITS", "off")
-            .envs(webhook.iter().flat_map(|(url, listen)| {
-                [
-                    ("BILLBOT_WEBHOOK_URL", url.clone()),
-                    ("BILLBOT_WEBHOOK_LISTEN", listen.clone()),
-                    ("BILLBOT_WEBHOOK_SECRET", "load-bench-secret".to_owned()),
-                ]
-            }))
-            .env("RUST_LOG", "error")
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
-        let pid = bot.id();
+        let ports: Vec<u16> = (0..instances).map(|_| free_port()).collect();
+        let metrics_ports: Vec<u16> = (0..instances).map(|_| free_port()).collect();
+        let webhook_url = match (webhook, instances) {
+            (false, _) => None,
+            (true, 1) => Some(format!("http://127.0.0.1:{}/", ports[0])),
+            (true, _) => {
+                let backends = ports.iter().map(|p| format!("http://127.0.0.1:{p}/")).collect();
+                Some(balancer::Balancer::new(backends, 0).serve("/").await)
+            }
+        };
+        let mut bots: Vec<_> = (0..instances)
+            .map(|i| {
+                let mut command = Command::new(env!("CARGO_BIN_EXE_billbot"));
+                command
+                    .arg("serve")
+                    .env("TELOXIDE_TOKEN", botapi::TOKEN)
+                    .env("TELOXIDE_API_URL", fake.api_url().as_str())
+                    .env("BILLBOT_DATA_DIR", dir.path().join(format!("instance-{i}")))
+                    .env("BILLBOT_INQUIRY_URL", sb.inquiry_url().as_str())
+                    .env("BILLBOT_INQUIRY_API_KEY", sandbox::INQUIRY_KEY)
+                    .env("BILLBOT_STATUS_URL", sb.status_base().as_str())
+                    .env("BILLBOT_STATUS_API_KEY", sandbox::STATUS_KEY)
+                    .env("BILLBOT_MERCHANT_ID", sandbox::MERCHANT_ID)
+                    .env("BILLBOT_TELEGRAM_RATE_LIMITS", "off")
+                    .env("BILLBOT_METRICS_LISTEN", format!("127.0.0.1:{}", metrics_ports[i]))
+                    .env("RUST_LOG", "error")
+                    .stdin(Stdio::null());
+                if let Some(url) = &webhook_url {
+                    command
+                        .env("BILLBOT_WEBHOOK_URL", url)
+                        .env("BILLBOT_WEBHOOK_LISTEN", format!("127.0.0.1:{}", ports[i]))
+                        .env("BILLBOT_WEBHOOK_SECRET", "load-bench-secret");
+                }
+                if let Some(schema) = &schema {
+                    command.env("BILLBOT_DATABASE_URL", schema.url()).env("BILLBOT_INSTANCES", instances.to_string());
+                }
+                command.spawn().unwrap()
+            })
+            .collect();
+        let pids: Vec<u32> = bots.iter().map(|b| b.id()).collect();
         // Warm up: one chat through the whole flow (start-up, connections, command registration).
         run_chat(fake.clone(), 1, latency).await;
-        let cpu_before = common::cpu_time(pid);
+        let cpu_before: Duration = pids.iter().map(|p| common::cpu_time(*p)).sum();
+        let (commit_mean_before, _) = commit_latency(&metrics_ports).await;
 
         let started = Instant::now();
         let tasks: Vec<_> = (0..chats)
@@ -122,22 +189,36 @@ fn main() {
             chat_times.push(whole);
         }
         let total = started.elapsed();
+        let (commit_mean, commit_p99) = commit_latency(&metrics_ports).await;
+        let rss: Vec<f64> = pids.iter().map(|p| common::peak_rss_mib(&p.to_string())).collect();
+        let store = if postgres { "PostgreSQL" } else { "sled" };
         common::LoadRun {
             chats: chats as u64,
             steps_per_chat: FLOW.len(),
-            delivery: format!("updates by {}", if webhook.is_some() { "webhook" } else { "long polling" }),
+            delivery: format!(
+                "updates by {} to {instances} instance(s) on {store}",
+                if webhook { "webhook" } else { "long polling" }
+            ),
             latency,
             provider_steps: FLOW.iter().filter(|(_, p)| *p).count() as u32,
             spread,
             total,
             overheads,
             chat_times,
-            cpu: common::cpu_time(pid).saturating_sub(cpu_before),
-            rss_mib: common::peak_rss_mib(&pid.to_string()),
-            note: String::new(),
+            cpu: pids.iter().map(|p| common::cpu_time(*p)).sum::<Duration>().saturating_sub(cpu_before),
+            rss_mib: rss.iter().cloned().fold(0.0, f64::max),
+            note: format!(
+                " (the largest of {instances}; all together {:.1} MiB); store commit: mean {commit_mean:.2} ms (warm-up {commit_mean_before:.2} ms), p99 <= {commit_p99:.0} ms",
+                rss.iter().sum::<f64>()
+            ),
         }
         .print();
-        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-        let _ = bot.wait();
+        for pid in &pids {
+            let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        }
+        for bot in &mut bots {
+            let _ = bot.wait();
+        }
+        drop(schema);
     });
 }
