@@ -186,26 +186,29 @@ impl Bot {
                 return Turn { lang, replies: vec![Reply::text(t!(lang, "error-internal"))] };
             }
         };
-        // A redelivered update, or a message another instance has handled meanwhile: nothing to do.
-        let done = match &incoming.inbox_id {
-            Some(id) => !store.inbox_has(id).await.unwrap_or(true),
-            None => false,
+        let start = match store.turn_start::<State>(chat, incoming.inbox_id.as_deref()).await {
+            Ok(start) => start,
+            Err(e) => {
+                count("failed");
+                tracing::error!(%chat, error = %e, "the chat's state could not be read");
+                store.unlock(lease).await;
+                let lang = incoming.lang_code.as_deref().map(Lang::from_code).unwrap_or_default();
+                return Turn { lang, replies: vec![Reply::text(t!(lang, "error-internal"))] };
+            }
         };
-        if done {
+        // A redelivered update, or a message another instance has handled meanwhile: nothing to do.
+        if !start.pending {
             count("duplicate");
             tracing::info!(%chat, "an update handled before: not handled again");
             store.unlock(lease).await;
             return Turn { lang: Lang::default(), replies: Vec::new() };
         }
         let now = Utc::now();
-        let mut prefs = store.prefs(chat).await.unwrap_or_else(|e| {
-            tracing::error!(%chat, error = %e, "preferences unreadable");
-            Default::default()
-        });
+        let mut prefs = start.prefs;
         let lang = prefs
             .lang
             .unwrap_or_else(|| incoming.lang_code.as_deref().map(Lang::from_code).unwrap_or_default());
-        let stored = store.dialogue::<State>(chat).await.ok().flatten();
+        let stored = start.dialogue;
         let caps = chat.channel().capabilities();
         let first_contact = !caps.knows_user_language && stored.is_none() && prefs.last_inbound_at.is_none();
         let mut session = Session {
@@ -228,7 +231,8 @@ impl Bot {
                 // First: a step that changes the language rewrites these prefs after it.
                 session.writes.push(Op::Prefs { chat: chat.clone(), prefs: prefs.clone() });
             }
-            let held: Vec<(HeldId, Notice)> = store.held(chat).await?;
+            let held: Vec<(HeldId, Notice)> =
+                if start.has_held { store.held(chat).await? } else { Vec::new() };
             let mut replies: Vec<Reply> = held.iter().map(|(_, n)| notices::reply(session.lang, n)).collect();
             if !held.is_empty() {
                 let ids = held.into_iter().map(|(id, _)| id).collect();
@@ -240,11 +244,7 @@ impl Bot {
                 flow::step(&mut session, incoming.input).await?
             };
             replies.extend(step);
-            session.writes.push(Op::dialogue(chat, &session.state)?);
-            if let Some(id) = &incoming.inbox_id {
-                session.writes.push(Op::InboxDone { id: id.clone() });
-            }
-            session.writes.push(lease.release());
+            session.writes.push(lease.end_step(&session.state, incoming.inbox_id.clone())?);
             store.commit(std::mem::take(&mut session.writes)).await?;
             Ok::<_, StoreError>(replies)
         }

@@ -154,6 +154,14 @@ pub enum Op {
         chat: ChatKey,
         holder: String,
     },
+    /// What every step ends with, in one write: the chat's new state (encoded), the inbound
+    /// message it handled, and the end of its lease (the commit fails if the lease was lost).
+    EndStep {
+        chat: ChatKey,
+        state: Vec<u8>,
+        handled: Option<String>,
+        holder: String,
+    },
 }
 
 impl Op {
@@ -208,10 +216,31 @@ pub struct ChatLease {
 }
 
 impl ChatLease {
-    /// The op that ends the lease, committed with the step's writes.
+    /// The op that ends the lease, for a step that stored nothing.
     pub fn release(&self) -> Op {
         Op::Unlock { chat: self.chat.clone(), holder: self.holder.clone() }
     }
+
+    /// The op that ends a step: its new `state`, the inbound message it `handled`, the lease.
+    pub fn end_step<T: Serialize>(&self, state: &T, handled: Option<String>) -> Result<Op, StoreError> {
+        Ok(Op::EndStep {
+            chat: self.chat.clone(),
+            state: encode(state)?,
+            handled,
+            holder: self.holder.clone(),
+        })
+    }
+}
+
+/// What a step starts from, read once its chat is taken.
+#[derive(Debug)]
+pub struct TurnStart<T> {
+    pub prefs: Prefs,
+    pub dialogue: Option<T>,
+    /// Notices are held for the chat.
+    pub has_held: bool,
+    /// The inbound message the step is for is still waiting to be handled (always, for none).
+    pub pending: bool,
 }
 
 impl Drop for ChatLease {
@@ -481,6 +510,24 @@ impl Store {
             Backend::Postgres(p) => Some(p.lock_chat(chat, &holder).await?),
         };
         Ok(ChatLease { chat: chat.clone(), holder, renewal })
+    }
+
+    /// What a step starts from: the chat's prefs and state, whether notices wait for it, whether
+    /// its inbound message is still pending. One query in PostgreSQL.
+    pub async fn turn_start<T: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+        inbox_id: Option<&str>,
+    ) -> Result<TurnStart<T>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => Ok(TurnStart {
+                prefs: s.prefs(chat)?,
+                dialogue: s.dialogue(chat)?,
+                has_held: !s.held::<serde_json::Value>(chat)?.is_empty(),
+                pending: inbox_id.map_or(Ok(true), |id| s.inbox_has(id))?,
+            }),
+            Backend::Postgres(p) => p.turn_start(chat, inbox_id).await,
+        }
     }
 
     /// Ends a lease without a commit (the step failed).

@@ -200,8 +200,19 @@ impl PgStore {
             .ok()
     }
 
-    /// One transaction: every op, in order.
+    /// One transaction: every op, in order. A batch of one op that is one statement needs no
+    /// transaction of its own (most steps: their end, alone).
     pub async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
+        if let [op] = batch.ops.as_slice()
+            && matches!(
+                op,
+                Op::EndStep { .. } | Op::Unlock { .. } | Op::Dialogue { .. } | Op::InboxDone { .. }
+            )
+        {
+            let mut conn = self.pool.acquire().await?;
+            let op = batch.ops.into_iter().next().ok_or(StoreError::Unsupported("an empty batch"))?;
+            return self.apply(&mut conn, op).await;
+        }
         let mut tx = self.pool.begin().await?;
         for op in batch.ops {
             self.apply(&mut tx, op).await?;
@@ -327,6 +338,27 @@ impl PgStore {
                     })
                     .collect();
                 sqlx::query("DELETE FROM held WHERE id = ANY($1)").bind(ids).execute(&mut *conn).await?;
+            }
+            Op::EndStep { chat, state, handled, holder } => {
+                let chat = chat.storage_key();
+                // One statement: the state, the message handled, the lease ended (all or none).
+                let ended: i64 = sqlx::query_scalar(
+                    "WITH state AS (
+                         INSERT INTO dialogue (chat, data) VALUES ($1, $2::jsonb)
+                         ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data),
+                     handled AS (DELETE FROM inbox WHERE id = $3),
+                     ended AS (DELETE FROM chat_locks WHERE chat = $1 AND holder = $4 RETURNING 1)
+                     SELECT count(*) FROM ended",
+                )
+                .bind(&chat)
+                .bind(text(state))
+                .bind(handled)
+                .bind(holder)
+                .fetch_one(&mut *conn)
+                .await?;
+                if ended != 1 {
+                    return Err(StoreError::LeaseLost(chat));
+                }
             }
             Op::Unlock { chat, holder } => {
                 let chat = chat.storage_key();
@@ -495,23 +527,17 @@ impl PgStore {
         message: &[u8],
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let fresh = sqlx::query("INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-            .bind(id)
-            .bind(at)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 1;
-        if fresh {
-            sqlx::query("INSERT INTO inbox (id, data) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO NOTHING")
-                .bind(id)
-                .bind(text(message.to_vec()))
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(fresh)
+        // One statement: the id is taken, and the message kept, only if the id is new.
+        let fresh: Option<String> = sqlx::query_scalar(
+            "WITH fresh AS (INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id)
+             INSERT INTO inbox (id, data) SELECT id, $3::jsonb FROM fresh ON CONFLICT (id) DO NOTHING RETURNING id",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(text(message.to_vec()))
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(fresh.is_some())
     }
 
     pub async fn inbox_pending<T: DeserializeOwned>(
@@ -545,6 +571,31 @@ impl PgStore {
         sqlx::query("DELETE FROM inbox WHERE id = ANY($1)").bind(&gone).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(gone.len())
+    }
+
+    pub async fn turn_start<T: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+        inbox_id: Option<&str>,
+    ) -> Result<super::TurnStart<T>, StoreError> {
+        let chat = chat.storage_key();
+        let row = sqlx::query(
+            "SELECT (SELECT data::text FROM prefs WHERE chat = $1),
+                    (SELECT data::text FROM dialogue WHERE chat = $1),
+                    EXISTS (SELECT 1 FROM held WHERE chat = $1),
+                    $2::text IS NULL OR EXISTS (SELECT 1 FROM inbox WHERE id = $2)",
+        )
+        .bind(&chat)
+        .bind(inbox_id)
+        .fetch_one(&self.pool)
+        .await?;
+        let (prefs, dialogue): (Option<String>, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
+        Ok(super::TurnStart {
+            prefs: prefs.and_then(|p| self.decode("prefs", &chat, &p)).unwrap_or_default(),
+            dialogue: dialogue.and_then(|d| self.decode("dialogue", &chat, &d)),
+            has_held: row.try_get(2)?,
+            pending: row.try_get(3)?,
+        })
     }
 
     pub async fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {

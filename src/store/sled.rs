@@ -298,7 +298,14 @@ impl SledStore {
                 }
             }
             Op::Alias { alias, chat } => self.write(&inner.aliases, alias.storage_key().as_bytes(), &chat)?,
+            // One process: its per-chat lock is the lease.
             Op::Unlock { .. } => {}
+            Op::EndStep { chat, state, handled, .. } => {
+                inner.dialogue.insert(chat.storage_key().as_bytes(), state)?;
+                if let Some(id) = handled {
+                    inner.inbox.remove(id.as_bytes())?;
+                }
+            }
         }
         Ok(())
     }
