@@ -37,6 +37,9 @@ use super::{
 };
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
 
+/// sled's page cache.
+const SLED_CACHE_BYTES: u64 = 128 * 1024 * 1024;
+
 /// A flush slower than this is logged: every reply waiting on it was held that long.
 const SLOW_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -155,7 +158,10 @@ pub(super) fn saved_reference(
 
 impl SledStore {
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
-        let db = sled::Config::new().path(dir).open()?;
+        // sled caches up to 1 GiB by default, and a store of a million orders fills it (measured:
+        // 1,069 MiB of RSS in `cargo bench --bench orders`). 128 MiB keeps lookups in memory for
+        // the orders a bot touches most.
+        let db = sled::Config::new().path(dir).cache_capacity(SLED_CACHE_BYTES).open()?;
         let meta = db.open_tree("meta")?;
         match meta.get("schema_version")? {
             None => {
