@@ -234,3 +234,30 @@ async fn serve_runs_whatsapp_alone_survives_kill_9_and_never_logs_its_secrets() 
         assert!(!logs.contains(secret), "{secret} appears in the logs");
     }
 }
+
+#[test]
+fn a_database_that_cannot_be_reached_is_named_without_its_password() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let out = Command::new(env!("CARGO_BIN_EXE_billbot"))
+        .arg("serve")
+        .env("TELOXIDE_TOKEN", TOKEN)
+        .env("TELOXIDE_API_URL", "http://127.0.0.1:9/")
+        .env("BILLBOT_DATABASE_URL", format!("postgres://billbot:Sup3r-Secret-pw@127.0.0.1:{port}/billbot"))
+        .env("RUST_LOG", "trace")
+        .env("LANG", "C")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(all.contains("could not be opened") && all.contains("PostgreSQL"), "{all}");
+    assert!(!all.contains("Sup3r-Secret-pw"), "{all}");
+    let bad = Command::new(env!("CARGO_BIN_EXE_billbot"))
+        .arg("serve")
+        .env("TELOXIDE_TOKEN", TOKEN)
+        .env("BILLBOT_DATABASE_URL", "mysql://root:Sup3r-Secret-pw@db/billbot")
+        .env("LANG", "C")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("BILLBOT_DATABASE_URL") && !err.contains("Sup3r-Secret-pw"), "{err}");
+}

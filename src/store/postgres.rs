@@ -92,6 +92,10 @@ impl PgStore {
     ) -> Result<PgStore, StoreError> {
         let statement_timeout = format!("{}ms", settings.statement_timeout.as_millis());
         let options = options.options([("statement_timeout", statement_timeout.as_str())]);
+        // One connection first: its error says why (refused, unknown database, password), where
+        // the pool's would only say it timed out.
+        let probe = <PgConnection as sqlx::Connection>::connect_with(&options).await?;
+        let _ = sqlx::Connection::close(probe).await;
         let pool = PgPoolOptions::new()
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
