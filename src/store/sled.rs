@@ -156,12 +156,31 @@ pub(super) fn saved_reference(
     }
 }
 
+/// Opens the database, waiting up to 2 s while its directory is locked. sled releases the lock
+/// when its last thread lets go of the database, a moment after the last handle is dropped, so a
+/// store reopened at once in the same process (a restart in place) would otherwise find it taken.
+/// Another process holding it for longer is refused, as before.
+fn open_when_free(dir: &Path) -> Result<sled::Db, StoreError> {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::Config::new().path(dir).cache_capacity(SLED_CACHE_BYTES).open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && started.elapsed() < std::time::Duration::from_secs(2) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            result => return Ok(result?),
+        }
+    }
+}
+
 impl SledStore {
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
         // sled caches up to 1 GiB by default, and a store of a million orders fills it (measured:
         // 1,069 MiB of RSS in `cargo bench --bench orders`). 128 MiB keeps lookups in memory for
         // the orders a bot touches most.
-        let db = sled::Config::new().path(dir).cache_capacity(SLED_CACHE_BYTES).open()?;
+        let db = open_when_free(dir)?;
         let meta = db.open_tree("meta")?;
         match meta.get("schema_version")? {
             None => {
