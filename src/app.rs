@@ -47,6 +47,8 @@ pub struct Settings {
     pub whatsapp: Option<WhatsAppSettings>,
     /// The terminal demo's chat gets the tracker's notices on standard output.
     pub terminal: bool,
+    /// Every reply says it comes from test data (`serve` on the sandbox).
+    pub sandbox_notice: bool,
 }
 
 impl Settings {
@@ -64,8 +66,16 @@ impl Settings {
         if telegram.is_none() && whatsapp.is_none() {
             return Err(ConfigError::NoChannel);
         }
+        let providers = ProviderSettings::from_lookup(&lookup)?;
+        // Real users must never get made-up bills by accident: the sandbox is asked for by name.
+        let sandbox_asked =
+            lookup("BILLBOT_SANDBOX").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
+        if providers.uses_sandbox() && !sandbox_asked {
+            return Err(ConfigError::SandboxNotAsked);
+        }
         Ok(Settings {
-            providers: ProviderSettings::from_lookup(&lookup)?,
+            providers,
+            sandbox_notice: sandbox_asked,
             tracking: TrackingSettings::from_lookup(&lookup)?,
             data_dir: lookup("BILLBOT_DATA_DIR")
                 .filter(|v| !v.trim().is_empty())
@@ -166,12 +176,15 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
         Arc::new(notifiers),
         settings.tracking.tracker.clone(),
     ));
-    let bot = Bot::with_tracker(
+    let mut bot = Bot::with_tracker(
         providers.inquiry.clone(),
         providers.status.clone(),
         store.clone(),
         tracker.clone(),
     );
+    if settings.sandbox_notice && providers.sandbox.is_some() {
+        bot = bot.saying_test_data();
+    }
     let whatsapp = match (whatsapp_client, &settings.whatsapp) {
         (Some(client), Some(wa)) => Some(WhatsApp::new(wa.clone(), client, bot.clone(), store.clone())),
         _ => None,

@@ -63,7 +63,12 @@ pub enum Command {
         agent: bool,
     },
     /// Run the bot on every configured channel (Telegram when TELOXIDE_TOKEN is set).
-    Serve,
+    Serve {
+        /// Answer from the built-in sandbox (test data) when no provider is configured, as
+        /// BILLBOT_SANDBOX=1 does; every reply then says it is test data.
+        #[arg(long)]
+        sandbox: bool,
+    },
     /// Serve both provider APIs, simulated, for trying billbot without a provider account.
     Sandbox {
         /// Address to listen on.
@@ -126,7 +131,7 @@ impl From<ErrorKind> for Exit {
 pub fn default_log_filter(command: &Command) -> &'static str {
     match command {
         Command::Inquire { .. } | Command::Status { .. } | Command::Demo { .. } => "off",
-        Command::Sandbox { .. } | Command::Serve => "info",
+        Command::Sandbox { .. } | Command::Serve { .. } => "info",
         Command::MigrateStore { .. } => "warn",
     }
 }
@@ -139,7 +144,7 @@ pub async fn run(cli: Cli) -> Exit {
         }
         Command::Status { order_no, output } => status(&order_no, &output).await,
         Command::Demo { lang, agent } => demo(lang, agent).await,
-        Command::Serve => serve().await,
+        Command::Serve { sandbox } => serve(sandbox).await,
         Command::Sandbox { listen } => serve_sandbox(listen).await,
         Command::MigrateStore { from, to } => migrate_store(&from, &to).await,
     }
@@ -284,6 +289,7 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
         telegram: None,
         whatsapp: None,
         terminal: true,
+        sandbox_notice: false,
     };
     let app = match start(lang, settings).await {
         Ok(app) => app,
@@ -321,9 +327,13 @@ async fn start(lang: Lang, settings: app::Settings) -> Result<app::App, Exit> {
     Ok(app)
 }
 
-async fn serve() -> Exit {
+async fn serve(sandbox: bool) -> Exit {
     let lang = config::terminal_lang();
-    let settings = match app::Settings::for_serve() {
+    let lookup = |name: &str| match name {
+        "BILLBOT_SANDBOX" if sandbox => Some("1".to_owned()),
+        _ => std::env::var(name).ok(),
+    };
+    let settings = match app::Settings::for_serve_from(lookup) {
         Ok(s) => s,
         Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string())),
     };

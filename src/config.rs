@@ -39,6 +39,12 @@ pub enum ConfigError {
          (WhatsApp), or both"
     )]
     NoChannel,
+    #[error(
+        "no provider is configured (BILLBOT_INQUIRY_URL, BILLBOT_STATUS_URL): serve would answer real \
+         users with the built-in sandbox's made-up bills. Set the provider variables, or set \
+         BILLBOT_SANDBOX=1 (or pass --sandbox) to run on test data on purpose"
+    )]
+    SandboxNotAsked,
 }
 
 /// The Bill Inquiry endpoint and its key.
@@ -67,6 +73,11 @@ pub struct ProviderSettings {
 }
 
 impl ProviderSettings {
+    /// Whether either provider is the embedded sandbox (its URL is not configured).
+    pub fn uses_sandbox(&self) -> bool {
+        self.inquiry.is_none() || self.status.is_none()
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

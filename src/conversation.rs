@@ -90,6 +90,8 @@ pub(crate) struct BotInner {
     store: Store,
     /// Present when order tracking runs: enables "notify me".
     pub(crate) tracker: Option<Arc<Tracker>>,
+    /// Every turn's first reply says it comes from test data (`serve` on the sandbox).
+    test_data: std::sync::atomic::AtomicBool,
     /// One lock per chat in use: a chat's inputs are handled one after another even if a
     /// channel delivers them concurrently; different chats never wait for each other.
     chats: Mutex<HashMap<ChatKey, Weak<tokio::sync::Mutex<()>>>>,
@@ -118,6 +120,7 @@ impl Bot {
                 status,
                 store,
                 tracker: None,
+                test_data: Default::default(),
                 chats: Mutex::new(HashMap::new()),
             }),
         }
@@ -131,7 +134,15 @@ impl Bot {
         tracker: Arc<Tracker>,
     ) -> Bot {
         let chats = Mutex::new(HashMap::new());
-        Bot { inner: Arc::new(BotInner { inquiry, status, store, tracker: Some(tracker), chats }) }
+        let tracker = Some(tracker);
+        let test_data = Default::default();
+        Bot { inner: Arc::new(BotInner { inquiry, status, store, tracker, test_data, chats }) }
+    }
+
+    /// This bot, saying in every turn's first reply that it answers from test data.
+    pub fn saying_test_data(self) -> Bot {
+        self.inner.test_data.store(true, std::sync::atomic::Ordering::Relaxed);
+        self
     }
 
     pub fn store(&self) -> &Store {
@@ -260,6 +271,12 @@ impl Bot {
                 vec![menus::main_menu(&session, t!(session.lang, "error-internal"))]
             }
         };
+        let mut replies = replies;
+        if self.inner.test_data.load(std::sync::atomic::Ordering::Relaxed)
+            && let Some(first) = replies.first_mut()
+        {
+            first.text = format!("{}\n\n{}", t!(session.lang, "sandbox-notice"), first.text);
+        }
         Turn { lang: session.lang, replies }
     }
 }

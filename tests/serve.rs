@@ -142,6 +142,7 @@ async fn a_token_telegram_refuses_stops_serve_without_printing_it() {
                 .env("LANG", "C")
                 .env_remove("BILLBOT_INQUIRY_URL")
                 .env_remove("BILLBOT_STATUS_URL")
+                .env("BILLBOT_SANDBOX", "1")
                 .output()
                 .unwrap()
         }
@@ -243,6 +244,7 @@ fn a_database_that_cannot_be_reached_is_named_without_its_password() {
         .env("TELOXIDE_TOKEN", TOKEN)
         .env("TELOXIDE_API_URL", "http://127.0.0.1:9/")
         .env("BILLBOT_DATABASE_URL", format!("postgres://billbot:Sup3r-Secret-pw@127.0.0.1:{port}/billbot"))
+        .env("BILLBOT_SANDBOX", "1")
         .env("RUST_LOG", "trace")
         .env("LANG", "C")
         .output()
@@ -255,9 +257,55 @@ fn a_database_that_cannot_be_reached_is_named_without_its_password() {
         .arg("serve")
         .env("TELOXIDE_TOKEN", TOKEN)
         .env("BILLBOT_DATABASE_URL", "mysql://root:Sup3r-Secret-pw@db/billbot")
+        .env("BILLBOT_SANDBOX", "1")
         .env("LANG", "C")
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&bad.stderr);
     assert!(err.contains("BILLBOT_DATABASE_URL") && !err.contains("Sup3r-Secret-pw"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_refuses_the_sandbox_unless_asked_and_then_says_every_reply_is_test_data() {
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let base = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_billbot"));
+        command
+            .arg("serve")
+            .env("TELOXIDE_TOKEN", TOKEN)
+            .env("TELOXIDE_API_URL", fake.api_url().as_str())
+            .env("BILLBOT_DATA_DIR", dir.path())
+            .env("BILLBOT_TELEGRAM_RATE_LIMITS", "off")
+            .env("LANG", "C")
+            .env_remove("BILLBOT_INQUIRY_URL")
+            .env_remove("BILLBOT_STATUS_URL")
+            .env_remove("BILLBOT_SANDBOX");
+        command
+    };
+    let refused = tokio::task::spawn_blocking({
+        let mut command = base();
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("BILLBOT_SANDBOX=1") && err.contains("--sandbox"), "{err}");
+    assert!(fake.calls("getUpdates").is_empty(), "nobody was answered");
+
+    let child = base()
+        .arg("--sandbox")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    fake.user_says(5, "en", "/bill");
+    let reply = fake.next_reply(5, 0).await;
+    assert!(reply.text.starts_with("🧪 Test data"), "{}", reply.text);
+    assert!(reply.text.contains("Which biller?"), "{}", reply.text);
+    let pid = child.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    wait(child).await;
 }

@@ -82,3 +82,4 @@ saved-deleted = 🗑 { $reference } is no longer saved.
 first-contact = Hello! I'm billbot: I look up SenEau, Senelec and Woyofal bills and the status of your orders. Choose your language below, or just type.
 wa-list-button = Choose
 wa-more-choices = More choices ({ $page }/{ $pages }):
+sandbox-notice = 🧪 Test data: this bot answers from a built-in sandbox. No bill or order shown here is real.

@@ -82,3 +82,4 @@ saved-deleted = 🗑 { $reference } n'est plus enregistré.
 first-contact = Bonjour ! Je suis billbot : je consulte vos factures SenEau, Senelec et Woyofal et le statut de vos commandes. Choisissez votre langue ci-dessous, ou écrivez directement.
 wa-list-button = Choisir
 wa-more-choices = Autres choix ({ $page }/{ $pages }) :
+sandbox-notice = 🧪 Données de test : ce bot répond depuis un bac à sable intégré. Aucune facture ni commande affichée ici n'est réelle.

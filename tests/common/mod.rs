@@ -90,6 +90,7 @@ pub fn app_settings(dir: &std::path::Path, sandbox: SandboxConfig) -> billbot::a
         telegram: None,
         whatsapp: None,
         terminal: false,
+        sandbox_notice: false,
     }
 }
 
