@@ -581,6 +581,7 @@ fn serve_names_what_to_set_when_no_channel_or_a_companion_is_missing() {
         "BILLBOT_WHATSAPP_PHONE_NUMBER_ID" => Some("123".into()),
         "BILLBOT_WHATSAPP_APP_SECRET" => Some("s".into()),
         "BILLBOT_WHATSAPP_VERIFY_TOKEN" => Some("v".into()),
+        "BILLBOT_SANDBOX" => Some("1".into()),
         _ => None,
     })
     .unwrap();
