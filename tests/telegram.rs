@@ -595,3 +595,22 @@ async fn an_update_taken_in_before_a_crash_is_answered_after_the_restart() {
     bot.stop().await;
     assert_eq!(fake.messages_to(61).len(), 1, "answered once");
 }
+
+#[tokio::test]
+async fn an_agent_in_a_group_gets_the_customer_view_merchant_figures_stay_private() {
+    let mut bot = Running::start().await;
+    let group = -100_555;
+    let before = bot.fake.messages_to(group).len();
+    bot.fake.user_says_in_group(group, AGENT, "en", &format!("/status {}", orders::DOC_SAMPLE));
+    let order = bot.fake.next_reply(group, before).await;
+    assert!(order.text.contains("Order GB - 202206132206791818205"), "{}", order.text);
+    assert!(!order.text.contains("Merchant details") && !order.text.contains("Wallet balance"), "{}", order.text);
+    let before = bot.fake.messages_to(group).len();
+    bot.fake.user_says_in_group(group, AGENT, "en", "/history");
+    let history = bot.fake.next_reply(group, before).await;
+    assert!(history.text.contains("for agents only"), "{}", history.text);
+    // In their private chat, the same agent sees them.
+    let private = bot.say(AGENT, "en", &format!("/status {}", orders::DOC_SAMPLE)).await;
+    assert!(private.text.contains("Merchant details"), "{}", private.text);
+    bot.stop().await;
+}

@@ -204,7 +204,8 @@ impl Telegram {
                     update_id,
                     chat: msg.chat.id.0,
                     lang_code: user.language_code.clone(),
-                    agent: agents.role(user) == Role::Agent,
+                    // Merchant figures and the history never go to a group, whoever asks there.
+                    agent: msg.chat.is_private() && agents.role(user) == Role::Agent,
                     input: Input::from_text(text),
                     pressed: None,
                     sent_at: Some(msg.date),
@@ -217,7 +218,7 @@ impl Telegram {
                     update_id,
                     chat: message.chat().id.0,
                     lang_code: query.from.language_code.clone(),
-                    agent: agents.role(&query.from) == Role::Agent,
+                    agent: message.chat().is_private() && agents.role(&query.from) == Role::Agent,
                     input: Input::Button(query.data.clone().unwrap_or_default()),
                     // A message over 48 hours old reaches bots as "inaccessible": it cannot be
                     // edited, so the answer comes as a new message.
