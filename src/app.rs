@@ -255,21 +255,13 @@ impl App {
             let app = callback::router(tracker.clone(), providers.status.clone(), secret);
             tracing::info!(listen = ?listener.local_addr().ok(), "provider callbacks enabled");
             let shutdown = until_stopped();
-            servers.spawn(async move {
-                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-                    tracing::error!(error = %e, "the provider-callback server stopped");
-                }
-            });
+            servers.spawn(crate::http::serve(listener, app, shutdown));
         }
         if let Some(listener) = listeners.ops {
             let app = crate::ops::router(store.clone());
             tracing::info!(listen = ?listener.local_addr().ok(), "health checks and metrics enabled");
             let shutdown = until_stopped();
-            servers.spawn(async move {
-                if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-                    tracing::error!(error = %e, "the health and metrics server stopped");
-                }
-            });
+            servers.spawn(crate::http::serve(listener, crate::http::limited(app), shutdown));
         }
         if let Some(whatsapp) = &whatsapp {
             match listeners.whatsapp {
@@ -281,11 +273,7 @@ impl App {
                     );
                     let app = whatsapp.router();
                     let shutdown = until_stopped();
-                    servers.spawn(async move {
-                        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
-                            tracing::error!(error = %e, "the WhatsApp webhook server stopped");
-                        }
-                    });
+                    servers.spawn(crate::http::serve(listener, app, shutdown));
                 }
                 None => tracing::error!("the WhatsApp channel has no listener: its webhook is not served"),
             }

@@ -233,7 +233,7 @@ pub fn data_dir() -> Option<std::path::PathBuf> {
 /// | `TELOXIDE_API_URL` | Bot API base URL | `https://api.telegram.org` |
 /// | `BILLBOT_AGENTS` | comma-separated numeric Telegram user ids of agents | none |
 /// | `BILLBOT_WEBHOOK_URL` | public HTTPS URL Telegram posts updates to; set = webhook mode | long polling |
-/// | `BILLBOT_WEBHOOK_LISTEN` | address the webhook server listens on | `0.0.0.0:8443` |
+/// | `BILLBOT_WEBHOOK_LISTEN` | address the webhook server listens on | `127.0.0.1:8443` (put TLS in front) |
 /// | `BILLBOT_WEBHOOK_SECRET` | secret checked in `X-Telegram-Bot-Api-Secret-Token` (1-256 of `A-Za-z0-9_-`) | generated at start |
 /// | `BILLBOT_TELEGRAM_RATE_LIMITS` | `on`: pace messages to Telegram's limits; `off`: only for a local Bot API test server | `on` |
 #[derive(Debug, Clone)]
@@ -292,7 +292,7 @@ impl TelegramSettings {
             None => None,
             Some(url) => {
                 let url = parse_url("BILLBOT_WEBHOOK_URL", url)?;
-                let listen = get("BILLBOT_WEBHOOK_LISTEN").unwrap_or_else(|| "0.0.0.0:8443".to_owned());
+                let listen = get("BILLBOT_WEBHOOK_LISTEN").unwrap_or_else(|| "127.0.0.1:8443".to_owned());
                 let listen = listen.parse().map_err(|_| ConfigError::Invalid {
                     var: "BILLBOT_WEBHOOK_LISTEN",
                     reason: format!("{listen:?} is not an address:port"),

@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod conversation;
 pub mod domain;
+pub mod http;
 pub mod i18n;
 pub mod ops;
 pub mod providers;

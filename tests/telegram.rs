@@ -604,7 +604,11 @@ async fn an_agent_in_a_group_gets_the_customer_view_merchant_figures_stay_privat
     bot.fake.user_says_in_group(group, AGENT, "en", &format!("/status {}", orders::DOC_SAMPLE));
     let order = bot.fake.next_reply(group, before).await;
     assert!(order.text.contains("Order GB - 202206132206791818205"), "{}", order.text);
-    assert!(!order.text.contains("Merchant details") && !order.text.contains("Wallet balance"), "{}", order.text);
+    assert!(
+        !order.text.contains("Merchant details") && !order.text.contains("Wallet balance"),
+        "{}",
+        order.text
+    );
     let before = bot.fake.messages_to(group).len();
     bot.fake.user_says_in_group(group, AGENT, "en", "/history");
     let history = bot.fake.next_reply(group, before).await;

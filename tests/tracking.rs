@@ -266,7 +266,7 @@ async fn callback_server(tracker: Arc<Tracker>, status: billbot::upstream::Statu
     let app = callback::router(tracker, status, "cb-secret-0123456789abcdef".to_owned().into());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    tokio::spawn(billbot::http::serve(listener, app, std::future::pending()));
     format!("http://{addr}/provider/callback")
 }
 
@@ -300,6 +300,13 @@ async fn provider_callbacks_are_authenticated_idempotent_and_notify_at_once() {
         .await
         .unwrap();
     assert_eq!(no_order.status(), 400);
+    // Over 64 KiB: 413, but only for whoever has the secret, which is checked first.
+    let huge = vec![b' '; 65 * 1024 + 1];
+    let big =
+        client.post(format!("{url}/cb-secret-0123456789abcdef")).body(huge.clone()).send().await.unwrap();
+    assert_eq!(big.status(), 413);
+    let big_wrong = client.post(format!("{url}/not-the-secret")).body(huge).send().await.unwrap();
+    assert_eq!(big_wrong.status(), 401, "the secret is checked before the body is read");
     assert!(s.recorder.sent().is_empty(), "refused calls change nothing");
 
     let ok = client.post(format!("{url}/cb-secret-0123456789abcdef")).json(&body).send().await.unwrap();

@@ -664,3 +664,22 @@ async fn on_postgresql_the_same_dialogue_goes_on_across_a_restart_and_a_redelive
     again.assert_nothing_rejected();
     again.stop().await;
 }
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut bot = Running::start().await;
+    let address = bot.webhook.trim_start_matches("http://").split('/').next().unwrap().to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address).await.unwrap();
+    slow.write_all(b"POST /whatsapp/webhook HTTP/1.1\r\nHost: bot\r\nX-Hub-Signature-256: sha256=00")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = [0u8; 256];
+    // The server closes (or answers 408 and closes) once the header timeout passes.
+    let read = tokio::time::timeout(Duration::from_secs(20), slow.read(&mut buf)).await;
+    let waited = started.elapsed();
+    assert!(read.is_ok(), "the connection was still open after 20 s");
+    assert!(waited >= Duration::from_secs(9), "cut off after the header timeout, not before: {waited:?}");
+    bot.stop().await;
+}

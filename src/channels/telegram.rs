@@ -427,17 +427,14 @@ pub async fn run(
             let secret = webhook::secret(webhook).map_err(Arc::new)?;
             let app = webhook::router(telegram.clone(), webhook, secret.clone());
             let stop = stopping.clone();
-            let server = tokio::spawn(async move {
-                axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await
-            });
+            let server =
+                tokio::spawn(crate::http::serve(listener, app, async move { stop.cancelled().await }));
             let registered = webhook::register(&bot, webhook, &secret).await;
             if registered.is_ok() {
                 shutdown.await;
             }
             stopping.cancel();
-            if let Ok(Err(e)) = server.await {
-                tracing::error!(error = %e, "the Telegram webhook server stopped");
-            }
+            let _ = server.await;
             registered
         }
     };

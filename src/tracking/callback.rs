@@ -12,11 +12,12 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -48,48 +49,49 @@ pub struct CallbackBody {
 struct CallbackState {
     tracker: Arc<Tracker>,
     status: StatusClient,
-    secret: SecretString,
 }
 
-/// The callback routes.
+/// Where the callback is posted: the secret in the path's last segment, or in a header.
+const PATH: &str = "/provider/callback";
+
+/// The callback routes, with the body limit and timeouts of every listener (`http`). The secret
+/// is checked, in constant time, before the body is read.
 pub fn router(tracker: Arc<Tracker>, status: StatusClient, secret: SecretString) -> Router {
-    let state = Arc::new(CallbackState { tracker, status, secret });
-    Router::new()
-        .route("/provider/callback", post(with_header))
-        .route("/provider/callback/{secret}", post(with_path))
-        .with_state(state)
-}
-
-/// Compares without stopping at the first difference, so timing does not reveal the secret.
-fn same(given: &str, secret: &SecretString) -> bool {
-    let expected = secret.expose_secret().as_bytes();
-    let given = given.as_bytes();
-    given.len() == expected.len() && given.iter().zip(expected).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    let secret = Arc::new(secret);
+    let guard = move |request: Request, next: Next| {
+        let secret = secret.clone();
+        async move {
+            let in_path = request.uri().path().strip_prefix(PATH).and_then(|rest| rest.strip_prefix('/'));
+            let given = match in_path {
+                Some(segment) => segment.as_bytes().to_vec(),
+                None => request
+                    .headers()
+                    .get("X-Callback-Secret")
+                    .map(|v| v.as_bytes().to_vec())
+                    .unwrap_or_default(),
+            };
+            if !crate::http::same_secret(&given, &secret) {
+                tracing::warn!("provider callback refused: wrong or missing secret");
+                return answer(StatusCode::UNAUTHORIZED, "unauthorized");
+            }
+            next.run(request).await
+        }
+    };
+    let state = Arc::new(CallbackState { tracker, status });
+    let routes = Router::new()
+        .route(PATH, post(handle))
+        .route(&format!("{PATH}/{{secret}}"), post(handle))
+        .layer(axum::middleware::from_fn(guard))
+        .with_state(state);
+    crate::http::limited(routes)
 }
 
 fn answer(status: StatusCode, response: &str) -> Response {
     (status, axum::Json(json!({ "response": response }))).into_response()
 }
 
-async fn with_header(State(state): State<Arc<CallbackState>>, headers: HeaderMap, body: Bytes) -> Response {
-    let given = headers.get("X-Callback-Secret").and_then(|v| v.to_str().ok()).unwrap_or_default();
-    handle(&state, same(given, &state.secret), &body).await
-}
-
-async fn with_path(
-    State(state): State<Arc<CallbackState>>,
-    Path(given): Path<String>,
-    body: Bytes,
-) -> Response {
-    handle(&state, same(&given, &state.secret), &body).await
-}
-
-async fn handle(state: &CallbackState, authenticated: bool, body: &[u8]) -> Response {
-    if !authenticated {
-        tracing::warn!("provider callback refused: wrong or missing secret");
-        return answer(StatusCode::UNAUTHORIZED, "unauthorized");
-    }
-    let callback: CallbackBody = match serde_json::from_slice(body) {
+async fn handle(State(state): State<Arc<CallbackState>>, body: Bytes) -> Response {
+    let callback: CallbackBody = match serde_json::from_slice(&body) {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "provider callback refused: not the documented JSON");

@@ -5,32 +5,24 @@
 //! - an update is recorded in the store before Telegram is told 200: an instance that dies after
 //!   answering loses nothing (another instance, or this one restarted, handles it), and an update
 //!   Telegram delivers again, to any instance, is handled once;
-//! - bodies over 256 KiB get 413, a request over 10 s gets 408.
-
-use std::time::Duration;
+//! - the limits of every listener apply (`http`: 64 KiB, timeouts, a cap on connections).
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::routing::post;
 use secrecy::{ExposeSecret, SecretString};
-use subtle::ConstantTimeEq;
 use teloxide::payloads::SetWebhookSetters;
 use teloxide::prelude::{Request, Requester};
 use teloxide::types::{AllowedUpdate, Update};
-use tower_http::timeout::TimeoutLayer;
 
 use super::{Telegram, TgBot};
 use crate::config::WebhookSettings;
 
-const MAX_BODY: usize = 256 * 1024;
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
 #[derive(Clone)]
 struct Hook {
     telegram: Telegram,
-    secret: SecretString,
 }
 
 /// The secret Telegram is asked to send: the configured one, or 32 random bytes (hex) from the
@@ -50,11 +42,14 @@ pub fn router(telegram: Telegram, settings: &WebhookSettings, secret: SecretStri
         "" => "/",
         path => path,
     };
-    Router::new()
+    let secret = std::sync::Arc::new(secret);
+    let routes = Router::new()
         .route(path, post(receive))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .with_state(Hook { telegram, secret })
+        .layer(axum::middleware::from_fn(move |request, next| {
+            crate::http::require_secret("x-telegram-bot-api-secret-token", secret.clone(), request, next)
+        }))
+        .with_state(Hook { telegram });
+    crate::http::limited(routes)
 }
 
 /// Tells Telegram where to post updates, with the secret, for messages and button presses.
@@ -71,12 +66,7 @@ pub async fn register(
     Ok(())
 }
 
-async fn receive(State(hook): State<Hook>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let given = headers.get("x-telegram-bot-api-secret-token").map(|v| v.as_bytes()).unwrap_or_default();
-    if !bool::from(given.ct_eq(hook.secret.expose_secret().as_bytes())) {
-        tracing::warn!("Telegram webhook refused: wrong or missing secret");
-        return StatusCode::UNAUTHORIZED;
-    }
+async fn receive(State(hook): State<Hook>, body: Bytes) -> StatusCode {
     let update: Update = match serde_json::from_slice(&body) {
         Ok(update) => update,
         Err(e) => {

@@ -7,45 +7,43 @@
 //!   without a valid one, and nothing is handled. A signed body that is not JSON gets 400. Else
 //!   the messages are recorded (a redelivered one is recognized) and 200 goes back at once; the
 //!   work runs in the chats' queues.
-//! - Bodies over 256 KiB get 413; a request that takes over 10 s gets 408.
+//! - The limits of every listener apply (`http`: 64 KiB, timeouts, a cap on connections); a POST
+//!   without a signature header is refused before its body is read.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Query, State};
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha256;
-use subtle::ConstantTimeEq;
-use tower_http::timeout::TimeoutLayer;
 
 use super::WhatsApp;
 use super::wire::Webhook;
 
 /// The webhook's path.
 pub const PATH: &str = "/whatsapp/webhook";
-/// The largest body taken (Meta batches at most a few messages; this is generous).
-pub const MAX_BODY: usize = 256 * 1024;
-/// The longest a request may take, body included.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
 /// The webhook's routes.
 pub fn router(whatsapp: WhatsApp) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(PATH, get(verify).post(receive))
-        .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT))
-        .with_state(whatsapp)
+        .layer(axum::middleware::from_fn(signed_or_unread))
+        .with_state(whatsapp);
+    crate::http::limited(routes)
 }
 
-/// Whether `given` equals the secret, compared in constant time.
-fn same(given: &str, secret: &SecretString) -> bool {
-    given.as_bytes().ct_eq(secret.expose_secret().as_bytes()).into()
+/// A POST without a signature header is refused before its body is read.
+async fn signed_or_unread(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let post = request.method() == axum::http::Method::POST;
+    if post && !request.headers().contains_key("x-hub-signature-256") {
+        tracing::warn!("WhatsApp webhook refused: no signature");
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    next.run(request).await
 }
 
 /// Whether `signature` (`sha256=<hex>`) is the HMAC-SHA256 of `body` with `secret`.
@@ -66,7 +64,9 @@ async fn verify(State(whatsapp): State<WhatsApp>, Query(query): Query<HashMap<St
     let mode = query.get("hub.mode").map(String::as_str);
     let token = query.get("hub.verify_token").map(String::as_str).unwrap_or_default();
     match (mode, query.get("hub.challenge")) {
-        (Some("subscribe"), Some(challenge)) if same(token, whatsapp.verify_token()) => {
+        (Some("subscribe"), Some(challenge))
+            if crate::http::same_secret(token.as_bytes(), whatsapp.verify_token()) =>
+        {
             tracing::info!("WhatsApp webhook verified");
             (StatusCode::OK, challenge.clone()).into_response()
         }
