@@ -92,13 +92,7 @@ impl ProviderSettings {
                 .map(|v| {
                     let url =
                         Url::parse(&v).map_err(|e| ConfigError::Invalid { var, reason: e.to_string() })?;
-                    match url.scheme() {
-                        "http" | "https" => Ok(url),
-                        other => Err(ConfigError::Invalid {
-                            var,
-                            reason: format!("scheme {other:?} is not http(s)"),
-                        }),
-                    }
+                    secure(var, url)
                 })
                 .transpose()
         };
@@ -145,6 +139,23 @@ impl ProviderSettings {
             ..sandbox_defaults
         };
         Ok(ProviderSettings { inquiry, status, status_currency, http, sandbox })
+    }
+}
+
+/// `url` if it is https, or http to this machine (a local test server or sandbox): keys and tokens
+/// never cross a network in clear.
+fn secure(var: &'static str, url: Url) -> Result<Url, ConfigError> {
+    let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+    let loopback = host.eq_ignore_ascii_case("localhost")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        "http" => Err(ConfigError::Invalid {
+            var,
+            reason: "use https (plain http only to this machine: 127.0.0.1, ::1, localhost)".to_owned(),
+        }),
+        other => Err(ConfigError::Invalid { var, reason: format!("scheme {other:?} is not https") }),
     }
 }
 
@@ -273,7 +284,9 @@ impl TelegramSettings {
         let parse_url = |var: &'static str, v: String| {
             Url::parse(&v).map_err(|e| ConfigError::Invalid { var, reason: e.to_string() })
         };
-        let api_url = get("TELOXIDE_API_URL").map(|v| parse_url("TELOXIDE_API_URL", v)).transpose()?;
+        let api_url = get("TELOXIDE_API_URL")
+            .map(|v| parse_url("TELOXIDE_API_URL", v).and_then(|u| secure("TELOXIDE_API_URL", u)))
+            .transpose()?;
         let agents = match get("BILLBOT_AGENTS") {
             None => Default::default(),
             Some(list) => list
@@ -477,6 +490,7 @@ impl WhatsAppSettings {
         let api_url = get("BILLBOT_WHATSAPP_API_URL").unwrap_or_else(|| WHATSAPP_API_URL.to_owned());
         let api_url = Url::parse(api_url.trim_end_matches('/'))
             .map_err(|e| ConfigError::Invalid { var: "BILLBOT_WHATSAPP_API_URL", reason: e.to_string() })?;
+        let api_url = secure("BILLBOT_WHATSAPP_API_URL", api_url)?;
         let listen = get("BILLBOT_WHATSAPP_LISTEN").unwrap_or_else(|| "127.0.0.1:8444".to_owned());
         let listen = listen.parse().map_err(|_| ConfigError::Invalid {
             var: "BILLBOT_WHATSAPP_LISTEN",

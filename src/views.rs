@@ -74,12 +74,31 @@ fn heading(lang: Lang, reference: &CustomerReference) -> String {
     )
 }
 
+/// Bills one answer shows in full; past this, the rest are counted (the total due still counts
+/// them all). A provider that answers hundreds of bills does not flood the chat.
+pub const MAX_BILLS_SHOWN: usize = 24;
+
 fn bills_view(lang: Lang, reference: &CustomerReference, bills: &[Bill]) -> String {
     let count = bills.len();
     let unpaid: Vec<&Bill> = bills.iter().filter(|b| !b.paid).collect();
     let mut blocks = vec![heading(lang, reference)];
-    for (index, bill) in bills.iter().enumerate() {
+    let mut shown: Vec<(usize, &Bill)> = bills.iter().enumerate().collect();
+    if count > MAX_BILLS_SHOWN {
+        // Bills to pay first: they are what the customer came for.
+        shown.sort_by_key(|(_, b)| b.paid);
+    }
+    for (index, bill) in shown.iter().take(MAX_BILLS_SHOWN) {
         blocks.push(bill_view(lang, bill, index + 1, count));
+    }
+    if count > MAX_BILLS_SHOWN {
+        let hidden = &shown[MAX_BILLS_SHOWN..];
+        let hidden_unpaid = hidden.iter().filter(|(_, b)| !b.paid).count();
+        blocks.push(t!(
+            lang,
+            "inquiry-more-bills",
+            count = hidden.len() as u64,
+            unpaid = hidden_unpaid as u64
+        ));
     }
     let due = unpaid.iter().try_fold(None::<Money>, |sum, b| match sum {
         None => Some(Some(b.total)),

@@ -64,3 +64,38 @@ fn bad_values_are_named_without_echoing_secrets() {
     let err = settings(&[("BILLBOT_STATUS_CURRENCY", "EUR")]).unwrap_err();
     assert!(matches!(err, ConfigError::Invalid { var: "BILLBOT_STATUS_CURRENCY", .. }));
 }
+
+#[test]
+fn provider_and_channel_urls_must_be_https_except_to_this_machine() {
+    let with = |url: &str| {
+        settings(&[("BILLBOT_INQUIRY_URL", url), ("BILLBOT_INQUIRY_API_KEY", "k")])
+            .map(|s| s.inquiry.is_some())
+    };
+    for ok in [
+        "https://api.example.sn/inquiry",
+        "http://127.0.0.1:8080/x",
+        "http://localhost/x",
+        "http://[::1]:9/x",
+    ] {
+        assert_eq!(with(ok), Ok(true), "{ok}");
+    }
+    for refused in ["http://api.example.sn/inquiry", "http://10.0.0.5/inquiry", "ftp://127.0.0.1/x"] {
+        assert!(
+            matches!(with(refused), Err(ConfigError::Invalid { var: "BILLBOT_INQUIRY_URL", .. })),
+            "{refused}"
+        );
+    }
+    let telegram = |url: &str| {
+        billbot::config::TelegramSettings::from_lookup(|k| match k {
+            "TELOXIDE_TOKEN" => Some("1:x".into()),
+            "TELOXIDE_API_URL" => Some(url.into()),
+            _ => None,
+        })
+        .map(|_| ())
+    };
+    assert!(telegram("https://botapi.internal").is_ok());
+    assert!(matches!(
+        telegram("http://botapi.internal"),
+        Err(ConfigError::Invalid { var: "TELOXIDE_API_URL", .. })
+    ));
+}

@@ -227,3 +227,15 @@ async fn no_error_text_ever_contains_the_api_key_even_when_the_provider_echoes_i
     let client = inquiry_client("http://127.0.0.1:9/x");
     assert!(!format!("{client:?}").contains(INQUIRY_KEY));
 }
+
+#[tokio::test]
+async fn an_answer_over_a_mebibyte_is_not_read_and_is_unreadable() {
+    // A list of bills that goes on and on: a broken or hostile provider must not fill memory.
+    let bill = one_bill();
+    let many: Vec<_> = (0..8_000).map(|_| bill.clone()).collect();
+    let body = serde_json::to_vec(&json!({ "bills": many })).unwrap();
+    assert!(body.len() > 1024 * 1024, "{}", body.len());
+    let server = server_answering(ResponseTemplate::new(200).set_body_raw(body, "application/json")).await;
+    let err = inquire(&server, Biller::SenEau, "1000000001").await.unwrap_err();
+    assert_eq!(err, UpstreamError::Unreadable("an answer over 1024 KiB".into()));
+}

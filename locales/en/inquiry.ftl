@@ -25,3 +25,7 @@ meter-status-inactive = inactive
 reference-error-empty = Please type your { $biller } { $kind }: { $min } to { $max } digits.
 reference-error-character = A { $kind } has only digits (spaces and dashes are fine), but it contains “{ $found }”. Expected: { $min } to { $max } digits.
 reference-error-length = A { $biller } { $kind } has { $min } to { $max } digits; this one has { $actual }. Please check it and type it again.
+inquiry-more-bills = … and { $count } more { $count ->
+        [one] bill
+       *[other] bills
+    }, { $unpaid } of them to pay (counted in the total below).

@@ -25,3 +25,7 @@ meter-status-inactive = inactif
 reference-error-empty = Saisissez votre numéro { $biller } ({ $kind }) : { $min } à { $max } chiffres.
 reference-error-character = Seuls les chiffres sont acceptés (les espaces et les tirets sont permis) ; « { $found } » n'en est pas un. Format attendu ({ $kind }) : { $min } à { $max } chiffres.
 reference-error-length = Pour { $biller }, le format attendu ({ $kind }) est de { $min } à { $max } chiffres ; vous en avez saisi { $actual }. Vérifiez le numéro et saisissez-le à nouveau.
+inquiry-more-bills = … et { $count } { $count ->
+        [one] autre facture
+       *[other] autres factures
+    }, dont { $unpaid } à payer (comptées dans le total ci-dessous).

@@ -52,12 +52,25 @@ where
         .await
 }
 
-/// Sends a request and reads the whole answer.
+/// The largest answer read from a provider: the biggest documented answer (a history page) is a
+/// few tens of KiB; anything past this is not the documented JSON, and is not read further.
+pub const MAX_ANSWER: usize = 1024 * 1024;
+
+/// Sends a request and reads the answer, up to [`MAX_ANSWER`] bytes.
 pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<(StatusCode, Vec<u8>), UpstreamError> {
-    let response = request.send().await.map_err(transport_error)?;
+    let mut response = request.send().await.map_err(transport_error)?;
     let status = response.status();
-    let body = response.bytes().await.map_err(transport_error)?;
-    Ok((status, body.to_vec()))
+    if response.content_length().is_some_and(|n| n > MAX_ANSWER as u64) {
+        return Err(UpstreamError::Unreadable(format!("an answer over {} KiB", MAX_ANSWER / 1024)));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(transport_error)? {
+        if body.len() + chunk.len() > MAX_ANSWER {
+            return Err(UpstreamError::Unreadable(format!("an answer over {} KiB", MAX_ANSWER / 1024)));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, body))
 }
 
 /// Turns a reqwest failure into [`Unavailable`], without the URL (which could carry credentials
