@@ -217,7 +217,9 @@ impl Listeners {
             None => None,
         };
         let ops = match settings.metrics_listen {
-            Some(addr) => Some(bind(addr).await?),
+            // The recorder is installed now, before the first message is counted: until it is,
+            // every count is lost.
+            Some(addr) => Some(bind(addr).await.inspect(|_| _ = crate::ops::recorder())?),
             None => None,
         };
         let telegram = match settings.telegram.as_ref().and_then(|t| t.webhook.as_ref()) {

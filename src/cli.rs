@@ -75,6 +75,11 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
     },
+    /// Copy the sled store (BILLBOT_DATA_DIR) into a new directory, while the bot is stopped.
+    Backup {
+        /// Where the copy goes: a directory that does not exist yet, or is empty.
+        dir: std::path::PathBuf,
+    },
     /// Copy a sled store into PostgreSQL (idempotent: running it again changes nothing).
     MigrateStore {
         /// The sled store: sled:DIR.
@@ -132,7 +137,7 @@ pub fn default_log_filter(command: &Command) -> &'static str {
     match command {
         Command::Inquire { .. } | Command::Status { .. } | Command::Demo { .. } => "off",
         Command::Sandbox { .. } | Command::Serve { .. } => "info",
-        Command::MigrateStore { .. } => "warn",
+        Command::MigrateStore { .. } | Command::Backup { .. } => "warn",
     }
 }
 
@@ -147,6 +152,7 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Serve { sandbox } => serve(sandbox).await,
         Command::Sandbox { listen } => serve_sandbox(listen).await,
         Command::MigrateStore { from, to } => migrate_store(&from, &to).await,
+        Command::Backup { dir } => backup(&dir),
     }
 }
 
@@ -360,6 +366,30 @@ async fn serve(sandbox: bool) -> Exit {
     match app.run(listeners, telegram::shutdown_signal()).await {
         Ok(()) => Exit::Ok,
         Err(e) => fail(lang, Exit::Failure, t!(lang, "cli-serve-stopped", detail = e.to_string())),
+    }
+}
+
+fn backup(target: &std::path::Path) -> Exit {
+    let lang = config::terminal_lang();
+    let source = config::data_dir().unwrap_or_else(|| app::DEFAULT_DATA_DIR.into());
+    if target.exists() && std::fs::read_dir(target).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return fail(
+            lang,
+            Exit::Invalid,
+            t!(lang, "cli-backup-not-empty", dir = target.display().to_string()),
+        );
+    }
+    let store = match Store::open(&source) {
+        Ok(s) => s,
+        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string())),
+    };
+    match store.backup(target) {
+        Ok(()) => {
+            let (from, to) = (source.display().to_string(), target.display().to_string());
+            println!("{}", t!(lang, "cli-backup-done", from = from, to = to));
+            Exit::Ok
+        }
+        Err(e) => fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string())),
     }
 }
 

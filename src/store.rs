@@ -360,6 +360,15 @@ impl Store {
         result
     }
 
+    /// Copies the store into a new sled database in `target` (sled only: PostgreSQL has its own
+    /// backups, `pg_dump`).
+    pub fn backup(&self, target: &std::path::Path) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.backup(target),
+            Backend::Postgres(_) => Err(StoreError::Unsupported("backing up PostgreSQL (use pg_dump)")),
+        }
+    }
+
     /// Every record, as stored (sled only: the source of `billbot migrate-store`).
     pub fn dump(&self) -> Result<Vec<Dumped>, StoreError> {
         match &self.backend {

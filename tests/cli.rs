@@ -8,6 +8,7 @@ use std::process::{Command as StdCommand, Stdio};
 
 use assert_cmd::Command;
 use billbot::sandbox::fixtures::{orders, refs};
+use common::process::SpawnReaped;
 use common::*;
 use predicates::prelude::*;
 use serde_json::{Value, json};
@@ -200,8 +201,7 @@ fn the_standalone_sandbox_serves_the_commands_through_the_environment() {
         .env_remove("RUST_LOG")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+        .reaped();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let inquiry_line = lines.by_ref().map(|l| l.unwrap()).find(|l| l.contains("POST ")).unwrap();
     let url = inquiry_line.split_whitespace().find(|w| w.starts_with("http://")).unwrap().to_owned();

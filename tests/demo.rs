@@ -1,7 +1,9 @@
 //! `billbot demo` as a process driven through standard input, and what survives a `kill -9`.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -9,6 +11,7 @@ use billbot::conversation::State;
 use billbot::domain::Biller;
 use billbot::i18n::Lang;
 use billbot::store::Store;
+use common::process::{Reaped, SpawnReaped};
 
 fn demo(args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_billbot"));
@@ -62,7 +65,7 @@ fn a_number_without_such_a_button_is_just_text() {
 
 /// Lines of a running demo, read on a thread so the test can wait for one.
 struct Running {
-    child: Child,
+    child: Reaped,
     lines: mpsc::Receiver<String>,
 }
 
@@ -73,8 +76,7 @@ impl Running {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+            .reaped();
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -13,6 +13,7 @@ use billbot::sandbox::fixtures::orders;
 use billbot::sandbox::{self, SandboxConfig};
 use common::balancer::Balancer;
 use common::botapi::{FakeTelegram, TOKEN};
+use common::process::{Reaped, SpawnReaped};
 
 const SECRET: &str = "lb-secret-Token_42";
 
@@ -42,7 +43,7 @@ async fn three_instances_answer_every_update_once_in_order_even_when_one_is_kill
     let balancer = Balancer::new(backends, 4);
     let lb_url = balancer.serve("/tg").await;
     let dir = tempfile::tempdir().unwrap();
-    let start = |i: usize| -> Child {
+    let start = |i: usize| -> Reaped {
         let log = std::fs::File::create(dir.path().join(format!("instance-{i}.log"))).unwrap();
         Command::new(env!("CARGO_BIN_EXE_billbot"))
             .arg("serve")
@@ -67,10 +68,9 @@ async fn three_instances_answer_every_update_once_in_order_even_when_one_is_kill
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log)
-            .spawn()
-            .unwrap()
+            .reaped()
     };
-    let mut instances: Vec<Option<Child>> = (0..3).map(|i| Some(start(i))).collect();
+    let mut instances: Vec<Option<Reaped>> = (0..3).map(|i| Some(start(i))).collect();
 
     // A watched order, told once whatever instance checks it (and one of them dies).
     let watcher = 90_001;

@@ -11,6 +11,8 @@ async fn start(
     settings: app::Settings,
 ) -> (billbot::conversation::Bot, billbot::store::Store, String, tokio::sync::oneshot::Sender<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    // As `Listeners::bind` does for BILLBOT_METRICS_LISTEN: counted from the first message.
+    billbot::ops::recorder().expect("the metrics recorder installs");
     let base = format!("http://{}", listener.local_addr().unwrap());
     let app = app::build(settings).await.unwrap();
     let (bot, store) = (app.bot.clone(), app.store.clone());

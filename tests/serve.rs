@@ -3,18 +3,19 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use billbot::sandbox::SandboxConfig;
 use billbot::sandbox::fixtures::refs;
 use common::botapi::{FakeTelegram, TOKEN};
+use common::process::{Reaped, SpawnReaped};
 
 const INQUIRY_SECRET: &str = "sk-inquiry-SECRET-4471";
 const STATUS_SECRET: &str = "sk-status-SECRET-9902";
 
 struct Serve {
-    child: Child,
+    child: Reaped,
     log: std::path::PathBuf,
 }
 
@@ -41,12 +42,11 @@ fn serve(
         .stdin(Stdio::null())
         .stdout(log_file.try_clone().unwrap())
         .stderr(log_file)
-        .spawn()
-        .unwrap();
+        .reaped();
     Serve { child, log: log.to_owned() }
 }
 
-async fn wait(child: Child) -> std::process::ExitStatus {
+async fn wait(child: Reaped) -> std::process::ExitStatus {
     tokio::task::spawn_blocking(move || {
         let mut child = child;
         child.wait().unwrap()
@@ -192,8 +192,7 @@ async fn serve_runs_whatsapp_alone_survives_kill_9_and_never_logs_its_secrets() 
             .stdin(Stdio::null())
             .stdout(log_file.try_clone().unwrap())
             .stderr(log_file)
-            .spawn()
-            .unwrap()
+            .reaped()
     };
     let awa = WaUser::phone("221771234567");
     let mut child = start();
@@ -294,13 +293,8 @@ async fn serve_refuses_the_sandbox_unless_asked_and_then_says_every_reply_is_tes
     assert!(err.contains("BILLBOT_SANDBOX=1") && err.contains("--sandbox"), "{err}");
     assert!(fake.calls("getUpdates").is_empty(), "nobody was answered");
 
-    let child = base()
-        .arg("--sandbox")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child =
+        base().arg("--sandbox").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).reaped();
     fake.user_says(5, "en", "/bill");
     let reply = fake.next_reply(5, 0).await;
     assert!(reply.text.starts_with("🧪 Test data"), "{}", reply.text);

@@ -194,3 +194,34 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
     assert!(!pg.inbox_receive("wamid.m1", &"hello", chrono::Utc::now()).await.unwrap(), "its id is known");
     assert_eq!(pg.inbox_pending::<String>("wamid.").await.unwrap().len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn backup_copies_the_store_into_a_new_directory_that_opens_as_the_same_store() {
+    let h = Harness::new().await;
+    let mut c = h.chat("backed-up", "fr", Role::Customer);
+    c.say("/lang fr").await;
+    c.say(&format!("/status {}", orders::PENDING)).await;
+    let chat = c.key.clone();
+    let Harness { bot, dir, .. } = h;
+    drop((c, bot));
+    let target = tempfile::tempdir().unwrap();
+    let copy = target.path().join("copy");
+    let run = |to: &std::path::Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_billbot"))
+            .args(["backup", &to.display().to_string()])
+            .env("BILLBOT_DATA_DIR", dir.path())
+            .env("LANG", "C")
+            .output()
+            .unwrap()
+    };
+    let out = run(&copy);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("BILLBOT_DATA_DIR="));
+    let again = run(&copy);
+    assert_eq!(again.status.code(), Some(2), "an existing copy is never overwritten");
+    let restored = Store::open(&copy).unwrap();
+    assert_eq!(restored.prefs(&chat).await.unwrap().lang, Some(Lang::Fr));
+    assert_eq!(restored.activity(&chat).await.unwrap().len(), 1);
+    let pending = OrderNo::parse(orders::PENDING).unwrap();
+    assert_eq!(restored.order(&pending).await.unwrap().unwrap().order.status, OrderStatus::Pending);
+}

@@ -40,6 +40,9 @@ use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
 /// sled's page cache.
 const SLED_CACHE_BYTES: u64 = 128 * 1024 * 1024;
 
+/// A flush slower than this is an error, and counted (`billbot_store_stalled_flushes_total`).
+const STALLED_FLUSH: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A flush slower than this is logged: every reply waiting on it was held that long.
 const SLOW_FLUSH: std::time::Duration = std::time::Duration::from_millis(100);
 
@@ -235,7 +238,11 @@ impl SledStore {
         let started = std::time::Instant::now();
         self.inner.db.flush_async().await?;
         let took = started.elapsed();
-        if took >= SLOW_FLUSH {
+        if took >= STALLED_FLUSH {
+            // Replies were held this long: the disk is failing or full, and an operator must look.
+            metrics::counter!("billbot_store_stalled_flushes_total").increment(1);
+            tracing::error!(millis = took.as_millis() as u64, "the store's flush stalled: check the disk");
+        } else if took >= SLOW_FLUSH {
             // Every chat waiting to reply waited this long: worth an operator's look at the disk.
             tracing::warn!(millis = took.as_millis() as u64, "slow store flush");
         }
@@ -494,6 +501,14 @@ impl SledStore {
             swept += 1;
         }
         Ok(swept)
+    }
+
+    /// Copies the whole database into a new one in `target` (which must not hold one), flushed.
+    pub fn backup(&self, target: &Path) -> Result<(), StoreError> {
+        let copy = sled::Config::new().path(target).create_new(true).open()?;
+        copy.import(self.inner.db.export());
+        copy.flush()?;
+        Ok(())
     }
 
     /// Every record, as stored. Records whose indexed times cannot be read are left out (and

@@ -6,6 +6,7 @@ pub mod botapi;
 pub mod chat;
 pub mod graphapi;
 pub mod pg;
+pub mod process;
 
 use std::time::Duration;
 
