@@ -65,12 +65,7 @@ fn main() {
                             let no = order_no(*n);
                             let mut order = sample.clone();
                             order.order_no = Some(no.clone());
-                            let record = billbot::store::OrderRecord {
-                                order,
-                                changes: Vec::new(),
-                                first_seen: at,
-                                last_checked: at,
-                            };
+                            let record = billbot::store::OrderRecord::new(order, at);
                             let json =
                                 serde_json::json!({"v": billbot::store::SCHEMA_VERSION, "data": record});
                             (no.digits().to_owned(), json.to_string())
@@ -92,7 +87,12 @@ fn main() {
                     let mut batch = Batch::new();
                     for n in chunk {
                         let no = order_no(*n);
-                        batch.push(Op::RecordOrder { order_no: no, order: Box::new(sample.clone()), at });
+                        batch.push(Op::RecordOrder {
+                            order_no: no,
+                            order: Box::new(sample.clone()),
+                            at,
+                            claimant: None,
+                        });
                     }
                     store.commit(batch).await.unwrap();
                 }

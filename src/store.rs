@@ -24,7 +24,10 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-pub use records::{Activity, ActivityItem, OrderRecord, Prefs, SavedReference, StatusChange, Watch, Watcher};
+pub use records::{
+    Activity, ActivityItem, MAX_FAILED_PROOFS, MAX_OWNERS, OrderRecord, Prefs, SavedReference, StatusChange,
+    Watch, Watcher,
+};
 
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
 use crate::i18n::Lang;
@@ -101,10 +104,22 @@ pub enum Op {
         chat: ChatKey,
         lang: Lang,
     },
-    /// What the provider said of an order: added to its history when the status changed.
+    /// What the provider said of an order: added to its history when the status changed. The
+    /// `claimant` becomes the order's owner if it has none (see [`OrderRecord::owners`]).
     RecordOrder {
         order_no: OrderNo,
         order: Box<Order>,
+        at: DateTime<Utc>,
+        claimant: Option<ChatKey>,
+    },
+    /// `chat` proved it may see the order (nothing happens to an order never recorded).
+    OwnOrder {
+        order_no: OrderNo,
+        chat: ChatKey,
+    },
+    /// Wrong digits were given as proof of owning the order.
+    FailedProof {
+        order_no: OrderNo,
         at: DateTime<Utc>,
     },
     /// Puts an item at the top of the chat's activity (once: a repeat moves it up).

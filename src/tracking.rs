@@ -256,7 +256,12 @@ impl Tracker {
             Some(watch)
         };
         let mut batch = Batch::new();
-        batch.push(Op::RecordOrder { order_no: order_no.clone(), order: Box::new(order.clone()), at: now });
+        batch.push(Op::RecordOrder {
+            order_no: order_no.clone(),
+            order: Box::new(order.clone()),
+            at: now,
+            claimant: None,
+        });
         batch.push(Op::Watch { order_no: order_no.clone(), update: Box::new(update) });
         self.store.commit(batch).await?;
         let sends = std::mem::take(&mut *sends.lock().unwrap_or_else(|e| e.into_inner()));

@@ -17,6 +17,9 @@ use crate::upstream::ErrorKind;
 pub enum Audience {
     /// A customer: recipient masked, no merchant figures.
     Customer,
+    /// A customer chat that does not own the order: its status and amount, but neither the
+    /// codes bought, nor the recipient, nor the provider's message (any of which would tell it).
+    Stranger,
     /// A field agent or an operator: everything, merchant wallet figures included.
     Agent,
 }
@@ -165,7 +168,8 @@ pub fn status_label(lang: Lang, order: &Order) -> String {
 pub fn order(lang: Lang, order: &Order, audience: Audience) -> String {
     let number =
         order.order_no.as_ref().map(|o| o.to_string()).or_else(|| order.trx.clone()).unwrap_or_default();
-    let heading = if order.status == OrderStatus::Succeeded && order.purchased_code.is_some() {
+    let stranger = audience == Audience::Stranger;
+    let heading = if order.status == OrderStatus::Succeeded && order.purchased_code.is_some() && !stranger {
         "order-receipt-heading"
     } else {
         "order-heading"
@@ -177,12 +181,13 @@ pub fn order(lang: Lang, order: &Order, audience: Audience) -> String {
     let recipient = match audience {
         Audience::Customer => order.recipient.as_deref().map(|r| mask_tail(r, 4)),
         Audience::Agent => order.recipient.clone(),
+        Audience::Stranger => None,
     };
     optional_field(&mut lines, lang, "label-recipient", recipient);
     let money = |m: &Option<Money>| m.as_ref().map(|m| format::money(lang, m));
     optional_field(&mut lines, lang, "label-amount", money(&order.amount));
     optional_field(&mut lines, lang, "label-fee", money(&order.fee));
-    let codes = order.purchased_code.as_deref().map(codes).unwrap_or_default();
+    let codes = order.purchased_code.as_deref().filter(|_| !stranger).map(codes).unwrap_or_default();
     match codes.as_slice() {
         [] => {}
         [one] => lines.push(field(lang, "label-code", one.clone())),
@@ -193,13 +198,17 @@ pub fn order(lang: Lang, order: &Order, audience: Audience) -> String {
             }
         }
     }
+    if stranger && order.purchased_code.is_some() {
+        lines.push(t!(lang, "order-code-hidden"));
+    }
     optional_field(&mut lines, lang, "label-units", order.units.clone());
     optional_field(&mut lines, lang, "label-created", order.created_at.map(|d| format::date_time(lang, d)));
     optional_field(&mut lines, lang, "label-updated", order.updated_at.map(|d| format::date_time(lang, d)));
     // The provider's message repeats the recipient in full on success; customers see it only
     // when it explains a failure.
-    let show_message =
-        audience == Audience::Agent || matches!(order.status, OrderStatus::Failed | OrderStatus::Refunded);
+    let show_message = audience == Audience::Agent
+        || (audience == Audience::Customer
+            && matches!(order.status, OrderStatus::Failed | OrderStatus::Refunded));
     if show_message {
         optional_field(&mut lines, lang, "label-provider-message", order.message.clone());
     }

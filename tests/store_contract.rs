@@ -37,7 +37,7 @@ fn sample_order() -> Order {
 }
 
 fn record(no: &OrderNo, order: &Order, at: chrono::DateTime<Utc>) -> Op {
-    Op::RecordOrder { order_no: no.clone(), order: Box::new(order.clone()), at }
+    Op::RecordOrder { order_no: no.clone(), order: Box::new(order.clone()), at, claimant: None }
 }
 
 async fn a_batch_is_applied_in_order_and_read_back(store: Store) {
@@ -321,6 +321,49 @@ async fn an_alias_stands_for_its_chat(store: Store) {
     assert_eq!(store.alias(&phone).await.unwrap(), None);
 }
 
+async fn an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_day(store: Store) {
+    let (no, order, at) = (order_no(900), sample_order(), now());
+    let (first, second, third) = (k("tg:1"), k("wa:221771234567"), k("tg:3"));
+    let claim = |chat: &ChatKey| Op::RecordOrder {
+        order_no: no.clone(),
+        order: Box::new(order.clone()),
+        at,
+        claimant: Some(chat.clone()),
+    };
+    // Proofs and owners of an order never recorded change nothing.
+    store.commit(Op::OwnOrder { order_no: no.clone(), chat: second.clone() }).await.unwrap();
+    store.commit(Op::FailedProof { order_no: no.clone(), at }).await.unwrap();
+    assert!(store.order(&no).await.unwrap().is_none());
+    store.commit(record(&no, &order, at)).await.unwrap();
+    assert!(store.order(&no).await.unwrap().unwrap().owners.is_empty(), "the tracker claims nothing");
+    store.commit(claim(&first)).await.unwrap();
+    store.commit(claim(&second)).await.unwrap();
+    let stored = store.order(&no).await.unwrap().unwrap();
+    assert_eq!(stored.owners, vec![first.clone()], "only the first claimant owns it");
+    assert!(stored.open_to(&first) && !stored.open_to(&second));
+    store.commit(Op::OwnOrder { order_no: no.clone(), chat: second.clone() }).await.unwrap();
+    store.commit(Op::OwnOrder { order_no: no.clone(), chat: second.clone() }).await.unwrap();
+    let stored = store.order(&no).await.unwrap().unwrap();
+    assert_eq!(stored.owners, vec![first.clone(), second.clone()], "a proven chat is added once");
+    assert!(!stored.open_to(&third));
+    let day_ago = at - Duration::hours(25);
+    let mut batch = Batch::new();
+    batch.push(Op::FailedProof { order_no: no.clone(), at: day_ago });
+    batch.push(Op::FailedProof { order_no: no.clone(), at });
+    batch.push(Op::FailedProof { order_no: no.clone(), at });
+    store.commit(batch).await.unwrap();
+    let stored = store.order(&no).await.unwrap().unwrap();
+    assert_eq!(stored.recent_failed_proofs(at), 2, "a try older than a day no longer counts");
+    assert_eq!(stored.failed_proofs.len(), 2, "and is forgotten");
+    // A later status keeps the owners and the tries.
+    let mut delivered = order.clone();
+    delivered.status = OrderStatus::Succeeded;
+    store.commit(record(&no, &delivered, at)).await.unwrap();
+    let stored = store.order(&no).await.unwrap().unwrap();
+    assert_eq!((stored.owners.len(), stored.recent_failed_proofs(at)), (2, 2));
+    assert_eq!(stored.order.status, OrderStatus::Succeeded);
+}
+
 /// One test a contract item, for one backend.
 macro_rules! contract {
     ($backend:ident, $open:expr) => {
@@ -335,7 +378,8 @@ macro_rules! contract {
                 concurrent_updates_of_one_watch_each_build_on_the_last,
                 an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after_a_week,
                 held_notices_come_back_oldest_first_within_a_limit_and_once,
-                an_alias_stands_for_its_chat
+                an_alias_stands_for_its_chat,
+                an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_day
             );
         }
     };

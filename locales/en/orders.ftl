@@ -36,3 +36,14 @@ watch-already-final = Order { $order } is already final: there is nothing to wai
 btn-notify-me = 🔔 Notify me
 btn-check-now = 🔄 Check now
 watch-ended-status = no final status yet (no longer watched)
+order-code-hidden = 🔒 The code bought is shown only in the chat that placed this order.
+btn-my-order = 🔑 My order
+order-owner-only = 🔒 Only the chat that placed an order can be notified about it. If this order is yours, tap “My order”.
+proof-ask = To see everything about order { $order }, type the last 4 digits of the number it was bought for (the meter or the phone number).
+proof-format = Please type exactly 4 digits: the end of the number order { $order } was bought for.
+proof-wrong = These digits do not match order { $order }. { $left ->
+    [one] One more try today.
+   *[other] { $left } more tries today.
+}
+proof-locked = Too many wrong tries for order { $order }: try again tomorrow. The receipt is also in the chat where the order was placed.
+proof-ok = ✅ This order is now linked to your chat.

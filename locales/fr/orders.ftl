@@ -36,3 +36,14 @@ watch-already-final = La commande { $order } a déjà un statut définitif : il 
 btn-notify-me = 🔔 Me prévenir
 btn-check-now = 🔄 Vérifier maintenant
 watch-ended-status = toujours pas de statut final (suivi arrêté)
+order-code-hidden = 🔒 Le code acheté n'est affiché que dans la discussion qui a passé cette commande.
+btn-my-order = 🔑 Ma commande
+order-owner-only = 🔒 Seule la discussion qui a passé une commande peut être prévenue à son sujet. Si cette commande est la vôtre, touchez « Ma commande ».
+proof-ask = Pour voir tout le détail de la commande { $order }, saisissez les 4 derniers chiffres du numéro pour lequel elle a été achetée (le compteur ou le numéro de téléphone).
+proof-format = Saisissez exactement 4 chiffres : la fin du numéro pour lequel la commande { $order } a été achetée.
+proof-wrong = Ces chiffres ne correspondent pas à la commande { $order }. { $left ->
+    [one] Encore un essai aujourd'hui.
+   *[other] Encore { $left } essais aujourd'hui.
+}
+proof-locked = Trop d'essais erronés pour la commande { $order } : réessayez demain. Le reçu se trouve aussi dans la discussion où la commande a été passée.
+proof-ok = ✅ Cette commande est maintenant liée à votre discussion.

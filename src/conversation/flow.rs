@@ -119,6 +119,7 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
         Action::AskOrder => Ok(order::ask(s)),
         Action::Order(order_no) => order::check(s, order_no).await,
         Action::Watch(order_no) => order::watch(s, order_no).await,
+        Action::Claim(order_no) => order::ask_proof(s, order_no).await,
         Action::Orders(page) => lists::orders(s, page).await,
         Action::History(page) => lists::history(s, page).await,
         Action::Lang(None) => {
@@ -154,6 +155,7 @@ async fn text_input(s: &mut Session<'_>, text: &str) -> Replies {
             None => understand(s, text).await,
         },
         State::NamingReference { reference } => saved::name(s, reference, text),
+        State::AwaitingProof { order_no } => order::proof(s, order_no, text).await,
         State::Menu => understand(s, text).await,
     }
 }

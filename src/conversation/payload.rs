@@ -39,6 +39,8 @@ pub enum Action {
     Order(OrderNo),
     /// Tell this chat when this order's status changes.
     Watch(OrderNo),
+    /// Prove this order is the chat's (by the recipient's last digits) to see all of it.
+    Claim(OrderNo),
     /// A page of the chat's orders and lookups.
     Orders(usize),
     /// A page of the merchant's history (agents).
@@ -63,6 +65,7 @@ impl Action {
             Action::AskOrder => "s".to_owned(),
             Action::Order(o) => format!("s:{}", o.digits()),
             Action::Watch(o) => format!("w:{}", o.digits()),
+            Action::Claim(o) => format!("c:{}", o.digits()),
             Action::Orders(page) => format!("o:{page}"),
             Action::History(page) => format!("h:{page}"),
             Action::Lang(None) => "l".to_owned(),
@@ -89,6 +92,7 @@ impl Action {
             ("s", None, None) => Action::AskOrder,
             ("s", Some(digits), None) => Action::Order(OrderNo::parse(digits).ok()?),
             ("w", Some(digits), None) => Action::Watch(OrderNo::parse(digits).ok()?),
+            ("c", Some(digits), None) => Action::Claim(OrderNo::parse(digits).ok()?),
             ("o", Some(page), None) => Action::Orders(page.parse().ok()?),
             ("h", Some(page), None) => Action::History(page.parse().ok()?),
             ("l", None, None) => Action::Lang(None),

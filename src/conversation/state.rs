@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{Biller, CustomerReference};
+use crate::domain::{Biller, CustomerReference, OrderNo};
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
@@ -21,4 +21,6 @@ pub enum State {
     ChoosingLanguage,
     /// Waiting for a nickname for a saved reference (any text; /cancel keeps it unnamed).
     NamingReference { reference: CustomerReference },
+    /// Waiting for the last 4 digits of the recipient of an order the chat does not own.
+    AwaitingProof { order_no: OrderNo },
 }

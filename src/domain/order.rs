@@ -172,6 +172,15 @@ pub struct Order {
     pub merchant: MerchantFields,
 }
 
+impl Order {
+    /// The last 4 digits of the recipient (meter or phone number): what a customer types to show
+    /// an order is theirs. `None` when the recipient has fewer digits, or none is known.
+    pub fn recipient_last_digits(&self) -> Option<String> {
+        let digits: Vec<char> = self.recipient.as_deref()?.chars().filter(char::is_ascii_digit).collect();
+        (digits.len() >= 4).then(|| digits[digits.len() - 4..].iter().collect())
+    }
+}
+
 /// The merchant-side fields of an order: wallet balances, commission, discount, channel.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MerchantFields {

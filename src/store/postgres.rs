@@ -255,9 +255,27 @@ impl PgStore {
                 })
                 .await?;
             }
-            Op::RecordOrder { order_no, order, at } => {
+            Op::RecordOrder { order_no, order, at, claimant } => {
                 self.update(conn, &ORDERS, order_no.digits(), |stored| {
-                    Some(merged_order(stored, &order, at))
+                    Some(merged_order(stored, &order, at, claimant.as_ref()))
+                })
+                .await?;
+            }
+            Op::OwnOrder { order_no, chat } => {
+                self.update(conn, &ORDERS, order_no.digits(), |stored: Option<OrderRecord>| {
+                    stored.map(|mut r| {
+                        r.add_owner(&chat);
+                        r
+                    })
+                })
+                .await?;
+            }
+            Op::FailedProof { order_no, at } => {
+                self.update(conn, &ORDERS, order_no.digits(), |stored: Option<OrderRecord>| {
+                    stored.map(|mut r| {
+                        r.add_failed_proof(at);
+                        r
+                    })
                 })
                 .await?;
             }

@@ -24,6 +24,64 @@ pub struct OrderRecord {
     pub changes: Vec<StatusChange>,
     pub first_seen: DateTime<Utc>,
     pub last_checked: DateTime<Utc>,
+    /// The chats that may see the order's codes and ask to be told of it: the first customer
+    /// chat that looked it up, then any that proved the recipient's last four digits (oldest
+    /// first, at most [`MAX_OWNERS`]). Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub owners: Vec<ChatKey>,
+    /// When wrong digits were given for this order, within the last [`PROOF_WINDOW_HOURS`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_proofs: Vec<DateTime<Utc>>,
+}
+
+/// Owners an order keeps; beyond, the oldest after the first make room.
+pub const MAX_OWNERS: usize = 20;
+
+/// Wrong proofs of ownership an order accepts per [`PROOF_WINDOW_HOURS`]: 5 guesses a day of
+/// 10,000 possible last-four-digits.
+pub const MAX_FAILED_PROOFS: usize = 5;
+pub const PROOF_WINDOW_HOURS: i64 = 24;
+
+impl OrderRecord {
+    /// A record seen for the first time at `at`.
+    pub fn new(order: Order, at: DateTime<Utc>) -> OrderRecord {
+        OrderRecord {
+            order,
+            changes: Vec::new(),
+            first_seen: at,
+            last_checked: at,
+            owners: Vec::new(),
+            failed_proofs: Vec::new(),
+        }
+    }
+
+    /// Whether `chat` may see the codes and ask to be told: it owns the order, or nobody does yet.
+    pub fn open_to(&self, chat: &ChatKey) -> bool {
+        self.owners.is_empty() || self.owners.contains(chat)
+    }
+
+    /// Adds an owner (once; the oldest after the first leave beyond [`MAX_OWNERS`]).
+    pub fn add_owner(&mut self, chat: &ChatKey) {
+        if !self.owners.contains(chat) {
+            self.owners.push(chat.clone());
+            if self.owners.len() > MAX_OWNERS {
+                self.owners.remove(1);
+            }
+        }
+    }
+
+    /// Wrong proofs given within the window before `now`.
+    pub fn recent_failed_proofs(&self, now: DateTime<Utc>) -> usize {
+        let since = now - chrono::Duration::hours(PROOF_WINDOW_HOURS);
+        self.failed_proofs.iter().filter(|at| **at > since).count()
+    }
+
+    /// Records a wrong proof at `at`, forgetting those out of the window.
+    pub fn add_failed_proof(&mut self, at: DateTime<Utc>) {
+        let since = at - chrono::Duration::hours(PROOF_WINDOW_HOURS);
+        self.failed_proofs.retain(|t| *t > since);
+        self.failed_proofs.push(at);
+    }
 }
 
 /// One status an order was seen in, and when it was first seen so.

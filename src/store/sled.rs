@@ -121,13 +121,18 @@ fn seen_at_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
 }
 
 /// The record an order becomes once `order` is seen at `at`, from what was stored.
-pub(super) fn merged_order(stored: Option<OrderRecord>, order: &Order, at: DateTime<Utc>) -> OrderRecord {
-    let mut record = stored.unwrap_or_else(|| OrderRecord {
-        order: order.clone(),
-        changes: Vec::new(),
-        first_seen: at,
-        last_checked: at,
-    });
+pub(super) fn merged_order(
+    stored: Option<OrderRecord>,
+    order: &Order,
+    at: DateTime<Utc>,
+    claimant: Option<&ChatKey>,
+) -> OrderRecord {
+    let mut record = stored.unwrap_or_else(|| OrderRecord::new(order.clone(), at));
+    if let Some(chat) = claimant
+        && record.owners.is_empty()
+    {
+        record.owners.push(chat.clone());
+    }
     let changed = record
         .changes
         .last()
@@ -270,9 +275,25 @@ impl SledStore {
                 prefs.lang = Some(lang);
                 self.write(&inner.prefs, chat.storage_key().as_bytes(), &prefs)?;
             }
-            Op::RecordOrder { order_no, order, at } => {
+            Op::RecordOrder { order_no, order, at, claimant } => {
                 self.update(&inner.orders, order_no.digits().as_bytes(), |stored| {
-                    Some(merged_order(stored, &order, at))
+                    Some(merged_order(stored, &order, at, claimant.as_ref()))
+                })?;
+            }
+            Op::OwnOrder { order_no, chat } => {
+                self.update(&inner.orders, order_no.digits().as_bytes(), |stored: Option<OrderRecord>| {
+                    stored.map(|mut r| {
+                        r.add_owner(&chat);
+                        r
+                    })
+                })?;
+            }
+            Op::FailedProof { order_no, at } => {
+                self.update(&inner.orders, order_no.digits().as_bytes(), |stored: Option<OrderRecord>| {
+                    stored.map(|mut r| {
+                        r.add_failed_proof(at);
+                        r
+                    })
                 })?;
             }
             Op::Activity { chat, item, at } => {

@@ -1,0 +1,180 @@
+//! An order number is not a password: the first customer chat to look an order up owns it; other
+//! chats see its status without the code bought, cannot ask to be notified, and become owners
+//! only by typing the recipient's last 4 digits (5 wrong tries a day per order).
+
+mod common;
+
+use std::sync::Arc;
+
+use billbot::conversation::{Bot, ChatKey, Incoming, Input, Reply, Role};
+use billbot::domain::OrderNo;
+use billbot::sandbox::fixtures::orders;
+use billbot::store::Store;
+use billbot::tracking::{Delivery, Notifier, Tracker, TrackerConfig};
+use common::{sandbox, sandbox_clients};
+
+/// Notices are not what these tests look at.
+struct Nobody;
+
+impl Notifier for Nobody {
+    fn notify<'a>(
+        &'a self,
+        _: &'a ChatKey,
+        _: billbot::i18n::Lang,
+        _: &'a billbot::tracking::Notice,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Delivery, String>> + Send + 'a>> {
+        Box::pin(async { Ok(Delivery::Sent) })
+    }
+}
+
+struct Setup {
+    bot: Bot,
+    store: Store,
+    _sandbox: billbot::sandbox::RunningSandbox,
+    _dir: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let sb = sandbox().await;
+    let (inquiry, status) = sandbox_clients(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let tracker =
+        Arc::new(Tracker::new(status.clone(), store.clone(), Arc::new(Nobody), TrackerConfig::default()));
+    let bot = Bot::with_tracker(inquiry, status, store.clone(), tracker);
+    Setup { bot, store, _sandbox: sb, _dir: dir }
+}
+
+struct User<'a> {
+    bot: &'a Bot,
+    key: ChatKey,
+    lang: &'static str,
+    role: Role,
+    last: Vec<Reply>,
+}
+
+impl<'a> User<'a> {
+    fn new(s: &'a Setup, id: &str, lang: &'static str, role: Role) -> User<'a> {
+        User { bot: &s.bot, key: ChatKey::terminal(id), lang, role, last: vec![] }
+    }
+
+    async fn send(&mut self, input: Input) -> String {
+        let incoming = Incoming::new(self.key.clone(), input).lang_code(self.lang).role(self.role);
+        self.last = self.bot.handle(incoming).await;
+        assert!(!self.last.is_empty(), "never silent");
+        self.last.iter().map(|r| r.text.as_str()).collect::<Vec<_>>().join("\n")
+    }
+
+    async fn say(&mut self, text: &str) -> String {
+        self.send(Input::from_text(text)).await
+    }
+
+    fn button(&self, label: &str) -> Option<String> {
+        self.last
+            .iter()
+            .flat_map(|r| r.buttons())
+            .find(|b| b.label.contains(label))
+            .map(|b| b.payload.clone())
+    }
+
+    async fn press(&mut self, label: &str) -> String {
+        let payload = self.button(label).unwrap_or_else(|| panic!("no {label:?} in {:#?}", self.last));
+        self.send(Input::Button(payload)).await
+    }
+}
+
+const CODE: &str = "1234 5678 9012 3456 7890";
+
+#[tokio::test]
+async fn the_first_chat_owns_an_order_others_see_no_code_and_cannot_be_notified() {
+    let s = setup().await;
+    let mut owner = User::new(&s, "owner", "en", Role::Customer);
+    let mut other = User::new(&s, "other", "en", Role::Customer);
+    let mut autre = User::new(&s, "autre", "fr", Role::Customer);
+    let mut agent = User::new(&s, "agent", "en", Role::Agent);
+
+    let seen = owner.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(seen.contains(CODE) && seen.contains("Receipt"), "{seen}");
+    let stranger = other.say(&format!("/status GB{}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(!stranger.contains(CODE) && !stranger.contains("Receipt"), "{stranger}");
+    assert!(
+        stranger.contains("delivered") && stranger.contains("10,000 FCFA"),
+        "the status still shows: {stranger}"
+    );
+    assert!(stranger.contains("shown only in the chat that placed this order"), "{stranger}");
+    assert!(
+        !stranger.contains("0001") && !stranger.contains("Recipient"),
+        "nothing that gives the proof away"
+    );
+    assert!(!stranger.contains("Recharge Woyofal"), "nor the provider's message");
+    assert!(other.button("My order").is_some());
+    let fr = autre.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(fr.contains("Le code acheté n'est affiché que dans la discussion") && !fr.contains(CODE), "{fr}");
+    assert!(autre.button("Ma commande").is_some());
+    let agent_view = agent.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(agent_view.contains(CODE) && agent_view.contains("14000000001"), "agents see all: {agent_view}");
+    assert!(agent.button("My order").is_none());
+    let again = owner.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(again.contains(CODE), "the owner still does: {again}");
+
+    // A pending order: only its owner is offered "Notify me"; a forged button changes nothing.
+    owner.say(&format!("/status {}", orders::PENDING)).await;
+    assert!(owner.button("Notify me").is_some());
+    other.say(&format!("/status {}", orders::PENDING)).await;
+    assert!(other.button("Notify me").is_none() && other.button("Refresh").is_some());
+    let forged = other.send(Input::Button(format!("v1:w:{}", orders::PENDING))).await;
+    assert!(forged.contains("Only the chat that placed an order can be notified"), "{forged}");
+    let pending = OrderNo::parse(orders::PENDING).unwrap();
+    assert!(s.store.watch(&pending).await.unwrap().is_none(), "no watch was started");
+    owner.press("Notify me").await;
+    let watch = s.store.watch(&pending).await.unwrap().unwrap();
+    assert_eq!(watch.watchers.iter().map(|w| w.chat.clone()).collect::<Vec<_>>(), vec![owner.key.clone()]);
+    let record = s.store.order(&OrderNo::parse(orders::SUCCESS_WITH_TOKEN).unwrap()).await.unwrap().unwrap();
+    assert_eq!(record.owners, vec![owner.key.clone()], "agents and strangers never own it");
+}
+
+#[tokio::test]
+async fn the_recipients_last_4_digits_make_a_chat_an_owner_and_5_wrong_tries_lock_the_order_for_a_day() {
+    let s = setup().await;
+    let mut owner = User::new(&s, "owner", "en", Role::Customer);
+    let mut other = User::new(&s, "other", "en", Role::Customer);
+    let mut guesser = User::new(&s, "guesser", "fr", Role::Customer);
+    owner.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    other.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+
+    let ask = other.press("My order").await;
+    assert!(ask.contains("type the last 4 digits"), "{ask}");
+    let format = other.say("12").await;
+    assert!(format.contains("exactly 4 digits"), "{format}");
+    let wrong = other.say("9999").await;
+    assert!(wrong.contains("do not match") && wrong.contains("4 more tries today"), "{wrong}");
+    let proven = other.say("0 0 0 1").await;
+    assert!(proven.contains("now linked to your chat") && proven.contains(CODE), "{proven}");
+    assert!(other.button("Notify me").is_none(), "a delivered order has nothing to wait for");
+    let later = other.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(later.contains(CODE), "owner from now on: {later}");
+    let no = OrderNo::parse(orders::SUCCESS_WITH_TOKEN).unwrap();
+    let record = s.store.order(&no).await.unwrap().unwrap();
+    assert_eq!(record.owners, vec![owner.key.clone(), other.key.clone()]);
+
+    // Another chat guesses: the wrong try above counts too, so 4 more lock the order.
+    guesser.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    guesser.press("Ma commande").await;
+    for (guess, left) in
+        [("1111", "Encore 3 essais"), ("2222", "Encore 2 essais"), ("3333", "Encore un essai")]
+    {
+        let reply = guesser.say(guess).await;
+        assert!(reply.contains(left), "{reply}");
+    }
+    let locked = guesser.say("4444").await;
+    assert!(locked.contains("Trop d'essais erronés") && !locked.contains(CODE), "{locked}");
+    let record = s.store.order(&no).await.unwrap().unwrap();
+    assert_eq!(record.recent_failed_proofs(chrono::Utc::now()), 5);
+    // Locked: even the right digits are not asked for any more.
+    guesser.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    let again = guesser.press("Ma commande").await;
+    assert!(again.contains("Trop d'essais erronés"), "{again}");
+    let right = guesser.say("0001").await;
+    assert!(!right.contains(CODE), "the digits are no longer read as a proof: {right}");
+    assert_eq!(s.store.order(&no).await.unwrap().unwrap().owners.len(), 2);
+}
