@@ -16,7 +16,8 @@ use tokio::net::TcpListener;
 use crate::channels::whatsapp::{self, GraphClient, WhatsApp, WhatsAppNotifier};
 use crate::channels::{Notifiers, telegram, terminal};
 use crate::config::{
-    ConfigError, DatabaseSettings, ProviderSettings, TelegramSettings, TrackingSettings, WhatsAppSettings,
+    ConfigError, DatabaseSettings, LimitSettings, ProviderSettings, TelegramSettings, TrackingSettings,
+    WhatsAppSettings,
 };
 use crate::conversation::Bot;
 use crate::domain::Channel;
@@ -35,6 +36,8 @@ pub const DEFAULT_DATA_DIR: &str = "billbot-data";
 pub struct Settings {
     pub providers: ProviderSettings,
     pub tracking: TrackingSettings,
+    /// How much one chat may ask of the providers.
+    pub limits: LimitSettings,
     /// The sled database's directory (when no database is configured).
     pub data_dir: PathBuf,
     /// Set: the store is this PostgreSQL database, shared with other instances.
@@ -77,6 +80,7 @@ impl Settings {
             providers,
             sandbox_notice: sandbox_asked,
             tracking: TrackingSettings::from_lookup(&lookup)?,
+            limits: LimitSettings::from_lookup(&lookup)?,
             data_dir: lookup("BILLBOT_DATA_DIR")
                 .filter(|v| !v.trim().is_empty())
                 .map(PathBuf::from)
@@ -181,7 +185,8 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
         providers.status.clone(),
         store.clone(),
         tracker.clone(),
-    );
+    )
+    .with_limits(settings.limits.lookups);
     if settings.sandbox_notice && providers.sandbox.is_some() {
         bot = bot.saying_test_data();
     }

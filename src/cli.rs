@@ -230,7 +230,7 @@ async fn inquire(service_code: &str, reference: &str, output: &OutputArgs) -> Ex
     match providers.inquiry.inquire(&reference).await {
         Ok(result) if output.json => print_json(&result),
         Ok(result) => {
-            println!("{}", views::inquiry(lang, &result));
+            println!("{}", views::inquiry(lang, &result, Audience::Agent));
             Exit::Ok
         }
         Err(e) => upstream_failure(lang, &e, ErrorSubject::Reference(&reference)),
@@ -286,9 +286,14 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
         Ok(db) => db,
         Err(e) => return config_error(e),
     };
+    let limits = match config::LimitSettings::from_lookup(|name| std::env::var(name).ok()) {
+        Ok(limits) => limits,
+        Err(e) => return config_error(e),
+    };
     let settings = app::Settings {
         providers,
         tracking,
+        limits,
         data_dir,
         database,
         metrics_listen: None,

@@ -16,6 +16,7 @@
 //! | `BILLBOT_SANDBOX_LATENCY_MS` | delay of every sandbox answer | 0 |
 //! | `BILLBOT_DATA_DIR` | directory of the sled database | `serve`: `./billbot-data`; `demo`: a temporary directory |
 
+use crate::domain::limits::LookupLimits;
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -527,5 +528,37 @@ impl WhatsAppSettings {
             instances: instances(&lookup)?,
             resume_after: resume_after(&lookup)?,
         })
+    }
+}
+
+/// Abuse limits: how much one chat may ask of the providers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LimitSettings {
+    /// Bill inquiries, and order lookups, per customer chat (`BILLBOT_LOOKUPS_PER_MINUTE`, 10;
+    /// `BILLBOT_LOOKUPS_PER_HOUR`, 60).
+    pub lookups: LookupLimits,
+}
+
+impl LimitSettings {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let positive = |var: &'static str, default: u32| -> Result<u32, ConfigError> {
+            match parse_or(get(var), var, default)? {
+                0 => Err(ConfigError::Invalid { var, reason: "it must be at least 1".to_owned() }),
+                n => Ok(n),
+            }
+        };
+        let defaults = LookupLimits::default();
+        let lookups = LookupLimits {
+            per_minute: positive("BILLBOT_LOOKUPS_PER_MINUTE", defaults.per_minute)?,
+            per_hour: positive("BILLBOT_LOOKUPS_PER_HOUR", defaults.per_hour)?,
+        };
+        if lookups.per_hour < lookups.per_minute {
+            return Err(ConfigError::Invalid {
+                var: "BILLBOT_LOOKUPS_PER_HOUR",
+                reason: format!("it is below BILLBOT_LOOKUPS_PER_MINUTE ({})", lookups.per_minute),
+            });
+        }
+        Ok(LimitSettings { lookups })
     }
 }

@@ -8,6 +8,7 @@
 mod bill;
 mod flow;
 pub mod input;
+pub mod limits;
 mod lists;
 mod menus;
 pub mod notices;
@@ -90,6 +91,8 @@ pub(crate) struct BotInner {
     store: Store,
     /// Present when order tracking runs: enables "notify me".
     pub(crate) tracker: Option<Arc<Tracker>>,
+    /// How many lookups a customer chat may make.
+    pub(crate) limits: limits::LookupLimits,
     /// Every turn's first reply says it comes from test data (`serve` on the sandbox).
     test_data: std::sync::atomic::AtomicBool,
     /// One lock per chat in use: a chat's inputs are handled one after another even if a
@@ -107,6 +110,8 @@ pub(crate) struct Session<'a> {
     pub caps: &'static Capabilities,
     pub state: State,
     pub now: DateTime<Utc>,
+    /// The chat's preferences as read at the start of the step, with this step's changes.
+    pub prefs: crate::store::Prefs,
     /// The step's writes, committed together once it is done (reads see what was committed
     /// before the step).
     pub writes: Batch,
@@ -120,6 +125,7 @@ impl Bot {
                 status,
                 store,
                 tracker: None,
+                limits: Default::default(),
                 test_data: Default::default(),
                 chats: Mutex::new(HashMap::new()),
             }),
@@ -136,7 +142,14 @@ impl Bot {
         let chats = Mutex::new(HashMap::new());
         let tracker = Some(tracker);
         let test_data = Default::default();
-        Bot { inner: Arc::new(BotInner { inquiry, status, store, tracker, test_data, chats }) }
+        let limits = Default::default();
+        Bot { inner: Arc::new(BotInner { inquiry, status, store, tracker, limits, test_data, chats }) }
+    }
+
+    /// This bot, with these lookup limits (before it is first cloned).
+    pub fn with_limits(mut self, limits: limits::LookupLimits) -> Bot {
+        Arc::get_mut(&mut self.inner).expect("limits are set before the bot is shared").limits = limits;
+        self
     }
 
     /// This bot, saying in every turn's first reply that it answers from test data.
@@ -215,7 +228,7 @@ impl Bot {
             return Turn { lang: Lang::default(), replies: Vec::new() };
         }
         let now = Utc::now();
-        let mut prefs = start.prefs;
+        let prefs = start.prefs;
         let lang = prefs
             .lang
             .unwrap_or_else(|| incoming.lang_code.as_deref().map(Lang::from_code).unwrap_or_default());
@@ -230,17 +243,18 @@ impl Bot {
             caps,
             state: stored.unwrap_or_default(),
             now,
+            prefs,
             writes: Batch::new(),
         };
         // The time of the user's last message, to the minute: WhatsApp's 24-hour window needs no
         // more, and rewriting it at every step cost 105 µs a step (a second tree in each flush).
         let sent_at = incoming.sent_at.unwrap_or(now);
-        let stale = prefs.last_inbound_at.is_none_or(|last| sent_at - last >= INBOUND_PRECISION);
+        let stale = session.prefs.last_inbound_at.is_none_or(|last| sent_at - last >= INBOUND_PRECISION);
         let result = async {
             if stale {
-                prefs.last_inbound_at = Some(sent_at);
+                session.prefs.last_inbound_at = Some(sent_at);
                 // First: a step that changes the language rewrites these prefs after it.
-                session.writes.push(Op::Prefs { chat: chat.clone(), prefs: prefs.clone() });
+                session.writes.push(Op::Prefs { chat: chat.clone(), prefs: session.prefs.clone() });
             }
             let held: Vec<(HeldId, Notice)> =
                 if start.has_held { store.held(chat).await? } else { Vec::new() };

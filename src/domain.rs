@@ -3,6 +3,7 @@
 pub mod bill;
 pub mod biller;
 pub mod chat;
+pub mod limits;
 pub mod money;
 pub mod order;
 pub mod reference;

@@ -17,6 +17,8 @@
 //! | `billbot_tracker_notified_total` | `how` (`sent`, `template`, `held`, `failed`) | watchers told of a change |
 //! | `billbot_messages_sent_total` | `channel` | messages delivered to users |
 //! | `billbot_messages_rejected_total` | `channel` | messages the network refused or that failed |
+//! | `billbot_lookups_refused_total` | | lookups refused by a chat's lookup limits |
+//! | `billbot_store_stalled_flushes_total` | | sled flushes that took over 5 s |
 
 use std::sync::OnceLock;
 

@@ -2,7 +2,7 @@
 //! terminal demo, Telegram). Plain text only: a channel that uses markup escapes these texts once,
 //! in its renderer.
 
-use crate::domain::reference::mask_tail;
+use crate::domain::reference::{mask_tail, mask_words};
 use crate::domain::{
     Bill, Biller, CustomerReference, InquiryResult, Meter, Money, Order, OrderNoError, OrderStatus,
     ReferenceError,
@@ -60,12 +60,20 @@ pub fn reference_kind(lang: Lang, biller: Biller) -> String {
 }
 
 /// The whole answer to an inquiry.
-pub fn inquiry(lang: Lang, result: &InquiryResult) -> String {
+/// A bill inquiry's result. Customers see holder names and addresses masked ([`mask_words`]):
+/// anyone can type anyone's meter number.
+pub fn inquiry(lang: Lang, result: &InquiryResult, audience: Audience) -> String {
+    let private = |value: &Option<String>| match audience {
+        Audience::Agent => value.clone(),
+        Audience::Customer | Audience::Stranger => value.as_deref().map(mask_words),
+    };
     match result {
-        InquiryResult::Bills { reference, bills } => bills_view(lang, reference, bills),
-        InquiryResult::Meter { reference, meter } => meter_view(lang, reference, meter),
+        InquiryResult::Bills { reference, bills } => bills_view(lang, reference, bills, &private),
+        InquiryResult::Meter { reference, meter } => meter_view(lang, reference, meter, &private),
     }
 }
+
+type Private<'a> = &'a dyn Fn(&Option<String>) -> Option<String>;
 
 fn heading(lang: Lang, reference: &CustomerReference) -> String {
     t!(
@@ -81,7 +89,7 @@ fn heading(lang: Lang, reference: &CustomerReference) -> String {
 /// them all). A provider that answers hundreds of bills does not flood the chat.
 pub const MAX_BILLS_SHOWN: usize = 24;
 
-fn bills_view(lang: Lang, reference: &CustomerReference, bills: &[Bill]) -> String {
+fn bills_view(lang: Lang, reference: &CustomerReference, bills: &[Bill], private: Private<'_>) -> String {
     let count = bills.len();
     let unpaid: Vec<&Bill> = bills.iter().filter(|b| !b.paid).collect();
     let mut blocks = vec![heading(lang, reference)];
@@ -91,7 +99,7 @@ fn bills_view(lang: Lang, reference: &CustomerReference, bills: &[Bill]) -> Stri
         shown.sort_by_key(|(_, b)| b.paid);
     }
     for (index, bill) in shown.iter().take(MAX_BILLS_SHOWN) {
-        blocks.push(bill_view(lang, bill, index + 1, count));
+        blocks.push(bill_view(lang, bill, index + 1, count, private));
     }
     if count > MAX_BILLS_SHOWN {
         let hidden = &shown[MAX_BILLS_SHOWN..];
@@ -117,10 +125,10 @@ fn bills_view(lang: Lang, reference: &CustomerReference, bills: &[Bill]) -> Stri
     blocks.join("\n\n")
 }
 
-fn bill_view(lang: Lang, bill: &Bill, index: usize, count: usize) -> String {
+fn bill_view(lang: Lang, bill: &Bill, index: usize, count: usize, private: Private<'_>) -> String {
     let mut lines = vec![t!(lang, "inquiry-bill-title", index = index as u64, count = count as u64)];
     optional_field(&mut lines, lang, "label-bill-reference", bill.bill_reference.clone());
-    optional_field(&mut lines, lang, "label-holder", bill.holder.clone());
+    optional_field(&mut lines, lang, "label-holder", private(&bill.holder));
     lines.push(field(lang, "label-amount", format::money(lang, &bill.amount)));
     lines.push(field(lang, "label-fee", format::money(lang, &bill.fee)));
     lines.push(field(lang, "label-total", format::money(lang, &bill.total)));
@@ -135,10 +143,10 @@ fn bill_view(lang: Lang, bill: &Bill, index: usize, count: usize) -> String {
     lines.join("\n")
 }
 
-fn meter_view(lang: Lang, reference: &CustomerReference, meter: &Meter) -> String {
+fn meter_view(lang: Lang, reference: &CustomerReference, meter: &Meter, private: Private<'_>) -> String {
     let mut lines = vec![heading(lang, reference)];
-    optional_field(&mut lines, lang, "label-holder", meter.holder.clone());
-    optional_field(&mut lines, lang, "label-address", meter.address.clone());
+    optional_field(&mut lines, lang, "label-holder", private(&meter.holder));
+    optional_field(&mut lines, lang, "label-address", private(&meter.address));
     optional_field(
         &mut lines,
         lang,

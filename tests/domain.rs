@@ -233,3 +233,14 @@ fn every_channel_carries_the_longest_button_payload_the_core_makes() {
         assert!(channel.capabilities().max_payload_bytes >= MAX_PAYLOAD_BYTES, "{channel}");
     }
 }
+
+#[test]
+fn names_and_addresses_are_masked_word_by_word_whatever_their_characters() {
+    use billbot::domain::reference::mask_words;
+    assert_eq!(mask_words("Moussa Diop"), "M••• D•••");
+    assert_eq!(mask_words("Aïssatou N'Diaye-Sène"), "A••• N•••");
+    assert_eq!(mask_words("  Rue 10 x 15  "), "R••• 1••• x 1•••", "one-letter words stay, spaces fold");
+    assert_eq!(mask_words("Élodie"), "É•••", "the first character, not the first byte");
+    assert_eq!(mask_words("🏠 Villa"), "🏠 V•••");
+    assert_eq!(mask_words(""), "");
+}

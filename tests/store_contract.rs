@@ -44,7 +44,10 @@ async fn a_batch_is_applied_in_order_and_read_back(store: Store) {
     let chat = k("term:batch");
     let mut batch = Batch::new();
     batch.push(Op::dialogue(&chat, &State::AwaitingReference { biller: Biller::Woyofal }).unwrap());
-    batch.push(Op::Prefs { chat: chat.clone(), prefs: Prefs { lang: None, last_inbound_at: Some(now()) } });
+    batch.push(Op::Prefs {
+        chat: chat.clone(),
+        prefs: Prefs { lang: None, last_inbound_at: Some(now()), ..Default::default() },
+    });
     // Applied after the prefs above: the language is set on them, not lost.
     batch.push(Op::Lang { chat: chat.clone(), lang: Lang::Fr });
     store.commit(batch).await.unwrap();

@@ -167,16 +167,25 @@ async fn a_bill_flow_in_english_with_inline_keyboards_and_answered_callbacks() {
 #[tokio::test]
 async fn french_clients_get_french_and_reserved_characters_arrive_intact() {
     let mut bot = Running::start().await;
+    // A customer sees the holder and the address masked, escaped all the same.
     bot.say(11, "fr", "/bill").await;
     bot.press(11, "fr", "Woyofal").await;
-    let meter = bot.say(11, "fr", refs::METER_SPECIAL).await;
+    let masked = bot.say(11, "fr", refs::METER_SPECIAL).await;
+    assert!(masked.text.contains("Titulaire : A••• N••• _•••"), "{}", masked.text);
+    assert!(masked.text.contains("Adresse : R••• 1••• x 1••• <••• &"), "{}", masked.text);
+    assert!(masked.html.contains("&lt;••• &amp;"), "escaped for HTML: {}", masked.html);
+    // An agent (in a private chat) sees them whole: every reserved character arrives intact.
+    const AG: i64 = AGENT;
+    bot.say(AG, "fr", "/bill").await;
+    bot.press(AG, "fr", "Woyofal").await;
+    let meter = bot.say(AG, "fr", refs::METER_SPECIAL).await;
     assert!(meter.text.contains(&format!("Titulaire : {}", fixtures::SPECIAL_HOLDER)), "{}", meter.text);
     assert!(meter.text.contains("Adresse : Rue 10 x 15 <Médina> & \"Fass\" #3 [bloc *B*]"), "{}", meter.text);
     assert!(meter.html.contains("&lt;Médina&gt; &amp;"), "escaped for HTML: {}", meter.html);
     assert!(meter.text.contains("État du compteur : bloqué"));
-    bot.say(11, "fr", "/bill").await;
-    bot.press(11, "fr", "Senelec").await;
-    let bill = bot.say(11, "fr", refs::SPECIAL_NAME).await;
+    bot.say(AG, "fr", "/bill").await;
+    bot.press(AG, "fr", "Senelec").await;
+    let bill = bot.say(AG, "fr", refs::SPECIAL_NAME).await;
     assert!(bill.text.contains(fixtures::SPECIAL_HOLDER), "{}", bill.text);
     bot.stop().await;
 }
@@ -184,13 +193,14 @@ async fn french_clients_get_french_and_reserved_characters_arrive_intact() {
 #[tokio::test]
 async fn a_long_reply_is_split_under_4096_characters_with_the_buttons_on_the_last_part() {
     let mut bot = Running::start().await;
-    bot.say(12, "en", "/bill").await;
-    bot.press(12, "en", "SenEau").await;
-    let before = bot.fake.messages_to(12).len();
-    bot.fake.user_says(12, "en", refs::MANY_BILLS);
+    // An agent: holder names whole make the longest reply.
+    bot.say(AGENT, "en", "/bill").await;
+    bot.press(AGENT, "en", "SenEau").await;
+    let before = bot.fake.messages_to(AGENT).len();
+    bot.fake.user_says(AGENT, "en", refs::MANY_BILLS);
     let all = bot
         .fake
-        .wait_until(12, "the total line", |m| m.iter().any(|s| s.text.contains("To pay: 60 bills")))
+        .wait_until(AGENT, "the total line", |m| m.iter().any(|s| s.text.contains("To pay: 60 bills")))
         .await;
     let parts = &all[before..];
     assert!(parts.len() >= 2, "{} parts", parts.len());

@@ -83,3 +83,11 @@ first-contact = Hello! I'm billbot: I look up SenEau, Senelec and Woyofal bills 
 wa-list-button = Choose
 wa-more-choices = More choices ({ $page }/{ $pages }):
 sandbox-notice = 🧪 Test data: this bot answers from a built-in sandbox. No bill or order shown here is real.
+limit-bills = ⏸ You have looked up many bills in a short time. Please wait { $minutes ->
+    [one] a minute
+   *[other] { $minutes } minutes
+} before the next one.
+limit-orders = ⏸ You have checked many orders in a short time. Please wait { $minutes ->
+    [one] a minute
+   *[other] { $minutes } minutes
+} before the next one.

@@ -83,3 +83,11 @@ first-contact = Bonjour ! Je suis billbot : je consulte vos factures SenEau, Sen
 wa-list-button = Choisir
 wa-more-choices = Autres choix ({ $page }/{ $pages }) :
 sandbox-notice = 🧪 Données de test : ce bot répond depuis un bac à sable intégré. Aucune facture ni commande affichée ici n'est réelle.
+limit-bills = ⏸ Vous avez consulté beaucoup de factures en peu de temps. Merci d'attendre { $minutes ->
+    [one] une minute
+   *[other] { $minutes } minutes
+} avant la prochaine.
+limit-orders = ⏸ Vous avez vérifié beaucoup de commandes en peu de temps. Merci d'attendre { $minutes ->
+    [one] une minute
+   *[other] { $minutes } minutes
+} avant la prochaine.

@@ -1,6 +1,7 @@
 //! The bill flow: choose a biller, type a reference, see the bills or the meter.
 
 use super::flow::{Replies, looks_like_order};
+use super::limits::{self, LookupKind};
 use super::menus::{button, labelled, menu_row};
 use super::payload::Action;
 use super::reply::Reply;
@@ -89,6 +90,10 @@ pub(crate) async fn typed_reference(s: &mut Session<'_>, biller: Biller, text: &
 /// Looks `reference` up and shows the result, or a way forward when it fails.
 pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
     let biller = reference.biller();
+    if let Err(wait) = limits::take(s, LookupKind::Bill) {
+        s.state = State::AwaitingReference { biller };
+        return Ok(wait);
+    }
     match s.bot.inquiry.inquire(&reference).await {
         Ok(result) => {
             let item = ActivityItem::Lookup { biller, reference: reference.as_str().to_owned() };
@@ -101,7 +106,7 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
                     button(s.lang, "btn-menu", Action::Menu),
                 ],
             ];
-            Ok(vec![Reply::text(views::inquiry(s.lang, &result)).with_keyboard(keyboard)])
+            Ok(vec![Reply::text(views::inquiry(s.lang, &result, s.role.into())).with_keyboard(keyboard)])
         }
         Err(e) => {
             s.state = State::AwaitingReference { biller };

@@ -128,6 +128,7 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
         }
         Action::Lang(Some(lang)) => {
             s.writes.push(Op::Lang { chat: s.chat.clone(), lang });
+            s.prefs.lang = Some(lang);
             s.lang = lang;
             s.state = State::Menu;
             Ok(vec![menus::main_menu(s, t!(lang, "lang-set"))])

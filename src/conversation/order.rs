@@ -2,6 +2,7 @@
 
 use super::Session;
 use super::flow::Replies;
+use super::limits::{self, LookupKind};
 use super::menus::{button, menu_row};
 use super::payload::Action;
 use super::reply::Reply;
@@ -39,6 +40,10 @@ fn audience(s: &Session<'_>, record: Option<&OrderRecord>) -> Audience {
 
 /// Asks the provider for the order, records it, and shows it.
 pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
+    if let Err(wait) = limits::take(s, LookupKind::Order) {
+        s.state = State::AwaitingOrderNo;
+        return Ok(wait);
+    }
     match s.bot.status.status(&order_no).await {
         Ok(order) => {
             let record = s.bot.store.order(&order_no).await?;

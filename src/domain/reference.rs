@@ -74,6 +74,23 @@ impl CustomerReference {
 }
 
 /// Replaces every character but the last `keep` with `•`.
+/// A name or an address with each word cut to its first character and `•••`: enough for its
+/// owner to recognize it (`A••• N••• S•••`), too little to read someone else's, and the same
+/// length for any word. One-character words are kept.
+pub fn mask_words(value: &str) -> String {
+    value
+        .split_whitespace()
+        .map(|word| {
+            let mut chars = word.chars();
+            match (chars.next(), chars.next()) {
+                (Some(first), Some(_)) => format!("{first}•••"),
+                _ => word.to_owned(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 pub fn mask_tail(value: &str, keep: usize) -> String {
     let count = value.chars().count();
     value.chars().enumerate().map(|(i, c)| if i + keep < count { '•' } else { c }).collect()

@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::domain::limits::Lookups;
 use crate::domain::{Biller, ChatKey, Order, OrderNo, OrderStatus};
 use crate::i18n::Lang;
 
@@ -15,6 +16,9 @@ pub struct Prefs {
     /// answer freely for 24 hours after it. Absent in records written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_inbound_at: Option<DateTime<Utc>>,
+    /// The chat's lookups of the last hour, for its limits.
+    #[serde(default, skip_serializing_if = "Lookups::is_empty")]
+    pub lookups: Lookups,
 }
 
 /// An order as last seen, with every status it was seen in.

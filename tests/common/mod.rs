@@ -85,6 +85,7 @@ pub fn app_settings(dir: &std::path::Path, sandbox: SandboxConfig) -> billbot::a
     billbot::app::Settings {
         providers,
         tracking: billbot::config::TrackingSettings::from_lookup(lookup).unwrap(),
+        limits: Default::default(),
         data_dir: dir.to_owned(),
         database: None,
         metrics_listen: None,

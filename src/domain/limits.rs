@@ -1,0 +1,77 @@
+//! Lookup limits: how many bill inquiries and order lookups a customer chat may make a minute
+//! and an hour, and the record of a chat's recent lookups that enforces them.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// How many lookups of each kind a customer chat may make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LookupLimits {
+    pub per_minute: u32,
+    pub per_hour: u32,
+}
+
+impl Default for LookupLimits {
+    fn default() -> Self {
+        LookupLimits { per_minute: 10, per_hour: 60 }
+    }
+}
+
+/// What a lookup asks the provider for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookupKind {
+    /// A bill inquiry (bill-payment API).
+    Bill,
+    /// An order's status (bill-status API).
+    Order,
+}
+
+/// A chat's lookups of the last hour, oldest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lookups {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub bills: Vec<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub orders: Vec<DateTime<Utc>>,
+}
+
+impl Lookups {
+    pub fn is_empty(&self) -> bool {
+        self.bills.is_empty() && self.orders.is_empty()
+    }
+
+    fn of(&mut self, kind: LookupKind) -> &mut Vec<DateTime<Utc>> {
+        match kind {
+            LookupKind::Bill => &mut self.bills,
+            LookupKind::Order => &mut self.orders,
+        }
+    }
+
+    /// Counts a lookup of `kind` at `now`, or says how long until one is allowed.
+    pub fn take(
+        &mut self,
+        kind: LookupKind,
+        now: DateTime<Utc>,
+        limits: LookupLimits,
+    ) -> Result<(), Duration> {
+        let (minute, hour) = (Duration::minutes(1), Duration::hours(1));
+        let times = self.of(kind);
+        times.retain(|t| *t > now - hour && *t <= now);
+        let in_minute = times.iter().filter(|t| **t > now - minute).count();
+        let mut wait = Duration::zero();
+        // The lookup that must age out of a window before another one fits in it.
+        if in_minute >= limits.per_minute as usize {
+            let oldest = times[times.len() - limits.per_minute.max(1) as usize];
+            wait = wait.max(oldest + minute - now);
+        }
+        if times.len() >= limits.per_hour as usize {
+            let oldest = times[times.len() - limits.per_hour.max(1) as usize];
+            wait = wait.max(oldest + hour - now);
+        }
+        if wait > Duration::zero() {
+            return Err(wait);
+        }
+        times.push(now);
+        Ok(())
+    }
+}
