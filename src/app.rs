@@ -147,6 +147,7 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
         None => Store::open(&settings.data_dir)?,
     };
     let mut notifiers = Notifiers::new();
+    let limits_of_chats = settings.limits.clone();
     let telegram = settings.telegram.clone().map(|settings| {
         let limits = if settings.rate_limits {
             telegram::Limits::default().shared_by(settings.instances)
@@ -156,6 +157,7 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
         };
         let mut options = telegram::RunOptions::new(limits);
         options.poll_timeout = settings.poll_timeout;
+        options.flood = limits_of_chats.flood;
         let client = telegram::bot(&settings);
         TelegramPart { settings, client, options }
     });
@@ -186,12 +188,15 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
         store.clone(),
         tracker.clone(),
     )
-    .with_limits(settings.limits.lookups);
+    .with_limits(settings.limits.lookups)
+    .with_provider_calls(settings.limits.provider_calls, crate::conversation::PROVIDER_CALL_WAIT);
     if settings.sandbox_notice && providers.sandbox.is_some() {
         bot = bot.saying_test_data();
     }
     let whatsapp = match (whatsapp_client, &settings.whatsapp) {
-        (Some(client), Some(wa)) => Some(WhatsApp::new(wa.clone(), client, bot.clone(), store.clone())),
+        (Some(client), Some(wa)) => {
+            Some(WhatsApp::new(wa.clone(), client, bot.clone(), store.clone(), settings.limits.flood))
+        }
         _ => None,
     };
     Ok(App { settings, providers, store, tracker, bot, telegram, whatsapp })

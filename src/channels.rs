@@ -19,7 +19,7 @@ use crate::domain::{Channel, ChatKey};
 use crate::i18n::Lang;
 use crate::tracking::{Delivery, Notice, Notifier};
 
-pub use queue::ChatQueues;
+pub use queue::{Admission, ChatQueues, Flood};
 
 /// The notifier of each running channel: a notice goes out through the channel of its chat.
 #[derive(Default, Clone)]

@@ -184,7 +184,8 @@ fn upstream_failure(lang: Lang, error: &UpstreamError, subject: ErrorSubject<'_>
                 Unavailable::Timeout => t!(lang, "cli-reason-timeout"),
                 Unavailable::Connect => t!(lang, "cli-reason-connect"),
                 Unavailable::Status(code) => t!(lang, "cli-reason-http", code = code.to_string()),
-                Unavailable::Transport(_) => t!(lang, "cli-reason-transport"),
+                // `Busy` comes from the chats' cap on calls in flight, which the CLI does not use.
+                Unavailable::Transport(_) | Unavailable::Busy => t!(lang, "cli-reason-transport"),
             };
             t!(lang, "cli-unavailable", reason = reason)
         }

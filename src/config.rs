@@ -16,7 +16,7 @@
 //! | `BILLBOT_SANDBOX_LATENCY_MS` | delay of every sandbox answer | 0 |
 //! | `BILLBOT_DATA_DIR` | directory of the sled database | `serve`: `./billbot-data`; `demo`: a temporary directory |
 
-use crate::domain::limits::LookupLimits;
+use crate::domain::limits::{Flood, LookupLimits};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -532,11 +532,23 @@ impl WhatsAppSettings {
 }
 
 /// Abuse limits: how much one chat may ask of the providers.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitSettings {
     /// Bill inquiries, and order lookups, per customer chat (`BILLBOT_LOOKUPS_PER_MINUTE`, 10;
     /// `BILLBOT_LOOKUPS_PER_HOUR`, 60).
     pub lookups: LookupLimits,
+    /// Updates one chat may have waiting (`BILLBOT_MAX_WAITING_UPDATES`, 5) and send a minute
+    /// (`BILLBOT_UPDATES_PER_MINUTE`, 60); beyond, they are dropped and the chat told once.
+    pub flood: Flood,
+    /// Provider calls from chats in flight at once, per instance (`BILLBOT_PROVIDER_CONCURRENCY`,
+    /// 64); a call waits up to 5 s for its turn, then the user is told to try again.
+    pub provider_calls: usize,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings { lookups: LookupLimits::default(), flood: Flood::default(), provider_calls: 64 }
+    }
 }
 
 impl LimitSettings {
@@ -559,6 +571,12 @@ impl LimitSettings {
                 reason: format!("it is below BILLBOT_LOOKUPS_PER_MINUTE ({})", lookups.per_minute),
             });
         }
-        Ok(LimitSettings { lookups })
+        let flood = Flood {
+            max_waiting: positive("BILLBOT_MAX_WAITING_UPDATES", Flood::default().max_waiting as u32)?
+                as usize,
+            per_minute: positive("BILLBOT_UPDATES_PER_MINUTE", Flood::default().per_minute)?,
+        };
+        let provider_calls = positive("BILLBOT_PROVIDER_CONCURRENCY", 64)? as usize;
+        Ok(LimitSettings { lookups, flood, provider_calls })
     }
 }

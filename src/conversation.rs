@@ -34,7 +34,8 @@ use crate::i18n::Lang;
 use crate::store::{Batch, HeldId, Op, Store, StoreError};
 use crate::t;
 use crate::tracking::{Notice, Tracker};
-use crate::upstream::{InquiryClient, StatusClient};
+use crate::upstream::error::Unavailable;
+use crate::upstream::{InquiryClient, StatusClient, UpstreamError};
 
 /// One thing a user sent, with what the channel knows about them.
 #[derive(Debug, Clone)]
@@ -93,11 +94,53 @@ pub(crate) struct BotInner {
     pub(crate) tracker: Option<Arc<Tracker>>,
     /// How many lookups a customer chat may make.
     pub(crate) limits: limits::LookupLimits,
+    /// Provider calls from chats in flight at once, and how long one waits for its turn.
+    calls: ProviderCalls,
     /// Every turn's first reply says it comes from test data (`serve` on the sandbox).
     test_data: std::sync::atomic::AtomicBool,
     /// One lock per chat in use: a chat's inputs are handled one after another even if a
     /// channel delivers them concurrently; different chats never wait for each other.
     chats: Mutex<HashMap<ChatKey, Weak<tokio::sync::Mutex<()>>>>,
+}
+
+/// The cap on provider calls from chats in flight at once, so that a flood of lookups cannot
+/// open thousands of connections to a provider (or hold thousands of sockets here).
+struct ProviderCalls {
+    permits: tokio::sync::Semaphore,
+    wait: std::time::Duration,
+}
+
+/// The default cap (`BILLBOT_PROVIDER_CONCURRENCY`), and how long a call waits for its turn.
+pub const PROVIDER_CALLS: usize = 64;
+pub const PROVIDER_CALL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+impl ProviderCalls {
+    fn new(max: usize, wait: std::time::Duration) -> ProviderCalls {
+        ProviderCalls { permits: tokio::sync::Semaphore::new(max.max(1)), wait }
+    }
+}
+
+impl Default for ProviderCalls {
+    fn default() -> Self {
+        ProviderCalls::new(PROVIDER_CALLS, PROVIDER_CALL_WAIT)
+    }
+}
+
+impl BotInner {
+    /// Makes a provider call once fewer than the cap are in flight; after waiting too long, the
+    /// call is not made and counts as the provider being unavailable (the user may try again).
+    pub(crate) async fn provider_call<T>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, UpstreamError>>,
+    ) -> Result<T, UpstreamError> {
+        let Ok(Ok(_permit)) = tokio::time::timeout(self.calls.wait, self.calls.permits.acquire()).await
+        else {
+            metrics::counter!("billbot_provider_calls_refused_total").increment(1);
+            tracing::warn!("too many provider calls in flight: a lookup was refused");
+            return Err(UpstreamError::Unavailable(Unavailable::Busy));
+        };
+        call.await
+    }
 }
 
 /// What one step works with.
@@ -126,6 +169,7 @@ impl Bot {
                 store,
                 tracker: None,
                 limits: Default::default(),
+                calls: ProviderCalls::default(),
                 test_data: Default::default(),
                 chats: Mutex::new(HashMap::new()),
             }),
@@ -143,12 +187,21 @@ impl Bot {
         let tracker = Some(tracker);
         let test_data = Default::default();
         let limits = Default::default();
-        Bot { inner: Arc::new(BotInner { inquiry, status, store, tracker, limits, test_data, chats }) }
+        let calls = ProviderCalls::default();
+        Bot { inner: Arc::new(BotInner { inquiry, status, store, tracker, limits, calls, test_data, chats }) }
     }
 
     /// This bot, with these lookup limits (before it is first cloned).
     pub fn with_limits(mut self, limits: limits::LookupLimits) -> Bot {
         Arc::get_mut(&mut self.inner).expect("limits are set before the bot is shared").limits = limits;
+        self
+    }
+
+    /// This bot, with at most `max` provider calls from chats in flight, each waiting at most
+    /// `wait` for its turn (before it is first cloned).
+    pub fn with_provider_calls(mut self, max: usize, wait: std::time::Duration) -> Bot {
+        let inner = Arc::get_mut(&mut self.inner).expect("the cap is set before the bot is shared");
+        inner.calls = ProviderCalls::new(max, wait);
         self
     }
 
@@ -176,6 +229,27 @@ impl Bot {
         let lock = Arc::new(tokio::sync::Mutex::new(()));
         chats.insert(chat.clone(), Arc::downgrade(&lock));
         lock
+    }
+
+    /// An update dropped by flood control: it is marked handled (no instance takes it up later)
+    /// and, when `warn`, the chat is told in its language to slow down. Nothing else changes.
+    pub async fn refuse(
+        &self,
+        chat: &ChatKey,
+        inbox_id: Option<String>,
+        lang_code: Option<&str>,
+        warn: bool,
+    ) -> Turn {
+        let store = &self.inner.store;
+        if let Some(id) = inbox_id
+            && let Err(e) = store.commit(Op::InboxDone { id }).await
+        {
+            tracing::error!(%chat, error = %e, "a dropped update could not be marked handled");
+        }
+        let chosen = store.prefs(chat).await.ok().and_then(|prefs| prefs.lang);
+        let lang = chosen.unwrap_or_else(|| lang_code.map(Lang::from_code).unwrap_or_default());
+        let replies = if warn { vec![Reply::text(t!(lang, "flood-slow-down"))] } else { Vec::new() };
+        Turn { lang, replies }
     }
 
     /// Handles one input and returns what to show. Never fails: a broken store or any other

@@ -294,6 +294,13 @@ impl Tracker {
         }
     }
 
+    /// Makes a watched order due now (a callback the status API could not confirm); an order
+    /// nobody watches is left alone.
+    pub async fn recheck_now(&self, order_no: &OrderNo) -> Result<(), StoreError> {
+        let now = self.now();
+        self.reschedule(order_no, move |watch| watch.next_check_at = watch.next_check_at.min(now)).await
+    }
+
     /// Changes a watch's schedule, if it is still watched.
     async fn reschedule(
         &self,

@@ -51,6 +51,21 @@ fn limits_are_configurable_and_nonsense_is_refused() {
         let e = from(bad).unwrap_err().to_string();
         assert!(e.contains("BILLBOT_LOOKUPS_PER_"), "{e}");
     }
+    let defaults = from(&[]).unwrap();
+    assert_eq!(defaults.flood, billbot::channels::Flood { max_waiting: 5, per_minute: 60 });
+    assert_eq!(defaults.provider_calls, 64);
+    let set = from(&[
+        ("BILLBOT_MAX_WAITING_UPDATES", "2"),
+        ("BILLBOT_UPDATES_PER_MINUTE", "12"),
+        ("BILLBOT_PROVIDER_CONCURRENCY", "8"),
+    ])
+    .unwrap();
+    assert_eq!(set.flood, billbot::channels::Flood { max_waiting: 2, per_minute: 12 });
+    assert_eq!(set.provider_calls, 8);
+    for var in ["BILLBOT_MAX_WAITING_UPDATES", "BILLBOT_UPDATES_PER_MINUTE", "BILLBOT_PROVIDER_CONCURRENCY"] {
+        let e = from(&[(var, "0")]).unwrap_err().to_string();
+        assert!(e.contains(var), "{e}");
+    }
 }
 
 #[tokio::test]

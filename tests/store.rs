@@ -10,6 +10,7 @@ use billbot::i18n::Lang;
 use billbot::sandbox::fixtures::{orders, refs};
 use billbot::store::{ActivityItem, Op, Store, StoreError};
 use common::chat::Harness;
+use std::time::Duration;
 
 #[tokio::test]
 async fn state_language_and_orders_survive_reopening_the_store() {
@@ -54,7 +55,17 @@ async fn corrupt_and_foreign_version_records_are_reported_and_skipped() {
         store.commit(Op::Lang { chat: k("tg:1"), lang: Lang::Fr }).await.unwrap();
     }
     {
-        let db = sled::open(dir.path()).unwrap();
+        // sled lets go of its lock a moment after the store is dropped.
+        let started = std::time::Instant::now();
+        let db = loop {
+            match sled::open(dir.path()) {
+                Err(e) if started.elapsed() < Duration::from_secs(2) => {
+                    assert!(e.to_string().contains("could not acquire lock"), "{e}");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                db => break db.unwrap(),
+            }
+        };
         db.open_tree("dialogue").unwrap().insert("term:broken", &b"{not json"[..]).unwrap();
         db.open_tree("prefs")
             .unwrap()

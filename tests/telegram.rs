@@ -108,7 +108,8 @@ async fn the_dispatcher_schema_type_checks_with_its_dependencies() {
     let bot = telegram::bot(&settings(&fake));
     // `build` panics when a handler needs a dependency that is not provided.
     let pacer = std::sync::Arc::new(telegram::Pacer::new(Limits::default()));
-    let channel = telegram::Telegram::new(bot.clone(), core, telegram::Agents::default(), pacer);
+    let channel =
+        telegram::Telegram::new(bot.clone(), core, telegram::Agents::default(), pacer, Default::default());
     let _dispatcher = teloxide::dispatching::Dispatcher::builder(bot, telegram::schema())
         .dependencies(telegram::dependencies(channel))
         .build();
@@ -631,4 +632,32 @@ async fn an_agent_in_a_group_gets_the_customer_view_merchant_figures_stay_privat
     let private = bot.say(AGENT, "en", &format!("/status {}", orders::DOC_SAMPLE)).await;
     assert!(private.text.contains("Merchant details"), "{}", private.text);
     bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_flooding_chat_is_told_once_to_slow_down_its_extra_updates_dropped_and_others_served() {
+    use billbot::channels::telegram::{INBOX_PREFIX, TelegramInbound};
+    let fake = FakeTelegram::start().await;
+    let mut bot = Running::start_with(fake, tempfile::tempdir().unwrap(), Duration::from_secs(3), None).await;
+    let before = bot.fake.messages_to(31).len();
+    bot.fake.user_says(31, "fr", &format!("/status {}", orders::SLOW));
+    // Its step has started (and waits for the slow provider, 600 ms) before the flood.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in 0..10 {
+        bot.fake.user_says(31, "fr", "/help");
+    }
+    let other = bot.say(32, "en", "/start").await;
+    assert!(other.text.contains("What would you like to do"), "{}", other.text);
+    let sent = bot.fake.wait_until(31, "told to slow down", |m| m.len() > before).await;
+    assert!(sent[before].text.contains("plus vite que je ne peux répondre"), "{}", sent[before].text);
+    // The slow answer, then the five help texts that waited.
+    let sent = bot.fake.wait_for_messages(31, before + 7).await;
+    assert!(sent[before + 1].text.contains("ne répond pas"), "{}", sent[before + 1].text);
+    assert!(sent[before + 2..].iter().all(|m| m.text.starts_with("Voici ce que je sais faire")), "{sent:#?}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(bot.fake.messages_to(31).len(), before + 7, "the dropped updates get no answer");
+    bot.stop().await;
+    let store = Store::open(bot.dir.path()).unwrap();
+    let pending: Vec<(String, TelegramInbound)> = store.inbox_pending(INBOX_PREFIX).await.unwrap();
+    assert!(pending.is_empty(), "nothing is left to take up after a restart: {pending:?}");
 }

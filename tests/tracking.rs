@@ -333,22 +333,37 @@ async fn provider_callbacks_are_authenticated_idempotent_and_notify_at_once() {
 }
 
 #[tokio::test]
-async fn a_callback_still_works_when_the_status_api_is_down() {
+async fn a_callback_the_status_api_cannot_confirm_changes_nothing_but_brings_the_next_check_forward() {
     let s = setup(&[("PENDING", None)]).await;
     let pending = status_client(&s.server.uri()).status(&order_no()).await.unwrap();
     s.tracker.watch(&order_no(), &pending, &chat("tg:7"), Lang::En).await.unwrap();
+    let before = s.store.watch(&order_no()).await.unwrap().unwrap();
+    assert!(before.next_check_at > s.tracker.now() + chrono::Duration::seconds(15));
     let url = callback_server(s.tracker.clone(), status_client(&closed_port_url())).await;
-    let body = json!({"status": "FAIL", "trx": ORDER, "errorMsg": "Meter blocked"});
-    let response = reqwest::Client::new()
-        .post(format!("{url}/cb-secret-0123456789abcdef"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let sent = s.recorder.sent();
-    assert_eq!(sent.len(), 1);
-    assert!(sent[0].1.contains("❌ failed") && sent[0].1.contains("Meter blocked"), "{}", sent[0].1);
+    // Whoever sends it, and however often: a delivery with a code, then a failure.
+    for body in [
+        json!({"status": "SUCCESS", "trx": ORDER, "purchased_code": "1111 2222 3333 4444 5555"}),
+        json!({"status": "FAIL", "trx": ORDER, "errorMsg": "Meter blocked"}),
+        json!({"status": "FAIL", "trx": ORDER, "errorMsg": "Meter blocked"}),
+    ] {
+        let response = reqwest::Client::new()
+            .post(format!("{url}/cb-secret-0123456789abcdef"))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    assert!(
+        s.recorder.sent().is_empty(),
+        "nothing announced on the callback's word: {:?}",
+        s.recorder.sent()
+    );
+    assert!(s.store.order(&order_no()).await.unwrap().is_none(), "nothing stored on the callback's word");
+    let after = s.store.watch(&order_no()).await.unwrap().expect("still watched");
+    assert_eq!(after.last_status, billbot::domain::OrderStatus::Pending);
+    assert!(after.next_check_at <= s.tracker.now(), "checked again at once");
+    assert_eq!(after.checks, before.checks);
 }
 
 #[tokio::test]

@@ -91,3 +91,4 @@ limit-orders = ⏸ You have checked many orders in a short time. Please wait { $
     [one] a minute
    *[other] { $minutes } minutes
 } before the next one.
+flood-slow-down = ⏸ You are sending messages faster than I can answer. I will answer those I already have; please wait for them before sending more.

@@ -91,3 +91,4 @@ limit-orders = ⏸ Vous avez vérifié beaucoup de commandes en peu de temps. Me
     [one] une minute
    *[other] { $minutes } minutes
 } avant la prochaine.
+flood-slow-down = ⏸ Vous envoyez des messages plus vite que je ne peux répondre. Je réponds à ceux déjà reçus ; merci d'attendre mes réponses avant d'en envoyer d'autres.

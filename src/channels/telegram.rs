@@ -33,7 +33,7 @@ use teloxide::types::{
 };
 use teloxide::update_listeners::Polling;
 
-use super::ChatQueues;
+use super::{Admission, ChatQueues, Flood};
 use crate::config::TelegramSettings;
 use crate::conversation::{Bot, ChatKey, Incoming, Input, Reply, Role, notices};
 use crate::i18n::Lang;
@@ -70,6 +70,8 @@ pub struct RunOptions {
     /// How long one `getUpdates` long poll waits for updates. It must stay under teloxide's HTTP
     /// client timeout (17 s), or every idle poll would end in a timeout error.
     pub poll_timeout: Duration,
+    /// How much one chat may send before its updates are dropped.
+    pub flood: Flood,
 }
 
 impl Default for RunOptions {
@@ -80,7 +82,11 @@ impl Default for RunOptions {
 
 impl RunOptions {
     pub fn new(limits: Limits) -> RunOptions {
-        RunOptions { pacer: Arc::new(Pacer::new(limits)), poll_timeout: Duration::from_secs(10) }
+        RunOptions {
+            pacer: Arc::new(Pacer::new(limits)),
+            poll_timeout: Duration::from_secs(10),
+            flood: Flood::default(),
+        }
     }
 }
 
@@ -181,10 +187,9 @@ struct TelegramInner {
 }
 
 impl Telegram {
-    pub fn new(bot: TgBot, core: Bot, agents: Agents, pacer: Arc<Pacer>) -> Telegram {
-        Telegram {
-            inner: Arc::new(TelegramInner { bot, core, agents, pacer, queues: TelegramQueues::new() }),
-        }
+    pub fn new(bot: TgBot, core: Bot, agents: Agents, pacer: Arc<Pacer>, flood: Flood) -> Telegram {
+        let queues = TelegramQueues::bounded(flood);
+        Telegram { inner: Arc::new(TelegramInner { bot, core, agents, pacer, queues }) }
     }
 
     /// What an update asks, or `None` for what gets no answer: channel posts (no sender), service
@@ -252,10 +257,32 @@ impl Telegram {
                 }
             });
         }
-        self.queue(inbound);
+        self.admit(inbound);
         Ok(())
     }
 
+    /// Queues a new update, unless its chat sends too fast: it is then dropped (and the chat
+    /// told, once a minute at most).
+    fn admit(&self, inbound: TelegramInbound) {
+        let (chat, id, lang_code) = (inbound.chat, inbound.inbox_id(), inbound.lang_code.clone());
+        let this = self.clone();
+        let admission = self.inner.queues.admit(chat, async move { this.handle(inbound).await });
+        if let Admission::Refused { warn } = admission {
+            tracing::info!(chat, warn, "an update dropped: the chat sends too fast");
+            let this = self.clone();
+            self.inner.queues.spawn(async move {
+                let core = &this.inner.core;
+                let turn = core.refuse(&ChatKey::telegram(chat), Some(id), lang_code.as_deref(), warn).await;
+                let delivered =
+                    deliver(&this.inner.bot, &this.inner.pacer, ChatId(chat), None, &turn.replies);
+                if let Err(e) = delivered.await {
+                    tracing::warn!(chat, error = %e, "a \"slow down\" could not be delivered");
+                }
+            });
+        }
+    }
+
+    /// Queues an update taken in earlier, however many wait.
     fn queue(&self, inbound: TelegramInbound) {
         let this = self.clone();
         self.inner.queues.push(inbound.chat, async move { this.handle(inbound).await });
@@ -392,10 +419,11 @@ pub async fn run(
     if let Err(e) = register_commands(&bot, &agents).await {
         tracing::warn!(error = %e, "could not register the command menus");
     }
-    let telegram = Telegram::new(bot.clone(), core.clone(), agents, options.pacer.clone());
+    let telegram = Telegram::new(bot.clone(), core.clone(), agents, options.pacer.clone(), options.flood);
     let stopping = tokio_util::sync::CancellationToken::new();
     let housekeeping = {
         let (telegram, pacer, stopping) = (telegram.clone(), options.pacer.clone(), stopping.clone());
+        let queues = telegram.inner.queues.clone();
         let resume_after = settings.resume_after;
         tokio::spawn(async move {
             if let Err(e) = telegram.resume_older_than(Duration::ZERO).await {
@@ -411,6 +439,7 @@ pub async fn run(
                     _ = every.tick() => {}
                 }
                 pacer.forget_idle();
+                queues.forget_idle();
                 if let Err(e) = telegram.resume_older_than(resume_after).await {
                     tracing::error!(error = %e, "Telegram updates left unhandled could not be read");
                 }

@@ -29,7 +29,7 @@ use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-use super::ChatQueues;
+use super::{Admission, ChatQueues, Flood};
 use crate::config::WhatsAppSettings;
 use crate::conversation::{Bot, Incoming, Input, Reply, notices};
 use crate::domain::{ChatKey, Role};
@@ -90,8 +90,15 @@ struct Inner {
 }
 
 impl WhatsApp {
-    pub fn new(settings: WhatsAppSettings, client: Arc<GraphClient>, bot: Bot, store: Store) -> WhatsApp {
-        WhatsApp { inner: Arc::new(Inner { settings, client, bot, store, queues: ChatQueues::new() }) }
+    pub fn new(
+        settings: WhatsAppSettings,
+        client: Arc<GraphClient>,
+        bot: Bot,
+        store: Store,
+        flood: Flood,
+    ) -> WhatsApp {
+        let queues = ChatQueues::bounded(flood);
+        WhatsApp { inner: Arc::new(Inner { settings, client, bot, store, queues }) }
     }
 
     /// How long a message may stay unhandled before any instance takes it up.
@@ -141,9 +148,28 @@ impl WhatsApp {
             }
         }
         for inbound in fresh {
-            self.queue(inbound);
+            self.admit(inbound);
         }
         Ok(())
+    }
+
+    /// Queues a new message, unless its user sends too fast: it is then dropped (and the user
+    /// told, once a minute at most).
+    fn admit(&self, inbound: Inbound) {
+        let (chat, wamid, lang_code) =
+            (inbound.chat.clone(), inbound.wamid.clone(), inbound.lang_code.clone());
+        let this = self.clone();
+        let admission = self.inner.queues.admit(chat.clone(), async move { this.handle(inbound).await });
+        if let Admission::Refused { warn } = admission {
+            tracing::info!(%chat, warn, "a WhatsApp message dropped: the user sends too fast");
+            let this = self.clone();
+            self.inner.queues.spawn(async move {
+                let turn = this.inner.bot.refuse(&chat, Some(wamid), lang_code.as_deref(), warn).await;
+                if let Err(e) = send_replies(&this.inner.client, &chat, &turn.replies, turn.lang).await {
+                    tracing::warn!(%chat, error = %e, "a \"slow down\" was not delivered");
+                }
+            });
+        }
     }
 
     /// What a message asks, from whom; `None` for what gets no answer (reactions, system
@@ -305,6 +331,7 @@ impl WhatsApp {
                 _ = ticks.tick() => {}
             }
             self.inner.client.forget_idle();
+            self.inner.queues.forget_idle();
             if let Err(e) = self.resume_older_than(self.inner.settings.resume_after).await {
                 tracing::error!(error = %e, "unhandled WhatsApp messages could not be read");
             }

@@ -75,3 +75,18 @@ impl Lookups {
         Ok(())
     }
 }
+
+/// How much one chat may send (`BILLBOT_MAX_WAITING_UPDATES`, `BILLBOT_UPDATES_PER_MINUTE`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Flood {
+    /// Updates that may wait behind the one running.
+    pub max_waiting: usize,
+    /// Updates a minute, with bursts of a third of it.
+    pub per_minute: u32,
+}
+
+impl Default for Flood {
+    fn default() -> Self {
+        Flood { max_waiting: 5, per_minute: 60 }
+    }
+}

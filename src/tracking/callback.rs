@@ -5,8 +5,11 @@
 //!
 //! The provider documents no signature, so a shared secret authenticates the call: in the URL
 //! configured at the provider, or in a header. A callback is only a hint: the order is fetched
-//! from the status API (which carries the purchased code the receipt needs); if that fails, the
-//! callback's own fields are used. Duplicates change nothing: watchers are told each status once.
+//! from the status API (which carries the purchased code the receipt needs), and only what the
+//! status API says is stored and told. If the status API cannot confirm it, the callback changes
+//! nothing (anyone who knows the secret could otherwise announce a delivery that never happened,
+//! or wipe a stored code): the order's watch is checked again at once, and backs off as usual if
+//! the status API is still down. Replays change nothing: watchers are told each status once.
 
 use std::sync::Arc;
 
@@ -22,7 +25,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Tracker;
-use crate::domain::{MerchantFields, Order, OrderNo, OrderStatus};
+use crate::domain::OrderNo;
 use crate::upstream::StatusClient;
 use crate::upstream::wire::lenient;
 
@@ -110,8 +113,19 @@ async fn handle(State(state): State<Arc<CallbackState>>, body: Bytes) -> Respons
     let order = match state.status.status(&order_no).await {
         Ok(order) => order,
         Err(e) => {
-            tracing::info!(order = %order_no, error = %e, "using the callback's own fields");
-            from_callback(&order_no, &callback)
+            tracing::warn!(
+                order = %order_no,
+                error = %e,
+                claimed = ?callback.status,
+                "a provider callback the status API could not confirm: checking the order again"
+            );
+            return match state.tracker.recheck_now(&order_no).await {
+                Ok(()) => answer(StatusCode::OK, "success"),
+                Err(e) => {
+                    tracing::error!(order = %order_no, error = %e, "a re-check could not be scheduled");
+                    answer(StatusCode::INTERNAL_SERVER_ERROR, "error")
+                }
+            };
         }
     };
     match state.tracker.apply(&order_no, &order).await {
@@ -120,29 +134,5 @@ async fn handle(State(state): State<Arc<CallbackState>>, body: Bytes) -> Respons
             tracing::error!(order = %order_no, error = %e, "a provider callback could not be stored");
             answer(StatusCode::INTERNAL_SERVER_ERROR, "error")
         }
-    }
-}
-
-/// An order made of what a callback says (no amounts, no code: the status API has those).
-fn from_callback(order_no: &OrderNo, callback: &CallbackBody) -> Order {
-    let provider_status = callback.status.clone().unwrap_or_default();
-    Order {
-        order_no: Some(order_no.clone()),
-        trx: callback.trx.clone(),
-        reference: callback.reference.clone(),
-        status: OrderStatus::from_provider(&provider_status, false),
-        provider_status,
-        message: callback.error_msg.clone(),
-        service_type: None,
-        provider: callback.provider.clone(),
-        recipient: callback.recipient.clone(),
-        amount: None,
-        fee: None,
-        purchased_code: None,
-        units: None,
-        refunded: false,
-        created_at: None,
-        updated_at: None,
-        merchant: MerchantFields::default(),
     }
 }

@@ -33,6 +33,8 @@ pub enum Unavailable {
     Connect,
     Status(u16),
     Transport(String),
+    /// Not called: too many calls from chats were in flight for too long (flood control).
+    Busy,
 }
 
 impl fmt::Display for Unavailable {
@@ -42,6 +44,7 @@ impl fmt::Display for Unavailable {
             Unavailable::Connect => f.write_str("could not connect"),
             Unavailable::Status(code) => write!(f, "HTTP {code}"),
             Unavailable::Transport(what) => f.write_str(what),
+            Unavailable::Busy => f.write_str("too many calls in flight; this one was not made"),
         }
     }
 }

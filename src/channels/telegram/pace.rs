@@ -4,10 +4,16 @@
 //! to a quarter of a second to every reply under load (measured: p50 252 ms with 100 chats). Here
 //! each limit is a GCRA rate limiter (`governor`) that waits exactly as long as needed: under the
 //! limits, a message goes out at once.
+//!
+//! A 429 (`retry_after`) holds back the chat it came for, not the others: Telegram's flood
+//! limits are mostly per chat, and one busy group must not delay every customer's answer. The
+//! wait is capped at [`MAX_RETRY_WAIT`]: a longer one is not waited out; the message is given
+//! up (logged and counted) and the chat held back for the cap.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use backon::{ConstantBuilder, Retryable};
@@ -54,6 +60,8 @@ impl Limits {
 
 /// How many times a message refused with 429 is tried again.
 const MAX_RETRY_AFTER: usize = 5;
+/// The longest `retry_after` waited out; beyond, the message is given up.
+pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 /// A reply may burst this many messages in one chat before the per-chat pace applies (a split
 /// long reply, or a reply and the menu after it).
 const CHAT_BURST: u32 = 3;
@@ -67,9 +75,8 @@ pub struct Pacer {
     overall: DefaultDirectRateLimiter,
     per_chat: DefaultKeyedRateLimiter<i64>,
     per_group: DefaultKeyedRateLimiter<i64>,
-    /// Milliseconds since `epoch` until which Telegram asked us to send nothing (a global 429).
-    frozen_until_ms: AtomicU64,
-    epoch: Instant,
+    /// The chats Telegram asked us to leave alone for a while (429), and until when.
+    frozen: Mutex<HashMap<i64, Instant>>,
 }
 
 impl Pacer {
@@ -84,17 +91,27 @@ impl Pacer {
             overall: RateLimiter::direct(Quota::per_second(nonzero(limits.overall_per_sec / share))),
             per_chat: RateLimiter::keyed(per_chat),
             per_group: RateLimiter::keyed(Quota::per_minute(nonzero(limits.per_group_per_min / share))),
-            frozen_until_ms: AtomicU64::new(0),
-            epoch: Instant::now(),
+            frozen: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn frozen(&self) -> std::sync::MutexGuard<'_, HashMap<i64, Instant>> {
+        self.frozen.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Holds `chat` back for `wait` (at most [`MAX_RETRY_WAIT`]).
+    fn freeze(&self, chat: ChatId, wait: Duration) {
+        let until = Instant::now() + wait.min(MAX_RETRY_WAIT);
+        let mut frozen = self.frozen();
+        let entry = frozen.entry(chat.0).or_insert(until);
+        *entry = (*entry).max(until);
     }
 
     /// Waits until a message may be sent to `chat`.
     pub async fn ready(&self, chat: ChatId) {
-        let frozen = self.frozen_until_ms.load(Ordering::Relaxed);
-        let now = self.epoch.elapsed().as_millis() as u64;
-        if frozen > now {
-            tokio::time::sleep(Duration::from_millis(frozen - now)).await;
+        let frozen = self.frozen().get(&chat.0).copied();
+        if let Some(until) = frozen.filter(|until| *until > Instant::now()) {
+            tokio::time::sleep_until(until.into()).await;
         }
         self.per_chat.until_key_ready(&chat.0).await;
         if chat.is_group() || chat.is_channel_or_supergroup() {
@@ -104,7 +121,8 @@ impl Pacer {
     }
 
     /// Sends with `send` once the limits allow; a 429 is waited out (`retry_after`, during which
-    /// nothing else is sent either) and the message sent again, up to 5 times.
+    /// nothing else is sent to that chat) and the message sent again, up to 5 times. A
+    /// `retry_after` over [`MAX_RETRY_WAIT`] is not waited out: the 429 is returned.
     pub async fn send<T, F, Fut>(&self, chat: ChatId, send: F) -> Result<T, RequestError>
     where
         F: FnMut() -> Fut,
@@ -114,13 +132,29 @@ impl Pacer {
         send.retry(
             ConstantBuilder::default().with_delay(Duration::from_secs(1)).with_max_times(MAX_RETRY_AFTER),
         )
-        .when(|e| matches!(e, RequestError::RetryAfter(_)))
+        .when(|e| match e {
+            RequestError::RetryAfter(after) if after.duration() > MAX_RETRY_WAIT => {
+                self.freeze(chat, MAX_RETRY_WAIT);
+                metrics::counter!("billbot_messages_given_up_total", "channel" => "tg").increment(1);
+                tracing::warn!(
+                    chat = chat.0,
+                    wait = ?after.duration(),
+                    "Telegram asked to wait too long (429): this message is given up"
+                );
+                false
+            }
+            RequestError::RetryAfter(_) => true,
+            _ => false,
+        })
         .adjust(|e, delay| match e {
             RequestError::RetryAfter(after) => {
                 let wait = after.duration();
-                let until = (self.epoch.elapsed() + wait).as_millis() as u64;
-                self.frozen_until_ms.fetch_max(until, Ordering::Relaxed);
-                tracing::warn!(?wait, "Telegram asked to slow down (429): waiting, then sending again");
+                self.freeze(chat, wait);
+                tracing::warn!(
+                    chat = chat.0,
+                    ?wait,
+                    "Telegram asked to slow down (429): waiting, then sending again"
+                );
                 Some(wait)
             }
             _ => delay,
@@ -132,5 +166,7 @@ impl Pacer {
     pub fn forget_idle(&self) {
         self.per_chat.retain_recent();
         self.per_group.retain_recent();
+        let now = Instant::now();
+        self.frozen().retain(|_, until| *until > now);
     }
 }
