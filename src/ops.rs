@@ -21,6 +21,7 @@
 //! | `billbot_store_stalled_flushes_total` | | sled flushes that took over 5 s |
 //! | `billbot_updates_dropped_total` | | updates dropped by flood control |
 //! | `billbot_provider_calls_refused_total` | | lookups not made: too many provider calls in flight |
+//! | `billbot_notices_given_up_total` | | tracker notices given up after 8 failed sends |
 //! | `billbot_messages_given_up_total` | `channel` | messages given up: Telegram asked to wait over 30 s |
 
 use std::sync::OnceLock;

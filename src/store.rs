@@ -25,8 +25,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use records::{
-    Activity, ActivityItem, MAX_FAILED_PROOFS, MAX_OWNERS, OrderRecord, Prefs, SavedReference, StatusChange,
-    Watch, Watcher,
+    Activity, ActivityItem, MAX_FAILED_PROOFS, MAX_OWNERS, OrderRecord, Outgoing, OutgoingChange, Prefs,
+    SavedReference, StatusChange, Watch, Watcher,
 };
 
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
@@ -88,6 +88,11 @@ fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 /// it must start afresh from its argument each time.
 pub type WatchUpdate = Box<dyn FnMut(Option<Watch>) -> Option<Watch> + Send>;
 
+/// A change to a watch that tells its watchers something: given the stored watch, the new one
+/// and the notices to record in the outbox, in the same write (each only if its id is new). Like
+/// [`WatchUpdate`], it may run more than once.
+pub type TellingUpdate = Box<dyn FnMut(Option<Watch>) -> (Option<Watch>, Vec<Outgoing>) + Send>;
+
 /// One write.
 pub enum Op {
     /// The chat's dialogue state (already encoded: see [`Op::dialogue`]).
@@ -143,6 +148,16 @@ pub enum Op {
     Watch {
         order_no: OrderNo,
         update: WatchUpdate,
+    },
+    /// [`Op::Watch`], recording the notices it yields in the outbox in the same write.
+    WatchAndTell {
+        order_no: OrderNo,
+        update: TellingUpdate,
+    },
+    /// An outgoing notice was delivered, or failed (nothing happens to one that is done).
+    Outgoing {
+        id: String,
+        change: OutgoingChange,
     },
     /// The inbound message with this id has been handled.
     InboxDone {
@@ -298,6 +313,7 @@ pub enum Dumped {
     Alias { alias: String, chat: String },
     Seen { id: String, at: DateTime<Utc> },
     Inbox { id: String, data: Vec<u8> },
+    Outgoing { id: String, next_at: Option<DateTime<Utc>>, done_at: Option<DateTime<Utc>>, data: Vec<u8> },
 }
 
 impl Dumped {
@@ -314,6 +330,7 @@ impl Dumped {
             Dumped::Alias { .. } => "alias",
             Dumped::Seen { .. } => "seen",
             Dumped::Inbox { .. } => "inbox",
+            Dumped::Outgoing { .. } => "outgoing",
         }
     }
 }
@@ -583,6 +600,37 @@ impl Store {
         match &self.backend {
             Backend::Sled(s) => s.claim_due(now, until, limit).await,
             Backend::Postgres(p) => p.claim_due(now, until, limit).await,
+        }
+    }
+
+    /// Claims up to `limit` outgoing notices due at `now` for this instance, like
+    /// [`Store::claim_due`]: each is due again at `until`, so that only one sender has it; a
+    /// sender that dies mid-send leaves it to be sent again then.
+    pub async fn claim_outgoing(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.claim_outgoing(now, until, limit).await,
+            Backend::Postgres(p) => p.claim_outgoing(now, until, limit).await,
+        }
+    }
+
+    /// An outgoing notice, pending or done.
+    pub async fn outgoing(&self, id: &str) -> Result<Option<Outgoing>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.outgoing(id),
+            Backend::Postgres(p) => p.outgoing(id).await,
+        }
+    }
+
+    /// Forgets the notices done before `before`; returns how many.
+    pub async fn sweep_outgoing(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.sweep_outgoing(before).await,
+            Backend::Postgres(p) => p.sweep_outgoing(before).await,
         }
     }
 

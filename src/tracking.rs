@@ -9,9 +9,13 @@
 //!   so 1,000 orders watched at once do not burst the provider.
 //! - A watch ends at a final status, or after its maximum age (24 h by default), when every
 //!   watcher is told it stopped and how to check by hand.
-//! - Each watcher is told each status once: the store records who was told what, and is flushed,
-//!   before the message goes out. A crash between the two loses that one message rather than
-//!   repeating it after the restart.
+//! - Each watcher is told each status at least once, and once only as far as billbot can tell:
+//!   the notice goes into the store's outbox in the same write that records who was told what,
+//!   keyed by the watcher, the order and the status (recorded once per key, ever). It is then
+//!   sent and marked done. A send that fails is tried again, 30 s later, then twice as long each
+//!   time up to 30 min, 8 times in all; a restart, or another instance once the sender's 60 s
+//!   claim runs out, sends what is pending. A crash between the send and the mark resends that
+//!   one message: the only case of a repeat.
 
 pub mod callback;
 
@@ -28,7 +32,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{ChatKey, Order, OrderNo, OrderStatus};
 use crate::i18n::Lang;
-use crate::store::{Batch, Op, Store, StoreError, Watch, Watcher};
+use crate::store::{Batch, Op, Outgoing, OutgoingChange, Store, StoreError, Watch, Watcher};
 use crate::upstream::StatusClient;
 
 /// News for a chat outside of a conversation step. The texts and buttons live with the other
@@ -164,6 +168,40 @@ fn later(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
     at + chrono::Duration::from_std(d).unwrap_or_default()
 }
 
+/// How long a sender has a claimed notice before another may send it (a sender that died).
+const SEND_CLAIM: Duration = Duration::from_secs(60);
+/// How many times a notice is tried before it is given up (about an hour in all).
+pub const MAX_SEND_ATTEMPTS: u32 = 8;
+/// How long a notice that was sent is kept (its id stops it being recorded again).
+const DONE_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
+/// How often notices sent long ago are swept.
+const SWEEP_EVERY: Duration = Duration::from_secs(3600);
+
+/// The wait before the next try of a notice tried `attempts` times: 30 s, doubling, at most 30 min.
+fn retry_delay(attempts: u32) -> Duration {
+    (Duration::from_secs(30) * 2u32.saturating_pow(attempts.min(10))).min(Duration::from_secs(1800))
+}
+
+/// A notice for `watcher` about `order_no` (`what`: the status's key, or `ended`), due now.
+fn outgoing(
+    watcher: &Watcher,
+    order_no: &OrderNo,
+    what: &str,
+    notice: &serde_json::Value,
+    now: DateTime<Utc>,
+) -> Outgoing {
+    Outgoing {
+        id: Outgoing::id_for(&watcher.chat, order_no, what),
+        chat: watcher.chat.clone(),
+        lang: watcher.lang,
+        notice: notice.clone(),
+        attempts: 0,
+        next_at: Some(now),
+        created_at: now,
+        done_at: None,
+    }
+}
+
 impl Tracker {
     pub fn new(
         status: StatusClient,
@@ -174,6 +212,9 @@ impl Tracker {
         let pace = RateLimiter::direct(Quota::per_second(
             NonZeroU32::new(config.calls_per_sec.max(1)).unwrap_or(NonZeroU32::MIN),
         ));
+        // Each check is one call, paced: a failed one is tried again at the next check (backing
+        // off), never by the client behind the pace's back.
+        let status = status.without_retries();
         Tracker { status, store, notifier, config, clock: Clock::new(), pace }
     }
 
@@ -232,28 +273,28 @@ impl Tracker {
     /// watch and who was told are one commit, made before anyone is told: never twice.
     pub async fn apply(&self, order_no: &OrderNo, order: &Order) -> Result<(), StoreError> {
         let now = self.now();
-        let sends = Arc::new(std::sync::Mutex::new(Vec::new()));
         let config = self.config.clone();
         let (status, provider_status) = (order.status, order.provider_status.clone());
-        let told = sends.clone();
+        let notice = Notice::StatusChanged { order_no: order_no.clone(), order: Box::new(order.clone()) };
+        let notice = serde_json::to_value(&notice)?;
+        let number = order_no.clone();
         let update = move |stored: Option<Watch>| {
-            let mut sends = told.lock().unwrap_or_else(|e| e.into_inner());
-            sends.clear(); // the update may run again: start afresh
-            let mut watch = stored?;
+            let Some(mut watch) = stored else { return (None, Vec::new()) };
+            let mut tell = Vec::new();
             for watcher in &mut watch.watchers {
                 if !watcher.told.contains(&status) && status != OrderStatus::Unknown {
                     watcher.told.push(status);
-                    sends.push((watcher.chat.clone(), watcher.lang));
+                    tell.push(outgoing(watcher, &number, status.key(), &notice, now));
                 }
             }
             watch.last_status = status;
             watch.last_provider_status = provider_status.clone();
             if status.is_final() {
-                return None;
+                return (None, tell);
             }
             watch.checks += 1;
             watch.next_check_at = later(now, jitter(config.interval(watch.checks)));
-            Some(watch)
+            (Some(watch), tell)
         };
         let mut batch = Batch::new();
         batch.push(Op::RecordOrder {
@@ -262,21 +303,23 @@ impl Tracker {
             at: now,
             claimant: None,
         });
-        batch.push(Op::Watch { order_no: order_no.clone(), update: Box::new(update) });
+        batch.push(Op::WatchAndTell { order_no: order_no.clone(), update: Box::new(update) });
         self.store.commit(batch).await?;
-        let sends = std::mem::take(&mut *sends.lock().unwrap_or_else(|e| e.into_inner()));
-        let notice = Notice::StatusChanged { order_no: order_no.clone(), order: Box::new(order.clone()) };
-        for (chat, lang) in sends {
-            self.deliver(&chat, lang, &notice).await;
-        }
+        self.send_due().await?;
         Ok(())
     }
 
     /// Checks one watched order now: ends it if too old, else asks the provider (paced).
     pub async fn check(&self, order_no: &OrderNo) -> Result<(), StoreError> {
-        let Some(watch) = self.store.watch(order_no).await? else { return Ok(()) };
-        let age = (self.now() - watch.started_at).to_std().unwrap_or_default();
-        if age >= self.config.max_age {
+        let Some(watch) = self.store.watch(order_no).await? else {
+            // Missing, or unreadable: removed, with its schedule (it would be due forever). A
+            // readable watch made meanwhile is kept.
+            return self
+                .store
+                .commit(Op::Watch { order_no: order_no.clone(), update: Box::new(|stored| stored) })
+                .await;
+        };
+        if self.too_old(&watch) {
             return self.expire(order_no).await;
         }
         self.pace.until_ready().await;
@@ -315,29 +358,57 @@ impl Tracker {
         self.store.commit(Op::Watch { order_no: order_no.clone(), update: Box::new(update) }).await
     }
 
-    /// Ends a watch that lasted its maximum age, and tells its watchers so. The watchers are the
-    /// ones stored when it ends (read in the same write), not when it was found due.
-    async fn expire(&self, order_no: &OrderNo) -> Result<(), StoreError> {
-        let ended = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let watchers = ended.clone();
+    fn too_old(&self, watch: &Watch) -> bool {
+        (self.now() - watch.started_at).to_std().unwrap_or_default() >= self.config.max_age
+    }
+
+    /// Ends a watch that lasted its maximum age, and tells its watchers so. Whether it is too old
+    /// is decided again on the watch as stored when it ends (read in the same write): a watch
+    /// that ended and started again meanwhile is kept, and the watchers told are the ones stored
+    /// then, not when it was found due.
+    pub async fn expire(&self, order_no: &OrderNo) -> Result<(), StoreError> {
+        let (now, max_age) = (self.now(), self.config.max_age);
+        let hours = (max_age.as_secs() / 3600).max(1);
+        let notice = serde_json::to_value(Notice::WatchEnded { order_no: order_no.clone(), hours })?;
+        let number = order_no.clone();
         let update = move |stored: Option<Watch>| {
-            *watchers.lock().unwrap_or_else(|e| e.into_inner()) =
-                stored.map(|w| w.watchers).unwrap_or_default();
-            None
+            let Some(watch) = stored else { return (None, Vec::new()) };
+            if (now - watch.started_at).to_std().unwrap_or_default() < max_age {
+                return (Some(watch), Vec::new());
+            }
+            let tell = watch.watchers.iter().map(|w| outgoing(w, &number, "ended", &notice, now)).collect();
+            (None, tell)
         };
-        self.store.commit(Op::Watch { order_no: order_no.clone(), update: Box::new(update) }).await?;
-        let hours = (self.config.max_age.as_secs() / 3600).max(1);
-        let notice = Notice::WatchEnded { order_no: order_no.clone(), hours };
-        let watchers = std::mem::take(&mut *ended.lock().unwrap_or_else(|e| e.into_inner()));
-        for watcher in &watchers {
-            self.deliver(&watcher.chat, watcher.lang, &notice).await;
-        }
+        self.store.commit(Op::WatchAndTell { order_no: order_no.clone(), update: Box::new(update) }).await?;
+        self.send_due().await?;
         Ok(())
     }
 
-    /// Hands a notice to the chat's channel; a failure is logged (the watch has moved on).
-    async fn deliver(&self, chat: &ChatKey, lang: Lang, notice: &Notice) {
-        let delivered = self.notifier.notify(chat, lang, notice).await;
+    /// Sends the notices of the outbox that are due (claimed for this instance first, so that no
+    /// other sender has them); returns how many were tried.
+    pub async fn send_due(&self) -> Result<usize, StoreError> {
+        let now = self.now();
+        let claimed = self.store.claim_outgoing(now, later(now, SEND_CLAIM), 100).await?;
+        let count = claimed.len();
+        for outgoing in claimed {
+            self.send(outgoing).await?;
+        }
+        Ok(count)
+    }
+
+    /// Hands a notice to the chat's channel, then marks it done; a failure is tried again later
+    /// (backing off), and given up after [`MAX_SEND_ATTEMPTS`].
+    async fn send(&self, outgoing: Outgoing) -> Result<(), StoreError> {
+        let chat = &outgoing.chat;
+        let notice: Notice = match serde_json::from_value(outgoing.notice.clone()) {
+            Ok(notice) => notice,
+            Err(e) => {
+                tracing::error!(%chat, id = outgoing.id, error = %e, "an unreadable notice in the outbox: dropped");
+                let change = OutgoingChange::Done { at: self.now() };
+                return self.store.commit(Op::Outgoing { id: outgoing.id, change }).await;
+            }
+        };
+        let delivered = self.notifier.notify(chat, outgoing.lang, &notice).await;
         let how = match &delivered {
             Ok(Delivery::Sent) => "sent",
             Ok(Delivery::Template) => "template",
@@ -345,15 +416,31 @@ impl Tracker {
             Err(_) => "failed",
         };
         metrics::counter!("billbot_tracker_notified_total", "how" => how).increment(1);
-        match delivered {
-            Ok(Delivery::Sent) => {}
+        let now = self.now();
+        let change = match delivered {
+            Ok(Delivery::Sent) => OutgoingChange::Done { at: now },
             Ok(how) => {
-                tracing::info!(%chat, order = %notice.order_no(), ?how, "notice delivered out of the conversation")
+                tracing::info!(%chat, order = %notice.order_no(), ?how, "notice delivered out of the conversation");
+                OutgoingChange::Done { at: now }
+            }
+            Err(e) if outgoing.attempts + 1 >= MAX_SEND_ATTEMPTS => {
+                metrics::counter!("billbot_notices_given_up_total").increment(1);
+                tracing::error!(
+                    %chat,
+                    order = %notice.order_no(),
+                    attempts = outgoing.attempts + 1,
+                    error = %e,
+                    "a notice could not be delivered: given up"
+                );
+                OutgoingChange::Done { at: now }
             }
             Err(e) => {
-                tracing::warn!(%chat, order = %notice.order_no(), error = %e, "a notice could not be delivered")
+                let wait = retry_delay(outgoing.attempts);
+                tracing::warn!(%chat, order = %notice.order_no(), error = %e, ?wait, "a notice could not be delivered: trying again later");
+                OutgoingChange::Retry { next_at: later(now, wait) }
             }
-        }
+        };
+        self.store.commit(Op::Outgoing { id: outgoing.id, change }).await
     }
 
     /// Runs the polling loop until `shutdown` completes.
@@ -362,6 +449,8 @@ impl Tracker {
         let mut ticker = tokio::time::interval(self.config.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let in_flight = Arc::new(tokio::sync::Semaphore::new(32));
+        let sending = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut last_sweep = std::time::Instant::now();
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
@@ -378,6 +467,29 @@ impl Tracker {
                 }
             };
             metrics::counter!("billbot_tracker_claimed_total").increment(due.len() as u64);
+            // The outbox: notices due again after a failure, or left by a restart or a dead
+            // instance; one sender at a time in this instance.
+            if !sending.swap(true, std::sync::atomic::Ordering::AcqRel) {
+                let (tracker, sending) = (self.clone(), sending.clone());
+                let sweep = last_sweep.elapsed() >= SWEEP_EVERY;
+                if sweep {
+                    last_sweep = std::time::Instant::now();
+                }
+                tokio::spawn(async move {
+                    if let Err(e) = tracker.send_due().await {
+                        tracing::error!(error = %e, "the outbox could not be read");
+                    }
+                    if sweep {
+                        let before =
+                            tracker.now() - chrono::Duration::from_std(DONE_KEPT).unwrap_or_default();
+                        match tracker.store.sweep_outgoing(before).await {
+                            Ok(swept) => tracing::debug!(swept, "notices sent long ago forgotten"),
+                            Err(e) => tracing::error!(error = %e, "the outbox could not be swept"),
+                        }
+                    }
+                    sending.store(false, std::sync::atomic::Ordering::Release);
+                });
+            }
             for order_no in due {
                 let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
                 let tracker = self.clone();

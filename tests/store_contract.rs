@@ -9,7 +9,10 @@ use billbot::conversation::State;
 use billbot::domain::{Biller, ChatKey, CustomerReference, Order, OrderNo, OrderStatus};
 use billbot::i18n::Lang;
 use billbot::sandbox::fixtures::refs;
-use billbot::store::{ACTIVITY_LIMIT, ActivityItem, Batch, HELD_LIMIT, Op, Prefs, Store, Watch, Watcher};
+use billbot::store::{
+    ACTIVITY_LIMIT, ActivityItem, Batch, HELD_LIMIT, Op, Outgoing, OutgoingChange, Prefs, Store, Watch,
+    Watcher,
+};
 use chrono::{Duration, DurationRound, TimeDelta, Utc};
 
 /// A chat key from its stored form (`tg:1`).
@@ -367,6 +370,70 @@ async fn an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_da
     assert_eq!(stored.order.status, OrderStatus::Succeeded);
 }
 
+fn notice(chat: &ChatKey, no: &OrderNo, what: &str, at: chrono::DateTime<Utc>) -> Outgoing {
+    Outgoing {
+        id: Outgoing::id_for(chat, no, what),
+        chat: chat.clone(),
+        lang: Lang::Fr,
+        notice: serde_json::json!({"kind": "watch_ended", "order_no": no.digits(), "hours": 24}),
+        attempts: 0,
+        next_at: Some(at),
+        created_at: at,
+        done_at: None,
+    }
+}
+
+async fn the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_until_swept(store: Store) {
+    let t0 = now();
+    let (no, chat) = (order_no(40), k("tg:40"));
+    store.commit(put(&no, Some(watch_of(&no, t0 + Duration::minutes(1))))).await.unwrap();
+    // The watch ends and tells its watcher, in one write; told again (a replay), nothing new.
+    for _ in 0..2 {
+        let tell = notice(&chat, &no, "ended", t0);
+        let update = move |stored: Option<Watch>| (None, stored.map(|_| tell.clone()).into_iter().collect());
+        store.commit(Op::WatchAndTell { order_no: no.clone(), update: Box::new(update) }).await.unwrap();
+    }
+    assert!(store.watch(&no).await.unwrap().is_none());
+    assert!(store.due_watches(t0 + Duration::hours(1), 10).await.unwrap().is_empty());
+    let id = Outgoing::id_for(&chat, &no, "ended");
+    assert_eq!(store.outgoing(&id).await.unwrap(), Some(notice(&chat, &no, "ended", t0)));
+    // Two senders at once: one gets it.
+    let claim =
+        |store: Store| async move { store.claim_outgoing(t0, t0 + Duration::seconds(60), 10).await.unwrap() };
+    let (a, b) = tokio::join!(claim(store.clone()), claim(store.clone()));
+    assert_eq!(a.len() + b.len(), 1, "{a:?} {b:?}");
+    assert!(claim(store.clone()).await.is_empty(), "claimed: not due until the claim runs out");
+    // Failed: due again at the time given, one attempt more.
+    let retry = t0 + Duration::seconds(30);
+    store
+        .commit(Op::Outgoing { id: id.clone(), change: OutgoingChange::Retry { next_at: retry } })
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_outgoing(t0 + Duration::seconds(29), t0 + Duration::seconds(90), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let again = store.claim_outgoing(retry, retry + Duration::seconds(60), 10).await.unwrap();
+    assert_eq!((again.len(), again[0].attempts), (1, 1));
+    // Delivered: never due again, and not recorded again either, until it is swept.
+    let done = t0 + Duration::seconds(31);
+    store.commit(Op::Outgoing { id: id.clone(), change: OutgoingChange::Done { at: done } }).await.unwrap();
+    assert!(
+        store.claim_outgoing(t0 + Duration::hours(1), t0 + Duration::hours(2), 10).await.unwrap().is_empty()
+    );
+    store.commit(put(&no, Some(watch_of(&no, t0)))).await.unwrap();
+    let tell = notice(&chat, &no, "ended", t0);
+    let update = move |_: Option<Watch>| (None, vec![tell.clone()]);
+    store.commit(Op::WatchAndTell { order_no: no.clone(), update: Box::new(update) }).await.unwrap();
+    assert_eq!(store.outgoing(&id).await.unwrap().unwrap().done_at, Some(done), "not recorded again");
+    assert_eq!(store.sweep_outgoing(done).await.unwrap(), 0);
+    assert_eq!(store.sweep_outgoing(done + Duration::seconds(1)).await.unwrap(), 1);
+    assert!(store.outgoing(&id).await.unwrap().is_none());
+}
+
 /// One test a contract item, for one backend.
 macro_rules! contract {
     ($backend:ident, $open:expr) => {
@@ -382,7 +449,8 @@ macro_rules! contract {
                 an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after_a_week,
                 held_notices_come_back_oldest_first_within_a_limit_and_once,
                 an_alias_stands_for_its_chat,
-                an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_day
+                an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_day,
+                the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_until_swept
             );
         }
     };

@@ -262,6 +262,190 @@ async fn a_failing_provider_is_retried_later_with_backoff() {
     assert!(recorder.sent().is_empty(), "errors are not news");
 }
 
+#[tokio::test(start_paused = true)]
+async fn each_check_during_an_outage_is_one_paced_call_not_three() {
+    let server = MockServer::start().await;
+    // 503: retried by the clients used in chats (the call is idempotent), not by the tracker.
+    Mock::given(method("GET")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let tracker = Tracker::new(
+        status_client(&server.uri()),
+        store.clone(),
+        Arc::new(Recorder::default()),
+        TrackerConfig::default(),
+    );
+    let pending = real_time(status_client(&provider(&[("PENDING", None)]).await.uri()).status(&order_no()))
+        .await
+        .unwrap();
+    tracker.watch(&order_no(), &pending, &chat("tg:5"), Lang::En).await.unwrap();
+    for _ in 0..3 {
+        real_time(tracker.check(&order_no())).await.unwrap();
+    }
+    assert_eq!(server.received_requests().await.unwrap().len(), 3, "one call a check");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_expiry_decided_on_an_old_read_spares_a_watch_started_again_meanwhile() {
+    let s = setup(&[("PENDING", None)]).await;
+    watch(&s, "tg:3", Lang::En).await;
+    tokio::time::advance(Duration::from_secs(24 * 3600 + 1)).await;
+    // The old watch ends and another chat starts a new one, before the expiry is written.
+    s.store
+        .commit(billbot::store::Op::Watch { order_no: order_no(), update: Box::new(|_| None) })
+        .await
+        .unwrap();
+    watch(&s, "tg:9", Lang::En).await;
+    s.tracker.expire(&order_no()).await.unwrap();
+    let kept = s.store.watch(&order_no()).await.unwrap().expect("the new watch is kept");
+    assert_eq!(kept.watchers.len(), 1);
+    assert!(s.recorder.sent().is_empty(), "nobody is told it stopped: {:?}", s.recorder.sent());
+}
+
+#[tokio::test(start_paused = true)]
+async fn schedule_entries_without_a_readable_watch_are_removed_not_found_due_forever() {
+    let s = setup(&[("PENDING", None)]).await;
+    watch(&s, "tg:3", Lang::En).await;
+    let Setup { tracker, store, dir, .. } = s;
+    drop(tracker);
+    drop(store);
+    let other = OrderNo::parse("202611200800000000001").unwrap();
+    {
+        let db = open_raw_sled(dir.path());
+        // The watch becomes unreadable; another order's entry has no watch at all.
+        db.open_tree("watches").unwrap().insert(order_no().digits(), &b"{not json"[..]).unwrap();
+        let mut orphan = 0u64.to_be_bytes().to_vec();
+        orphan.extend_from_slice(other.digits().as_bytes());
+        db.open_tree("watch_due").unwrap().insert(orphan, &[][..]).unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let far = chrono::Utc::now() + chrono::Duration::days(2);
+    assert_eq!(store.due_watches(far, 10).await.unwrap().len(), 2);
+    let claimed = store.claim_due(far, far + chrono::Duration::seconds(20), 10).await.unwrap();
+    assert!(claimed.is_empty(), "{claimed:?}");
+    assert!(store.due_watches(far + chrono::Duration::days(1), 10).await.unwrap().is_empty(), "both removed");
+    assert!(store.watch(&order_no()).await.unwrap().is_none());
+}
+
+/// A channel that is down for the first `failures` sends, then delivers (recorded).
+struct Flaky {
+    failures: std::sync::atomic::AtomicUsize,
+    tries: std::sync::atomic::AtomicUsize,
+    recorder: Recorder,
+}
+
+impl Flaky {
+    fn new(failures: usize) -> Arc<Flaky> {
+        Arc::new(Flaky { failures: failures.into(), tries: 0.into(), recorder: Recorder::default() })
+    }
+
+    fn tries(&self) -> usize {
+        self.tries.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Notifier for Flaky {
+    fn notify<'a>(
+        &'a self,
+        chat: &'a ChatKey,
+        lang: Lang,
+        notice: &'a Notice,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Delivery, String>> + Send + 'a>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        self.tries.fetch_add(1, SeqCst);
+        if self.failures.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok() {
+            return Box::pin(async { Err("the channel is down".to_owned()) });
+        }
+        self.recorder.notify(chat, lang, notice)
+    }
+}
+
+fn tracker_with(s: &Setup, notifier: Arc<dyn Notifier>) -> Tracker {
+    Tracker::new(status_client(&s.server.uri()), s.store.clone(), notifier, TrackerConfig::default())
+}
+
+const DELIVERED: &[(&str, Option<&str>)] = &[("PENDING", None), ("delivered", Some("12341234123412341234"))];
+
+#[tokio::test(start_paused = true)]
+async fn a_notice_that_could_not_be_sent_is_tried_again_later_and_told_once() {
+    let s = setup(DELIVERED).await;
+    watch(&s, "tg:21", Lang::En).await;
+    let flaky = Flaky::new(2);
+    let tracker = tracker_with(&s, flaky.clone());
+    real_time(tracker.check(&order_no())).await.unwrap();
+    assert_eq!((flaky.tries(), flaky.recorder.sent().len()), (1, 0), "the first send failed");
+    let id = billbot::store::Outgoing::id_for(&chat("tg:21"), &order_no(), "succeeded");
+    let pending = s.store.outgoing(&id).await.unwrap().expect("kept in the outbox");
+    assert_eq!((pending.attempts, pending.done_at), (1, None));
+    assert_eq!(real_time(tracker.send_due()).await.unwrap(), 0, "not before its time");
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert_eq!(real_time(tracker.send_due()).await.unwrap(), 1);
+    assert_eq!(flaky.recorder.sent().len(), 0, "the second send failed too");
+    tokio::time::advance(Duration::from_secs(61)).await;
+    assert_eq!(real_time(tracker.send_due()).await.unwrap(), 1);
+    let sent = flaky.recorder.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1.contains("✅ delivered"), "{}", sent[0].1);
+    assert!(s.store.outgoing(&id).await.unwrap().unwrap().done_at.is_some());
+    // The same news again (a callback, a replay): nobody is told twice.
+    let delivered = s.store.order(&order_no()).await.unwrap().unwrap().order;
+    real_time(tracker.apply(&order_no(), &delivered)).await.unwrap();
+    tokio::time::advance(Duration::from_secs(3600)).await;
+    real_time(tracker.send_due()).await.unwrap();
+    assert_eq!(flaky.recorder.sent().len(), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn notices_not_sent_before_a_restart_are_sent_after_it() {
+    let s = setup(DELIVERED).await;
+    watch(&s, "tg:22", Lang::Fr).await;
+    real_time(tracker_with(&s, Flaky::new(usize::MAX)).check(&order_no())).await.unwrap();
+    assert!(s.store.watch(&order_no()).await.unwrap().is_none(), "the watch ended with the delivery");
+    let Setup { tracker, store, server, dir, .. } = s;
+    drop(tracker);
+    drop(store);
+    let store = Store::open(dir.path()).unwrap();
+    let recorder = Arc::new(Recorder::default());
+    let tracker =
+        Tracker::new(status_client(&server.uri()), store, recorder.clone(), TrackerConfig::default());
+    tokio::time::advance(Duration::from_secs(31)).await;
+    assert_eq!(real_time(tracker.send_due()).await.unwrap(), 1);
+    let sent = recorder.sent();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].1.contains("✅ livrée") || sent[0].1.contains("livrée"), "{}", sent[0].1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_notice_is_given_up_after_8_tries_about_an_hour() {
+    let s = setup(DELIVERED).await;
+    watch(&s, "tg:23", Lang::En).await;
+    let flaky = Flaky::new(usize::MAX);
+    let tracker = tracker_with(&s, flaky.clone());
+    real_time(tracker.check(&order_no())).await.unwrap();
+    for _ in 0..20 {
+        tokio::time::advance(Duration::from_secs(30 * 60)).await;
+        real_time(tracker.send_due()).await.unwrap();
+    }
+    assert_eq!(flaky.tries(), billbot::tracking::MAX_SEND_ATTEMPTS as usize);
+    let id = billbot::store::Outgoing::id_for(&chat("tg:23"), &order_no(), "succeeded");
+    assert!(s.store.outgoing(&id).await.unwrap().unwrap().done_at.is_some(), "given up, not due forever");
+}
+
+/// Opens the sled database of a store just dropped (sled lets go of its lock a moment later).
+fn open_raw_sled(dir: &std::path::Path) -> sled::Db {
+    let started = std::time::Instant::now();
+    loop {
+        match sled::open(dir) {
+            Err(e) if started.elapsed() < Duration::from_secs(2) => {
+                assert!(e.to_string().contains("could not acquire lock"), "{e}");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            db => return db.unwrap(),
+        }
+    }
+}
+
 async fn callback_server(tracker: Arc<Tracker>, status: billbot::upstream::StatusClient) -> String {
     let app = callback::router(tracker, status, "cb-secret-0123456789abcdef".to_owned().into());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

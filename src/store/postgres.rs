@@ -3,7 +3,8 @@
 //! Tables (migrations in `store/migrations/`, embedded and run at start; a database migrated by a
 //! newer billbot is refused): `dialogue`, `prefs`, `orders`, `activity`, `saved`, `watches` (with
 //! `next_check_at`, indexed: the tracker's schedule), `seen` and `inbox` (inbound message ids and
-//! messages not yet handled), `held`, `aliases`. Each `data` column holds the same versioned JSON
+//! messages not yet handled), `held`, `aliases`, `outbox` (notices to send, with `next_at`
+//! indexed, and sent ones until swept). Each `data` column holds the same versioned JSON
 //! envelope as the sled backend.
 //!
 //! A batch is one transaction. A read-modify-write (an order, a watch, a chat's prefs) reads its
@@ -23,8 +24,8 @@ use sqlx::{PgConnection, Row};
 
 use super::sled::{merged_order, saved_reference};
 use super::{
-    ACTIVITY_LIMIT, Activity, Batch, Dumped, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord, Prefs,
-    SavedReference, StoreError, Watch, decode, encode,
+    ACTIVITY_LIMIT, Activity, Batch, Dumped, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord,
+    Outgoing, OutgoingChange, Prefs, SavedReference, StoreError, Watch, decode, encode,
 };
 use crate::domain::{ChatKey, OrderNo};
 
@@ -174,6 +175,14 @@ impl PgStore {
                 Dumped::Seen { id, at } => {
                     sqlx::query("INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING").bind(id).bind(at)
                 }
+                Dumped::Outgoing { id, next_at, done_at, data } => sqlx::query(
+                    "INSERT INTO outbox (id, data, next_at, done_at) VALUES ($1, $2::jsonb, $3, $4)
+                     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, next_at = EXCLUDED.next_at, done_at = EXCLUDED.done_at",
+                )
+                .bind(id)
+                .bind(json(data))
+                .bind(next_at)
+                .bind(done_at),
                 Dumped::Inbox { id, data } => sqlx::query(
                     "INSERT INTO inbox (id, data) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
                 )
@@ -332,6 +341,55 @@ impl PgStore {
                     .await?;
             }
             Op::Watch { order_no, update } => self.update(conn, &WATCHES, order_no.digits(), update).await?,
+            Op::WatchAndTell { order_no, mut update } => {
+                let mut tell = Vec::new();
+                let each = |stored: Option<Watch>| {
+                    let (watch, outgoing) = update(stored);
+                    tell = outgoing;
+                    watch
+                };
+                self.update(conn, &WATCHES, order_no.digits(), each).await?;
+                for outgoing in tell {
+                    sqlx::query(
+                        "INSERT INTO outbox (id, data, next_at) VALUES ($1, $2::jsonb, $3)
+                         ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(&outgoing.id)
+                    .bind(text(encode(&outgoing)?))
+                    .bind(outgoing.next_at)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+            Op::Outgoing { id, change } => {
+                let stored: Option<String> =
+                    sqlx::query_scalar("SELECT data::text FROM outbox WHERE id = $1 FOR UPDATE")
+                        .bind(&id)
+                        .fetch_optional(&mut *conn)
+                        .await?;
+                let current = stored.and_then(|data| self.decode::<Outgoing>("outbox", &id, &data));
+                if let Some(mut outgoing) = current.filter(|o| o.next_at.is_some()) {
+                    match change {
+                        OutgoingChange::Done { at } => {
+                            outgoing.next_at = None;
+                            outgoing.done_at = Some(at);
+                        }
+                        OutgoingChange::Retry { next_at } => {
+                            outgoing.attempts += 1;
+                            outgoing.next_at = Some(next_at);
+                        }
+                    }
+                    sqlx::query(
+                        "UPDATE outbox SET data = $2::jsonb, next_at = $3, done_at = $4 WHERE id = $1",
+                    )
+                    .bind(&id)
+                    .bind(text(encode(&outgoing)?))
+                    .bind(outgoing.next_at)
+                    .bind(outgoing.done_at)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
             Op::InboxDone { id } => {
                 sqlx::query("DELETE FROM inbox WHERE id = $1").bind(id).execute(&mut *conn).await?;
             }
@@ -714,6 +772,52 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(claimed.iter().filter_map(|d| OrderNo::parse(d).ok()).collect())
+    }
+
+    pub async fn claim_outgoing(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        let until_json = serde_json::to_string(&until)?;
+        let claimed: Vec<(String, String)> = sqlx::query_as(
+            "UPDATE outbox SET next_at = $2, data = jsonb_set(data, '{data,next_at}', $3::jsonb)
+             WHERE id IN (
+                 SELECT id FROM outbox WHERE next_at <= $1
+                 ORDER BY next_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+             RETURNING id, data::text",
+        )
+        .bind(now)
+        .bind(until)
+        .bind(until_json)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for (id, data) in claimed {
+            match self.decode::<Outgoing>("outbox", &id, &data) {
+                Some(outgoing) => out.push(outgoing),
+                None => {
+                    sqlx::query("DELETE FROM outbox WHERE id = $1").bind(&id).execute(&self.pool).await?;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn outgoing(&self, id: &str) -> Result<Option<Outgoing>, StoreError> {
+        let data: Option<String> = sqlx::query_scalar("SELECT data::text FROM outbox WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(data.and_then(|data| self.decode("outbox", id, &data)))
+    }
+
+    pub async fn sweep_outgoing(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let swept =
+            sqlx::query("DELETE FROM outbox WHERE done_at < $1").bind(before).execute(&self.pool).await?;
+        Ok(swept.rows_affected() as usize)
     }
 
     pub async fn seen_count(&self) -> Result<usize, StoreError> {

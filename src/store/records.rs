@@ -157,3 +157,39 @@ pub struct Watcher {
     /// The statuses this chat was already told about (never told twice).
     pub told: Vec<OrderStatus>,
 }
+
+/// A notice on its way to a chat (the outbox): recorded with the change it announces, in the same
+/// write, then sent, then marked done. Its `id` names the watcher and what it is told (see
+/// [`Outgoing::id_for`]): a notice is recorded once per id, and a delivered one stays (done) until
+/// it is swept, so nobody is told the same thing twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outgoing {
+    pub id: String,
+    pub chat: ChatKey,
+    pub lang: Lang,
+    /// The notice, as the tracker encodes it.
+    pub notice: serde_json::Value,
+    /// Sends tried and failed so far.
+    pub attempts: u32,
+    /// When it is due to be sent (again); `None` once done.
+    pub next_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    /// When it was delivered, or given up.
+    pub done_at: Option<DateTime<Utc>>,
+}
+
+impl Outgoing {
+    /// The id of telling `chat` about `order_no`: `what` is the status's key, or `ended`.
+    pub fn id_for(chat: &ChatKey, order_no: &OrderNo, what: &str) -> String {
+        format!("{}|{}|{what}", chat.storage_key(), order_no.digits())
+    }
+}
+
+/// What became of an outgoing notice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutgoingChange {
+    /// Delivered (or given up): it is not sent again.
+    Done { at: DateTime<Utc> },
+    /// Failed: tried again at `next_at`.
+    Retry { next_at: DateTime<Utc> },
+}

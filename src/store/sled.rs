@@ -17,6 +17,8 @@
 //! | `inbox` | inbound message id | the message, until a step has handled it (resumed after a restart) |
 //! | `held` | chat key, `0x00`, held at (ms, big-endian), sequence | a notice the channel could not send yet |
 //! | `aliases` | chat key | the chat key it stands for (a WhatsApp user id known by its phone number) |
+//! | `outbox` | outgoing id (chat, order, status) | [`Outgoing`]: a notice to send, or sent (kept a while) |
+//! | `outbox_due` | due (ms, big-endian), outgoing id | nothing: the order in which notices are sent |
 //!
 //! Chat keys are channel-qualified (`tg:123456`, `wa:221771234567`, `term:demo`) so channels
 //! never collide. A batch's ops are applied in order and then flushed, once: a `kill -9` after a
@@ -32,8 +34,8 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use super::{
-    ACTIVITY_LIMIT, Activity, ActivityItem, Batch, Dumped, HELD_LIMIT, HeldId, Op, OrderRecord, Prefs,
-    SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Watch, decode, encode,
+    ACTIVITY_LIMIT, Activity, ActivityItem, Batch, Dumped, HELD_LIMIT, HeldId, Op, OrderRecord, Outgoing,
+    OutgoingChange, Prefs, SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
 
@@ -66,6 +68,8 @@ struct Inner {
     inbox: sled::Tree,
     held: sled::Tree,
     aliases: sled::Tree,
+    outbox: sled::Tree,
+    outbox_due: sled::Tree,
     skipped: AtomicU64,
     flusher: Flusher,
 }
@@ -111,6 +115,15 @@ fn saved_key(chat: &ChatKey, reference: &CustomerReference) -> Vec<u8> {
 fn due_key(at: DateTime<Utc>, order: &OrderNo) -> Vec<u8> {
     let mut key = millis(at).to_vec();
     key.extend_from_slice(order.digits().as_bytes());
+    key
+}
+
+/// A [`super::TellingUpdate`] that may borrow (a claim records what it found).
+type TellingFn<'a> = Box<dyn FnMut(Option<Watch>) -> (Option<Watch>, Vec<Outgoing>) + Send + 'a>;
+
+fn outgoing_due_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
+    let mut key = millis(at).to_vec();
+    key.extend_from_slice(id.as_bytes());
     key
 }
 
@@ -217,6 +230,8 @@ impl SledStore {
                 inbox: db.open_tree("inbox")?,
                 held: db.open_tree("held")?,
                 aliases: db.open_tree("aliases")?,
+                outbox: db.open_tree("outbox")?,
+                outbox_due: db.open_tree("outbox_due")?,
                 db,
                 skipped: AtomicU64::new(0),
                 flusher: Flusher::default(),
@@ -311,25 +326,10 @@ impl SledStore {
                 inner.saved.remove(saved_key(&chat, &reference))?;
             }
             Op::Watch { order_no, mut update } => {
-                // The schedule entry moves with the watch: the old one (read under the update) is
-                // replaced by the new one.
-                let mut before = None;
-                let mut after = None;
-                self.update(&inner.watches, order_no.digits().as_bytes(), |stored: Option<Watch>| {
-                    before = stored.as_ref().map(|w| w.next_check_at);
-                    let new = update(stored);
-                    after = new.as_ref().map(|w| w.next_check_at);
-                    new
-                })?;
-                if before != after
-                    && let Some(at) = before
-                {
-                    inner.watch_due.remove(due_key(at, &order_no))?;
-                }
-                if let Some(at) = after {
-                    inner.watch_due.insert(due_key(at, &order_no), &[])?;
-                }
+                self.update_watch(&order_no, None, Box::new(move |stored| (update(stored), Vec::new())))?
             }
+            Op::WatchAndTell { order_no, update } => self.update_watch(&order_no, None, update)?,
+            Op::Outgoing { id, change } => self.change_outgoing(&id, change)?,
             Op::InboxDone { id } => {
                 inner.inbox.remove(id.as_bytes())?;
             }
@@ -605,6 +605,13 @@ impl SledStore {
                 at: DateTime::from_timestamp_millis(millis).unwrap_or_default(),
             });
         }
+        for entry in inner.outbox.iter() {
+            let (key, data) = entry?;
+            if let Some(outgoing) = self.decode::<Outgoing>(&inner.outbox, &key, &data) {
+                let (next_at, done_at) = (outgoing.next_at, outgoing.done_at);
+                out.push(Dumped::Outgoing { id: text(&key), next_at, done_at, data: data.to_vec() });
+            }
+        }
         for entry in inner.inbox.iter() {
             let (key, data) = entry?;
             out.push(Dumped::Inbox { id: text(&key), data: data.to_vec() });
@@ -616,24 +623,223 @@ impl SledStore {
         Ok(self.inner.inbox.contains_key(id.as_bytes())?)
     }
 
+    /// Claims the watches due at `now` (pushed to `until`). A schedule entry whose watch is
+    /// missing or unreadable is removed (with the unreadable watch) rather than found due at
+    /// every tick.
     pub async fn claim_due(
         &self,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<OrderNo>, StoreError> {
-        let due = self.due_watches(now, limit)?;
-        let mut batch = Batch::new();
-        for order_no in &due {
-            let update = move |stored: Option<Watch>| {
-                let mut watch = stored?;
-                watch.next_check_at = until;
-                Some(watch)
+        let end = u64::try_from(now.timestamp_millis()).unwrap_or(0).saturating_add(1).to_be_bytes();
+        let entries: Vec<sled::IVec> =
+            self.inner.watch_due.range(..end.to_vec()).keys().take(limit).collect::<Result<_, _>>()?;
+        let mut claimed = Vec::new();
+        for key in entries {
+            let Some(order_no) =
+                std::str::from_utf8(&key[8.min(key.len())..]).ok().and_then(|d| OrderNo::parse(d).ok())
+            else {
+                self.report(&self.inner.watch_due, &key, "not a schedule key");
+                self.inner.watch_due.remove(key)?;
+                continue;
             };
-            batch.push(Op::Watch { order_no: order_no.clone(), update: Box::new(update) });
+            let mut found = false;
+            let update = |stored: Option<Watch>| {
+                found = stored.is_some();
+                let Some(mut watch) = stored else { return (None, Vec::new()) };
+                watch.next_check_at = until;
+                (Some(watch), Vec::new())
+            };
+            self.update_watch(&order_no, Some(&key), Box::new(update))?;
+            if found {
+                claimed.push(order_no);
+            } else {
+                tracing::warn!(order = %order_no, "a schedule entry without a readable watch: removed");
+            }
         }
-        self.commit(batch).await?;
-        Ok(due)
+        self.flush().await?;
+        Ok(claimed)
+    }
+
+    /// A read-modify-write of a watch and its schedule entry, with the notices it yields put in
+    /// the outbox, in one sled transaction: the entry of the stored watch (and `entry`, the one it
+    /// was found by, if any) is replaced by the new watch's; a notice whose id is known already is
+    /// not recorded again. An unreadable watch counts as missing, and is removed unless `update`
+    /// makes a new one.
+    fn update_watch(
+        &self,
+        order_no: &OrderNo,
+        entry: Option<&[u8]>,
+        update: TellingFn<'_>,
+    ) -> Result<(), StoreError> {
+        use sled::Transactional;
+        use sled::transaction::ConflictableTransactionError;
+        let inner = &self.inner;
+        let key = order_no.digits().as_bytes();
+        let update = std::cell::RefCell::new(update);
+        let trees = (&inner.watches, &inner.watch_due, &inner.outbox, &inner.outbox_due);
+        let result = trees.transaction(|(watches, due, outbox, outbox_due)| {
+            let stored = watches.get(key)?;
+            let current = stored.as_ref().and_then(|bytes| self.decode::<Watch>(&inner.watches, key, bytes));
+            let before = current.as_ref().map(|w| due_key(w.next_check_at, order_no));
+            let (new, tell) = (update.borrow_mut())(current);
+            for outgoing in tell {
+                if outbox.get(outgoing.id.as_bytes())?.is_some() {
+                    continue;
+                }
+                let bytes = encode(&outgoing).map_err(ConflictableTransactionError::Abort)?;
+                outbox.insert(outgoing.id.as_bytes(), bytes)?;
+                if let Some(at) = outgoing.next_at {
+                    outbox_due.insert(outgoing_due_key(at, &outgoing.id), &[])?;
+                }
+            }
+            let after = new.as_ref().map(|w| due_key(w.next_check_at, order_no));
+            match &new {
+                Some(watch) => {
+                    let bytes = encode(watch).map_err(ConflictableTransactionError::Abort)?;
+                    watches.insert(key, bytes)?;
+                }
+                None => {
+                    watches.remove(key)?;
+                }
+            }
+            for old in [before.as_deref(), entry].into_iter().flatten() {
+                if Some(old) != after.as_deref() {
+                    due.remove(old)?;
+                }
+            }
+            if let Some(at) = &after {
+                due.insert(at.as_slice(), &[])?;
+            }
+            Ok(())
+        });
+        result.map_err(|e| match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
+        })
+    }
+
+    pub async fn claim_outgoing(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        let end = millis(now);
+        let end = u64::from_be_bytes(end).saturating_add(1).to_be_bytes();
+        let entries: Vec<sled::IVec> =
+            self.inner.outbox_due.range(..end.to_vec()).keys().take(limit).collect::<Result<_, _>>()?;
+        let mut claimed = Vec::new();
+        for key in entries {
+            let id = String::from_utf8_lossy(&key[8.min(key.len())..]).into_owned();
+            if let Some(outgoing) = self.claim_one_outgoing(&id, &key, now, until)? {
+                claimed.push(outgoing);
+            }
+        }
+        if !claimed.is_empty() {
+            self.flush().await?;
+        }
+        Ok(claimed)
+    }
+
+    /// Claims one outgoing notice found due by its entry `entry`; an entry that is stale (the
+    /// notice is done, claimed by another sender, unreadable or gone) is removed.
+    fn claim_one_outgoing(
+        &self,
+        id: &str,
+        entry: &[u8],
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Option<Outgoing>, StoreError> {
+        use sled::Transactional;
+        use sled::transaction::ConflictableTransactionError;
+        let inner = &self.inner;
+        let result = (&inner.outbox, &inner.outbox_due).transaction(|(outbox, due)| {
+            let stored = outbox.get(id.as_bytes())?;
+            let current = stored
+                .as_ref()
+                .and_then(|bytes| self.decode::<Outgoing>(&inner.outbox, id.as_bytes(), bytes));
+            let Some(mut outgoing) = current else {
+                outbox.remove(id.as_bytes())?;
+                due.remove(entry)?;
+                return Ok(None);
+            };
+            match outgoing.next_at {
+                Some(at) if at <= now && outgoing_due_key(at, id) == entry => {
+                    outgoing.next_at = Some(until);
+                    outbox.insert(
+                        id.as_bytes(),
+                        encode(&outgoing).map_err(ConflictableTransactionError::Abort)?,
+                    )?;
+                    due.remove(entry)?;
+                    due.insert(outgoing_due_key(until, id), &[])?;
+                    Ok(Some(outgoing))
+                }
+                Some(at) if outgoing_due_key(at, id) == entry => Ok(None),
+                _ => {
+                    due.remove(entry)?;
+                    Ok(None)
+                }
+            }
+        });
+        result.map_err(|e| match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
+        })
+    }
+
+    /// Marks an outgoing notice done, or due again later; one that is done or gone is left.
+    fn change_outgoing(&self, id: &str, change: OutgoingChange) -> Result<(), StoreError> {
+        use sled::Transactional;
+        use sled::transaction::ConflictableTransactionError;
+        let inner = &self.inner;
+        let result = (&inner.outbox, &inner.outbox_due).transaction(|(outbox, due)| {
+            let stored = outbox.get(id.as_bytes())?;
+            let current = stored
+                .as_ref()
+                .and_then(|bytes| self.decode::<Outgoing>(&inner.outbox, id.as_bytes(), bytes));
+            let Some(mut outgoing) = current else { return Ok(()) };
+            let Some(was) = outgoing.next_at else { return Ok(()) };
+            due.remove(outgoing_due_key(was, id))?;
+            match change {
+                OutgoingChange::Done { at } => {
+                    outgoing.next_at = None;
+                    outgoing.done_at = Some(at);
+                }
+                OutgoingChange::Retry { next_at } => {
+                    outgoing.attempts += 1;
+                    outgoing.next_at = Some(next_at);
+                    due.insert(outgoing_due_key(next_at, id), &[])?;
+                }
+            }
+            outbox.insert(id.as_bytes(), encode(&outgoing).map_err(ConflictableTransactionError::Abort)?)?;
+            Ok(())
+        });
+        result.map_err(|e| match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
+        })
+    }
+
+    pub fn outgoing(&self, id: &str) -> Result<Option<Outgoing>, StoreError> {
+        self.read(&self.inner.outbox, id.as_bytes())
+    }
+
+    pub async fn sweep_outgoing(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut swept = 0;
+        for entry in self.inner.outbox.iter() {
+            let (key, bytes) = entry?;
+            let outgoing = self.decode::<Outgoing>(&self.inner.outbox, &key, &bytes);
+            if outgoing.is_some_and(|o| o.done_at.is_some_and(|at| at < before)) {
+                self.inner.outbox.remove(key)?;
+                swept += 1;
+            }
+        }
+        if swept > 0 {
+            self.flush().await?;
+        }
+        Ok(swept)
     }
 
     pub fn seen_count(&self) -> usize {

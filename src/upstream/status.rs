@@ -68,6 +68,12 @@ impl StatusClient {
         Ok(StatusClient { http: http::build_client(&opts)?, base, key, merchant_id, currency, opts })
     }
 
+    /// This client, making each call once: for a caller that paces its calls and retries on its
+    /// own schedule (the tracker), so that no call escapes its pacing.
+    pub fn without_retries(&self) -> StatusClient {
+        StatusClient { opts: HttpOptions { retries: 0, ..self.opts.clone() }, ..self.clone() }
+    }
+
     pub fn base(&self) -> &Url {
         &self.base
     }
