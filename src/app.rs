@@ -28,6 +28,41 @@ use crate::tracking::{Tracker, callback};
 /// How often old message ids and idle users' pace are forgotten.
 const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_secs(60);
 
+/// How often what has been kept long enough is swept (first a minute after start).
+const RETENTION_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Forgets, every hour until `shutdown`, orders and lookups older than the retention period and
+/// the dialogue state of chats idle for longer than theirs. Every instance may sweep: a sweep is
+/// a few deletes, and two at once delete the same rows.
+async fn sweep_expired(
+    store: Store,
+    retention: crate::config::Retention,
+    shutdown: impl Future<Output = ()>,
+) {
+    tokio::pin!(shutdown);
+    let mut first = true;
+    loop {
+        let wait = if first { std::time::Duration::from_secs(60) } else { RETENTION_SWEEP };
+        first = false;
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+        let now = chrono::Utc::now();
+        let ago = |d: std::time::Duration| now - chrono::Duration::from_std(d).unwrap_or_default();
+        match store.sweep_expired(ago(retention.orders), ago(retention.idle_dialogue)).await {
+            Ok(swept) if swept == Default::default() => {}
+            Ok(swept) => tracing::info!(
+                orders = swept.orders,
+                lookups = swept.activity,
+                dialogues = swept.dialogues,
+                "kept long enough: forgotten"
+            ),
+            Err(e) => tracing::error!(error = %e, "the retention sweep failed"),
+        }
+    }
+}
+
 /// Where `serve` keeps its database when `BILLBOT_DATA_DIR` is not set.
 pub const DEFAULT_DATA_DIR: &str = "billbot-data";
 
@@ -52,6 +87,8 @@ pub struct Settings {
     pub terminal: bool,
     /// Every reply says it comes from test data (`serve` on the sandbox).
     pub sandbox_notice: bool,
+    /// How long orders, lookups and idle chats' dialogue states are kept.
+    pub retention: crate::config::Retention,
 }
 
 impl Settings {
@@ -81,6 +118,7 @@ impl Settings {
             sandbox_notice: sandbox_asked,
             tracking: TrackingSettings::from_lookup(&lookup)?,
             limits: LimitSettings::from_lookup(&lookup)?,
+            retention: crate::config::Retention::from_lookup(&lookup)?,
             data_dir: lookup("BILLBOT_DATA_DIR")
                 .filter(|v| !v.trim().is_empty())
                 .map(PathBuf::from)
@@ -261,6 +299,7 @@ impl App {
             }
         };
         let tracking = tokio::spawn(tracker.clone().run(until_stopped()));
+        let sweeping = tokio::spawn(sweep_expired(store.clone(), settings.retention, until_stopped()));
         let mut servers = tokio::task::JoinSet::new();
         if let (Some(listener), Some((_, secret))) = (listeners.callback, settings.tracking.callback.clone())
         {
@@ -314,6 +353,7 @@ impl App {
         };
         let _ = stop.send(true);
         let _ = tracking.await;
+        let _ = sweeping.await;
         while servers.join_next().await.is_some() {}
         // The webhook takes no more messages: let the ones in hand finish.
         if let Some(whatsapp) = &whatsapp {

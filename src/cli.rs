@@ -302,6 +302,7 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
         whatsapp: None,
         terminal: true,
         sandbox_notice: false,
+        retention: Default::default(),
     };
     let app = match start(lang, settings).await {
         Ok(app) => app,

@@ -580,3 +580,38 @@ impl LimitSettings {
         Ok(LimitSettings { lookups, flood, provider_calls })
     }
 }
+
+/// How long what the bot keeps about chats is kept (`BILLBOT_KEEP_ORDERS_DAYS`,
+/// `BILLBOT_KEEP_IDLE_DIALOGUE_DAYS`); swept in the background.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// Orders last seen, and lookups made, longer ago are forgotten (180 days).
+    pub orders: Duration,
+    /// The dialogue state of a chat silent this long is forgotten (30 days).
+    pub idle_dialogue: Duration,
+}
+
+impl Default for Retention {
+    fn default() -> Self {
+        Retention {
+            orders: Duration::from_secs(180 * 86_400),
+            idle_dialogue: Duration::from_secs(30 * 86_400),
+        }
+    }
+}
+
+impl Retention {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let days = |var: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            let value = lookup(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+            match parse_or(value, var, default)? {
+                0 => Err(ConfigError::Invalid { var, reason: "it must be at least 1 day".to_owned() }),
+                n => Ok(Duration::from_secs(n.saturating_mul(86_400))),
+            }
+        };
+        Ok(Retention {
+            orders: days("BILLBOT_KEEP_ORDERS_DAYS", 180)?,
+            idle_dialogue: days("BILLBOT_KEEP_IDLE_DIALOGUE_DAYS", 30)?,
+        })
+    }
+}

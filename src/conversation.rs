@@ -7,6 +7,7 @@
 
 mod bill;
 mod flow;
+mod forget;
 pub mod input;
 pub mod limits;
 mod lists;

@@ -179,6 +179,13 @@ pub enum Op {
         alias: ChatKey,
         chat: ChatKey,
     },
+    /// Erases everything kept about the chat (`/forget`): its state, prefs, lookups, saved
+    /// references, held and outgoing notices, aliases, its place among an order's watchers and
+    /// owners. The orders themselves stay (they are the provider's, and other chats'); a step
+    /// that erases still ends with its own (fresh) state.
+    ForgetChat {
+        chat: ChatKey,
+    },
     /// Ends the chat's lease (see [`Store::lock_chat`]); the commit fails if it was lost.
     Unlock {
         chat: ChatKey,
@@ -333,6 +340,14 @@ impl Dumped {
             Dumped::Outgoing { .. } => "outgoing",
         }
     }
+}
+
+/// What a retention sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    pub orders: usize,
+    pub activity: usize,
+    pub dialogues: usize,
 }
 
 /// Which held notice: opaque, from [`Store::held`].
@@ -631,6 +646,20 @@ impl Store {
         match &self.backend {
             Backend::Sled(s) => s.sweep_outgoing(before).await,
             Backend::Postgres(p) => p.sweep_outgoing(before).await,
+        }
+    }
+
+    /// Forgets what has been kept long enough (see [`Retention`]): orders last seen before
+    /// `orders_before` and lookups made before it, and the dialogue state of chats that have not
+    /// written since `idle_before`.
+    pub async fn sweep_expired(
+        &self,
+        orders_before: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> Result<Swept, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.sweep_expired(orders_before, idle_before).await,
+            Backend::Postgres(p) => p.sweep_expired(orders_before, idle_before).await,
         }
     }
 

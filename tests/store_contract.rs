@@ -434,6 +434,97 @@ async fn the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_un
     assert!(store.outgoing(&id).await.unwrap().is_none());
 }
 
+/// Everything kept about `chat` (and about `other`, which must survive its erasure).
+async fn fill(store: &Store, chat: &ChatKey, other: &ChatKey, no: &OrderNo, at: chrono::DateTime<Utc>) {
+    let mut batch = Batch::new();
+    for c in [chat, other] {
+        batch.push(Op::dialogue(c, &State::Menu).unwrap());
+        batch.push(Op::Lang { chat: c.clone(), lang: Lang::Fr });
+        let item = ActivityItem::Order { order_no: no.clone(), status: OrderStatus::Pending };
+        batch.push(Op::Activity { chat: c.clone(), item, at });
+        let reference = CustomerReference::parse(Biller::Senelec, refs::ONE_BILL).unwrap();
+        batch.push(Op::SaveReference { chat: c.clone(), reference, nickname: Some("Maison".into()), at });
+        batch.push(Op::hold(c, &"news", at).unwrap());
+        batch.push(Op::OwnOrder { order_no: no.clone(), chat: c.clone() });
+    }
+    batch.push(Op::Alias { alias: k("wa:u.alias"), chat: chat.clone() });
+    store.commit(batch).await.unwrap();
+    let mut watch = watch_of(no, at + Duration::minutes(1));
+    watch.watchers.push(Watcher { chat: chat.clone(), lang: Lang::Fr, since: at, told: vec![] });
+    watch.watchers.push(Watcher { chat: other.clone(), lang: Lang::En, since: at, told: vec![] });
+    let tell = vec![notice(chat, no, "ended", at), notice(other, no, "ended", at)];
+    let update = move |_: Option<Watch>| (Some(watch.clone()), tell.clone());
+    store.commit(Op::WatchAndTell { order_no: no.clone(), update: Box::new(update) }).await.unwrap();
+}
+
+async fn forgetting_a_chat_erases_all_it_left_and_nothing_of_others(store: Store) {
+    let (chat, other, no) = (k("tg:50"), k("tg:500"), order_no(50));
+    let t0 = now();
+    store.commit(record(&no, &sample_order(), t0)).await.unwrap();
+    fill(&store, &chat, &other, &no, t0).await;
+    store.commit(Op::ForgetChat { chat: chat.clone() }).await.unwrap();
+    assert_eq!(store.dialogue::<State>(&chat).await.unwrap(), None);
+    assert_eq!(store.prefs(&chat).await.unwrap(), Prefs::default());
+    assert!(store.activity(&chat).await.unwrap().is_empty());
+    assert!(store.saved_references(&chat).await.unwrap().is_empty());
+    assert!(store.held::<String>(&chat).await.unwrap().is_empty());
+    assert_eq!(store.alias(&k("wa:u.alias")).await.unwrap(), None);
+    assert!(store.outgoing(&Outgoing::id_for(&chat, &no, "ended")).await.unwrap().is_none());
+    let record = store.order(&no).await.unwrap().expect("the order itself stays");
+    assert_eq!(record.owners, vec![other.clone()]);
+    let watch = store.watch(&no).await.unwrap().expect("still watched by the other chat");
+    let watchers: Vec<ChatKey> = watch.watchers.iter().map(|w| w.chat.clone()).collect();
+    assert!(!watchers.contains(&chat) && watchers.contains(&other), "{watchers:?}");
+    // The other chat keeps everything.
+    assert_eq!(store.dialogue::<State>(&other).await.unwrap(), Some(State::Menu));
+    assert_eq!(store.prefs(&other).await.unwrap().lang, Some(Lang::Fr));
+    assert_eq!(store.activity(&other).await.unwrap().len(), 1);
+    assert_eq!(store.saved_references(&other).await.unwrap().len(), 1);
+    assert_eq!(store.held::<String>(&other).await.unwrap().len(), 1);
+    assert!(store.outgoing(&Outgoing::id_for(&other, &no, "ended")).await.unwrap().is_some());
+    // A watch whose last watcher forgets itself ends, and leaves the schedule.
+    for chat in watchers {
+        store.commit(Op::ForgetChat { chat }).await.unwrap();
+    }
+    assert!(store.watch(&no).await.unwrap().is_none());
+    assert!(store.due_watches(t0 + Duration::hours(1), 10).await.unwrap().is_empty());
+}
+
+async fn orders_lookups_and_idle_dialogues_are_swept_after_their_time(store: Store) {
+    let t0 = now();
+    let (old, fresh) = (order_no(60), order_no(61));
+    store.commit(record(&old, &sample_order(), t0 - Duration::days(200))).await.unwrap();
+    store.commit(record(&fresh, &sample_order(), t0 - Duration::days(10))).await.unwrap();
+    let (idle, active, silent) = (k("tg:60"), k("tg:61"), k("tg:62"));
+    let mut batch = Batch::new();
+    for (chat, last) in
+        [(&idle, Some(t0 - Duration::days(40))), (&active, Some(t0 - Duration::days(2))), (&silent, None)]
+    {
+        batch.push(Op::dialogue(chat, &State::AwaitingOrderNo).unwrap());
+        if last.is_some() {
+            batch.push(Op::Prefs {
+                chat: chat.clone(),
+                prefs: Prefs { last_inbound_at: last, ..Default::default() },
+            });
+        }
+    }
+    let item = |n: u64| ActivityItem::Order { order_no: order_no(n), status: OrderStatus::Pending };
+    batch.push(Op::Activity { chat: active.clone(), item: item(1), at: t0 - Duration::days(190) });
+    batch.push(Op::Activity { chat: active.clone(), item: item(2), at: t0 - Duration::days(5) });
+    store.commit(batch).await.unwrap();
+    let swept = store.sweep_expired(t0 - Duration::days(180), t0 - Duration::days(30)).await.unwrap();
+    assert_eq!((swept.orders, swept.activity, swept.dialogues), (1, 1, 2), "{swept:?}");
+    assert!(store.order(&old).await.unwrap().is_none());
+    assert!(store.order(&fresh).await.unwrap().is_some());
+    assert_eq!(store.dialogue::<State>(&idle).await.unwrap(), None);
+    assert_eq!(store.dialogue::<State>(&silent).await.unwrap(), None);
+    assert_eq!(store.dialogue::<State>(&active).await.unwrap(), Some(State::AwaitingOrderNo));
+    assert_eq!(store.activity(&active).await.unwrap().len(), 1);
+    assert!(store.prefs(&idle).await.unwrap().last_inbound_at.is_some(), "prefs are kept");
+    let again = store.sweep_expired(t0 - Duration::days(180), t0 - Duration::days(30)).await.unwrap();
+    assert_eq!((again.orders, again.activity, again.dialogues), (0, 0, 0));
+}
+
 /// One test a contract item, for one backend.
 macro_rules! contract {
     ($backend:ident, $open:expr) => {
@@ -450,7 +541,9 @@ macro_rules! contract {
                 held_notices_come_back_oldest_first_within_a_limit_and_once,
                 an_alias_stands_for_its_chat,
                 an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_day,
-                the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_until_swept
+                the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_until_swept,
+                forgetting_a_chat_erases_all_it_left_and_nothing_of_others,
+                orders_lookups_and_idle_dialogues_are_swept_after_their_time
             );
         }
     };

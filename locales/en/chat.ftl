@@ -14,6 +14,7 @@ help =
     /lang: français or English
     /cancel: leave what you are doing
     /help: this list
+    /forget: erase everything I keep about this chat
     You can also type a reference or an order number at any time, or just a word: menu, bill, status, orders, language, cancel, help.
 help-agent = /history: the merchant's recent transactions (agents)
 lang-choose = Choose your language:
@@ -78,6 +79,14 @@ saved-ask-name = Type a nickname for it (for example “Home” or “Shop”), 
 saved-named = ⭐ Saved as “{ $name }”.
 saved-empty = You have no saved numbers. After checking a bill, tap “Save this number”.
 saved-title = Your saved numbers:
+saved-full = You already have { $max } saved numbers, the most I keep. Delete one to save another.
+forget-ask =
+    🗑 Erase everything I keep about this chat?
+    Your language, saved numbers, past lookups and orders list, and the orders you asked me to watch. Orders themselves are not cancelled, and the provider keeps its own records.
+btn-forget-yes = 🗑 Yes, erase all
+btn-forget-no = Keep it
+forget-done = 🗑 Done: I no longer keep anything about this chat.
+forget-kept = Nothing was erased.
 saved-deleted = 🗑 { $reference } is no longer saved.
 first-contact = Hello! I'm billbot: I look up SenEau, Senelec and Woyofal bills and the status of your orders. Choose your language below, or just type.
 wa-list-button = Choose

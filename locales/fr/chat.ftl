@@ -14,6 +14,7 @@ help =
     /lang : français ou English
     /cancel : abandonner l'étape en cours
     /help : cette liste
+    /forget : effacer tout ce que je garde sur cette discussion
     Vous pouvez aussi saisir une référence ou un numéro de commande à tout moment, ou simplement un mot : menu, facture, statut, commandes, langue, annuler, aide.
 help-agent = /history : les transactions récentes du marchand (agents)
 lang-choose = Choisissez votre langue :
@@ -78,6 +79,14 @@ saved-ask-name = Donnez-lui un nom (par exemple « Maison » ou « Boutique »),
 saved-named = ⭐ Enregistré sous le nom « { $name } ».
 saved-empty = Vous n'avez aucun numéro enregistré. Après avoir consulté une facture, touchez « Enregistrer ce numéro ».
 saved-title = Vos numéros enregistrés :
+saved-full = Vous avez déjà { $max } numéros enregistrés, le maximum. Supprimez-en un pour en enregistrer un autre.
+forget-ask =
+    🗑 Effacer tout ce que je garde sur cette discussion ?
+    Votre langue, vos numéros enregistrés, vos consultations et commandes passées, et les commandes que vous m'avez demandé de suivre. Les commandes elles-mêmes ne sont pas annulées, et le fournisseur garde ses propres données.
+btn-forget-yes = 🗑 Oui, tout effacer
+btn-forget-no = Non, garder
+forget-done = 🗑 C'est fait : je ne garde plus rien sur cette discussion.
+forget-kept = Rien n'a été effacé.
 saved-deleted = 🗑 { $reference } n'est plus enregistré.
 first-contact = Bonjour ! Je suis billbot : je consulte vos factures SenEau, Senelec et Woyofal et le statut de vos commandes. Choisissez votre langue ci-dessous, ou écrivez directement.
 wa-list-button = Choisir

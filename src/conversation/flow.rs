@@ -3,7 +3,7 @@
 use super::payload::Action;
 use super::reply::Reply;
 use super::state::State;
-use super::{Input, Session, bill, lists, menus, order, saved};
+use super::{Input, Session, bill, forget, lists, menus, order, saved};
 use crate::domain::{Biller, OrderNo};
 use crate::i18n::Lang;
 use crate::store::{Op, StoreError};
@@ -81,6 +81,7 @@ async fn command(s: &mut Session<'_>, name: &str, arg: Option<&str>) -> Replies 
         },
         ("lang", None) => act(s, Action::Lang(None)).await,
         ("history", _) => act(s, Action::History(0)).await,
+        ("forget", _) => act(s, Action::Forget(false)).await,
         ("help", _) => act(s, Action::Help).await,
         ("cancel", _) => {
             s.state = State::Menu;
@@ -137,6 +138,10 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
             s.state = State::Menu;
             Ok(vec![menus::main_menu(s, help_text(s))])
         }
+        Action::Forget(false) => Ok(forget::ask(s)),
+        // Only as the answer to the question: a "yes" pressed on an old message asks again.
+        Action::Forget(true) if s.state == State::ConfirmingForget => Ok(forget::erase(s)),
+        Action::Forget(true) => Ok(forget::ask(s)),
     }
 }
 
@@ -157,6 +162,18 @@ async fn text_input(s: &mut Session<'_>, text: &str) -> Replies {
         },
         State::NamingReference { reference } => saved::name(s, reference, text),
         State::AwaitingProof { order_no } => order::proof(s, order_no, text).await,
+        // Anything but the "yes" button keeps everything.
+        State::ConfirmingForget => {
+            s.state = State::Menu;
+            let kept = t!(s.lang, "forget-kept");
+            match understand(s, text).await? {
+                mut replies if !replies.is_empty() => {
+                    replies[0].text = format!("{kept}\n\n{}", replies[0].text);
+                    Ok(replies)
+                }
+                _ => Ok(vec![menus::main_menu(s, kept)]),
+            }
+        }
         State::Menu => understand(s, text).await,
     }
 }

@@ -43,6 +43,8 @@ pub const KEYWORDS: &[(&str, &str, bool)] = &[
     ("language", "lang", true),
     ("annuler", "cancel", false),
     ("cancel", "cancel", false),
+    ("oublier", "forget", false),
+    ("forget", "forget", false),
 ];
 
 impl Input {

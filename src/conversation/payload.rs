@@ -48,6 +48,8 @@ pub enum Action {
     /// Choose a language, or set one.
     Lang(Option<Lang>),
     Help,
+    /// Ask whether to erase everything kept about the chat (`false`), or erase it (`true`).
+    Forget(bool),
 }
 
 impl Action {
@@ -71,6 +73,8 @@ impl Action {
             Action::Lang(None) => "l".to_owned(),
             Action::Lang(Some(lang)) => format!("l:{}", lang.code()),
             Action::Help => "?".to_owned(),
+            Action::Forget(false) => "f".to_owned(),
+            Action::Forget(true) => "f:y".to_owned(),
         };
         format!("{VERSION}:{body}")
     }
@@ -98,6 +102,8 @@ impl Action {
             ("l", None, None) => Action::Lang(None),
             ("l", Some(code), None) => Action::Lang(Some(code.parse().ok()?)),
             ("?", None, None) => Action::Help,
+            ("f", None, None) => Action::Forget(false),
+            ("f", Some("y"), None) => Action::Forget(true),
             _ => return None,
         };
         parts.next().is_none().then_some(action)

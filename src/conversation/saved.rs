@@ -15,6 +15,8 @@ use crate::views;
 
 /// The longest nickname kept, in characters.
 pub const MAX_NICKNAME_CHARS: usize = 32;
+/// The most saved references a chat keeps.
+pub const MAX_SAVED: usize = 10;
 
 fn label(s: &Session<'_>, saved: &SavedReference, reference: &CustomerReference) -> String {
     let biller = views::biller_name(s.lang, saved.biller);
@@ -39,10 +41,16 @@ pub(crate) fn recheck_button(s: &Session<'_>, saved: &SavedReference) -> Option<
 /// Saves the reference, then offers to name it.
 pub(crate) async fn save(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
     let existing = s.bot.store.saved_references(s.chat).await?;
-    let nickname = existing
-        .iter()
-        .find(|e| e.biller == reference.biller() && e.reference == reference.as_str())
-        .and_then(|e| e.nickname.clone());
+    let known = existing.iter().find(|e| e.biller == reference.biller() && e.reference == reference.as_str());
+    if known.is_none() && existing.len() >= MAX_SAVED {
+        let keyboard = vec![
+            vec![button(s.lang, "btn-manage-saved", Action::Saved(0))],
+            vec![button(s.lang, "btn-menu", Action::Menu)],
+        ];
+        let text = t!(s.lang, "saved-full", max = MAX_SAVED.to_string());
+        return Ok(vec![Reply::text(text).with_keyboard(keyboard)]);
+    }
+    let nickname = known.and_then(|e| e.nickname.clone());
     let save = Op::SaveReference { chat: s.chat.clone(), reference: reference.clone(), nickname, at: s.now };
     s.writes.push(save);
     let text = format!("{}\n{}", t!(s.lang, "saved-done"), t!(s.lang, "saved-ask-name"));

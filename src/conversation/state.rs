@@ -23,4 +23,6 @@ pub enum State {
     NamingReference { reference: CustomerReference },
     /// Waiting for the last 4 digits of the recipient of an order the chat does not own.
     AwaitingProof { order_no: OrderNo },
+    /// Asked whether to erase everything kept about the chat.
+    ConfirmingForget,
 }

@@ -25,7 +25,7 @@ use sqlx::{PgConnection, Row};
 use super::sled::{merged_order, saved_reference};
 use super::{
     ACTIVITY_LIMIT, Activity, Batch, Dumped, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord,
-    Outgoing, OutgoingChange, Prefs, SavedReference, StoreError, Watch, decode, encode,
+    Outgoing, OutgoingChange, Prefs, SavedReference, StoreError, Swept, Watch, decode, encode,
 };
 use crate::domain::{ChatKey, OrderNo};
 
@@ -388,6 +388,27 @@ impl PgStore {
                     .bind(outgoing.done_at)
                     .execute(&mut *conn)
                     .await?;
+                }
+            }
+            Op::ForgetChat { chat } => {
+                let chat = chat.storage_key();
+                for statement in [
+                    "DELETE FROM dialogue WHERE chat = $1",
+                    "DELETE FROM prefs WHERE chat = $1",
+                    "DELETE FROM activity WHERE chat = $1",
+                    "DELETE FROM saved WHERE chat = $1",
+                    "DELETE FROM held WHERE chat = $1",
+                    "DELETE FROM aliases WHERE alias = $1 OR chat = $1",
+                    "DELETE FROM outbox WHERE starts_with(id, $1 || '|')",
+                    "UPDATE orders SET data = jsonb_set(data, '{data,owners}', (data->'data'->'owners') - $1)
+                     WHERE data->'data'->'owners' ? $1",
+                    "UPDATE watches SET data = jsonb_set(data, '{data,watchers}', COALESCE(
+                         (SELECT jsonb_agg(w) FROM jsonb_array_elements(data->'data'->'watchers') w
+                          WHERE w->>'chat' <> $1), '[]'::jsonb))
+                     WHERE data->'data'->'watchers' @> jsonb_build_array(jsonb_build_object('chat', $1::text))",
+                    "DELETE FROM watches WHERE jsonb_array_length(data->'data'->'watchers') = 0",
+                ] {
+                    sqlx::query(statement).bind(&chat).execute(&mut *conn).await?;
                 }
             }
             Op::InboxDone { id } => {
@@ -772,6 +793,33 @@ impl PgStore {
         .fetch_all(&self.pool)
         .await?;
         Ok(claimed.iter().filter_map(|d| OrderNo::parse(d).ok()).collect())
+    }
+
+    pub async fn sweep_expired(
+        &self,
+        orders_before: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> Result<Swept, StoreError> {
+        let orders =
+            sqlx::query("DELETE FROM orders WHERE (data->'data'->>'last_checked')::timestamptz < $1")
+                .bind(orders_before)
+                .execute(&self.pool)
+                .await?;
+        let activity =
+            sqlx::query("DELETE FROM activity WHERE at < $1").bind(orders_before).execute(&self.pool).await?;
+        let dialogues = sqlx::query(
+            "DELETE FROM dialogue d WHERE NOT EXISTS (
+                 SELECT 1 FROM prefs p WHERE p.chat = d.chat
+                 AND (p.data->'data'->>'last_inbound_at')::timestamptz >= $1)",
+        )
+        .bind(idle_before)
+        .execute(&self.pool)
+        .await?;
+        Ok(Swept {
+            orders: orders.rows_affected() as usize,
+            activity: activity.rows_affected() as usize,
+            dialogues: dialogues.rows_affected() as usize,
+        })
     }
 
     pub async fn claim_outgoing(

@@ -35,7 +35,8 @@ use serde::de::DeserializeOwned;
 
 use super::{
     ACTIVITY_LIMIT, Activity, ActivityItem, Batch, Dumped, HELD_LIMIT, HeldId, Op, OrderRecord, Outgoing,
-    OutgoingChange, Prefs, SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Watch, decode, encode,
+    OutgoingChange, Prefs, SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Swept, Watch, decode,
+    encode,
 };
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
 
@@ -351,6 +352,7 @@ impl SledStore {
                 }
             }
             Op::Alias { alias, chat } => self.write(&inner.aliases, alias.storage_key().as_bytes(), &chat)?,
+            Op::ForgetChat { chat } => self.forget_chat(&chat)?,
             // One process: its per-chat lock is the lease.
             Op::Unlock { .. } => {}
             Op::EndStep { chat, state, handled, .. } => {
@@ -718,6 +720,105 @@ impl SledStore {
             sled::transaction::TransactionError::Abort(e) => e,
             sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
         })
+    }
+
+    /// [`Op::ForgetChat`]. Orders and watches name a chat among many: only the records whose
+    /// bytes mention its key are read and rewritten.
+    fn forget_chat(&self, chat: &ChatKey) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let key = chat.storage_key();
+        inner.dialogue.remove(key.as_bytes())?;
+        inner.prefs.remove(key.as_bytes())?;
+        for tree in [&inner.activity, &inner.saved, &inner.held] {
+            for entry in tree.scan_prefix(chat_prefix(chat)).keys() {
+                tree.remove(entry?)?;
+            }
+        }
+        // Quoted, as JSON keeps it: `tg:1` must not match `tg:12`.
+        let quoted = format!("\"{key}\"");
+        let mentions = |bytes: &[u8]| bytes.windows(quoted.len()).any(|w| w == quoted.as_bytes());
+        inner.aliases.remove(key.as_bytes())?;
+        for entry in inner.aliases.iter() {
+            let (alias, bytes) = entry?;
+            if mentions(&bytes) {
+                inner.aliases.remove(alias)?;
+            }
+        }
+        for entry in inner.orders.iter() {
+            let (order, bytes) = entry?;
+            if mentions(&bytes) {
+                self.update(&inner.orders, &order, |stored: Option<OrderRecord>| {
+                    let mut record = stored?;
+                    record.owners.retain(|owner| owner != chat);
+                    Some(record)
+                })?;
+            }
+        }
+        for entry in inner.watches.iter() {
+            let (order, bytes) = entry?;
+            let Some(order_no) = std::str::from_utf8(&order).ok().and_then(|d| OrderNo::parse(d).ok()) else {
+                continue;
+            };
+            if mentions(&bytes) {
+                let chat = chat.clone();
+                self.update_watch(
+                    &order_no,
+                    None,
+                    Box::new(move |stored: Option<Watch>| {
+                        let Some(mut watch) = stored else { return (None, Vec::new()) };
+                        watch.watchers.retain(|w| w.chat != chat);
+                        (Some(watch).filter(|w| !w.watchers.is_empty()), Vec::new())
+                    }),
+                )?;
+            }
+        }
+        let prefix = format!("{key}|");
+        for entry in inner.outbox.scan_prefix(prefix.as_bytes()) {
+            let (id, bytes) = entry?;
+            let due = self.decode::<Outgoing>(&inner.outbox, &id, &bytes).and_then(|o| o.next_at);
+            if let Some(at) = due {
+                inner.outbox_due.remove(outgoing_due_key(at, &String::from_utf8_lossy(&id)))?;
+            }
+            inner.outbox.remove(id)?;
+        }
+        Ok(())
+    }
+
+    pub async fn sweep_expired(
+        &self,
+        orders_before: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> Result<Swept, StoreError> {
+        let inner = &self.inner;
+        let mut swept = Swept::default();
+        for entry in inner.orders.iter() {
+            let (key, bytes) = entry?;
+            let record = self.decode::<OrderRecord>(&inner.orders, &key, &bytes);
+            if record.is_some_and(|r| r.last_checked < orders_before) {
+                inner.orders.remove(key)?;
+                swept.orders += 1;
+            }
+        }
+        for entry in inner.activity.iter() {
+            let (key, bytes) = entry?;
+            let activity = self.decode::<Activity>(&inner.activity, &key, &bytes);
+            if activity.is_some_and(|a| a.at < orders_before) {
+                inner.activity.remove(key)?;
+                swept.activity += 1;
+            }
+        }
+        for entry in inner.dialogue.iter() {
+            let (chat, _) = entry?;
+            let prefs: Option<Prefs> = self.read(&inner.prefs, &chat)?;
+            if prefs.and_then(|p| p.last_inbound_at).is_none_or(|at| at < idle_before) {
+                inner.dialogue.remove(chat)?;
+                swept.dialogues += 1;
+            }
+        }
+        if swept != Swept::default() {
+            self.flush().await?;
+        }
+        Ok(swept)
     }
 
     pub async fn claim_outgoing(

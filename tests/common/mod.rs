@@ -93,6 +93,7 @@ pub fn app_settings(dir: &std::path::Path, sandbox: SandboxConfig) -> billbot::a
         whatsapp: None,
         terminal: false,
         sandbox_notice: false,
+        retention: Default::default(),
     }
 }
 
