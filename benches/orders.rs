@@ -1,5 +1,6 @@
 //! Order lookups in a big store: N stored orders (1 million by default), then M lookups of random
-//! ones through the store's port, one after another; prints the latency percentiles.
+//! ones through the store's port, one after another; prints the latency percentiles. Then the
+//! two things that scan every order: `/forget` (erasing a chat) and the retention sweep.
 //!
 //! `cargo bench --bench orders -- [--orders N] [--lookups M] [--postgres]` (PostgreSQL: a fresh
 //! schema of BILLBOT_TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test; else sled
@@ -129,6 +130,22 @@ fn main() {
             ms(p(0.999)),
             ms(*latencies.last().unwrap()),
             common::peak_rss_mib("self")
+        );
+        // What scans every order: erasing a chat (its ownerships) and the retention sweep
+        // (nothing is old enough here, so both only read).
+        let chat: billbot::domain::ChatKey = "tg:424242".parse().unwrap();
+        let erased = Instant::now();
+        store.commit(Op::ForgetChat { chat }).await.unwrap();
+        let erased = erased.elapsed();
+        let swept = Instant::now();
+        let long_ago = at - chrono::Duration::days(365);
+        let removed = store.sweep_expired(long_ago, long_ago).await.unwrap();
+        let swept = swept.elapsed();
+        assert_eq!(removed.orders, 0);
+        println!(
+            "/forget of a chat over {orders} orders: {:.0} ms; retention sweep: {:.0} ms",
+            ms(erased),
+            ms(swept)
         );
         drop(store);
         drop(schema);
