@@ -684,3 +684,30 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     assert!(waited >= Duration::from_secs(9), "cut off after the header timeout, not before: {waited:?}");
     bot.stop().await;
 }
+
+#[tokio::test]
+async fn a_flooding_user_is_told_once_to_slow_down_and_the_extra_messages_are_dropped() {
+    let mut bot = Running::start().await;
+    let awa = WaUser::phone(AWA);
+    bot.say(&awa, "menu").await; // the first contact
+    let before = bot.fake.messages_to(&awa.key()).len();
+    bot.fake.user_says(&awa, &format!("statut {}", orders::SLOW)).await;
+    // Its step has started (and waits for the slow provider, 600 ms) before the flood.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    for _ in 0..10 {
+        bot.fake.user_says(&awa, "aide").await;
+    }
+    let count = |m: &[Sent], what: &str| m[before..].iter().filter(|s| s.text.contains(what)).count();
+    bot.fake
+        .wait_until(&awa.key(), "answered the five that waited", |m| {
+            count(m, "Voici ce que je sais faire") >= 5 && count(m, "ne répond pas") >= 1
+        })
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = bot.fake.messages_to(&awa.key());
+    assert_eq!(count(&sent, "plus vite que je ne peux répondre"), 1, "{sent:#?}");
+    assert_eq!(count(&sent, "Voici ce que je sais faire"), 5, "the dropped ones get no answer");
+    bot.stop().await;
+    let pending: Vec<(String, serde_json::Value)> = bot.store.inbox_pending("wamid.").await.unwrap();
+    assert!(pending.is_empty(), "nothing is left to take up after a restart: {pending:?}");
+}
