@@ -73,6 +73,19 @@ impl InquiryClient {
     }
 }
 
+/// Reads an answer (`status`, raw `body`) as [`InquiryClient::inquire`] does, for `reference`:
+/// what the fuzz targets feed (`billbot::fuzzing`).
+#[doc(hidden)]
+pub fn decode_answer(
+    status: reqwest::StatusCode,
+    body: &[u8],
+    reference: &CustomerReference,
+    key: &SecretString,
+) -> Result<InquiryResult, UpstreamError> {
+    let json = http::read_json(status, body, &[key])?;
+    decode(&json, reference, &[key])
+}
+
 /// Decodes a success body into the result for `reference`'s biller.
 fn decode(
     body: &Value,
