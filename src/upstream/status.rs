@@ -164,7 +164,10 @@ impl StatusClient {
         if json.get("success").and_then(Value::as_bool) == Some(false) {
             return Err(UpstreamError::NotFound { message: http::provider_message(&json, &[&self.key]) });
         }
-        serde_json::from_value(json).map_err(|e| UpstreamError::Unreadable(format!("unexpected fields: {e}")))
+        // serde quotes the value it could not read: the provider's text, scrubbed of the key.
+        serde_json::from_value(json).map_err(|e| {
+            UpstreamError::Unreadable(http::scrub(&format!("unexpected fields: {e}"), &[&self.key]))
+        })
     }
 
     fn money(&self, value: Option<Decimal>) -> Option<Money> {
