@@ -446,7 +446,9 @@ pub fn render(data: &[u8]) {
                     let titles: HashSet<_> = buttons.iter().map(|(_, t)| t).collect();
                     assert_eq!(titles.len(), buttons.len(), "two buttons with one title");
                     for (id, title) in buttons {
-                        assert!(!id.is_empty() && id.len() <= wa::MAX_BUTTON_ID, "button id {id:?}");
+                        // Ids are the core's payloads (never empty: `v1:…`); only their length is
+                        // the renderer's to keep.
+                        assert!(id.len() <= wa::MAX_BUTTON_ID, "button id of {} bytes", id.len());
                         assert!(
                             !title.trim().is_empty() && units(title) <= wa::MAX_BUTTON_TITLE,
                             "{title:?}"
