@@ -10,6 +10,8 @@ pub mod cli;
 pub mod config;
 pub mod conversation;
 pub mod domain;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod i18n;
 pub mod ops;

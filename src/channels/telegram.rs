@@ -196,44 +196,7 @@ impl Telegram {
     /// messages (a member joined, a pin…), inline queries. A message without text (a sticker, a
     /// photo) goes as empty text, which the core answers with the menu rather than silence.
     fn inbound(&self, update: &Update) -> Option<TelegramInbound> {
-        let agents = &self.inner.agents;
-        let update_id = update.id.0;
-        match &update.kind {
-            UpdateKind::Message(msg) => {
-                let user = msg.from.as_ref()?;
-                if !matches!(msg.kind, MessageKind::Common(_) | MessageKind::Dice(_)) {
-                    return None;
-                }
-                let text = msg.text().or(msg.caption()).unwrap_or_default();
-                Some(TelegramInbound {
-                    update_id,
-                    chat: msg.chat.id.0,
-                    lang_code: user.language_code.clone(),
-                    // Merchant figures and the history never go to a group, whoever asks there.
-                    agent: msg.chat.is_private() && agents.role(user) == Role::Agent,
-                    input: Input::from_text(text),
-                    pressed: None,
-                    sent_at: Some(msg.date),
-                    received_at: Utc::now(),
-                })
-            }
-            UpdateKind::CallbackQuery(query) => {
-                let message = query.message.as_ref()?; // inline-mode messages: billbot sends none
-                Some(TelegramInbound {
-                    update_id,
-                    chat: message.chat().id.0,
-                    lang_code: query.from.language_code.clone(),
-                    agent: message.chat().is_private() && agents.role(&query.from) == Role::Agent,
-                    input: Input::Button(query.data.clone().unwrap_or_default()),
-                    // A message over 48 hours old reaches bots as "inaccessible": it cannot be
-                    // edited, so the answer comes as a new message.
-                    pressed: message.regular_message().map(|m| m.id.0),
-                    sent_at: None,
-                    received_at: Utc::now(),
-                })
-            }
-            _ => None,
-        }
+        inbound(&self.inner.agents, update)
     }
 
     /// Records an update (once: a redelivery is recognized) and queues its step behind the
@@ -326,6 +289,48 @@ impl Telegram {
     /// Waits until every queued update has been handled.
     pub async fn finish(&self) {
         self.inner.queues.finish().await;
+    }
+}
+
+/// [`Telegram`]'s reading of an update, for `agents` (public for `billbot::fuzzing`).
+#[doc(hidden)]
+pub fn inbound(agents: &Agents, update: &Update) -> Option<TelegramInbound> {
+    let update_id = update.id.0;
+    match &update.kind {
+        UpdateKind::Message(msg) => {
+            let user = msg.from.as_ref()?;
+            if !matches!(msg.kind, MessageKind::Common(_) | MessageKind::Dice(_)) {
+                return None;
+            }
+            let text = msg.text().or(msg.caption()).unwrap_or_default();
+            Some(TelegramInbound {
+                update_id,
+                chat: msg.chat.id.0,
+                lang_code: user.language_code.clone(),
+                // Merchant figures and the history never go to a group, whoever asks there.
+                agent: msg.chat.is_private() && agents.role(user) == Role::Agent,
+                input: Input::from_text(text),
+                pressed: None,
+                sent_at: Some(msg.date),
+                received_at: Utc::now(),
+            })
+        }
+        UpdateKind::CallbackQuery(query) => {
+            let message = query.message.as_ref()?; // inline-mode messages: billbot sends none
+            Some(TelegramInbound {
+                update_id,
+                chat: message.chat().id.0,
+                lang_code: query.from.language_code.clone(),
+                agent: message.chat().is_private() && agents.role(&query.from) == Role::Agent,
+                input: Input::Button(query.data.clone().unwrap_or_default()),
+                // A message over 48 hours old reaches bots as "inaccessible": it cannot be
+                // edited, so the answer comes as a new message.
+                pressed: message.regular_message().map(|m| m.id.0),
+                sent_at: None,
+                received_at: Utc::now(),
+            })
+        }
+        _ => None,
     }
 }
 

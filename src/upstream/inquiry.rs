@@ -73,6 +73,19 @@ impl InquiryClient {
     }
 }
 
+/// Reads an answer (`status`, raw `body`) as [`InquiryClient::inquire`] does, for `reference`:
+/// what the fuzz targets feed (`billbot::fuzzing`).
+#[doc(hidden)]
+pub fn decode_answer(
+    status: reqwest::StatusCode,
+    body: &[u8],
+    reference: &CustomerReference,
+    key: &SecretString,
+) -> Result<InquiryResult, UpstreamError> {
+    let json = http::read_json(status, body, &[key])?;
+    decode(&json, reference, &[key])
+}
+
 /// Decodes a success body into the result for `reference`'s biller.
 fn decode(
     body: &Value,
@@ -88,7 +101,10 @@ fn decode(
         .iter()
         .map(|b| serde_json::from_value(b.clone()))
         .collect::<Result<_, _>>()
-        .map_err(|e| UpstreamError::Unreadable(format!("a bill could not be read: {e}")))?;
+        // serde quotes the value it could not read: the provider's text, scrubbed of the key.
+        .map_err(|e| {
+            UpstreamError::Unreadable(http::scrub(&format!("a bill could not be read: {e}"), keys))
+        })?;
     let Some(first) = bills.first() else {
         return Err(UpstreamError::NotFound { message: None });
     };
@@ -123,6 +139,10 @@ fn to_bill(wire: &WireBill) -> Result<Bill, UpstreamError> {
             .checked_add(&fee)
             .ok_or_else(|| UpstreamError::Unreadable("a bill's amount and fee do not add up".to_owned()))?,
     };
+    // A bill is an amount to pay: a negative figure is no bill billbot can show.
+    if [amount, fee, total].iter().any(|m| m.amount().is_sign_negative() && !m.is_zero()) {
+        return Err(UpstreamError::Unreadable("a bill with a negative amount".to_owned()));
+    }
     Ok(Bill {
         bill_reference: wire.reference_facture.clone(),
         holder: wire.nom.clone(),

@@ -114,6 +114,26 @@ impl StatusClient {
         Ok(History { orders, total_count: envelope.total_count })
     }
 
+    /// Reads a status answer (`status`, raw `body`) as [`StatusClient::status`] does: what the
+    /// fuzz targets feed (`billbot::fuzzing`).
+    #[doc(hidden)]
+    pub fn decode_status(&self, status: reqwest::StatusCode, body: &[u8]) -> Result<Order, UpstreamError> {
+        let json = http::read_json(status, body, &[&self.key])?;
+        let envelope: Envelope<WireStatus> = self.decode_envelope(json)?;
+        let data = envelope.data.ok_or(UpstreamError::NotFound { message: None })?;
+        Ok(self.order_from_status(data))
+    }
+
+    /// Reads a history answer as [`StatusClient::history`] does (for `billbot::fuzzing`).
+    #[doc(hidden)]
+    pub fn decode_history(&self, status: reqwest::StatusCode, body: &[u8]) -> Result<History, UpstreamError> {
+        let json = http::read_json(status, body, &[&self.key])?;
+        let envelope: Envelope<Vec<WireHistoryItem>> = self.decode_envelope(json)?;
+        let orders =
+            envelope.data.unwrap_or_default().into_iter().map(|i| self.order_from_history(i)).collect();
+        Ok(History { orders, total_count: envelope.total_count })
+    }
+
     /// GETs are idempotent: gateway errors are retried too.
     async fn get<T: DeserializeOwned>(
         &self,
@@ -150,7 +170,10 @@ impl StatusClient {
         if json.get("success").and_then(Value::as_bool) == Some(false) {
             return Err(UpstreamError::NotFound { message: http::provider_message(&json, &[&self.key]) });
         }
-        serde_json::from_value(json).map_err(|e| UpstreamError::Unreadable(format!("unexpected fields: {e}")))
+        // serde quotes the value it could not read: the provider's text, scrubbed of the key.
+        serde_json::from_value(json).map_err(|e| {
+            UpstreamError::Unreadable(http::scrub(&format!("unexpected fields: {e}"), &[&self.key]))
+        })
     }
 
     fn money(&self, value: Option<Decimal>) -> Option<Money> {
