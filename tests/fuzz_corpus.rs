@@ -146,3 +146,22 @@ fn a_reply_with_an_empty_button_payload_renders_within_the_channels_limits() {
     assert!(data.windows(2).any(|w| w == [1, 0]), "the input has a button with an empty payload");
     billbot::fuzzing::render(&data);
 }
+
+/// Found by `render`: a WhatsApp body longer than an interactive message's 1024 characters that
+/// ended in a blank line gave the buttons an empty body (the blank last paragraph fitted).
+#[test]
+fn a_long_reply_ending_in_a_blank_line_keeps_a_body_for_its_buttons() {
+    use billbot::channels::whatsapp::render::{Outgoing, messages};
+    use billbot::i18n::Lang;
+    let data = std::fs::read(fuzz_dir().join("regressions/render/long_body_ending_in_blank_line")).unwrap();
+    billbot::fuzzing::render(&data);
+    let text = "x".repeat(1100) + "\n\n";
+    let reply = billbot::conversation::Reply {
+        text,
+        keyboard: vec![vec![billbot::conversation::Button { label: "Pay".into(), payload: "v1:p".into() }]],
+        edit_in_place: false,
+    };
+    let out = messages(&reply, Lang::En);
+    let Some(Outgoing::Buttons { body, .. }) = out.last() else { panic!("{out:?}") };
+    assert!(body.contains("xxx"), "the buttons' body is {body:?}");
+}
