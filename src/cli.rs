@@ -231,7 +231,7 @@ async fn inquire(service_code: &str, reference: &str, output: &OutputArgs) -> Ex
     match providers.inquiry.inquire(&reference).await {
         Ok(result) if output.json => print_json(&result),
         Ok(result) => {
-            println!("{}", views::inquiry(lang, &result, Audience::Agent));
+            println!("{}", views::inquiry(lang, &result, Audience::Agent, chrono::Utc::now().date_naive()));
             Exit::Ok
         }
         Err(e) => upstream_failure(lang, &e, ErrorSubject::Reference(&reference)),

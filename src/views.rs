@@ -7,6 +7,8 @@ use crate::domain::{
     Bill, Biller, CustomerReference, InquiryResult, Meter, Money, Order, OrderNoError, OrderStatus,
     ReferenceError,
 };
+use chrono::NaiveDate;
+
 use crate::i18n::{Lang, format};
 use crate::t;
 use crate::upstream::ErrorKind;
@@ -59,16 +61,16 @@ pub fn reference_kind(lang: Lang, biller: Biller) -> String {
     t!(lang, &format!("reference-kind-{kind}"))
 }
 
-/// The whole answer to an inquiry.
 /// A bill inquiry's result. Customers see holder names and addresses masked ([`mask_words`]):
-/// anyone can type anyone's meter number.
-pub fn inquiry(lang: Lang, result: &InquiryResult, audience: Audience) -> String {
+/// anyone can type anyone's meter number. Unpaid bills say how far their due date is from
+/// `today` (Dakar's date, which is UTC's).
+pub fn inquiry(lang: Lang, result: &InquiryResult, audience: Audience, today: NaiveDate) -> String {
     let private = |value: &Option<String>| match audience {
         Audience::Agent => value.clone(),
         Audience::Customer | Audience::Stranger => value.as_deref().map(mask_words),
     };
     match result {
-        InquiryResult::Bills { reference, bills } => bills_view(lang, reference, bills, &private),
+        InquiryResult::Bills { reference, bills } => bills_view(lang, reference, bills, &private, today),
         InquiryResult::Meter { reference, meter } => meter_view(lang, reference, meter, &private),
     }
 }
@@ -89,7 +91,13 @@ fn heading(lang: Lang, reference: &CustomerReference) -> String {
 /// them all). A provider that answers hundreds of bills does not flood the chat.
 pub const MAX_BILLS_SHOWN: usize = 24;
 
-fn bills_view(lang: Lang, reference: &CustomerReference, bills: &[Bill], private: Private<'_>) -> String {
+fn bills_view(
+    lang: Lang,
+    reference: &CustomerReference,
+    bills: &[Bill],
+    private: Private<'_>,
+    today: NaiveDate,
+) -> String {
     let count = bills.len();
     let unpaid: Vec<&Bill> = bills.iter().filter(|b| !b.paid).collect();
     let mut blocks = vec![heading(lang, reference)];
@@ -99,7 +107,7 @@ fn bills_view(lang: Lang, reference: &CustomerReference, bills: &[Bill], private
         shown.sort_by_key(|(_, b)| b.paid);
     }
     for (index, bill) in shown.iter().take(MAX_BILLS_SHOWN) {
-        blocks.push(bill_view(lang, bill, index + 1, count, private));
+        blocks.push(bill_view(lang, bill, (index + 1, count), private, today));
     }
     if count > MAX_BILLS_SHOWN {
         let hidden = &shown[MAX_BILLS_SHOWN..];
@@ -125,19 +133,29 @@ fn bills_view(lang: Lang, reference: &CustomerReference, bills: &[Bill], private
     blocks.join("\n\n")
 }
 
-fn bill_view(lang: Lang, bill: &Bill, index: usize, count: usize, private: Private<'_>) -> String {
+fn bill_view(
+    lang: Lang,
+    bill: &Bill,
+    (index, count): (usize, usize),
+    private: Private<'_>,
+    today: NaiveDate,
+) -> String {
     let mut lines = vec![t!(lang, "inquiry-bill-title", index = index as u64, count = count as u64)];
     optional_field(&mut lines, lang, "label-bill-reference", bill.bill_reference.clone());
     optional_field(&mut lines, lang, "label-holder", private(&bill.holder));
     lines.push(field(lang, "label-amount", format::money(lang, &bill.amount)));
     lines.push(field(lang, "label-fee", format::money(lang, &bill.fee)));
     lines.push(field(lang, "label-total", format::money(lang, &bill.total)));
-    optional_field(
-        &mut lines,
-        lang,
-        "label-due-date",
-        bill.due_date.as_deref().map(|d| format::due_date(lang, d)),
-    );
+    let due = match (bill.due_day(), bill.paid) {
+        (Some(day), false) => Some(t!(
+            lang,
+            "due-date-and-distance",
+            date = format::date(lang, day),
+            distance = format::due_in(lang, day, today)
+        )),
+        _ => bill.due_date.as_deref().map(|d| format::due_date(lang, d)),
+    };
+    optional_field(&mut lines, lang, "label-due-date", due);
     let state = if bill.paid { "bill-state-paid" } else { "bill-state-unpaid" };
     lines.push(field(lang, "label-bill-state", t!(lang, state)));
     lines.join("\n")
@@ -164,6 +182,12 @@ fn meter_status(lang: Lang, raw: &str) -> String {
     if crate::i18n::has_message(lang, &id) { t!(lang, &id) } else { raw.to_owned() }
 }
 
+/// Known service types in words (`electricity` → `électricité`); anything else as sent.
+fn service_type(lang: Lang, raw: &str) -> String {
+    let id = format!("service-type-{}", raw.trim().to_ascii_lowercase());
+    if crate::i18n::has_message(lang, &id) { t!(lang, &id) } else { raw.to_owned() }
+}
+
 /// An order's status in words, with its marker.
 pub fn status_label(lang: Lang, order: &Order) -> String {
     match order.status {
@@ -184,7 +208,12 @@ pub fn order(lang: Lang, order: &Order, audience: Audience) -> String {
     };
     let mut lines = vec![t!(lang, heading, order = number)];
     lines.push(field(lang, "label-status", status_label(lang, order)));
-    optional_field(&mut lines, lang, "label-service", order.service_type.clone());
+    optional_field(
+        &mut lines,
+        lang,
+        "label-service",
+        order.service_type.as_deref().map(|s| service_type(lang, s)),
+    );
     optional_field(&mut lines, lang, "label-provider", order.provider.clone());
     let recipient = match audience {
         Audience::Customer => order.recipient.as_deref().map(|r| mask_tail(r, 4)),
@@ -209,7 +238,12 @@ pub fn order(lang: Lang, order: &Order, audience: Audience) -> String {
     if stranger && order.purchased_code.is_some() {
         lines.push(t!(lang, "order-code-hidden"));
     }
-    optional_field(&mut lines, lang, "label-units", order.units.clone());
+    optional_field(
+        &mut lines,
+        lang,
+        "label-units",
+        order.units.as_deref().map(|u| format::decimals(lang, u)),
+    );
     optional_field(&mut lines, lang, "label-created", order.created_at.map(|d| format::date_time(lang, d)));
     optional_field(&mut lines, lang, "label-updated", order.updated_at.map(|d| format::date_time(lang, d)));
     // The provider's message repeats the recipient in full on success; customers see it only

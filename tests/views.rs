@@ -124,7 +124,10 @@ fn a_delivered_order_is_a_receipt_with_the_token_grouped_in_blocks_of_four() {
         let text = views::order(lang, &order(), Audience::Customer);
         assert!(text.starts_with(heading), "{text}");
         assert!(text.contains(code), "{text}");
-        assert!(text.contains("31.4 kWh"));
+        assert!(
+            text.contains(if lang == Lang::Fr { "Unités : 31,4 kWh" } else { "Units: 31.4 kWh" }),
+            "{text}"
+        );
         assert!(text.contains("10,000 FCFA") || text.contains("10\u{a0}000 FCFA"), "amount paid: {text}");
     }
 }
@@ -140,4 +143,88 @@ fn several_codes_are_numbered_in_the_order_sent() {
     let fr = views::order(Lang::Fr, &two, Audience::Customer);
     assert!(fr.contains("Code 1 : 1111 2222 3333 4444 5555") && fr.contains("Code 2 : 6666"), "{fr}");
     assert_eq!(views::codes("PIN-ABC-12"), vec!["PIN-ABC-12".to_owned()], "non-numeric codes as sent");
+}
+
+#[test]
+fn known_service_types_and_decimal_units_read_in_the_chats_language() {
+    let fr = views::order(Lang::Fr, &order(), Audience::Customer);
+    assert!(fr.contains("Service : électricité") && fr.contains("Unités : 31,4 kWh"), "{fr}");
+    let en = views::order(Lang::En, &order(), Audience::Customer);
+    assert!(en.contains("Service: electricity") && en.contains("Units: 31.4 kWh"), "{en}");
+    let mut odd = order();
+    odd.service_type = Some("Lottery".into());
+    odd.units = Some("1.2.3 v2. 1,5 kWh .5".into());
+    let fr = views::order(Lang::Fr, &odd, Audience::Customer);
+    assert!(fr.contains("Service : Lottery"), "an unknown service type is shown as sent: {fr}");
+    assert!(fr.contains("Unités : 1.2.3 v2. 1,5 kWh .5"), "only plain decimals change: {fr}");
+    let mut water = order();
+    water.service_type = Some(" WATER ".into());
+    assert!(views::order(Lang::Fr, &water, Audience::Customer).contains("Service : eau"));
+}
+
+#[test]
+fn an_order_number_with_a_letter_is_refused_in_plain_words() {
+    let err = OrderNo::parse("GB - 2026a1120080000").unwrap_err();
+    let fr = views::order_no_error(Lang::Fr, &err);
+    assert_eq!(
+        fr,
+        "« a » ne peut pas figurer dans un numéro de commande : il s'écrit « GB - » suivi de chiffres \
+         uniquement. Exemple : GB - 202206132206791818205."
+    );
+    let en = views::order_no_error(Lang::En, &err);
+    assert!(en.starts_with("“a” cannot be part of an order number"), "{en}");
+}
+
+fn bills(due: &[(&str, bool)]) -> billbot::domain::InquiryResult {
+    let reference = CustomerReference::parse(Biller::Senelec, "1000000002").unwrap();
+    let bills = due
+        .iter()
+        .map(|(day, paid)| billbot::domain::Bill {
+            bill_reference: None,
+            holder: None,
+            amount: xof(1_000).unwrap(),
+            fee: xof(0).unwrap(),
+            total: xof(1_000).unwrap(),
+            due_date: Some((*day).to_owned()),
+            paid: *paid,
+        })
+        .collect();
+    billbot::domain::InquiryResult::Bills { reference, bills }
+}
+
+#[test]
+fn unpaid_bills_say_how_far_their_due_date_is_with_plurals() {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+    let result = bills(&[
+        ("2026-12-09", false),
+        ("07/12/2026", false),
+        ("2026-12-06", false),
+        ("2026-12-05", false),
+        ("2026-12-01T00:00:00Z", false),
+        ("2026-11-01", true),
+        ("fin du mois", false),
+    ]);
+    let en = views::inquiry(Lang::En, &result, Audience::Customer, today);
+    for line in [
+        "Due date: 9 Dec 2026 (due in 3 days)",
+        "Due date: 7 Dec 2026 (due tomorrow)",
+        "Due date: 6 Dec 2026 (due today)",
+        "Due date: 5 Dec 2026 (overdue by 1 day)",
+        "Due date: 1 Dec 2026 (overdue by 5 days)",
+        "Due date: 1 Nov 2026\n",
+        "Due date: fin du mois\n",
+    ] {
+        assert!(en.contains(line), "{line:?} missing:\n{en}");
+    }
+    let fr = views::inquiry(Lang::Fr, &result, Audience::Customer, today);
+    for line in [
+        "Échéance : 9 déc. 2026 (dans 3 jours)",
+        "Échéance : 7 déc. 2026 (à payer demain)",
+        "Échéance : 6 déc. 2026 (à payer aujourd'hui)",
+        "Échéance : 5 déc. 2026 (en retard d'un jour)",
+        "Échéance : 1 déc. 2026 (en retard de 5 jours)",
+        "Échéance : 1 nov. 2026\n",
+    ] {
+        assert!(fr.contains(line), "{line:?} missing:\n{fr}");
+    }
 }

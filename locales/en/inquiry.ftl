@@ -29,3 +29,13 @@ inquiry-more-bills = … and { $count } more { $count ->
         [one] bill
        *[other] bills
     }, { $unpaid } of them to pay (counted in the total below).
+due-date-and-distance = { $date } ({ $distance })
+due-today = due today
+due-in-days = { $days ->
+        [one] due tomorrow
+       *[other] due in { $days } days
+    }
+overdue-by-days = { $days ->
+        [one] overdue by 1 day
+       *[other] overdue by { $days } days
+    }

@@ -29,3 +29,13 @@ inquiry-more-bills = … et { $count } { $count ->
         [one] autre facture
        *[other] autres factures
     }, dont { $unpaid } à payer (comptées dans le total ci-dessous).
+due-date-and-distance = { $date } ({ $distance })
+due-today = à payer aujourd'hui
+due-in-days = { $days ->
+        [one] à payer demain
+       *[other] dans { $days } jours
+    }
+overdue-by-days = { $days ->
+        [one] en retard d'un jour
+       *[other] en retard de { $days } jours
+    }

@@ -106,7 +106,10 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
                     button(s.lang, "btn-menu", Action::Menu),
                 ],
             ];
-            Ok(vec![Reply::text(views::inquiry(s.lang, &result, s.role.into())).with_keyboard(keyboard)])
+            Ok(vec![
+                Reply::text(views::inquiry(s.lang, &result, s.role.into(), s.now.date_naive()))
+                    .with_keyboard(keyboard),
+            ])
         }
         Err(e) => {
             s.state = State::AwaitingReference { biller };

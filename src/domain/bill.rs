@@ -1,5 +1,6 @@
 //! What a bill inquiry finds: postpaid bills to settle, or a prepaid meter to top up.
 
+use chrono::{DateTime, NaiveDate, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 
 use super::biller::Biller;
@@ -30,6 +31,24 @@ pub struct Bill {
     /// `dateEcheance`, as sent (the document gives no format); views parse the usual ones.
     pub due_date: Option<String>,
     pub paid: bool,
+}
+
+impl Bill {
+    /// The due date, when the provider wrote it in one of the usual forms (`2026-12-15`,
+    /// `15/12/2026`, an RFC 3339 timestamp…).
+    pub fn due_day(&self) -> Option<NaiveDate> {
+        self.due_date.as_deref().and_then(parse_day)
+    }
+}
+
+/// A day as providers write them; `None` for anything else ("fin du mois").
+pub fn parse_day(raw: &str) -> Option<NaiveDate> {
+    let raw = raw.trim();
+    ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d"]
+        .iter()
+        .find_map(|f| NaiveDate::parse_from_str(raw, f).ok())
+        .or_else(|| DateTime::parse_from_rfc3339(raw).ok().map(|d| d.date_naive()))
+        .or_else(|| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S").ok().map(|d| d.date()))
 }
 
 /// A Woyofal meter.

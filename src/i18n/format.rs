@@ -1,7 +1,7 @@
 //! Money and dates, written the way each language writes them. The separators, currency names
 //! and month names come from the locale files; this module only arranges them.
 
-use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Timelike, Utc};
 
 use super::Lang;
 use crate::domain::Money;
@@ -47,11 +47,52 @@ pub fn date_time(lang: Lang, at: DateTime<Utc>) -> String {
 /// A due date as the provider wrote it (`2026-12-15`, `15/12/2026`, a timestamp…), localized when
 /// it is one of the usual forms and shown as sent otherwise.
 pub fn due_date(lang: Lang, raw: &str) -> String {
-    let raw = raw.trim();
-    let parsed = ["%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d"]
-        .iter()
-        .find_map(|f| NaiveDate::parse_from_str(raw, f).ok())
-        .or_else(|| DateTime::parse_from_rfc3339(raw).ok().map(|d| d.date_naive()))
-        .or_else(|| NaiveDateTime::parse_from_str(raw, "%Y-%m-%d %H:%M:%S").ok().map(|d| d.date()));
-    parsed.map(|d| date(lang, d)).unwrap_or_else(|| raw.to_owned())
+    crate::domain::bill::parse_day(raw).map(|d| date(lang, d)).unwrap_or_else(|| raw.trim().to_owned())
+}
+
+/// How far `due` is from `today`: `due in 3 days`, `due today`, `overdue by 5 days` (French:
+/// `dans 3 jours`, `aujourd'hui`, `en retard de 5 jours`).
+pub fn due_in(lang: Lang, due: NaiveDate, today: NaiveDate) -> String {
+    let days = (due - today).num_days();
+    match days {
+        0 => t!(lang, "due-today"),
+        d if d > 0 => t!(lang, "due-in-days", days = d),
+        d => t!(lang, "overdue-by-days", days = -d),
+    }
+}
+
+/// `text` with every decimal number in it (`31.4`) written with the language's decimal
+/// separator (`31,4` in French); whatever else it holds is kept as it is (`31.4 kWh`).
+pub fn decimals(lang: Lang, text: &str) -> String {
+    let separator = t!(lang, "number-decimal-separator");
+    if separator == "." {
+        return text.to_owned();
+    }
+    // Runs of digits and dots: a run that is digits, one dot, digits is a decimal number;
+    // anything else (`1.2.3`, `v.`, `3.`) is left alone.
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        match run.split_once('.') {
+            Some((whole, fraction))
+                if !whole.is_empty() && !fraction.is_empty() && !fraction.contains('.') =>
+            {
+                out.push_str(whole);
+                out.push_str(&separator);
+                out.push_str(fraction);
+            }
+            _ => out.push_str(run),
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() || c == '.' {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
 }

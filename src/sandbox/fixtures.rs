@@ -141,6 +141,13 @@ fn meter(reference: &str, nom: &str, address: &str, status: &str, session: &str)
     }
 }
 
+/// The day `offset` days from today (Dakar's date, which is UTC's), written with `format`: the
+/// sandbox's bills fall due relative to the day it answers, so the demo always has a bill due
+/// soon and one overdue.
+pub fn day(offset: i64, format: &str) -> String {
+    (chrono::Utc::now().date_naive() + chrono::Duration::days(offset)).format(format).to_string()
+}
+
 /// The holder name that exercises escaping: accents, an apostrophe, and every character
 /// Telegram reserves in MarkdownV2 or HTML.
 pub const SPECIAL_HOLDER: &str = "Aïssatou N'Diaye-Sène _*[]()~`>#+-=|{}.!<>&";
@@ -167,17 +174,17 @@ pub fn inquiry(biller: Biller, reference: &str) -> InquiryFixture {
             "Moussa Diop",
             base,
             150,
-            "2026-12-15",
+            &day(9, "%Y-%m-%d"),
             false,
         )]),
         SEVERAL_BILLS if postpaid => InquiryFixture::Bills(vec![
-            bill(reference, &facture(201), "Fatou Ndiaye", base + 1_200, 150, "2026-10-15", true),
-            bill(reference, &facture(202), "Fatou Ndiaye", base + 3_050, 150, "2026-11-15", false),
-            bill(reference, &facture(203), "Fatou Ndiaye", base * 3, 150, "2026-12-15", false),
+            bill(reference, &facture(201), "Fatou Ndiaye", base + 1_200, 150, &day(-51, "%Y-%m-%d"), true),
+            bill(reference, &facture(202), "Fatou Ndiaye", base + 3_050, 150, &day(-21, "%Y-%m-%d"), false),
+            bill(reference, &facture(203), "Fatou Ndiaye", base * 3, 150, &day(9, "%Y-%m-%d"), false),
         ]),
         ALL_PAID if postpaid => InquiryFixture::Bills(vec![
-            bill(reference, &facture(301), "Ibrahima Fall", base, 150, "2026-10-15", true),
-            bill(reference, &facture(302), "Ibrahima Fall", base + 500, 150, "2026-11-15", true),
+            bill(reference, &facture(301), "Ibrahima Fall", base, 150, &day(-51, "%Y-%m-%d"), true),
+            bill(reference, &facture(302), "Ibrahima Fall", base + 500, 150, &day(-21, "%Y-%m-%d"), true),
         ]),
         SPECIAL_NAME if postpaid => InquiryFixture::Bills(vec![bill(
             reference,
@@ -185,13 +192,13 @@ pub fn inquiry(biller: Biller, reference: &str) -> InquiryFixture {
             SPECIAL_HOLDER,
             base + 99,
             150,
-            "15/12/2026",
+            &day(9, "%d/%m/%Y"),
             false,
         )]),
         MANY_BILLS if postpaid => InquiryFixture::Bills(
             (1..=60)
                 .map(|n| {
-                    let due = format!("2026-{:02}-15", (n - 1) % 12 + 1);
+                    let due = day((n as i64 - 30) * 10, "%Y-%m-%d");
                     bill(
                         reference,
                         &facture(600 + n),
@@ -212,7 +219,7 @@ pub fn inquiry(biller: Biller, reference: &str) -> InquiryFixture {
                 "montant": "12500",
                 "frais": "100.00",
                 "total": null,
-                "dateEcheance": "2026-12-31T00:00:00.000000Z",
+                "dateEcheance": day(25, "%Y-%m-%dT00:00:00.000000Z"),
                 "paid": 0,
                 "extraField": {"ignored": true}
             }]
