@@ -490,3 +490,43 @@ async fn a_reference_is_saved_named_listed_first_rechecked_renamed_and_deleted()
     other.say("/bill").await;
     assert!(!other.labels().iter().any(|l| l.contains("Boutique")), "saved numbers are per chat");
 }
+
+#[tokio::test]
+async fn a_number_typed_after_a_bill_is_checked_with_the_same_biller_with_a_way_to_another() {
+    let h = Harness::new().await;
+    let mut c = h.chat("after-bill", "en", Role::Customer);
+    c.say("/bill").await;
+    c.press("Senelec").await;
+    let first = c.say(refs::ONE_BILL).await;
+    assert!(first.contains("To check another Senelec number, just type it."), "{first}");
+    let second = c.say(refs::SEVERAL_BILLS).await;
+    assert!(second.starts_with("Senelec, customer number (police) 1000000002"), "{second}");
+    assert!(second.contains("Bill 3 of 3"), "{second}");
+    assert!(c.has_button("Another biller"), "{:?}", c.labels());
+    let which = c.press("Another biller").await;
+    assert!(which.starts_with("Which biller is 1000000002 for?"), "{which}");
+    assert!(c.has_button("SenEau") && !c.has_button("Senelec"), "{:?}", c.labels());
+    let seneau = c.press("SenEau").await;
+    assert!(seneau.starts_with("SenEau, customer reference 1000000002"), "{seneau}");
+
+    // A number the biller does not take is understood as at the menu.
+    let mut w = h.chat("after-meter", "fr", Role::Customer);
+    w.say("/bill").await;
+    w.press("Woyofal").await;
+    assert!(w.say(refs::METER).await.contains("Pour consulter un autre numéro Woyofal"));
+    let which = w.say(refs::ONE_BILL).await;
+    assert!(which.starts_with("Pour quel facturier est le numéro 1000000001 ?"), "{which}");
+    w.say("/bill").await;
+    w.press("Woyofal").await;
+    let meter = w.say(refs::METER_SPECIAL).await;
+    assert!(meter.starts_with("Woyofal"), "{meter}");
+    // Senelec also takes an 11-digit number.
+    assert!(w.say(refs::METER).await.starts_with("Woyofal") && w.has_button("Autre facturier"));
+    assert_eq!(
+        w.press("Autre facturier").await.lines().next(),
+        Some("Pour quel facturier est le numéro 14000000001 ?")
+    );
+    assert!(w.has_button("Senelec") && !w.has_button("Woyofal"), "{:?}", w.labels());
+    // Words are not numbers: the menu answers.
+    assert!(w.say("quoi ?").await.contains("Je n'ai pas compris"), "{}", w.text());
+}

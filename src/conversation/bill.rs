@@ -87,6 +87,53 @@ pub(crate) async fn typed_reference(s: &mut Session<'_>, biller: Biller, text: &
     }
 }
 
+/// A number typed right after a bill of `biller`, as a reference of the same biller (unless it
+/// is written as an order number).
+pub(crate) fn same_biller(biller: Biller, text: &str) -> Option<CustomerReference> {
+    if looks_like_order(text) {
+        return None;
+    }
+    CustomerReference::parse(biller, text).ok()
+}
+
+/// Looks up a number typed right after a bill with that bill's biller, with a way to say it was
+/// for another one (when another biller takes such a number).
+pub(crate) async fn inquire_assumed(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
+    let others = other_billers(&reference);
+    let mut replies = inquire(s, reference.clone()).await?;
+    if !others.is_empty()
+        && let Some(last) = replies.last_mut()
+    {
+        last.keyboard.insert(0, vec![button(s.lang, "btn-another-biller", Action::OtherBiller(reference))]);
+    }
+    Ok(replies)
+}
+
+/// The same number as a reference of each other biller that takes it.
+fn other_billers(reference: &CustomerReference) -> Vec<CustomerReference> {
+    Biller::ALL
+        .iter()
+        .filter(|b| **b != reference.biller())
+        .filter_map(|b| CustomerReference::parse(*b, reference.as_str()).ok())
+        .collect()
+}
+
+/// "Another biller" pressed: the other billers that take the number, one tap each.
+pub(crate) fn other_biller(s: &mut Session<'_>, reference: &CustomerReference) -> Reply {
+    s.state = State::Menu;
+    let mut rows: Vec<_> = other_billers(reference)
+        .into_iter()
+        .map(|r| vec![labelled(t!(s.lang, &format!("btn-biller-{}", r.biller().key())), Action::Inquire(r))])
+        .collect();
+    if rows.is_empty() {
+        // Only a stale button gets here (no other biller ever took the number).
+        return Reply::text(t!(s.lang, "bill-choose")).with_keyboard(vec![menu_row(s.lang)]);
+    }
+    rows.push(menu_row(s.lang));
+    Reply::text(t!(s.lang, "bill-which-biller", reference = reference.as_str().to_owned()))
+        .with_keyboard(rows)
+}
+
 /// Looks `reference` up and shows the result, or a way forward when it fails.
 pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -> Replies {
     let biller = reference.biller();
@@ -98,7 +145,7 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
         Ok(result) => {
             let item = ActivityItem::Lookup { biller, reference: reference.as_str().to_owned() };
             s.writes.push(Op::Activity { chat: s.chat.clone(), item, at: s.now });
-            s.state = State::Menu;
+            s.state = State::AfterBill { biller };
             let keyboard = vec![
                 vec![button(s.lang, "btn-save-reference", Action::Save(reference.clone()))],
                 vec![
@@ -106,10 +153,9 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
                     button(s.lang, "btn-menu", Action::Menu),
                 ],
             ];
-            Ok(vec![
-                Reply::text(views::inquiry(s.lang, &result, s.role.into(), s.now.date_naive()))
-                    .with_keyboard(keyboard),
-            ])
+            let view = views::inquiry(s.lang, &result, s.role.into(), s.now.date_naive());
+            let hint = t!(s.lang, "bill-type-next", biller = views::biller_name(s.lang, biller));
+            Ok(vec![Reply::text(format!("{view}\n\n{hint}")).with_keyboard(keyboard)])
         }
         Err(e) => {
             s.state = State::AwaitingReference { biller };

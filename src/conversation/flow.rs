@@ -113,6 +113,7 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
         Action::Bill => Ok(bill::choose_biller(s, None).await),
         Action::Biller(biller) => Ok(bill::ask_reference(s, biller)),
         Action::Inquire(reference) => bill::inquire(s, reference).await,
+        Action::OtherBiller(reference) => Ok(vec![bill::other_biller(s, &reference)]),
         Action::Save(reference) => saved::save(s, reference).await,
         Action::Saved(page) => saved::list(s, page, None).await,
         Action::Rename(reference) => Ok(saved::ask_name(s, reference)),
@@ -149,6 +150,10 @@ async fn text_input(s: &mut Session<'_>, text: &str) -> Replies {
     match s.state.clone() {
         State::AwaitingReference { biller } => bill::typed_reference(s, biller, text).await,
         State::AwaitingOrderNo => order::check_typed(s, text).await,
+        State::AfterBill { biller } => match bill::same_biller(biller, text) {
+            Some(reference) => bill::inquire_assumed(s, reference).await,
+            None => understand(s, text).await,
+        },
         State::ChoosingBiller => match biller_named(text) {
             Some(biller) => Ok(bill::ask_reference(s, biller)),
             None if has_digits(text) => understand(s, text).await,

@@ -25,6 +25,9 @@ pub enum Action {
     Biller(Biller),
     /// Look this reference up.
     Inquire(CustomerReference),
+    /// Which other biller this reference's number is for (it was looked up with its biller
+    /// because the chat had just used it).
+    OtherBiller(CustomerReference),
     /// Save this reference for the chat (then ask for a nickname).
     Save(CustomerReference),
     /// A page of the chat's saved references, to rename or delete them.
@@ -60,6 +63,7 @@ impl Action {
             Action::Biller(b) => format!("b:{}", b.key()),
             Action::Inquire(r) => format!("q:{}:{}", r.biller().key(), r.as_str()),
             Action::Save(r) => format!("sv:{}:{}", r.biller().key(), r.as_str()),
+            Action::OtherBiller(r) => format!("ob:{}:{}", r.biller().key(), r.as_str()),
             Action::Saved(0) => "sl".to_owned(),
             Action::Saved(page) => format!("sl:{page}"),
             Action::Rename(r) => format!("rn:{}:{}", r.biller().key(), r.as_str()),
@@ -89,6 +93,7 @@ impl Action {
             ("b", Some(key), None) => Action::Biller(Biller::from_key(key)?),
             ("q", Some(key), Some(reference)) => Action::Inquire(reference_of(key, reference)?),
             ("sv", Some(key), Some(reference)) => Action::Save(reference_of(key, reference)?),
+            ("ob", Some(key), Some(reference)) => Action::OtherBiller(reference_of(key, reference)?),
             ("sl", None, None) => Action::Saved(0),
             ("sl", Some(page), None) => Action::Saved(page.parse().ok()?),
             ("rn", Some(key), Some(reference)) => Action::Rename(reference_of(key, reference)?),

@@ -15,6 +15,9 @@ pub enum State {
     ChoosingBiller,
     /// Waiting for a reference of `biller`.
     AwaitingReference { biller: Biller },
+    /// A bill of `biller` was just shown: a number typed now is looked up with the same biller
+    /// (anything else is understood as at the menu).
+    AfterBill { biller: Biller },
     /// Waiting for an order number.
     AwaitingOrderNo,
     /// The language buttons are shown.
