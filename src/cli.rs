@@ -486,3 +486,54 @@ async fn serve_sandbox(listen: SocketAddr) -> Exit {
         Err(e) => fail(lang, Exit::Failure, e.to_string()),
     }
 }
+
+/// The command line's grammar with its help in `lang`: every description comes from
+/// `locales/<lang>/cli.ftl` (`cli-about[-<command>]`, `cli-arg[-<command>]-<argument>`), and so
+/// do the help's headings. clap's own error messages stay in English (clap has no translations).
+pub fn localized(lang: Lang) -> clap::Command {
+    use clap::CommandFactory;
+    let mut command = Cli::command();
+    command.build();
+    localize(command, lang, "")
+}
+
+/// The messages `localized` looks up for `command` (whose path is `path`, `""` at the top):
+/// its about, and each argument's help. `help` and `version` are worded once for all commands.
+pub fn help_messages(command: &clap::Command, path: &str) -> (String, Vec<(String, String)>) {
+    // `billbot help` lists the commands again: they say what the commands themselves say.
+    let path = path.strip_prefix("-help").filter(|p| !p.is_empty()).unwrap_or(path);
+    let about = format!("cli-about{path}");
+    let args = command
+        .get_arguments()
+        .map(|a| {
+            let id = a.get_id().to_string();
+            let message = match id.as_str() {
+                "help" | "version" => format!("cli-arg-{id}"),
+                _ => format!("cli-arg{path}-{id}"),
+            };
+            (id, message)
+        })
+        .collect();
+    (about, args)
+}
+
+fn localize(mut command: clap::Command, lang: Lang, path: &str) -> clap::Command {
+    let (about, args) = help_messages(&command, path);
+    command = command
+        .about(t!(lang, &about))
+        .help_template(t!(lang, "cli-help-template"))
+        .subcommand_help_heading(t!(lang, "cli-heading-commands"))
+        .subcommand_value_name(t!(lang, "cli-value-command"));
+    for (order, (id, message)) in args.into_iter().enumerate() {
+        command = command.mut_arg(id.as_str(), |arg| {
+            let heading = if arg.is_positional() { "cli-heading-arguments" } else { "cli-heading-options" };
+            arg.help(t!(lang, &message)).help_heading(t!(lang, heading)).display_order(order)
+        });
+    }
+    let names: Vec<String> = command.get_subcommands().map(|c| c.get_name().to_owned()).collect();
+    for name in names {
+        let sub_path = format!("{path}-{name}");
+        command = command.mut_subcommand(name.as_str(), |sub| localize(sub, lang, &sub_path));
+    }
+    command
+}

@@ -1,11 +1,15 @@
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use billbot::cli::{self, Cli};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = cli::localized(billbot::config::terminal_lang()).get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     billbot::telemetry::init(cli::default_log_filter(&cli.command));
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

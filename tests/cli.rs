@@ -277,3 +277,41 @@ fn no_key_appears_in_any_output_even_with_trace_logs_and_a_provider_echoing_it()
         assert!(!all.is_empty());
     }
 }
+
+#[test]
+fn help_speaks_the_terminals_language() {
+    let fr = billbot().env("LANG", "fr_SN.UTF-8").arg("--help").assert().success();
+    let fr = String::from_utf8_lossy(&fr.get_output().stdout).into_owned();
+    assert!(fr.contains("Utilisation : billbot <COMMANDE>"), "{fr}");
+    assert!(fr.contains("Commandes\u{a0}:") && fr.contains("Consulter une facture"), "{fr}");
+    let sub = billbot().env("LANG", "fr_FR.UTF-8").args(["inquire", "--help"]).assert().success();
+    let sub = String::from_utf8_lossy(&sub.get_output().stdout).into_owned();
+    assert!(sub.contains("Afficher le résultat en JSON") && sub.contains("Afficher l'aide"), "{sub}");
+    let en = billbot().env("LANG", "C.UTF-8").arg("--help").assert().success();
+    let en = String::from_utf8_lossy(&en.get_output().stdout).into_owned();
+    assert!(en.contains("Usage: billbot <COMMAND>") && en.contains("Look up one bill"), "{en}");
+}
+
+/// Every command and argument is described in both languages, so that no help line ever shows a
+/// message id (or falls back to the other language).
+#[test]
+fn every_help_line_has_its_message_in_both_languages() {
+    fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+        let (about, args) = billbot::cli::help_messages(command, path);
+        for id in std::iter::once(about).chain(args.into_iter().map(|(_, m)| m)) {
+            for lang in billbot::i18n::Lang::ALL {
+                if !billbot::i18n::has_message(lang, &id) {
+                    missing.push(format!("{lang}: {id}"));
+                }
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, &format!("{path}-{}", sub.get_name()), missing);
+        }
+    }
+    let mut missing = Vec::new();
+    let command = billbot::cli::localized(billbot::i18n::Lang::En);
+    walk(&command, "", &mut missing);
+    assert!(missing.is_empty(), "{missing:#?}");
+    assert!(command.get_subcommands().count() >= 7, "the walk saw the commands");
+}

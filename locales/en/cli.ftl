@@ -36,3 +36,40 @@ cli-migrate-kind-inbox = unhandled messages
 cli-migrate-kind-outgoing = notices to send or sent
 cli-backup-not-empty = { $dir } already holds files: give a new or empty directory.
 cli-backup-done = The store in { $from } is copied to { $to }. To restore it, stop billbot and start it with BILLBOT_DATA_DIR={ $to }.
+# The command line's help (billbot --help): headings, then each command's description and its
+# arguments' (cli-about-<command>, cli-arg-<command>-<argument>).
+cli-help-template =
+    {"{"}about-with-newline{"}"}
+    Usage: {"{"}usage{"}"}
+
+    {"{"}all-args{"}"}{"{"}after-help{"}"}
+cli-heading-commands = Commands
+cli-heading-arguments = Arguments
+cli-heading-options = Options
+cli-value-command = COMMAND
+cli-arg-help = Print help
+cli-arg-version = Print version
+cli-about = Look up Senegalese bills and order statuses, by chat or from the terminal
+cli-about-inquire = Look up one bill (or a Woyofal meter) and print it
+cli-arg-inquire-service_code = SENEAU_SN_BILL, SENELEC_SN_BILL or WOYOFAL_SN_BILL
+cli-arg-inquire-reference = The customer reference, police or meter number (spaces and dashes allowed)
+cli-arg-inquire-json = Print the result as JSON
+cli-arg-inquire-lang = Language of the output: fr or en (default: the terminal's)
+cli-about-status = Print one order's status, operator view (merchant fields included)
+cli-arg-status-order_no = The order number, with or without its "GB - " prefix
+cli-arg-status-json = Print the result as JSON
+cli-arg-status-lang = Language of the output: fr or en (default: the terminal's)
+cli-about-demo = Chat with the bot in the terminal (numbered buttons; scriptable through standard input)
+cli-arg-demo-lang = Language of the client: fr or en (default: the terminal's)
+cli-arg-demo-agent = Chat as an agent (merchant fields, /history)
+cli-about-serve = Run the bot on every configured channel (Telegram when TELOXIDE_TOKEN is set)
+cli-arg-serve-sandbox = Answer from the built-in sandbox (test data) when no provider is configured, as BILLBOT_SANDBOX=1 does; every reply then says it is test data
+cli-about-sandbox = Serve both provider APIs, simulated, for trying billbot without a provider account
+cli-arg-sandbox-listen = Address to listen on
+cli-about-backup = Copy the sled store (BILLBOT_DATA_DIR) into a new directory, while the bot is stopped
+cli-arg-backup-dir = Where the copy goes: a directory that does not exist yet, or is empty
+cli-about-migrate-store = Copy a sled store into PostgreSQL (idempotent: running it again changes nothing)
+cli-arg-migrate-store-from = The sled store: sled:DIR
+cli-arg-migrate-store-to = The PostgreSQL database: postgres://user:password@host/database
+cli-about-help = Print this message or the help of the given command(s)
+cli-arg-help-subcommand = The command whose help to print

@@ -36,3 +36,40 @@ cli-migrate-kind-inbox = messages non traités
 cli-migrate-kind-outgoing = notifications à envoyer ou envoyées
 cli-backup-not-empty = { $dir } contient déjà des fichiers : donnez un dossier nouveau ou vide.
 cli-backup-done = Le magasin de { $from } est copié dans { $to }. Pour le restaurer, arrêtez billbot et relancez-le avec BILLBOT_DATA_DIR={ $to }.
+# L'aide de la ligne de commande (billbot --help) : les titres, puis la description de chaque
+# commande et de ses arguments (cli-about-<commande>, cli-arg-<commande>-<argument>).
+cli-help-template =
+    {"{"}about-with-newline{"}"}
+    Utilisation : {"{"}usage{"}"}
+
+    {"{"}all-args{"}"}{"{"}after-help{"}"}
+cli-heading-commands = Commandes{"\u00A0"}
+cli-heading-arguments = Arguments{"\u00A0"}
+cli-heading-options = Options{"\u00A0"}
+cli-value-command = COMMANDE
+cli-arg-help = Afficher l'aide
+cli-arg-version = Afficher la version
+cli-about = Consulter des factures sénégalaises et le statut de commandes, par chat ou depuis le terminal
+cli-about-inquire = Consulter une facture (ou un compteur Woyofal) et l'afficher
+cli-arg-inquire-service_code = SENEAU_SN_BILL, SENELEC_SN_BILL ou WOYOFAL_SN_BILL
+cli-arg-inquire-reference = La référence client, le numéro de police ou de compteur (espaces et tirets permis)
+cli-arg-inquire-json = Afficher le résultat en JSON
+cli-arg-inquire-lang = Langue de la sortie : fr ou en (par défaut : celle du terminal)
+cli-about-status = Afficher le statut d'une commande, vue opérateur (champs marchand compris)
+cli-arg-status-order_no = Le numéro de commande, avec ou sans son préfixe « GB - »
+cli-arg-status-json = Afficher le résultat en JSON
+cli-arg-status-lang = Langue de la sortie : fr ou en (par défaut : celle du terminal)
+cli-about-demo = Discuter avec le bot dans le terminal (boutons numérotés ; scriptable par l'entrée standard)
+cli-arg-demo-lang = Langue du client : fr ou en (par défaut : celle du terminal)
+cli-arg-demo-agent = Discuter en tant qu'agent (champs marchand, /history)
+cli-about-serve = Faire tourner le bot sur chaque canal configuré (Telegram si TELOXIDE_TOKEN est défini)
+cli-arg-serve-sandbox = Répondre depuis le bac à sable intégré (données de test) si aucun fournisseur n'est configuré, comme BILLBOT_SANDBOX=1 ; chaque réponse dit alors qu'il s'agit de données de test
+cli-about-sandbox = Servir les deux API du fournisseur, simulées, pour essayer billbot sans compte fournisseur
+cli-arg-sandbox-listen = Adresse d'écoute
+cli-about-backup = Copier la base sled (BILLBOT_DATA_DIR) dans un nouveau répertoire, bot arrêté
+cli-arg-backup-dir = Où va la copie : un répertoire qui n'existe pas encore, ou vide
+cli-about-migrate-store = Copier une base sled dans PostgreSQL (idempotent : la relancer ne change rien)
+cli-arg-migrate-store-from = La base sled : sled:RÉPERTOIRE
+cli-arg-migrate-store-to = La base PostgreSQL : postgres://utilisateur:motdepasse@hôte/base
+cli-about-help = Afficher ce message ou l'aide des commandes données
+cli-arg-help-subcommand = La commande dont afficher l'aide
