@@ -22,11 +22,15 @@ use crate::config::{
 use crate::conversation::Bot;
 use crate::domain::Channel;
 use crate::providers::{Providers, ProvidersError};
+use crate::reminders::Reminders;
 use crate::store::{Store, StoreError};
 use crate::tracking::{Tracker, callback};
 
 /// How often old message ids and idle users' pace are forgotten.
 const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// How often due reminders are looked for (they are due at 09:00: a few seconds late is fine).
+const REMINDER_TICK: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How often what has been kept long enough is swept (first a minute after start).
 const RETENTION_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -171,6 +175,7 @@ pub struct App {
     pub providers: Providers,
     pub store: Store,
     pub tracker: Arc<Tracker>,
+    pub reminders: Arc<Reminders>,
     pub bot: Bot,
     telegram: Option<TelegramPart>,
     whatsapp: Option<WhatsApp>,
@@ -208,7 +213,8 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
         None => None,
     };
     if let (Some(client), Some(wa)) = (&whatsapp_client, &settings.whatsapp) {
-        let notifier = WhatsAppNotifier::new(client.clone(), store.clone(), wa.notify_template.clone());
+        let notifier = WhatsAppNotifier::new(client.clone(), store.clone(), wa.notify_template.clone())
+            .with_reminder_template(wa.reminder_template.clone());
         notifiers = notifiers.route(Channel::WhatsApp, Arc::new(notifier));
     }
     if settings.terminal {
@@ -237,7 +243,8 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
         }
         _ => None,
     };
-    Ok(App { settings, providers, store, tracker, bot, telegram, whatsapp })
+    let reminders = Arc::new(Reminders::new(store.clone(), providers.inquiry.clone()));
+    Ok(App { settings, providers, store, tracker, reminders, bot, telegram, whatsapp })
 }
 
 /// The sockets the bot serves HTTP on (Telegram's webhook server binds its own address).
@@ -290,7 +297,7 @@ impl App {
         listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        let App { settings, providers, store, tracker, bot, telegram, whatsapp } = self;
+        let App { settings, providers, store, tracker, reminders, bot, telegram, whatsapp } = self;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let until_stopped = move || {
             let mut stopped = stopped.clone();
@@ -299,6 +306,7 @@ impl App {
             }
         };
         let tracking = tokio::spawn(tracker.clone().run(until_stopped()));
+        let reminding = tokio::spawn(reminders.run(REMINDER_TICK, until_stopped()));
         let sweeping = tokio::spawn(sweep_expired(store.clone(), settings.retention, until_stopped()));
         let mut servers = tokio::task::JoinSet::new();
         if let (Some(listener), Some((_, secret))) = (listeners.callback, settings.tracking.callback.clone())
@@ -353,6 +361,7 @@ impl App {
         };
         let _ = stop.send(true);
         let _ = tracking.await;
+        let _ = reminding.await;
         let _ = sweeping.await;
         while servers.join_next().await.is_some() {}
         // The webhook takes no more messages: let the ones in hand finish.

@@ -426,6 +426,7 @@ impl TrackingSettings {
 /// | `BILLBOT_WHATSAPP_LISTEN` | the webhook server's address (path `/whatsapp/webhook`) | `127.0.0.1:8444` |
 /// | `BILLBOT_WHATSAPP_AGENTS` | comma-separated `wa_id`s (or business-scoped user ids) of agents | none |
 /// | `BILLBOT_WHATSAPP_NOTIFY_TEMPLATE` | approved template for order news outside the 24-hour window | none: held |
+/// | `BILLBOT_WHATSAPP_REMINDER_TEMPLATE` | approved template for due-date reminders outside the window | none: not sent |
 /// | `BILLBOT_WHATSAPP_MESSAGES_PER_SEC` | messages a second for the number, all users together | 80 |
 /// | `BILLBOT_WHATSAPP_USER_BURST` | messages one user may get at once before the pace of 1 per 6 s applies | 20 |
 /// | `BILLBOT_WHATSAPP_RETRY_BASE_MS` | first pause after a throughput error (a pair-rate error waits 6 times longer) | 1000 |
@@ -439,6 +440,7 @@ pub struct WhatsAppSettings {
     pub listen: std::net::SocketAddr,
     pub agents: std::collections::HashSet<String>,
     pub notify_template: Option<String>,
+    pub reminder_template: Option<String>,
     pub messages_per_sec: u32,
     pub user_burst: u32,
     pub retry_base: Duration,
@@ -514,6 +516,7 @@ impl WhatsAppSettings {
             listen,
             agents,
             notify_template: get("BILLBOT_WHATSAPP_NOTIFY_TEMPLATE"),
+            reminder_template: get("BILLBOT_WHATSAPP_REMINDER_TEMPLATE"),
             messages_per_sec: parse_or(
                 get("BILLBOT_WHATSAPP_MESSAGES_PER_SEC"),
                 "BILLBOT_WHATSAPP_MESSAGES_PER_SEC",

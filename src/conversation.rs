@@ -15,6 +15,7 @@ mod menus;
 pub mod notices;
 mod order;
 pub mod payload;
+mod reminders;
 pub mod reply;
 mod saved;
 pub mod state;

@@ -16,6 +16,7 @@ pub mod http;
 pub mod i18n;
 pub mod ops;
 pub mod providers;
+pub mod reminders;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;

@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 
 pub use records::{
     Activity, ActivityItem, MAX_FAILED_PROOFS, MAX_OWNERS, OrderRecord, Outgoing, OutgoingChange, Prefs,
-    SavedReference, StatusChange, Watch, Watcher,
+    Reminder, ReminderStage, SavedReference, StatusChange, Watch, Watcher,
 };
 
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
@@ -93,6 +93,13 @@ pub type WatchUpdate = Box<dyn FnMut(Option<Watch>) -> Option<Watch> + Send>;
 /// [`WatchUpdate`], it may run more than once.
 pub type TellingUpdate = Box<dyn FnMut(Option<Watch>) -> (Option<Watch>, Vec<Outgoing>) + Send>;
 
+/// A change to a reminder, like [`TellingUpdate`]: given the stored one, the new one (`None`
+/// removes it) and the notices to record in the outbox, in the same write.
+pub type ReminderUpdate = Box<dyn FnMut(Option<Reminder>) -> (Option<Reminder>, Vec<Outgoing>) + Send>;
+
+/// Reminders one chat may keep at once.
+pub const MAX_REMINDERS: usize = 10;
+
 /// One write.
 pub enum Op {
     /// The chat's dialogue state (already encoded: see [`Op::dialogue`]).
@@ -153,6 +160,22 @@ pub enum Op {
     WatchAndTell {
         order_no: OrderNo,
         update: TellingUpdate,
+    },
+    /// Sets a reminder (replacing the chat's reminder of the same reference).
+    Remind {
+        reminder: Reminder,
+    },
+    /// Removes the chat's reminder of `reference`, if there is one.
+    CancelReminder {
+        chat: ChatKey,
+        reference: CustomerReference,
+    },
+    /// A change to the chat's reminder of `reference` that may tell the chat something, in one
+    /// write (see [`ReminderUpdate`]).
+    ReminderStep {
+        chat: ChatKey,
+        reference: CustomerReference,
+        update: ReminderUpdate,
     },
     /// An outgoing notice was delivered, or failed (nothing happens to one that is done).
     Outgoing {
@@ -321,6 +344,7 @@ pub enum Dumped {
     Seen { id: String, at: DateTime<Utc> },
     Inbox { id: String, data: Vec<u8> },
     Outgoing { id: String, next_at: Option<DateTime<Utc>>, done_at: Option<DateTime<Utc>>, data: Vec<u8> },
+    Reminder { chat: String, key: String, next_at: DateTime<Utc>, data: Vec<u8> },
 }
 
 impl Dumped {
@@ -338,6 +362,7 @@ impl Dumped {
             Dumped::Seen { .. } => "seen",
             Dumped::Inbox { .. } => "inbox",
             Dumped::Outgoing { .. } => "outgoing",
+            Dumped::Reminder { .. } => "reminder",
         }
     }
 }
@@ -484,6 +509,38 @@ impl Store {
         match &self.backend {
             Backend::Sled(s) => s.saved_references(chat),
             Backend::Postgres(p) => p.saved_references(chat).await,
+        }
+    }
+
+    /// The chat's reminders, soonest first.
+    pub async fn reminders(&self, chat: &ChatKey) -> Result<Vec<Reminder>, StoreError> {
+        let mut reminders = match &self.backend {
+            Backend::Sled(s) => s.reminders(chat)?,
+            Backend::Postgres(p) => p.reminders(chat).await?,
+        };
+        reminders.sort_by_key(|a| (a.due_day, a.key()));
+        Ok(reminders)
+    }
+
+    /// Claims up to `limit` reminders due at `now` for this instance, like [`Store::claim_due`]:
+    /// each is due again at `until` (so that no other instance has it meanwhile), as returned.
+    pub async fn claim_reminders(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Reminder>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.claim_reminders(now, until, limit).await,
+            Backend::Postgres(p) => p.claim_reminders(now, until, limit).await,
+        }
+    }
+
+    /// How many reminders are set, in all chats.
+    pub async fn reminder_count(&self) -> Result<usize, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => Ok(s.reminder_count()),
+            Backend::Postgres(p) => p.reminder_count().await,
         }
     }
 

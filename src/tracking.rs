@@ -45,12 +45,26 @@ pub enum Notice {
     StatusChanged { order_no: OrderNo, order: Box<Order> },
     /// The order was watched for `hours` without reaching a final status.
     WatchEnded { order_no: OrderNo, hours: u64 },
+    /// A bill the chat asked to be reminded of is due in `days_left` days (0: today; below 0:
+    /// overdue), for `amount` as the provider said just before (`None`: it did not answer).
+    Reminder {
+        reference: crate::domain::CustomerReference,
+        due_day: chrono::NaiveDate,
+        days_left: i64,
+        amount: Option<crate::domain::Money>,
+    },
 }
 
 impl Notice {
-    pub fn order_no(&self) -> &OrderNo {
+    /// What the notice is about, for the logs: an order number or a reference.
+    pub fn subject(&self) -> String {
         match self {
-            Notice::StatusChanged { order_no, .. } | Notice::WatchEnded { order_no, .. } => order_no,
+            Notice::StatusChanged { order_no, .. } | Notice::WatchEnded { order_no, .. } => {
+                order_no.to_string()
+            }
+            Notice::Reminder { reference, .. } => {
+                format!("{}:{}", reference.biller().key(), reference.as_str())
+            }
         }
     }
 }
@@ -65,6 +79,9 @@ pub enum Delivery {
     /// Not sent now (WhatsApp, outside the 24-hour window and no template configured): kept, and
     /// given with the chat's next message.
     Held,
+    /// Not sent, on purpose: a reminder outside WhatsApp's 24-hour window and no template
+    /// configured for reminders.
+    NotSent,
 }
 
 /// Delivers notices to chats (the channels' side). [`crate::channels::Notifiers`] routes each
@@ -413,6 +430,7 @@ impl Tracker {
             Ok(Delivery::Sent) => "sent",
             Ok(Delivery::Template) => "template",
             Ok(Delivery::Held) => "held",
+            Ok(Delivery::NotSent) => "not_sent",
             Err(_) => "failed",
         };
         metrics::counter!("billbot_tracker_notified_total", "how" => how).increment(1);
@@ -420,14 +438,14 @@ impl Tracker {
         let change = match delivered {
             Ok(Delivery::Sent) => OutgoingChange::Done { at: now },
             Ok(how) => {
-                tracing::info!(%chat, order = %notice.order_no(), ?how, "notice delivered out of the conversation");
+                tracing::info!(%chat, about = %notice.subject(), ?how, "notice delivered out of the conversation");
                 OutgoingChange::Done { at: now }
             }
             Err(e) if outgoing.attempts + 1 >= MAX_SEND_ATTEMPTS => {
                 metrics::counter!("billbot_notices_given_up_total").increment(1);
                 tracing::error!(
                     %chat,
-                    order = %notice.order_no(),
+                    about = %notice.subject(),
                     attempts = outgoing.attempts + 1,
                     error = %e,
                     "a notice could not be delivered: given up"
@@ -436,7 +454,7 @@ impl Tracker {
             }
             Err(e) => {
                 let wait = retry_delay(outgoing.attempts);
-                tracing::warn!(%chat, order = %notice.order_no(), error = %e, ?wait, "a notice could not be delivered: trying again later");
+                tracing::warn!(%chat, about = %notice.subject(), error = %e, ?wait, "a notice could not be delivered: trying again later");
                 OutgoingChange::Retry { next_at: later(now, wait) }
             }
         };

@@ -10,8 +10,8 @@ use billbot::domain::{Biller, ChatKey, CustomerReference, Order, OrderNo, OrderS
 use billbot::i18n::Lang;
 use billbot::sandbox::fixtures::refs;
 use billbot::store::{
-    ACTIVITY_LIMIT, ActivityItem, Batch, HELD_LIMIT, Op, Outgoing, OutgoingChange, Prefs, Store, Watch,
-    Watcher,
+    ACTIVITY_LIMIT, ActivityItem, Batch, HELD_LIMIT, Op, Outgoing, OutgoingChange, Prefs, Reminder,
+    ReminderStage, Store, Watch, Watcher,
 };
 use chrono::{Duration, DurationRound, TimeDelta, Utc};
 
@@ -434,6 +434,98 @@ async fn the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_un
     assert!(store.outgoing(&id).await.unwrap().is_none());
 }
 
+fn reminder(chat: &ChatKey, digits: &str, next_at: chrono::DateTime<Utc>) -> Reminder {
+    Reminder {
+        chat: chat.clone(),
+        lang: Lang::Fr,
+        reference: CustomerReference::parse(Biller::Senelec, digits).unwrap(),
+        due_day: (next_at + Duration::days(3)).date_naive(),
+        days_before: 3,
+        next_at,
+        done: Vec::new(),
+        created_at: next_at - Duration::days(5),
+    }
+}
+
+async fn reminders_are_kept_per_chat_scheduled_given_once_and_cancelled(store: Store) {
+    let t0 = now();
+    let (a, b) = (k("tg:50"), k("wa:221770000050"));
+    let later = reminder(&a, "1000000002", t0 + Duration::hours(2));
+    let sooner = reminder(&a, "1000000001", t0 + Duration::hours(1));
+    let others = reminder(&b, "1000000001", t0 + Duration::hours(1));
+    for r in [&later, &sooner, &others] {
+        store.commit(Op::Remind { reminder: r.clone() }).await.unwrap();
+    }
+    let listed = store.reminders(&a).await.unwrap();
+    assert_eq!(listed.iter().map(|r| r.reference.as_str()).collect::<Vec<_>>(), ["1000000001", "1000000002"]);
+    assert_eq!(store.reminder_count().await.unwrap(), 3);
+    // Set again: replaced, not added.
+    let mut moved = sooner.clone();
+    moved.days_before = 7;
+    store.commit(Op::Remind { reminder: moved.clone() }).await.unwrap();
+    assert_eq!(store.reminders(&a).await.unwrap().len(), 2);
+    assert!(store.reminders(&a).await.unwrap().contains(&moved));
+    // Due: claimed by one of two claimers, pushed to the end of the claim.
+    assert!(store.claim_reminders(t0, t0 + Duration::minutes(10), 10).await.unwrap().is_empty());
+    let at = t0 + Duration::hours(1);
+    let claim = |store: Store| async move {
+        store.claim_reminders(at, at + Duration::minutes(10), 10).await.unwrap()
+    };
+    let (x, y) = tokio::join!(claim(store.clone()), claim(store.clone()));
+    assert_eq!(x.len() + y.len(), 2, "both chats' reminders, each once: {x:?} {y:?}");
+    assert!(x.iter().chain(&y).all(|r| r.next_at == at + Duration::minutes(10)));
+    assert!(claim(store.clone()).await.is_empty());
+    // Given: the stage is done and the notice recorded in the same write; a replay adds nothing.
+    for _ in 0..2 {
+        let tell = Outgoing {
+            id: format!("{}|reminder|senelec:1000000001|before", a.storage_key()),
+            chat: a.clone(),
+            lang: Lang::Fr,
+            notice: serde_json::json!({"kind": "watch_ended", "order_no": "202611200800000000001", "hours": 1}),
+            attempts: 0,
+            next_at: Some(at),
+            created_at: at,
+            done_at: None,
+        };
+        let update = move |stored: Option<Reminder>| {
+            let Some(mut r) = stored else { return (None, Vec::new()) };
+            if !r.done.contains(&ReminderStage::Before) {
+                r.done.push(ReminderStage::Before);
+            }
+            r.next_at = at + Duration::days(3);
+            (Some(r), vec![tell.clone()])
+        };
+        let reference = moved.reference.clone();
+        store
+            .commit(Op::ReminderStep { chat: a.clone(), reference, update: Box::new(update) })
+            .await
+            .unwrap();
+    }
+    let sent = store.claim_outgoing(at, at + Duration::minutes(1), 10).await.unwrap();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let stored =
+        store.reminders(&a).await.unwrap().into_iter().find(|r| r.reference == moved.reference).unwrap();
+    assert_eq!((stored.done, stored.next_at), (vec![ReminderStage::Before], at + Duration::days(3)));
+    // Due next: the other reference, and b's (its claim ran out); not the one just given.
+    let keys = |claimed: Vec<Reminder>| {
+        let mut keys: Vec<String> = claimed.iter().map(|r| format!("{} {}", r.chat, r.key())).collect();
+        keys.sort();
+        keys
+    };
+    let due = store.claim_reminders(at + Duration::hours(2), at + Duration::hours(3), 10).await.unwrap();
+    assert_eq!(keys(due), [format!("{a} senelec:1000000002"), format!("{b} senelec:1000000001")]);
+    // Cancelled: gone, and off the schedule.
+    store.commit(Op::CancelReminder { chat: a.clone(), reference: later.reference.clone() }).await.unwrap();
+    assert_eq!(store.reminders(&a).await.unwrap().len(), 1);
+    let due = store.claim_reminders(at + Duration::days(30), at + Duration::days(31), 10).await.unwrap();
+    assert_eq!(keys(due), [format!("{a} senelec:1000000001"), format!("{b} senelec:1000000001")]);
+    // Forgetting a chat takes its reminders, not another chat's.
+    store.commit(Op::ForgetChat { chat: a.clone() }).await.unwrap();
+    assert!(store.reminders(&a).await.unwrap().is_empty());
+    assert_eq!(store.reminders(&b).await.unwrap().len(), 1);
+    assert_eq!(store.reminder_count().await.unwrap(), 1);
+}
+
 /// Everything kept about `chat` (and about `other`, which must survive its erasure).
 async fn fill(store: &Store, chat: &ChatKey, other: &ChatKey, no: &OrderNo, at: chrono::DateTime<Utc>) {
     let mut batch = Batch::new();
@@ -543,7 +635,8 @@ macro_rules! contract {
                 an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_day,
                 the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_until_swept,
                 forgetting_a_chat_erases_all_it_left_and_nothing_of_others,
-                orders_lookups_and_idle_dialogues_are_swept_after_their_time
+                orders_lookups_and_idle_dialogues_are_swept_after_their_time,
+                reminders_are_kept_per_chat_scheduled_given_once_and_cancelled
             );
         }
     };

@@ -129,7 +129,7 @@ async fn commands_are_registered_in_english_and_french_and_agents_get_history() 
             .map(|c| c["command"].as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(names(0), ["start", "bill", "status", "orders", "lang", "cancel", "help"]);
+    assert_eq!(names(0), ["start", "bill", "status", "orders", "reminders", "lang", "cancel", "help"]);
     assert!(calls[0].params.get("language_code").is_none());
     assert_eq!(calls[1].params["language_code"], "fr");
     assert_eq!(
@@ -158,7 +158,9 @@ async fn a_bill_flow_in_english_with_inline_keyboards_and_answered_callbacks() {
     assert!(ask.text.contains("Senelec customer number (police)"));
     let result = bot.say(10, "en-GB", "10 0000 0002").await;
     assert!(result.text.contains("To pay: 2 bills, 88,550 FCFA in total."), "{}", result.text);
-    assert!(labels(&result).iter().any(|l| l.contains("Another number")));
+    assert!(labels(&result).iter().any(|l| l.contains("Remind me")), "{:?}", labels(&result));
+    let set = bot.press(10, "en-GB", "Remind me").await;
+    assert!(set.text.contains("I will remind you 3 days before the due date"), "{}", set.text);
     let all_payloads_fit =
         bot.fake.messages_to(10).iter().flat_map(|m| m.buttons.iter().flatten()).all(|(_, d)| d.len() <= 64);
     assert!(all_payloads_fit);

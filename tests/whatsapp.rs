@@ -39,6 +39,7 @@ fn whatsapp_settings(fake: &FakeWhatsApp, listen: std::net::SocketAddr) -> Whats
         listen,
         agents: HashSet::from([AGENT.to_owned()]),
         notify_template: None,
+        reminder_template: None,
         messages_per_sec: 10_000,
         user_burst: 1_000,
         retry_base: Duration::from_millis(10),
@@ -218,7 +219,7 @@ async fn a_bill_in_french_from_a_keyword_to_the_bills_within_whatsapps_limits() 
     // Three short choices: reply buttons, one tap each.
     let last = bills.last().unwrap();
     assert_eq!(last.kind, "button", "the choices come with the bills: {last:#?}");
-    assert_eq!(titles(&bills), ["⭐ Garder ce numéro", "🔁 Autre numéro", "🏠 Menu"]);
+    assert_eq!(titles(&bills), ["⏰ Me le rappeler", "⭐ Garder ce numéro", "🏠 Menu"]);
     // Save it, name it, and find it first in the biller list.
     bot.press(&awa, "Garder ce numéro").await;
     let named = bot.say(&awa, "Maison").await;
@@ -710,4 +711,97 @@ async fn a_flooding_user_is_told_once_to_slow_down_and_the_extra_messages_are_dr
     bot.stop().await;
     let pending: Vec<(String, serde_json::Value)> = bot.store.inbox_pending("wamid.").await.unwrap();
     assert!(pending.is_empty(), "nothing is left to take up after a restart: {pending:?}");
+}
+
+/// A reminder put in the outbox for `user`, as the reminder job records it.
+async fn remind(bot: &Running, user: &WaUser, stage: &str) -> String {
+    use billbot::domain::{Biller, Currency, CustomerReference, Money};
+    let chat = ChatKey::whatsapp(user.key());
+    let reference = CustomerReference::parse(Biller::Senelec, refs::SEVERAL_BILLS).unwrap();
+    let due_day = chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap();
+    let notice = billbot::tracking::Notice::Reminder {
+        reference: reference.clone(),
+        due_day,
+        days_left: 3,
+        amount: Some(Money::new(rust_decimal::Decimal::from(64_050), Currency::Xof)),
+    };
+    let id = format!("{}|reminder|senelec:1000000002|2026-12-15|{stage}", chat.storage_key());
+    let now = chrono::Utc::now();
+    let outgoing = billbot::store::Outgoing {
+        id: id.clone(),
+        chat: chat.clone(),
+        lang: billbot::i18n::Lang::Fr,
+        notice: serde_json::to_value(&notice).unwrap(),
+        attempts: 0,
+        next_at: Some(now),
+        created_at: now,
+        done_at: None,
+    };
+    let update = move |_| (None, vec![outgoing.clone()]);
+    bot.store
+        .commit(billbot::store::Op::ReminderStep { chat, reference, update: Box::new(update) })
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn a_reminder_inside_the_window_is_a_message_outside_it_its_template_or_nothing() {
+    use billbot::tracking::TrackerConfig;
+    let fast = |s: &mut Settings| {
+        s.tracking.tracker = TrackerConfig { tick: Duration::from_millis(50), ..TrackerConfig::default() };
+    };
+    let awa = WaUser::phone(AWA);
+    // Inside the window: the reminder as a message, with its buttons.
+    let mut bot = Running::start_with(FakeWhatsApp::start().await, tempfile::tempdir().unwrap(), fast).await;
+    bot.say(&awa, "menu").await;
+    remind(&bot, &awa, "before").await;
+    let sent = bot
+        .fake
+        .wait_until(&awa.key(), "the reminder", |m| m.iter().any(|s| s.text.contains("Rappel")))
+        .await;
+    let reminder = sent.iter().find(|s| s.text.contains("Rappel")).unwrap();
+    assert!(reminder.text.contains("Montant à payer : 64\u{a0}050 FCFA."), "{}", reminder.text);
+    bot.assert_nothing_rejected();
+    bot.stop().await;
+
+    // Outside the window, with the reminder template: the template, in the user's language.
+    let fake = FakeWhatsApp::start().await;
+    fake.approve_template("bill_reminder");
+    let with_template = |s: &mut Settings| {
+        fast(s);
+        s.whatsapp.as_mut().unwrap().reminder_template = Some("bill_reminder".into());
+    };
+    let mut bot = Running::start_with(fake.clone(), tempfile::tempdir().unwrap(), with_template).await;
+    bot.say(&awa, "menu").await;
+    close_window(&bot, &awa).await;
+    remind(&bot, &awa, "before").await;
+    let sent = fake.wait_until(&awa.key(), "the template", |m| m.iter().any(|s| s.kind == "template")).await;
+    let template = sent.iter().find(|s| s.kind == "template").unwrap().template.clone().unwrap();
+    assert_eq!((template.0.as_str(), template.1.as_str()), ("bill_reminder", "fr"));
+    assert_eq!(template.2, ["Senelec", "1000000002", "64\u{a0}050 FCFA", "15 déc. 2026"]);
+    assert!(!sent.iter().any(|s| s.text.contains("Rappel")), "no free-form message outside the window");
+    bot.assert_nothing_rejected();
+    bot.stop().await;
+
+    // Outside the window, no reminder template: not sent, and not kept for later either (a
+    // reminder given days late would be wrong).
+    let fake = FakeWhatsApp::start().await;
+    let mut bot = Running::start_with(fake.clone(), tempfile::tempdir().unwrap(), fast).await;
+    bot.say(&awa, "menu").await;
+    let count = fake.messages_to(&awa.key()).len();
+    close_window(&bot, &awa).await;
+    let id = remind(&bot, &awa, "on_the_day").await;
+    for _ in 0..100 {
+        if bot.store.outgoing(&id).await.unwrap().is_some_and(|o| o.done_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(bot.store.outgoing(&id).await.unwrap().unwrap().done_at.is_some(), "handled, once");
+    assert_eq!(fake.messages_to(&awa.key()).len(), count, "nothing sent outside the window");
+    assert!(fake.rejected().is_empty(), "and nothing tried: {:#?}", fake.rejected());
+    let back = bot.say(&awa, "menu").await;
+    assert!(!text(&back).contains("Rappel"), "not held for later: {}", text(&back));
+    bot.stop().await;
 }

@@ -11,6 +11,7 @@ help =
     /bill: look up a SenEau, Senelec or Woyofal bill before paying it
     /status GB - 2022…: the status of an order
     /orders: your past orders and lookups, to check them again
+    /reminders: your reminders of bills' due dates, to cancel them
     /lang: français or English
     /cancel: leave what you are doing
     /help: this list
@@ -67,6 +68,7 @@ command-orders = My past orders and lookups
 command-lang = Language: français or English
 command-cancel = Leave the current step
 command-help = What billbot can do
+command-reminders = My reminders of bills' due dates
 command-history = Merchant's recent transactions (agents)
 btn-save-reference = ⭐ Save this number
 btn-manage-saved = ✏️ Manage saved numbers
@@ -84,7 +86,7 @@ saved-title = Your saved numbers:
 saved-full = You already have { $max } saved numbers, the most I keep. Delete one to save another.
 forget-ask =
     🗑 Erase everything I keep about this chat?
-    Your language, saved numbers, past lookups and orders list, and the orders you asked me to watch. Orders themselves are not cancelled, and the provider keeps its own records.
+    Your language, saved numbers, past lookups and orders list, reminders, and the orders you asked me to watch. Orders themselves are not cancelled, and the provider keeps its own records.
 btn-forget-yes = 🗑 Yes, erase all
 btn-forget-no = Keep it
 forget-done = 🗑 Done: I no longer keep anything about this chat.
@@ -103,3 +105,32 @@ limit-orders = ⏸ You have checked many orders in a short time. Please wait { $
    *[other] { $minutes } minutes
 } before the next one.
 flood-slow-down = ⏸ You are sending messages faster than I can answer. I will answer those I already have; please wait for them before sending more.
+reminder-text = ⏰ Reminder: your { $biller } bill ({ $kind } { $reference }) is due on { $when }.
+reminder-amount = Amount to pay: { $amount }.
+reminder-amount-unknown = I could not check the amount just now: tap “Check the bill” to see it.
+btn-check-bill = 🔄 Check the bill
+btn-reminders = ⏰ My reminders
+btn-remind-me = ⏰ Remind me
+btn-remind-days = { $days ->
+        [one] 1 day before
+       *[other] { $days } days before
+    }
+btn-cancel-reminder = ✖ { $biller } { $reference }
+reminder-set = ⏰ Done: I will remind you { $days ->
+        [one] 1 day
+       *[other] { $days } days
+    } before the due date ({ $before }) and on the day ({ $date }), at { $hour }:00 Dakar time, with a fresh check of the bill.
+reminder-set-on-the-day = ⏰ Done: I will remind you on the due date ({ $date }), at { $hour }:00 Dakar time, with a fresh check of the bill.
+reminder-how-to-cancel = Nothing is sent if the bill is paid by then. To see or cancel your reminders: /reminders.
+reminder-too-late = The due date ({ $date }) is today or past: there is nothing left to remind you of. Check the bill to see what is still to pay.
+reminder-full = You already have { $max } reminders, the most I keep. Cancel one to set another.
+reminders-title = ⏰ Your reminders:
+reminders-none = You have no reminders. After checking a bill that has a due date, tap “Remind me”.
+reminder-line = • { $biller } { $reference }: due { $date }, { $when }
+reminder-when = { $days ->
+        [one] reminded 1 day before and on the day
+       *[other] reminded { $days } days before and on the day
+    }
+reminder-when-on-the-day = reminded on the day
+reminder-cancelled = Reminder for { $biller } { $reference } cancelled.
+reminder-already-gone = That reminder was already over or cancelled.

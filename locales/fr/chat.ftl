@@ -11,6 +11,7 @@ help =
     /bill : consulter une facture SenEau, Senelec ou Woyofal avant de la payer
     /status GB - 2022… : le statut d'une commande
     /orders : vos commandes et consultations passées, pour les revérifier
+    /reminders : vos rappels d'échéance, pour les annuler
     /lang : français ou English
     /cancel : abandonner l'étape en cours
     /help : cette liste
@@ -67,6 +68,7 @@ command-orders = Mes commandes et consultations passées
 command-lang = Langue : français ou English
 command-cancel = Abandonner l'étape en cours
 command-help = Ce que sait faire billbot
+command-reminders = Mes rappels d'échéance
 command-history = Transactions récentes du marchand (agents)
 btn-save-reference = ⭐ Garder ce numéro
 btn-manage-saved = ✏️ Gérer les numéros enregistrés
@@ -84,7 +86,7 @@ saved-title = Vos numéros enregistrés :
 saved-full = Vous avez déjà { $max } numéros enregistrés, le maximum. Supprimez-en un pour en enregistrer un autre.
 forget-ask =
     🗑 Effacer tout ce que je garde sur cette discussion ?
-    Votre langue, vos numéros enregistrés, vos consultations et commandes passées, et les commandes que vous m'avez demandé de suivre. Les commandes elles-mêmes ne sont pas annulées, et le fournisseur garde ses propres données.
+    Votre langue, vos numéros enregistrés, vos consultations et commandes passées, vos rappels, et les commandes que vous m'avez demandé de suivre. Les commandes elles-mêmes ne sont pas annulées, et le fournisseur garde ses propres données.
 btn-forget-yes = 🗑 Oui, tout effacer
 btn-forget-no = Non, garder
 forget-done = 🗑 C'est fait : je ne garde plus rien sur cette discussion.
@@ -103,3 +105,32 @@ limit-orders = ⏸ Vous avez vérifié beaucoup de commandes en peu de temps. Me
    *[other] { $minutes } minutes
 } avant la prochaine.
 flood-slow-down = ⏸ Vous envoyez des messages plus vite que je ne peux répondre. Je réponds à ceux déjà reçus ; merci d'attendre mes réponses avant d'en envoyer d'autres.
+reminder-text = ⏰ Rappel : votre facture { $biller } ({ $kind } { $reference }) arrive à échéance le { $when }.
+reminder-amount = Montant à payer : { $amount }.
+reminder-amount-unknown = Je n'ai pas pu vérifier le montant à l'instant : touchez « Voir la facture » pour le consulter.
+btn-check-bill = 🔄 Voir la facture
+btn-reminders = ⏰ Mes rappels
+btn-remind-me = ⏰ Me le rappeler
+btn-remind-days = { $days ->
+        [one] 1 jour avant
+       *[other] { $days } jours avant
+    }
+btn-cancel-reminder = ✖ { $biller } { $reference }
+reminder-set = ⏰ C'est noté : je vous le rappellerai { $days ->
+        [one] 1 jour
+       *[other] { $days } jours
+    } avant l'échéance ({ $before }) et le jour même ({ $date }), à { $hour } h (heure de Dakar), en revérifiant la facture.
+reminder-set-on-the-day = ⏰ C'est noté : je vous le rappellerai le jour de l'échéance ({ $date }), à { $hour } h (heure de Dakar), en revérifiant la facture.
+reminder-how-to-cancel = Rien n'est envoyé si la facture est payée d'ici là. Pour voir ou annuler vos rappels : /reminders.
+reminder-too-late = L'échéance ({ $date }) est aujourd'hui ou passée : il n'y a plus rien à vous rappeler. Consultez la facture pour voir ce qui reste à payer.
+reminder-full = Vous avez déjà { $max } rappels, le maximum que je garde. Annulez-en un pour en créer un autre.
+reminders-title = ⏰ Vos rappels :
+reminders-none = Vous n'avez aucun rappel. Après avoir consulté une facture qui a une échéance, touchez « Me le rappeler ».
+reminder-line = • { $biller } { $reference } : échéance le { $date }, { $when }
+reminder-when = { $days ->
+        [one] rappel 1 jour avant et le jour même
+       *[other] rappel { $days } jours avant et le jour même
+    }
+reminder-when-on-the-day = rappel le jour même
+reminder-cancelled = Rappel pour { $biller } { $reference } annulé.
+reminder-already-gone = Ce rappel était déjà terminé ou annulé.

@@ -387,7 +387,7 @@ async fn deliver(
 }
 
 fn commands(lang: Lang, agent: bool) -> Vec<BotCommand> {
-    let mut names = vec!["start", "bill", "status", "orders", "lang", "cancel", "help"];
+    let mut names = vec!["start", "bill", "status", "orders", "reminders", "lang", "cancel", "help"];
     if agent {
         names.push("history");
     }

@@ -401,16 +401,25 @@ async fn send_replies(
 }
 
 /// Delivers the tracker's notices to WhatsApp chats, within the 24-hour window: free-form inside
-/// it, as the configured template outside it, or else held for the chat's next message.
+/// it, as the configured template outside it, or else held for the chat's next message. A
+/// reminder outside the window goes as its own template, or is not sent (it would be stale by
+/// the chat's next message).
 pub struct WhatsAppNotifier {
     client: Arc<GraphClient>,
     store: Store,
     template: Option<String>,
+    reminder_template: Option<String>,
 }
 
 impl WhatsAppNotifier {
     pub fn new(client: Arc<GraphClient>, store: Store, template: Option<String>) -> WhatsAppNotifier {
-        WhatsAppNotifier { client, store, template }
+        WhatsAppNotifier { client, store, template, reminder_template: None }
+    }
+
+    /// Reminders outside the 24-hour window go as the approved template `name`.
+    pub fn with_reminder_template(mut self, name: Option<String>) -> WhatsAppNotifier {
+        self.reminder_template = name;
+        self
     }
 
     async fn inside_window(&self, chat: &ChatKey, now: DateTime<Utc>) -> bool {
@@ -420,9 +429,16 @@ impl WhatsAppNotifier {
     }
 
     async fn outside_window(&self, chat: &ChatKey, lang: Lang, notice: &Notice) -> Result<Delivery, String> {
+        if matches!(notice, Notice::Reminder { .. }) {
+            let Some(name) = &self.reminder_template else { return Ok(Delivery::NotSent) };
+            let params = notices::template_params(lang, notice);
+            let template = Outgoing::Template { name: name.clone(), lang, params };
+            self.client.send(chat.id(), &template).await.map_err(|e| e.to_string())?;
+            return Ok(Delivery::Template);
+        }
         match &self.template {
             Some(name) => {
-                let params = vec![notice.order_no().to_string(), notices::status_words(lang, notice)];
+                let params = notices::template_params(lang, notice);
                 let template = Outgoing::Template { name: name.clone(), lang, params };
                 self.client.send(chat.id(), &template).await.map_err(|e| e.to_string())?;
                 Ok(Delivery::Template)

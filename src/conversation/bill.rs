@@ -146,13 +146,17 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
             let item = ActivityItem::Lookup { biller, reference: reference.as_str().to_owned() };
             s.writes.push(Op::Activity { chat: s.chat.clone(), item, at: s.now });
             s.state = State::AfterBill { biller };
-            let keyboard = vec![
-                vec![button(s.lang, "btn-save-reference", Action::Save(reference.clone()))],
-                vec![
-                    button(s.lang, "btn-another-reference", Action::Biller(biller)),
-                    button(s.lang, "btn-menu", Action::Menu),
+            let save = button(s.lang, "btn-save-reference", Action::Save(reference.clone()));
+            let menu = button(s.lang, "btn-menu", Action::Menu);
+            // Three choices at most, so that WhatsApp shows them as buttons: with "Remind me",
+            // "another number" is left to the line that says to just type it.
+            let keyboard = match super::reminders::offer(s, &result) {
+                Some(remind) => vec![vec![remind, save], vec![menu]],
+                None => vec![
+                    vec![save],
+                    vec![button(s.lang, "btn-another-reference", Action::Biller(biller)), menu],
                 ],
-            ];
+            };
             let view = views::inquiry(s.lang, &result, s.role.into(), s.now.date_naive());
             let hint = t!(s.lang, "bill-type-next", biller = views::biller_name(s.lang, biller));
             Ok(vec![Reply::text(format!("{view}\n\n{hint}")).with_keyboard(keyboard)])

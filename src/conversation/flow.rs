@@ -3,7 +3,7 @@
 use super::payload::Action;
 use super::reply::Reply;
 use super::state::State;
-use super::{Input, Session, bill, forget, lists, menus, order, saved};
+use super::{Input, Session, bill, forget, lists, menus, order, reminders, saved};
 use crate::domain::{Biller, OrderNo};
 use crate::i18n::Lang;
 use crate::store::{Op, StoreError};
@@ -81,6 +81,7 @@ async fn command(s: &mut Session<'_>, name: &str, arg: Option<&str>) -> Replies 
         },
         ("lang", None) => act(s, Action::Lang(None)).await,
         ("history", _) => act(s, Action::History(0)).await,
+        ("reminders", _) => act(s, Action::Reminders).await,
         ("forget", _) => act(s, Action::Forget(false)).await,
         ("help", _) => act(s, Action::Help).await,
         ("cancel", _) => {
@@ -114,6 +115,9 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
         Action::Biller(biller) => Ok(bill::ask_reference(s, biller)),
         Action::Inquire(reference) => bill::inquire(s, reference).await,
         Action::OtherBiller(reference) => Ok(vec![bill::other_biller(s, &reference)]),
+        Action::Remind { reference, due_day, days } => reminders::set(s, reference, due_day, days).await,
+        Action::Reminders => reminders::list(s, None, None).await,
+        Action::CancelReminder(reference) => reminders::cancel(s, reference).await,
         Action::Save(reference) => saved::save(s, reference).await,
         Action::Saved(page) => saved::list(s, page, None).await,
         Action::Rename(reference) => Ok(saved::ask_name(s, reference)),

@@ -1,10 +1,11 @@
-//! What the bot says outside of a conversation step: the tracker's news of a watched order. The
-//! tracker decides when to tell; these are the words and buttons, like every other view.
+//! What the bot says outside of a conversation step: the tracker's news of a watched order, and
+//! reminders of bills' due dates. The tracker and the reminder job decide when to tell; these are
+//! the words and buttons, like every other view.
 
 use super::menus::button;
 use super::payload::Action;
 use super::reply::Reply;
-use crate::i18n::Lang;
+use crate::i18n::{Lang, format};
 use crate::t;
 use crate::tracking::Notice;
 use crate::views::{self, Audience};
@@ -22,6 +23,21 @@ pub fn reply(lang: Lang, notice: &Notice) -> Reply {
             row.push(button(lang, "btn-menu", Action::Menu));
             Reply::text(text).with_keyboard(vec![row])
         }
+        Notice::Reminder { reference, amount, .. } => {
+            let mut text = reminder_sentence(lang, notice);
+            text.push_str("\n\n");
+            text.push_str(&match amount {
+                Some(amount) => t!(lang, "reminder-amount", amount = format::money(lang, amount)),
+                None => t!(lang, "reminder-amount-unknown"),
+            });
+            Reply::text(text).with_keyboard(vec![
+                vec![button(lang, "btn-check-bill", Action::Inquire(reference.clone()))],
+                vec![
+                    button(lang, "btn-reminders", Action::Reminders),
+                    button(lang, "btn-menu", Action::Menu),
+                ],
+            ])
+        }
         Notice::WatchEnded { order_no, hours } => {
             let text = t!(lang, "watch-expired", order = order_no.to_string(), hours = *hours);
             Reply::text(text).with_keyboard(vec![vec![
@@ -32,10 +48,39 @@ pub fn reply(lang: Lang, notice: &Notice) -> Reply {
     }
 }
 
-/// The status of a notice in words, as a template parameter wants it (`✅ delivered`).
-pub fn status_words(lang: Lang, notice: &Notice) -> String {
+/// The first sentence of a reminder: which bill, and when it is due.
+fn reminder_sentence(lang: Lang, notice: &Notice) -> String {
+    let Notice::Reminder { reference, due_day, days_left, .. } = notice else { return String::new() };
+    let distance = match *days_left {
+        0 => t!(lang, "due-today"),
+        d if d > 0 => t!(lang, "due-in-days", days = d),
+        d => t!(lang, "overdue-by-days", days = -d),
+    };
+    let when = t!(lang, "due-date-and-distance", date = format::date(lang, *due_day), distance = distance);
+    t!(
+        lang,
+        "reminder-text",
+        biller = views::biller_name(lang, reference.biller()),
+        kind = views::reference_kind(lang, reference.biller()),
+        reference = reference.as_str().to_owned(),
+        when = when
+    )
+}
+
+/// A notice as the parameters of its WhatsApp template (outside the 24-hour window): an order's
+/// number and status in words (`✅ delivered`); a reminder's biller, reference, amount (`—` when
+/// unknown) and due date.
+pub fn template_params(lang: Lang, notice: &Notice) -> Vec<String> {
     match notice {
-        Notice::StatusChanged { order, .. } => views::status_label(lang, order),
-        Notice::WatchEnded { .. } => t!(lang, "watch-ended-status"),
+        Notice::StatusChanged { order_no, order } => {
+            vec![order_no.to_string(), views::status_label(lang, order)]
+        }
+        Notice::WatchEnded { order_no, .. } => vec![order_no.to_string(), t!(lang, "watch-ended-status")],
+        Notice::Reminder { reference, due_day, amount, .. } => vec![
+            views::biller_name(lang, reference.biller()),
+            reference.as_str().to_owned(),
+            amount.as_ref().map(|a| format::money(lang, a)).unwrap_or_else(|| "—".to_owned()),
+            format::date(lang, *due_day),
+        ],
     }
 }

@@ -1,19 +1,22 @@
 //! Button payloads: short, versioned, self-contained strings (`v1:q:senelec:1000000001`).
 //!
-//! The longest payload here (an order number of 32 digits) takes 37 bytes, within every channel's
+//! The longest payload here (a reminder of a 14-digit reference) takes 39 bytes, within every channel's
 //! limit (Telegram: 64 bytes of callback data; WhatsApp: 200 of a list row id). A payload carries
 //! everything its action needs, so a button keeps working in any dialogue state and after a
 //! restart; one that does not decode (another version, a forged or truncated one) is answered
 //! with "this menu has expired" and a fresh menu.
+
+use chrono::NaiveDate;
 
 use crate::domain::{Biller, CustomerReference, OrderNo};
 use crate::i18n::Lang;
 
 const VERSION: &str = "v1";
 
-/// The longest payload the core makes (an order of 32 digits: `v1:w:` and the digits); every
-/// channel's [`Capabilities::max_payload_bytes`](crate::domain::Capabilities) must carry it.
-pub const MAX_PAYLOAD_BYTES: usize = 37;
+/// The longest payload the core makes (a reminder of a 14-digit Senelec reference:
+/// `v1:rm:senelec:` + 14 digits + `:yyyymmdd:7`); every channel's
+/// [`Capabilities::max_payload_bytes`](crate::domain::Capabilities) must carry it.
+pub const MAX_PAYLOAD_BYTES: usize = 39;
 
 /// What a button does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +31,17 @@ pub enum Action {
     /// Which other biller this reference's number is for (it was looked up with its biller
     /// because the chat had just used it).
     OtherBiller(CustomerReference),
+    /// Remind the chat of the bill of this reference due on `due_day`, `days` before and on the
+    /// day (setting it again replaces it).
+    Remind {
+        reference: CustomerReference,
+        due_day: NaiveDate,
+        days: u8,
+    },
+    /// The chat's reminders, to cancel them.
+    Reminders,
+    /// Cancel the chat's reminder of this reference.
+    CancelReminder(CustomerReference),
     /// Save this reference for the chat (then ask for a nickname).
     Save(CustomerReference),
     /// A page of the chat's saved references, to rename or delete them.
@@ -64,6 +78,11 @@ impl Action {
             Action::Inquire(r) => format!("q:{}:{}", r.biller().key(), r.as_str()),
             Action::Save(r) => format!("sv:{}:{}", r.biller().key(), r.as_str()),
             Action::OtherBiller(r) => format!("ob:{}:{}", r.biller().key(), r.as_str()),
+            Action::Remind { reference: r, due_day, days } => {
+                format!("rm:{}:{}:{}:{days}", r.biller().key(), r.as_str(), due_day.format("%Y%m%d"))
+            }
+            Action::Reminders => "rl".to_owned(),
+            Action::CancelReminder(r) => format!("rx:{}:{}", r.biller().key(), r.as_str()),
             Action::Saved(0) => "sl".to_owned(),
             Action::Saved(page) => format!("sl:{page}"),
             Action::Rename(r) => format!("rn:{}:{}", r.biller().key(), r.as_str()),
@@ -86,6 +105,9 @@ impl Action {
     /// The action of a payload, or `None` for anything this version did not make.
     pub fn decode(payload: &str) -> Option<Action> {
         let body = payload.strip_prefix(VERSION)?.strip_prefix(':')?;
+        if let Some(rest) = body.strip_prefix("rm:") {
+            return remind(rest);
+        }
         let mut parts = body.split(':');
         let action = match (parts.next()?, parts.next(), parts.next()) {
             ("m", None, None) => Action::Menu,
@@ -94,6 +116,8 @@ impl Action {
             ("q", Some(key), Some(reference)) => Action::Inquire(reference_of(key, reference)?),
             ("sv", Some(key), Some(reference)) => Action::Save(reference_of(key, reference)?),
             ("ob", Some(key), Some(reference)) => Action::OtherBiller(reference_of(key, reference)?),
+            ("rl", None, None) => Action::Reminders,
+            ("rx", Some(key), Some(reference)) => Action::CancelReminder(reference_of(key, reference)?),
             ("sl", None, None) => Action::Saved(0),
             ("sl", Some(page), None) => Action::Saved(page.parse().ok()?),
             ("rn", Some(key), Some(reference)) => Action::Rename(reference_of(key, reference)?),
@@ -113,6 +137,19 @@ impl Action {
         };
         parts.next().is_none().then_some(action)
     }
+}
+
+/// `biller:reference:yyyymmdd:days`, the days one of the choices offered.
+fn remind(body: &str) -> Option<Action> {
+    let mut parts = body.split(':');
+    let (key, reference, day, days) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || day.len() != 8 {
+        return None;
+    }
+    let days: u8 = days.parse().ok()?;
+    crate::reminders::DAYS_BEFORE_CHOICES.contains(&days).then_some(())?;
+    let due_day = NaiveDate::parse_from_str(day, "%Y%m%d").ok()?;
+    Some(Action::Remind { reference: reference_of(key, reference)?, due_day, days })
 }
 
 fn reference_of(biller_key: &str, reference: &str) -> Option<CustomerReference> {

@@ -4,7 +4,7 @@
 //! newer billbot is refused): `dialogue`, `prefs`, `orders`, `activity`, `saved`, `watches` (with
 //! `next_check_at`, indexed: the tracker's schedule), `seen` and `inbox` (inbound message ids and
 //! messages not yet handled), `held`, `aliases`, `outbox` (notices to send, with `next_at`
-//! indexed, and sent ones until swept). Each `data` column holds the same versioned JSON
+//! indexed, and sent ones until swept), `reminders` (with `next_at` indexed: their schedule). Each `data` column holds the same versioned JSON
 //! envelope as the sled backend.
 //!
 //! A batch is one transaction. A read-modify-write (an order, a watch, a chat's prefs) reads its
@@ -25,9 +25,10 @@ use sqlx::{PgConnection, Row};
 use super::sled::{merged_order, saved_reference};
 use super::{
     ACTIVITY_LIMIT, Activity, Batch, Dumped, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord,
-    Outgoing, OutgoingChange, Prefs, SavedReference, StoreError, Swept, Watch, decode, encode,
+    Outgoing, OutgoingChange, Prefs, Reminder, ReminderUpdate, SavedReference, StoreError, Swept, Watch,
+    decode, encode,
 };
-use crate::domain::{ChatKey, OrderNo};
+use crate::domain::{ChatKey, CustomerReference, OrderNo};
 
 /// How the pool is sized and how long things may take.
 #[derive(Debug, Clone)]
@@ -183,6 +184,14 @@ impl PgStore {
                 .bind(json(data))
                 .bind(next_at)
                 .bind(done_at),
+                Dumped::Reminder { chat, key, next_at, data } => sqlx::query(
+                    "INSERT INTO reminders (chat, key, next_at, data) VALUES ($1, $2, $3, $4::jsonb)
+                     ON CONFLICT (chat, key) DO UPDATE SET next_at = EXCLUDED.next_at, data = EXCLUDED.data",
+                )
+                .bind(chat)
+                .bind(key)
+                .bind(next_at)
+                .bind(json(data)),
                 Dumped::Inbox { id, data } => sqlx::query(
                     "INSERT INTO inbox (id, data) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
                 )
@@ -361,6 +370,22 @@ impl PgStore {
                     .await?;
                 }
             }
+            Op::Remind { reminder } => {
+                let (chat, reference) = (reminder.chat.clone(), reminder.reference.clone());
+                self.update_reminder(
+                    conn,
+                    &chat,
+                    &reference,
+                    Box::new(move |_| (Some(reminder.clone()), Vec::new())),
+                )
+                .await?;
+            }
+            Op::CancelReminder { chat, reference } => {
+                self.update_reminder(conn, &chat, &reference, Box::new(|_| (None, Vec::new()))).await?;
+            }
+            Op::ReminderStep { chat, reference, update } => {
+                self.update_reminder(conn, &chat, &reference, update).await?;
+            }
             Op::Outgoing { id, change } => {
                 let stored: Option<String> =
                     sqlx::query_scalar("SELECT data::text FROM outbox WHERE id = $1 FOR UPDATE")
@@ -400,6 +425,7 @@ impl PgStore {
                     "DELETE FROM held WHERE chat = $1",
                     "DELETE FROM aliases WHERE alias = $1 OR chat = $1",
                     "DELETE FROM outbox WHERE starts_with(id, $1 || '|')",
+                    "DELETE FROM reminders WHERE chat = $1",
                     "UPDATE orders SET data = jsonb_set(data, '{data,owners}', (data->'data'->'owners') - $1)
                      WHERE data->'data'->'owners' ? $1",
                     "UPDATE watches SET data = jsonb_set(data, '{data,watchers}', COALESCE(
@@ -820,6 +846,91 @@ impl PgStore {
             activity: activity.rows_affected() as usize,
             dialogues: dialogues.rows_affected() as usize,
         })
+    }
+
+    /// [`Op::ReminderStep`] in the caller's transaction: the row is locked while `update` decides.
+    async fn update_reminder(
+        &self,
+        conn: &mut PgConnection,
+        chat: &ChatKey,
+        reference: &CustomerReference,
+        mut update: ReminderUpdate,
+    ) -> Result<(), StoreError> {
+        let (chat, key) =
+            (chat.storage_key(), format!("{}:{}", reference.biller().key(), reference.as_str()));
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT data::text FROM reminders WHERE chat = $1 AND key = $2 FOR UPDATE")
+                .bind(&chat)
+                .bind(&key)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let current = stored.and_then(|data| self.decode::<Reminder>("reminders", &key, &data));
+        let (new, tell) = update(current);
+        match new {
+            Some(reminder) => {
+                sqlx::query(
+                    "INSERT INTO reminders (chat, key, next_at, data) VALUES ($1, $2, $3, $4::jsonb)
+                     ON CONFLICT (chat, key) DO UPDATE SET next_at = EXCLUDED.next_at, data = EXCLUDED.data",
+                )
+                .bind(&chat)
+                .bind(&key)
+                .bind(reminder.next_at)
+                .bind(text(encode(&reminder)?))
+                .execute(&mut *conn)
+                .await?;
+            }
+            None => {
+                sqlx::query("DELETE FROM reminders WHERE chat = $1 AND key = $2")
+                    .bind(&chat)
+                    .bind(&key)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        for outgoing in tell {
+            sqlx::query(
+                "INSERT INTO outbox (id, data, next_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&outgoing.id)
+            .bind(text(encode(&outgoing)?))
+            .bind(outgoing.next_at)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
+    pub async fn reminders(&self, chat: &ChatKey) -> Result<Vec<Reminder>, StoreError> {
+        let items = self.chat_records("reminders", "key", chat, "next_at, key").await?;
+        Ok(items.into_iter().map(|(_, r)| r).collect())
+    }
+
+    pub async fn reminder_count(&self) -> Result<usize, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT count(*) FROM reminders").fetch_one(&self.pool).await?;
+        Ok(count as usize)
+    }
+
+    pub async fn claim_reminders(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Reminder>, StoreError> {
+        let until_json = serde_json::to_string(&until)?;
+        let claimed: Vec<(String, String)> = sqlx::query_as(
+            "UPDATE reminders SET next_at = $2, data = jsonb_set(data, '{data,next_at}', $3::jsonb)
+             WHERE (chat, key) IN (
+                 SELECT chat, key FROM reminders WHERE next_at <= $1
+                 ORDER BY next_at LIMIT $4 FOR UPDATE SKIP LOCKED)
+             RETURNING key, data::text",
+        )
+        .bind(now)
+        .bind(until)
+        .bind(until_json)
+        .bind(limit as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(claimed.into_iter().filter_map(|(key, data)| self.decode("reminders", &key, &data)).collect())
     }
 
     pub async fn claim_outgoing(

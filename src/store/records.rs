@@ -193,3 +193,45 @@ pub enum OutgoingChange {
     /// Failed: tried again at `next_at`.
     Retry { next_at: DateTime<Utc> },
 }
+
+/// When a reminder speaks: some days before the due date, and on the day.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReminderStage {
+    Before,
+    OnTheDay,
+}
+
+impl ReminderStage {
+    pub fn key(self) -> &'static str {
+        match self {
+            ReminderStage::Before => "before",
+            ReminderStage::OnTheDay => "on_the_day",
+        }
+    }
+}
+
+/// A chat asked to be reminded of a bill's due date (see [`crate::reminders`]): one per chat and
+/// reference; set again, it replaces the one before.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reminder {
+    pub chat: ChatKey,
+    pub lang: Lang,
+    pub reference: crate::domain::CustomerReference,
+    /// The bill's due date (Dakar's calendar, which is UTC's).
+    pub due_day: chrono::NaiveDate,
+    /// How many days before the due date the first reminder comes: 1, 3 or 7.
+    pub days_before: u8,
+    /// When the next reminder is due (the schedule's key).
+    pub next_at: DateTime<Utc>,
+    /// The stages given (or passed over) already: each is given once at most.
+    pub done: Vec<ReminderStage>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Reminder {
+    /// The key of the reminder among the chat's: `biller:reference`.
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.reference.biller().key(), self.reference.as_str())
+    }
+}

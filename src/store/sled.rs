@@ -19,6 +19,8 @@
 //! | `aliases` | chat key | the chat key it stands for (a WhatsApp user id known by its phone number) |
 //! | `outbox` | outgoing id (chat, order, status) | [`Outgoing`]: a notice to send, or sent (kept a while) |
 //! | `outbox_due` | due (ms, big-endian), outgoing id | nothing: the order in which notices are sent |
+//! | `reminders` | chat key, `0x00`, biller key, `:`, reference | [`Reminder`]: a bill's due date to remind the chat of |
+//! | `reminder_due` | next reminder (ms, big-endian), then the `reminders` key | nothing: the reminders' schedule |
 //!
 //! Chat keys are channel-qualified (`tg:123456`, `wa:221771234567`, `term:demo`) so channels
 //! never collide. A batch's ops are applied in order and then flushed, once: a `kill -9` after a
@@ -35,8 +37,8 @@ use serde::de::DeserializeOwned;
 
 use super::{
     ACTIVITY_LIMIT, Activity, ActivityItem, Batch, Dumped, HELD_LIMIT, HeldId, Op, OrderRecord, Outgoing,
-    OutgoingChange, Prefs, SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Swept, Watch, decode,
-    encode,
+    OutgoingChange, Prefs, Reminder, SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Swept, Watch,
+    decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
 
@@ -71,6 +73,8 @@ struct Inner {
     aliases: sled::Tree,
     outbox: sled::Tree,
     outbox_due: sled::Tree,
+    reminders: sled::Tree,
+    reminder_due: sled::Tree,
     skipped: AtomicU64,
     flusher: Flusher,
 }
@@ -122,10 +126,23 @@ fn due_key(at: DateTime<Utc>, order: &OrderNo) -> Vec<u8> {
 /// A [`super::TellingUpdate`] that may borrow (a claim records what it found).
 type TellingFn<'a> = Box<dyn FnMut(Option<Watch>) -> (Option<Watch>, Vec<Outgoing>) + Send + 'a>;
 
+/// A [`super::ReminderUpdate`] that may borrow.
+type ReminderFn<'a> = Box<dyn FnMut(Option<Reminder>) -> (Option<Reminder>, Vec<Outgoing>) + Send + 'a>;
+
 fn outgoing_due_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
     let mut key = millis(at).to_vec();
     key.extend_from_slice(id.as_bytes());
     key
+}
+
+fn reminder_key(chat: &ChatKey, reference: &CustomerReference) -> Vec<u8> {
+    saved_key(chat, reference)
+}
+
+fn reminder_due_key(at: DateTime<Utc>, key: &[u8]) -> Vec<u8> {
+    let mut due = millis(at).to_vec();
+    due.extend_from_slice(key);
+    due
 }
 
 fn seen_at_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
@@ -233,6 +250,8 @@ impl SledStore {
                 aliases: db.open_tree("aliases")?,
                 outbox: db.open_tree("outbox")?,
                 outbox_due: db.open_tree("outbox_due")?,
+                reminders: db.open_tree("reminders")?,
+                reminder_due: db.open_tree("reminder_due")?,
                 db,
                 skipped: AtomicU64::new(0),
                 flusher: Flusher::default(),
@@ -331,6 +350,20 @@ impl SledStore {
             }
             Op::WatchAndTell { order_no, update } => self.update_watch(&order_no, None, update)?,
             Op::Outgoing { id, change } => self.change_outgoing(&id, change)?,
+            Op::Remind { reminder } => {
+                let key = reminder_key(&reminder.chat, &reminder.reference);
+                self.update_reminder(&key, None, Box::new(move |_| (Some(reminder.clone()), Vec::new())))?;
+            }
+            Op::CancelReminder { chat, reference } => {
+                self.update_reminder(
+                    &reminder_key(&chat, &reference),
+                    None,
+                    Box::new(|_| (None, Vec::new())),
+                )?;
+            }
+            Op::ReminderStep { chat, reference, update } => {
+                self.update_reminder(&reminder_key(&chat, &reference), None, update)?;
+            }
             Op::InboxDone { id } => {
                 inner.inbox.remove(id.as_bytes())?;
             }
@@ -618,6 +651,18 @@ impl SledStore {
             let (key, data) = entry?;
             out.push(Dumped::Inbox { id: text(&key), data: data.to_vec() });
         }
+        for entry in inner.reminders.iter() {
+            let (key, data) = entry?;
+            let (chat, rest) = split(&key);
+            if let Some(reminder) = self.decode::<Reminder>(&inner.reminders, &key, &data) {
+                out.push(Dumped::Reminder {
+                    chat,
+                    key: text(&rest),
+                    next_at: reminder.next_at,
+                    data: data.to_vec(),
+                });
+            }
+        }
         Ok(out)
     }
 
@@ -662,6 +707,99 @@ impl SledStore {
         }
         self.flush().await?;
         Ok(claimed)
+    }
+
+    pub fn reminders(&self, chat: &ChatKey) -> Result<Vec<Reminder>, StoreError> {
+        Ok(self.chat_records(&self.inner.reminders, chat)?.into_iter().map(|(_, r)| r).collect())
+    }
+
+    pub fn reminder_count(&self) -> usize {
+        self.inner.reminders.len()
+    }
+
+    pub async fn claim_reminders(
+        &self,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Reminder>, StoreError> {
+        let end = u64::try_from(now.timestamp_millis()).unwrap_or(0).saturating_add(1).to_be_bytes();
+        let entries: Vec<sled::IVec> =
+            self.inner.reminder_due.range(..end.to_vec()).keys().take(limit).collect::<Result<_, _>>()?;
+        let mut claimed = Vec::new();
+        for entry in entries {
+            let key = entry.get(8..).unwrap_or_default().to_vec();
+            let mut found = None;
+            let update = |stored: Option<Reminder>| {
+                let Some(mut reminder) = stored else { return (None, Vec::new()) };
+                reminder.next_at = until;
+                found = Some(reminder.clone());
+                (Some(reminder), Vec::new())
+            };
+            self.update_reminder(&key, Some(&entry), Box::new(update))?;
+            match found {
+                Some(reminder) => claimed.push(reminder),
+                None => tracing::warn!("a reminder schedule entry without a readable reminder: removed"),
+            }
+        }
+        if !claimed.is_empty() {
+            self.flush().await?;
+        }
+        Ok(claimed)
+    }
+
+    /// A read-modify-write of a reminder and its schedule entry, with the notices it yields put
+    /// in the outbox, in one sled transaction (as [`SledStore::update_watch`] does for watches).
+    fn update_reminder(
+        &self,
+        key: &[u8],
+        entry: Option<&[u8]>,
+        update: ReminderFn<'_>,
+    ) -> Result<(), StoreError> {
+        use sled::Transactional;
+        use sled::transaction::ConflictableTransactionError;
+        let inner = &self.inner;
+        let update = std::cell::RefCell::new(update);
+        let trees = (&inner.reminders, &inner.reminder_due, &inner.outbox, &inner.outbox_due);
+        let result = trees.transaction(|(reminders, due, outbox, outbox_due)| {
+            let stored = reminders.get(key)?;
+            let current =
+                stored.as_ref().and_then(|bytes| self.decode::<Reminder>(&inner.reminders, key, bytes));
+            let before = current.as_ref().map(|r| reminder_due_key(r.next_at, key));
+            let (new, tell) = (update.borrow_mut())(current);
+            for outgoing in tell {
+                if outbox.get(outgoing.id.as_bytes())?.is_some() {
+                    continue;
+                }
+                let bytes = encode(&outgoing).map_err(ConflictableTransactionError::Abort)?;
+                outbox.insert(outgoing.id.as_bytes(), bytes)?;
+                if let Some(at) = outgoing.next_at {
+                    outbox_due.insert(outgoing_due_key(at, &outgoing.id), &[])?;
+                }
+            }
+            let after = new.as_ref().map(|r| reminder_due_key(r.next_at, key));
+            match &new {
+                Some(reminder) => {
+                    reminders.insert(key, encode(reminder).map_err(ConflictableTransactionError::Abort)?)?;
+                }
+                None => {
+                    reminders.remove(key)?;
+                }
+            }
+            for old in [before.as_deref(), entry].into_iter().flatten() {
+                if Some(old) != after.as_deref() {
+                    due.remove(old)?;
+                }
+            }
+            if let Some(at) = &after {
+                due.insert(at.as_slice(), &[])?;
+            }
+            Ok(())
+        });
+        result.map_err(|e| match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
+        })
     }
 
     /// A read-modify-write of a watch and its schedule entry, with the notices it yields put in
@@ -771,6 +909,9 @@ impl SledStore {
                     }),
                 )?;
             }
+        }
+        for entry in inner.reminders.scan_prefix(chat_prefix(chat)).keys() {
+            self.update_reminder(&entry?, None, Box::new(|_| (None, Vec::new())))?;
         }
         let prefix = format!("{key}|");
         for entry in inner.outbox.scan_prefix(prefix.as_bytes()) {
