@@ -404,7 +404,11 @@ impl Tracker {
     /// Sends the notices of the outbox that are due (claimed for this instance first, so that no
     /// other sender has them); returns how many were tried.
     pub async fn send_due(&self) -> Result<usize, StoreError> {
-        let now = self.now();
+        self.send_due_at(self.now()).await
+    }
+
+    /// [`Tracker::send_due`] as of `now` (a benchmark's simulated day).
+    pub async fn send_due_at(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
         let claimed = self.store.claim_outgoing(now, later(now, SEND_CLAIM), 100).await?;
         let count = claimed.len();
         for outgoing in claimed {
