@@ -93,6 +93,8 @@ pub struct Settings {
     pub sandbox_notice: bool,
     /// How long orders, lookups and idle chats' dialogue states are kept.
     pub retention: crate::config::Retention,
+    /// Where customers' requests to talk to a person go (`BILLBOT_SUPPORT_CHAT`).
+    pub support: Option<crate::conversation::support::Support>,
 }
 
 impl Settings {
@@ -141,6 +143,7 @@ impl Settings {
             telegram,
             whatsapp,
             terminal: false,
+            support: crate::config::support_from_lookup(&lookup)?,
         })
     }
 }
@@ -233,7 +236,8 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
         tracker.clone(),
     )
     .with_limits(settings.limits.lookups)
-    .with_provider_calls(settings.limits.provider_calls, crate::conversation::PROVIDER_CALL_WAIT);
+    .with_provider_calls(settings.limits.provider_calls, crate::conversation::PROVIDER_CALL_WAIT)
+    .with_support(settings.support.clone());
     if settings.sandbox_notice && providers.sandbox.is_some() {
         bot = bot.saying_test_data();
     }

@@ -303,6 +303,7 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
         terminal: true,
         sandbox_notice: false,
         retention: Default::default(),
+        support: None,
     };
     let app = match start(lang, settings).await {
         Ok(app) => app,

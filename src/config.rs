@@ -618,3 +618,39 @@ impl Retention {
         })
     }
 }
+
+/// Hand-off to a person (`BILLBOT_SUPPORT_*`); `None` when `BILLBOT_SUPPORT_CHAT` is not set.
+///
+/// | variable | what | default |
+/// |---|---|---|
+/// | `BILLBOT_SUPPORT_CHAT` | where tickets go: a Telegram group id (`-1001234567890`, or `tg:-100…`) or a WhatsApp number (`wa:221771234567`) | none: no hand-off |
+/// | `BILLBOT_SUPPORT_LANG` | the language tickets are written in for agents | `fr` |
+/// | `BILLBOT_SUPPORT_HOURS` | when agents answer, Dakar time | `08:00-18:00` |
+/// | `BILLBOT_SUPPORT_DAYS` | the days they do | `mon-sat` |
+/// | `BILLBOT_SUPPORT_SHOW_AGENT` | `1`: customers see the first name of the agent who answered | off |
+pub fn support_from_lookup(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<crate::conversation::support::Support>, ConfigError> {
+    use crate::conversation::support::{Support, SupportHours};
+    let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let Some(chat) = get("BILLBOT_SUPPORT_CHAT") else { return Ok(None) };
+    let invalid = |var: &'static str| move |reason: String| ConfigError::Invalid { var, reason };
+    let chat = match chat.parse::<i64>() {
+        Ok(id) => crate::domain::ChatKey::telegram(id),
+        Err(_) => chat
+            .parse::<crate::domain::ChatKey>()
+            .map_err(|e| invalid("BILLBOT_SUPPORT_CHAT")(format!("{chat:?}: {e}")))?,
+    };
+    let lang = match get("BILLBOT_SUPPORT_LANG") {
+        Some(code) => code.parse().map_err(invalid("BILLBOT_SUPPORT_LANG"))?,
+        None => crate::i18n::Lang::Fr,
+    };
+    let hours = SupportHours::parse(
+        &get("BILLBOT_SUPPORT_HOURS").unwrap_or_else(|| "08:00-18:00".into()),
+        &get("BILLBOT_SUPPORT_DAYS").unwrap_or_else(|| "mon-sat".into()),
+    )
+    .map_err(invalid("BILLBOT_SUPPORT_HOURS"))?;
+    let show_agent =
+        get("BILLBOT_SUPPORT_SHOW_AGENT").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+    Ok(Some(Support { chat, lang, hours, show_agent }))
+}

@@ -19,6 +19,7 @@ mod reminders;
 pub mod reply;
 mod saved;
 pub mod state;
+pub mod support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
@@ -52,12 +53,33 @@ pub struct Incoming {
     /// The id of an inbound message the store keeps until it is handled (see
     /// [`Store::inbox_receive`]): the step marks it handled in the same commit as its own writes.
     pub inbox_id: Option<String>,
+    /// The text of the bot's message this one replies to (Telegram), which in the support chat
+    /// names the ticket answered.
+    pub reply_to: Option<String>,
+    /// The sender's first name, shown to customers only if operators chose to name agents.
+    pub sender_name: Option<String>,
 }
 
 impl Incoming {
     /// `input` from a customer of `chat` whose client tells no language.
     pub fn new(chat: ChatKey, input: Input) -> Incoming {
-        Incoming { chat, lang_code: None, role: Role::Customer, input, sent_at: None, inbox_id: None }
+        Incoming {
+            chat,
+            lang_code: None,
+            role: Role::Customer,
+            input,
+            sent_at: None,
+            inbox_id: None,
+            reply_to: None,
+            sender_name: None,
+        }
+    }
+
+    /// A reply to the bot's message whose text is `text`, sent by `sender`.
+    pub fn replying(mut self, text: Option<String>, sender: Option<String>) -> Incoming {
+        self.reply_to = text;
+        self.sender_name = sender;
+        self
     }
 
     pub fn lang_code(mut self, code: impl Into<String>) -> Incoming {
@@ -103,6 +125,8 @@ pub(crate) struct BotInner {
     /// One lock per chat in use: a chat's inputs are handled one after another even if a
     /// channel delivers them concurrently; different chats never wait for each other.
     chats: Mutex<HashMap<ChatKey, Weak<tokio::sync::Mutex<()>>>>,
+    /// Where customers' requests to talk to a person go; `None`: no hand-off.
+    pub(crate) support: Option<support::Support>,
 }
 
 /// The cap on provider calls from chats in flight at once, so that a flood of lookups cannot
@@ -174,6 +198,7 @@ impl Bot {
                 calls: ProviderCalls::default(),
                 test_data: Default::default(),
                 chats: Mutex::new(HashMap::new()),
+                support: None,
             }),
         }
     }
@@ -190,7 +215,20 @@ impl Bot {
         let test_data = Default::default();
         let limits = Default::default();
         let calls = ProviderCalls::default();
-        Bot { inner: Arc::new(BotInner { inquiry, status, store, tracker, limits, calls, test_data, chats }) }
+        let support = None;
+        Bot {
+            inner: Arc::new(BotInner {
+                inquiry,
+                status,
+                store,
+                tracker,
+                limits,
+                calls,
+                test_data,
+                chats,
+                support,
+            }),
+        }
     }
 
     /// This bot, with these lookup limits (before it is first cloned).
@@ -207,6 +245,12 @@ impl Bot {
         self
     }
 
+    /// This bot, handing customers over to `support` (before it is first cloned).
+    pub fn with_support(mut self, support: Option<support::Support>) -> Bot {
+        Arc::get_mut(&mut self.inner).expect("support is set before the bot is shared").support = support;
+        self
+    }
+
     /// This bot, saying in every turn's first reply that it answers from test data.
     pub fn saying_test_data(self) -> Bot {
         self.inner.test_data.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -215,6 +259,11 @@ impl Bot {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// Whether customers can be handed over to a support chat.
+    pub fn has_support(&self) -> bool {
+        self.inner.support.is_some()
     }
 
     fn chat_lock(&self, chat: &ChatKey) -> Arc<tokio::sync::Mutex<()>> {
@@ -339,7 +388,11 @@ impl Bot {
                 let ids = held.into_iter().map(|(id, _)| id).collect();
                 session.writes.push(Op::DropHeld { chat: chat.clone(), ids });
             }
-            let step = if first_contact {
+            let support_chat = self.inner.support.as_ref().is_some_and(|sp| sp.chat == *chat);
+            let step = if support_chat {
+                let (reply_to, sender) = (incoming.reply_to.as_deref(), incoming.sender_name.as_deref());
+                support::agent_step(&mut session, incoming.input, reply_to, sender).await?
+            } else if first_contact {
                 flow::first_contact(&mut session, incoming.input).await?
             } else {
                 flow::step(&mut session, incoming.input).await?

@@ -26,7 +26,7 @@ use serde::de::DeserializeOwned;
 
 pub use records::{
     Activity, ActivityItem, MAX_FAILED_PROOFS, MAX_OWNERS, OrderRecord, Outgoing, OutgoingChange, Prefs,
-    Reminder, ReminderStage, SavedReference, StatusChange, Watch, Watcher,
+    Reminder, ReminderStage, SavedReference, StatusChange, TICKET_IDLE_HOURS, Ticket, Watch, Watcher,
 };
 
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
@@ -160,6 +160,12 @@ pub enum Op {
     WatchAndTell {
         order_no: OrderNo,
         update: TellingUpdate,
+    },
+    /// Writes a ticket (new, or changed), with the notices it yields in the outbox, in one write.
+    /// The chat's open ticket is the last one written open.
+    Ticket {
+        ticket: Ticket,
+        tell: Vec<Outgoing>,
     },
     /// Sets a reminder (replacing the chat's reminder of the same reference).
     Remind {
@@ -345,6 +351,7 @@ pub enum Dumped {
     Inbox { id: String, data: Vec<u8> },
     Outgoing { id: String, next_at: Option<DateTime<Utc>>, done_at: Option<DateTime<Utc>>, data: Vec<u8> },
     Reminder { chat: String, key: String, next_at: DateTime<Utc>, data: Vec<u8> },
+    Ticket { id: String, chat: String, data: Vec<u8> },
 }
 
 impl Dumped {
@@ -363,6 +370,7 @@ impl Dumped {
             Dumped::Inbox { .. } => "inbox",
             Dumped::Outgoing { .. } => "outgoing",
             Dumped::Reminder { .. } => "reminder",
+            Dumped::Ticket { .. } => "ticket",
         }
     }
 }
@@ -509,6 +517,21 @@ impl Store {
         match &self.backend {
             Backend::Sled(s) => s.saved_references(chat),
             Backend::Postgres(p) => p.saved_references(chat).await,
+        }
+    }
+
+    pub async fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.ticket(id),
+            Backend::Postgres(p) => p.ticket(id).await,
+        }
+    }
+
+    /// The chat's latest ticket (open or not: see [`Ticket::is_open`]).
+    pub async fn latest_ticket(&self, chat: &ChatKey) -> Result<Option<Ticket>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.latest_ticket(chat),
+            Backend::Postgres(p) => p.latest_ticket(chat).await,
         }
     }
 

@@ -53,6 +53,12 @@ pub enum Notice {
         days_left: i64,
         amount: Option<crate::domain::Money>,
     },
+    /// For the support chat: a customer's request `ticket` opened, or a message of its customer
+    /// (`text`, already worded in the support chat's language).
+    ToSupport { ticket: String, text: String },
+    /// For a customer: support's answer to `ticket` (`agent` names who answered, when operators
+    /// chose to show it), or, when `closed`, that support closed it.
+    FromSupport { ticket: String, text: String, agent: Option<String>, closed: bool },
 }
 
 impl Notice {
@@ -64,6 +70,9 @@ impl Notice {
             }
             Notice::Reminder { reference, .. } => {
                 format!("{}:{}", reference.biller().key(), reference.as_str())
+            }
+            Notice::ToSupport { ticket, .. } | Notice::FromSupport { ticket, .. } => {
+                format!("ticket {ticket}")
             }
         }
     }

@@ -11,7 +11,7 @@ use billbot::i18n::Lang;
 use billbot::sandbox::fixtures::refs;
 use billbot::store::{
     ACTIVITY_LIMIT, ActivityItem, Batch, HELD_LIMIT, Op, Outgoing, OutgoingChange, Prefs, Reminder,
-    ReminderStage, Store, Watch, Watcher,
+    ReminderStage, Store, Ticket, Watch, Watcher,
 };
 use chrono::{Duration, DurationRound, TimeDelta, Utc};
 
@@ -526,6 +526,51 @@ async fn reminders_are_kept_per_chat_scheduled_given_once_and_cancelled(store: S
     assert_eq!(store.reminder_count().await.unwrap(), 1);
 }
 
+async fn tickets_are_found_by_id_and_by_chat_and_forgotten_with_it(store: Store) {
+    let t0 = now();
+    let (a, b) = (k("tg:60"), k("wa:221770000060"));
+    let ticket = |id: &str, chat: &ChatKey, at| Ticket {
+        id: id.into(),
+        chat: chat.clone(),
+        lang: Lang::En,
+        opened_at: at,
+        last_at: at,
+        closed_at: None,
+        messages: 1,
+    };
+    let first = ticket("AAAA2", &a, t0);
+    let to_support = |n: u32| Outgoing {
+        id: format!("tg:-1|ticket|AAAA2|{n}"),
+        chat: k("tg:-1"),
+        lang: Lang::Fr,
+        notice: serde_json::json!({"kind": "to_support", "ticket": "AAAA2", "text": "?"}),
+        attempts: 0,
+        next_at: Some(t0),
+        created_at: t0,
+        done_at: None,
+    };
+    store.commit(Op::Ticket { ticket: first.clone(), tell: vec![to_support(1)] }).await.unwrap();
+    store.commit(Op::Ticket { ticket: ticket("BBBB3", &b, t0), tell: Vec::new() }).await.unwrap();
+    assert_eq!(store.ticket("AAAA2").await.unwrap(), Some(first.clone()));
+    assert_eq!(store.latest_ticket(&a).await.unwrap(), Some(first.clone()));
+    // A later ticket of the same chat is its latest; a change is written over.
+    let second = ticket("CCCC4", &a, t0 + Duration::seconds(5));
+    store.commit(Op::Ticket { ticket: second.clone(), tell: Vec::new() }).await.unwrap();
+    let mut closed = second.clone();
+    closed.closed_at = Some(t0 + Duration::seconds(9));
+    store.commit(Op::Ticket { ticket: closed.clone(), tell: vec![to_support(1)] }).await.unwrap();
+    assert_eq!(store.latest_ticket(&a).await.unwrap(), Some(closed));
+    assert_eq!(
+        store.claim_outgoing(t0, t0 + Duration::minutes(1), 10).await.unwrap().len(),
+        1,
+        "recorded once"
+    );
+    store.commit(Op::ForgetChat { chat: a.clone() }).await.unwrap();
+    assert!(store.latest_ticket(&a).await.unwrap().is_none());
+    assert!(store.ticket("AAAA2").await.unwrap().is_none() && store.ticket("CCCC4").await.unwrap().is_none());
+    assert!(store.ticket("BBBB3").await.unwrap().is_some(), "another chat's ticket stays");
+}
+
 /// Everything kept about `chat` (and about `other`, which must survive its erasure).
 async fn fill(store: &Store, chat: &ChatKey, other: &ChatKey, no: &OrderNo, at: chrono::DateTime<Utc>) {
     let mut batch = Batch::new();
@@ -636,7 +681,8 @@ macro_rules! contract {
                 the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_until_swept,
                 forgetting_a_chat_erases_all_it_left_and_nothing_of_others,
                 orders_lookups_and_idle_dialogues_are_swept_after_their_time,
-                reminders_are_kept_per_chat_scheduled_given_once_and_cancelled
+                reminders_are_kept_per_chat_scheduled_given_once_and_cancelled,
+                tickets_are_found_by_id_and_by_chat_and_forgotten_with_it
             );
         }
     };

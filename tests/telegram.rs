@@ -602,6 +602,8 @@ async fn an_update_taken_in_before_a_crash_is_answered_after_the_restart() {
             pressed: None,
             sent_at: None,
             received_at: chrono::Utc::now(),
+            reply_to: None,
+            sender: None,
         };
         let id = format!("{INBOX_PREFIX}4242");
         assert!(store.inbox_receive(&id, &inbound, chrono::Utc::now()).await.unwrap());

@@ -12,6 +12,7 @@ help =
     /status GB - 2022…: the status of an order
     /orders: your past orders and lookups, to check them again
     /reminders: your reminders of bills' due dates, to cancel them
+    /support: talk to a person from our support team
     /lang: français or English
     /cancel: leave what you are doing
     /help: this list
@@ -69,6 +70,7 @@ command-lang = Language: français or English
 command-cancel = Leave the current step
 command-help = What billbot can do
 command-reminders = My reminders of bills' due dates
+command-support = Talk to a person
 command-history = Merchant's recent transactions (agents)
 btn-save-reference = ⭐ Save this number
 btn-manage-saved = ✏️ Manage saved numbers
@@ -134,3 +136,35 @@ reminder-when = { $days ->
 reminder-when-on-the-day = reminded on the day
 reminder-cancelled = Reminder for { $biller } { $reference } cancelled.
 reminder-already-gone = That reminder was already over or cancelled.
+btn-support = 💬 Talk to an agent
+btn-close-my-ticket = ✖ Close my request
+btn-close-ticket = ✖ Close
+support-unavailable = Talking to an agent is not available here yet.
+support-ask = 💬 Type your question in one message: it goes to a person from our support team, who will answer here.
+support-already-open = Your request { $ticket } is open: type your message and it goes to support.
+support-closed-now = Our team is away right now: expect an answer from { $day }, { $time } (Dakar time).
+support-opened = ✅ Sent to our support team as request { $ticket }. An agent will answer here. Until the request is closed, what you type goes to them.
+support-relayed = ➡️ Sent to support (request { $ticket }).
+support-from = 💬 Support, request { $ticket }:
+support-from-agent = 💬 { $agent } from support, request { $ticket }:
+support-answer-hint = To answer, just type your message.
+support-closed-by-agent = ✅ Support closed your request { $ticket }. Thank you! You can ask again at any time: /support.
+support-closed-by-you = Request { $ticket } closed.
+support-not-open = There is no open request { $ticket }.
+support-answer-sent = ✅ Sent to the customer of { $ticket }.
+support-agent-help = Support chat: reply to a request's message to answer its customer, or type /reply ID your text; /close ID ends it (the customer is told).
+ticket-opened =
+    🎫 { $ticket } · new request ({ $channel }, { $lang })
+    { $question }
+
+    Recent lookups:
+    { $context }
+
+    Reply to this message to answer, or /reply { $ticket } text; /close { $ticket } ends it.
+ticket-customer-says = 🎫 { $ticket } · the customer: { $text }
+ticket-closed-by-customer = 🎫 { $ticket } · closed by the customer.
+ticket-closed-told = 🎫 { $ticket } closed; the customer was told.
+ticket-no-context = none
+channel-tg = Telegram
+channel-wa = WhatsApp
+channel-term = terminal

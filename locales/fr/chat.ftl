@@ -12,6 +12,7 @@ help =
     /status GB - 2022… : le statut d'une commande
     /orders : vos commandes et consultations passées, pour les revérifier
     /reminders : vos rappels d'échéance, pour les annuler
+    /support : parler à une personne de notre service client
     /lang : français ou English
     /cancel : abandonner l'étape en cours
     /help : cette liste
@@ -69,6 +70,7 @@ command-lang = Langue : français ou English
 command-cancel = Abandonner l'étape en cours
 command-help = Ce que sait faire billbot
 command-reminders = Mes rappels d'échéance
+command-support = Parler à une personne
 command-history = Transactions récentes du marchand (agents)
 btn-save-reference = ⭐ Garder ce numéro
 btn-manage-saved = ✏️ Gérer les numéros enregistrés
@@ -134,3 +136,35 @@ reminder-when = { $days ->
 reminder-when-on-the-day = rappel le jour même
 reminder-cancelled = Rappel pour { $biller } { $reference } annulé.
 reminder-already-gone = Ce rappel était déjà terminé ou annulé.
+btn-support = 💬 Parler à un agent
+btn-close-my-ticket = ✖ Clore ma demande
+btn-close-ticket = ✖ Clore
+support-unavailable = Le contact avec un agent n'est pas encore disponible ici.
+support-ask = 💬 Écrivez votre question en un message : elle va à une personne de notre service client, qui vous répondra ici.
+support-already-open = Votre demande { $ticket } est ouverte : écrivez votre message, il va au service client.
+support-closed-now = Notre équipe est absente en ce moment : attendez une réponse à partir du { $day }, { $time } (heure de Dakar).
+support-opened = ✅ Transmis à notre service client sous le numéro de demande { $ticket }. Un agent vous répondra ici. Tant que la demande est ouverte, ce que vous écrivez lui est transmis.
+support-relayed = ➡️ Transmis au service client (demande { $ticket }).
+support-from = 💬 Service client, demande { $ticket } :
+support-from-agent = 💬 { $agent }, du service client, demande { $ticket } :
+support-answer-hint = Pour répondre, écrivez simplement votre message.
+support-closed-by-agent = ✅ Le service client a clos votre demande { $ticket }. Merci ! Vous pouvez le contacter à nouveau à tout moment : /support.
+support-closed-by-you = Demande { $ticket } close.
+support-not-open = Aucune demande { $ticket } n'est ouverte.
+support-answer-sent = ✅ Transmis au client de { $ticket }.
+support-agent-help = Discussion du service client : répondez au message d'une demande pour écrire à son client, ou tapez /reply ID votre texte ; /close ID la clôt (le client est prévenu).
+ticket-opened =
+    🎫 { $ticket } · nouvelle demande ({ $channel }, { $lang })
+    { $question }
+
+    Consultations récentes :
+    { $context }
+
+    Répondez à ce message pour écrire au client, ou /reply { $ticket } texte ; /close { $ticket } la clôt.
+ticket-customer-says = 🎫 { $ticket } · le client : { $text }
+ticket-closed-by-customer = 🎫 { $ticket } · close par le client.
+ticket-closed-told = 🎫 { $ticket } close ; le client est prévenu.
+ticket-no-context = aucune
+channel-tg = Telegram
+channel-wa = WhatsApp
+channel-term = terminal

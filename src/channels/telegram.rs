@@ -161,6 +161,12 @@ pub struct TelegramInbound {
     pub sent_at: Option<DateTime<Utc>>,
     /// When this instance took it in.
     pub received_at: DateTime<Utc>,
+    /// The text of the bot's message this one replies to (an agent answering a ticket).
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// The sender's first name.
+    #[serde(default)]
+    pub sender: Option<String>,
 }
 
 /// The prefix of Telegram's updates in the inbox.
@@ -261,6 +267,7 @@ impl Telegram {
         incoming.lang_code = inbound.lang_code.clone();
         incoming.sent_at = inbound.sent_at;
         incoming.inbox_id = Some(inbound.inbox_id());
+        let incoming = incoming.replying(inbound.reply_to.clone(), inbound.sender.clone());
         let replies = self.inner.core.handle(incoming).await;
         if let Err(e) = deliver(&self.inner.bot, &self.inner.pacer, chat, pressed, &replies).await {
             tracing::warn!(chat = chat.0, error = %e, "a reply could not be delivered");
@@ -313,6 +320,12 @@ pub fn inbound(agents: &Agents, update: &Update) -> Option<TelegramInbound> {
                 pressed: None,
                 sent_at: Some(msg.date),
                 received_at: Utc::now(),
+                reply_to: msg
+                    .reply_to_message()
+                    .filter(|replied| replied.from.as_ref().is_some_and(|u| u.is_bot))
+                    .and_then(|replied| replied.text())
+                    .map(str::to_owned),
+                sender: Some(user.first_name.clone()),
             })
         }
         UpdateKind::CallbackQuery(query) => {
@@ -328,6 +341,8 @@ pub fn inbound(agents: &Agents, update: &Update) -> Option<TelegramInbound> {
                 pressed: message.regular_message().map(|m| m.id.0),
                 sent_at: None,
                 received_at: Utc::now(),
+                reply_to: None,
+                sender: Some(query.from.first_name.clone()),
             })
         }
         _ => None,
@@ -386,8 +401,11 @@ async fn deliver(
     Ok(())
 }
 
-fn commands(lang: Lang, agent: bool) -> Vec<BotCommand> {
+fn commands(lang: Lang, agent: bool, support: bool) -> Vec<BotCommand> {
     let mut names = vec!["start", "bill", "status", "orders", "reminders", "lang", "cancel", "help"];
+    if support {
+        names.insert(5, "support");
+    }
     if agent {
         names.push("history");
     }
@@ -395,14 +413,19 @@ fn commands(lang: Lang, agent: bool) -> Vec<BotCommand> {
 }
 
 /// Registers the command menus: English by default, French for French clients, and the agents'
-/// own (with /history) in each agent's private chat.
-pub async fn register_commands(bot: &TgBot, agents: &Agents) -> Result<(), teloxide::RequestError> {
-    bot.set_my_commands(commands(Lang::En, false)).await?;
-    bot.set_my_commands(commands(Lang::Fr, false)).language_code("fr").await?;
+/// own (with /history) in each agent's private chat. `/support` is listed when there is a support
+/// chat to hand over to.
+pub async fn register_commands(
+    bot: &TgBot,
+    agents: &Agents,
+    support: bool,
+) -> Result<(), teloxide::RequestError> {
+    bot.set_my_commands(commands(Lang::En, false, support)).await?;
+    bot.set_my_commands(commands(Lang::Fr, false, support)).language_code("fr").await?;
     for agent in &agents.0 {
         let scope = BotCommandScope::Chat { chat_id: Recipient::Id(ChatId(*agent as i64)) };
-        bot.set_my_commands(commands(Lang::En, true)).scope(scope.clone()).await?;
-        bot.set_my_commands(commands(Lang::Fr, true)).scope(scope).language_code("fr").await?;
+        bot.set_my_commands(commands(Lang::En, true, support)).scope(scope.clone()).await?;
+        bot.set_my_commands(commands(Lang::Fr, true, support)).scope(scope).language_code("fr").await?;
     }
     Ok(())
 }
@@ -421,7 +444,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), teloxide::RequestError> {
     let agents = Agents(settings.agents.clone());
-    if let Err(e) = register_commands(&bot, &agents).await {
+    if let Err(e) = register_commands(&bot, &agents, core.has_support()).await {
         tracing::warn!(error = %e, "could not register the command menus");
     }
     let telegram = Telegram::new(bot.clone(), core.clone(), agents, options.pacer.clone(), options.flood);

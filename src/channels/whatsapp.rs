@@ -436,14 +436,17 @@ impl WhatsAppNotifier {
             self.client.send(chat.id(), &template).await.map_err(|e| e.to_string())?;
             return Ok(Delivery::Template);
         }
+        let order_news = matches!(notice, Notice::StatusChanged { .. } | Notice::WatchEnded { .. });
         match &self.template {
-            Some(name) => {
+            Some(name) if order_news => {
                 let params = notices::template_params(lang, notice);
                 let template = Outgoing::Template { name: name.clone(), lang, params };
                 self.client.send(chat.id(), &template).await.map_err(|e| e.to_string())?;
                 Ok(Delivery::Template)
             }
-            None => {
+            // Support's messages (and order news without a template) wait for the chat's next
+            // message.
+            _ => {
                 let hold = Op::hold(chat, notice, Utc::now()).map_err(|e| e.to_string())?;
                 self.store.commit(hold).await.map_err(|e| e.to_string())?;
                 Ok(Delivery::Held)

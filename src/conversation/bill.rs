@@ -171,7 +171,11 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
             row.push(button(s.lang, "btn-another-reference", Action::Biller(biller)));
             row.push(button(s.lang, "btn-menu", Action::Menu));
             let hint = t!(s.lang, "bill-type-another", kind = views::reference_kind(s.lang, biller));
-            Ok(vec![Reply::text(format!("{text}\n\n{hint}")).with_keyboard(vec![row])])
+            let mut keyboard = vec![row];
+            if s.bot.support.is_some() {
+                keyboard.push(vec![button(s.lang, "btn-support", Action::Support)]);
+            }
+            Ok(vec![Reply::text(format!("{text}\n\n{hint}")).with_keyboard(keyboard)])
         }
     }
 }

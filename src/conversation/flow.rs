@@ -3,7 +3,7 @@
 use super::payload::Action;
 use super::reply::Reply;
 use super::state::State;
-use super::{Input, Session, bill, forget, lists, menus, order, reminders, saved};
+use super::{Input, Session, bill, forget, lists, menus, order, reminders, saved, support};
 use crate::domain::{Biller, OrderNo};
 use crate::i18n::Lang;
 use crate::store::{Op, StoreError};
@@ -82,6 +82,7 @@ async fn command(s: &mut Session<'_>, name: &str, arg: Option<&str>) -> Replies 
         ("lang", None) => act(s, Action::Lang(None)).await,
         ("history", _) => act(s, Action::History(0)).await,
         ("reminders", _) => act(s, Action::Reminders).await,
+        ("support", _) => act(s, Action::Support).await,
         ("forget", _) => act(s, Action::Forget(false)).await,
         ("help", _) => act(s, Action::Help).await,
         ("cancel", _) => {
@@ -117,6 +118,8 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
         Action::OtherBiller(reference) => Ok(vec![bill::other_biller(s, &reference)]),
         Action::Remind { reference, due_day, days } => reminders::set(s, reference, due_day, days).await,
         Action::Reminders => reminders::list(s, None, None).await,
+        Action::Support => support::start(s).await,
+        Action::CloseTicket(id) => support::close(s, &id).await,
         Action::CancelReminder(reference) => reminders::cancel(s, reference).await,
         Action::Save(reference) => saved::save(s, reference).await,
         Action::Saved(page) => saved::list(s, page, None).await,
@@ -151,9 +154,18 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
 }
 
 async fn text_input(s: &mut Session<'_>, text: &str) -> Replies {
+    // An open request to support takes what is typed, unless a step waits for a precise answer.
+    let listening = matches!(
+        s.state,
+        State::Menu | State::AfterBill { .. } | State::ChoosingBiller | State::ChoosingLanguage
+    );
+    if listening && let Some(ticket) = support::open_ticket(s).await {
+        return support::relay(s, ticket, text);
+    }
     match s.state.clone() {
         State::AwaitingReference { biller } => bill::typed_reference(s, biller, text).await,
         State::AwaitingOrderNo => order::check_typed(s, text).await,
+        State::AwaitingQuestion => support::open(s, text).await,
         State::AfterBill { biller } => match bill::same_biller(biller, text) {
             Some(reference) => bill::inquire_assumed(s, reference).await,
             None => understand(s, text).await,

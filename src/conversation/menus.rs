@@ -22,7 +22,7 @@ pub(crate) fn menu_row(lang: Lang) -> Vec<Button> {
 }
 
 /// The main menu's buttons. Agents also get the merchant history.
-pub(crate) fn main_keyboard(lang: Lang, role: Role) -> Vec<Vec<Button>> {
+pub(crate) fn main_keyboard(lang: Lang, role: Role, support: bool) -> Vec<Vec<Button>> {
     let mut rows = vec![
         vec![button(lang, "btn-bill", Action::Bill), button(lang, "btn-status", Action::AskOrder)],
         vec![button(lang, "btn-orders", Action::Orders(0)), button(lang, "btn-lang", Action::Lang(None))],
@@ -30,14 +30,18 @@ pub(crate) fn main_keyboard(lang: Lang, role: Role) -> Vec<Vec<Button>> {
     if role == Role::Agent {
         rows.push(vec![button(lang, "btn-history", Action::History(0))]);
     }
-    rows.push(vec![button(lang, "btn-help", Action::Help)]);
+    let mut last = vec![button(lang, "btn-help", Action::Help)];
+    if support {
+        last.push(button(lang, "btn-support", Action::Support));
+    }
+    rows.push(last);
     rows
 }
 
 /// `text`, then the main menu's prompt and buttons.
 pub(crate) fn main_menu(s: &Session<'_>, text: String) -> Reply {
     let text = format!("{text}\n\n{}", t!(s.lang, "menu-prompt"));
-    Reply::text(text).with_keyboard(main_keyboard(s.lang, s.role))
+    Reply::text(text).with_keyboard(main_keyboard(s.lang, s.role, s.bot.support.is_some()))
 }
 
 /// The language buttons, each labelled in its own language.

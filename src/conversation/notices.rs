@@ -38,6 +38,27 @@ pub fn reply(lang: Lang, notice: &Notice) -> Reply {
                 ],
             ])
         }
+        Notice::ToSupport { ticket, text } => Reply::text(text.clone()).with_keyboard(vec![vec![button(
+            lang,
+            "btn-close-ticket",
+            Action::CloseTicket(ticket.clone()),
+        )]]),
+        Notice::FromSupport { ticket, text, agent, closed: false } => {
+            let heading = match agent {
+                Some(name) => t!(lang, "support-from-agent", ticket = ticket.as_str(), agent = name.as_str()),
+                None => t!(lang, "support-from", ticket = ticket.as_str()),
+            };
+            Reply::text(format!("{heading}\n{text}\n\n{}", t!(lang, "support-answer-hint"))).with_keyboard(
+                vec![
+                    vec![button(lang, "btn-close-my-ticket", Action::CloseTicket(ticket.clone()))],
+                    vec![button(lang, "btn-menu", Action::Menu)],
+                ],
+            )
+        }
+        Notice::FromSupport { ticket, closed: true, .. } => {
+            Reply::text(t!(lang, "support-closed-by-agent", ticket = ticket.as_str()))
+                .with_keyboard(vec![vec![button(lang, "btn-menu", Action::Menu)]])
+        }
         Notice::WatchEnded { order_no, hours } => {
             let text = t!(lang, "watch-expired", order = order_no.to_string(), hours = *hours);
             Reply::text(text).with_keyboard(vec![vec![
@@ -82,5 +103,8 @@ pub fn template_params(lang: Lang, notice: &Notice) -> Vec<String> {
             amount.as_ref().map(|a| format::money(lang, a)).unwrap_or_else(|| "—".to_owned()),
             format::date(lang, *due_day),
         ],
+        Notice::ToSupport { ticket, text } | Notice::FromSupport { ticket, text, .. } => {
+            vec![ticket.clone(), text.clone()]
+        }
     }
 }

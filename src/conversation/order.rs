@@ -71,7 +71,11 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
             }
             row.push(button(s.lang, "btn-menu", Action::Menu));
             let hint = t!(s.lang, "status-type-another");
-            Ok(vec![Reply::text(format!("{text}\n\n{hint}")).with_keyboard(vec![row])])
+            let mut keyboard = vec![row];
+            if s.bot.support.is_some() {
+                keyboard.push(vec![button(s.lang, "btn-support", Action::Support)]);
+            }
+            Ok(vec![Reply::text(format!("{text}\n\n{hint}")).with_keyboard(keyboard)])
         }
     }
 }

@@ -42,6 +42,10 @@ pub enum Action {
     Reminders,
     /// Cancel the chat's reminder of this reference.
     CancelReminder(CustomerReference),
+    /// Talk to a person: open a support request.
+    Support,
+    /// Close this support request (the customer's own, or, in the support chat, any).
+    CloseTicket(String),
     /// Save this reference for the chat (then ask for a nickname).
     Save(CustomerReference),
     /// A page of the chat's saved references, to rename or delete them.
@@ -82,6 +86,8 @@ impl Action {
                 format!("rm:{}:{}:{}:{days}", r.biller().key(), r.as_str(), due_day.format("%Y%m%d"))
             }
             Action::Reminders => "rl".to_owned(),
+            Action::Support => "hp".to_owned(),
+            Action::CloseTicket(id) => format!("hc:{id}"),
             Action::CancelReminder(r) => format!("rx:{}:{}", r.biller().key(), r.as_str()),
             Action::Saved(0) => "sl".to_owned(),
             Action::Saved(page) => format!("sl:{page}"),
@@ -117,6 +123,10 @@ impl Action {
             ("sv", Some(key), Some(reference)) => Action::Save(reference_of(key, reference)?),
             ("ob", Some(key), Some(reference)) => Action::OtherBiller(reference_of(key, reference)?),
             ("rl", None, None) => Action::Reminders,
+            ("hp", None, None) => Action::Support,
+            ("hc", Some(id), None) if crate::conversation::support::is_ticket_id(id) => {
+                Action::CloseTicket(id.to_owned())
+            }
             ("rx", Some(key), Some(reference)) => Action::CancelReminder(reference_of(key, reference)?),
             ("sl", None, None) => Action::Saved(0),
             ("sl", Some(page), None) => Action::Saved(page.parse().ok()?),

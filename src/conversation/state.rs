@@ -28,4 +28,6 @@ pub enum State {
     AwaitingProof { order_no: OrderNo },
     /// Asked whether to erase everything kept about the chat.
     ConfirmingForget,
+    /// Asked for the question to send to support ("Talk to an agent").
+    AwaitingQuestion,
 }

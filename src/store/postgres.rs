@@ -25,8 +25,8 @@ use sqlx::{PgConnection, Row};
 use super::sled::{merged_order, saved_reference};
 use super::{
     ACTIVITY_LIMIT, Activity, Batch, Dumped, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord,
-    Outgoing, OutgoingChange, Prefs, Reminder, ReminderUpdate, SavedReference, StoreError, Swept, Watch,
-    decode, encode,
+    Outgoing, OutgoingChange, Prefs, Reminder, ReminderUpdate, SavedReference, StoreError, Swept, Ticket,
+    Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, OrderNo};
 
@@ -191,6 +191,14 @@ impl PgStore {
                 .bind(chat)
                 .bind(key)
                 .bind(next_at)
+                .bind(json(data)),
+                Dumped::Ticket { id, chat, data } => sqlx::query(
+                    "INSERT INTO tickets (id, chat, opened_at, data)
+                     VALUES ($1, $2, ($3::jsonb->'data'->>'opened_at')::timestamptz, $3::jsonb)
+                     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
+                )
+                .bind(id)
+                .bind(chat)
                 .bind(json(data)),
                 Dumped::Inbox { id, data } => sqlx::query(
                     "INSERT INTO inbox (id, data) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
@@ -370,6 +378,28 @@ impl PgStore {
                     .await?;
                 }
             }
+            Op::Ticket { ticket, tell } => {
+                sqlx::query(
+                    "INSERT INTO tickets (id, chat, opened_at, data) VALUES ($1, $2, $3, $4::jsonb)
+                     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
+                )
+                .bind(&ticket.id)
+                .bind(ticket.chat.storage_key())
+                .bind(ticket.opened_at)
+                .bind(text(encode(&ticket)?))
+                .execute(&mut *conn)
+                .await?;
+                for outgoing in tell {
+                    sqlx::query(
+                        "INSERT INTO outbox (id, data, next_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(&outgoing.id)
+                    .bind(text(encode(&outgoing)?))
+                    .bind(outgoing.next_at)
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
             Op::Remind { reminder } => {
                 let (chat, reference) = (reminder.chat.clone(), reminder.reference.clone());
                 self.update_reminder(
@@ -426,6 +456,7 @@ impl PgStore {
                     "DELETE FROM aliases WHERE alias = $1 OR chat = $1",
                     "DELETE FROM outbox WHERE starts_with(id, $1 || '|')",
                     "DELETE FROM reminders WHERE chat = $1",
+                    "DELETE FROM tickets WHERE chat = $1",
                     "UPDATE orders SET data = jsonb_set(data, '{data,owners}', (data->'data'->'owners') - $1)
                      WHERE data->'data'->'owners' ? $1",
                     "UPDATE watches SET data = jsonb_set(data, '{data,watchers}', COALESCE(
@@ -898,6 +929,24 @@ impl PgStore {
             .await?;
         }
         Ok(())
+    }
+
+    pub async fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
+        let data: Option<String> = sqlx::query_scalar("SELECT data::text FROM tickets WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(data.and_then(|data| self.decode("tickets", id, &data)))
+    }
+
+    pub async fn latest_ticket(&self, chat: &ChatKey) -> Result<Option<Ticket>, StoreError> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT id, data::text FROM tickets WHERE chat = $1 ORDER BY opened_at DESC, id LIMIT 1",
+        )
+        .bind(chat.storage_key())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.and_then(|(id, data)| self.decode("tickets", &id, &data)))
     }
 
     pub async fn reminders(&self, chat: &ChatKey) -> Result<Vec<Reminder>, StoreError> {

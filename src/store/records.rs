@@ -235,3 +235,29 @@ impl Reminder {
         format!("{}:{}", self.reference.biller().key(), self.reference.as_str())
     }
 }
+
+/// A customer's request to talk to a person (see `conversation::support`): open until an agent
+/// closes it, the customer does, or 24 hours pass without a message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// A short id agents type (`/reply K7M2Q text`): five characters of `23456789ABCDEFGHJKMNPQRSTUVWXYZ`.
+    pub id: String,
+    pub chat: ChatKey,
+    pub lang: Lang,
+    pub opened_at: DateTime<Utc>,
+    /// The last message either way: the ticket closes by itself 24 hours after it.
+    pub last_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    /// Messages relayed so far, both ways (numbers the outbox ids).
+    pub messages: u32,
+}
+
+impl Ticket {
+    /// Whether the ticket still relays the customer's messages at `now`.
+    pub fn is_open(&self, now: DateTime<Utc>) -> bool {
+        self.closed_at.is_none() && now - self.last_at < chrono::Duration::hours(TICKET_IDLE_HOURS)
+    }
+}
+
+/// Hours without a message after which a ticket is over.
+pub const TICKET_IDLE_HOURS: i64 = 24;

@@ -21,6 +21,8 @@
 //! | `outbox_due` | due (ms, big-endian), outgoing id | nothing: the order in which notices are sent |
 //! | `reminders` | chat key, `0x00`, biller key, `:`, reference | [`Reminder`]: a bill's due date to remind the chat of |
 //! | `reminder_due` | next reminder (ms, big-endian), then the `reminders` key | nothing: the reminders' schedule |
+//! | `tickets` | ticket id | [`Ticket`]: a customer's request to talk to a person |
+//! | `ticket_of` | chat key | the id of the chat's latest ticket |
 //!
 //! Chat keys are channel-qualified (`tg:123456`, `wa:221771234567`, `term:demo`) so channels
 //! never collide. A batch's ops are applied in order and then flushed, once: a `kill -9` after a
@@ -37,8 +39,8 @@ use serde::de::DeserializeOwned;
 
 use super::{
     ACTIVITY_LIMIT, Activity, ActivityItem, Batch, Dumped, HELD_LIMIT, HeldId, Op, OrderRecord, Outgoing,
-    OutgoingChange, Prefs, Reminder, SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Swept, Watch,
-    decode, encode,
+    OutgoingChange, Prefs, Reminder, SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Swept, Ticket,
+    Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
 
@@ -75,6 +77,8 @@ struct Inner {
     outbox_due: sled::Tree,
     reminders: sled::Tree,
     reminder_due: sled::Tree,
+    tickets: sled::Tree,
+    ticket_of: sled::Tree,
     skipped: AtomicU64,
     flusher: Flusher,
 }
@@ -252,6 +256,8 @@ impl SledStore {
                 outbox_due: db.open_tree("outbox_due")?,
                 reminders: db.open_tree("reminders")?,
                 reminder_due: db.open_tree("reminder_due")?,
+                tickets: db.open_tree("tickets")?,
+                ticket_of: db.open_tree("ticket_of")?,
                 db,
                 skipped: AtomicU64::new(0),
                 flusher: Flusher::default(),
@@ -350,6 +356,19 @@ impl SledStore {
             }
             Op::WatchAndTell { order_no, update } => self.update_watch(&order_no, None, update)?,
             Op::Outgoing { id, change } => self.change_outgoing(&id, change)?,
+            Op::Ticket { ticket, tell } => {
+                self.write(&inner.tickets, ticket.id.as_bytes(), &ticket)?;
+                inner.ticket_of.insert(ticket.chat.storage_key().as_bytes(), ticket.id.as_bytes())?;
+                for outgoing in tell {
+                    if inner.outbox.contains_key(outgoing.id.as_bytes())? {
+                        continue;
+                    }
+                    self.write(&inner.outbox, outgoing.id.as_bytes(), &outgoing)?;
+                    if let Some(at) = outgoing.next_at {
+                        inner.outbox_due.insert(outgoing_due_key(at, &outgoing.id), &[])?;
+                    }
+                }
+            }
             Op::Remind { reminder } => {
                 let key = reminder_key(&reminder.chat, &reminder.reference);
                 self.update_reminder(&key, None, Box::new(move |_| (Some(reminder.clone()), Vec::new())))?;
@@ -651,6 +670,16 @@ impl SledStore {
             let (key, data) = entry?;
             out.push(Dumped::Inbox { id: text(&key), data: data.to_vec() });
         }
+        for entry in inner.tickets.iter() {
+            let (key, data) = entry?;
+            if let Some(ticket) = self.decode::<Ticket>(&inner.tickets, &key, &data) {
+                out.push(Dumped::Ticket {
+                    id: text(&key),
+                    chat: ticket.chat.storage_key(),
+                    data: data.to_vec(),
+                });
+            }
+        }
         for entry in inner.reminders.iter() {
             let (key, data) = entry?;
             let (chat, rest) = split(&key);
@@ -707,6 +736,17 @@ impl SledStore {
         }
         self.flush().await?;
         Ok(claimed)
+    }
+
+    pub fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
+        self.read(&self.inner.tickets, id.as_bytes())
+    }
+
+    pub fn latest_ticket(&self, chat: &ChatKey) -> Result<Option<Ticket>, StoreError> {
+        match self.inner.ticket_of.get(chat.storage_key().as_bytes())? {
+            Some(id) => self.read(&self.inner.tickets, &id),
+            None => Ok(None),
+        }
     }
 
     pub fn reminders(&self, chat: &ChatKey) -> Result<Vec<Reminder>, StoreError> {
@@ -908,6 +948,13 @@ impl SledStore {
                         (Some(watch).filter(|w| !w.watchers.is_empty()), Vec::new())
                     }),
                 )?;
+            }
+        }
+        inner.ticket_of.remove(key.as_bytes())?;
+        for entry in inner.tickets.iter() {
+            let (id, bytes) = entry?;
+            if mentions(&bytes) {
+                inner.tickets.remove(id)?;
             }
         }
         for entry in inner.reminders.scan_prefix(chat_prefix(chat)).keys() {

@@ -94,6 +94,7 @@ pub fn app_settings(dir: &std::path::Path, sandbox: SandboxConfig) -> billbot::a
         terminal: false,
         sandbox_notice: false,
         retention: Default::default(),
+        support: None,
     }
 }
 

@@ -1,0 +1,357 @@
+//! Talking to a person: a customer's request (a ticket with a short id) goes to the support chat
+//! (`BILLBOT_SUPPORT_CHAT`) with what the chat needs to be helped (its last lookups), agents answer
+//! there (a reply to the ticket's message, or `/reply ID text`) and close it (`/close ID`), and
+//! what they say reaches the customer on their channel, framed as coming from support. While a
+//! ticket is open (until closed, or 24 hours without a message), what the customer types goes to
+//! support. Every message either way goes through the outbox: sent at least once, never lost on
+//! a restart.
+//!
+//! Agents see the ticket id, the customer's channel and language, the question and the chat's own
+//! recent lookups: never the chat id, a phone number or another customer's data. Customers see
+//! "Support" unless operators choose to show agents' first names (`BILLBOT_SUPPORT_SHOW_AGENT`).
+
+use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc, Weekday};
+
+use super::flow::Replies;
+use super::menus::button;
+use super::payload::Action;
+use super::reply::Reply;
+use super::state::State;
+use super::{Input, Session, menus};
+use crate::domain::ChatKey;
+use crate::i18n::{Lang, format};
+use crate::store::{ActivityItem, Op, Outgoing, Ticket};
+use crate::t;
+use crate::tracking::Notice;
+use crate::views;
+
+/// Where tickets go and when a person answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Support {
+    /// The support chat: a Telegram group (`tg:-100…`) or a WhatsApp number (`wa:221…`).
+    pub chat: ChatKey,
+    /// The language tickets are written in for agents.
+    pub lang: Lang,
+    pub hours: SupportHours,
+    /// Whether customers see the first name of the agent who answered.
+    pub show_agent: bool,
+}
+
+/// When agents answer, Dakar time (UTC): from `open` to `close` on the days set (Monday first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SupportHours {
+    pub open: NaiveTime,
+    pub close: NaiveTime,
+    pub days: [bool; 7],
+}
+
+impl Default for SupportHours {
+    /// Monday to Saturday, 08:00 to 18:00.
+    fn default() -> Self {
+        let at = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap_or_default();
+        SupportHours { open: at(8), close: at(18), days: [true, true, true, true, true, true, false] }
+    }
+}
+
+impl SupportHours {
+    /// `08:00-18:00` and `mon-sat` (or `mon,wed,fri`, `mon-sun`).
+    pub fn parse(hours: &str, days: &str) -> Result<SupportHours, String> {
+        let (open, close) = hours.split_once('-').ok_or_else(|| format!("{hours:?} is not HH:MM-HH:MM"))?;
+        let time = |t: &str| {
+            NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| format!("{t:?} is not a time (HH:MM)"))
+        };
+        let (open, close) = (time(open)?, time(close)?);
+        if open >= close {
+            return Err(format!("{hours:?}: support must open before it closes"));
+        }
+        let day = |d: &str| {
+            d.trim()
+                .parse::<Weekday>()
+                .map(|w| w.num_days_from_monday() as usize)
+                .map_err(|_| format!("{d:?} is not a day (mon, tue, …)"))
+        };
+        let mut set = [false; 7];
+        for part in days.split(',') {
+            match part.split_once('-') {
+                Some((from, to)) => {
+                    let (from, to) = (day(from)?, day(to)?);
+                    let mut d = from;
+                    loop {
+                        set[d] = true;
+                        if d == to {
+                            break;
+                        }
+                        d = (d + 1) % 7;
+                    }
+                }
+                None => set[day(part)?] = true,
+            }
+        }
+        Ok(SupportHours { open, close, days: set })
+    }
+
+    pub fn is_open(&self, at: DateTime<Utc>) -> bool {
+        let time = at.time();
+        self.days[at.weekday().num_days_from_monday() as usize] && time >= self.open && time < self.close
+    }
+
+    /// The next time support opens after `at` (`at` itself when open).
+    pub fn next_open(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        if self.is_open(at) {
+            return at;
+        }
+        (0..8)
+            .map(|d| (at.date_naive() + Duration::days(d)).and_time(self.open).and_utc())
+            .find(|t| *t > at && self.days[t.weekday().num_days_from_monday() as usize])
+            .unwrap_or(at)
+    }
+}
+
+const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
+const ID_LEN: usize = 5;
+
+/// Whether `id` is written as a ticket id.
+pub fn is_ticket_id(id: &str) -> bool {
+    id.len() == ID_LEN && id.bytes().all(|b| ID_ALPHABET.contains(&b))
+}
+
+/// A ticket id from `seed` (the chat and the time): five characters easy to read and type.
+fn ticket_id(seed: &str, attempt: u32) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(format!("{seed}|{attempt}").as_bytes());
+    digest.iter().take(ID_LEN).map(|b| ID_ALPHABET[*b as usize % ID_ALPHABET.len()] as char).collect()
+}
+
+fn outgoing(id: String, chat: &ChatKey, lang: Lang, notice: &Notice, now: DateTime<Utc>) -> Outgoing {
+    Outgoing {
+        id,
+        chat: chat.clone(),
+        lang,
+        notice: serde_json::to_value(notice).unwrap_or_default(),
+        attempts: 0,
+        next_at: Some(now),
+        created_at: now,
+        done_at: None,
+    }
+}
+
+/// The outbox id of message `n` of a ticket, to `to`.
+fn message_id(to: &ChatKey, ticket: &str, n: u32) -> String {
+    format!("{}|ticket|{ticket}|{n}", to.storage_key())
+}
+
+fn support_of<'a>(s: &Session<'a>) -> Option<&'a Support> {
+    s.bot.support.as_ref()
+}
+
+/// The chat's open ticket, if it has one.
+pub(crate) async fn open_ticket(s: &mut Session<'_>) -> Option<Ticket> {
+    support_of(s)?;
+    let ticket = s.bot.store.latest_ticket(s.chat).await.ok().flatten()?;
+    ticket.is_open(s.now).then_some(ticket)
+}
+
+/// "Talk to an agent": asks for the question, or says an open ticket is listening.
+pub(crate) async fn start(s: &mut Session<'_>) -> Replies {
+    let Some(support) = support_of(s) else {
+        s.state = State::Menu;
+        return Ok(vec![menus::main_menu(s, t!(s.lang, "support-unavailable"))]);
+    };
+    if let Some(ticket) = open_ticket(s).await {
+        let text = t!(s.lang, "support-already-open", ticket = ticket.id.as_str());
+        return Ok(vec![Reply::text(text).with_keyboard(ticket_keyboard(s.lang, &ticket.id))]);
+    }
+    s.state = State::AwaitingQuestion;
+    let mut text = t!(s.lang, "support-ask");
+    if !support.hours.is_open(s.now) {
+        text = format!("{text}\n\n{}", closed_note(s.lang, support, s.now));
+    }
+    Ok(vec![Reply::text(text).with_keyboard(vec![menus::menu_row(s.lang)])])
+}
+
+fn closed_note(lang: Lang, support: &Support, now: DateTime<Utc>) -> String {
+    let next = support.hours.next_open(now);
+    let time = support.hours.open.format("%H:%M").to_string();
+    t!(lang, "support-closed-now", day = format::date(lang, next.date_naive()), time = time)
+}
+
+fn ticket_keyboard(lang: Lang, id: &str) -> Vec<Vec<super::Button>> {
+    vec![vec![button(lang, "btn-close-my-ticket", Action::CloseTicket(id.to_owned()))], menus::menu_row(lang)]
+}
+
+/// The chat's recent lookups, for the agents: what it looked up, not who it is.
+async fn context(s: &mut Session<'_>, lang: Lang) -> String {
+    let activity = s.bot.store.activity(s.chat).await.unwrap_or_default();
+    let lines: Vec<String> = activity
+        .iter()
+        .take(3)
+        .map(|a| match &a.item {
+            ActivityItem::Lookup { biller, reference } => {
+                format!("• {} {reference}", views::biller_name(lang, *biller))
+            }
+            ActivityItem::Order { order_no, .. } => format!("• {order_no}"),
+        })
+        .collect();
+    if lines.is_empty() { t!(lang, "ticket-no-context") } else { lines.join("\n") }
+}
+
+/// The question typed: a new ticket, sent to the support chat.
+pub(crate) async fn open(s: &mut Session<'_>, question: &str) -> Replies {
+    let Some(support) = support_of(s) else {
+        s.state = State::Menu;
+        return Ok(vec![menus::main_menu(s, t!(s.lang, "support-unavailable"))]);
+    };
+    let question = question.trim();
+    if question.is_empty() {
+        return start(s).await;
+    }
+    let seed = format!("{}|{}", s.chat.storage_key(), s.now.timestamp_nanos_opt().unwrap_or_default());
+    let mut id = ticket_id(&seed, 0);
+    for attempt in 1..10 {
+        if s.bot.store.ticket(&id).await?.is_none() {
+            break;
+        }
+        id = ticket_id(&seed, attempt);
+    }
+    let ticket = Ticket {
+        id: id.clone(),
+        chat: s.chat.clone(),
+        lang: s.lang,
+        opened_at: s.now,
+        last_at: s.now,
+        closed_at: None,
+        messages: 1,
+    };
+    let agents = support.lang;
+    let text = t!(
+        agents,
+        "ticket-opened",
+        ticket = id.as_str(),
+        channel = t!(agents, &format!("channel-{}", s.chat.channel().tag())),
+        lang = t!(s.lang, "lang-name"),
+        question = question.to_owned(),
+        context = context(s, agents).await
+    );
+    let notice = Notice::ToSupport { ticket: id.clone(), text };
+    let tell = vec![outgoing(message_id(&support.chat, &id, 1), &support.chat, agents, &notice, s.now)];
+    s.writes.push(Op::Ticket { ticket, tell });
+    s.state = State::Menu;
+    let mut text = t!(s.lang, "support-opened", ticket = id.as_str());
+    if !support.hours.is_open(s.now) {
+        text = format!("{text}\n\n{}", closed_note(s.lang, support, s.now));
+    }
+    Ok(vec![Reply::text(text).with_keyboard(ticket_keyboard(s.lang, &id))])
+}
+
+/// Text from a customer with an open ticket: relayed to support.
+pub(crate) fn relay(s: &mut Session<'_>, mut ticket: Ticket, text: &str) -> Replies {
+    let Some(support) = support_of(s) else { return Ok(Vec::new()) };
+    ticket.messages += 1;
+    ticket.last_at = s.now;
+    let message =
+        t!(support.lang, "ticket-customer-says", ticket = ticket.id.as_str(), text = text.trim().to_owned());
+    let notice = Notice::ToSupport { ticket: ticket.id.clone(), text: message };
+    let id = message_id(&support.chat, &ticket.id, ticket.messages);
+    let tell = vec![outgoing(id, &support.chat, support.lang, &notice, s.now)];
+    let reply = Reply::text(t!(s.lang, "support-relayed", ticket = ticket.id.as_str()))
+        .with_keyboard(ticket_keyboard(s.lang, &ticket.id));
+    s.writes.push(Op::Ticket { ticket, tell });
+    Ok(vec![reply])
+}
+
+/// "Close my request" (customer) or "Close" (support chat).
+pub(crate) async fn close(s: &mut Session<'_>, id: &str) -> Replies {
+    let Some(support) = support_of(s) else { return start(s).await };
+    let from_support = *s.chat == support.chat;
+    let ticket = s.bot.store.ticket(id).await?.filter(|t| from_support || t.chat == *s.chat);
+    let Some(mut ticket) = ticket.filter(|t| t.closed_at.is_none()) else {
+        let text = t!(s.lang, "support-not-open", ticket = id.to_owned());
+        return Ok(vec![if from_support { Reply::text(text) } else { menus::main_menu(s, text) }]);
+    };
+    ticket.closed_at = Some(s.now);
+    ticket.messages += 1;
+    let n = ticket.messages;
+    let (to, lang, notice) = if from_support {
+        let notice =
+            Notice::FromSupport { ticket: ticket.id.clone(), text: String::new(), agent: None, closed: true };
+        (ticket.chat.clone(), ticket.lang, notice)
+    } else {
+        let text = t!(support.lang, "ticket-closed-by-customer", ticket = ticket.id.as_str());
+        (support.chat.clone(), support.lang, Notice::ToSupport { ticket: ticket.id.clone(), text })
+    };
+    let tell = vec![outgoing(message_id(&to, &ticket.id, n), &to, lang, &notice, s.now)];
+    let id = ticket.id.clone();
+    s.writes.push(Op::Ticket { ticket, tell });
+    if from_support {
+        return Ok(vec![Reply::text(t!(s.lang, "ticket-closed-told", ticket = id.as_str()))]);
+    }
+    s.state = State::Menu;
+    Ok(vec![menus::main_menu(s, t!(s.lang, "support-closed-by-you", ticket = id.as_str()))])
+}
+
+/// What the support chat sends: `/reply ID text`, a reply to a ticket's message, `/close ID`, the
+/// close button. Anything else gets the agents' help.
+pub(crate) async fn agent_step(
+    s: &mut Session<'_>,
+    input: Input,
+    replying_to: Option<&str>,
+    agent: Option<&str>,
+) -> Replies {
+    s.state = State::Menu;
+    // The support chat speaks the agents' language, whatever each agent's client says.
+    if let (None, Some(support)) = (s.prefs.lang, support_of(s)) {
+        s.lang = support.lang;
+    }
+    match input {
+        Input::Command { name, arg } if name == "reply" => {
+            let arg = arg.unwrap_or_default();
+            let (id, text) = arg.trim().split_once(char::is_whitespace).unwrap_or((arg.trim(), ""));
+            answer(s, &id.to_ascii_uppercase(), text, agent).await
+        }
+        Input::Command { name, arg } if name == "close" => {
+            close(s, &arg.unwrap_or_default().trim().to_ascii_uppercase()).await
+        }
+        Input::Button(payload) => match Action::decode(&payload) {
+            Some(Action::CloseTicket(id)) => close(s, &id).await,
+            _ => Ok(vec![Reply::text(t!(s.lang, "support-agent-help"))]),
+        },
+        Input::Text(text) => match replying_to.and_then(ticket_in) {
+            Some(id) => answer(s, &id, &text, agent).await,
+            None => Ok(vec![Reply::text(t!(s.lang, "support-agent-help"))]),
+        },
+        Input::Command { .. } => Ok(vec![Reply::text(t!(s.lang, "support-agent-help"))]),
+    }
+}
+
+/// The ticket id a support-chat message names (`🎫 K7M2Q`).
+fn ticket_in(text: &str) -> Option<String> {
+    let after = text.split_once('🎫')?.1.trim_start();
+    let id: String = after.chars().take(ID_LEN).collect();
+    is_ticket_id(&id).then_some(id)
+}
+
+/// An agent's answer to ticket `id`, sent to its customer.
+async fn answer(s: &mut Session<'_>, id: &str, text: &str, agent: Option<&str>) -> Replies {
+    let text = text.trim();
+    if !is_ticket_id(id) || text.is_empty() {
+        return Ok(vec![Reply::text(t!(s.lang, "support-agent-help"))]);
+    }
+    let show_agent = support_of(s).is_some_and(|sp| sp.show_agent);
+    let Some(mut ticket) = s.bot.store.ticket(id).await?.filter(|t| t.is_open(s.now)) else {
+        return Ok(vec![Reply::text(t!(s.lang, "support-not-open", ticket = id.to_owned()))]);
+    };
+    ticket.messages += 1;
+    ticket.last_at = s.now;
+    let agent = agent.filter(|_| show_agent).map(str::to_owned);
+    let notice =
+        Notice::FromSupport { ticket: ticket.id.clone(), text: text.to_owned(), agent, closed: false };
+    let tell = vec![outgoing(
+        message_id(&ticket.chat, &ticket.id, ticket.messages),
+        &ticket.chat,
+        ticket.lang,
+        &notice,
+        s.now,
+    )];
+    s.writes.push(Op::Ticket { ticket, tell });
+    Ok(vec![Reply::text(t!(s.lang, "support-answer-sent", ticket = id.to_owned()))])
+}
