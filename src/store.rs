@@ -381,6 +381,8 @@ pub struct Swept {
     pub orders: usize,
     pub activity: usize,
     pub dialogues: usize,
+    /// Support tickets whose last message is as old as the orders kept.
+    pub tickets: usize,
 }
 
 /// Which held notice: opaque, from [`Store::held`].

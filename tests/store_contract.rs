@@ -648,9 +648,23 @@ async fn orders_lookups_and_idle_dialogues_are_swept_after_their_time(store: Sto
     let item = |n: u64| ActivityItem::Order { order_no: order_no(n), status: OrderStatus::Pending };
     batch.push(Op::Activity { chat: active.clone(), item: item(1), at: t0 - Duration::days(190) });
     batch.push(Op::Activity { chat: active.clone(), item: item(2), at: t0 - Duration::days(5) });
+    for (id, days) in [("OLDT2", 200), ("NEWT3", 3)] {
+        let at = t0 - Duration::days(days);
+        let ticket = Ticket {
+            id: id.into(),
+            chat: active.clone(),
+            lang: Lang::En,
+            opened_at: at,
+            last_at: at,
+            closed_at: Some(at),
+            messages: 2,
+        };
+        batch.push(Op::Ticket { ticket, tell: Vec::new() });
+    }
     store.commit(batch).await.unwrap();
     let swept = store.sweep_expired(t0 - Duration::days(180), t0 - Duration::days(30)).await.unwrap();
-    assert_eq!((swept.orders, swept.activity, swept.dialogues), (1, 1, 2), "{swept:?}");
+    assert_eq!((swept.orders, swept.activity, swept.dialogues, swept.tickets), (1, 1, 2, 1), "{swept:?}");
+    assert!(store.ticket("OLDT2").await.unwrap().is_none() && store.ticket("NEWT3").await.unwrap().is_some());
     assert!(store.order(&old).await.unwrap().is_none());
     assert!(store.order(&fresh).await.unwrap().is_some());
     assert_eq!(store.dialogue::<State>(&idle).await.unwrap(), None);

@@ -872,10 +872,15 @@ impl PgStore {
         .bind(idle_before)
         .execute(&self.pool)
         .await?;
+        let tickets = sqlx::query("DELETE FROM tickets WHERE (data->'data'->>'last_at')::timestamptz < $1")
+            .bind(orders_before)
+            .execute(&self.pool)
+            .await?;
         Ok(Swept {
             orders: orders.rows_affected() as usize,
             activity: activity.rows_affected() as usize,
             dialogues: dialogues.rows_affected() as usize,
+            tickets: tickets.rows_affected() as usize,
         })
     }
 

@@ -995,6 +995,18 @@ impl SledStore {
                 swept.activity += 1;
             }
         }
+        for entry in inner.tickets.iter() {
+            let (id, bytes) = entry?;
+            let ticket = self.decode::<Ticket>(&inner.tickets, &id, &bytes);
+            if ticket.as_ref().is_some_and(|t| t.last_at < orders_before) {
+                let chat = ticket.map(|t| t.chat.storage_key()).unwrap_or_default();
+                if inner.ticket_of.get(chat.as_bytes())?.is_some_and(|latest| latest == id) {
+                    inner.ticket_of.remove(chat.as_bytes())?;
+                }
+                inner.tickets.remove(id)?;
+                swept.tickets += 1;
+            }
+        }
         for entry in inner.dialogue.iter() {
             let (chat, _) = entry?;
             let prefs: Option<Prefs> = self.read(&inner.prefs, &chat)?;
