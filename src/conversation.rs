@@ -58,6 +58,8 @@ pub struct Incoming {
     pub reply_to: Option<String>,
     /// The sender's first name, shown to customers only if operators chose to name agents.
     pub sender_name: Option<String>,
+    /// The message's text as typed, when `input` may have read a keyword in it.
+    pub typed: Option<String>,
 }
 
 impl Incoming {
@@ -72,7 +74,14 @@ impl Incoming {
             inbox_id: None,
             reply_to: None,
             sender_name: None,
+            typed: None,
         }
+    }
+
+    /// The text as typed (a channel that read a keyword in it keeps the words too).
+    pub fn typed(mut self, text: impl Into<String>) -> Incoming {
+        self.typed = Some(text.into());
+        self
     }
 
     /// A reply to the bot's message whose text is `text`, sent by `sender`.
@@ -391,7 +400,14 @@ impl Bot {
             let support_chat = self.inner.support.as_ref().is_some_and(|sp| sp.chat == *chat);
             let step = if support_chat {
                 let (reply_to, sender) = (incoming.reply_to.as_deref(), incoming.sender_name.as_deref());
-                support::agent_step(&mut session, incoming.input, reply_to, sender).await?
+                // An answer to a ticket is what it says, even when it starts like a keyword.
+                let input = match (&incoming.input, reply_to, incoming.typed.clone()) {
+                    (Input::Command { .. }, Some(_), Some(typed)) if !typed.trim_start().starts_with('/') => {
+                        Input::Text(typed)
+                    }
+                    _ => incoming.input.clone(),
+                };
+                support::agent_step(&mut session, input, reply_to, sender).await?
             } else if first_contact {
                 flow::first_contact(&mut session, incoming.input).await?
             } else {

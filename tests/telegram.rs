@@ -665,3 +665,57 @@ async fn a_flooding_chat_is_told_once_to_slow_down_its_extra_updates_dropped_and
     let pending: Vec<(String, TelegramInbound)> = store.inbox_pending(INBOX_PREFIX).await.unwrap();
     assert!(pending.is_empty(), "nothing is left to take up after a restart: {pending:?}");
 }
+
+#[tokio::test]
+async fn an_agent_answers_a_ticket_by_replying_to_it_in_the_support_group() {
+    use billbot::conversation::support::{Support, SupportHours};
+    const GROUP: i64 = -2_001;
+    const AGENT_USER: i64 = 702;
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::app_settings(dir.path(), SandboxConfig::default());
+    settings.telegram = Some(self::settings(&fake));
+    settings.tracking.tracker.tick = Duration::from_millis(50);
+    settings.support = Some(Support {
+        chat: billbot::domain::ChatKey::telegram(GROUP),
+        lang: billbot::i18n::Lang::Fr,
+        hours: SupportHours::parse("00:00-23:59", "mon-sun").unwrap(),
+        show_agent: false,
+    });
+    let app = billbot::app::build(settings).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(billbot::app::Listeners::default(), async {
+        let _ = stopped.await;
+    }));
+    let mut bot = Running { fake: fake.clone(), dir, stop: Some(stop), task: Some(task) };
+
+    let ask = bot.say(701, "en", "/support").await;
+    assert!(ask.text.contains("Type your question"), "{}", ask.text);
+    let opened = bot.say(701, "en", "Where is my token? <b>&</b>").await;
+    assert!(opened.text.starts_with("✅ Sent to our support team as request "), "{}", opened.text);
+    let id: String = opened.text.split("request ").nth(1).unwrap().chars().take(5).collect();
+    let tickets = fake.wait_until(GROUP, "the ticket", |m| m.iter().any(|s| s.text.contains('🎫'))).await;
+    let ticket = tickets.iter().find(|s| s.text.contains('🎫')).unwrap().clone();
+    assert!(ticket.text.contains("Where is my token? <b>&</b>"), "escaped and intact: {}", ticket.text);
+
+    fake.user_replies_in_group(GROUP, AGENT_USER, "fr", &ticket, "Bonjour, le jeton est dans votre reçu.");
+    let answers =
+        fake.wait_until(701, "the agent's answer", |m| m.iter().any(|s| s.text.contains("💬 Support"))).await;
+    let answer = answers.iter().find(|s| s.text.contains("💬 Support")).unwrap();
+    assert!(
+        answer.text.contains(&format!("request {id}:\nBonjour, le jeton est dans votre reçu.")),
+        "{}",
+        answer.text
+    );
+    assert!(!answer.text.contains("Awa"), "the agent stays anonymous");
+    let told = fake
+        .wait_until(GROUP, "the confirmation", |m| m.iter().any(|s| s.text.starts_with("✅ Transmis")))
+        .await;
+    assert!(told.iter().any(|s| s.text == format!("✅ Transmis au client de {id}.")));
+
+    fake.user_says_in_group(GROUP, AGENT_USER, "fr", &format!("/close {id}"));
+    let closed =
+        fake.wait_until(701, "the close", |m| m.iter().any(|s| s.text.contains("closed your request"))).await;
+    assert!(closed.iter().any(|s| s.text.starts_with(&format!("✅ Support closed your request {id}."))));
+    bot.stop().await;
+}

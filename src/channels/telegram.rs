@@ -161,9 +161,10 @@ pub struct TelegramInbound {
     pub sent_at: Option<DateTime<Utc>>,
     /// When this instance took it in.
     pub received_at: DateTime<Utc>,
-    /// The text of the bot's message this one replies to (an agent answering a ticket).
+    /// The text of the bot's message this one replies to (an agent answering a ticket), and
+    /// this message's own text as typed.
     #[serde(default)]
-    pub reply_to: Option<String>,
+    pub reply_to: Option<(String, String)>,
     /// The sender's first name.
     #[serde(default)]
     pub sender: Option<String>,
@@ -267,7 +268,10 @@ impl Telegram {
         incoming.lang_code = inbound.lang_code.clone();
         incoming.sent_at = inbound.sent_at;
         incoming.inbox_id = Some(inbound.inbox_id());
-        let incoming = incoming.replying(inbound.reply_to.clone(), inbound.sender.clone());
+        let incoming = match inbound.reply_to.clone() {
+            Some((replied, typed)) => incoming.replying(Some(replied), inbound.sender.clone()).typed(typed),
+            None => incoming.replying(None, inbound.sender.clone()),
+        };
         let replies = self.inner.core.handle(incoming).await;
         if let Err(e) = deliver(&self.inner.bot, &self.inner.pacer, chat, pressed, &replies).await {
             tracing::warn!(chat = chat.0, error = %e, "a reply could not be delivered");
@@ -310,6 +314,11 @@ pub fn inbound(agents: &Agents, update: &Update) -> Option<TelegramInbound> {
                 return None;
             }
             let text = msg.text().or(msg.caption()).unwrap_or_default();
+            let reply_to = msg
+                .reply_to_message()
+                .filter(|replied| replied.from.as_ref().is_some_and(|u| u.is_bot))
+                .and_then(|replied| replied.text())
+                .map(str::to_owned);
             Some(TelegramInbound {
                 update_id,
                 chat: msg.chat.id.0,
@@ -320,11 +329,9 @@ pub fn inbound(agents: &Agents, update: &Update) -> Option<TelegramInbound> {
                 pressed: None,
                 sent_at: Some(msg.date),
                 received_at: Utc::now(),
-                reply_to: msg
-                    .reply_to_message()
-                    .filter(|replied| replied.from.as_ref().is_some_and(|u| u.is_bot))
-                    .and_then(|replied| replied.text())
-                    .map(str::to_owned),
+                // With the words as typed: in the support chat an answer is what it says, not a
+                // keyword ("Bonjour, …" is not a hello there).
+                reply_to: reply_to.map(|replied| (replied, text.to_owned())),
                 sender: Some(user.first_name.clone()),
             })
         }

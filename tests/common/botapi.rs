@@ -146,12 +146,36 @@ impl FakeTelegram {
 
     /// The user `user_id` types `text` in the group `group_id`.
     pub fn user_says_in_group(&self, group_id: i64, user_id: i64, lang: &str, text: &str) {
-        let message = json!({
+        let mut message = json!({
             "message_id": 4_000_000 + user_id,
             "date": 1_764_000_000,
             "chat": Self::group(group_id),
             "from": Self::user(user_id, lang),
             "text": text,
+        });
+        if text.starts_with('/') {
+            let length = text.split_whitespace().next().unwrap_or_default().encode_utf16().count();
+            message["entities"] = json!([{"type": "bot_command", "offset": 0, "length": length}]);
+        }
+        self.push_update(|id| json!({"update_id": id, "message": message}));
+    }
+
+    /// The user `user_id` answers the bot's message `replied` in the group `group_id` (a Telegram
+    /// reply: the message carries the one it answers).
+    pub fn user_replies_in_group(&self, group_id: i64, user_id: i64, lang: &str, replied: &Sent, text: &str) {
+        let message = json!({
+            "message_id": 5_000_000 + user_id,
+            "date": 1_764_000_000,
+            "chat": Self::group(group_id),
+            "from": Self::user(user_id, lang),
+            "text": text,
+            "reply_to_message": {
+                "message_id": replied.message_id,
+                "date": 1_764_000_000,
+                "chat": Self::group(group_id),
+                "from": {"id": BOT_ID, "is_bot": true, "first_name": "billbot", "username": "billbot_test_bot"},
+                "text": replied.text,
+            },
         });
         self.push_update(|id| json!({"update_id": id, "message": message}));
     }
