@@ -230,3 +230,31 @@ fn support_settings_hours_and_tickets_expire() {
     assert!(Ticket { last_at: now - Duration::hours(23), ..ticket.clone() }.is_open(now));
     let _ = Op::Ticket { ticket, tell: Vec::new() };
 }
+
+#[tokio::test]
+async fn after_a_failed_lookup_the_ticket_says_what_it_is_about() {
+    use billbot::sandbox::fixtures::orders;
+    let h = Harness::new().await;
+    let bot = bot(&h, always(), false);
+    let store = bot.store().clone();
+    let mut c = chat(&bot, ChatKey::telegram(505), "en");
+    let failed = c.say(&format!("/status {}", orders::UNKNOWN)).await;
+    assert!(failed.contains("GB - 202611200899999999999"), "{failed}");
+    c.press("Talk to an agent").await;
+    let id = ticket_id(&c.say("I paid but the order is not found").await);
+    let ticket = text(&message(&store, &ChatKey::telegram(SUPPORT), &id, 1).await);
+    assert!(
+        ticket.contains("À propos de : GB - 202611200899999999999 (la consultation a échoué)"),
+        "{ticket}"
+    );
+    // And after a bill lookup that failed.
+    let mut d = chat(&bot, ChatKey::telegram(506), "fr");
+    d.say("/bill").await;
+    d.press("Senelec").await;
+    let failed = d.say("90000000500").await;
+    assert!(d.has_button("Réessayer") && d.has_button("Parler à un agent"), "{failed} {:?}", d.labels());
+    d.press("Parler à un agent").await;
+    let id = ticket_id(&d.say("Le site ne répond pas").await);
+    let ticket = text(&message(&store, &ChatKey::telegram(SUPPORT), &id, 1).await);
+    assert!(ticket.contains("À propos de : Senelec 90000000500"), "{ticket}");
+}

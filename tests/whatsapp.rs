@@ -805,3 +805,46 @@ async fn a_reminder_inside_the_window_is_a_message_outside_it_its_template_or_no
     assert!(!text(&back).contains("Rappel"), "not held for later: {}", text(&back));
     bot.stop().await;
 }
+
+#[tokio::test]
+async fn a_customer_talks_to_support_on_a_whatsapp_number_through_the_graph_api() {
+    use billbot::conversation::support::{Support, SupportHours};
+    const DESK: &str = "221770000999";
+    let with_support = |s: &mut Settings| {
+        s.tracking.tracker.tick = Duration::from_millis(50);
+        s.support = Some(Support {
+            chat: ChatKey::whatsapp(DESK),
+            lang: billbot::i18n::Lang::Fr,
+            hours: SupportHours::parse("00:00-23:59", "mon-sun").unwrap(),
+            show_agent: false,
+        });
+    };
+    let mut bot =
+        Running::start_with(FakeWhatsApp::start().await, tempfile::tempdir().unwrap(), with_support).await;
+    let (awa, desk) = (WaUser::phone(AWA), WaUser::phone(DESK));
+    // The desk has written within 24 hours: tickets reach it as messages.
+    bot.say(&desk, "bonjour").await;
+    bot.say(&awa, "menu").await;
+    bot.press(&awa, "Français").await;
+    let ask = bot.press(&awa, "Parler à un agent").await;
+    assert!(text(&ask).contains("Écrivez votre question"), "{}", text(&ask));
+    let opened = bot.say(&awa, "Mon compteur Woyofal est bloqué").await;
+    let opened = text(&opened);
+    assert!(opened.contains("✅ Transmis à notre service client"), "{opened}");
+    let id: String = opened.split("demande ").nth(1).unwrap().chars().take(5).collect();
+    let tickets = bot.fake.wait_until(DESK, "the ticket", |m| m.iter().any(|s| s.text.contains('🎫'))).await;
+    let ticket = tickets.iter().find(|s| s.text.contains('🎫')).unwrap();
+    assert!(
+        ticket.text.contains("Mon compteur Woyofal est bloqué")
+            && ticket.text.contains("(WhatsApp, Français)")
+    );
+    assert!(!ticket.text.contains(AWA), "no phone number for agents: {}", ticket.text);
+    let sent = bot.say(&desk, &format!("/reply {id} Nous le débloquons.")).await;
+    assert!(text(&sent).contains(&format!("Transmis au client de {id}")), "{}", text(&sent));
+    let answers =
+        bot.fake.wait_until(AWA, "the answer", |m| m.iter().any(|s| s.text.contains("Service client"))).await;
+    let answer = answers.iter().find(|s| s.text.contains("Service client")).unwrap();
+    assert!(answer.text.contains("Nous le débloquons."), "{}", answer.text);
+    bot.assert_nothing_rejected();
+    bot.stop().await;
+}

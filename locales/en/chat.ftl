@@ -168,3 +168,4 @@ ticket-no-context = none
 channel-tg = Telegram
 channel-wa = WhatsApp
 channel-term = terminal
+ticket-about = About: { $about } (the lookup failed)

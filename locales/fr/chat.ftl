@@ -168,3 +168,4 @@ ticket-no-context = aucune
 channel-tg = Telegram
 channel-wa = WhatsApp
 channel-term = terminal
+ticket-about = À propos de : { $about } (la consultation a échoué)

@@ -166,14 +166,14 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
             let text = views::upstream_error(s.lang, e.kind(), ErrorSubject::Reference(&reference));
             let mut row = Vec::new();
             if e.kind() != ErrorKind::NotFound {
-                row.push(button(s.lang, "btn-try-again", Action::Inquire(reference)));
+                row.push(button(s.lang, "btn-try-again", Action::Inquire(reference.clone())));
             }
             row.push(button(s.lang, "btn-another-reference", Action::Biller(biller)));
             row.push(button(s.lang, "btn-menu", Action::Menu));
             let hint = t!(s.lang, "bill-type-another", kind = views::reference_kind(s.lang, biller));
             let mut keyboard = vec![row];
             if s.bot.support.is_some() {
-                keyboard.push(vec![button(s.lang, "btn-support", Action::Support)]);
+                keyboard.push(vec![button(s.lang, "btn-support", Action::SupportReference(reference))]);
             }
             Ok(vec![Reply::text(format!("{text}\n\n{hint}")).with_keyboard(keyboard)])
         }

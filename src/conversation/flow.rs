@@ -118,7 +118,12 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
         Action::OtherBiller(reference) => Ok(vec![bill::other_biller(s, &reference)]),
         Action::Remind { reference, due_day, days } => reminders::set(s, reference, due_day, days).await,
         Action::Reminders => reminders::list(s, None, None).await,
-        Action::Support => support::start(s).await,
+        Action::Support => support::start(s, None).await,
+        Action::SupportOrder(order_no) => support::start(s, Some(order_no.to_string())).await,
+        Action::SupportReference(r) => {
+            let about = format!("{} {}", crate::views::biller_name(s.lang, r.biller()), r.as_str());
+            support::start(s, Some(about)).await
+        }
         Action::CloseTicket(id) => support::close(s, &id).await,
         Action::CancelReminder(reference) => reminders::cancel(s, reference).await,
         Action::Save(reference) => saved::save(s, reference).await,
@@ -165,7 +170,7 @@ async fn text_input(s: &mut Session<'_>, text: &str) -> Replies {
     match s.state.clone() {
         State::AwaitingReference { biller } => bill::typed_reference(s, biller, text).await,
         State::AwaitingOrderNo => order::check_typed(s, text).await,
-        State::AwaitingQuestion => support::open(s, text).await,
+        State::AwaitingQuestion { about } => support::open(s, text, about).await,
         State::AfterBill { biller } => match bill::same_biller(biller, text) {
             Some(reference) => bill::inquire_assumed(s, reference).await,
             None => understand(s, text).await,

@@ -67,13 +67,13 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
             let text = views::upstream_error(s.lang, e.kind(), ErrorSubject::Order(&shown));
             let mut row = Vec::new();
             if e.kind() != ErrorKind::NotFound {
-                row.push(button(s.lang, "btn-try-again", Action::Order(order_no)));
+                row.push(button(s.lang, "btn-try-again", Action::Order(order_no.clone())));
             }
             row.push(button(s.lang, "btn-menu", Action::Menu));
             let hint = t!(s.lang, "status-type-another");
             let mut keyboard = vec![row];
             if s.bot.support.is_some() {
-                keyboard.push(vec![button(s.lang, "btn-support", Action::Support)]);
+                keyboard.push(vec![button(s.lang, "btn-support", Action::SupportOrder(order_no))]);
             }
             Ok(vec![Reply::text(format!("{text}\n\n{hint}")).with_keyboard(keyboard)])
         }

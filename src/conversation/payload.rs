@@ -44,6 +44,10 @@ pub enum Action {
     CancelReminder(CustomerReference),
     /// Talk to a person: open a support request.
     Support,
+    /// Talk to a person about this order (after an error).
+    SupportOrder(OrderNo),
+    /// Talk to a person about this reference (after an error).
+    SupportReference(CustomerReference),
     /// Close this support request (the customer's own, or, in the support chat, any).
     CloseTicket(String),
     /// Save this reference for the chat (then ask for a nickname).
@@ -87,6 +91,8 @@ impl Action {
             }
             Action::Reminders => "rl".to_owned(),
             Action::Support => "hp".to_owned(),
+            Action::SupportOrder(o) => format!("ho:{}", o.digits()),
+            Action::SupportReference(r) => format!("hq:{}:{}", r.biller().key(), r.as_str()),
             Action::CloseTicket(id) => format!("hc:{id}"),
             Action::CancelReminder(r) => format!("rx:{}:{}", r.biller().key(), r.as_str()),
             Action::Saved(0) => "sl".to_owned(),
@@ -124,6 +130,8 @@ impl Action {
             ("ob", Some(key), Some(reference)) => Action::OtherBiller(reference_of(key, reference)?),
             ("rl", None, None) => Action::Reminders,
             ("hp", None, None) => Action::Support,
+            ("ho", Some(digits), None) => Action::SupportOrder(OrderNo::parse(digits).ok()?),
+            ("hq", Some(key), Some(reference)) => Action::SupportReference(reference_of(key, reference)?),
             ("hc", Some(id), None) if crate::conversation::support::is_ticket_id(id) => {
                 Action::CloseTicket(id.to_owned())
             }

@@ -28,6 +28,10 @@ pub enum State {
     AwaitingProof { order_no: OrderNo },
     /// Asked whether to erase everything kept about the chat.
     ConfirmingForget,
-    /// Asked for the question to send to support ("Talk to an agent").
-    AwaitingQuestion,
+    /// Asked for the question to send to support ("Talk to an agent"), about what (an order
+    /// number or a reference, as agents read it) when it came after an error.
+    AwaitingQuestion {
+        #[serde(default)]
+        about: Option<String>,
+    },
 }

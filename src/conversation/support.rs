@@ -152,7 +152,7 @@ pub(crate) async fn open_ticket(s: &mut Session<'_>) -> Option<Ticket> {
 }
 
 /// "Talk to an agent": asks for the question, or says an open ticket is listening.
-pub(crate) async fn start(s: &mut Session<'_>) -> Replies {
+pub(crate) async fn start(s: &mut Session<'_>, about: Option<String>) -> Replies {
     let Some(support) = support_of(s) else {
         s.state = State::Menu;
         return Ok(vec![menus::main_menu(s, t!(s.lang, "support-unavailable"))]);
@@ -161,7 +161,7 @@ pub(crate) async fn start(s: &mut Session<'_>) -> Replies {
         let text = t!(s.lang, "support-already-open", ticket = ticket.id.as_str());
         return Ok(vec![Reply::text(text).with_keyboard(ticket_keyboard(s.lang, &ticket.id))]);
     }
-    s.state = State::AwaitingQuestion;
+    s.state = State::AwaitingQuestion { about };
     let mut text = t!(s.lang, "support-ask");
     if !support.hours.is_open(s.now) {
         text = format!("{text}\n\n{}", closed_note(s.lang, support, s.now));
@@ -196,14 +196,14 @@ async fn context(s: &mut Session<'_>, lang: Lang) -> String {
 }
 
 /// The question typed: a new ticket, sent to the support chat.
-pub(crate) async fn open(s: &mut Session<'_>, question: &str) -> Replies {
+pub(crate) async fn open(s: &mut Session<'_>, question: &str, about: Option<String>) -> Replies {
     let Some(support) = support_of(s) else {
         s.state = State::Menu;
         return Ok(vec![menus::main_menu(s, t!(s.lang, "support-unavailable"))]);
     };
     let question = question.trim();
     if question.is_empty() {
-        return start(s).await;
+        return start(s, about).await;
     }
     let seed = format!("{}|{}", s.chat.storage_key(), s.now.timestamp_nanos_opt().unwrap_or_default());
     let mut id = ticket_id(&seed, 0);
@@ -232,6 +232,10 @@ pub(crate) async fn open(s: &mut Session<'_>, question: &str) -> Replies {
         question = question.to_owned(),
         context = context(s, agents).await
     );
+    let text = match about {
+        Some(about) => format!("{text}\n\n{}", t!(agents, "ticket-about", about = about)),
+        None => text,
+    };
     let notice = Notice::ToSupport { ticket: id.clone(), text };
     let tell = vec![outgoing(message_id(&support.chat, &id, 1), &support.chat, agents, &notice, s.now)];
     s.writes.push(Op::Ticket { ticket, tell });
@@ -261,7 +265,7 @@ pub(crate) fn relay(s: &mut Session<'_>, mut ticket: Ticket, text: &str) -> Repl
 
 /// "Close my request" (customer) or "Close" (support chat).
 pub(crate) async fn close(s: &mut Session<'_>, id: &str) -> Replies {
-    let Some(support) = support_of(s) else { return start(s).await };
+    let Some(support) = support_of(s) else { return start(s, None).await };
     let from_support = *s.chat == support.chat;
     let ticket = s.bot.store.ticket(id).await?.filter(|t| from_support || t.chat == *s.chat);
     let Some(mut ticket) = ticket.filter(|t| t.closed_at.is_none()) else {
