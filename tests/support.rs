@@ -258,3 +258,13 @@ async fn after_a_failed_lookup_the_ticket_says_what_it_is_about() {
     let ticket = text(&message(&store, &ChatKey::telegram(SUPPORT), &id, 1).await);
     assert!(ticket.contains("À propos de : Senelec 90000000500"), "{ticket}");
 }
+
+#[tokio::test]
+async fn help_offers_support_only_where_there_is_one() {
+    let h = Harness::new().await;
+    let with = bot(&h, always(), false);
+    let mut c = chat(&with, ChatKey::telegram(507), "en");
+    assert!(c.say("/help").await.contains("/support: talk to a person"), "{}", c.text());
+    let mut d = h.chat("no-support-help", "en", Role::Customer);
+    assert!(!d.say("/help").await.contains("/support"), "{}", d.text());
+}

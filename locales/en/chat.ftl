@@ -12,12 +12,12 @@ help =
     /status GB - 2022…: the status of an order
     /orders: your past orders and lookups, to check them again
     /reminders: your reminders of bills' due dates, to cancel them
-    /support: talk to a person from our support team
     /lang: français or English
     /cancel: leave what you are doing
     /help: this list
     /forget: erase everything I keep about this chat
     You can also type a reference or an order number at any time, or just a word: menu, bill, status, orders, language, cancel, help.
+help-support = /support: talk to a person from our support team
 help-agent = /history: the merchant's recent transactions (agents)
 lang-choose = Choose your language:
 lang-set = Language: English.

@@ -12,12 +12,12 @@ help =
     /status GB - 2022… : le statut d'une commande
     /orders : vos commandes et consultations passées, pour les revérifier
     /reminders : vos rappels d'échéance, pour les annuler
-    /support : parler à une personne de notre service client
     /lang : français ou English
     /cancel : abandonner l'étape en cours
     /help : cette liste
     /forget : effacer tout ce que je garde sur cette discussion
     Vous pouvez aussi saisir une référence ou un numéro de commande à tout moment, ou simplement un mot : menu, facture, statut, commandes, langue, annuler, aide.
+help-support = /support : parler à une personne de notre service client
 help-agent = /history : les transactions récentes du marchand (agents)
 lang-choose = Choisissez votre langue :
 lang-set = Langue : français.

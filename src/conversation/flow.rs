@@ -99,6 +99,10 @@ async fn command(s: &mut Session<'_>, name: &str, arg: Option<&str>) -> Replies 
 
 fn help_text(s: &Session<'_>) -> String {
     let mut text = t!(s.lang, "help");
+    if s.bot.support.is_some() {
+        text.push('\n');
+        text.push_str(&t!(s.lang, "help-support"));
+    }
     if s.role == super::Role::Agent {
         text.push('\n');
         text.push_str(&t!(s.lang, "help-agent"));
