@@ -366,17 +366,7 @@ impl PgStore {
                     watch
                 };
                 self.update(conn, &WATCHES, order_no.digits(), each).await?;
-                for outgoing in tell {
-                    sqlx::query(
-                        "INSERT INTO outbox (id, data, next_at) VALUES ($1, $2::jsonb, $3)
-                         ON CONFLICT (id) DO NOTHING",
-                    )
-                    .bind(&outgoing.id)
-                    .bind(text(encode(&outgoing)?))
-                    .bind(outgoing.next_at)
-                    .execute(&mut *conn)
-                    .await?;
-                }
+                record_outgoing(conn, &tell).await?;
             }
             Op::Ticket { ticket, tell } => {
                 sqlx::query(
@@ -389,16 +379,7 @@ impl PgStore {
                 .bind(text(encode(&ticket)?))
                 .execute(&mut *conn)
                 .await?;
-                for outgoing in tell {
-                    sqlx::query(
-                        "INSERT INTO outbox (id, data, next_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (id) DO NOTHING",
-                    )
-                    .bind(&outgoing.id)
-                    .bind(text(encode(&outgoing)?))
-                    .bind(outgoing.next_at)
-                    .execute(&mut *conn)
-                    .await?;
-                }
+                record_outgoing(conn, &tell).await?;
             }
             Op::Remind { reminder } => {
                 let (chat, reference) = (reminder.chat.clone(), reminder.reference.clone());
@@ -923,16 +904,7 @@ impl PgStore {
                     .await?;
             }
         }
-        for outgoing in tell {
-            sqlx::query(
-                "INSERT INTO outbox (id, data, next_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (id) DO NOTHING",
-            )
-            .bind(&outgoing.id)
-            .bind(text(encode(&outgoing)?))
-            .bind(outgoing.next_at)
-            .execute(&mut *conn)
-            .await?;
-        }
+        record_outgoing(conn, &tell).await?;
         Ok(())
     }
 
@@ -1055,6 +1027,22 @@ impl PgStore {
             })
             .collect())
     }
+}
+
+/// Puts notices in the outbox, in the caller's transaction; one whose id is known already is not
+/// recorded again.
+async fn record_outgoing(conn: &mut PgConnection, tell: &[Outgoing]) -> Result<(), StoreError> {
+    for outgoing in tell {
+        sqlx::query(
+            "INSERT INTO outbox (id, data, next_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&outgoing.id)
+        .bind(text(encode(outgoing)?))
+        .bind(outgoing.next_at)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Records whose table carries their next check (watches), so that the schedule is a query.

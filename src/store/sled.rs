@@ -128,10 +128,14 @@ fn due_key(at: DateTime<Utc>, order: &OrderNo) -> Vec<u8> {
 }
 
 /// A [`super::TellingUpdate`] that may borrow (a claim records what it found).
-type TellingFn<'a> = Box<dyn FnMut(Option<Watch>) -> (Option<Watch>, Vec<Outgoing>) + Send + 'a>;
+type TellingFn<'a> = Telling<'a, Watch>;
+
+/// A change to a scheduled record that tells chats something: the new record (`None` removes
+/// it) and the notices to record, from the stored one. It may run more than once.
+type Telling<'a, T> = Box<dyn FnMut(Option<T>) -> (Option<T>, Vec<Outgoing>) + Send + 'a>;
 
 /// A [`super::ReminderUpdate`] that may borrow.
-type ReminderFn<'a> = Box<dyn FnMut(Option<Reminder>) -> (Option<Reminder>, Vec<Outgoing>) + Send + 'a>;
+type ReminderFn<'a> = Telling<'a, Reminder>;
 
 fn outgoing_due_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
     let mut key = millis(at).to_vec();
@@ -796,50 +800,9 @@ impl SledStore {
         entry: Option<&[u8]>,
         update: ReminderFn<'_>,
     ) -> Result<(), StoreError> {
-        use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError;
         let inner = &self.inner;
-        let update = std::cell::RefCell::new(update);
-        let trees = (&inner.reminders, &inner.reminder_due, &inner.outbox, &inner.outbox_due);
-        let result = trees.transaction(|(reminders, due, outbox, outbox_due)| {
-            let stored = reminders.get(key)?;
-            let current =
-                stored.as_ref().and_then(|bytes| self.decode::<Reminder>(&inner.reminders, key, bytes));
-            let before = current.as_ref().map(|r| reminder_due_key(r.next_at, key));
-            let (new, tell) = (update.borrow_mut())(current);
-            for outgoing in tell {
-                if outbox.get(outgoing.id.as_bytes())?.is_some() {
-                    continue;
-                }
-                let bytes = encode(&outgoing).map_err(ConflictableTransactionError::Abort)?;
-                outbox.insert(outgoing.id.as_bytes(), bytes)?;
-                if let Some(at) = outgoing.next_at {
-                    outbox_due.insert(outgoing_due_key(at, &outgoing.id), &[])?;
-                }
-            }
-            let after = new.as_ref().map(|r| reminder_due_key(r.next_at, key));
-            match &new {
-                Some(reminder) => {
-                    reminders.insert(key, encode(reminder).map_err(ConflictableTransactionError::Abort)?)?;
-                }
-                None => {
-                    reminders.remove(key)?;
-                }
-            }
-            for old in [before.as_deref(), entry].into_iter().flatten() {
-                if Some(old) != after.as_deref() {
-                    due.remove(old)?;
-                }
-            }
-            if let Some(at) = &after {
-                due.insert(at.as_slice(), &[])?;
-            }
-            Ok(())
-        });
-        result.map_err(|e| match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
-        })
+        let schedule_key = |r: &Reminder| reminder_due_key(r.next_at, key);
+        self.update_scheduled(&inner.reminders, &inner.reminder_due, key, schedule_key, entry, update)
     }
 
     /// A read-modify-write of a watch and its schedule entry, with the notices it yields put in
@@ -853,16 +816,36 @@ impl SledStore {
         entry: Option<&[u8]>,
         update: TellingFn<'_>,
     ) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let key = order_no.digits().as_bytes();
+        let schedule_key = |w: &Watch| due_key(w.next_check_at, order_no);
+        self.update_scheduled(&inner.watches, &inner.watch_due, key, schedule_key, entry, update)
+    }
+
+    /// A read-modify-write of a scheduled record (`records`, at `key`) and its entry in
+    /// `schedule` (`schedule_key` of the record), with the notices `update` yields put in the
+    /// outbox, in one sled transaction: the entry of the stored record (and `entry`, the one it
+    /// was found by, if any) is replaced by the new record's; a notice whose id is known already
+    /// is not recorded again. An unreadable record counts as missing, and is removed unless
+    /// `update` makes a new one.
+    fn update_scheduled<T: serde::Serialize + DeserializeOwned>(
+        &self,
+        records: &sled::Tree,
+        schedule: &sled::Tree,
+        key: &[u8],
+        schedule_key: impl Fn(&T) -> Vec<u8>,
+        entry: Option<&[u8]>,
+        update: Telling<'_, T>,
+    ) -> Result<(), StoreError> {
         use sled::Transactional;
         use sled::transaction::ConflictableTransactionError;
         let inner = &self.inner;
-        let key = order_no.digits().as_bytes();
         let update = std::cell::RefCell::new(update);
-        let trees = (&inner.watches, &inner.watch_due, &inner.outbox, &inner.outbox_due);
-        let result = trees.transaction(|(watches, due, outbox, outbox_due)| {
-            let stored = watches.get(key)?;
-            let current = stored.as_ref().and_then(|bytes| self.decode::<Watch>(&inner.watches, key, bytes));
-            let before = current.as_ref().map(|w| due_key(w.next_check_at, order_no));
+        let trees = (records, schedule, &inner.outbox, &inner.outbox_due);
+        let result = trees.transaction(|(stored_records, due, outbox, outbox_due)| {
+            let stored = stored_records.get(key)?;
+            let current = stored.as_ref().and_then(|bytes| self.decode::<T>(records, key, bytes));
+            let before = current.as_ref().map(&schedule_key);
             let (new, tell) = (update.borrow_mut())(current);
             for outgoing in tell {
                 if outbox.get(outgoing.id.as_bytes())?.is_some() {
@@ -874,14 +857,14 @@ impl SledStore {
                     outbox_due.insert(outgoing_due_key(at, &outgoing.id), &[])?;
                 }
             }
-            let after = new.as_ref().map(|w| due_key(w.next_check_at, order_no));
+            let after = new.as_ref().map(&schedule_key);
             match &new {
-                Some(watch) => {
-                    let bytes = encode(watch).map_err(ConflictableTransactionError::Abort)?;
-                    watches.insert(key, bytes)?;
+                Some(record) => {
+                    stored_records
+                        .insert(key, encode(record).map_err(ConflictableTransactionError::Abort)?)?;
                 }
                 None => {
-                    watches.remove(key)?;
+                    stored_records.remove(key)?;
                 }
             }
             for old in [before.as_deref(), entry].into_iter().flatten() {
