@@ -360,19 +360,7 @@ impl SledStore {
             }
             Op::WatchAndTell { order_no, update } => self.update_watch(&order_no, None, update)?,
             Op::Outgoing { id, change } => self.change_outgoing(&id, change)?,
-            Op::Ticket { ticket, tell } => {
-                self.write(&inner.tickets, ticket.id.as_bytes(), &ticket)?;
-                inner.ticket_of.insert(ticket.chat.storage_key().as_bytes(), ticket.id.as_bytes())?;
-                for outgoing in tell {
-                    if inner.outbox.contains_key(outgoing.id.as_bytes())? {
-                        continue;
-                    }
-                    self.write(&inner.outbox, outgoing.id.as_bytes(), &outgoing)?;
-                    if let Some(at) = outgoing.next_at {
-                        inner.outbox_due.insert(outgoing_due_key(at, &outgoing.id), &[])?;
-                    }
-                }
-            }
+            Op::Ticket { ticket, tell } => self.write_ticket(&ticket, &tell)?,
             Op::Remind { reminder } => {
                 let key = reminder_key(&reminder.chat, &reminder.reference);
                 self.update_reminder(&key, None, Box::new(move |_| (Some(reminder.clone()), Vec::new())))?;
@@ -740,6 +728,33 @@ impl SledStore {
         }
         self.flush().await?;
         Ok(claimed)
+    }
+
+    /// [`Op::Ticket`]: the ticket, the chat's pointer to it and its notices, in one transaction.
+    fn write_ticket(&self, ticket: &Ticket, tell: &[Outgoing]) -> Result<(), StoreError> {
+        use sled::Transactional;
+        use sled::transaction::ConflictableTransactionError;
+        let inner = &self.inner;
+        let trees = (&inner.tickets, &inner.ticket_of, &inner.outbox, &inner.outbox_due);
+        let result = trees.transaction(|(tickets, ticket_of, outbox, outbox_due)| {
+            let abort = ConflictableTransactionError::Abort;
+            tickets.insert(ticket.id.as_bytes(), encode(ticket).map_err(abort)?)?;
+            ticket_of.insert(ticket.chat.storage_key().as_bytes(), ticket.id.as_bytes())?;
+            for outgoing in tell {
+                if outbox.get(outgoing.id.as_bytes())?.is_some() {
+                    continue;
+                }
+                outbox.insert(outgoing.id.as_bytes(), encode(outgoing).map_err(abort)?)?;
+                if let Some(at) = outgoing.next_at {
+                    outbox_due.insert(outgoing_due_key(at, &outgoing.id), &[])?;
+                }
+            }
+            Ok(())
+        });
+        result.map_err(|e| match e {
+            sled::transaction::TransactionError::Abort(e) => e,
+            sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
+        })
     }
 
     pub fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
