@@ -117,51 +117,47 @@ impl Action {
     /// The action of a payload, or `None` for anything this version did not make.
     pub fn decode(payload: &str) -> Option<Action> {
         let body = payload.strip_prefix(VERSION)?.strip_prefix(':')?;
-        if let Some(rest) = body.strip_prefix("rm:") {
-            return remind(rest);
-        }
-        let mut parts = body.split(':');
-        let action = match (parts.next()?, parts.next(), parts.next()) {
-            ("m", None, None) => Action::Menu,
-            ("b", None, None) => Action::Bill,
-            ("b", Some(key), None) => Action::Biller(Biller::from_key(key)?),
-            ("q", Some(key), Some(reference)) => Action::Inquire(reference_of(key, reference)?),
-            ("sv", Some(key), Some(reference)) => Action::Save(reference_of(key, reference)?),
-            ("ob", Some(key), Some(reference)) => Action::OtherBiller(reference_of(key, reference)?),
-            ("rl", None, None) => Action::Reminders,
-            ("hp", None, None) => Action::Support,
-            ("ho", Some(digits), None) => Action::SupportOrder(OrderNo::parse(digits).ok()?),
-            ("hq", Some(key), Some(reference)) => Action::SupportReference(reference_of(key, reference)?),
-            ("hc", Some(id), None) if crate::conversation::support::is_ticket_id(id) => {
-                Action::CloseTicket(id.to_owned())
+        let parts: Vec<&str> = body.split(':').collect();
+        let action = match parts.as_slice() {
+            ["m"] => Action::Menu,
+            ["b"] => Action::Bill,
+            ["b", key] => Action::Biller(Biller::from_key(key)?),
+            ["q", key, reference] => Action::Inquire(reference_of(key, reference)?),
+            ["sv", key, reference] => Action::Save(reference_of(key, reference)?),
+            ["ob", key, reference] => Action::OtherBiller(reference_of(key, reference)?),
+            ["rm", key, reference, day, days] => remind(key, reference, day, days)?,
+            ["rl"] => Action::Reminders,
+            ["hp"] => Action::Support,
+            ["ho", digits] => Action::SupportOrder(OrderNo::parse(digits).ok()?),
+            ["hq", key, reference] => Action::SupportReference(reference_of(key, reference)?),
+            ["hc", id] if crate::conversation::support::is_ticket_id(id) => {
+                Action::CloseTicket((*id).to_owned())
             }
-            ("rx", Some(key), Some(reference)) => Action::CancelReminder(reference_of(key, reference)?),
-            ("sl", None, None) => Action::Saved(0),
-            ("sl", Some(page), None) => Action::Saved(page.parse().ok()?),
-            ("rn", Some(key), Some(reference)) => Action::Rename(reference_of(key, reference)?),
-            ("dl", Some(key), Some(reference)) => Action::Delete(reference_of(key, reference)?),
-            ("s", None, None) => Action::AskOrder,
-            ("s", Some(digits), None) => Action::Order(OrderNo::parse(digits).ok()?),
-            ("w", Some(digits), None) => Action::Watch(OrderNo::parse(digits).ok()?),
-            ("c", Some(digits), None) => Action::Claim(OrderNo::parse(digits).ok()?),
-            ("o", Some(page), None) => Action::Orders(page.parse().ok()?),
-            ("h", Some(page), None) => Action::History(page.parse().ok()?),
-            ("l", None, None) => Action::Lang(None),
-            ("l", Some(code), None) => Action::Lang(Some(code.parse().ok()?)),
-            ("?", None, None) => Action::Help,
-            ("f", None, None) => Action::Forget(false),
-            ("f", Some("y"), None) => Action::Forget(true),
+            ["rx", key, reference] => Action::CancelReminder(reference_of(key, reference)?),
+            ["sl"] => Action::Saved(0),
+            ["sl", page] => Action::Saved(page.parse().ok()?),
+            ["rn", key, reference] => Action::Rename(reference_of(key, reference)?),
+            ["dl", key, reference] => Action::Delete(reference_of(key, reference)?),
+            ["s"] => Action::AskOrder,
+            ["s", digits] => Action::Order(OrderNo::parse(digits).ok()?),
+            ["w", digits] => Action::Watch(OrderNo::parse(digits).ok()?),
+            ["c", digits] => Action::Claim(OrderNo::parse(digits).ok()?),
+            ["o", page] => Action::Orders(page.parse().ok()?),
+            ["h", page] => Action::History(page.parse().ok()?),
+            ["l"] => Action::Lang(None),
+            ["l", code] => Action::Lang(Some(code.parse().ok()?)),
+            ["?"] => Action::Help,
+            ["f"] => Action::Forget(false),
+            ["f", "y"] => Action::Forget(true),
             _ => return None,
         };
-        parts.next().is_none().then_some(action)
+        Some(action)
     }
 }
 
-/// `biller:reference:yyyymmdd:days`, the days one of the choices offered.
-fn remind(body: &str) -> Option<Action> {
-    let mut parts = body.split(':');
-    let (key, reference, day, days) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() || day.len() != 8 {
+/// A reminder's `yyyymmdd` due day and `days` before (one of the choices offered).
+fn remind(key: &str, reference: &str, day: &str, days: &str) -> Option<Action> {
+    if day.len() != 8 {
         return None;
     }
     let days: u8 = days.parse().ok()?;
