@@ -148,7 +148,8 @@ fn body_and_lead(text: &str) -> (Option<String>, String) {
     if units(text) <= MAX_INTERACTIVE_BODY {
         return (None, text.to_owned());
     }
-    // Trailing blank lines would make an empty last paragraph that fits, leaving the body blank.
+    // Trailing blank lines would make an empty last paragraph that fits, leaving the body blank:
+    // trimmed, the text's last paragraph has something in it.
     let text = text.trim_end();
     let paragraphs: Vec<&str> = text.split("\n\n").collect();
     let mut taken = 0;
@@ -161,7 +162,7 @@ fn body_and_lead(text: &str) -> (Option<String>, String) {
         size += extra;
         taken += 1;
     }
-    if taken == 0 || paragraphs[paragraphs.len() - taken..].iter().all(|p| p.trim().is_empty()) {
+    if taken == 0 {
         // One paragraph longer than a body: its last lines that fit carry the choices.
         let pieces = split(text, MAX_INTERACTIVE_BODY);
         let (last, lead) = pieces.split_last().map(|(l, r)| (l.clone(), r.join("\n"))).unwrap_or_default();
