@@ -40,10 +40,14 @@ const CLAIM: Duration = Duration::from_secs(600);
 
 /// When `stage` of a reminder of a bill due on `due_day` is due: 09:00 on its day.
 pub fn stage_at(due_day: NaiveDate, days_before: u8, stage: ReminderStage) -> DateTime<Utc> {
-    let day = match stage {
-        ReminderStage::Before => due_day - chrono::Duration::days(i64::from(days_before)),
-        ReminderStage::OnTheDay => due_day,
-    };
+    match stage {
+        ReminderStage::Before => speaking_from(due_day - chrono::Duration::days(i64::from(days_before))),
+        ReminderStage::OnTheDay => speaking_from(due_day),
+    }
+}
+
+/// 09:00 on `day`, when reminders start speaking.
+fn speaking_from(day: NaiveDate) -> DateTime<Utc> {
     day.and_time(NaiveTime::from_hms_opt(SPEAK_FROM, 0, 0).unwrap_or_default()).and_utc()
 }
 
@@ -61,10 +65,9 @@ fn next_stage(reminder: &Reminder, now: DateTime<Utc>) -> Option<(ReminderStage,
 /// `at`, or the next moment a reminder may speak: between 09:00 and 20:00.
 pub fn speaking_time(at: DateTime<Utc>) -> DateTime<Utc> {
     use chrono::Timelike;
-    let nine = NaiveTime::from_hms_opt(SPEAK_FROM, 0, 0).unwrap_or_default();
     match at.hour() {
-        h if h < SPEAK_FROM => at.date_naive().and_time(nine).and_utc(),
-        h if h >= SPEAK_UNTIL => (at.date_naive() + chrono::Duration::days(1)).and_time(nine).and_utc(),
+        h if h < SPEAK_FROM => speaking_from(at.date_naive()),
+        h if h >= SPEAK_UNTIL => speaking_from(at.date_naive() + chrono::Duration::days(1)),
         _ => at,
     }
 }
@@ -98,11 +101,7 @@ pub fn schedule(
 /// The bill a reminder could be set for in `result`: the earliest due date of an unpaid bill
 /// that still leaves a stage to give at `now`.
 pub fn remindable_day(result: &InquiryResult, now: DateTime<Utc>) -> Option<NaiveDate> {
-    let today = now.date_naive();
-    let mut days: Vec<NaiveDate> =
-        result.unpaid().filter_map(|b| b.due_day()).filter(|d| *d >= today).collect();
-    days.sort();
-    days.into_iter().find(|d| stage_at(*d, 0, ReminderStage::OnTheDay) > now)
+    result.unpaid().filter_map(|b| b.due_day()).filter(|d| speaking_from(*d) > now).min()
 }
 
 /// What the provider says of the reminded bill now.
@@ -211,12 +210,11 @@ impl Reminders {
             Fresh::Unknown => "unknown",
         };
         metrics::counter!("billbot_reminders_given_total", "outcome" => outcome).increment(1);
-        let amount = match fresh {
-            Fresh::Paid => None,
-            Fresh::Due(m) => Some(m),
-            Fresh::Unknown => None,
+        let (amount, paid) = match fresh {
+            Fresh::Due(m) => (Some(m), false),
+            Fresh::Paid => (None, true),
+            Fresh::Unknown => (None, false),
         };
-        let paid = matches!(fresh, Fresh::Paid);
         let notice = Notice::Reminder {
             reference: reminder.reference.clone(),
             due_day: reminder.due_day,
@@ -238,16 +236,7 @@ impl Reminders {
             if paid {
                 return (None, Vec::new());
             }
-            let tell = vec![Outgoing {
-                id: outgoing_id(&r, stage),
-                chat: r.chat.clone(),
-                lang: r.lang,
-                notice: notice.clone(),
-                attempts: 0,
-                next_at: Some(now),
-                created_at: now,
-                done_at: None,
-            }];
+            let tell = vec![Outgoing::new(outgoing_id(&r, stage), &r.chat, r.lang, notice.clone(), now)];
             match next_stage(&r, now) {
                 Some((_, at)) => {
                     r.next_at = at;

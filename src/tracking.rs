@@ -216,16 +216,8 @@ fn outgoing(
     notice: &serde_json::Value,
     now: DateTime<Utc>,
 ) -> Outgoing {
-    Outgoing {
-        id: Outgoing::id_for(&watcher.chat, order_no, what),
-        chat: watcher.chat.clone(),
-        lang: watcher.lang,
-        notice: notice.clone(),
-        attempts: 0,
-        next_at: Some(now),
-        created_at: now,
-        done_at: None,
-    }
+    let id = Outgoing::id_for(&watcher.chat, order_no, what);
+    Outgoing::new(id, &watcher.chat, watcher.lang, notice.clone(), now)
 }
 
 impl Tracker {

@@ -147,12 +147,7 @@ fn bill_view(
     lines.push(field(lang, "label-fee", format::money(lang, &bill.fee)));
     lines.push(field(lang, "label-total", format::money(lang, &bill.total)));
     let due = match (bill.due_day(), bill.paid) {
-        (Some(day), false) => Some(t!(
-            lang,
-            "due-date-and-distance",
-            date = format::date(lang, day),
-            distance = format::due_in(lang, day, today)
-        )),
+        (Some(day), false) => Some(format::due_date_and_distance(lang, day, (day - today).num_days())),
         _ => bill.due_date.as_deref().map(|d| format::due_date(lang, d)),
     };
     optional_field(&mut lines, lang, "label-due-date", due);
@@ -178,14 +173,19 @@ fn meter_view(lang: Lang, reference: &CustomerReference, meter: &Meter, private:
 
 /// Known meter statuses in words; anything else as the provider wrote it.
 fn meter_status(lang: Lang, raw: &str) -> String {
-    let id = format!("meter-status-{}", raw.trim().to_ascii_lowercase());
+    known_word(lang, "meter-status", raw)
+}
+
+/// A provider's word in `lang` when `locales` has `<prefix>-<word>` for it (any case), else as
+/// the provider wrote it.
+fn known_word(lang: Lang, prefix: &str, raw: &str) -> String {
+    let id = format!("{prefix}-{}", raw.trim().to_ascii_lowercase());
     if crate::i18n::has_message(lang, &id) { t!(lang, &id) } else { raw.to_owned() }
 }
 
 /// Known service types in words (`electricity` → `électricité`); anything else as sent.
 fn service_type(lang: Lang, raw: &str) -> String {
-    let id = format!("service-type-{}", raw.trim().to_ascii_lowercase());
-    if crate::i18n::has_message(lang, &id) { t!(lang, &id) } else { raw.to_owned() }
+    known_word(lang, "service-type", raw)
 }
 
 /// An order's status in words, with its marker.

@@ -48,12 +48,8 @@ pub fn reply(lang: Lang, notice: &Notice) -> Reply {
                 Some(name) => t!(lang, "support-from-agent", ticket = ticket.as_str(), agent = name.as_str()),
                 None => t!(lang, "support-from", ticket = ticket.as_str()),
             };
-            Reply::text(format!("{heading}\n{text}\n\n{}", t!(lang, "support-answer-hint"))).with_keyboard(
-                vec![
-                    vec![button(lang, "btn-close-my-ticket", Action::CloseTicket(ticket.clone()))],
-                    vec![button(lang, "btn-menu", Action::Menu)],
-                ],
-            )
+            Reply::text(format!("{heading}\n{text}\n\n{}", t!(lang, "support-answer-hint")))
+                .with_keyboard(super::support::ticket_keyboard(lang, ticket))
         }
         Notice::FromSupport { ticket, closed: true, .. } => {
             Reply::text(t!(lang, "support-closed-by-agent", ticket = ticket.as_str()))
@@ -72,12 +68,7 @@ pub fn reply(lang: Lang, notice: &Notice) -> Reply {
 /// The first sentence of a reminder: which bill, and when it is due.
 fn reminder_sentence(lang: Lang, notice: &Notice) -> String {
     let Notice::Reminder { reference, due_day, days_left, .. } = notice else { return String::new() };
-    let distance = match *days_left {
-        0 => t!(lang, "due-today"),
-        d if d > 0 => t!(lang, "due-in-days", days = d),
-        d => t!(lang, "overdue-by-days", days = -d),
-    };
-    let when = t!(lang, "due-date-and-distance", date = format::date(lang, *due_day), distance = distance);
+    let when = format::due_date_and_distance(lang, *due_day, *days_left);
     t!(
         lang,
         "reminder-text",

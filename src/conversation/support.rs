@@ -20,7 +20,7 @@ use super::state::State;
 use super::{Input, Session, menus};
 use crate::domain::ChatKey;
 use crate::i18n::{Lang, format};
-use crate::store::{ActivityItem, Op, Outgoing, Ticket};
+use crate::store::{ActivityItem, Op, Outgoing, StoreError, Ticket};
 use crate::t;
 use crate::tracking::Notice;
 use crate::views;
@@ -122,22 +122,17 @@ fn ticket_id(seed: &str, attempt: u32) -> String {
     digest.iter().take(ID_LEN).map(|b| ID_ALPHABET[*b as usize % ID_ALPHABET.len()] as char).collect()
 }
 
-fn outgoing(id: String, chat: &ChatKey, lang: Lang, notice: &Notice, now: DateTime<Utc>) -> Outgoing {
-    Outgoing {
-        id,
-        chat: chat.clone(),
-        lang,
-        notice: serde_json::to_value(notice).unwrap_or_default(),
-        attempts: 0,
-        next_at: Some(now),
-        created_at: now,
-        done_at: None,
-    }
-}
-
-/// The outbox id of message `n` of a ticket, to `to`.
-fn message_id(to: &ChatKey, ticket: &str, n: u32) -> String {
-    format!("{}|ticket|{ticket}|{n}", to.storage_key())
+/// Message `n` of `ticket`, to `to` in `lang`, as an outbox entry (its id names all three).
+fn ticket_message(
+    to: &ChatKey,
+    lang: Lang,
+    ticket: &str,
+    n: u32,
+    notice: &Notice,
+    now: DateTime<Utc>,
+) -> Result<Outgoing, StoreError> {
+    let id = format!("{}|ticket|{ticket}|{n}", to.storage_key());
+    Ok(Outgoing::new(id, to, lang, serde_json::to_value(notice)?, now))
 }
 
 fn support_of<'a>(s: &Session<'a>) -> Option<&'a Support> {
@@ -153,29 +148,35 @@ pub(crate) async fn open_ticket(s: &mut Session<'_>) -> Option<Ticket> {
 
 /// "Talk to an agent": asks for the question, or says an open ticket is listening.
 pub(crate) async fn start(s: &mut Session<'_>, about: Option<String>) -> Replies {
-    let Some(support) = support_of(s) else {
-        s.state = State::Menu;
-        return Ok(vec![menus::main_menu(s, t!(s.lang, "support-unavailable"))]);
-    };
+    let Some(support) = support_of(s) else { return Ok(unavailable(s)) };
     if let Some(ticket) = open_ticket(s).await {
         let text = t!(s.lang, "support-already-open", ticket = ticket.id.as_str());
         return Ok(vec![Reply::text(text).with_keyboard(ticket_keyboard(s.lang, &ticket.id))]);
     }
     s.state = State::AwaitingQuestion { about };
-    let mut text = t!(s.lang, "support-ask");
-    if !support.hours.is_open(s.now) {
-        text = format!("{text}\n\n{}", closed_note(s.lang, support, s.now));
-    }
+    let text = with_hours(s.lang, support, s.now, t!(s.lang, "support-ask"));
     Ok(vec![Reply::text(text).with_keyboard(vec![menus::menu_row(s.lang)])])
 }
 
-fn closed_note(lang: Lang, support: &Support, now: DateTime<Utc>) -> String {
-    let next = support.hours.next_open(now);
-    let time = support.hours.open.format("%H:%M").to_string();
-    t!(lang, "support-closed-now", day = format::date(lang, next.date_naive()), time = time)
+/// No support chat is configured: said so, with the menu.
+fn unavailable(s: &mut Session<'_>) -> Vec<Reply> {
+    s.state = State::Menu;
+    vec![menus::main_menu(s, t!(s.lang, "support-unavailable"))]
 }
 
-fn ticket_keyboard(lang: Lang, id: &str) -> Vec<Vec<super::Button>> {
+/// `text`, then, outside support hours, when to expect an answer.
+fn with_hours(lang: Lang, support: &Support, now: DateTime<Utc>, text: String) -> String {
+    if support.hours.is_open(now) {
+        return text;
+    }
+    let next = support.hours.next_open(now);
+    let time = support.hours.open.format("%H:%M").to_string();
+    let note = t!(lang, "support-closed-now", day = format::date(lang, next.date_naive()), time = time);
+    format!("{text}\n\n{note}")
+}
+
+/// What a customer can do about their open request `id`: close it, or go to the menu.
+pub(crate) fn ticket_keyboard(lang: Lang, id: &str) -> Vec<Vec<super::Button>> {
     vec![vec![button(lang, "btn-close-my-ticket", Action::CloseTicket(id.to_owned()))], menus::menu_row(lang)]
 }
 
@@ -197,10 +198,7 @@ async fn context(s: &mut Session<'_>, lang: Lang) -> String {
 
 /// The question typed: a new ticket, sent to the support chat.
 pub(crate) async fn open(s: &mut Session<'_>, question: &str, about: Option<String>) -> Replies {
-    let Some(support) = support_of(s) else {
-        s.state = State::Menu;
-        return Ok(vec![menus::main_menu(s, t!(s.lang, "support-unavailable"))]);
-    };
+    let Some(support) = support_of(s) else { return Ok(unavailable(s)) };
     let question = question.trim();
     if question.is_empty() {
         return start(s, about).await;
@@ -237,13 +235,10 @@ pub(crate) async fn open(s: &mut Session<'_>, question: &str, about: Option<Stri
         None => text,
     };
     let notice = Notice::ToSupport { ticket: id.clone(), text };
-    let tell = vec![outgoing(message_id(&support.chat, &id, 1), &support.chat, agents, &notice, s.now)];
+    let tell = vec![ticket_message(&support.chat, agents, &id, 1, &notice, s.now)?];
     s.writes.push(Op::Ticket { ticket, tell });
     s.state = State::Menu;
-    let mut text = t!(s.lang, "support-opened", ticket = id.as_str());
-    if !support.hours.is_open(s.now) {
-        text = format!("{text}\n\n{}", closed_note(s.lang, support, s.now));
-    }
+    let text = with_hours(s.lang, support, s.now, t!(s.lang, "support-opened", ticket = id.as_str()));
     Ok(vec![Reply::text(text).with_keyboard(ticket_keyboard(s.lang, &id))])
 }
 
@@ -255,8 +250,8 @@ pub(crate) fn relay(s: &mut Session<'_>, mut ticket: Ticket, text: &str) -> Repl
     let message =
         t!(support.lang, "ticket-customer-says", ticket = ticket.id.as_str(), text = text.trim().to_owned());
     let notice = Notice::ToSupport { ticket: ticket.id.clone(), text: message };
-    let id = message_id(&support.chat, &ticket.id, ticket.messages);
-    let tell = vec![outgoing(id, &support.chat, support.lang, &notice, s.now)];
+    let tell =
+        vec![ticket_message(&support.chat, support.lang, &ticket.id, ticket.messages, &notice, s.now)?];
     let reply = Reply::text(t!(s.lang, "support-relayed", ticket = ticket.id.as_str()))
         .with_keyboard(ticket_keyboard(s.lang, &ticket.id));
     s.writes.push(Op::Ticket { ticket, tell });
@@ -283,7 +278,7 @@ pub(crate) async fn close(s: &mut Session<'_>, id: &str) -> Replies {
         let text = t!(support.lang, "ticket-closed-by-customer", ticket = ticket.id.as_str());
         (support.chat.clone(), support.lang, Notice::ToSupport { ticket: ticket.id.clone(), text })
     };
-    let tell = vec![outgoing(message_id(&to, &ticket.id, n), &to, lang, &notice, s.now)];
+    let tell = vec![ticket_message(&to, lang, &ticket.id, n, &notice, s.now)?];
     let id = ticket.id.clone();
     s.writes.push(Op::Ticket { ticket, tell });
     if from_support {
@@ -349,13 +344,7 @@ async fn answer(s: &mut Session<'_>, id: &str, text: &str, agent: Option<&str>) 
     let agent = agent.filter(|_| show_agent).map(str::to_owned);
     let notice =
         Notice::FromSupport { ticket: ticket.id.clone(), text: text.to_owned(), agent, closed: false };
-    let tell = vec![outgoing(
-        message_id(&ticket.chat, &ticket.id, ticket.messages),
-        &ticket.chat,
-        ticket.lang,
-        &notice,
-        s.now,
-    )];
+    let tell = vec![ticket_message(&ticket.chat, ticket.lang, &ticket.id, ticket.messages, &notice, s.now)?];
     s.writes.push(Op::Ticket { ticket, tell });
     Ok(vec![Reply::text(t!(s.lang, "support-answer-sent", ticket = id.to_owned()))])
 }

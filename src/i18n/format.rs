@@ -50,15 +50,16 @@ pub fn due_date(lang: Lang, raw: &str) -> String {
     crate::domain::bill::parse_day(raw).map(|d| date(lang, d)).unwrap_or_else(|| raw.trim().to_owned())
 }
 
-/// How far `due` is from `today`: `due in 3 days`, `due today`, `overdue by 5 days` (French:
-/// `dans 3 jours`, `aujourd'hui`, `en retard de 5 jours`).
-pub fn due_in(lang: Lang, due: NaiveDate, today: NaiveDate) -> String {
-    let days = (due - today).num_days();
-    match days {
+/// A due date with how far it is, `days_left` days from today: `15 Dec 2026 (due in 3 days)`,
+/// `(due today)`, `(overdue by 5 days)`; French `15 déc. 2026 (dans 3 jours)`, `(en retard de
+/// 5 jours)`.
+pub fn due_date_and_distance(lang: Lang, due: NaiveDate, days_left: i64) -> String {
+    let distance = match days_left {
         0 => t!(lang, "due-today"),
         d if d > 0 => t!(lang, "due-in-days", days = d),
         d => t!(lang, "overdue-by-days", days = -d),
-    }
+    };
+    t!(lang, "due-date-and-distance", date = date(lang, due), distance = distance)
 }
 
 /// `text` with every decimal number in it (`31.4`) written with the language's decimal

@@ -179,6 +179,26 @@ pub struct Outgoing {
 }
 
 impl Outgoing {
+    /// A notice `id` for `chat` in `lang`, recorded at `now` and due at once.
+    pub fn new(
+        id: String,
+        chat: &ChatKey,
+        lang: Lang,
+        notice: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Outgoing {
+        Outgoing {
+            id,
+            chat: chat.clone(),
+            lang,
+            notice,
+            attempts: 0,
+            next_at: Some(now),
+            created_at: now,
+            done_at: None,
+        }
+    }
+
     /// The id of telling `chat` about `order_no`: `what` is the status's key, or `ended`.
     pub fn id_for(chat: &ChatKey, order_no: &OrderNo, what: &str) -> String {
         format!("{}|{}|{what}", chat.storage_key(), order_no.digits())
