@@ -141,9 +141,7 @@ pub fn order_numbers(data: &[u8]) {
                 assert_eq!(Action::decode(&payload), Some(action));
             }
         }
-        Err(OrderNoError::Empty) => assert!(
-            input.chars().all(|c| c.is_whitespace() || c == '-' || ('\u{2010}'..='\u{2014}').contains(&c))
-        ),
+        Err(OrderNoError::Empty) => assert!(input.chars().all(crate::domain::separators::is_separator)),
         Err(OrderNoError::InvalidCharacter { found }) => {
             assert!(!found.is_ascii_digit() && input.contains(found), "invalid {found:?}");
         }

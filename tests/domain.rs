@@ -67,6 +67,13 @@ proptest! {
     }
 
     #[test]
+    fn a_text_recognized_as_an_order_parses_as_one(input in "\\PC{0,40}") {
+        if OrderNo::looks_like(&input) {
+            prop_assert!(OrderNo::parse(&input).is_ok());
+        }
+    }
+
+    #[test]
     fn order_parsing_never_panics(input in "\\PC{0,40}") {
         let _ = OrderNo::parse(&input);
     }
@@ -103,6 +110,93 @@ fn references_are_stripped_of_spaces_and_dashes() {
     let r = CustomerReference::parse(Biller::Woyofal, " 140-0000 0001 ").unwrap();
     assert_eq!(r.as_str(), "14000000001");
     assert_eq!(r.biller(), Biller::Woyofal);
+}
+
+/// Every dash a phone or a word processor may put in a number, with its name.
+const DASHES: [(char, &str); 11] = [
+    ('-', "hyphen-minus"),
+    ('\u{2010}', "hyphen"),
+    ('\u{2011}', "non-breaking hyphen"),
+    ('\u{2012}', "figure dash"),
+    ('\u{2013}', "en dash"),
+    ('\u{2014}', "em dash"),
+    ('\u{2015}', "horizontal bar"),
+    ('\u{2212}', "minus sign"),
+    ('\u{FE58}', "small em dash"),
+    ('\u{FE63}', "small hyphen-minus"),
+    ('\u{FF0D}', "full-width hyphen-minus"),
+];
+
+#[test]
+fn every_kind_of_dash_separates_digits_in_orders_and_references_alike() {
+    use billbot::domain::separators::{is_dash, is_separator, without_separators};
+    for (dash, name) in DASHES {
+        assert!(is_dash(dash) && is_separator(dash), "{name}");
+        let order = format!("GB {dash} 2022{dash}0613 2206791818205");
+        assert_eq!(OrderNo::parse(&order).unwrap().digits(), "202206132206791818205", "{name}");
+        assert!(OrderNo::looks_like(&order), "{name}");
+        let reference = format!("140{dash}0000 0001");
+        assert_eq!(CustomerReference::parse(Biller::Woyofal, &reference).unwrap().as_str(), "14000000001");
+        assert_eq!(without_separators(&reference), "14000000001", "{name}");
+        assert_eq!(
+            CustomerReference::parse(Biller::SenEau, &format!(" {dash} ")),
+            Err(ReferenceError::Empty)
+        );
+        assert_eq!(OrderNo::parse(&format!("{dash}{dash}")), Err(OrderNoError::Empty), "{name}");
+    }
+    // Lookalikes that are no dash stay what they are: a character a number cannot hold.
+    for other in ['_', '~', '.', '/', '\u{00AD}', '\u{2016}', '\u{2043}', '\u{30FC}'] {
+        assert!(!is_dash(other), "{other:?}");
+        let typed = format!("140{other}00000001");
+        assert_eq!(
+            CustomerReference::parse(Biller::Woyofal, &typed),
+            Err(ReferenceError::InvalidCharacter { found: other })
+        );
+        assert_eq!(OrderNo::parse(&typed), Err(OrderNoError::InvalidCharacter { found: other }));
+    }
+    assert!(is_separator('\u{00A0}') && !is_dash('\u{00A0}'), "a no-break space is a space");
+}
+
+#[test]
+fn an_order_number_is_recognized_by_its_gb_prefix_in_any_case_and_spacing() {
+    for typed in [
+        "GB - 202206132206791818205",
+        "GB-202206132206791818205",
+        "gb202206132206791818205",
+        "Gb 2022 0613 2206 7918 18205",
+        "  gB  -  202206132206791818205  ",
+        "\tGB\u{00A0}\u{2013}\u{00A0}202206132206791818205\n",
+        "G B 202206132206791818205",
+        "- GB 202206132206791818205",
+    ] {
+        assert!(OrderNo::looks_like(typed), "{typed:?}");
+        assert_eq!(OrderNo::parse(typed).unwrap().digits(), "202206132206791818205", "{typed:?}");
+    }
+}
+
+#[test]
+fn digits_alone_or_anything_but_a_valid_gb_number_is_not_written_as_an_order() {
+    // Digits alone parse as an order number, but may as well be a reference: not recognized.
+    assert!(OrderNo::parse("202206132206791818205").is_ok());
+    for typed in [
+        "202206132206791818205",
+        "14000000001",
+        "",
+        "   ",
+        "GB",
+        "GB - ",
+        "GB 12345",
+        &format!("GB {}", "9".repeat(33)),
+        "GB - 2022x0613220679181820",
+        "GBX202206132206791818205",
+        "202206132206791818205 GB",
+        "XY-202206132206791818205",
+        "hello",
+        "gbp 202206132206791818205",
+        "ГВ 202206132206791818205",
+    ] {
+        assert!(!OrderNo::looks_like(typed), "{typed:?}");
+    }
 }
 
 #[test]

@@ -7,12 +7,13 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::money::Money;
+use super::separators::without_separators;
 
 /// An order number, normalized.
 ///
 /// The provider writes order numbers as `GB - 202206132206791818205`; people type them with or
-/// without the `GB` prefix, in any case, with any spacing and dashes. All of these are the same
-/// order, held as its digits; [`Display`](fmt::Display) gives the provider's canonical form.
+/// without the `GB` prefix, in any case, with any spacing and dashes (every kind of dash: see
+/// [`separators`](super::separators)). All of these are the same order, held as its digits; [`Display`](fmt::Display) gives the provider's canonical form.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct OrderNo {
@@ -33,19 +34,35 @@ pub enum OrderNoError {
     WrongLength { actual: usize },
 }
 
+/// The prefix the provider writes before an order's digits.
+const PREFIX: &str = "GB";
+
+/// The digits of `compact` (text without separators) after the `GB` prefix in any case, or
+/// `None` when it does not start with the prefix.
+fn after_prefix(compact: &str) -> Option<&str> {
+    compact.get(..PREFIX.len())?.eq_ignore_ascii_case(PREFIX).then_some(())?;
+    compact.get(PREFIX.len()..)
+}
+
 impl OrderNo {
     pub fn parse(input: &str) -> Result<OrderNo, OrderNoError> {
-        let compact: String = input
-            .chars()
-            .filter(|c| !c.is_whitespace() && !matches!(c, '-' | '\u{2010}'..='\u{2014}'))
-            .collect();
+        OrderNo::parse_compact(&without_separators(input))
+    }
+
+    /// Whether `text` is written as an order number: the `GB` prefix (any case, any spacing and
+    /// dashes) and a valid number after it. The dialogue takes such a text as an order wherever
+    /// it is typed, even where a reference is awaited; digits alone stay ambiguous.
+    pub fn looks_like(text: &str) -> bool {
+        let compact = without_separators(text);
+        after_prefix(&compact).is_some() && OrderNo::parse_compact(&compact).is_ok()
+    }
+
+    /// [`OrderNo::parse`] of a text already stripped of its separators.
+    fn parse_compact(compact: &str) -> Result<OrderNo, OrderNoError> {
         if compact.is_empty() {
             return Err(OrderNoError::Empty);
         }
-        let digits = match compact.get(..2) {
-            Some(prefix) if prefix.eq_ignore_ascii_case("GB") => &compact[2..],
-            _ => compact.as_str(),
-        };
+        let digits = after_prefix(compact).unwrap_or(compact);
         if let Some(found) = digits.chars().find(|c| !c.is_ascii_digit()) {
             return Err(OrderNoError::InvalidCharacter { found });
         }

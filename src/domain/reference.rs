@@ -5,11 +5,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use super::biller::Biller;
+use super::separators::is_separator;
 
 /// A customer reference that satisfies its biller's [`ReferenceRule`](super::biller::ReferenceRule).
 ///
 /// People copy numbers from paper bills with spaces and dashes (`12-345 678`), so those are
-/// stripped; anything else that is not a digit is rejected with the offending character.
+/// stripped (the same [`separators`](super::separators) as in order numbers); anything else that
+/// is not a digit is rejected with the offending character.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct CustomerReference {
     biller: Biller,
@@ -27,11 +29,6 @@ pub enum ReferenceError {
     TooShort { min: usize, actual: usize },
     #[error("the reference has {actual} digits, at most {max} are expected")]
     TooLong { max: usize, actual: usize },
-}
-
-/// Characters people put between digit groups: any Unicode space and the usual dashes.
-fn is_separator(c: char) -> bool {
-    c.is_whitespace() || matches!(c, '-' | '\u{2010}' | '\u{2011}' | '\u{2012}' | '\u{2013}' | '\u{2014}')
 }
 
 impl CustomerReference {
