@@ -3,6 +3,7 @@
 //! in its renderer.
 
 use crate::domain::reference::{mask_tail, mask_words};
+use crate::domain::separators::without_separators;
 use crate::domain::{
     Bill, Biller, CustomerReference, InquiryResult, Meter, Money, Order, OrderNoError, OrderStatus,
     ReferenceError,
@@ -357,7 +358,7 @@ pub fn codes(purchased: &str) -> Vec<String> {
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(|code| {
-            let digits: String = code.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+            let digits = without_separators(code);
             if digits.len() >= 8 && digits.chars().all(|c| c.is_ascii_digit()) {
                 digits
                     .as_bytes()

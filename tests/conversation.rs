@@ -181,6 +181,24 @@ async fn an_order_number_typed_at_the_menu_in_any_form_shows_its_status() {
 }
 
 #[tokio::test]
+async fn the_menu_and_the_reference_step_read_every_kind_of_dash_alike() {
+    let h = Harness::new().await;
+    let mut c = h.chat("dashes", "en", Role::Customer);
+    c.say("/start").await;
+    for typed in ["GB \u{2014} 202206132206791818205", "gb\u{FF0D}2022 0613 2206 7918 18205"] {
+        let text = c.say(typed).await;
+        assert!(text.contains("Order GB - 202206132206791818205"), "{typed:?}: {text}");
+    }
+    c.say("/start").await;
+    assert_eq!(c.say("1000\u{2013}000001").await, "Which biller is 1000000001 for?");
+    // Where a reference is awaited, a number with the prefix is an order, whatever its dash.
+    c.say("/bill").await;
+    c.press("Senelec").await;
+    let text = c.say("GB \u{2212} 202206132206791818205").await;
+    assert!(text.contains("Order GB - 202206132206791818205"), "{text}");
+}
+
+#[tokio::test]
 async fn a_pending_order_offers_a_refresh_and_statuses_read_in_french() {
     let h = Harness::new().await;
     let mut c = h.chat("5", "fr", Role::Customer);

@@ -143,6 +143,8 @@ fn several_codes_are_numbered_in_the_order_sent() {
     let fr = views::order(Lang::Fr, &two, Audience::Customer);
     assert!(fr.contains("Code 1 : 1111 2222 3333 4444 5555") && fr.contains("Code 2 : 6666"), "{fr}");
     assert_eq!(views::codes("PIN-ABC-12"), vec!["PIN-ABC-12".to_owned()], "non-numeric codes as sent");
+    let dashed = views::codes("6666\u{2013}7777\u{2212}8888 9999\u{FF0D}0000");
+    assert_eq!(dashed, vec!["6666 7777 8888 9999 0000".to_owned()], "any dash, as in order numbers");
 }
 
 #[test]

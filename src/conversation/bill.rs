@@ -1,6 +1,6 @@
 //! The bill flow: choose a biller, type a reference, see the bills or the meter.
 
-use super::flow::{Replies, looks_like_order};
+use super::flow::Replies;
 use super::limits::{self, LookupKind};
 use super::menus::{button, labelled, menu_row};
 use super::payload::Action;
@@ -70,7 +70,7 @@ pub(crate) fn ask_reference(s: &mut Session<'_>, biller: Biller) -> Vec<Reply> {
 
 /// A reference typed while one is awaited: checked before any provider call.
 pub(crate) async fn typed_reference(s: &mut Session<'_>, biller: Biller, text: &str) -> Replies {
-    if looks_like_order(text) {
+    if OrderNo::looks_like(text) {
         return order::check_typed(s, text).await;
     }
     match CustomerReference::parse(biller, text) {
@@ -90,7 +90,7 @@ pub(crate) async fn typed_reference(s: &mut Session<'_>, biller: Biller, text: &
 /// A number typed right after a bill of `biller`, as a reference of the same biller (unless it
 /// is written as an order number).
 pub(crate) fn same_biller(biller: Biller, text: &str) -> Option<CustomerReference> {
-    if looks_like_order(text) {
+    if OrderNo::looks_like(text) {
         return None;
     }
     CustomerReference::parse(biller, text).ok()

@@ -4,6 +4,7 @@ use super::payload::Action;
 use super::reply::Reply;
 use super::state::State;
 use super::{Input, Session, bill, forget, lists, menus, order, reminders, saved, support};
+use crate::domain::separators::without_separators;
 use crate::domain::{Biller, OrderNo};
 use crate::i18n::Lang;
 use crate::store::{Op, StoreError};
@@ -226,17 +227,12 @@ fn lang_named(text: &str) -> Option<Lang> {
     }
 }
 
-/// Whether `text` is written as an order number (it starts with the `GB` prefix).
-pub(crate) fn looks_like_order(text: &str) -> bool {
-    text.trim_start().get(..2).is_some_and(|p| p.eq_ignore_ascii_case("GB")) && OrderNo::parse(text).is_ok()
-}
-
 /// Free text at the main menu: an order number, a reference, or something we did not get.
 async fn understand(s: &mut Session<'_>, text: &str) -> Replies {
-    if looks_like_order(text) {
+    if OrderNo::looks_like(text) {
         return order::check_typed(s, text).await;
     }
-    let digits: String = text.chars().filter(|c| !c.is_whitespace() && *c != '-').collect();
+    let digits = without_separators(text);
     if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
         let longest_reference = Biller::ALL.iter().map(|b| b.reference_rule().max_digits).max().unwrap_or(0);
         if digits.len() > longest_reference {

@@ -130,7 +130,7 @@ pub(crate) async fn ask_proof(s: &mut Session<'_>, order_no: OrderNo) -> Replies
 pub(crate) async fn proof(s: &mut Session<'_>, order_no: OrderNo, text: &str) -> Replies {
     let typed: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     if typed.len() != 4 || !typed.chars().all(|c| c.is_ascii_digit()) {
-        if super::flow::looks_like_order(text) {
+        if OrderNo::looks_like(text) {
             return check_typed(s, text).await;
         }
         let hint = t!(s.lang, "proof-format", order = order_no.to_string());
