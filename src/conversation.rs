@@ -20,6 +20,8 @@ pub mod reply;
 mod saved;
 pub mod state;
 pub mod support;
+mod support_settings;
+mod ticket_ids;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};

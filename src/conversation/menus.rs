@@ -52,6 +52,12 @@ pub(crate) fn lang_keyboard(lang: Lang) -> Vec<Vec<Button>> {
     ]
 }
 
+/// What a customer can do about their open request `id`: close it, or go to the menu (under the
+/// support dialogue's own replies and under agents' answers alike).
+pub(crate) fn ticket_keyboard(lang: Lang, id: &str) -> Vec<Vec<Button>> {
+    vec![vec![button(lang, "btn-close-my-ticket", Action::CloseTicket(id.to_owned()))], menu_row(lang)]
+}
+
 /// Buttons to move between pages, where there is somewhere to go.
 pub(crate) fn pager(lang: Lang, page: usize, pages: usize, to: fn(usize) -> Action) -> Vec<Button> {
     let mut row = Vec::new();

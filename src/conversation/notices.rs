@@ -2,7 +2,7 @@
 //! reminders of bills' due dates. The tracker and the reminder job decide when to tell; these are
 //! the words and buttons, like every other view.
 
-use super::menus::button;
+use super::menus::{button, ticket_keyboard};
 use super::payload::Action;
 use super::reply::Reply;
 use crate::i18n::{Lang, format};
@@ -49,7 +49,7 @@ pub fn reply(lang: Lang, notice: &Notice) -> Reply {
                 None => t!(lang, "support-from", ticket = ticket.as_str()),
             };
             Reply::text(format!("{heading}\n{text}\n\n{}", t!(lang, "support-answer-hint")))
-                .with_keyboard(super::support::ticket_keyboard(lang, ticket))
+                .with_keyboard(ticket_keyboard(lang, ticket))
         }
         Notice::FromSupport { ticket, closed: true, .. } => {
             Reply::text(t!(lang, "support-closed-by-agent", ticket = ticket.as_str()))

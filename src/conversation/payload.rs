@@ -8,6 +8,7 @@
 
 use chrono::NaiveDate;
 
+use super::ticket_ids::is_ticket_id;
 use crate::domain::{Biller, CustomerReference, OrderNo};
 use crate::i18n::Lang;
 
@@ -130,9 +131,7 @@ impl Action {
             ["hp"] => Action::Support,
             ["ho", digits] => Action::SupportOrder(OrderNo::parse(digits).ok()?),
             ["hq", key, reference] => Action::SupportReference(reference_of(key, reference)?),
-            ["hc", id] if crate::conversation::support::is_ticket_id(id) => {
-                Action::CloseTicket((*id).to_owned())
-            }
+            ["hc", id] if is_ticket_id(id) => Action::CloseTicket((*id).to_owned()),
             ["rx", key, reference] => Action::CancelReminder(reference_of(key, reference)?),
             ["sl"] => Action::Saved(0),
             ["sl", page] => Action::Saved(page.parse().ok()?),

@@ -10,117 +10,22 @@
 //! recent lookups: never the chat id, a phone number or another customer's data. Customers see
 //! "Support" unless operators choose to show agents' first names (`BILLBOT_SUPPORT_SHOW_AGENT`).
 
-use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc, Weekday};
+use chrono::{DateTime, Utc};
 
 use super::flow::Replies;
-use super::menus::button;
+use super::menus::{self, ticket_keyboard};
 use super::payload::Action;
 use super::reply::Reply;
 use super::state::State;
-use super::{Input, Session, menus};
+pub use super::support_settings::{Support, SupportHours};
+use super::ticket_ids::{is_ticket_id, ticket_id, ticket_in};
+use super::{Input, Session};
 use crate::domain::ChatKey;
 use crate::i18n::{Lang, format};
 use crate::store::{ActivityItem, Op, Outgoing, StoreError, Ticket};
 use crate::t;
 use crate::tracking::Notice;
 use crate::views;
-
-/// Where tickets go and when a person answers.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Support {
-    /// The support chat: a Telegram group (`tg:-100…`) or a WhatsApp number (`wa:221…`).
-    pub chat: ChatKey,
-    /// The language tickets are written in for agents.
-    pub lang: Lang,
-    pub hours: SupportHours,
-    /// Whether customers see the first name of the agent who answered.
-    pub show_agent: bool,
-}
-
-/// When agents answer, Dakar time (UTC): from `open` to `close` on the days set (Monday first).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SupportHours {
-    pub open: NaiveTime,
-    pub close: NaiveTime,
-    pub days: [bool; 7],
-}
-
-impl Default for SupportHours {
-    /// Monday to Saturday, 08:00 to 18:00.
-    fn default() -> Self {
-        let at = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap_or_default();
-        SupportHours { open: at(8), close: at(18), days: [true, true, true, true, true, true, false] }
-    }
-}
-
-impl SupportHours {
-    /// `08:00-18:00` and `mon-sat` (or `mon,wed,fri`, `mon-sun`).
-    pub fn parse(hours: &str, days: &str) -> Result<SupportHours, String> {
-        let (open, close) = hours.split_once('-').ok_or_else(|| format!("{hours:?} is not HH:MM-HH:MM"))?;
-        let time = |t: &str| {
-            NaiveTime::parse_from_str(t.trim(), "%H:%M").map_err(|_| format!("{t:?} is not a time (HH:MM)"))
-        };
-        let (open, close) = (time(open)?, time(close)?);
-        if open >= close {
-            return Err(format!("{hours:?}: support must open before it closes"));
-        }
-        let day = |d: &str| {
-            d.trim()
-                .parse::<Weekday>()
-                .map(|w| w.num_days_from_monday() as usize)
-                .map_err(|_| format!("{d:?} is not a day (mon, tue, …)"))
-        };
-        let mut set = [false; 7];
-        for part in days.split(',') {
-            match part.split_once('-') {
-                Some((from, to)) => {
-                    let (from, to) = (day(from)?, day(to)?);
-                    let mut d = from;
-                    loop {
-                        set[d] = true;
-                        if d == to {
-                            break;
-                        }
-                        d = (d + 1) % 7;
-                    }
-                }
-                None => set[day(part)?] = true,
-            }
-        }
-        Ok(SupportHours { open, close, days: set })
-    }
-
-    pub fn is_open(&self, at: DateTime<Utc>) -> bool {
-        let time = at.time();
-        self.days[at.weekday().num_days_from_monday() as usize] && time >= self.open && time < self.close
-    }
-
-    /// The next time support opens after `at` (`at` itself when open).
-    pub fn next_open(&self, at: DateTime<Utc>) -> DateTime<Utc> {
-        if self.is_open(at) {
-            return at;
-        }
-        (0..8)
-            .map(|d| (at.date_naive() + Duration::days(d)).and_time(self.open).and_utc())
-            .find(|t| *t > at && self.days[t.weekday().num_days_from_monday() as usize])
-            .unwrap_or(at)
-    }
-}
-
-const ID_ALPHABET: &[u8] = b"23456789ABCDEFGHJKMNPQRSTUVWXYZ";
-const ID_LEN: usize = 5;
-
-/// Whether `id` is written as a ticket id.
-pub fn is_ticket_id(id: &str) -> bool {
-    id.len() == ID_LEN && id.bytes().all(|b| ID_ALPHABET.contains(&b))
-}
-
-/// A ticket id from `seed` (the chat and the time): five characters easy to read and type.
-fn ticket_id(seed: &str, attempt: u32) -> String {
-    use sha2::Digest;
-    let digest = sha2::Sha256::digest(format!("{seed}|{attempt}").as_bytes());
-    digest.iter().take(ID_LEN).map(|b| ID_ALPHABET[*b as usize % ID_ALPHABET.len()] as char).collect()
-}
 
 /// Message `n` of `ticket`, to `to` in `lang`, as an outbox entry (its id names all three).
 fn ticket_message(
@@ -173,11 +78,6 @@ fn with_hours(lang: Lang, support: &Support, now: DateTime<Utc>, text: String) -
     let time = support.hours.open.format("%H:%M").to_string();
     let note = t!(lang, "support-closed-now", day = format::date(lang, next.date_naive()), time = time);
     format!("{text}\n\n{note}")
-}
-
-/// What a customer can do about their open request `id`: close it, or go to the menu.
-pub(crate) fn ticket_keyboard(lang: Lang, id: &str) -> Vec<Vec<super::Button>> {
-    vec![vec![button(lang, "btn-close-my-ticket", Action::CloseTicket(id.to_owned()))], menus::menu_row(lang)]
 }
 
 /// The chat's recent lookups, for the agents: what it looked up, not who it is.
@@ -320,13 +220,6 @@ pub(crate) async fn agent_step(
         },
         Input::Command { .. } => Ok(vec![Reply::text(t!(s.lang, "support-agent-help"))]),
     }
-}
-
-/// The ticket id a support-chat message names (`🎫 K7M2Q`).
-fn ticket_in(text: &str) -> Option<String> {
-    let after = text.split_once('🎫')?.1.trim_start();
-    let id: String = after.chars().take(ID_LEN).collect();
-    is_ticket_id(&id).then_some(id)
 }
 
 /// An agent's answer to ticket `id`, sent to its customer.
