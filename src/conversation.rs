@@ -6,6 +6,7 @@
 //! returns the replies: what a user saw survives a `kill -9`.
 
 mod bill;
+mod bot_inner;
 mod flow;
 mod forget;
 pub mod input;
@@ -18,6 +19,7 @@ pub mod payload;
 mod reminders;
 pub mod reply;
 mod saved;
+mod session;
 pub mod state;
 pub mod support;
 mod support_settings;
@@ -28,9 +30,12 @@ use std::sync::{Arc, Mutex, Weak};
 
 use chrono::{DateTime, Utc};
 
+use bot_inner::{BotInner, ProviderCalls};
+pub use bot_inner::{PROVIDER_CALL_WAIT, PROVIDER_CALLS};
 pub use input::Input;
 pub use payload::Action;
 pub use reply::{Button, Reply};
+use session::Session;
 pub use state::State;
 
 pub use crate::domain::{Capabilities, ChatKey, Role};
@@ -39,8 +44,7 @@ use crate::i18n::Lang;
 use crate::store::{Batch, HeldId, Op, Store, StoreError};
 use crate::t;
 use crate::tracking::{Notice, Tracker};
-use crate::upstream::error::Unavailable;
-use crate::upstream::{InquiryClient, StatusClient, UpstreamError};
+use crate::upstream::{InquiryClient, StatusClient};
 
 /// One thing a user sent, with what the channel knows about them.
 #[derive(Debug, Clone)]
@@ -119,82 +123,6 @@ pub struct Turn {
 #[derive(Clone)]
 pub struct Bot {
     inner: Arc<BotInner>,
-}
-
-pub(crate) struct BotInner {
-    inquiry: InquiryClient,
-    status: StatusClient,
-    store: Store,
-    /// Present when order tracking runs: enables "notify me".
-    pub(crate) tracker: Option<Arc<Tracker>>,
-    /// How many lookups a customer chat may make.
-    pub(crate) limits: limits::LookupLimits,
-    /// Provider calls from chats in flight at once, and how long one waits for its turn.
-    calls: ProviderCalls,
-    /// Every turn's first reply says it comes from test data (`serve` on the sandbox).
-    test_data: std::sync::atomic::AtomicBool,
-    /// One lock per chat in use: a chat's inputs are handled one after another even if a
-    /// channel delivers them concurrently; different chats never wait for each other.
-    chats: Mutex<HashMap<ChatKey, Weak<tokio::sync::Mutex<()>>>>,
-    /// Where customers' requests to talk to a person go; `None`: no hand-off.
-    pub(crate) support: Option<support::Support>,
-}
-
-/// The cap on provider calls from chats in flight at once, so that a flood of lookups cannot
-/// open thousands of connections to a provider (or hold thousands of sockets here).
-struct ProviderCalls {
-    permits: tokio::sync::Semaphore,
-    wait: std::time::Duration,
-}
-
-/// The default cap (`BILLBOT_PROVIDER_CONCURRENCY`), and how long a call waits for its turn.
-pub const PROVIDER_CALLS: usize = 64;
-pub const PROVIDER_CALL_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
-
-impl ProviderCalls {
-    fn new(max: usize, wait: std::time::Duration) -> ProviderCalls {
-        ProviderCalls { permits: tokio::sync::Semaphore::new(max.max(1)), wait }
-    }
-}
-
-impl Default for ProviderCalls {
-    fn default() -> Self {
-        ProviderCalls::new(PROVIDER_CALLS, PROVIDER_CALL_WAIT)
-    }
-}
-
-impl BotInner {
-    /// Makes a provider call once fewer than the cap are in flight; after waiting too long, the
-    /// call is not made and counts as the provider being unavailable (the user may try again).
-    pub(crate) async fn provider_call<T>(
-        &self,
-        call: impl std::future::Future<Output = Result<T, UpstreamError>>,
-    ) -> Result<T, UpstreamError> {
-        let Ok(Ok(_permit)) = tokio::time::timeout(self.calls.wait, self.calls.permits.acquire()).await
-        else {
-            metrics::counter!("billbot_provider_calls_refused_total").increment(1);
-            tracing::warn!("too many provider calls in flight: a lookup was refused");
-            return Err(UpstreamError::Unavailable(Unavailable::Busy));
-        };
-        call.await
-    }
-}
-
-/// What one step works with.
-pub(crate) struct Session<'a> {
-    pub bot: &'a BotInner,
-    pub chat: &'a ChatKey,
-    pub lang: Lang,
-    pub role: Role,
-    /// What the chat's channel can show.
-    pub caps: &'static Capabilities,
-    pub state: State,
-    pub now: DateTime<Utc>,
-    /// The chat's preferences as read at the start of the step, with this step's changes.
-    pub prefs: crate::store::Prefs,
-    /// The step's writes, committed together once it is done (reads see what was committed
-    /// before the step).
-    pub writes: Batch,
 }
 
 impl Bot {

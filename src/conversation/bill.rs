@@ -1,12 +1,12 @@
 //! The bill flow: choose a biller, type a reference, see the bills or the meter.
 
-use super::flow::Replies;
 use super::limits::{self, LookupKind};
 use super::menus::{button, labelled, menu_row};
+use super::order;
 use super::payload::Action;
-use super::reply::Reply;
+use super::reply::{Button, Reply};
+use super::session::{Replies, Session};
 use super::state::State;
-use super::{Session, order};
 use crate::domain::{Biller, CustomerReference, OrderNo, ReferenceError};
 use crate::store::{ActivityItem, Op};
 use crate::t;
@@ -49,7 +49,7 @@ pub(crate) async fn choose_biller(s: &mut Session<'_>, hint: Option<String>) -> 
     vec![Reply::text(text).with_keyboard(rows)]
 }
 
-fn reference_keyboard(s: &Session<'_>) -> Vec<Vec<super::Button>> {
+fn reference_keyboard(s: &Session<'_>) -> Vec<Vec<Button>> {
     vec![vec![button(s.lang, "btn-change-biller", Action::Bill), button(s.lang, "btn-menu", Action::Menu)]]
 }
 

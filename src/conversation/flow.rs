@@ -1,16 +1,16 @@
 //! One step of the dialogue: route an input to what it asks for.
 
+use super::input::Input;
 use super::payload::Action;
 use super::reply::Reply;
+use super::session::{Replies, Session};
 use super::state::State;
-use super::{Input, Session, bill, forget, lists, menus, order, reminders, saved, support};
+use super::{bill, forget, lists, menus, order, reminders, saved, support};
 use crate::domain::separators::without_separators;
-use crate::domain::{Biller, OrderNo};
+use crate::domain::{Biller, OrderNo, Role};
 use crate::i18n::Lang;
-use crate::store::{Op, StoreError};
+use crate::store::Op;
 use crate::t;
-
-pub(crate) type Replies = Result<Vec<Reply>, StoreError>;
 
 /// The first message of a chat on a channel that tells no language (WhatsApp): a short greeting
 /// in both languages with the choice of one. Whatever else the message asked is answered after
@@ -104,7 +104,7 @@ fn help_text(s: &Session<'_>) -> String {
         text.push('\n');
         text.push_str(&t!(s.lang, "help-support"));
     }
-    if s.role == super::Role::Agent {
+    if s.role == Role::Agent {
         text.push('\n');
         text.push_str(&t!(s.lang, "help-agent"));
     }

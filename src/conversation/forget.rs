@@ -1,9 +1,9 @@
 //! `/forget`: erasing everything the bot keeps about a chat, once the user confirms.
 
-use super::Session;
 use super::menus::{self, button};
 use super::payload::Action;
 use super::reply::Reply;
+use super::session::Session;
 use super::state::State;
 use crate::store::Op;
 use crate::t;

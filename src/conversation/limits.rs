@@ -6,9 +6,9 @@
 //! (the chat's lease), so the count is exact across instances and survives restarts; an
 //! in-memory limiter (governor) would give every instance, and every restart, a fresh allowance.
 
-use super::Session;
 use super::menus::menu_row;
 use super::reply::Reply;
+use super::session::Session;
 use crate::domain::Role;
 pub use crate::domain::limits::{LookupKind, LookupLimits, Lookups};
 use crate::store::Op;

@@ -1,12 +1,11 @@
 //! Paginated lists: the chat's own orders and lookups, and the merchant's history (agents).
 
-use super::flow::Replies;
 use super::menus::{self, labelled, menu_row, page_of, pager};
 use super::payload::Action;
 use super::reply::Reply;
+use super::session::{Replies, Session};
 use super::state::State;
-use super::{Role, Session};
-use crate::domain::CustomerReference;
+use crate::domain::{CustomerReference, Role};
 use crate::i18n::format;
 use crate::store::ActivityItem;
 use crate::t;

@@ -2,7 +2,8 @@
 
 use super::payload::Action;
 use super::reply::{Button, Reply};
-use super::{Role, Session};
+use super::session::Session;
+use crate::domain::Role;
 use crate::i18n::Lang;
 use crate::t;
 

@@ -1,11 +1,10 @@
 //! The order flow: type an order number, see its status; refresh while it is pending.
 
-use super::Session;
-use super::flow::Replies;
 use super::limits::{self, LookupKind};
 use super::menus::{button, menu_row};
 use super::payload::Action;
 use super::reply::Reply;
+use super::session::{Replies, Session};
 use super::state::State;
 use crate::domain::{Order, OrderNo};
 use crate::store::{ActivityItem, MAX_FAILED_PROOFS, Op, OrderRecord};

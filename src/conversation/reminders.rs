@@ -4,12 +4,11 @@
 
 use chrono::NaiveDate;
 
-use super::flow::Replies;
-use super::menus::{button, labelled};
+use super::menus::{self, button, labelled};
 use super::payload::Action;
 use super::reply::{Button, Reply};
+use super::session::{Replies, Session};
 use super::state::State;
-use super::{Session, menus};
 use crate::domain::{CustomerReference, InquiryResult};
 use crate::i18n::format;
 use crate::reminders::{self, DAYS_BEFORE_CHOICES, DEFAULT_DAYS_BEFORE};

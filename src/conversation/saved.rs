@@ -2,12 +2,11 @@
 //! /bill for a one-tap re-check, renamed and deleted from their own list. Shown masked (last four
 //! digits) in button labels, which anyone looking at the screen can read.
 
-use super::flow::Replies;
-use super::menus::{button, labelled, page_of, pager};
+use super::menus::{self, button, labelled, page_of, pager};
 use super::payload::Action;
 use super::reply::{Button, Reply};
+use super::session::{Replies, Session};
 use super::state::State;
-use super::{Session, menus};
 use crate::domain::CustomerReference;
 use crate::store::{Op, SavedReference};
 use crate::t;

@@ -12,14 +12,14 @@
 
 use chrono::{DateTime, Utc};
 
-use super::flow::Replies;
+use super::input::Input;
 use super::menus::{self, ticket_keyboard};
 use super::payload::Action;
 use super::reply::Reply;
+use super::session::{Replies, Session};
 use super::state::State;
 pub use super::support_settings::{Support, SupportHours};
 use super::ticket_ids::{is_ticket_id, ticket_id, ticket_in};
-use super::{Input, Session};
 use crate::domain::ChatKey;
 use crate::i18n::{Lang, format};
 use crate::store::{ActivityItem, Op, Outgoing, StoreError, Ticket};
