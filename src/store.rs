@@ -188,7 +188,7 @@ pub enum Op {
         id: String,
         change: OutgoingChange,
     },
-    /// The inbound message with this id has been handled.
+    /// The inbound message with this id has been handled (it leaves its chat's queue too).
     InboxDone {
         id: String,
     },
@@ -336,7 +336,11 @@ pub struct Exclusive {
 }
 
 /// One record as a backend keeps it, for copying a store into another (`billbot migrate-store`):
-/// the record's versioned JSON as stored, and the keys and times the tables index it by.
+/// the record's versioned JSON as stored, and the keys and times the tables index it by. An
+/// unhandled message taken in by [`Store::inbox_take`] has its `chat`, its `order` (the
+/// channel's) and when it was received, so that it keeps its place in the chat's queue; one taken
+/// in by [`Store::inbox_receive`] has no chat (and order 0). Messages come in the order they are
+/// to be handled.
 #[derive(Debug, Clone)]
 pub enum Dumped {
     Dialogue { chat: String, data: Vec<u8> },
@@ -348,7 +352,7 @@ pub enum Dumped {
     Held { chat: String, at: DateTime<Utc>, data: Vec<u8> },
     Alias { alias: String, chat: String },
     Seen { id: String, at: DateTime<Utc> },
-    Inbox { id: String, data: Vec<u8> },
+    Inbox { id: String, data: Vec<u8>, chat: Option<String>, order: i64, received_at: Option<DateTime<Utc>> },
     Outgoing { id: String, next_at: Option<DateTime<Utc>>, done_at: Option<DateTime<Utc>>, data: Vec<u8> },
     Reminder { chat: String, key: String, next_at: DateTime<Utc>, data: Vec<u8> },
     Ticket { id: String, chat: String, data: Vec<u8> },
@@ -608,6 +612,62 @@ impl Store {
         }
     }
 
+    /// Takes in an inbound message of `chat`, like [`Store::inbox_receive`] (`true` when `id` is
+    /// new; `false` for a redelivery, and nothing is written; atomic, and durable on return), and
+    /// files it in the chat's queue at `order`, the channel's order of its messages (Telegram's
+    /// `update_id`, WhatsApp's timestamp in seconds). Messages of one order keep the order they
+    /// arrived in. [`Store::turn_start_next`] hands them out oldest first, so that back-to-back
+    /// messages are answered in the order they were sent, whichever instance took them in.
+    pub async fn inbox_take<T: Serialize>(
+        &self,
+        id: &str,
+        chat: &ChatKey,
+        order: i64,
+        message: &T,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let message = encode(message)?;
+        match &self.backend {
+            Backend::Sled(s) => s.inbox_take(id, chat, order, &message, at).await,
+            Backend::Postgres(p) => p.inbox_take(id, chat, order, &message, at).await,
+        }
+    }
+
+    /// What a step of `chat` starts from (see [`Store::turn_start`]; `pending` is always true), and
+    /// the chat's oldest unhandled message taken in by [`Store::inbox_take`] (the lowest order,
+    /// then the first to arrive), with its id: the one message this step must handle. An
+    /// unreadable message is removed (and counted as skipped) and the next one is returned: it
+    /// would never be handled, and would hold up the chat's queue forever. One query in
+    /// PostgreSQL.
+    pub async fn turn_start_next<T: DeserializeOwned, M: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+    ) -> Result<(TurnStart<T>, Option<(String, M)>), StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => {
+                let start = TurnStart {
+                    prefs: s.prefs(chat)?,
+                    dialogue: s.dialogue(chat)?,
+                    has_held: !s.held::<serde_json::Value>(chat)?.is_empty(),
+                    pending: true,
+                };
+                Ok((start, s.inbox_next(chat)?))
+            }
+            Backend::Postgres(p) => p.turn_start_next(chat).await,
+        }
+    }
+
+    /// The chats with a message taken in by [`Store::inbox_take`] before `before` and still not
+    /// handled: their steps stopped (an instance died, a step failed) and nobody is on them. In
+    /// PostgreSQL, a chat whose lease is live is left out (its step is running; the message may be
+    /// next). Each chat once.
+    pub async fn inbox_stale_chats(&self, before: DateTime<Utc>) -> Result<Vec<ChatKey>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.inbox_stale_chats(before),
+            Backend::Postgres(p) => p.inbox_stale_chats(before).await,
+        }
+    }
+
     /// Messages received and not yet handled, with their ids, in no particular order.
     /// Only ids that start with `prefix` (each channel its own: `wamid.`, `tg:update:`).
     pub async fn inbox_pending<T: DeserializeOwned>(
@@ -620,8 +680,8 @@ impl Store {
         }
     }
 
-    /// Forgets the ids of messages received before `before` (and any of them still pending).
-    /// Returns how many were forgotten.
+    /// Forgets the ids of messages received before `before` (and any of them still pending, with
+    /// their places in their chats' queues). Returns how many were forgotten.
     pub async fn inbox_sweep(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.inbox_sweep(before),

@@ -298,6 +298,110 @@ async fn an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after
     assert!(store.inbox_receive("wamid.old", &"hello", t0).await.unwrap(), "forgotten after a week");
 }
 
+/// The chat's next message, as a step would start.
+async fn next_message(store: &Store, chat: &ChatKey) -> Option<(String, String)> {
+    let (start, next) = store.turn_start_next::<State, String>(chat).await.unwrap();
+    assert!(start.pending);
+    next
+}
+
+fn message(id: &str, text: &str) -> Option<(String, String)> {
+    Some((id.to_owned(), text.to_owned()))
+}
+
+async fn a_chats_messages_are_handed_out_in_the_channels_order_whatever_order_they_came_in(store: Store) {
+    let t0 = now();
+    let (chat, other) = (k("tg:70"), k("tg:71"));
+    assert!(store.inbox_take("tg:update:7", &chat, 7, &"seven", t0).await.unwrap());
+    assert!(store.inbox_take("tg:update:5", &chat, 5, &"five", t0).await.unwrap());
+    assert!(store.inbox_take("tg:update:5b", &chat, 5, &"five again", t0).await.unwrap());
+    assert!(!store.inbox_take("tg:update:7", &chat, 7, &"seven", t0).await.unwrap(), "a redelivery");
+    assert!(!store.inbox_receive("tg:update:5", &"five", t0).await.unwrap(), "one set of ids for both");
+    assert!(store.inbox_take("tg:update:1", &other, 1, &"another chat's", t0).await.unwrap());
+    assert!(store.inbox_receive("tg:update:0", &"of no chat", t0).await.unwrap());
+    // Many deliveries of one id at once: one is new, and it is queued once.
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, other) = (store.clone(), other.clone());
+            tokio::spawn(
+                async move { store.inbox_take("tg:update:2", &other, 2, &"raced", t0).await.unwrap() },
+            )
+        })
+        .collect();
+    let mut fresh = 0;
+    for racer in racers {
+        fresh += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(fresh, 1);
+    // The lowest order first, then the first to arrive; the same until it is handled.
+    assert_eq!(next_message(&store, &chat).await, message("tg:update:5", "five"));
+    assert_eq!(next_message(&store, &chat).await, message("tg:update:5", "five"));
+    assert!(store.inbox_has("tg:update:5").await.unwrap());
+    store.commit(Op::InboxDone { id: "tg:update:5".into() }).await.unwrap();
+    assert!(!store.inbox_has("tg:update:5").await.unwrap());
+    assert_eq!(next_message(&store, &chat).await, message("tg:update:5b", "five again"));
+    // A step handles it: its state and the message's end in one write.
+    let lease = store.lock_chat(&chat).await.unwrap();
+    store.commit(lease.end_step(&State::Menu, Some("tg:update:5b".into())).unwrap()).await.unwrap();
+    let (start, next) = store.turn_start_next::<State, String>(&chat).await.unwrap();
+    assert_eq!((start.dialogue, next), (Some(State::Menu), message("tg:update:7", "seven")));
+    store.commit(Op::InboxDone { id: "tg:update:7".into() }).await.unwrap();
+    assert_eq!(next_message(&store, &chat).await, None);
+    // Another chat's queue is its own; a message of no chat is in none.
+    assert_eq!(next_message(&store, &other).await, message("tg:update:1", "another chat's"));
+    let mut pending: Vec<(String, String)> = store.inbox_pending("tg:update:").await.unwrap();
+    pending.sort();
+    let ids: Vec<&str> = pending.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["tg:update:0", "tg:update:1", "tg:update:2"]);
+    assert_eq!(next_message(&store, &k("tg:72")).await, None);
+}
+
+async fn an_unreadable_message_is_skipped_and_removed_not_left_to_hold_up_its_chat(store: Store) {
+    let t0 = now();
+    let chat = k("wa:221770000073");
+    assert!(store.inbox_take("wamid.unreadable", &chat, 1, &[1, 2, 3], t0).await.unwrap());
+    assert!(store.inbox_take("wamid.next", &chat, 2, &"readable", t0).await.unwrap());
+    let skipped = store.skipped_records();
+    assert_eq!(next_message(&store, &chat).await, message("wamid.next", "readable"));
+    assert_eq!(store.skipped_records(), skipped + 1);
+    assert!(!store.inbox_has("wamid.unreadable").await.unwrap(), "removed");
+    assert!(!store.inbox_take("wamid.unreadable", &chat, 1, &"again", t0).await.unwrap(), "still seen");
+    // Negative orders come first (an order is the channel's, whatever it is).
+    assert!(store.inbox_take("wamid.early", &chat, -5, &"early", t0).await.unwrap());
+    assert_eq!(next_message(&store, &chat).await, message("wamid.early", "early"));
+}
+
+async fn chats_whose_messages_wait_unhandled_are_found_and_swept_with_their_ids(store: Store) {
+    let t0 = now();
+    let (waiting, fresh) = (k("tg:80"), k("tg:81"));
+    let minutes = |n: i64| t0 - Duration::minutes(n);
+    assert!(store.inbox_take("tg:update:80", &waiting, 80, &"old", minutes(5)).await.unwrap());
+    assert!(store.inbox_take("tg:update:81", &waiting, 81, &"old too", minutes(4)).await.unwrap());
+    assert!(store.inbox_take("tg:update:82", &fresh, 82, &"new", t0).await.unwrap());
+    assert!(store.inbox_receive("tg:update:79", &"of no chat", minutes(10)).await.unwrap());
+    assert_eq!(store.inbox_stale_chats(minutes(1)).await.unwrap(), vec![waiting.clone()], "each chat once");
+    let mut all = store.inbox_stale_chats(t0 + Duration::seconds(1)).await.unwrap();
+    all.sort();
+    assert_eq!(all, vec![waiting.clone(), fresh.clone()]);
+    if store.postgres().is_some() {
+        // A chat whose step runs (on any instance) is not waiting for one.
+        let lease = store.lock_chat(&waiting).await.unwrap();
+        assert!(store.inbox_stale_chats(minutes(1)).await.unwrap().is_empty());
+        store.unlock(lease).await;
+        assert_eq!(store.inbox_stale_chats(minutes(1)).await.unwrap(), vec![waiting.clone()]);
+    }
+    store.commit(Op::InboxDone { id: "tg:update:80".into() }).await.unwrap();
+    assert_eq!(store.inbox_stale_chats(minutes(1)).await.unwrap(), vec![waiting.clone()], "one left");
+    store.commit(Op::InboxDone { id: "tg:update:81".into() }).await.unwrap();
+    assert!(store.inbox_stale_chats(minutes(1)).await.unwrap().is_empty());
+    // Swept: the ids are forgotten, and the messages still waiting leave their queues.
+    assert_eq!(store.inbox_sweep(t0 + Duration::seconds(1)).await.unwrap(), 4);
+    assert_eq!(next_message(&store, &fresh).await, None);
+    assert!(store.inbox_stale_chats(t0 + Duration::seconds(1)).await.unwrap().is_empty());
+    assert!(store.inbox_take("tg:update:82", &fresh, 82, &"new", t0).await.unwrap(), "forgotten");
+    assert_eq!(next_message(&store, &fresh).await, message("tg:update:82", "new"));
+}
+
 async fn held_notices_come_back_oldest_first_within_a_limit_and_once(store: Store) {
     let chat = k("wa:221771234567");
     let t0 = now();
@@ -689,6 +793,9 @@ macro_rules! contract {
                 watches_are_scheduled_rescheduled_and_ended,
                 concurrent_updates_of_one_watch_each_build_on_the_last,
                 an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after_a_week,
+                a_chats_messages_are_handed_out_in_the_channels_order_whatever_order_they_came_in,
+                an_unreadable_message_is_skipped_and_removed_not_left_to_hold_up_its_chat,
+                chats_whose_messages_wait_unhandled_are_found_and_swept_with_their_ids,
                 held_notices_come_back_oldest_first_within_a_limit_and_once,
                 an_alias_stands_for_its_chat,
                 an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_day,

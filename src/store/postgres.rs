@@ -200,11 +200,17 @@ impl PgStore {
                 .bind(id)
                 .bind(chat)
                 .bind(json(data)),
-                Dumped::Inbox { id, data } => sqlx::query(
-                    "INSERT INTO inbox (id, data) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
+                Dumped::Inbox { id, data, chat, order, received_at } => sqlx::query(
+                    "INSERT INTO inbox (id, data, chat, seq, received_at)
+                     VALUES ($1, $2::jsonb, $3, $4, COALESCE($5, now()))
+                     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, chat = EXCLUDED.chat,
+                         seq = EXCLUDED.seq, received_at = EXCLUDED.received_at",
                 )
                 .bind(id)
-                .bind(json(data)),
+                .bind(json(data))
+                .bind(chat)
+                .bind(order)
+                .bind(received_at),
             };
             query.execute(&mut *tx).await?;
         }
@@ -677,6 +683,89 @@ impl PgStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(fresh.is_some())
+    }
+
+    /// [`super::Store::inbox_take`] in one statement: the id is taken, and the message filed
+    /// under its chat, only if the id is new; `arrival` numbers it as it comes.
+    pub async fn inbox_take(
+        &self,
+        id: &str,
+        chat: &ChatKey,
+        order: i64,
+        message: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let fresh: Option<String> = sqlx::query_scalar(
+            "WITH fresh AS (INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id)
+             INSERT INTO inbox (id, data, chat, seq, received_at) SELECT id, $3::jsonb, $4, $5, $2 FROM fresh
+             ON CONFLICT (id) DO NOTHING RETURNING id",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(text(message.to_vec()))
+        .bind(chat.storage_key())
+        .bind(order)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(fresh.is_some())
+    }
+
+    /// [`super::Store::turn_start_next`]: the turn's start and the chat's first message, in one
+    /// query. An unreadable message is deleted and the query made again.
+    pub async fn turn_start_next<T: DeserializeOwned, M: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+    ) -> Result<(super::TurnStart<T>, Option<(String, M)>), StoreError> {
+        let chat = chat.storage_key();
+        loop {
+            let row = sqlx::query(
+                "SELECT (SELECT data::text FROM prefs WHERE chat = $1),
+                        (SELECT data::text FROM dialogue WHERE chat = $1),
+                        EXISTS (SELECT 1 FROM held WHERE chat = $1),
+                        next.id, next.data::text
+                 FROM (SELECT) AS one
+                 LEFT JOIN LATERAL (
+                     SELECT id, data FROM inbox WHERE chat = $1 ORDER BY seq, arrival LIMIT 1
+                 ) AS next ON true",
+            )
+            .bind(&chat)
+            .fetch_one(&self.pool)
+            .await?;
+            let next: Option<(String, String)> = row.try_get::<Option<String>, _>(3)?.zip(row.try_get(4)?);
+            let next = match next {
+                None => None,
+                Some((id, data)) => match self.decode::<M>("inbox", &id, &data) {
+                    Some(message) => Some((id, message)),
+                    // Unreadable: it would never be handled, and would hold up the chat's queue.
+                    None => {
+                        sqlx::query("DELETE FROM inbox WHERE id = $1").bind(&id).execute(&self.pool).await?;
+                        continue;
+                    }
+                },
+            };
+            let (prefs, dialogue): (Option<String>, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
+            let start = super::TurnStart {
+                prefs: prefs.and_then(|p| self.decode("prefs", &chat, &p)).unwrap_or_default(),
+                dialogue: dialogue.and_then(|d| self.decode("dialogue", &chat, &d)),
+                has_held: row.try_get(2)?,
+                pending: true,
+            };
+            return Ok((start, next));
+        }
+    }
+
+    /// [`super::Store::inbox_stale_chats`]: the chat whose message has waited longest first.
+    pub async fn inbox_stale_chats(&self, before: DateTime<Utc>) -> Result<Vec<ChatKey>, StoreError> {
+        let chats: Vec<String> = sqlx::query_scalar(
+            "SELECT chat FROM inbox i
+             WHERE chat IS NOT NULL AND received_at < $1
+             AND NOT EXISTS (SELECT 1 FROM chat_locks l WHERE l.chat = i.chat AND l.until > now())
+             GROUP BY chat ORDER BY min(received_at), chat",
+        )
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(chats.iter().filter_map(|c| c.parse().ok()).collect())
     }
 
     pub async fn inbox_pending<T: DeserializeOwned>(

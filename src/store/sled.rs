@@ -15,6 +15,8 @@
 //! | `seen` | inbound message id (a WhatsApp `wamid`) | when it was received: a redelivery is recognized |
 //! | `seen_at` | received (ms, big-endian), message id | nothing: the order in which `seen` is swept |
 //! | `inbox` | inbound message id | the message, until a step has handled it (resumed after a restart) |
+//! | `inbox_queue` | chat key, `0x00`, order (the channel's, an `i64` with its sign bit flipped, big-endian), arrival (`u64`, big-endian) | received (ms, big-endian), message id: the chat's messages in the order to handle them |
+//! | `inbox_slot` | inbound message id | its `inbox_queue` key (a message taken in by `inbox_receive` has none) |
 //! | `held` | chat key, `0x00`, held at (ms, big-endian), sequence | a notice the channel could not send yet |
 //! | `aliases` | chat key | the chat key it stands for (a WhatsApp user id known by its phone number) |
 //! | `outbox` | outgoing id (chat, order, status) | [`Outgoing`]: a notice to send, or sent (kept a while) |
@@ -71,6 +73,8 @@ struct Inner {
     seen: sled::Tree,
     seen_at: sled::Tree,
     inbox: sled::Tree,
+    inbox_queue: sled::Tree,
+    inbox_slot: sled::Tree,
     held: sled::Tree,
     aliases: sled::Tree,
     outbox: sled::Tree,
@@ -151,6 +155,42 @@ fn reminder_due_key(at: DateTime<Utc>, key: &[u8]) -> Vec<u8> {
     let mut due = millis(at).to_vec();
     due.extend_from_slice(key);
     due
+}
+
+/// A message's place in its chat's queue: by the channel's `order`, then by `arrival`. The sign
+/// bit of the order is flipped so that negative orders sort first, byte by byte.
+fn inbox_queue_key(chat: &ChatKey, order: i64, arrival: u64) -> Vec<u8> {
+    let mut key = chat_prefix(chat);
+    key.extend_from_slice(&((order as u64) ^ (1 << 63)).to_be_bytes());
+    key.extend_from_slice(&arrival.to_be_bytes());
+    key
+}
+
+/// What an `inbox_queue` entry holds: when the message was received, and its id.
+fn inbox_queue_value(at: DateTime<Utc>, id: &str) -> Vec<u8> {
+    seen_at_key(at, id)
+}
+
+/// The `inbox_queue` key taken apart: the chat (as stored) and the channel's order.
+fn split_inbox_queue_key(key: &[u8]) -> Option<(&[u8], i64)> {
+    let at = key.iter().position(|b| *b == 0)?;
+    let order = <[u8; 8]>::try_from(key.get(at + 1..at + 9)?).ok()?;
+    Some((&key[..at], (u64::from_be_bytes(order) ^ (1 << 63)) as i64))
+}
+
+/// An `inbox_queue` value taken apart: when the message was received, and its id.
+fn split_inbox_queue_value(value: &[u8]) -> Option<(DateTime<Utc>, String)> {
+    let millis = <[u8; 8]>::try_from(value.get(..8)?).ok()?;
+    let at = DateTime::from_timestamp_millis(u64::from_be_bytes(millis) as i64)?;
+    Some((at, String::from_utf8_lossy(&value[8..]).into_owned()))
+}
+
+/// A sled transaction's error as the store's.
+fn transaction_error(e: sled::transaction::TransactionError<StoreError>) -> StoreError {
+    match e {
+        sled::transaction::TransactionError::Abort(e) => e,
+        sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
+    }
 }
 
 fn seen_at_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
@@ -254,6 +294,8 @@ impl SledStore {
                 seen: db.open_tree("seen")?,
                 seen_at: db.open_tree("seen_at")?,
                 inbox: db.open_tree("inbox")?,
+                inbox_queue: db.open_tree("inbox_queue")?,
+                inbox_slot: db.open_tree("inbox_slot")?,
                 held: db.open_tree("held")?,
                 aliases: db.open_tree("aliases")?,
                 outbox: db.open_tree("outbox")?,
@@ -375,9 +417,7 @@ impl SledStore {
             Op::ReminderStep { chat, reference, update } => {
                 self.update_reminder(&reminder_key(&chat, &reference), None, update)?;
             }
-            Op::InboxDone { id } => {
-                inner.inbox.remove(id.as_bytes())?;
-            }
+            Op::InboxDone { id } => self.inbox_done(&id)?,
             Op::Hold { chat, notice, at } => {
                 let mut key = chat_prefix(&chat);
                 key.extend_from_slice(&millis(at));
@@ -402,7 +442,7 @@ impl SledStore {
             Op::EndStep { chat, state, handled, .. } => {
                 inner.dialogue.insert(chat.storage_key().as_bytes(), state)?;
                 if let Some(id) = handled {
-                    inner.inbox.remove(id.as_bytes())?;
+                    self.inbox_done(&id)?;
                 }
             }
         }
@@ -542,6 +582,100 @@ impl SledStore {
         Ok(fresh)
     }
 
+    /// [`super::Store::inbox_take`]: the id seen, the message kept and filed in its chat's queue,
+    /// in one transaction (a crash never leaves the id seen without its message), then flushed.
+    pub async fn inbox_take(
+        &self,
+        id: &str,
+        chat: &ChatKey,
+        order: i64,
+        message: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        use sled::Transactional;
+        let inner = &self.inner;
+        let stamp = at.timestamp_millis().to_be_bytes();
+        let place = inbox_queue_key(chat, order, inner.db.generate_id()?);
+        let trees = (&inner.seen, &inner.seen_at, &inner.inbox, &inner.inbox_queue, &inner.inbox_slot);
+        let fresh = trees
+            .transaction(|(seen, seen_at, inbox, queue, slot)| {
+                if seen.get(id.as_bytes())?.is_some() {
+                    return Ok(false);
+                }
+                seen.insert(id.as_bytes(), &stamp[..])?;
+                seen_at.insert(seen_at_key(at, id), &[])?;
+                inbox.insert(id.as_bytes(), message)?;
+                queue.insert(place.as_slice(), inbox_queue_value(at, id))?;
+                slot.insert(id.as_bytes(), place.as_slice())?;
+                Ok(true)
+            })
+            .map_err(transaction_error)?;
+        if fresh {
+            self.flush().await?;
+        }
+        Ok(fresh)
+    }
+
+    /// The chat's first message in its queue, with its id. One that is unreadable (or whose
+    /// queue entry outlived it) is removed, and the next one is looked at.
+    pub fn inbox_next<M: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<(String, M)>, StoreError> {
+        let inner = &self.inner;
+        while let Some((key, value)) = inner.inbox_queue.scan_prefix(chat_prefix(chat)).next().transpose()? {
+            let Some((_, id)) = split_inbox_queue_value(&value) else {
+                self.report(&inner.inbox_queue, &key, "not an inbox queue entry");
+                inner.inbox_queue.remove(key)?;
+                continue;
+            };
+            match inner.inbox.get(id.as_bytes())? {
+                Some(bytes) => match self.decode::<M>(&inner.inbox, id.as_bytes(), &bytes) {
+                    Some(message) => return Ok(Some((id, message))),
+                    None => self.inbox_done(&id)?,
+                },
+                None => {
+                    tracing::warn!(id, "an inbox queue entry without its message: removed");
+                    inner.inbox_queue.remove(key)?;
+                    inner.inbox_slot.remove(id.as_bytes())?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The chats with a queued message received before `before`, each once.
+    pub fn inbox_stale_chats(&self, before: DateTime<Utc>) -> Result<Vec<ChatKey>, StoreError> {
+        let mut chats: Vec<ChatKey> = Vec::new();
+        for entry in self.inner.inbox_queue.iter() {
+            let (key, value) = entry?;
+            let received = split_inbox_queue_value(&value).map(|(at, _)| at);
+            let chat = split_inbox_queue_key(&key)
+                .and_then(|(chat, _)| std::str::from_utf8(chat).ok()?.parse().ok());
+            if let (Some(at), Some(chat)) = (received, chat)
+                && at < before
+                && chats.last() != Some(&chat)
+            {
+                chats.push(chat);
+            }
+        }
+        Ok(chats)
+    }
+
+    /// Forgets the inbound message `id` (handled, swept or unreadable) and its place in its
+    /// chat's queue, in one transaction.
+    fn inbox_done(&self, id: &str) -> Result<(), StoreError> {
+        use sled::Transactional;
+        let inner = &self.inner;
+        let trees = (&inner.inbox, &inner.inbox_queue, &inner.inbox_slot);
+        trees
+            .transaction(|(inbox, queue, slot)| {
+                inbox.remove(id.as_bytes())?;
+                if let Some(place) = slot.remove(id.as_bytes())? {
+                    queue.remove(place)?;
+                }
+                Ok(())
+            })
+            .map_err(transaction_error)
+    }
+
     pub fn inbox_pending<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
         let mut pending = Vec::new();
         for entry in self.inner.inbox.scan_prefix(prefix.as_bytes()) {
@@ -549,9 +683,7 @@ impl SledStore {
             match self.decode::<T>(&self.inner.inbox, &key, &bytes) {
                 Some(message) => pending.push((String::from_utf8_lossy(&key).into_owned(), message)),
                 // Unreadable: it would never be handled; forget it rather than retry it forever.
-                None => {
-                    self.inner.inbox.remove(&key)?;
-                }
+                None => self.inbox_done(&String::from_utf8_lossy(&key))?,
             }
         }
         Ok(pending)
@@ -563,7 +695,7 @@ impl SledStore {
             let (key, _) = entry?;
             let id = &key[8.min(key.len())..];
             self.inner.seen.remove(id)?;
-            self.inner.inbox.remove(id)?;
+            self.inbox_done(&String::from_utf8_lossy(id))?;
             self.inner.seen_at.remove(&key)?;
             swept += 1;
         }
@@ -658,10 +790,7 @@ impl SledStore {
                 out.push(Dumped::Outgoing { id: text(&key), next_at, done_at, data: data.to_vec() });
             }
         }
-        for entry in inner.inbox.iter() {
-            let (key, data) = entry?;
-            out.push(Dumped::Inbox { id: text(&key), data: data.to_vec() });
-        }
+        self.dump_inbox(&mut out)?;
         for entry in inner.tickets.iter() {
             let (key, data) = entry?;
             if let Some(ticket) = self.decode::<Ticket>(&inner.tickets, &key, &data) {
@@ -685,6 +814,39 @@ impl SledStore {
             }
         }
         Ok(out)
+    }
+
+    /// The unhandled messages, for [`SledStore::dump`]: those in a chat's queue first, in its
+    /// order (so that a copy keeps it: PostgreSQL numbers arrivals as they are written), then the
+    /// others (taken in by `inbox_receive`), with the time their id was seen.
+    fn dump_inbox(&self, out: &mut Vec<Dumped>) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        for entry in inner.inbox_queue.iter() {
+            let (key, value) = entry?;
+            let (Some((chat, order)), Some((at, id))) =
+                (split_inbox_queue_key(&key), split_inbox_queue_value(&value))
+            else {
+                self.report(&inner.inbox_queue, &key, "not an inbox queue entry");
+                continue;
+            };
+            if let Some(data) = inner.inbox.get(id.as_bytes())? {
+                let chat = Some(String::from_utf8_lossy(chat).into_owned());
+                out.push(Dumped::Inbox { id, data: data.to_vec(), chat, order, received_at: Some(at) });
+            }
+        }
+        for entry in inner.inbox.iter() {
+            let (key, data) = entry?;
+            if inner.inbox_slot.contains_key(&key)? {
+                continue;
+            }
+            let seen = inner.seen.get(&key)?;
+            let millis =
+                seen.and_then(|stamp| <[u8; 8]>::try_from(stamp.as_ref()).ok()).map(i64::from_be_bytes);
+            let received_at = millis.and_then(DateTime::from_timestamp_millis);
+            let id = String::from_utf8_lossy(&key).into_owned();
+            out.push(Dumped::Inbox { id, data: data.to_vec(), chat: None, order: 0, received_at });
+        }
+        Ok(())
     }
 
     pub fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {
