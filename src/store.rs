@@ -221,12 +221,16 @@ pub enum Op {
         holder: String,
     },
     /// What every step ends with, in one write: the chat's new state (encoded), the inbound
-    /// message it handled, and the end of its lease (the commit fails if the lease was lost).
+    /// message it handled, and its lease checked (the commit fails, and writes nothing, if the
+    /// lease was lost). With `release`, the lease ends with the write; without, it is kept (and
+    /// runs for a whole [`LEASE`] again), so that the step's replies are delivered before the
+    /// chat's next message is taken up anywhere, and [`Store::unlock`] ends it then.
     EndStep {
         chat: ChatKey,
         state: Vec<u8>,
         handled: Option<String>,
         holder: String,
+        release: bool,
     },
 }
 
@@ -289,12 +293,38 @@ impl ChatLease {
 
     /// The op that ends a step: its new `state`, the inbound message it `handled`, the lease.
     pub fn end_step<T: Serialize>(&self, state: &T, handled: Option<String>) -> Result<Op, StoreError> {
+        self.step_end(state, handled, true)
+    }
+
+    /// [`ChatLease::end_step`] that keeps the lease: the step's writes land, and the chat stays
+    /// this instance's while the replies go out (which must come before the chat's next step, on
+    /// any instance). [`Store::unlock`] ends it.
+    pub fn end_step_keeping<T: Serialize>(
+        &self,
+        state: &T,
+        handled: Option<String>,
+    ) -> Result<Op, StoreError> {
+        self.step_end(state, handled, false)
+    }
+
+    fn step_end<T: Serialize>(
+        &self,
+        state: &T,
+        handled: Option<String>,
+        release: bool,
+    ) -> Result<Op, StoreError> {
         Ok(Op::EndStep {
             chat: self.chat.clone(),
             state: encode(state)?,
             handled,
             holder: self.holder.clone(),
+            release,
         })
+    }
+
+    /// The chat this lease holds.
+    pub fn chat(&self) -> &ChatKey {
+        &self.chat
     }
 }
 
@@ -728,7 +758,8 @@ impl Store {
         }
     }
 
-    /// Ends a lease without a commit (the step failed).
+    /// Ends a lease without a commit (the step failed), or one kept by
+    /// [`ChatLease::end_step_keeping`] once the step's replies are out.
     pub async fn unlock(&self, lease: ChatLease) {
         if let Err(e) = self.commit(lease.release()).await {
             tracing::debug!(chat = %lease.chat, error = %e, "a chat lease ended on its own");

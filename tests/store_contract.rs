@@ -402,6 +402,29 @@ async fn chats_whose_messages_wait_unhandled_are_found_and_swept_with_their_ids(
     assert_eq!(next_message(&store, &fresh).await, message("tg:update:82", "new"));
 }
 
+async fn a_step_may_end_keeping_its_lease_and_unlock_once_its_replies_are_out(store: Store) {
+    let t0 = now();
+    let chat = k("tg:74");
+    assert!(store.inbox_take("tg:update:741", &chat, 1, &"first", t0).await.unwrap());
+    assert!(store.inbox_take("tg:update:742", &chat, 2, &"second", t0).await.unwrap());
+    let lease = store.lock_chat(&chat).await.unwrap();
+    assert_eq!(lease.chat(), &chat);
+    assert_eq!(next_message(&store, &chat).await, message("tg:update:741", "first"));
+    store.commit(lease.end_step_keeping(&State::Menu, Some("tg:update:741".into())).unwrap()).await.unwrap();
+    // Written, though the lease is kept.
+    let (start, next) = store.turn_start_next::<State, String>(&chat).await.unwrap();
+    assert_eq!((start.dialogue, next), (Some(State::Menu), message("tg:update:742", "second")));
+    store.unlock(lease).await;
+    let next_step = tokio::time::timeout(std::time::Duration::from_secs(1), store.lock_chat(&chat));
+    let lease = next_step.await.expect("the chat is free once unlocked").unwrap();
+    store
+        .commit(lease.end_step(&State::AwaitingOrderNo, Some("tg:update:742".into())).unwrap())
+        .await
+        .unwrap();
+    let (start, next) = store.turn_start_next::<State, String>(&chat).await.unwrap();
+    assert_eq!((start.dialogue, next), (Some(State::AwaitingOrderNo), None));
+}
+
 async fn held_notices_come_back_oldest_first_within_a_limit_and_once(store: Store) {
     let chat = k("wa:221771234567");
     let t0 = now();
@@ -796,6 +819,7 @@ macro_rules! contract {
                 a_chats_messages_are_handed_out_in_the_channels_order_whatever_order_they_came_in,
                 an_unreadable_message_is_skipped_and_removed_not_left_to_hold_up_its_chat,
                 chats_whose_messages_wait_unhandled_are_found_and_swept_with_their_ids,
+                a_step_may_end_keeping_its_lease_and_unlock_once_its_replies_are_out,
                 held_notices_come_back_oldest_first_within_a_limit_and_once,
                 an_alias_stands_for_its_chat,
                 an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_day,
@@ -890,5 +914,44 @@ mod instances {
         assert!(matches!(a.commit(batch).await, Err(billbot::store::StoreError::LeaseLost(_))));
         assert_eq!(a.prefs(&chat).await.unwrap().lang, None, "nothing of that step landed");
         b.commit(second.release()).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_step_that_keeps_its_lease_holds_its_chat_until_it_unlocks_and_a_lost_one_writes_nothing() {
+        use billbot::conversation::State;
+        use std::time::Duration;
+        let Some(schema) = crate::common::pg::schema("kept_leases").await else { return };
+        let a = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let b = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let (chat, t0) = (k("tg:8"), chrono::Utc::now());
+        assert!(a.inbox_take("tg:update:81", &chat, 81, &"first", t0).await.unwrap());
+        assert!(a.inbox_take("tg:update:82", &chat, 82, &"second", t0).await.unwrap());
+        let lease = a.lock_chat(&chat).await.unwrap();
+        a.commit(lease.end_step_keeping(&State::Menu, Some("tg:update:81".into())).unwrap()).await.unwrap();
+        assert!(!b.inbox_has("tg:update:81").await.unwrap(), "the step's writes landed");
+        // Its replies go out: the chat's next message waits, on every instance.
+        assert!(tokio::time::timeout(Duration::from_secs(1), b.lock_chat(&chat)).await.is_err(), "still a's");
+        a.unlock(lease).await;
+        let taken = tokio::time::timeout(Duration::from_secs(1), b.lock_chat(&chat)).await;
+        let second = taken.expect("free once unlocked").unwrap();
+        // A step whose lease was taken over ends alone in its batch: none of its end lands.
+        for release in [true, false] {
+            let stale = Op::EndStep {
+                chat: chat.clone(),
+                state: br#"{"v":1,"data":"not this"}"#.to_vec(),
+                handled: Some("tg:update:82".into()),
+                holder: "an instance that died".into(),
+                release,
+            };
+            assert!(matches!(a.commit(stale).await, Err(billbot::store::StoreError::LeaseLost(_))));
+            assert_eq!(a.dialogue::<State>(&chat).await.unwrap(), Some(State::Menu), "release: {release}");
+            assert!(a.inbox_has("tg:update:82").await.unwrap(), "release: {release}");
+        }
+        b.commit(second.end_step(&State::AwaitingOrderNo, Some("tg:update:82".into())).unwrap())
+            .await
+            .unwrap();
+        assert!(!a.inbox_has("tg:update:82").await.unwrap());
+        let again = tokio::time::timeout(Duration::from_secs(1), a.lock_chat(&chat)).await;
+        a.unlock(again.expect("released with the step's end").unwrap()).await;
     }
 }

@@ -484,26 +484,8 @@ impl PgStore {
                     .collect();
                 sqlx::query("DELETE FROM held WHERE id = ANY($1)").bind(ids).execute(&mut *conn).await?;
             }
-            Op::EndStep { chat, state, handled, holder } => {
-                let chat = chat.storage_key();
-                // One statement: the state, the message handled, the lease ended (all or none).
-                let ended: i64 = sqlx::query_scalar(
-                    "WITH state AS (
-                         INSERT INTO dialogue (chat, data) VALUES ($1, $2::jsonb)
-                         ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data),
-                     handled AS (DELETE FROM inbox WHERE id = $3),
-                     ended AS (DELETE FROM chat_locks WHERE chat = $1 AND holder = $4 RETURNING 1)
-                     SELECT count(*) FROM ended",
-                )
-                .bind(&chat)
-                .bind(text(state))
-                .bind(handled)
-                .bind(holder)
-                .fetch_one(&mut *conn)
-                .await?;
-                if ended != 1 {
-                    return Err(StoreError::LeaseLost(chat));
-                }
+            Op::EndStep { chat, state, handled, holder, release } => {
+                end_step(conn, &chat.storage_key(), state, handled, &holder, release).await?
             }
             Op::Unlock { chat, holder } => {
                 let chat = chat.storage_key();
@@ -1116,6 +1098,44 @@ impl PgStore {
             })
             .collect())
     }
+}
+
+/// [`Op::EndStep`] in one statement: the lease is ended (`release`) or renewed for a whole
+/// [`LEASE`], and only if it is still `holder`'s are the state and the handled message written.
+/// All or none even outside a transaction (a step whose only write is its end): the writes are
+/// made from the lease's row, so a lost lease writes nothing.
+async fn end_step(
+    conn: &mut PgConnection,
+    chat: &str,
+    state: Vec<u8>,
+    handled: Option<String>,
+    holder: &str,
+    release: bool,
+) -> Result<(), StoreError> {
+    let lease = if release {
+        "DELETE FROM chat_locks WHERE chat = $1 AND holder = $4 RETURNING 1"
+    } else {
+        "UPDATE chat_locks SET until = now() + $5::interval WHERE chat = $1 AND holder = $4 RETURNING 1"
+    };
+    let held: i64 = sqlx::query_scalar(&format!(
+        "WITH lease AS ({lease}),
+         state AS (
+             INSERT INTO dialogue (chat, data) SELECT $1, $2::jsonb FROM lease
+             ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data),
+         handled AS (DELETE FROM inbox WHERE id = $3 AND EXISTS (SELECT 1 FROM lease))
+         SELECT count(*) FROM lease"
+    ))
+    .bind(chat)
+    .bind(text(state))
+    .bind(handled)
+    .bind(holder)
+    .bind(format!("{} milliseconds", LEASE.as_millis()))
+    .fetch_one(&mut *conn)
+    .await?;
+    if held != 1 {
+        return Err(StoreError::LeaseLost(chat.to_owned()));
+    }
+    Ok(())
 }
 
 /// Puts notices in the outbox, in the caller's transaction; one whose id is known already is not
