@@ -183,10 +183,13 @@ pub enum Op {
         reference: CustomerReference,
         update: ReminderUpdate,
     },
-    /// An outgoing notice was delivered, or failed (nothing happens to one that is done).
+    /// An outgoing notice was delivered, or failed (nothing happens to one that is done). With a
+    /// `holder`, only if that sender's claim on it stands (see [`Store::claim_outgoing_for`]): a
+    /// sender whose claim ran out and was taken over changes nothing. The claim ends with it.
     Outgoing {
         id: String,
         change: OutgoingChange,
+        holder: Option<String>,
     },
     /// The inbound message with this id has been handled (it leaves its chat's queue too).
     InboxDone {
@@ -793,16 +796,48 @@ impl Store {
 
     /// Claims up to `limit` outgoing notices due at `now` for this instance, like
     /// [`Store::claim_due`]: each is due again at `until`, so that only one sender has it; a
-    /// sender that dies mid-send leaves it to be sent again then.
+    /// sender that dies mid-send leaves it to be sent again then. ([`Store::claim_outgoing_for`]
+    /// with this instance as the holder.)
     pub async fn claim_outgoing(
         &self,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Outgoing>, StoreError> {
+        self.claim_outgoing_for(instance_id(), now, until, limit).await
+    }
+
+    /// Claims up to `limit` outgoing notices due at `now` for the sender `holder`, earliest due
+    /// first: each is due again at `until` and names `holder` as its sender
+    /// ([`Outgoing::claimed_by`]), so that no other sender has it meanwhile. A notice of a chat
+    /// that another sender holds a live claim in (one not run out at `now`) is left: one chat's
+    /// notices go out through one sender at a time, in order. A sender whose send may outlast
+    /// its claim renews it ([`Store::renew_outgoing`]); one that dies leaves its notices to be
+    /// claimed again at `until`.
+    pub async fn claim_outgoing_for(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Outgoing>, StoreError> {
         match &self.backend {
-            Backend::Sled(s) => s.claim_outgoing(now, until, limit).await,
-            Backend::Postgres(p) => p.claim_outgoing(now, until, limit).await,
+            Backend::Sled(s) => s.claim_outgoing(holder, now, until, limit).await,
+            Backend::Postgres(p) => p.claim_outgoing(holder, now, until, limit).await,
+        }
+    }
+
+    /// Moves the claims of `holder` on the notices `ids` to `until` (those still its own and not
+    /// done); returns how many were renewed.
+    pub async fn renew_outgoing(
+        &self,
+        holder: &str,
+        ids: &[String],
+        until: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.renew_outgoing(holder, ids, until).await,
+            Backend::Postgres(p) => p.renew_outgoing(holder, ids, until).await,
         }
     }
 

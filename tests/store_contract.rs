@@ -507,6 +507,7 @@ fn notice(chat: &ChatKey, no: &OrderNo, what: &str, at: chrono::DateTime<Utc>) -
         next_at: Some(at),
         created_at: at,
         done_at: None,
+        claimed_by: None,
     }
 }
 
@@ -533,7 +534,11 @@ async fn the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_un
     // Failed: due again at the time given, one attempt more.
     let retry = t0 + Duration::seconds(30);
     store
-        .commit(Op::Outgoing { id: id.clone(), change: OutgoingChange::Retry { next_at: retry } })
+        .commit(Op::Outgoing {
+            id: id.clone(),
+            change: OutgoingChange::Retry { next_at: retry },
+            holder: None,
+        })
         .await
         .unwrap();
     assert!(
@@ -547,7 +552,10 @@ async fn the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_un
     assert_eq!((again.len(), again[0].attempts), (1, 1));
     // Delivered: never due again, and not recorded again either, until it is swept.
     let done = t0 + Duration::seconds(31);
-    store.commit(Op::Outgoing { id: id.clone(), change: OutgoingChange::Done { at: done } }).await.unwrap();
+    store
+        .commit(Op::Outgoing { id: id.clone(), change: OutgoingChange::Done { at: done }, holder: None })
+        .await
+        .unwrap();
     assert!(
         store.claim_outgoing(t0 + Duration::hours(1), t0 + Duration::hours(2), 10).await.unwrap().is_empty()
     );
@@ -559,6 +567,119 @@ async fn the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_un
     assert_eq!(store.sweep_outgoing(done).await.unwrap(), 0);
     assert_eq!(store.sweep_outgoing(done + Duration::seconds(1)).await.unwrap(), 1);
     assert!(store.outgoing(&id).await.unwrap().is_none());
+}
+
+/// Records `tell` in the outbox (as a watch that ends would).
+async fn tell(store: &Store, no: &OrderNo, tell: Vec<Outgoing>) {
+    let update = move |_: Option<Watch>| (None, tell.clone());
+    store.commit(Op::WatchAndTell { order_no: no.clone(), update: Box::new(update) }).await.unwrap();
+}
+
+async fn a_claimed_notice_and_its_chat_are_one_senders_until_the_claim_runs_out(store: Store) {
+    let t0 = now();
+    let secs = |n: i64| t0 + Duration::seconds(n);
+    let (chat, other, no) = (k("tg:95"), k("tg:96"), order_no(95));
+    let first = notice(&chat, &no, "pending", t0);
+    let second = notice(&chat, &no, "ended", secs(1));
+    let others = notice(&other, &no, "ended", secs(2));
+    tell(&store, &no, vec![first.clone(), second.clone(), others.clone()]).await;
+    let ids = |claimed: &[Outgoing]| claimed.iter().map(|o| o.id.clone()).collect::<Vec<_>>();
+    // The earliest due, for sender a, until its claim runs out.
+    let a = store.claim_outgoing_for("sender-a", secs(5), secs(60), 1).await.unwrap();
+    assert_eq!(ids(&a), [first.id.as_str()]);
+    assert_eq!((a[0].claimed_by.as_deref(), a[0].next_at), (Some("sender-a"), Some(secs(60))));
+    let stored = store.outgoing(&first.id).await.unwrap().unwrap();
+    assert_eq!((stored.claimed_by.as_deref(), stored.next_at), (Some("sender-a"), Some(secs(60))));
+    // Sender b: not the chat's other notice, due as it is (a holds the chat); another chat's, yes.
+    let b = store.claim_outgoing_for("sender-b", secs(5), secs(65), 10).await.unwrap();
+    assert_eq!(ids(&b), [others.id.as_str()]);
+    let done = |id: &str, holder: &str, at| Op::Outgoing {
+        id: id.into(),
+        change: OutgoingChange::Done { at },
+        holder: Some(holder.into()),
+    };
+    store.commit(done(&others.id, "sender-b", secs(6))).await.unwrap();
+    let stored = store.outgoing(&others.id).await.unwrap().unwrap();
+    assert_eq!((stored.done_at, stored.claimed_by), (Some(secs(6)), None));
+    // A renews its claim before it runs out (b cannot: it is not b's); past the first end of the
+    // claim, the chat is still a's.
+    assert_eq!(
+        store.renew_outgoing("sender-b", std::slice::from_ref(&first.id), secs(300)).await.unwrap(),
+        0
+    );
+    let renewed = store.renew_outgoing("sender-a", &[first.id.clone(), others.id.clone()], secs(120)).await;
+    assert_eq!(renewed.unwrap(), 1, "the claim still a's and not done");
+    assert!(store.claim_outgoing_for("sender-b", secs(90), secs(150), 10).await.unwrap().is_empty());
+    // A's claim runs out: b takes the chat's notices, earliest due first.
+    let b = store.claim_outgoing_for("sender-b", secs(130), secs(190), 10).await.unwrap();
+    assert_eq!(ids(&b), [second.id.as_str(), first.id.as_str()]);
+    // A, late, marks what is now b's: nothing changes, and a cannot renew it either.
+    store.commit(done(&first.id, "sender-a", secs(131))).await.unwrap();
+    let retry = OutgoingChange::Retry { next_at: secs(500) };
+    store
+        .commit(Op::Outgoing { id: second.id.clone(), change: retry, holder: Some("sender-a".into()) })
+        .await
+        .unwrap();
+    for id in [&first.id, &second.id] {
+        let stored = store.outgoing(id).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.claimed_by.as_deref(), stored.next_at),
+            (Some("sender-b"), Some(secs(190))),
+            "{id}"
+        );
+        assert_eq!((stored.done_at, stored.attempts), (None, 0));
+    }
+    assert_eq!(
+        store.renew_outgoing("sender-a", std::slice::from_ref(&first.id), secs(400)).await.unwrap(),
+        0
+    );
+    // B marks them: the claims end with it.
+    store.commit(done(&first.id, "sender-b", secs(140))).await.unwrap();
+    let retry = OutgoingChange::Retry { next_at: secs(200) };
+    store
+        .commit(Op::Outgoing { id: second.id.clone(), change: retry, holder: Some("sender-b".into()) })
+        .await
+        .unwrap();
+    let stored = store.outgoing(&first.id).await.unwrap().unwrap();
+    assert_eq!((stored.done_at, stored.next_at, stored.claimed_by), (Some(secs(140)), None, None));
+    let stored = store.outgoing(&second.id).await.unwrap().unwrap();
+    assert_eq!((stored.attempts, stored.next_at, stored.claimed_by), (1, Some(secs(200)), None));
+    assert_eq!(
+        store.renew_outgoing("sender-b", std::slice::from_ref(&first.id), secs(400)).await.unwrap(),
+        0,
+        "done"
+    );
+    // Due again, and the chat nobody's: any sender may take it.
+    let a = store.claim_outgoing_for("sender-a", secs(200), secs(260), 10).await.unwrap();
+    assert_eq!((ids(&a), a[0].attempts), (vec![second.id.clone()], 1));
+}
+
+async fn two_senders_claiming_at_once_never_share_a_chat(store: Store) {
+    let t0 = now();
+    for n in 0..5 {
+        let (chat, no) = (k(&format!("tg:{}", 970 + n)), order_no(970 + n));
+        tell(&store, &no, vec![notice(&chat, &no, "pending", t0), notice(&chat, &no, "ended", t0)]).await;
+    }
+    // Each claims one at a time, both at once, until nothing is left.
+    let claim = |holder: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            loop {
+                let one = store.claim_outgoing_for(holder, t0, t0 + Duration::seconds(60), 1).await.unwrap();
+                if one.is_empty() {
+                    return claimed;
+                }
+                claimed.extend(one);
+            }
+        })
+    };
+    let (x, y) = (claim("sender-x"), claim("sender-y"));
+    let (x, y) = (x.await.unwrap(), y.await.unwrap());
+    assert_eq!(x.len() + y.len(), 10, "each notice claimed once: {x:?} {y:?}");
+    for outgoing in &x {
+        assert!(!y.iter().any(|o| o.chat == outgoing.chat), "{} was shared: {x:?} {y:?}", outgoing.chat);
+    }
 }
 
 fn reminder(chat: &ChatKey, digits: &str, next_at: chrono::DateTime<Utc>) -> Reminder {
@@ -613,6 +734,7 @@ async fn reminders_are_kept_per_chat_scheduled_given_once_and_cancelled(store: S
             next_at: Some(at),
             created_at: at,
             done_at: None,
+            claimed_by: None,
         };
         let update = move |stored: Option<Reminder>| {
             let Some(mut r) = stored else { return (None, Vec::new()) };
@@ -675,6 +797,7 @@ async fn tickets_are_found_by_id_and_by_chat_and_forgotten_with_it(store: Store)
         next_at: Some(t0),
         created_at: t0,
         done_at: None,
+        claimed_by: None,
     };
     store.commit(Op::Ticket { ticket: first.clone(), tell: vec![to_support(1)] }).await.unwrap();
     store.commit(Op::Ticket { ticket: ticket("BBBB3", &b, t0), tell: Vec::new() }).await.unwrap();
@@ -824,6 +947,8 @@ macro_rules! contract {
                 an_alias_stands_for_its_chat,
                 an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_day,
                 the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_until_swept,
+                a_claimed_notice_and_its_chat_are_one_senders_until_the_claim_runs_out,
+                two_senders_claiming_at_once_never_share_a_chat,
                 forgetting_a_chat_erases_all_it_left_and_nothing_of_others,
                 orders_lookups_and_idle_dialogues_are_swept_after_their_time,
                 reminders_are_kept_per_chat_scheduled_given_once_and_cancelled,

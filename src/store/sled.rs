@@ -21,6 +21,7 @@
 //! | `aliases` | chat key | the chat key it stands for (a WhatsApp user id known by its phone number) |
 //! | `outbox` | outgoing id (chat, order, status) | [`Outgoing`]: a notice to send, or sent (kept a while) |
 //! | `outbox_due` | due (ms, big-endian), outgoing id | nothing: the order in which notices are sent |
+//! | `outbox_claims` | chat key, `0x00`, outgoing id | nothing: the chat's claimed notices (the [`Outgoing`] says by whom, until when) |
 //! | `reminders` | chat key, `0x00`, biller key, `:`, reference | [`Reminder`]: a bill's due date to remind the chat of |
 //! | `reminder_due` | next reminder (ms, big-endian), then the `reminders` key | nothing: the reminders' schedule |
 //! | `tickets` | ticket id | [`Ticket`]: a customer's request to talk to a person |
@@ -79,6 +80,10 @@ struct Inner {
     aliases: sled::Tree,
     outbox: sled::Tree,
     outbox_due: sled::Tree,
+    outbox_claims: sled::Tree,
+    /// Held while notices are claimed: whether a chat's notices are another sender's is checked
+    /// and the claims are made with no other claim in between (a few reads and writes in memory).
+    claiming: std::sync::Mutex<()>,
     reminders: sled::Tree,
     reminder_due: sled::Tree,
     tickets: sled::Tree,
@@ -143,6 +148,12 @@ type ReminderFn<'a> = Telling<'a, Reminder>;
 
 fn outgoing_due_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
     let mut key = millis(at).to_vec();
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn outgoing_claim_key(chat: &ChatKey, id: &str) -> Vec<u8> {
+    let mut key = chat_prefix(chat);
     key.extend_from_slice(id.as_bytes());
     key
 }
@@ -300,6 +311,8 @@ impl SledStore {
                 aliases: db.open_tree("aliases")?,
                 outbox: db.open_tree("outbox")?,
                 outbox_due: db.open_tree("outbox_due")?,
+                outbox_claims: db.open_tree("outbox_claims")?,
+                claiming: std::sync::Mutex::new(()),
                 reminders: db.open_tree("reminders")?,
                 reminder_due: db.open_tree("reminder_due")?,
                 tickets: db.open_tree("tickets")?,
@@ -401,7 +414,7 @@ impl SledStore {
                 self.update_watch(&order_no, None, Box::new(move |stored| (update(stored), Vec::new())))?
             }
             Op::WatchAndTell { order_no, update } => self.update_watch(&order_no, None, update)?,
-            Op::Outgoing { id, change } => self.change_outgoing(&id, change)?,
+            Op::Outgoing { id, change, holder } => self.change_outgoing(&id, change, holder.as_deref())?,
             Op::Ticket { ticket, tell } => self.write_ticket(&ticket, &tell)?,
             Op::Remind { reminder } => {
                 let key = reminder_key(&reminder.chat, &reminder.reference);
@@ -1067,7 +1080,7 @@ impl SledStore {
         let key = chat.storage_key();
         inner.dialogue.remove(key.as_bytes())?;
         inner.prefs.remove(key.as_bytes())?;
-        for tree in [&inner.activity, &inner.saved, &inner.held] {
+        for tree in [&inner.activity, &inner.saved, &inner.held, &inner.outbox_claims] {
             for entry in tree.scan_prefix(chat_prefix(chat)).keys() {
                 tree.remove(entry?)?;
             }
@@ -1183,40 +1196,94 @@ impl SledStore {
 
     pub async fn claim_outgoing(
         &self,
+        holder: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Outgoing>, StoreError> {
-        let end = millis(now);
-        let end = u64::from_be_bytes(end).saturating_add(1).to_be_bytes();
-        let entries: Vec<sled::IVec> =
-            self.inner.outbox_due.range(..end.to_vec()).keys().take(limit).collect::<Result<_, _>>()?;
-        let mut claimed = Vec::new();
-        for key in entries {
-            let id = String::from_utf8_lossy(&key[8.min(key.len())..]).into_owned();
-            if let Some(outgoing) = self.claim_one_outgoing(&id, &key, now, until)? {
-                claimed.push(outgoing);
-            }
-        }
+        let claimed = self.claim_outgoing_in_turn(holder, now, until, limit)?;
         if !claimed.is_empty() {
             self.flush().await?;
         }
         Ok(claimed)
     }
 
-    /// Claims one outgoing notice found due by its entry `entry`; an entry that is stale (the
-    /// notice is done, claimed by another sender, unreadable or gone) is removed.
+    /// The claims of [`SledStore::claim_outgoing`], made while no other claimer runs (see
+    /// [`Inner::claiming`]), earliest due first; a notice of a chat another sender holds is left.
+    fn claim_outgoing_in_turn(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        let inner = &self.inner;
+        let _turn = inner.claiming.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let end = u64::from_be_bytes(millis(now)).saturating_add(1).to_be_bytes();
+        let mut claimed: Vec<Outgoing> = Vec::new();
+        for key in inner.outbox_due.range(..end.to_vec()).keys() {
+            if claimed.len() >= limit {
+                break;
+            }
+            let key = key?;
+            let id = String::from_utf8_lossy(&key[8.min(key.len())..]).into_owned();
+            // A claim moves the notice's entry; one moved to a time still due is met again.
+            if claimed.iter().any(|o| o.id == id) {
+                continue;
+            }
+            // Not reported here when unreadable: the claim removes it, and reports it.
+            let chat =
+                inner.outbox.get(id.as_bytes())?.and_then(|b| decode::<Outgoing>(&b).ok()).map(|o| o.chat);
+            if let Some(chat) = chat
+                && self.held_by_another(&chat, holder, now)?
+            {
+                continue;
+            }
+            if let Some(outgoing) = self.claim_one_outgoing(&id, &key, holder, now, until)? {
+                claimed.push(outgoing);
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Whether a sender other than `holder` has a claim on a notice of `chat` that runs past
+    /// `now`. Entries of `outbox_claims` whose notice is no longer claimed are removed.
+    fn held_by_another(&self, chat: &ChatKey, holder: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let inner = &self.inner;
+        let prefix = chat_prefix(chat);
+        for key in inner.outbox_claims.scan_prefix(&prefix).keys() {
+            let key = key?;
+            let id = &key[prefix.len()..];
+            let outgoing = inner.outbox.get(id)?.and_then(|b| decode::<Outgoing>(&b).ok());
+            match outgoing {
+                Some(Outgoing { claimed_by: Some(by), next_at, .. }) => {
+                    if by != holder && next_at.is_some_and(|at| at > now) {
+                        return Ok(true);
+                    }
+                }
+                _ => {
+                    inner.outbox_claims.remove(&key)?;
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Claims one outgoing notice found due by its entry `entry` for `holder`; an entry that is
+    /// stale (the notice is done, claimed by another sender, unreadable or gone) is removed.
     fn claim_one_outgoing(
         &self,
         id: &str,
         entry: &[u8],
+        holder: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<Outgoing>, StoreError> {
         use sled::Transactional;
         use sled::transaction::ConflictableTransactionError;
         let inner = &self.inner;
-        let result = (&inner.outbox, &inner.outbox_due).transaction(|(outbox, due)| {
+        let trees = (&inner.outbox, &inner.outbox_due, &inner.outbox_claims);
+        let result = trees.transaction(|(outbox, due, claims)| {
             let stored = outbox.get(id.as_bytes())?;
             let current = stored
                 .as_ref()
@@ -1229,12 +1296,14 @@ impl SledStore {
             match outgoing.next_at {
                 Some(at) if at <= now && outgoing_due_key(at, id) == entry => {
                     outgoing.next_at = Some(until);
+                    outgoing.claimed_by = Some(holder.to_owned());
                     outbox.insert(
                         id.as_bytes(),
                         encode(&outgoing).map_err(ConflictableTransactionError::Abort)?,
                     )?;
                     due.remove(entry)?;
                     due.insert(outgoing_due_key(until, id), &[])?;
+                    claims.insert(outgoing_claim_key(&outgoing.chat, id), &[])?;
                     Ok(Some(outgoing))
                 }
                 Some(at) if outgoing_due_key(at, id) == entry => Ok(None),
@@ -1244,23 +1313,30 @@ impl SledStore {
                 }
             }
         });
-        result.map_err(|e| match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
-        })
+        result.map_err(transaction_error)
     }
 
-    /// Marks an outgoing notice done, or due again later; one that is done or gone is left.
-    fn change_outgoing(&self, id: &str, change: OutgoingChange) -> Result<(), StoreError> {
+    /// Marks an outgoing notice done, or due again later, ending its claim; one that is done or
+    /// gone is left, and so is one claimed by another sender than `holder` (when given).
+    fn change_outgoing(
+        &self,
+        id: &str,
+        change: OutgoingChange,
+        holder: Option<&str>,
+    ) -> Result<(), StoreError> {
         use sled::Transactional;
         use sled::transaction::ConflictableTransactionError;
         let inner = &self.inner;
-        let result = (&inner.outbox, &inner.outbox_due).transaction(|(outbox, due)| {
+        let trees = (&inner.outbox, &inner.outbox_due, &inner.outbox_claims);
+        let result = trees.transaction(|(outbox, due, claims)| {
             let stored = outbox.get(id.as_bytes())?;
             let current = stored
                 .as_ref()
                 .and_then(|bytes| self.decode::<Outgoing>(&inner.outbox, id.as_bytes(), bytes));
             let Some(mut outgoing) = current else { return Ok(()) };
+            if holder.is_some_and(|h| outgoing.claimed_by.as_deref() != Some(h)) {
+                return Ok(());
+            }
             let Some(was) = outgoing.next_at else { return Ok(()) };
             due.remove(outgoing_due_key(was, id))?;
             match change {
@@ -1274,13 +1350,51 @@ impl SledStore {
                     due.insert(outgoing_due_key(next_at, id), &[])?;
                 }
             }
+            outgoing.claimed_by = None;
+            claims.remove(outgoing_claim_key(&outgoing.chat, id))?;
             outbox.insert(id.as_bytes(), encode(&outgoing).map_err(ConflictableTransactionError::Abort)?)?;
             Ok(())
         });
-        result.map_err(|e| match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
-        })
+        result.map_err(transaction_error)
+    }
+
+    pub async fn renew_outgoing(
+        &self,
+        holder: &str,
+        ids: &[String],
+        until: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut renewed = 0;
+        for id in ids {
+            renewed += usize::from(self.renew_one_outgoing(holder, id, until)?);
+        }
+        if renewed > 0 {
+            self.flush().await?;
+        }
+        Ok(renewed)
+    }
+
+    /// Moves `holder`'s claim on the notice `id` to `until`: whether it was still its own.
+    fn renew_one_outgoing(&self, holder: &str, id: &str, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        use sled::Transactional;
+        use sled::transaction::ConflictableTransactionError;
+        let inner = &self.inner;
+        let result = (&inner.outbox, &inner.outbox_due).transaction(|(outbox, due)| {
+            let stored = outbox.get(id.as_bytes())?;
+            let current = stored
+                .as_ref()
+                .and_then(|bytes| self.decode::<Outgoing>(&inner.outbox, id.as_bytes(), bytes));
+            let Some(mut outgoing) = current.filter(|o| o.claimed_by.as_deref() == Some(holder)) else {
+                return Ok(false);
+            };
+            let Some(was) = outgoing.next_at else { return Ok(false) };
+            due.remove(outgoing_due_key(was, id))?;
+            due.insert(outgoing_due_key(until, id), &[])?;
+            outgoing.next_at = Some(until);
+            outbox.insert(id.as_bytes(), encode(&outgoing).map_err(ConflictableTransactionError::Abort)?)?;
+            Ok(true)
+        });
+        result.map_err(transaction_error)
     }
 
     pub fn outgoing(&self, id: &str) -> Result<Option<Outgoing>, StoreError> {
