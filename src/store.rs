@@ -183,12 +183,15 @@ pub enum Op {
         reference: CustomerReference,
         update: ReminderUpdate,
     },
-    /// An outgoing notice was delivered, or failed (nothing happens to one that is done).
+    /// An outgoing notice was delivered, or failed (nothing happens to one that is done). With a
+    /// `holder`, only if that sender's claim on it stands (see [`Store::claim_outgoing_for`]): a
+    /// sender whose claim ran out and was taken over changes nothing. The claim ends with it.
     Outgoing {
         id: String,
         change: OutgoingChange,
+        holder: Option<String>,
     },
-    /// The inbound message with this id has been handled.
+    /// The inbound message with this id has been handled (it leaves its chat's queue too).
     InboxDone {
         id: String,
     },
@@ -221,12 +224,16 @@ pub enum Op {
         holder: String,
     },
     /// What every step ends with, in one write: the chat's new state (encoded), the inbound
-    /// message it handled, and the end of its lease (the commit fails if the lease was lost).
+    /// message it handled, and its lease checked (the commit fails, and writes nothing, if the
+    /// lease was lost). With `release`, the lease ends with the write; without, it is kept (and
+    /// runs for a whole [`LEASE`] again), so that the step's replies are delivered before the
+    /// chat's next message is taken up anywhere, and [`Store::unlock`] ends it then.
     EndStep {
         chat: ChatKey,
         state: Vec<u8>,
         handled: Option<String>,
         holder: String,
+        release: bool,
     },
 }
 
@@ -289,12 +296,38 @@ impl ChatLease {
 
     /// The op that ends a step: its new `state`, the inbound message it `handled`, the lease.
     pub fn end_step<T: Serialize>(&self, state: &T, handled: Option<String>) -> Result<Op, StoreError> {
+        self.step_end(state, handled, true)
+    }
+
+    /// [`ChatLease::end_step`] that keeps the lease: the step's writes land, and the chat stays
+    /// this instance's while the replies go out (which must come before the chat's next step, on
+    /// any instance). [`Store::unlock`] ends it.
+    pub fn end_step_keeping<T: Serialize>(
+        &self,
+        state: &T,
+        handled: Option<String>,
+    ) -> Result<Op, StoreError> {
+        self.step_end(state, handled, false)
+    }
+
+    fn step_end<T: Serialize>(
+        &self,
+        state: &T,
+        handled: Option<String>,
+        release: bool,
+    ) -> Result<Op, StoreError> {
         Ok(Op::EndStep {
             chat: self.chat.clone(),
             state: encode(state)?,
             handled,
             holder: self.holder.clone(),
+            release,
         })
+    }
+
+    /// The chat this lease holds.
+    pub fn chat(&self) -> &ChatKey {
+        &self.chat
     }
 }
 
@@ -336,7 +369,11 @@ pub struct Exclusive {
 }
 
 /// One record as a backend keeps it, for copying a store into another (`billbot migrate-store`):
-/// the record's versioned JSON as stored, and the keys and times the tables index it by.
+/// the record's versioned JSON as stored, and the keys and times the tables index it by. An
+/// unhandled message taken in by [`Store::inbox_take`] has its `chat`, its `order` (the
+/// channel's) and when it was received, so that it keeps its place in the chat's queue; one taken
+/// in by [`Store::inbox_receive`] has no chat (and order 0). Messages come in the order they are
+/// to be handled.
 #[derive(Debug, Clone)]
 pub enum Dumped {
     Dialogue { chat: String, data: Vec<u8> },
@@ -348,7 +385,7 @@ pub enum Dumped {
     Held { chat: String, at: DateTime<Utc>, data: Vec<u8> },
     Alias { alias: String, chat: String },
     Seen { id: String, at: DateTime<Utc> },
-    Inbox { id: String, data: Vec<u8> },
+    Inbox { id: String, data: Vec<u8>, chat: Option<String>, order: i64, received_at: Option<DateTime<Utc>> },
     Outgoing { id: String, next_at: Option<DateTime<Utc>>, done_at: Option<DateTime<Utc>>, data: Vec<u8> },
     Reminder { chat: String, key: String, next_at: DateTime<Utc>, data: Vec<u8> },
     Ticket { id: String, chat: String, data: Vec<u8> },
@@ -608,6 +645,62 @@ impl Store {
         }
     }
 
+    /// Takes in an inbound message of `chat`, like [`Store::inbox_receive`] (`true` when `id` is
+    /// new; `false` for a redelivery, and nothing is written; atomic, and durable on return), and
+    /// files it in the chat's queue at `order`, the channel's order of its messages (Telegram's
+    /// `update_id`, WhatsApp's timestamp in seconds). Messages of one order keep the order they
+    /// arrived in. [`Store::turn_start_next`] hands them out oldest first, so that back-to-back
+    /// messages are answered in the order they were sent, whichever instance took them in.
+    pub async fn inbox_take<T: Serialize>(
+        &self,
+        id: &str,
+        chat: &ChatKey,
+        order: i64,
+        message: &T,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let message = encode(message)?;
+        match &self.backend {
+            Backend::Sled(s) => s.inbox_take(id, chat, order, &message, at).await,
+            Backend::Postgres(p) => p.inbox_take(id, chat, order, &message, at).await,
+        }
+    }
+
+    /// What a step of `chat` starts from (see [`Store::turn_start`]; `pending` is always true), and
+    /// the chat's oldest unhandled message taken in by [`Store::inbox_take`] (the lowest order,
+    /// then the first to arrive), with its id: the one message this step must handle. An
+    /// unreadable message is removed (and counted as skipped) and the next one is returned: it
+    /// would never be handled, and would hold up the chat's queue forever. One query in
+    /// PostgreSQL.
+    pub async fn turn_start_next<T: DeserializeOwned, M: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+    ) -> Result<(TurnStart<T>, Option<(String, M)>), StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => {
+                let start = TurnStart {
+                    prefs: s.prefs(chat)?,
+                    dialogue: s.dialogue(chat)?,
+                    has_held: !s.held::<serde_json::Value>(chat)?.is_empty(),
+                    pending: true,
+                };
+                Ok((start, s.inbox_next(chat)?))
+            }
+            Backend::Postgres(p) => p.turn_start_next(chat).await,
+        }
+    }
+
+    /// The chats with a message taken in by [`Store::inbox_take`] before `before` and still not
+    /// handled: their steps stopped (an instance died, a step failed) and nobody is on them. In
+    /// PostgreSQL, a chat whose lease is live is left out (its step is running; the message may be
+    /// next). Each chat once.
+    pub async fn inbox_stale_chats(&self, before: DateTime<Utc>) -> Result<Vec<ChatKey>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.inbox_stale_chats(before),
+            Backend::Postgres(p) => p.inbox_stale_chats(before).await,
+        }
+    }
+
     /// Messages received and not yet handled, with their ids, in no particular order.
     /// Only ids that start with `prefix` (each channel its own: `wamid.`, `tg:update:`).
     pub async fn inbox_pending<T: DeserializeOwned>(
@@ -620,8 +713,8 @@ impl Store {
         }
     }
 
-    /// Forgets the ids of messages received before `before` (and any of them still pending).
-    /// Returns how many were forgotten.
+    /// Forgets the ids of messages received before `before` (and any of them still pending, with
+    /// their places in their chats' queues). Returns how many were forgotten.
     pub async fn inbox_sweep(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.inbox_sweep(before),
@@ -668,7 +761,8 @@ impl Store {
         }
     }
 
-    /// Ends a lease without a commit (the step failed).
+    /// Ends a lease without a commit (the step failed), or one kept by
+    /// [`ChatLease::end_step_keeping`] once the step's replies are out.
     pub async fn unlock(&self, lease: ChatLease) {
         if let Err(e) = self.commit(lease.release()).await {
             tracing::debug!(chat = %lease.chat, error = %e, "a chat lease ended on its own");
@@ -702,16 +796,48 @@ impl Store {
 
     /// Claims up to `limit` outgoing notices due at `now` for this instance, like
     /// [`Store::claim_due`]: each is due again at `until`, so that only one sender has it; a
-    /// sender that dies mid-send leaves it to be sent again then.
+    /// sender that dies mid-send leaves it to be sent again then. ([`Store::claim_outgoing_for`]
+    /// with this instance as the holder.)
     pub async fn claim_outgoing(
         &self,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Outgoing>, StoreError> {
+        self.claim_outgoing_for(instance_id(), now, until, limit).await
+    }
+
+    /// Claims up to `limit` outgoing notices due at `now` for the sender `holder`, earliest due
+    /// first: each is due again at `until` and names `holder` as its sender
+    /// ([`Outgoing::claimed_by`]), so that no other sender has it meanwhile. A notice of a chat
+    /// that another sender holds a live claim in (one not run out at `now`) is left: one chat's
+    /// notices go out through one sender at a time, in order. A sender whose send may outlast
+    /// its claim renews it ([`Store::renew_outgoing`]); one that dies leaves its notices to be
+    /// claimed again at `until`.
+    pub async fn claim_outgoing_for(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Outgoing>, StoreError> {
         match &self.backend {
-            Backend::Sled(s) => s.claim_outgoing(now, until, limit).await,
-            Backend::Postgres(p) => p.claim_outgoing(now, until, limit).await,
+            Backend::Sled(s) => s.claim_outgoing(holder, now, until, limit).await,
+            Backend::Postgres(p) => p.claim_outgoing(holder, now, until, limit).await,
+        }
+    }
+
+    /// Moves the claims of `holder` on the notices `ids` to `until` (those still its own and not
+    /// done); returns how many were renewed.
+    pub async fn renew_outgoing(
+        &self,
+        holder: &str,
+        ids: &[String],
+        until: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.renew_outgoing(holder, ids, until).await,
+            Backend::Postgres(p) => p.renew_outgoing(holder, ids, until).await,
         }
     }
 

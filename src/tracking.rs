@@ -427,7 +427,7 @@ impl Tracker {
             Err(e) => {
                 tracing::error!(%chat, id = outgoing.id, error = %e, "an unreadable notice in the outbox: dropped");
                 let change = OutgoingChange::Done { at: self.now() };
-                return self.store.commit(Op::Outgoing { id: outgoing.id, change }).await;
+                return self.store.commit(Op::Outgoing { id: outgoing.id, change, holder: None }).await;
             }
         };
         let delivered = self.notifier.notify(chat, outgoing.lang, &notice).await;
@@ -463,7 +463,7 @@ impl Tracker {
                 OutgoingChange::Retry { next_at: later(now, wait) }
             }
         };
-        self.store.commit(Op::Outgoing { id: outgoing.id, change }).await
+        self.store.commit(Op::Outgoing { id: outgoing.id, change, holder: None }).await
     }
 
     /// Runs the polling loop until `shutdown` completes.

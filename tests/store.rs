@@ -154,6 +154,10 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
         batch.push(Op::Alias { alias: ChatKey::whatsapp("SN.1"), chat: ChatKey::whatsapp("221771234567") });
         store.commit(batch).await.unwrap();
         assert!(store.inbox_receive("wamid.m1", &"hello", now).await.unwrap());
+        // Queued in the chat's order (9 came in first), two of one order in their arrival's.
+        for (id, order) in [("tg:update:9", 9), ("tg:update:5", 5), ("tg:update:5b", 5)] {
+            assert!(store.inbox_take(id, &chat, order, &id, now).await.unwrap());
+        }
     }
     let run = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_billbot"))
@@ -180,8 +184,8 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
         "watches: 1",
         "held notices: 1",
         "aliases: 1",
-        "inbound message ids: 1",
-        "unhandled messages: 1",
+        "inbound message ids: 4",
+        "unhandled messages: 4",
     ] {
         assert!(out.contains(line), "{line} in {out}");
     }
@@ -204,6 +208,35 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
     assert_eq!(pg.alias(&ChatKey::whatsapp("SN.1")).await.unwrap(), Some(ChatKey::whatsapp("221771234567")));
     assert!(!pg.inbox_receive("wamid.m1", &"hello", chrono::Utc::now()).await.unwrap(), "its id is known");
     assert_eq!(pg.inbox_pending::<String>("wamid.").await.unwrap().len(), 1);
+    assert_eq!(pg.inbox_stale_chats(chrono::Utc::now()).await.unwrap(), vec![chat.clone()], "received then");
+    assert!(pg.inbox_stale_chats(chrono::Utc::now() - chrono::Duration::hours(1)).await.unwrap().is_empty());
+    for id in ["tg:update:5", "tg:update:5b", "tg:update:9"] {
+        let (_, next) = pg.turn_start_next::<State, String>(&chat).await.unwrap();
+        assert_eq!(next, Some((id.to_owned(), id.to_owned())), "in the chat's order");
+        pg.commit(Op::InboxDone { id: id.into() }).await.unwrap();
+    }
+    assert!(pg.turn_start_next::<State, String>(&chat).await.unwrap().1.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_chats_queued_messages_survive_reopening_the_store_in_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let chat = k("tg:90");
+    let now = chrono::Utc::now();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        for (id, order) in [("tg:update:3", 3), ("tg:update:2", 2), ("tg:update:2b", 2)] {
+            assert!(store.inbox_take(id, &chat, order, &id, now).await.unwrap());
+        }
+    }
+    let store = Store::open(dir.path()).unwrap();
+    assert!(!store.inbox_take("tg:update:3", &chat, 3, &"again", now).await.unwrap(), "still seen");
+    for id in ["tg:update:2", "tg:update:2b", "tg:update:3"] {
+        let (_, next) = store.turn_start_next::<State, String>(&chat).await.unwrap();
+        assert_eq!(next, Some((id.to_owned(), id.to_owned())));
+        store.commit(Op::InboxDone { id: id.into() }).await.unwrap();
+    }
+    assert!(store.turn_start_next::<State, String>(&chat).await.unwrap().1.is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -298,6 +298,133 @@ async fn an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after
     assert!(store.inbox_receive("wamid.old", &"hello", t0).await.unwrap(), "forgotten after a week");
 }
 
+/// The chat's next message, as a step would start.
+async fn next_message(store: &Store, chat: &ChatKey) -> Option<(String, String)> {
+    let (start, next) = store.turn_start_next::<State, String>(chat).await.unwrap();
+    assert!(start.pending);
+    next
+}
+
+fn message(id: &str, text: &str) -> Option<(String, String)> {
+    Some((id.to_owned(), text.to_owned()))
+}
+
+async fn a_chats_messages_are_handed_out_in_the_channels_order_whatever_order_they_came_in(store: Store) {
+    let t0 = now();
+    let (chat, other) = (k("tg:70"), k("tg:71"));
+    assert!(store.inbox_take("tg:update:7", &chat, 7, &"seven", t0).await.unwrap());
+    assert!(store.inbox_take("tg:update:5", &chat, 5, &"five", t0).await.unwrap());
+    assert!(store.inbox_take("tg:update:5b", &chat, 5, &"five again", t0).await.unwrap());
+    assert!(!store.inbox_take("tg:update:7", &chat, 7, &"seven", t0).await.unwrap(), "a redelivery");
+    assert!(!store.inbox_receive("tg:update:5", &"five", t0).await.unwrap(), "one set of ids for both");
+    assert!(store.inbox_take("tg:update:1", &other, 1, &"another chat's", t0).await.unwrap());
+    assert!(store.inbox_receive("tg:update:0", &"of no chat", t0).await.unwrap());
+    // Many deliveries of one id at once: one is new, and it is queued once.
+    let racers: Vec<_> = (0..8)
+        .map(|_| {
+            let (store, other) = (store.clone(), other.clone());
+            tokio::spawn(
+                async move { store.inbox_take("tg:update:2", &other, 2, &"raced", t0).await.unwrap() },
+            )
+        })
+        .collect();
+    let mut fresh = 0;
+    for racer in racers {
+        fresh += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(fresh, 1);
+    // The lowest order first, then the first to arrive; the same until it is handled.
+    assert_eq!(next_message(&store, &chat).await, message("tg:update:5", "five"));
+    assert_eq!(next_message(&store, &chat).await, message("tg:update:5", "five"));
+    assert!(store.inbox_has("tg:update:5").await.unwrap());
+    store.commit(Op::InboxDone { id: "tg:update:5".into() }).await.unwrap();
+    assert!(!store.inbox_has("tg:update:5").await.unwrap());
+    assert_eq!(next_message(&store, &chat).await, message("tg:update:5b", "five again"));
+    // A step handles it: its state and the message's end in one write.
+    let lease = store.lock_chat(&chat).await.unwrap();
+    store.commit(lease.end_step(&State::Menu, Some("tg:update:5b".into())).unwrap()).await.unwrap();
+    let (start, next) = store.turn_start_next::<State, String>(&chat).await.unwrap();
+    assert_eq!((start.dialogue, next), (Some(State::Menu), message("tg:update:7", "seven")));
+    store.commit(Op::InboxDone { id: "tg:update:7".into() }).await.unwrap();
+    assert_eq!(next_message(&store, &chat).await, None);
+    // Another chat's queue is its own; a message of no chat is in none.
+    assert_eq!(next_message(&store, &other).await, message("tg:update:1", "another chat's"));
+    let mut pending: Vec<(String, String)> = store.inbox_pending("tg:update:").await.unwrap();
+    pending.sort();
+    let ids: Vec<&str> = pending.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(ids, ["tg:update:0", "tg:update:1", "tg:update:2"]);
+    assert_eq!(next_message(&store, &k("tg:72")).await, None);
+}
+
+async fn an_unreadable_message_is_skipped_and_removed_not_left_to_hold_up_its_chat(store: Store) {
+    let t0 = now();
+    let chat = k("wa:221770000073");
+    assert!(store.inbox_take("wamid.unreadable", &chat, 1, &[1, 2, 3], t0).await.unwrap());
+    assert!(store.inbox_take("wamid.next", &chat, 2, &"readable", t0).await.unwrap());
+    let skipped = store.skipped_records();
+    assert_eq!(next_message(&store, &chat).await, message("wamid.next", "readable"));
+    assert_eq!(store.skipped_records(), skipped + 1);
+    assert!(!store.inbox_has("wamid.unreadable").await.unwrap(), "removed");
+    assert!(!store.inbox_take("wamid.unreadable", &chat, 1, &"again", t0).await.unwrap(), "still seen");
+    // Negative orders come first (an order is the channel's, whatever it is).
+    assert!(store.inbox_take("wamid.early", &chat, -5, &"early", t0).await.unwrap());
+    assert_eq!(next_message(&store, &chat).await, message("wamid.early", "early"));
+}
+
+async fn chats_whose_messages_wait_unhandled_are_found_and_swept_with_their_ids(store: Store) {
+    let t0 = now();
+    let (waiting, fresh) = (k("tg:80"), k("tg:81"));
+    let minutes = |n: i64| t0 - Duration::minutes(n);
+    assert!(store.inbox_take("tg:update:80", &waiting, 80, &"old", minutes(5)).await.unwrap());
+    assert!(store.inbox_take("tg:update:81", &waiting, 81, &"old too", minutes(4)).await.unwrap());
+    assert!(store.inbox_take("tg:update:82", &fresh, 82, &"new", t0).await.unwrap());
+    assert!(store.inbox_receive("tg:update:79", &"of no chat", minutes(10)).await.unwrap());
+    assert_eq!(store.inbox_stale_chats(minutes(1)).await.unwrap(), vec![waiting.clone()], "each chat once");
+    let mut all = store.inbox_stale_chats(t0 + Duration::seconds(1)).await.unwrap();
+    all.sort();
+    assert_eq!(all, vec![waiting.clone(), fresh.clone()]);
+    if store.postgres().is_some() {
+        // A chat whose step runs (on any instance) is not waiting for one.
+        let lease = store.lock_chat(&waiting).await.unwrap();
+        assert!(store.inbox_stale_chats(minutes(1)).await.unwrap().is_empty());
+        store.unlock(lease).await;
+        assert_eq!(store.inbox_stale_chats(minutes(1)).await.unwrap(), vec![waiting.clone()]);
+    }
+    store.commit(Op::InboxDone { id: "tg:update:80".into() }).await.unwrap();
+    assert_eq!(store.inbox_stale_chats(minutes(1)).await.unwrap(), vec![waiting.clone()], "one left");
+    store.commit(Op::InboxDone { id: "tg:update:81".into() }).await.unwrap();
+    assert!(store.inbox_stale_chats(minutes(1)).await.unwrap().is_empty());
+    // Swept: the ids are forgotten, and the messages still waiting leave their queues.
+    assert_eq!(store.inbox_sweep(t0 + Duration::seconds(1)).await.unwrap(), 4);
+    assert_eq!(next_message(&store, &fresh).await, None);
+    assert!(store.inbox_stale_chats(t0 + Duration::seconds(1)).await.unwrap().is_empty());
+    assert!(store.inbox_take("tg:update:82", &fresh, 82, &"new", t0).await.unwrap(), "forgotten");
+    assert_eq!(next_message(&store, &fresh).await, message("tg:update:82", "new"));
+}
+
+async fn a_step_may_end_keeping_its_lease_and_unlock_once_its_replies_are_out(store: Store) {
+    let t0 = now();
+    let chat = k("tg:74");
+    assert!(store.inbox_take("tg:update:741", &chat, 1, &"first", t0).await.unwrap());
+    assert!(store.inbox_take("tg:update:742", &chat, 2, &"second", t0).await.unwrap());
+    let lease = store.lock_chat(&chat).await.unwrap();
+    assert_eq!(lease.chat(), &chat);
+    assert_eq!(next_message(&store, &chat).await, message("tg:update:741", "first"));
+    store.commit(lease.end_step_keeping(&State::Menu, Some("tg:update:741".into())).unwrap()).await.unwrap();
+    // Written, though the lease is kept.
+    let (start, next) = store.turn_start_next::<State, String>(&chat).await.unwrap();
+    assert_eq!((start.dialogue, next), (Some(State::Menu), message("tg:update:742", "second")));
+    store.unlock(lease).await;
+    let next_step = tokio::time::timeout(std::time::Duration::from_secs(1), store.lock_chat(&chat));
+    let lease = next_step.await.expect("the chat is free once unlocked").unwrap();
+    store
+        .commit(lease.end_step(&State::AwaitingOrderNo, Some("tg:update:742".into())).unwrap())
+        .await
+        .unwrap();
+    let (start, next) = store.turn_start_next::<State, String>(&chat).await.unwrap();
+    assert_eq!((start.dialogue, next), (Some(State::AwaitingOrderNo), None));
+}
+
 async fn held_notices_come_back_oldest_first_within_a_limit_and_once(store: Store) {
     let chat = k("wa:221771234567");
     let t0 = now();
@@ -380,6 +507,7 @@ fn notice(chat: &ChatKey, no: &OrderNo, what: &str, at: chrono::DateTime<Utc>) -
         next_at: Some(at),
         created_at: at,
         done_at: None,
+        claimed_by: None,
     }
 }
 
@@ -406,7 +534,11 @@ async fn the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_un
     // Failed: due again at the time given, one attempt more.
     let retry = t0 + Duration::seconds(30);
     store
-        .commit(Op::Outgoing { id: id.clone(), change: OutgoingChange::Retry { next_at: retry } })
+        .commit(Op::Outgoing {
+            id: id.clone(),
+            change: OutgoingChange::Retry { next_at: retry },
+            holder: None,
+        })
         .await
         .unwrap();
     assert!(
@@ -420,7 +552,10 @@ async fn the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_un
     assert_eq!((again.len(), again[0].attempts), (1, 1));
     // Delivered: never due again, and not recorded again either, until it is swept.
     let done = t0 + Duration::seconds(31);
-    store.commit(Op::Outgoing { id: id.clone(), change: OutgoingChange::Done { at: done } }).await.unwrap();
+    store
+        .commit(Op::Outgoing { id: id.clone(), change: OutgoingChange::Done { at: done }, holder: None })
+        .await
+        .unwrap();
     assert!(
         store.claim_outgoing(t0 + Duration::hours(1), t0 + Duration::hours(2), 10).await.unwrap().is_empty()
     );
@@ -432,6 +567,119 @@ async fn the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_un
     assert_eq!(store.sweep_outgoing(done).await.unwrap(), 0);
     assert_eq!(store.sweep_outgoing(done + Duration::seconds(1)).await.unwrap(), 1);
     assert!(store.outgoing(&id).await.unwrap().is_none());
+}
+
+/// Records `tell` in the outbox (as a watch that ends would).
+async fn tell(store: &Store, no: &OrderNo, tell: Vec<Outgoing>) {
+    let update = move |_: Option<Watch>| (None, tell.clone());
+    store.commit(Op::WatchAndTell { order_no: no.clone(), update: Box::new(update) }).await.unwrap();
+}
+
+async fn a_claimed_notice_and_its_chat_are_one_senders_until_the_claim_runs_out(store: Store) {
+    let t0 = now();
+    let secs = |n: i64| t0 + Duration::seconds(n);
+    let (chat, other, no) = (k("tg:95"), k("tg:96"), order_no(95));
+    let first = notice(&chat, &no, "pending", t0);
+    let second = notice(&chat, &no, "ended", secs(1));
+    let others = notice(&other, &no, "ended", secs(2));
+    tell(&store, &no, vec![first.clone(), second.clone(), others.clone()]).await;
+    let ids = |claimed: &[Outgoing]| claimed.iter().map(|o| o.id.clone()).collect::<Vec<_>>();
+    // The earliest due, for sender a, until its claim runs out.
+    let a = store.claim_outgoing_for("sender-a", secs(5), secs(60), 1).await.unwrap();
+    assert_eq!(ids(&a), [first.id.as_str()]);
+    assert_eq!((a[0].claimed_by.as_deref(), a[0].next_at), (Some("sender-a"), Some(secs(60))));
+    let stored = store.outgoing(&first.id).await.unwrap().unwrap();
+    assert_eq!((stored.claimed_by.as_deref(), stored.next_at), (Some("sender-a"), Some(secs(60))));
+    // Sender b: not the chat's other notice, due as it is (a holds the chat); another chat's, yes.
+    let b = store.claim_outgoing_for("sender-b", secs(5), secs(65), 10).await.unwrap();
+    assert_eq!(ids(&b), [others.id.as_str()]);
+    let done = |id: &str, holder: &str, at| Op::Outgoing {
+        id: id.into(),
+        change: OutgoingChange::Done { at },
+        holder: Some(holder.into()),
+    };
+    store.commit(done(&others.id, "sender-b", secs(6))).await.unwrap();
+    let stored = store.outgoing(&others.id).await.unwrap().unwrap();
+    assert_eq!((stored.done_at, stored.claimed_by), (Some(secs(6)), None));
+    // A renews its claim before it runs out (b cannot: it is not b's); past the first end of the
+    // claim, the chat is still a's.
+    assert_eq!(
+        store.renew_outgoing("sender-b", std::slice::from_ref(&first.id), secs(300)).await.unwrap(),
+        0
+    );
+    let renewed = store.renew_outgoing("sender-a", &[first.id.clone(), others.id.clone()], secs(120)).await;
+    assert_eq!(renewed.unwrap(), 1, "the claim still a's and not done");
+    assert!(store.claim_outgoing_for("sender-b", secs(90), secs(150), 10).await.unwrap().is_empty());
+    // A's claim runs out: b takes the chat's notices, earliest due first.
+    let b = store.claim_outgoing_for("sender-b", secs(130), secs(190), 10).await.unwrap();
+    assert_eq!(ids(&b), [second.id.as_str(), first.id.as_str()]);
+    // A, late, marks what is now b's: nothing changes, and a cannot renew it either.
+    store.commit(done(&first.id, "sender-a", secs(131))).await.unwrap();
+    let retry = OutgoingChange::Retry { next_at: secs(500) };
+    store
+        .commit(Op::Outgoing { id: second.id.clone(), change: retry, holder: Some("sender-a".into()) })
+        .await
+        .unwrap();
+    for id in [&first.id, &second.id] {
+        let stored = store.outgoing(id).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.claimed_by.as_deref(), stored.next_at),
+            (Some("sender-b"), Some(secs(190))),
+            "{id}"
+        );
+        assert_eq!((stored.done_at, stored.attempts), (None, 0));
+    }
+    assert_eq!(
+        store.renew_outgoing("sender-a", std::slice::from_ref(&first.id), secs(400)).await.unwrap(),
+        0
+    );
+    // B marks them: the claims end with it.
+    store.commit(done(&first.id, "sender-b", secs(140))).await.unwrap();
+    let retry = OutgoingChange::Retry { next_at: secs(200) };
+    store
+        .commit(Op::Outgoing { id: second.id.clone(), change: retry, holder: Some("sender-b".into()) })
+        .await
+        .unwrap();
+    let stored = store.outgoing(&first.id).await.unwrap().unwrap();
+    assert_eq!((stored.done_at, stored.next_at, stored.claimed_by), (Some(secs(140)), None, None));
+    let stored = store.outgoing(&second.id).await.unwrap().unwrap();
+    assert_eq!((stored.attempts, stored.next_at, stored.claimed_by), (1, Some(secs(200)), None));
+    assert_eq!(
+        store.renew_outgoing("sender-b", std::slice::from_ref(&first.id), secs(400)).await.unwrap(),
+        0,
+        "done"
+    );
+    // Due again, and the chat nobody's: any sender may take it.
+    let a = store.claim_outgoing_for("sender-a", secs(200), secs(260), 10).await.unwrap();
+    assert_eq!((ids(&a), a[0].attempts), (vec![second.id.clone()], 1));
+}
+
+async fn two_senders_claiming_at_once_never_share_a_chat(store: Store) {
+    let t0 = now();
+    for n in 0..5 {
+        let (chat, no) = (k(&format!("tg:{}", 970 + n)), order_no(970 + n));
+        tell(&store, &no, vec![notice(&chat, &no, "pending", t0), notice(&chat, &no, "ended", t0)]).await;
+    }
+    // Each claims one at a time, both at once, until nothing is left.
+    let claim = |holder: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            loop {
+                let one = store.claim_outgoing_for(holder, t0, t0 + Duration::seconds(60), 1).await.unwrap();
+                if one.is_empty() {
+                    return claimed;
+                }
+                claimed.extend(one);
+            }
+        })
+    };
+    let (x, y) = (claim("sender-x"), claim("sender-y"));
+    let (x, y) = (x.await.unwrap(), y.await.unwrap());
+    assert_eq!(x.len() + y.len(), 10, "each notice claimed once: {x:?} {y:?}");
+    for outgoing in &x {
+        assert!(!y.iter().any(|o| o.chat == outgoing.chat), "{} was shared: {x:?} {y:?}", outgoing.chat);
+    }
 }
 
 fn reminder(chat: &ChatKey, digits: &str, next_at: chrono::DateTime<Utc>) -> Reminder {
@@ -486,6 +734,7 @@ async fn reminders_are_kept_per_chat_scheduled_given_once_and_cancelled(store: S
             next_at: Some(at),
             created_at: at,
             done_at: None,
+            claimed_by: None,
         };
         let update = move |stored: Option<Reminder>| {
             let Some(mut r) = stored else { return (None, Vec::new()) };
@@ -548,6 +797,7 @@ async fn tickets_are_found_by_id_and_by_chat_and_forgotten_with_it(store: Store)
         next_at: Some(t0),
         created_at: t0,
         done_at: None,
+        claimed_by: None,
     };
     store.commit(Op::Ticket { ticket: first.clone(), tell: vec![to_support(1)] }).await.unwrap();
     store.commit(Op::Ticket { ticket: ticket("BBBB3", &b, t0), tell: Vec::new() }).await.unwrap();
@@ -689,10 +939,16 @@ macro_rules! contract {
                 watches_are_scheduled_rescheduled_and_ended,
                 concurrent_updates_of_one_watch_each_build_on_the_last,
                 an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after_a_week,
+                a_chats_messages_are_handed_out_in_the_channels_order_whatever_order_they_came_in,
+                an_unreadable_message_is_skipped_and_removed_not_left_to_hold_up_its_chat,
+                chats_whose_messages_wait_unhandled_are_found_and_swept_with_their_ids,
+                a_step_may_end_keeping_its_lease_and_unlock_once_its_replies_are_out,
                 held_notices_come_back_oldest_first_within_a_limit_and_once,
                 an_alias_stands_for_its_chat,
                 an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_day,
                 the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_until_swept,
+                a_claimed_notice_and_its_chat_are_one_senders_until_the_claim_runs_out,
+                two_senders_claiming_at_once_never_share_a_chat,
                 forgetting_a_chat_erases_all_it_left_and_nothing_of_others,
                 orders_lookups_and_idle_dialogues_are_swept_after_their_time,
                 reminders_are_kept_per_chat_scheduled_given_once_and_cancelled,
@@ -783,5 +1039,44 @@ mod instances {
         assert!(matches!(a.commit(batch).await, Err(billbot::store::StoreError::LeaseLost(_))));
         assert_eq!(a.prefs(&chat).await.unwrap().lang, None, "nothing of that step landed");
         b.commit(second.release()).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_step_that_keeps_its_lease_holds_its_chat_until_it_unlocks_and_a_lost_one_writes_nothing() {
+        use billbot::conversation::State;
+        use std::time::Duration;
+        let Some(schema) = crate::common::pg::schema("kept_leases").await else { return };
+        let a = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let b = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let (chat, t0) = (k("tg:8"), chrono::Utc::now());
+        assert!(a.inbox_take("tg:update:81", &chat, 81, &"first", t0).await.unwrap());
+        assert!(a.inbox_take("tg:update:82", &chat, 82, &"second", t0).await.unwrap());
+        let lease = a.lock_chat(&chat).await.unwrap();
+        a.commit(lease.end_step_keeping(&State::Menu, Some("tg:update:81".into())).unwrap()).await.unwrap();
+        assert!(!b.inbox_has("tg:update:81").await.unwrap(), "the step's writes landed");
+        // Its replies go out: the chat's next message waits, on every instance.
+        assert!(tokio::time::timeout(Duration::from_secs(1), b.lock_chat(&chat)).await.is_err(), "still a's");
+        a.unlock(lease).await;
+        let taken = tokio::time::timeout(Duration::from_secs(1), b.lock_chat(&chat)).await;
+        let second = taken.expect("free once unlocked").unwrap();
+        // A step whose lease was taken over ends alone in its batch: none of its end lands.
+        for release in [true, false] {
+            let stale = Op::EndStep {
+                chat: chat.clone(),
+                state: br#"{"v":1,"data":"not this"}"#.to_vec(),
+                handled: Some("tg:update:82".into()),
+                holder: "an instance that died".into(),
+                release,
+            };
+            assert!(matches!(a.commit(stale).await, Err(billbot::store::StoreError::LeaseLost(_))));
+            assert_eq!(a.dialogue::<State>(&chat).await.unwrap(), Some(State::Menu), "release: {release}");
+            assert!(a.inbox_has("tg:update:82").await.unwrap(), "release: {release}");
+        }
+        b.commit(second.end_step(&State::AwaitingOrderNo, Some("tg:update:82".into())).unwrap())
+            .await
+            .unwrap();
+        assert!(!a.inbox_has("tg:update:82").await.unwrap());
+        let again = tokio::time::timeout(Duration::from_secs(1), a.lock_chat(&chat)).await;
+        a.unlock(again.expect("released with the step's end").unwrap()).await;
     }
 }

@@ -736,6 +736,7 @@ async fn remind(bot: &Running, user: &WaUser, stage: &str) -> String {
         next_at: Some(now),
         created_at: now,
         done_at: None,
+        claimed_by: None,
     };
     let update = move |_| (None, vec![outgoing.clone()]);
     bot.store

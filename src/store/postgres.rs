@@ -3,9 +3,11 @@
 //! Tables (migrations in `store/migrations/`, embedded and run at start; a database migrated by a
 //! newer billbot is refused): `dialogue`, `prefs`, `orders`, `activity`, `saved`, `watches` (with
 //! `next_check_at`, indexed: the tracker's schedule), `seen` and `inbox` (inbound message ids and
-//! messages not yet handled), `held`, `aliases`, `outbox` (notices to send, with `next_at`
-//! indexed, and sent ones until swept), `reminders` (with `next_at` indexed: their schedule). Each `data` column holds the same versioned JSON
-//! envelope as the sled backend.
+//! messages not yet handled, filed by chat in the channel's order: `chat`, `seq`, `arrival`),
+//! `held`, `aliases`, `chat_locks` (per-chat leases), `outbox` (notices to send, with `next_at`
+//! indexed, the sender holding a claim in `claimed_by`, and sent ones until swept), `reminders`
+//! (with `next_at` indexed: their schedule), `tickets`. Each `data` column holds the same
+//! versioned JSON envelope as the sled backend.
 //!
 //! A batch is one transaction. A read-modify-write (an order, a watch, a chat's prefs) reads its
 //! row `FOR UPDATE` in that transaction, so writers on any instance take turns on the row; a row
@@ -177,8 +179,10 @@ impl PgStore {
                     sqlx::query("INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING").bind(id).bind(at)
                 }
                 Dumped::Outgoing { id, next_at, done_at, data } => sqlx::query(
-                    "INSERT INTO outbox (id, data, next_at, done_at) VALUES ($1, $2::jsonb, $3, $4)
-                     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, next_at = EXCLUDED.next_at, done_at = EXCLUDED.done_at",
+                    "INSERT INTO outbox (id, data, next_at, done_at, chat, claimed_by)
+                     VALUES ($1, $2::jsonb, $3, $4, $2::jsonb->'data'->>'chat', $2::jsonb->'data'->>'claimed_by')
+                     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, next_at = EXCLUDED.next_at,
+                         done_at = EXCLUDED.done_at, chat = EXCLUDED.chat, claimed_by = EXCLUDED.claimed_by",
                 )
                 .bind(id)
                 .bind(json(data))
@@ -200,11 +204,17 @@ impl PgStore {
                 .bind(id)
                 .bind(chat)
                 .bind(json(data)),
-                Dumped::Inbox { id, data } => sqlx::query(
-                    "INSERT INTO inbox (id, data) VALUES ($1, $2::jsonb) ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
+                Dumped::Inbox { id, data, chat, order, received_at } => sqlx::query(
+                    "INSERT INTO inbox (id, data, chat, seq, received_at)
+                     VALUES ($1, $2::jsonb, $3, $4, COALESCE($5, now()))
+                     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, chat = EXCLUDED.chat,
+                         seq = EXCLUDED.seq, received_at = EXCLUDED.received_at",
                 )
                 .bind(id)
-                .bind(json(data)),
+                .bind(json(data))
+                .bind(chat)
+                .bind(order)
+                .bind(received_at),
             };
             query.execute(&mut *tx).await?;
         }
@@ -397,34 +407,8 @@ impl PgStore {
             Op::ReminderStep { chat, reference, update } => {
                 self.update_reminder(conn, &chat, &reference, update).await?;
             }
-            Op::Outgoing { id, change } => {
-                let stored: Option<String> =
-                    sqlx::query_scalar("SELECT data::text FROM outbox WHERE id = $1 FOR UPDATE")
-                        .bind(&id)
-                        .fetch_optional(&mut *conn)
-                        .await?;
-                let current = stored.and_then(|data| self.decode::<Outgoing>("outbox", &id, &data));
-                if let Some(mut outgoing) = current.filter(|o| o.next_at.is_some()) {
-                    match change {
-                        OutgoingChange::Done { at } => {
-                            outgoing.next_at = None;
-                            outgoing.done_at = Some(at);
-                        }
-                        OutgoingChange::Retry { next_at } => {
-                            outgoing.attempts += 1;
-                            outgoing.next_at = Some(next_at);
-                        }
-                    }
-                    sqlx::query(
-                        "UPDATE outbox SET data = $2::jsonb, next_at = $3, done_at = $4 WHERE id = $1",
-                    )
-                    .bind(&id)
-                    .bind(text(encode(&outgoing)?))
-                    .bind(outgoing.next_at)
-                    .bind(outgoing.done_at)
-                    .execute(&mut *conn)
-                    .await?;
-                }
+            Op::Outgoing { id, change, holder } => {
+                self.change_outgoing(conn, &id, change, holder.as_deref()).await?
             }
             Op::ForgetChat { chat } => {
                 let chat = chat.storage_key();
@@ -478,26 +462,8 @@ impl PgStore {
                     .collect();
                 sqlx::query("DELETE FROM held WHERE id = ANY($1)").bind(ids).execute(&mut *conn).await?;
             }
-            Op::EndStep { chat, state, handled, holder } => {
-                let chat = chat.storage_key();
-                // One statement: the state, the message handled, the lease ended (all or none).
-                let ended: i64 = sqlx::query_scalar(
-                    "WITH state AS (
-                         INSERT INTO dialogue (chat, data) VALUES ($1, $2::jsonb)
-                         ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data),
-                     handled AS (DELETE FROM inbox WHERE id = $3),
-                     ended AS (DELETE FROM chat_locks WHERE chat = $1 AND holder = $4 RETURNING 1)
-                     SELECT count(*) FROM ended",
-                )
-                .bind(&chat)
-                .bind(text(state))
-                .bind(handled)
-                .bind(holder)
-                .fetch_one(&mut *conn)
-                .await?;
-                if ended != 1 {
-                    return Err(StoreError::LeaseLost(chat));
-                }
+            Op::EndStep { chat, state, handled, holder, release } => {
+                end_step(conn, &chat.storage_key(), state, handled, &holder, release).await?
             }
             Op::Unlock { chat, holder } => {
                 let chat = chat.storage_key();
@@ -677,6 +643,89 @@ impl PgStore {
         .fetch_optional(&self.pool)
         .await?;
         Ok(fresh.is_some())
+    }
+
+    /// [`super::Store::inbox_take`] in one statement: the id is taken, and the message filed
+    /// under its chat, only if the id is new; `arrival` numbers it as it comes.
+    pub async fn inbox_take(
+        &self,
+        id: &str,
+        chat: &ChatKey,
+        order: i64,
+        message: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let fresh: Option<String> = sqlx::query_scalar(
+            "WITH fresh AS (INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id)
+             INSERT INTO inbox (id, data, chat, seq, received_at) SELECT id, $3::jsonb, $4, $5, $2 FROM fresh
+             ON CONFLICT (id) DO NOTHING RETURNING id",
+        )
+        .bind(id)
+        .bind(at)
+        .bind(text(message.to_vec()))
+        .bind(chat.storage_key())
+        .bind(order)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(fresh.is_some())
+    }
+
+    /// [`super::Store::turn_start_next`]: the turn's start and the chat's first message, in one
+    /// query. An unreadable message is deleted and the query made again.
+    pub async fn turn_start_next<T: DeserializeOwned, M: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+    ) -> Result<(super::TurnStart<T>, Option<(String, M)>), StoreError> {
+        let chat = chat.storage_key();
+        loop {
+            let row = sqlx::query(
+                "SELECT (SELECT data::text FROM prefs WHERE chat = $1),
+                        (SELECT data::text FROM dialogue WHERE chat = $1),
+                        EXISTS (SELECT 1 FROM held WHERE chat = $1),
+                        next.id, next.data::text
+                 FROM (SELECT) AS one
+                 LEFT JOIN LATERAL (
+                     SELECT id, data FROM inbox WHERE chat = $1 ORDER BY seq, arrival LIMIT 1
+                 ) AS next ON true",
+            )
+            .bind(&chat)
+            .fetch_one(&self.pool)
+            .await?;
+            let next: Option<(String, String)> = row.try_get::<Option<String>, _>(3)?.zip(row.try_get(4)?);
+            let next = match next {
+                None => None,
+                Some((id, data)) => match self.decode::<M>("inbox", &id, &data) {
+                    Some(message) => Some((id, message)),
+                    // Unreadable: it would never be handled, and would hold up the chat's queue.
+                    None => {
+                        sqlx::query("DELETE FROM inbox WHERE id = $1").bind(&id).execute(&self.pool).await?;
+                        continue;
+                    }
+                },
+            };
+            let (prefs, dialogue): (Option<String>, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
+            let start = super::TurnStart {
+                prefs: prefs.and_then(|p| self.decode("prefs", &chat, &p)).unwrap_or_default(),
+                dialogue: dialogue.and_then(|d| self.decode("dialogue", &chat, &d)),
+                has_held: row.try_get(2)?,
+                pending: true,
+            };
+            return Ok((start, next));
+        }
+    }
+
+    /// [`super::Store::inbox_stale_chats`]: the chat whose message has waited longest first.
+    pub async fn inbox_stale_chats(&self, before: DateTime<Utc>) -> Result<Vec<ChatKey>, StoreError> {
+        let chats: Vec<String> = sqlx::query_scalar(
+            "SELECT chat FROM inbox i
+             WHERE chat IS NOT NULL AND received_at < $1
+             AND NOT EXISTS (SELECT 1 FROM chat_locks l WHERE l.chat = i.chat AND l.until > now())
+             GROUP BY chat ORDER BY min(received_at), chat",
+        )
+        .bind(before)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(chats.iter().filter_map(|c| c.parse().ok()).collect())
     }
 
     pub async fn inbox_pending<T: DeserializeOwned>(
@@ -959,26 +1008,42 @@ impl PgStore {
         Ok(claimed.into_iter().filter_map(|(key, data)| self.decode("reminders", &key, &data)).collect())
     }
 
+    /// [`super::Store::claim_outgoing_for`]. Claimers take turns (a lock held for the claim's
+    /// transaction): two claiming at once could each see no live claim of a chat and each take
+    /// one of its notices. `SKIP LOCKED` leaves a notice being marked right now to its sender.
     pub async fn claim_outgoing(
         &self,
+        holder: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Outgoing>, StoreError> {
         let until_json = serde_json::to_string(&until)?;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('billbot:outbox-claims'))")
+            .execute(&mut *tx)
+            .await?;
         let claimed: Vec<(String, String)> = sqlx::query_as(
-            "UPDATE outbox SET next_at = $2, data = jsonb_set(data, '{data,next_at}', $3::jsonb)
-             WHERE id IN (
-                 SELECT id FROM outbox WHERE next_at <= $1
-                 ORDER BY next_at LIMIT $4 FOR UPDATE SKIP LOCKED)
-             RETURNING id, data::text",
+            "WITH due AS (
+                 SELECT id, next_at AS was FROM outbox o
+                 WHERE next_at <= $1 AND NOT EXISTS (
+                     SELECT 1 FROM outbox c WHERE c.chat = o.chat AND c.claimed_by <> $5 AND c.next_at > $1)
+                 ORDER BY next_at LIMIT $4 FOR UPDATE SKIP LOCKED),
+             claimed AS (
+                 UPDATE outbox SET next_at = $2, claimed_by = $5, data = jsonb_set(
+                     jsonb_set(data, '{data,next_at}', $3::jsonb), '{data,claimed_by}', to_jsonb($5::text))
+                 FROM due WHERE outbox.id = due.id
+                 RETURNING outbox.id, outbox.data::text AS data, due.was)
+             SELECT id, data FROM claimed ORDER BY was, id",
         )
         .bind(now)
         .bind(until)
         .bind(until_json)
         .bind(limit as i64)
-        .fetch_all(&self.pool)
+        .bind(holder)
+        .fetch_all(&mut *tx)
         .await?;
+        tx.commit().await?;
         let mut out = Vec::new();
         for (id, data) in claimed {
             match self.decode::<Outgoing>("outbox", &id, &data) {
@@ -989,6 +1054,70 @@ impl PgStore {
             }
         }
         Ok(out)
+    }
+
+    pub async fn renew_outgoing(
+        &self,
+        holder: &str,
+        ids: &[String],
+        until: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let renewed = sqlx::query(
+            "UPDATE outbox SET next_at = $3, data = jsonb_set(data, '{data,next_at}', $4::jsonb)
+             WHERE id = ANY($2) AND claimed_by = $1 AND next_at IS NOT NULL",
+        )
+        .bind(holder)
+        .bind(ids)
+        .bind(until)
+        .bind(serde_json::to_string(&until)?)
+        .execute(&self.pool)
+        .await?;
+        Ok(renewed.rows_affected() as usize)
+    }
+
+    /// [`Op::Outgoing`] in the caller's transaction: the row is locked while the change is
+    /// decided; a notice claimed by another sender than `holder` (when given) is left.
+    async fn change_outgoing(
+        &self,
+        conn: &mut PgConnection,
+        id: &str,
+        change: OutgoingChange,
+        holder: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let stored: Option<(String, Option<String>)> =
+            sqlx::query_as("SELECT data::text, claimed_by FROM outbox WHERE id = $1 FOR UPDATE")
+                .bind(id)
+                .fetch_optional(&mut *conn)
+                .await?;
+        let Some((data, claimed_by)) = stored else { return Ok(()) };
+        if holder.is_some_and(|h| claimed_by.as_deref() != Some(h)) {
+            return Ok(());
+        }
+        let Some(mut outgoing) = self.decode::<Outgoing>("outbox", id, &data).filter(|o| o.next_at.is_some())
+        else {
+            return Ok(());
+        };
+        match change {
+            OutgoingChange::Done { at } => {
+                outgoing.next_at = None;
+                outgoing.done_at = Some(at);
+            }
+            OutgoingChange::Retry { next_at } => {
+                outgoing.attempts += 1;
+                outgoing.next_at = Some(next_at);
+            }
+        }
+        outgoing.claimed_by = None;
+        sqlx::query(
+            "UPDATE outbox SET data = $2::jsonb, next_at = $3, done_at = $4, claimed_by = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(text(encode(&outgoing)?))
+        .bind(outgoing.next_at)
+        .bind(outgoing.done_at)
+        .execute(&mut *conn)
+        .await?;
+        Ok(())
     }
 
     pub async fn outgoing(&self, id: &str) -> Result<Option<Outgoing>, StoreError> {
@@ -1029,16 +1158,57 @@ impl PgStore {
     }
 }
 
+/// [`Op::EndStep`] in one statement: the lease is ended (`release`) or renewed for a whole
+/// [`LEASE`], and only if it is still `holder`'s are the state and the handled message written.
+/// All or none even outside a transaction (a step whose only write is its end): the writes are
+/// made from the lease's row, so a lost lease writes nothing.
+async fn end_step(
+    conn: &mut PgConnection,
+    chat: &str,
+    state: Vec<u8>,
+    handled: Option<String>,
+    holder: &str,
+    release: bool,
+) -> Result<(), StoreError> {
+    let lease = if release {
+        "DELETE FROM chat_locks WHERE chat = $1 AND holder = $4 RETURNING 1"
+    } else {
+        "UPDATE chat_locks SET until = now() + $5::interval WHERE chat = $1 AND holder = $4 RETURNING 1"
+    };
+    let held: i64 = sqlx::query_scalar(&format!(
+        "WITH lease AS ({lease}),
+         state AS (
+             INSERT INTO dialogue (chat, data) SELECT $1, $2::jsonb FROM lease
+             ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data),
+         handled AS (DELETE FROM inbox WHERE id = $3 AND EXISTS (SELECT 1 FROM lease))
+         SELECT count(*) FROM lease"
+    ))
+    .bind(chat)
+    .bind(text(state))
+    .bind(handled)
+    .bind(holder)
+    .bind(format!("{} milliseconds", LEASE.as_millis()))
+    .fetch_one(&mut *conn)
+    .await?;
+    if held != 1 {
+        return Err(StoreError::LeaseLost(chat.to_owned()));
+    }
+    Ok(())
+}
+
 /// Puts notices in the outbox, in the caller's transaction; one whose id is known already is not
 /// recorded again.
 async fn record_outgoing(conn: &mut PgConnection, tell: &[Outgoing]) -> Result<(), StoreError> {
     for outgoing in tell {
         sqlx::query(
-            "INSERT INTO outbox (id, data, next_at) VALUES ($1, $2::jsonb, $3) ON CONFLICT (id) DO NOTHING",
+            "INSERT INTO outbox (id, data, next_at, chat, claimed_by) VALUES ($1, $2::jsonb, $3, $4, $5)
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(&outgoing.id)
         .bind(text(encode(outgoing)?))
         .bind(outgoing.next_at)
+        .bind(outgoing.chat.storage_key())
+        .bind(&outgoing.claimed_by)
         .execute(&mut *conn)
         .await?;
     }

@@ -176,6 +176,11 @@ pub struct Outgoing {
     pub created_at: DateTime<Utc>,
     /// When it was delivered, or given up.
     pub done_at: Option<DateTime<Utc>>,
+    /// The sender that claimed it (see `Store::claim_outgoing_for`), until it is done or due
+    /// again: only that sender may mark it, and no other sender takes up the chat's notices
+    /// meanwhile. Absent in records written before it existed, and when unclaimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
 }
 
 impl Outgoing {
@@ -196,6 +201,7 @@ impl Outgoing {
             next_at: Some(now),
             created_at: now,
             done_at: None,
+            claimed_by: None,
         }
     }
 

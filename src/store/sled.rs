@@ -15,10 +15,13 @@
 //! | `seen` | inbound message id (a WhatsApp `wamid`) | when it was received: a redelivery is recognized |
 //! | `seen_at` | received (ms, big-endian), message id | nothing: the order in which `seen` is swept |
 //! | `inbox` | inbound message id | the message, until a step has handled it (resumed after a restart) |
+//! | `inbox_queue` | chat key, `0x00`, order (the channel's, an `i64` with its sign bit flipped, big-endian), arrival (`u64`, big-endian) | received (ms, big-endian), message id: the chat's messages in the order to handle them |
+//! | `inbox_slot` | inbound message id | its `inbox_queue` key (a message taken in by `inbox_receive` has none) |
 //! | `held` | chat key, `0x00`, held at (ms, big-endian), sequence | a notice the channel could not send yet |
 //! | `aliases` | chat key | the chat key it stands for (a WhatsApp user id known by its phone number) |
 //! | `outbox` | outgoing id (chat, order, status) | [`Outgoing`]: a notice to send, or sent (kept a while) |
 //! | `outbox_due` | due (ms, big-endian), outgoing id | nothing: the order in which notices are sent |
+//! | `outbox_claims` | chat key, `0x00`, outgoing id | nothing: the chat's claimed notices (the [`Outgoing`] says by whom, until when) |
 //! | `reminders` | chat key, `0x00`, biller key, `:`, reference | [`Reminder`]: a bill's due date to remind the chat of |
 //! | `reminder_due` | next reminder (ms, big-endian), then the `reminders` key | nothing: the reminders' schedule |
 //! | `tickets` | ticket id | [`Ticket`]: a customer's request to talk to a person |
@@ -71,10 +74,16 @@ struct Inner {
     seen: sled::Tree,
     seen_at: sled::Tree,
     inbox: sled::Tree,
+    inbox_queue: sled::Tree,
+    inbox_slot: sled::Tree,
     held: sled::Tree,
     aliases: sled::Tree,
     outbox: sled::Tree,
     outbox_due: sled::Tree,
+    outbox_claims: sled::Tree,
+    /// Held while notices are claimed: whether a chat's notices are another sender's is checked
+    /// and the claims are made with no other claim in between (a few reads and writes in memory).
+    claiming: std::sync::Mutex<()>,
     reminders: sled::Tree,
     reminder_due: sled::Tree,
     tickets: sled::Tree,
@@ -143,6 +152,12 @@ fn outgoing_due_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
     key
 }
 
+fn outgoing_claim_key(chat: &ChatKey, id: &str) -> Vec<u8> {
+    let mut key = chat_prefix(chat);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
 fn reminder_key(chat: &ChatKey, reference: &CustomerReference) -> Vec<u8> {
     saved_key(chat, reference)
 }
@@ -151,6 +166,42 @@ fn reminder_due_key(at: DateTime<Utc>, key: &[u8]) -> Vec<u8> {
     let mut due = millis(at).to_vec();
     due.extend_from_slice(key);
     due
+}
+
+/// A message's place in its chat's queue: by the channel's `order`, then by `arrival`. The sign
+/// bit of the order is flipped so that negative orders sort first, byte by byte.
+fn inbox_queue_key(chat: &ChatKey, order: i64, arrival: u64) -> Vec<u8> {
+    let mut key = chat_prefix(chat);
+    key.extend_from_slice(&((order as u64) ^ (1 << 63)).to_be_bytes());
+    key.extend_from_slice(&arrival.to_be_bytes());
+    key
+}
+
+/// What an `inbox_queue` entry holds: when the message was received, and its id.
+fn inbox_queue_value(at: DateTime<Utc>, id: &str) -> Vec<u8> {
+    seen_at_key(at, id)
+}
+
+/// The `inbox_queue` key taken apart: the chat (as stored) and the channel's order.
+fn split_inbox_queue_key(key: &[u8]) -> Option<(&[u8], i64)> {
+    let at = key.iter().position(|b| *b == 0)?;
+    let order = <[u8; 8]>::try_from(key.get(at + 1..at + 9)?).ok()?;
+    Some((&key[..at], (u64::from_be_bytes(order) ^ (1 << 63)) as i64))
+}
+
+/// An `inbox_queue` value taken apart: when the message was received, and its id.
+fn split_inbox_queue_value(value: &[u8]) -> Option<(DateTime<Utc>, String)> {
+    let millis = <[u8; 8]>::try_from(value.get(..8)?).ok()?;
+    let at = DateTime::from_timestamp_millis(u64::from_be_bytes(millis) as i64)?;
+    Some((at, String::from_utf8_lossy(&value[8..]).into_owned()))
+}
+
+/// A sled transaction's error as the store's.
+fn transaction_error(e: sled::transaction::TransactionError<StoreError>) -> StoreError {
+    match e {
+        sled::transaction::TransactionError::Abort(e) => e,
+        sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
+    }
 }
 
 fn seen_at_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
@@ -254,10 +305,14 @@ impl SledStore {
                 seen: db.open_tree("seen")?,
                 seen_at: db.open_tree("seen_at")?,
                 inbox: db.open_tree("inbox")?,
+                inbox_queue: db.open_tree("inbox_queue")?,
+                inbox_slot: db.open_tree("inbox_slot")?,
                 held: db.open_tree("held")?,
                 aliases: db.open_tree("aliases")?,
                 outbox: db.open_tree("outbox")?,
                 outbox_due: db.open_tree("outbox_due")?,
+                outbox_claims: db.open_tree("outbox_claims")?,
+                claiming: std::sync::Mutex::new(()),
                 reminders: db.open_tree("reminders")?,
                 reminder_due: db.open_tree("reminder_due")?,
                 tickets: db.open_tree("tickets")?,
@@ -359,7 +414,7 @@ impl SledStore {
                 self.update_watch(&order_no, None, Box::new(move |stored| (update(stored), Vec::new())))?
             }
             Op::WatchAndTell { order_no, update } => self.update_watch(&order_no, None, update)?,
-            Op::Outgoing { id, change } => self.change_outgoing(&id, change)?,
+            Op::Outgoing { id, change, holder } => self.change_outgoing(&id, change, holder.as_deref())?,
             Op::Ticket { ticket, tell } => self.write_ticket(&ticket, &tell)?,
             Op::Remind { reminder } => {
                 let key = reminder_key(&reminder.chat, &reminder.reference);
@@ -375,9 +430,7 @@ impl SledStore {
             Op::ReminderStep { chat, reference, update } => {
                 self.update_reminder(&reminder_key(&chat, &reference), None, update)?;
             }
-            Op::InboxDone { id } => {
-                inner.inbox.remove(id.as_bytes())?;
-            }
+            Op::InboxDone { id } => self.inbox_done(&id)?,
             Op::Hold { chat, notice, at } => {
                 let mut key = chat_prefix(&chat);
                 key.extend_from_slice(&millis(at));
@@ -402,7 +455,7 @@ impl SledStore {
             Op::EndStep { chat, state, handled, .. } => {
                 inner.dialogue.insert(chat.storage_key().as_bytes(), state)?;
                 if let Some(id) = handled {
-                    inner.inbox.remove(id.as_bytes())?;
+                    self.inbox_done(&id)?;
                 }
             }
         }
@@ -542,6 +595,100 @@ impl SledStore {
         Ok(fresh)
     }
 
+    /// [`super::Store::inbox_take`]: the id seen, the message kept and filed in its chat's queue,
+    /// in one transaction (a crash never leaves the id seen without its message), then flushed.
+    pub async fn inbox_take(
+        &self,
+        id: &str,
+        chat: &ChatKey,
+        order: i64,
+        message: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        use sled::Transactional;
+        let inner = &self.inner;
+        let stamp = at.timestamp_millis().to_be_bytes();
+        let place = inbox_queue_key(chat, order, inner.db.generate_id()?);
+        let trees = (&inner.seen, &inner.seen_at, &inner.inbox, &inner.inbox_queue, &inner.inbox_slot);
+        let fresh = trees
+            .transaction(|(seen, seen_at, inbox, queue, slot)| {
+                if seen.get(id.as_bytes())?.is_some() {
+                    return Ok(false);
+                }
+                seen.insert(id.as_bytes(), &stamp[..])?;
+                seen_at.insert(seen_at_key(at, id), &[])?;
+                inbox.insert(id.as_bytes(), message)?;
+                queue.insert(place.as_slice(), inbox_queue_value(at, id))?;
+                slot.insert(id.as_bytes(), place.as_slice())?;
+                Ok(true)
+            })
+            .map_err(transaction_error)?;
+        if fresh {
+            self.flush().await?;
+        }
+        Ok(fresh)
+    }
+
+    /// The chat's first message in its queue, with its id. One that is unreadable (or whose
+    /// queue entry outlived it) is removed, and the next one is looked at.
+    pub fn inbox_next<M: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<(String, M)>, StoreError> {
+        let inner = &self.inner;
+        while let Some((key, value)) = inner.inbox_queue.scan_prefix(chat_prefix(chat)).next().transpose()? {
+            let Some((_, id)) = split_inbox_queue_value(&value) else {
+                self.report(&inner.inbox_queue, &key, "not an inbox queue entry");
+                inner.inbox_queue.remove(key)?;
+                continue;
+            };
+            match inner.inbox.get(id.as_bytes())? {
+                Some(bytes) => match self.decode::<M>(&inner.inbox, id.as_bytes(), &bytes) {
+                    Some(message) => return Ok(Some((id, message))),
+                    None => self.inbox_done(&id)?,
+                },
+                None => {
+                    tracing::warn!(id, "an inbox queue entry without its message: removed");
+                    inner.inbox_queue.remove(key)?;
+                    inner.inbox_slot.remove(id.as_bytes())?;
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The chats with a queued message received before `before`, each once.
+    pub fn inbox_stale_chats(&self, before: DateTime<Utc>) -> Result<Vec<ChatKey>, StoreError> {
+        let mut chats: Vec<ChatKey> = Vec::new();
+        for entry in self.inner.inbox_queue.iter() {
+            let (key, value) = entry?;
+            let received = split_inbox_queue_value(&value).map(|(at, _)| at);
+            let chat = split_inbox_queue_key(&key)
+                .and_then(|(chat, _)| std::str::from_utf8(chat).ok()?.parse().ok());
+            if let (Some(at), Some(chat)) = (received, chat)
+                && at < before
+                && chats.last() != Some(&chat)
+            {
+                chats.push(chat);
+            }
+        }
+        Ok(chats)
+    }
+
+    /// Forgets the inbound message `id` (handled, swept or unreadable) and its place in its
+    /// chat's queue, in one transaction.
+    fn inbox_done(&self, id: &str) -> Result<(), StoreError> {
+        use sled::Transactional;
+        let inner = &self.inner;
+        let trees = (&inner.inbox, &inner.inbox_queue, &inner.inbox_slot);
+        trees
+            .transaction(|(inbox, queue, slot)| {
+                inbox.remove(id.as_bytes())?;
+                if let Some(place) = slot.remove(id.as_bytes())? {
+                    queue.remove(place)?;
+                }
+                Ok(())
+            })
+            .map_err(transaction_error)
+    }
+
     pub fn inbox_pending<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
         let mut pending = Vec::new();
         for entry in self.inner.inbox.scan_prefix(prefix.as_bytes()) {
@@ -549,9 +696,7 @@ impl SledStore {
             match self.decode::<T>(&self.inner.inbox, &key, &bytes) {
                 Some(message) => pending.push((String::from_utf8_lossy(&key).into_owned(), message)),
                 // Unreadable: it would never be handled; forget it rather than retry it forever.
-                None => {
-                    self.inner.inbox.remove(&key)?;
-                }
+                None => self.inbox_done(&String::from_utf8_lossy(&key))?,
             }
         }
         Ok(pending)
@@ -563,7 +708,7 @@ impl SledStore {
             let (key, _) = entry?;
             let id = &key[8.min(key.len())..];
             self.inner.seen.remove(id)?;
-            self.inner.inbox.remove(id)?;
+            self.inbox_done(&String::from_utf8_lossy(id))?;
             self.inner.seen_at.remove(&key)?;
             swept += 1;
         }
@@ -658,10 +803,7 @@ impl SledStore {
                 out.push(Dumped::Outgoing { id: text(&key), next_at, done_at, data: data.to_vec() });
             }
         }
-        for entry in inner.inbox.iter() {
-            let (key, data) = entry?;
-            out.push(Dumped::Inbox { id: text(&key), data: data.to_vec() });
-        }
+        self.dump_inbox(&mut out)?;
         for entry in inner.tickets.iter() {
             let (key, data) = entry?;
             if let Some(ticket) = self.decode::<Ticket>(&inner.tickets, &key, &data) {
@@ -685,6 +827,39 @@ impl SledStore {
             }
         }
         Ok(out)
+    }
+
+    /// The unhandled messages, for [`SledStore::dump`]: those in a chat's queue first, in its
+    /// order (so that a copy keeps it: PostgreSQL numbers arrivals as they are written), then the
+    /// others (taken in by `inbox_receive`), with the time their id was seen.
+    fn dump_inbox(&self, out: &mut Vec<Dumped>) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        for entry in inner.inbox_queue.iter() {
+            let (key, value) = entry?;
+            let (Some((chat, order)), Some((at, id))) =
+                (split_inbox_queue_key(&key), split_inbox_queue_value(&value))
+            else {
+                self.report(&inner.inbox_queue, &key, "not an inbox queue entry");
+                continue;
+            };
+            if let Some(data) = inner.inbox.get(id.as_bytes())? {
+                let chat = Some(String::from_utf8_lossy(chat).into_owned());
+                out.push(Dumped::Inbox { id, data: data.to_vec(), chat, order, received_at: Some(at) });
+            }
+        }
+        for entry in inner.inbox.iter() {
+            let (key, data) = entry?;
+            if inner.inbox_slot.contains_key(&key)? {
+                continue;
+            }
+            let seen = inner.seen.get(&key)?;
+            let millis =
+                seen.and_then(|stamp| <[u8; 8]>::try_from(stamp.as_ref()).ok()).map(i64::from_be_bytes);
+            let received_at = millis.and_then(DateTime::from_timestamp_millis);
+            let id = String::from_utf8_lossy(&key).into_owned();
+            out.push(Dumped::Inbox { id, data: data.to_vec(), chat: None, order: 0, received_at });
+        }
+        Ok(())
     }
 
     pub fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {
@@ -905,7 +1080,7 @@ impl SledStore {
         let key = chat.storage_key();
         inner.dialogue.remove(key.as_bytes())?;
         inner.prefs.remove(key.as_bytes())?;
-        for tree in [&inner.activity, &inner.saved, &inner.held] {
+        for tree in [&inner.activity, &inner.saved, &inner.held, &inner.outbox_claims] {
             for entry in tree.scan_prefix(chat_prefix(chat)).keys() {
                 tree.remove(entry?)?;
             }
@@ -1021,40 +1196,94 @@ impl SledStore {
 
     pub async fn claim_outgoing(
         &self,
+        holder: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
         limit: usize,
     ) -> Result<Vec<Outgoing>, StoreError> {
-        let end = millis(now);
-        let end = u64::from_be_bytes(end).saturating_add(1).to_be_bytes();
-        let entries: Vec<sled::IVec> =
-            self.inner.outbox_due.range(..end.to_vec()).keys().take(limit).collect::<Result<_, _>>()?;
-        let mut claimed = Vec::new();
-        for key in entries {
-            let id = String::from_utf8_lossy(&key[8.min(key.len())..]).into_owned();
-            if let Some(outgoing) = self.claim_one_outgoing(&id, &key, now, until)? {
-                claimed.push(outgoing);
-            }
-        }
+        let claimed = self.claim_outgoing_in_turn(holder, now, until, limit)?;
         if !claimed.is_empty() {
             self.flush().await?;
         }
         Ok(claimed)
     }
 
-    /// Claims one outgoing notice found due by its entry `entry`; an entry that is stale (the
-    /// notice is done, claimed by another sender, unreadable or gone) is removed.
+    /// The claims of [`SledStore::claim_outgoing`], made while no other claimer runs (see
+    /// [`Inner::claiming`]), earliest due first; a notice of a chat another sender holds is left.
+    fn claim_outgoing_in_turn(
+        &self,
+        holder: &str,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> Result<Vec<Outgoing>, StoreError> {
+        let inner = &self.inner;
+        let _turn = inner.claiming.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let end = u64::from_be_bytes(millis(now)).saturating_add(1).to_be_bytes();
+        let mut claimed: Vec<Outgoing> = Vec::new();
+        for key in inner.outbox_due.range(..end.to_vec()).keys() {
+            if claimed.len() >= limit {
+                break;
+            }
+            let key = key?;
+            let id = String::from_utf8_lossy(&key[8.min(key.len())..]).into_owned();
+            // A claim moves the notice's entry; one moved to a time still due is met again.
+            if claimed.iter().any(|o| o.id == id) {
+                continue;
+            }
+            // Not reported here when unreadable: the claim removes it, and reports it.
+            let chat =
+                inner.outbox.get(id.as_bytes())?.and_then(|b| decode::<Outgoing>(&b).ok()).map(|o| o.chat);
+            if let Some(chat) = chat
+                && self.held_by_another(&chat, holder, now)?
+            {
+                continue;
+            }
+            if let Some(outgoing) = self.claim_one_outgoing(&id, &key, holder, now, until)? {
+                claimed.push(outgoing);
+            }
+        }
+        Ok(claimed)
+    }
+
+    /// Whether a sender other than `holder` has a claim on a notice of `chat` that runs past
+    /// `now`. Entries of `outbox_claims` whose notice is no longer claimed are removed.
+    fn held_by_another(&self, chat: &ChatKey, holder: &str, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let inner = &self.inner;
+        let prefix = chat_prefix(chat);
+        for key in inner.outbox_claims.scan_prefix(&prefix).keys() {
+            let key = key?;
+            let id = &key[prefix.len()..];
+            let outgoing = inner.outbox.get(id)?.and_then(|b| decode::<Outgoing>(&b).ok());
+            match outgoing {
+                Some(Outgoing { claimed_by: Some(by), next_at, .. }) => {
+                    if by != holder && next_at.is_some_and(|at| at > now) {
+                        return Ok(true);
+                    }
+                }
+                _ => {
+                    inner.outbox_claims.remove(&key)?;
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// Claims one outgoing notice found due by its entry `entry` for `holder`; an entry that is
+    /// stale (the notice is done, claimed by another sender, unreadable or gone) is removed.
     fn claim_one_outgoing(
         &self,
         id: &str,
         entry: &[u8],
+        holder: &str,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
     ) -> Result<Option<Outgoing>, StoreError> {
         use sled::Transactional;
         use sled::transaction::ConflictableTransactionError;
         let inner = &self.inner;
-        let result = (&inner.outbox, &inner.outbox_due).transaction(|(outbox, due)| {
+        let trees = (&inner.outbox, &inner.outbox_due, &inner.outbox_claims);
+        let result = trees.transaction(|(outbox, due, claims)| {
             let stored = outbox.get(id.as_bytes())?;
             let current = stored
                 .as_ref()
@@ -1067,12 +1296,14 @@ impl SledStore {
             match outgoing.next_at {
                 Some(at) if at <= now && outgoing_due_key(at, id) == entry => {
                     outgoing.next_at = Some(until);
+                    outgoing.claimed_by = Some(holder.to_owned());
                     outbox.insert(
                         id.as_bytes(),
                         encode(&outgoing).map_err(ConflictableTransactionError::Abort)?,
                     )?;
                     due.remove(entry)?;
                     due.insert(outgoing_due_key(until, id), &[])?;
+                    claims.insert(outgoing_claim_key(&outgoing.chat, id), &[])?;
                     Ok(Some(outgoing))
                 }
                 Some(at) if outgoing_due_key(at, id) == entry => Ok(None),
@@ -1082,23 +1313,30 @@ impl SledStore {
                 }
             }
         });
-        result.map_err(|e| match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
-        })
+        result.map_err(transaction_error)
     }
 
-    /// Marks an outgoing notice done, or due again later; one that is done or gone is left.
-    fn change_outgoing(&self, id: &str, change: OutgoingChange) -> Result<(), StoreError> {
+    /// Marks an outgoing notice done, or due again later, ending its claim; one that is done or
+    /// gone is left, and so is one claimed by another sender than `holder` (when given).
+    fn change_outgoing(
+        &self,
+        id: &str,
+        change: OutgoingChange,
+        holder: Option<&str>,
+    ) -> Result<(), StoreError> {
         use sled::Transactional;
         use sled::transaction::ConflictableTransactionError;
         let inner = &self.inner;
-        let result = (&inner.outbox, &inner.outbox_due).transaction(|(outbox, due)| {
+        let trees = (&inner.outbox, &inner.outbox_due, &inner.outbox_claims);
+        let result = trees.transaction(|(outbox, due, claims)| {
             let stored = outbox.get(id.as_bytes())?;
             let current = stored
                 .as_ref()
                 .and_then(|bytes| self.decode::<Outgoing>(&inner.outbox, id.as_bytes(), bytes));
             let Some(mut outgoing) = current else { return Ok(()) };
+            if holder.is_some_and(|h| outgoing.claimed_by.as_deref() != Some(h)) {
+                return Ok(());
+            }
             let Some(was) = outgoing.next_at else { return Ok(()) };
             due.remove(outgoing_due_key(was, id))?;
             match change {
@@ -1112,13 +1350,51 @@ impl SledStore {
                     due.insert(outgoing_due_key(next_at, id), &[])?;
                 }
             }
+            outgoing.claimed_by = None;
+            claims.remove(outgoing_claim_key(&outgoing.chat, id))?;
             outbox.insert(id.as_bytes(), encode(&outgoing).map_err(ConflictableTransactionError::Abort)?)?;
             Ok(())
         });
-        result.map_err(|e| match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
-        })
+        result.map_err(transaction_error)
+    }
+
+    pub async fn renew_outgoing(
+        &self,
+        holder: &str,
+        ids: &[String],
+        until: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let mut renewed = 0;
+        for id in ids {
+            renewed += usize::from(self.renew_one_outgoing(holder, id, until)?);
+        }
+        if renewed > 0 {
+            self.flush().await?;
+        }
+        Ok(renewed)
+    }
+
+    /// Moves `holder`'s claim on the notice `id` to `until`: whether it was still its own.
+    fn renew_one_outgoing(&self, holder: &str, id: &str, until: DateTime<Utc>) -> Result<bool, StoreError> {
+        use sled::Transactional;
+        use sled::transaction::ConflictableTransactionError;
+        let inner = &self.inner;
+        let result = (&inner.outbox, &inner.outbox_due).transaction(|(outbox, due)| {
+            let stored = outbox.get(id.as_bytes())?;
+            let current = stored
+                .as_ref()
+                .and_then(|bytes| self.decode::<Outgoing>(&inner.outbox, id.as_bytes(), bytes));
+            let Some(mut outgoing) = current.filter(|o| o.claimed_by.as_deref() == Some(holder)) else {
+                return Ok(false);
+            };
+            let Some(was) = outgoing.next_at else { return Ok(false) };
+            due.remove(outgoing_due_key(was, id))?;
+            due.insert(outgoing_due_key(until, id), &[])?;
+            outgoing.next_at = Some(until);
+            outbox.insert(id.as_bytes(), encode(&outgoing).map_err(ConflictableTransactionError::Abort)?)?;
+            Ok(true)
+        });
+        result.map_err(transaction_error)
     }
 
     pub fn outgoing(&self, id: &str) -> Result<Option<Outgoing>, StoreError> {
