@@ -34,6 +34,8 @@ cli-migrate-kind-alias = alias
 cli-migrate-kind-seen = identifiants de messages reçus
 cli-migrate-kind-inbox = messages non traités
 cli-migrate-kind-outgoing = notifications à envoyer ou envoyées
+cli-migrate-kind-reminder = rappels
+cli-migrate-kind-ticket = demandes au support
 cli-backup-not-empty = { $dir } contient déjà des fichiers : donnez un dossier nouveau ou vide.
 cli-backup-done = Le magasin de { $from } est copié dans { $to }. Pour le restaurer, arrêtez billbot et relancez-le avec BILLBOT_DATA_DIR={ $to }.
 # L'aide de la ligne de commande (billbot --help) : les titres, puis la description de chaque
