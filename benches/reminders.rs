@@ -17,11 +17,11 @@ use std::time::{Duration, Instant};
 
 use billbot::domain::{Biller, ChatKey, CustomerReference};
 use billbot::i18n::Lang;
+use billbot::outbox::{Delivery, Notifier, Outbox, OutboxConfig, Sending};
 use billbot::reminders::Reminders;
 use billbot::sandbox::{self, SandboxConfig, fixtures};
 use billbot::store::{Batch, Op, Reminder, ReminderStage, Store};
-use billbot::tracking::{Delivery, Notifier, Tracker, TrackerConfig};
-use billbot::upstream::{HttpOptions, InquiryClient, StatusClient};
+use billbot::upstream::{HttpOptions, InquiryClient};
 use chrono::{NaiveTime, Timelike, Utc};
 
 /// A channel that takes every message at once, counting them.
@@ -32,8 +32,8 @@ impl Notifier for Counting {
         &'a self,
         _: &'a ChatKey,
         _: Lang,
-        _: &'a billbot::tracking::Notice,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Delivery, String>> + Send + 'a>> {
+        _: &'a billbot::outbox::Notice,
+    ) -> Sending<'a, Delivery> {
         self.0.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Box::pin(async { Ok(Delivery::Sent) })
     }
@@ -50,18 +50,10 @@ fn main() {
             HttpOptions::default(),
         )
         .unwrap();
-        let status = StatusClient::new(
-            sb.status_base(),
-            sandbox::STATUS_KEY.to_owned().into(),
-            sandbox::MERCHANT_ID,
-            billbot::domain::Currency::Xof,
-            HttpOptions::default(),
-        )
-        .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let counting = Arc::new(Counting(Default::default()));
-        let tracker = Tracker::new(status, store.clone(), counting.clone(), TrackerConfig::default());
+        let outbox = Arc::new(Outbox::new(store.clone(), counting.clone(), OutboxConfig::default()));
         let job = Arc::new(Reminders::new(store.clone(), inquiry));
 
         // The sandbox's bills of these accounts fall due 9 days from today: remind of them on the day.
@@ -104,7 +96,7 @@ fn main() {
             giving += t.elapsed();
             let t = Instant::now();
             loop {
-                let n = tracker.send_due_at(now).await.unwrap();
+                let n = outbox.send_due_at(now).await.unwrap();
                 sent += n;
                 if n == 0 {
                     break;

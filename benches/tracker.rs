@@ -18,21 +18,8 @@ use billbot::domain::{Currency, OrderNo};
 use billbot::i18n::Lang;
 use billbot::sandbox::{self, SandboxConfig, fixtures};
 use billbot::store::Store;
-use billbot::tracking::{Delivery, Notifier, Tracker, TrackerConfig};
+use billbot::tracking::{Tracker, TrackerConfig};
 use billbot::upstream::{HttpOptions, StatusClient};
-
-struct Silent;
-
-impl Notifier for Silent {
-    fn notify<'a>(
-        &'a self,
-        _: &'a billbot::domain::ChatKey,
-        _: Lang,
-        _: &'a billbot::tracking::Notice,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Delivery, String>> + Send + 'a>> {
-        Box::pin(async { Ok(Delivery::Sent) })
-    }
-}
 
 fn main() {
     let orders = common::arg("--orders", 10_000) as usize;
@@ -50,8 +37,7 @@ fn main() {
         .unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
-        let tracker =
-            Arc::new(Tracker::new(status.clone(), store.clone(), Arc::new(Silent), TrackerConfig::default()));
+        let tracker = Arc::new(Tracker::new(status.clone(), store.clone(), TrackerConfig::default()));
         let numbers: Vec<OrderNo> = (0..orders)
             .map(|i| OrderNo::parse(&format!("{}{i:011}", fixtures::orders::LOAD_PREFIX)).unwrap())
             .collect();

@@ -13,21 +13,22 @@ use std::sync::Arc;
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
-use crate::channels::whatsapp::{self, GraphClient, WhatsApp, WhatsAppNotifier};
-use crate::channels::{Notifiers, telegram, terminal};
+use std::collections::HashMap;
+
+use crate::channels::intake::{Edge, Intake, IntakeSettings};
+use crate::channels::whatsapp::{self, GraphClient, WhatsApp, WhatsAppEdge};
+use crate::channels::{telegram, terminal};
 use crate::config::{
     ConfigError, DatabaseSettings, LimitSettings, ProviderSettings, TelegramSettings, TrackingSettings,
     WhatsAppSettings,
 };
 use crate::conversation::Bot;
 use crate::domain::Channel;
+use crate::outbox::{Notifiers, Outbox, OutboxConfig};
 use crate::providers::{Providers, ProvidersError};
 use crate::reminders::Reminders;
 use crate::store::{Store, StoreError};
 use crate::tracking::{Tracker, callback};
-
-/// How often old message ids and idle users' pace are forgotten.
-const HOUSEKEEPING: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// How often due reminders are looked for (they are due at 09:00: a few seconds late is fine).
 const REMINDER_TICK: std::time::Duration = std::time::Duration::from_secs(30);
@@ -169,7 +170,6 @@ pub enum AppError {
 struct TelegramPart {
     settings: TelegramSettings,
     client: telegram::TgBot,
-    options: telegram::RunOptions,
 }
 
 /// The bot, built and not yet serving.
@@ -179,13 +179,18 @@ pub struct App {
     pub store: Store,
     pub tracker: Arc<Tracker>,
     pub reminders: Arc<Reminders>,
+    /// The sender of every notice (tracking, reminders, support).
+    pub outbox: Arc<Outbox>,
     pub bot: Bot,
+    /// The intake of every chat channel configured.
+    pub intake: Intake,
     telegram: Option<TelegramPart>,
     whatsapp: Option<WhatsApp>,
 }
 
 /// Builds the bot: provider clients (the embedded sandbox where no URL is configured), the
-/// store, each configured channel, the tracker notifying through them, and the core.
+/// store, each configured channel (its sending edge and notifier), the intake they share, the
+/// outbox sending through them, the tracker and the core.
 pub async fn build(settings: Settings) -> Result<App, AppError> {
     let providers = Providers::connect(&settings.providers).await?;
     let store = match &settings.database {
@@ -193,7 +198,7 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
         None => Store::open(&settings.data_dir)?,
     };
     let mut notifiers = Notifiers::new();
-    let limits_of_chats = settings.limits.clone();
+    let mut edges: HashMap<Channel, Arc<dyn Edge>> = HashMap::new();
     let telegram = settings.telegram.clone().map(|settings| {
         let limits = if settings.rate_limits {
             telegram::Limits::default().shared_by(settings.instances)
@@ -201,34 +206,27 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
             tracing::warn!("Telegram rate limits are off: only for a local Bot API test server");
             telegram::Limits::unlimited()
         };
-        let mut options = telegram::RunOptions::new(limits);
-        options.poll_timeout = settings.poll_timeout;
-        options.flood = limits_of_chats.flood;
         let client = telegram::bot(&settings);
-        TelegramPart { settings, client, options }
+        let edge =
+            Arc::new(telegram::TelegramEdge::new(client.clone(), Arc::new(telegram::Pacer::new(limits))));
+        notifiers = std::mem::take(&mut notifiers).route(Channel::Telegram, edge.clone());
+        edges.insert(Channel::Telegram, edge);
+        TelegramPart { settings, client }
     });
-    if let Some(part) = &telegram {
-        let notifier = telegram::TelegramNotifier::new(part.client.clone(), part.options.pacer.clone());
-        notifiers = notifiers.route(Channel::Telegram, Arc::new(notifier));
-    }
-    let whatsapp_client = match &settings.whatsapp {
-        Some(wa) => Some(Arc::new(GraphClient::new(wa).map_err(AppError::WhatsApp)?)),
-        None => None,
-    };
-    if let (Some(client), Some(wa)) = (&whatsapp_client, &settings.whatsapp) {
-        let notifier = WhatsAppNotifier::new(client.clone(), store.clone(), wa.notify_template.clone())
+    if let Some(wa) = &settings.whatsapp {
+        let client = Arc::new(GraphClient::new(wa).map_err(AppError::WhatsApp)?);
+        let edge = WhatsAppEdge::new(client, store.clone(), wa.notify_template.clone())
             .with_reminder_template(wa.reminder_template.clone());
-        notifiers = notifiers.route(Channel::WhatsApp, Arc::new(notifier));
+        let edge = Arc::new(edge);
+        notifiers = notifiers.route(Channel::WhatsApp, edge.clone());
+        edges.insert(Channel::WhatsApp, edge);
     }
     if settings.terminal {
         notifiers = notifiers.route(Channel::Terminal, Arc::new(terminal::TerminalNotifier));
     }
-    let tracker = Arc::new(Tracker::new(
-        providers.status.clone(),
-        store.clone(),
-        Arc::new(notifiers),
-        settings.tracking.tracker.clone(),
-    ));
+    let outbox = Arc::new(Outbox::new(store.clone(), Arc::new(notifiers), OutboxConfig::default()));
+    let tracker =
+        Arc::new(Tracker::new(providers.status.clone(), store.clone(), settings.tracking.tracker.clone()));
     let mut bot = Bot::with_tracker(
         providers.inquiry.clone(),
         providers.status.clone(),
@@ -241,14 +239,19 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
     if settings.sandbox_notice && providers.sandbox.is_some() {
         bot = bot.saying_test_data();
     }
-    let whatsapp = match (whatsapp_client, &settings.whatsapp) {
-        (Some(client), Some(wa)) => {
-            Some(WhatsApp::new(wa.clone(), client, bot.clone(), store.clone(), settings.limits.flood))
-        }
-        _ => None,
-    };
+    let resume_after = [
+        settings.telegram.as_ref().map(|t| t.resume_after),
+        settings.whatsapp.as_ref().map(|w| w.resume_after),
+    ]
+    .into_iter()
+    .flatten()
+    .min()
+    .unwrap_or(IntakeSettings::default().resume_after);
+    let intake_settings = IntakeSettings { flood: settings.limits.flood, resume_after, ..Default::default() };
+    let intake = Intake::new(bot.clone(), edges, intake_settings);
+    let whatsapp = settings.whatsapp.clone().map(|wa| WhatsApp::new(wa, intake.clone()));
     let reminders = Arc::new(Reminders::new(store.clone(), providers.inquiry.clone()));
-    Ok(App { settings, providers, store, tracker, reminders, bot, telegram, whatsapp })
+    Ok(App { settings, providers, store, tracker, reminders, outbox, bot, intake, telegram, whatsapp })
 }
 
 /// The sockets the bot serves HTTP on (Telegram's webhook server binds its own address).
@@ -294,86 +297,183 @@ async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
 }
 
 impl App {
-    /// Serves every configured channel, the tracker and the callback endpoint until `shutdown`
-    /// completes; then lets the work in hand finish and flushes the store.
+    /// Serves every configured channel, the tracker, the reminders, the outbox and the HTTP
+    /// listeners until `shutdown` completes; then stops taking messages in, lets the turns in hand
+    /// finish, and stops the background jobs.
     pub async fn run(
         self,
         listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        let App { settings, providers, store, tracker, reminders, bot, telegram, whatsapp } = self;
-        let (stop, stopped) = tokio::sync::watch::channel(false);
-        let until_stopped = move || {
+        let App { settings, providers, store, tracker, reminders, outbox, bot, intake, telegram, whatsapp } =
+            self;
+        // Two stages: the edges stop first (no more messages in), then the jobs behind them.
+        let (stop_edges, edges_stopped) = tokio::sync::watch::channel(false);
+        let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
+        let until = |stopped: &tokio::sync::watch::Receiver<bool>| {
             let mut stopped = stopped.clone();
             async move {
                 let _ = stopped.wait_for(|s| *s).await;
             }
         };
-        let tracking = tokio::spawn(tracker.clone().run(until_stopped()));
-        let reminding = tokio::spawn(reminders.run(REMINDER_TICK, until_stopped()));
-        let sweeping = tokio::spawn(sweep_expired(store.clone(), settings.retention, until_stopped()));
-        let mut servers = tokio::task::JoinSet::new();
+        let mut jobs = tokio::task::JoinSet::new();
+        jobs.spawn(tracker.clone().run(until(&jobs_stopped)));
+        jobs.spawn(reminders.run(REMINDER_TICK, until(&jobs_stopped)));
+        jobs.spawn(outbox.run(until(&jobs_stopped)));
+        jobs.spawn(sweep_expired(store.clone(), settings.retention, until(&jobs_stopped)));
+        let chat_channels = telegram.is_some() || whatsapp.is_some();
+        if chat_channels {
+            jobs.spawn(intake.clone().run(until(&edges_stopped)));
+        }
+
+        // Every HTTP listener, served the same way.
+        let mut routes: Vec<(&str, TcpListener, axum::Router)> = Vec::new();
         if let (Some(listener), Some((_, secret))) = (listeners.callback, settings.tracking.callback.clone())
         {
-            let app = callback::router(tracker.clone(), providers.status.clone(), secret);
-            tracing::info!(listen = ?listener.local_addr().ok(), "provider callbacks enabled");
-            let shutdown = until_stopped();
-            servers.spawn(crate::http::serve(listener, app, shutdown));
+            routes.push((
+                "provider callbacks",
+                listener,
+                callback::router(tracker.clone(), providers.status.clone(), secret),
+            ));
         }
         if let Some(listener) = listeners.ops {
-            let app = crate::ops::router(store.clone());
-            tracing::info!(listen = ?listener.local_addr().ok(), "health checks and metrics enabled");
-            let shutdown = until_stopped();
-            servers.spawn(crate::http::serve(listener, crate::http::limited(app), shutdown));
+            routes.push((
+                "health checks and metrics",
+                listener,
+                crate::http::limited(crate::ops::router(store.clone())),
+            ));
         }
-        if let Some(whatsapp) = &whatsapp {
-            match listeners.whatsapp {
-                Some(listener) => {
-                    tracing::info!(
-                        listen = ?listener.local_addr().ok(),
-                        path = whatsapp::webhook::PATH,
-                        "starting the WhatsApp bot"
-                    );
-                    let app = whatsapp.router();
-                    let shutdown = until_stopped();
-                    servers.spawn(crate::http::serve(listener, app, shutdown));
+        match (&whatsapp, listeners.whatsapp) {
+            (Some(whatsapp), Some(listener)) => {
+                tracing::info!(path = whatsapp::webhook::PATH, "starting the WhatsApp bot");
+                routes.push(("the WhatsApp webhook", listener, whatsapp.router()));
+            }
+            (Some(_), None) => {
+                tracing::error!("the WhatsApp channel has no listener: its webhook is not served")
+            }
+            _ => {}
+        }
+        let mut polling = None;
+        if let Some(TelegramPart { settings: tg, client }) = &telegram {
+            tracing::info!(
+                agents = tg.agents.len(),
+                webhook = tg.webhook.is_some(),
+                "starting the Telegram bot"
+            );
+            let agents = telegram::Agents(tg.agents.clone());
+            if let Err(e) = telegram::register_commands(client, &agents, bot.has_support()).await {
+                tracing::warn!(error = %e, "could not register the command menus");
+            }
+            let receiver = telegram::Telegram::new(client.clone(), agents, intake.clone());
+            match &tg.webhook {
+                Some(webhook) => {
+                    let listener = match listeners.telegram {
+                        Some(listener) => listener,
+                        None => bind(webhook.listen).await?,
+                    };
+                    let secret = telegram::webhook::secret(webhook)
+                        .map_err(|e| AppError::Telegram(Arc::new(e).into()))?;
+                    let router = telegram::webhook::router(receiver, webhook, secret.clone());
+                    routes.push(("the Telegram webhook", listener, router));
+                    // Spawned once the route is served (below): Telegram may post at once.
+                    let (client, webhook) = (client.clone(), webhook.clone());
+                    let register: TelegramTask =
+                        Box::pin(
+                            async move { telegram::webhook::register(&client, &webhook, &secret).await },
+                        );
+                    polling = Some(register);
                 }
-                None => tracing::error!("the WhatsApp channel has no listener: its webhook is not served"),
+                None => {
+                    let poll = telegram::poll(
+                        client.clone(),
+                        receiver,
+                        tg.poll_timeout,
+                        store.clone(),
+                        until(&edges_stopped),
+                    );
+                    let poll: TelegramTask = Box::pin(poll);
+                    polling = Some(poll);
+                }
             }
-            if let Err(e) = whatsapp.resume().await {
-                tracing::error!(error = %e, "WhatsApp messages received before the restart could not be read");
-            }
-            let every =
-                HOUSEKEEPING.min(whatsapp.resume_after() / 2).max(std::time::Duration::from_millis(500));
-            servers.spawn(whatsapp.clone().housekeeping(every, until_stopped()));
         }
-        let result = match telegram {
-            Some(TelegramPart { settings, client, options }) => {
-                tracing::info!(
-                    agents = settings.agents.len(),
-                    webhook = settings.webhook.is_some(),
-                    "starting the Telegram bot"
-                );
-                telegram::run(client, bot, &settings, options, listeners.telegram, shutdown)
-                    .await
-                    .map_err(AppError::from)
+        let mut servers = tokio::task::JoinSet::new();
+        for (what, listener, router) in routes {
+            tracing::info!(listen = ?listener.local_addr().ok(), "serving {what}");
+            servers.spawn(crate::http::serve(listener, router, until(&edges_stopped)));
+        }
+
+        // Telegram's long poll (or its webhook's registration) runs until the shutdown; its
+        // failure stops the bot, as the shutdown does.
+        let result = match polling {
+            Some(telegram) => {
+                let telegram = tokio::spawn(telegram);
+                tokio::pin!(shutdown);
+                let mut telegram = telegram;
+                tokio::select! {
+                    () = &mut shutdown => {
+                        let _ = stop_edges.send(true);
+                        flatten(telegram.await)
+                    }
+                    ended = &mut telegram => {
+                        let ended = flatten(ended);
+                        // A registered webhook keeps serving until the shutdown; a long poll ends
+                        // only with it (or with an error).
+                        if ended.is_ok() && settings.telegram.as_ref().is_some_and(|t| t.webhook.is_some()) {
+                            shutdown.await;
+                        }
+                        ended
+                    }
+                }
             }
             None => {
                 shutdown.await;
                 Ok(())
             }
-        };
-        let _ = stop.send(true);
-        let _ = tracking.await;
-        let _ = reminding.await;
-        let _ = sweeping.await;
-        while servers.join_next().await.is_some() {}
-        // The webhook takes no more messages: let the ones in hand finish.
-        if let Some(whatsapp) = &whatsapp {
-            whatsapp.finish().await;
         }
+        .map_err(AppError::from);
+        let _ = stop_edges.send(true);
+        while servers.join_next().await.is_some() {}
+        tracing::info!("shutting down: finishing the messages in hand");
+        // No more messages come in: let the turns in hand finish.
+        intake.finish().await;
+        let _ = stop_jobs.send(true);
+        while jobs.join_next().await.is_some() {}
         // Every commit was durable when it returned: nothing is left to flush.
-        drop((store, providers));
+        drop((store, providers, bot));
         result
+    }
+}
+
+/// Telegram's long poll, or its webhook's registration.
+type TelegramTask = std::pin::Pin<Box<dyn Future<Output = Result<(), teloxide::RequestError>> + Send>>;
+
+fn flatten(
+    joined: Result<Result<(), teloxide::RequestError>, tokio::task::JoinError>,
+) -> Result<(), teloxide::RequestError> {
+    joined.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the Telegram channel's task failed");
+        Ok(())
+    })
+}
+
+/// Completes on Ctrl-C or SIGTERM: the signal `billbot serve` stops on.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
     }
 }

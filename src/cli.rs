@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 
 use crate::app;
-use crate::channels::{telegram, terminal};
+use crate::channels::terminal;
 use crate::config::{self, ConfigError, ProviderSettings};
 use crate::conversation::Role;
 use crate::domain::{Biller, CustomerReference, OrderNo};
@@ -371,7 +371,7 @@ async fn serve(sandbox: bool) -> Exit {
         }
         Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-start-error", detail = e.to_string())),
     };
-    match app.run(listeners, telegram::shutdown_signal()).await {
+    match app.run(listeners, app::shutdown_signal()).await {
         Ok(()) => Exit::Ok,
         Err(e) => fail(lang, Exit::Failure, t!(lang, "cli-serve-stopped", detail = e.to_string())),
     }

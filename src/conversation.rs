@@ -29,6 +29,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, Weak};
 
 use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
 
 use bot_inner::{BotInner, ProviderCalls};
 pub use bot_inner::{PROVIDER_CALL_WAIT, PROVIDER_CALLS};
@@ -41,9 +42,10 @@ pub use state::State;
 pub use crate::domain::{Capabilities, ChatKey, Role};
 
 use crate::i18n::Lang;
-use crate::store::{Batch, HeldId, Op, Store, StoreError};
+use crate::outbox::Notice;
+use crate::store::{Batch, ChatLease, HeldId, Op, Store, StoreError, TurnStart};
 use crate::t;
-use crate::tracking::{Notice, Tracker};
+use crate::tracking::Tracker;
 use crate::upstream::{InquiryClient, StatusClient};
 
 /// One thing a user sent, with what the channel knows about them.
@@ -259,38 +261,102 @@ impl Bot {
         let _turn = lock.lock().await;
         let store = &self.inner.store;
         let chat = &incoming.chat;
-        let (started, channel) = (std::time::Instant::now(), chat.channel().tag());
-        let count = |outcome: &'static str| {
-            metrics::counter!("billbot_updates_total", "channel" => channel, "outcome" => outcome)
-                .increment(1);
-        };
-        // Across instances too: one step of a chat at a time.
-        let lease = match store.lock_chat(chat).await {
+        let lang_code = incoming.lang_code.as_deref();
+        let lease = match self.take_chat(chat, lang_code).await {
             Ok(lease) => lease,
-            Err(e) => {
-                count("failed");
-                tracing::error!(%chat, error = %e, "the chat could not be taken for this step");
-                let lang = incoming.lang_code.as_deref().map(Lang::from_code).unwrap_or_default();
-                return Turn { lang, replies: vec![Reply::text(t!(lang, "error-internal"))] };
-            }
+            Err(turn) => return turn,
         };
         let start = match store.turn_start::<State>(chat, incoming.inbox_id.as_deref()).await {
             Ok(start) => start,
-            Err(e) => {
-                count("failed");
-                tracing::error!(%chat, error = %e, "the chat's state could not be read");
-                store.unlock(lease).await;
-                let lang = incoming.lang_code.as_deref().map(Lang::from_code).unwrap_or_default();
-                return Turn { lang, replies: vec![Reply::text(t!(lang, "error-internal"))] };
-            }
+            Err(e) => return self.unreadable(chat, lang_code, lease, e).await,
         };
         // A redelivered update, or a message another instance has handled meanwhile: nothing to do.
         if !start.pending {
-            count("duplicate");
+            count(chat, "duplicate");
             tracing::info!(%chat, "an update handled before: not handled again");
             store.unlock(lease).await;
             return Turn { lang: Lang::default(), replies: Vec::new() };
         }
+        self.step(incoming, start, lease, false).await.0
+    }
+
+    /// Takes `chat`'s turn and handles its oldest message waiting in the store's inbox (stored as
+    /// `M`, read by the core as `incoming_of` says), whichever instance took it in. `on_start` is
+    /// told which message it is before the step runs. The chat is kept (across instances) until
+    /// [`Bot::end_turn`], so that the caller delivers the replies before the chat's next turn
+    /// starts anywhere. `lang_code` words an apology if the chat cannot be taken or read.
+    pub async fn next_turn<M: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+        lang_code: Option<&str>,
+        incoming_of: impl FnOnce(&M) -> Incoming,
+        on_start: impl FnOnce(&M),
+    ) -> NextTurn<M> {
+        let lock = self.chat_lock(chat);
+        let _turn = lock.lock().await;
+        let lease = match self.take_chat(chat, lang_code).await {
+            Ok(lease) => lease,
+            Err(turn) => return NextTurn::Failed(turn),
+        };
+        let (start, next) = match self.inner.store.turn_start_next::<State, M>(chat).await {
+            Ok(read) => read,
+            Err(e) => return NextTurn::Failed(self.unreadable(chat, lang_code, lease, e).await),
+        };
+        let Some((_, message)) = next else {
+            // Handled meanwhile, by this instance or another.
+            self.inner.store.unlock(lease).await;
+            return NextTurn::Idle;
+        };
+        on_start(&message);
+        let (turn, lease) = self.step(incoming_of(&message), start, lease, true).await;
+        NextTurn::Taken { message, turn, lease }
+    }
+
+    /// Gives back the chat kept by [`Bot::next_turn`] once its replies are delivered.
+    pub async fn end_turn(&self, lease: Option<ChatLease>) {
+        if let Some(lease) = lease {
+            self.inner.store.unlock(lease).await;
+        }
+    }
+
+    /// Takes the chat for one step, across instances; or the apology to give when it cannot be.
+    async fn take_chat(&self, chat: &ChatKey, lang_code: Option<&str>) -> Result<ChatLease, Turn> {
+        self.inner.store.lock_chat(chat).await.map_err(|e| {
+            count(chat, "failed");
+            tracing::error!(%chat, error = %e, "the chat could not be taken for this step");
+            let lang = lang_code.map(Lang::from_code).unwrap_or_default();
+            Turn { lang, replies: vec![Reply::text(t!(lang, "error-internal"))] }
+        })
+    }
+
+    /// The apology when the chat's state cannot be read; the chat is given back.
+    async fn unreadable(
+        &self,
+        chat: &ChatKey,
+        lang_code: Option<&str>,
+        lease: ChatLease,
+        e: StoreError,
+    ) -> Turn {
+        count(chat, "failed");
+        tracing::error!(%chat, error = %e, "the chat's state could not be read");
+        self.inner.store.unlock(lease).await;
+        let lang = lang_code.map(Lang::from_code).unwrap_or_default();
+        Turn { lang, replies: vec![Reply::text(t!(lang, "error-internal"))] }
+    }
+
+    /// One step from `start`, committed with its lease's end, or, when `keep`, with the lease
+    /// kept (returned, for the caller to end once the replies are out). A step whose commit fails
+    /// gives the chat back and answers with the menu and an apology.
+    async fn step(
+        &self,
+        incoming: Incoming,
+        start: TurnStart<State>,
+        lease: ChatLease,
+        keep: bool,
+    ) -> (Turn, Option<ChatLease>) {
+        let store = &self.inner.store;
+        let chat = &incoming.chat;
+        let started = std::time::Instant::now();
         let now = Utc::now();
         let prefs = start.prefs;
         let lang = prefs
@@ -339,33 +405,54 @@ impl Bot {
                 };
                 support::agent_step(&mut session, input, reply_to, sender).await?
             } else if first_contact {
-                flow::first_contact(&mut session, incoming.input).await?
+                flow::first_contact(&mut session, incoming.input.clone()).await?
             } else {
-                flow::step(&mut session, incoming.input).await?
+                flow::step(&mut session, incoming.input.clone()).await?
             };
             replies.extend(step);
-            session.writes.push(lease.end_step(&session.state, incoming.inbox_id.clone())?);
+            let end = if keep {
+                lease.end_step_keeping(&session.state, incoming.inbox_id.clone())?
+            } else {
+                lease.end_step(&session.state, incoming.inbox_id.clone())?
+            };
+            session.writes.push(end);
             store.commit(std::mem::take(&mut session.writes)).await?;
             Ok::<_, StoreError>(replies)
         }
         .await;
-        metrics::histogram!("billbot_step_seconds", "channel" => channel)
+        metrics::histogram!("billbot_step_seconds", "channel" => chat.channel().tag())
             .record(started.elapsed().as_secs_f64());
-        count(if result.is_ok() { "answered" } else { "failed" });
-        let replies = match result {
-            Ok(replies) => replies,
+        count(chat, if result.is_ok() { "answered" } else { "failed" });
+        let (mut replies, lease) = match result {
+            Ok(replies) => (replies, keep.then_some(lease)),
             Err(e) => {
                 tracing::error!(%chat, error = %e, "a step could not be stored");
                 store.unlock(lease).await;
-                vec![menus::main_menu(&session, t!(session.lang, "error-internal"))]
+                (vec![menus::main_menu(&session, t!(session.lang, "error-internal"))], None)
             }
         };
-        let mut replies = replies;
         if self.inner.test_data.load(std::sync::atomic::Ordering::Relaxed)
             && let Some(first) = replies.first_mut()
         {
             first.text = format!("{}\n\n{}", t!(session.lang, "sandbox-notice"), first.text);
         }
-        Turn { lang: session.lang, replies }
+        (Turn { lang: session.lang, replies }, lease)
     }
+}
+
+/// Counts a handled input by channel and outcome (`billbot_updates_total`).
+fn count(chat: &ChatKey, outcome: &'static str) {
+    metrics::counter!("billbot_updates_total", "channel" => chat.channel().tag(), "outcome" => outcome)
+        .increment(1);
+}
+
+/// What [`Bot::next_turn`] found.
+pub enum NextTurn<M> {
+    /// No message of the chat waits (handled meanwhile).
+    Idle,
+    /// The chat could not be taken or read: the apology to give. The message stays in the inbox.
+    Failed(Turn),
+    /// The oldest waiting message was handled: the replies to deliver, and the chat, kept until
+    /// [`Bot::end_turn`].
+    Taken { message: M, turn: Turn, lease: Option<ChatLease> },
 }

@@ -5,6 +5,9 @@
 //!
 //! A failed assertion here is a bug of billbot (or of an invariant written here): the input that
 //! found it goes to `fuzz/regressions/<target>/` and a named test.
+//!
+//! Compiled only with the `fuzzing` feature (the fuzz crate and the crate's own tests turn it
+//! on), so that what the targets reach into stays private to the bot.
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -15,7 +18,8 @@ use rust_decimal::Decimal;
 use secrecy::SecretString;
 use sha2::Sha256;
 
-use crate::channels::telegram::{self, Agents, TelegramInbound};
+use crate::channels::intake::Inbound;
+use crate::channels::telegram::{self, Agents};
 use crate::channels::text::units;
 use crate::channels::whatsapp::render::{self as wa, Outgoing};
 use crate::channels::whatsapp::wire::Webhook;
@@ -57,6 +61,21 @@ fn check_input(input: &Input) {
 
 /// Customer references: [`CustomerReference::parse`] for every biller, the masks, and what a
 /// typed message becomes ([`Input::from_text`]).
+/// Reads an inquiry answer as the client does (for the regression tests of `provider_answers`).
+pub fn decode_answer(
+    status: StatusCode,
+    body: &[u8],
+    reference: &CustomerReference,
+    key: &SecretString,
+) -> Result<InquiryResult, UpstreamError> {
+    inquiry::decode_answer(status, body, reference, key)
+}
+
+/// Reads a status answer as `client` does (for the regression tests of `provider_answers`).
+pub fn decode_status(client: &StatusClient, status: StatusCode, body: &[u8]) -> Result<Order, UpstreamError> {
+    client.decode_status(status, body)
+}
+
 pub fn references(data: &[u8]) {
     let input = text(data);
     for biller in Biller::ALL {
@@ -341,11 +360,12 @@ pub fn callback(data: &[u8]) {
 pub fn telegram_update(data: &[u8]) {
     let Ok(update) = serde_json::from_slice::<teloxide::types::Update>(data) else { return };
     let agents = Agents(HashSet::from([42]));
-    let Some(inbound) = telegram::inbound(&agents, &update) else { return };
-    assert_eq!(inbound.update_id, update.id.0);
+    let telegram::Read::Message(inbound) = telegram::read(&agents, &update) else { return };
+    assert_eq!(inbound.order, i64::from(update.id.0));
+    assert_eq!(inbound.id, format!("{}{}", telegram::INBOX_PREFIX, update.id.0));
     check_input(&inbound.input);
     let json = serde_json::to_value(&inbound).expect("an inbound serializes");
-    let back: TelegramInbound = serde_json::from_value(json.clone()).expect("an inbound deserializes");
+    let back: Inbound = serde_json::from_value(json.clone()).expect("an inbound deserializes");
     assert_eq!(serde_json::to_value(&back).expect("an inbound serializes"), json, "inbound round trip");
     assert_eq!(back.input, inbound.input);
     if inbound.agent {

@@ -7,14 +7,16 @@
 pub mod app;
 pub mod channels;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod conversation;
 pub mod domain;
-#[doc(hidden)]
+#[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod http;
 pub mod i18n;
 pub mod ops;
+pub mod outbox;
 pub mod providers;
 pub mod reminders;
 pub mod sandbox;

@@ -6,7 +6,7 @@
 //!   claims watches, so several instances never remind twice.
 //! - Each stage is given once at most: the notice goes into the outbox, keyed by the chat, the
 //!   reference, the due date and the stage, in the same write that marks the stage done; the
-//!   tracker's sender delivers it (retried, never twice). A stage found late (billbot was down)
+//!   outbox's sender delivers it (retried, never twice). A stage found late (billbot was down)
 //!   passes over the ones before it.
 //! - Reminders speak between 09:00 and 20:00 in Dakar (UTC all year round); one due outside those
 //!   hours waits for 09:00.
@@ -19,10 +19,11 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use tokio::sync::Semaphore;
 
+use crate::clock::Clock;
 use crate::domain::{ChatKey, CustomerReference, InquiryResult, Money};
 use crate::i18n::Lang;
+use crate::outbox::Notice;
 use crate::store::{Op, Outgoing, Reminder, ReminderStage, Store, StoreError};
-use crate::tracking::{Clock, Notice};
 use crate::upstream::InquiryClient;
 
 /// Days before the due date the first reminder comes, unless the chat chooses.
@@ -132,7 +133,7 @@ pub fn outgoing_id(reminder: &Reminder, stage: ReminderStage) -> String {
     )
 }
 
-/// The job that gives due reminders (the tracker's sender delivers them).
+/// The job that gives due reminders (the outbox's sender delivers them).
 pub struct Reminders {
     store: Store,
     inquiry: InquiryClient,

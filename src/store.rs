@@ -238,6 +238,11 @@ pub enum Op {
 }
 
 impl Op {
+    /// Whether the op may record notices in the outbox.
+    fn may_tell(&self) -> bool {
+        matches!(self, Op::WatchAndTell { .. } | Op::Ticket { .. } | Op::ReminderStep { .. })
+    }
+
     pub fn dialogue<T: Serialize>(chat: &ChatKey, state: &T) -> Result<Op, StoreError> {
         Ok(Op::Dialogue { chat: chat.clone(), state: encode(state)? })
     }
@@ -430,6 +435,9 @@ pub struct HeldId(Vec<u8>);
 #[derive(Clone, Debug)]
 pub struct Store {
     backend: Backend,
+    /// Woken after a commit that may have put notices in the outbox: this instance's sender
+    /// sends them at once rather than at its next look.
+    outbox_written: std::sync::Arc<tokio::sync::Notify>,
 }
 
 #[derive(Clone, Debug)]
@@ -442,12 +450,12 @@ impl Store {
     /// Opens (or creates) the sled database in `dir`. A database written by another schema
     /// version is refused rather than misread.
     pub fn open(dir: &std::path::Path) -> Result<Store, StoreError> {
-        Ok(Store { backend: Backend::Sled(sled::SledStore::open(dir)?) })
+        Ok(Store::of(Backend::Sled(sled::SledStore::open(dir)?)))
     }
 
     /// Connects to PostgreSQL and brings its schema up to date.
     pub async fn connect(url: &str, settings: &postgres::PgSettings) -> Result<Store, StoreError> {
-        Ok(Store { backend: Backend::Postgres(postgres::PgStore::connect(url, settings).await?) })
+        Ok(Store::of(Backend::Postgres(postgres::PgStore::connect(url, settings).await?)))
     }
 
     /// [`Store::connect`] with options made by the caller (tests: a schema of their own).
@@ -455,7 +463,7 @@ impl Store {
         options: sqlx::postgres::PgConnectOptions,
         settings: &postgres::PgSettings,
     ) -> Result<Store, StoreError> {
-        Ok(Store { backend: Backend::Postgres(postgres::PgStore::connect_with(options, settings).await?) })
+        Ok(Store::of(Backend::Postgres(postgres::PgStore::connect_with(options, settings).await?)))
     }
 
     /// The PostgreSQL backend, when it is the one.
@@ -469,6 +477,7 @@ impl Store {
     /// Applies `batch`, durably, before returning.
     pub async fn commit(&self, batch: impl Into<Batch>) -> Result<(), StoreError> {
         let batch = batch.into();
+        let tells = batch.ops.iter().any(Op::may_tell);
         let started = std::time::Instant::now();
         let (backend, result) = match &self.backend {
             Backend::Sled(s) => ("sled", s.commit(batch).await),
@@ -476,7 +485,20 @@ impl Store {
         };
         metrics::histogram!("billbot_store_commit_seconds", "backend" => backend)
             .record(started.elapsed().as_secs_f64());
+        if tells && result.is_ok() {
+            self.outbox_written.notify_one();
+        }
         result
+    }
+
+    /// Completes after a commit that may have put notices in the outbox (one waiter is woken;
+    /// a commit with nobody waiting leaves a wake-up for the next).
+    pub fn outbox_written(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.outbox_written.clone()
+    }
+
+    fn of(backend: Backend) -> Store {
+        Store { backend, outbox_written: Default::default() }
     }
 
     /// Copies the store into a new sled database in `target` (sled only: PostgreSQL has its own

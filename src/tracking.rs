@@ -11,123 +11,27 @@
 //!   watcher is told it stopped and how to check by hand.
 //! - Each watcher is told each status at least once, and once only as far as billbot can tell:
 //!   the notice goes into the store's outbox in the same write that records who was told what,
-//!   keyed by the watcher, the order and the status (recorded once per key, ever). It is then
-//!   sent and marked done. A send that fails is tried again, 30 s later, then twice as long each
-//!   time up to 30 min, 8 times in all; a restart, or another instance once the sender's 60 s
-//!   claim runs out, sends what is pending. A crash between the send and the mark resends that
-//!   one message: the only case of a repeat.
+//!   keyed by the watcher, the order and the status (recorded once per key, ever). The tracker
+//!   only writes it; the outbox's sender ([`crate::outbox`]) delivers it.
 
 pub mod callback;
 
 use std::future::Future;
 use std::num::NonZeroU32;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 
-use serde::{Deserialize, Serialize};
-
+use crate::clock::later;
 use crate::domain::{ChatKey, Order, OrderNo, OrderStatus};
 use crate::i18n::Lang;
-use crate::store::{Batch, Op, Outgoing, OutgoingChange, Store, StoreError, Watch, Watcher};
+use crate::outbox::Notice;
+use crate::store::{Batch, Op, Outgoing, Store, StoreError, Watch, Watcher};
 use crate::upstream::StatusClient;
 
-/// News for a chat outside of a conversation step. The texts and buttons live with the other
-/// conversation views (`conversation::notices`); a channel renders a notice there, or, where it
-/// must, in its own way (a WhatsApp template outside the 24-hour window).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum Notice {
-    /// A watched order's status changed (a receipt when it was delivered).
-    StatusChanged { order_no: OrderNo, order: Box<Order> },
-    /// The order was watched for `hours` without reaching a final status.
-    WatchEnded { order_no: OrderNo, hours: u64 },
-    /// A bill the chat asked to be reminded of is due in `days_left` days (0: today; below 0:
-    /// overdue), for `amount` as the provider said just before (`None`: it did not answer).
-    Reminder {
-        reference: crate::domain::CustomerReference,
-        due_day: chrono::NaiveDate,
-        days_left: i64,
-        amount: Option<crate::domain::Money>,
-    },
-    /// For the support chat: a customer's request `ticket` opened, or a message of its customer
-    /// (`text`, already worded in the support chat's language).
-    ToSupport { ticket: String, text: String },
-    /// For a customer: support's answer to `ticket` (`agent` names who answered, when operators
-    /// chose to show it), or, when `closed`, that support closed it.
-    FromSupport { ticket: String, text: String, agent: Option<String>, closed: bool },
-}
-
-impl Notice {
-    /// What the notice is about, for the logs: an order number or a reference.
-    pub fn subject(&self) -> String {
-        match self {
-            Notice::StatusChanged { order_no, .. } | Notice::WatchEnded { order_no, .. } => {
-                order_no.to_string()
-            }
-            Notice::Reminder { reference, .. } => {
-                format!("{}:{}", reference.biller().key(), reference.as_str())
-            }
-            Notice::ToSupport { ticket, .. } | Notice::FromSupport { ticket, .. } => {
-                format!("ticket {ticket}")
-            }
-        }
-    }
-}
-
-/// How a notice reached its chat.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// As a message of the conversation.
-    Sent,
-    /// As an approved template (WhatsApp, outside the 24-hour window).
-    Template,
-    /// Not sent now (WhatsApp, outside the 24-hour window and no template configured): kept, and
-    /// given with the chat's next message.
-    Held,
-    /// Not sent, on purpose: a reminder outside WhatsApp's 24-hour window and no template
-    /// configured for reminders.
-    NotSent,
-}
-
-/// Delivers notices to chats (the channels' side). [`crate::channels::Notifiers`] routes each
-/// chat to its channel's notifier.
-pub trait Notifier: Send + Sync + 'static {
-    fn notify<'a>(
-        &'a self,
-        chat: &'a ChatKey,
-        lang: Lang,
-        notice: &'a Notice,
-    ) -> Pin<Box<dyn Future<Output = Result<Delivery, String>> + Send + 'a>>;
-}
-
-/// Wall-clock time that advances with tokio's clock, so that tests can run the tracker on
-/// tokio's paused time while the store keeps real timestamps.
-#[derive(Debug, Clone, Copy)]
-pub struct Clock {
-    wall: DateTime<Utc>,
-    at: tokio::time::Instant,
-}
-
-impl Clock {
-    pub fn new() -> Clock {
-        Clock { wall: Utc::now(), at: tokio::time::Instant::now() }
-    }
-
-    pub fn now(&self) -> DateTime<Utc> {
-        let elapsed = tokio::time::Instant::now() - self.at;
-        self.wall + chrono::Duration::from_std(elapsed).unwrap_or_default()
-    }
-}
-
-impl Default for Clock {
-    fn default() -> Self {
-        Clock::new()
-    }
-}
+pub use crate::clock::Clock;
 
 /// How the tracker paces itself.
 #[derive(Debug, Clone)]
@@ -169,7 +73,6 @@ impl TrackerConfig {
 pub struct Tracker {
     status: StatusClient,
     store: Store,
-    notifier: Arc<dyn Notifier>,
     config: TrackerConfig,
     clock: Clock,
     pace: DefaultDirectRateLimiter,
@@ -190,24 +93,6 @@ fn rand_fraction() -> f64 {
     (hasher.finish() % 1_000_000) as f64 / 1_000_000.0
 }
 
-fn later(at: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
-    at + chrono::Duration::from_std(d).unwrap_or_default()
-}
-
-/// How long a sender has a claimed notice before another may send it (a sender that died).
-const SEND_CLAIM: Duration = Duration::from_secs(60);
-/// How many times a notice is tried before it is given up (about an hour in all).
-pub const MAX_SEND_ATTEMPTS: u32 = 8;
-/// How long a notice that was sent is kept (its id stops it being recorded again).
-const DONE_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
-/// How often notices sent long ago are swept.
-const SWEEP_EVERY: Duration = Duration::from_secs(3600);
-
-/// The wait before the next try of a notice tried `attempts` times: 30 s, doubling, at most 30 min.
-fn retry_delay(attempts: u32) -> Duration {
-    (Duration::from_secs(30) * 2u32.saturating_pow(attempts.min(10))).min(Duration::from_secs(1800))
-}
-
 /// A notice for `watcher` about `order_no` (`what`: the status's key, or `ended`), due now.
 fn outgoing(
     watcher: &Watcher,
@@ -221,19 +106,14 @@ fn outgoing(
 }
 
 impl Tracker {
-    pub fn new(
-        status: StatusClient,
-        store: Store,
-        notifier: Arc<dyn Notifier>,
-        config: TrackerConfig,
-    ) -> Tracker {
+    pub fn new(status: StatusClient, store: Store, config: TrackerConfig) -> Tracker {
         let pace = RateLimiter::direct(Quota::per_second(
             NonZeroU32::new(config.calls_per_sec.max(1)).unwrap_or(NonZeroU32::MIN),
         ));
         // Each check is one call, paced: a failed one is tried again at the next check (backing
         // off), never by the client behind the pace's back.
         let status = status.without_retries();
-        Tracker { status, store, notifier, config, clock: Clock::new(), pace }
+        Tracker { status, store, config, clock: Clock::new(), pace }
     }
 
     pub fn config(&self) -> &TrackerConfig {
@@ -322,9 +202,7 @@ impl Tracker {
             claimant: None,
         });
         batch.push(Op::WatchAndTell { order_no: order_no.clone(), update: Box::new(update) });
-        self.store.commit(batch).await?;
-        self.send_due().await?;
-        Ok(())
+        self.store.commit(batch).await
     }
 
     /// Checks one watched order now: ends it if too old, else asks the provider (paced).
@@ -397,73 +275,7 @@ impl Tracker {
             let tell = watch.watchers.iter().map(|w| outgoing(w, &number, "ended", &notice, now)).collect();
             (None, tell)
         };
-        self.store.commit(Op::WatchAndTell { order_no: order_no.clone(), update: Box::new(update) }).await?;
-        self.send_due().await?;
-        Ok(())
-    }
-
-    /// Sends the notices of the outbox that are due (claimed for this instance first, so that no
-    /// other sender has them); returns how many were tried.
-    pub async fn send_due(&self) -> Result<usize, StoreError> {
-        self.send_due_at(self.now()).await
-    }
-
-    /// [`Tracker::send_due`] as of `now` (a benchmark's simulated day).
-    pub async fn send_due_at(&self, now: DateTime<Utc>) -> Result<usize, StoreError> {
-        let claimed = self.store.claim_outgoing(now, later(now, SEND_CLAIM), 100).await?;
-        let count = claimed.len();
-        for outgoing in claimed {
-            self.send(outgoing).await?;
-        }
-        Ok(count)
-    }
-
-    /// Hands a notice to the chat's channel, then marks it done; a failure is tried again later
-    /// (backing off), and given up after [`MAX_SEND_ATTEMPTS`].
-    async fn send(&self, outgoing: Outgoing) -> Result<(), StoreError> {
-        let chat = &outgoing.chat;
-        let notice: Notice = match serde_json::from_value(outgoing.notice.clone()) {
-            Ok(notice) => notice,
-            Err(e) => {
-                tracing::error!(%chat, id = outgoing.id, error = %e, "an unreadable notice in the outbox: dropped");
-                let change = OutgoingChange::Done { at: self.now() };
-                return self.store.commit(Op::Outgoing { id: outgoing.id, change, holder: None }).await;
-            }
-        };
-        let delivered = self.notifier.notify(chat, outgoing.lang, &notice).await;
-        let how = match &delivered {
-            Ok(Delivery::Sent) => "sent",
-            Ok(Delivery::Template) => "template",
-            Ok(Delivery::Held) => "held",
-            Ok(Delivery::NotSent) => "not_sent",
-            Err(_) => "failed",
-        };
-        metrics::counter!("billbot_tracker_notified_total", "how" => how).increment(1);
-        let now = self.now();
-        let change = match delivered {
-            Ok(Delivery::Sent) => OutgoingChange::Done { at: now },
-            Ok(how) => {
-                tracing::info!(%chat, about = %notice.subject(), ?how, "notice delivered out of the conversation");
-                OutgoingChange::Done { at: now }
-            }
-            Err(e) if outgoing.attempts + 1 >= MAX_SEND_ATTEMPTS => {
-                metrics::counter!("billbot_notices_given_up_total").increment(1);
-                tracing::error!(
-                    %chat,
-                    about = %notice.subject(),
-                    attempts = outgoing.attempts + 1,
-                    error = %e,
-                    "a notice could not be delivered: given up"
-                );
-                OutgoingChange::Done { at: now }
-            }
-            Err(e) => {
-                let wait = retry_delay(outgoing.attempts);
-                tracing::warn!(%chat, about = %notice.subject(), error = %e, ?wait, "a notice could not be delivered: trying again later");
-                OutgoingChange::Retry { next_at: later(now, wait) }
-            }
-        };
-        self.store.commit(Op::Outgoing { id: outgoing.id, change, holder: None }).await
+        self.store.commit(Op::WatchAndTell { order_no: order_no.clone(), update: Box::new(update) }).await
     }
 
     /// Runs the polling loop until `shutdown` completes.
@@ -472,8 +284,6 @@ impl Tracker {
         let mut ticker = tokio::time::interval(self.config.tick);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let in_flight = Arc::new(tokio::sync::Semaphore::new(32));
-        let sending = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut last_sweep = std::time::Instant::now();
         loop {
             tokio::select! {
                 () = &mut shutdown => break,
@@ -490,29 +300,6 @@ impl Tracker {
                 }
             };
             metrics::counter!("billbot_tracker_claimed_total").increment(due.len() as u64);
-            // The outbox: notices due again after a failure, or left by a restart or a dead
-            // instance; one sender at a time in this instance.
-            if !sending.swap(true, std::sync::atomic::Ordering::AcqRel) {
-                let (tracker, sending) = (self.clone(), sending.clone());
-                let sweep = last_sweep.elapsed() >= SWEEP_EVERY;
-                if sweep {
-                    last_sweep = std::time::Instant::now();
-                }
-                tokio::spawn(async move {
-                    if let Err(e) = tracker.send_due().await {
-                        tracing::error!(error = %e, "the outbox could not be read");
-                    }
-                    if sweep {
-                        let before =
-                            tracker.now() - chrono::Duration::from_std(DONE_KEPT).unwrap_or_default();
-                        match tracker.store.sweep_outgoing(before).await {
-                            Ok(swept) => tracing::debug!(swept, "notices sent long ago forgotten"),
-                            Err(e) => tracing::error!(error = %e, "the outbox could not be swept"),
-                        }
-                    }
-                    sending.store(false, std::sync::atomic::Ordering::Release);
-                });
-            }
             for order_no in due {
                 let Ok(permit) = in_flight.clone().acquire_owned().await else { break };
                 let tracker = self.clone();

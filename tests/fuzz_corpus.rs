@@ -92,7 +92,8 @@ corpus_test!(render);
 // Regressions: what the fuzzers found, as named tests on the public API.
 
 use billbot::domain::{Biller, CustomerReference};
-use billbot::upstream::{StatusClient, UpstreamError, inquiry};
+use billbot::fuzzing::{decode_answer, decode_status};
+use billbot::upstream::{StatusClient, UpstreamError};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 
@@ -108,14 +109,14 @@ fn a_provider_answer_that_echoes_the_key_in_an_unreadable_field_does_not_leak_it
     let status =
         StatusClient::new(base, key.clone(), "m", billbot::domain::Currency::Xof, Default::default())
             .unwrap();
-    let e = status.decode_status(StatusCode::OK, &body).unwrap_err();
+    let e = decode_status(&status, StatusCode::OK, &body).unwrap_err();
     assert!(matches!(e, UpstreamError::Unreadable(_)), "{e:?}");
     assert!(!e.to_string().contains("fuzz-provider-key"), "{e}");
     assert!(e.to_string().contains("[redacted]"), "{e}");
 
     let reference = CustomerReference::parse(Biller::Senelec, "1000000001").unwrap();
     let bill = br#"{"bills":[{"montant":100,"paid":"sent with fuzz-provider-key"}]}"#;
-    let e = inquiry::decode_answer(StatusCode::OK, bill, &reference, &key).unwrap_err();
+    let e = decode_answer(StatusCode::OK, bill, &reference, &key).unwrap_err();
     assert!(matches!(e, UpstreamError::Unreadable(_)), "{e:?}");
     assert!(!e.to_string().contains("fuzz-provider-key"), "{e}");
 }
@@ -126,15 +127,15 @@ fn a_bill_with_a_negative_amount_is_unreadable() {
     let key = SecretString::from("k");
     let reference = CustomerReference::parse(Biller::SenEau, "1000000001").unwrap();
     let body = std::fs::read(fuzz_dir().join("regressions/provider_answers/negative_amount.json")).unwrap();
-    let e = inquiry::decode_answer(StatusCode::OK, &body, &reference, &key).unwrap_err();
+    let e = decode_answer(StatusCode::OK, &body, &reference, &key).unwrap_err();
     assert!(matches!(e, UpstreamError::Unreadable(_)), "{e:?}");
     for (field, value) in [("frais", "-1"), ("total", "-0.5")] {
         let body = format!(r#"[{{"montant":100,"{field}":"{value}"}}]"#);
-        let e = inquiry::decode_answer(StatusCode::OK, body.as_bytes(), &reference, &key).unwrap_err();
+        let e = decode_answer(StatusCode::OK, body.as_bytes(), &reference, &key).unwrap_err();
         assert!(matches!(e, UpstreamError::Unreadable(_)), "{field}: {e:?}");
     }
     let zero = br#"[{"montant":"-0","frais":0}]"#;
-    assert!(inquiry::decode_answer(StatusCode::OK, zero, &reference, &key).is_ok(), "-0 is zero");
+    assert!(decode_answer(StatusCode::OK, zero, &reference, &key).is_ok(), "-0 is zero");
 }
 
 /// Found by `render`: a button with an empty payload (the core never makes one: payloads are

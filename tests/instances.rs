@@ -125,12 +125,101 @@ async fn three_instances_answer_every_update_once_in_order_even_when_one_is_kill
     // The survivors took up what the dead instance had taken in and not answered.
     let resumed = (1..3)
         .map(|i| std::fs::read_to_string(dir.path().join(format!("instance-{i}.log"))).unwrap())
-        .filter(|log| log.contains("Telegram updates taken in earlier are being handled"))
+        .filter(|log| log.contains("messages taken in earlier are being handled"))
         .count();
     assert!(resumed > 0, "no surviving instance resumed the dead one's updates");
 
     for mut child in instances.into_iter().flatten() {
         let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
         let _ = tokio::task::spawn_blocking(move || child.wait()).await;
+    }
+}
+
+/// One `serve` instance in this process: Telegram in webhook mode on its own port, on the shared
+/// PostgreSQL schema.
+async fn instance(
+    fake: &FakeTelegram,
+    schema: &common::pg::Schema,
+    dir: &std::path::Path,
+) -> (String, tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<(), billbot::app::AppError>>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/tg", listener.local_addr().unwrap());
+    let sandbox = SandboxConfig { latency: Duration::from_millis(50), ..Default::default() };
+    let mut settings = common::app_settings(dir, sandbox);
+    let pool = billbot::store::postgres::PgSettings { max_connections: 4, ..Default::default() };
+    settings.database = Some(billbot::config::DatabaseSettings { url: schema.url().into(), pool });
+    settings.telegram = Some(billbot::config::TelegramSettings {
+        token: TOKEN.to_owned().into(),
+        api_url: Some(fake.api_url()),
+        agents: Default::default(),
+        webhook: Some(billbot::config::WebhookSettings {
+            url: url.parse().unwrap(),
+            listen: listener.local_addr().unwrap(),
+            secret: Some(SECRET.to_owned().into()),
+        }),
+        rate_limits: false,
+        poll_timeout: Duration::from_secs(1),
+        instances: 3,
+        resume_after: Duration::from_secs(30),
+    });
+    let app = billbot::app::build(settings).await.unwrap();
+    let listeners = billbot::app::Listeners { telegram: Some(listener), ..Default::default() };
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(listeners, async {
+        let _ = stopped.await;
+    }));
+    (url, stop, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn back_to_back_messages_reaching_different_instances_are_answered_in_order() {
+    let Some(schema) = common::pg::schema("back_to_back").await else { return };
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut instances = Vec::new();
+    for i in 0..3 {
+        instances.push(instance(&fake, &schema, &dir.path().join(format!("unused-{i}"))).await);
+    }
+    let urls: Vec<String> = instances.iter().map(|(url, _, _)| url.clone()).collect();
+    let per_run = 4;
+    for run in 0..5 {
+        // Each run, 20 new chats (a chat may check 10 orders a minute) each send their messages one
+        // right after another, each acknowledged (stored) by one instance before the next goes to
+        // the next instance: the turns of one chat race across all three.
+        let chats: Vec<i64> = (1..=20).map(|n| 80_000 + 100 * run + n).collect();
+        let sends: Vec<_> = chats
+            .iter()
+            .map(|&chat| {
+                let (fake, urls) = (fake.clone(), urls.clone());
+                tokio::spawn(async move {
+                    for k in 0..per_run {
+                        let text = format!("/status {}", number(chat, k));
+                        let update = fake.update_user_says(chat, "en", &text);
+                        let to = &urls[(chat as usize + k) % urls.len()];
+                        assert_eq!(common::botapi::post_update(to, SECRET, &update).await, 200);
+                    }
+                })
+            })
+            .collect();
+        for send in sends {
+            send.await.unwrap();
+        }
+        for &chat in &chats {
+            fake.wait_for_messages(chat, per_run).await;
+            let asked: Vec<String> = (0..per_run).map(|k| number(chat, k)).collect();
+            let texts: Vec<String> = fake.messages_to(chat).iter().map(|m| m.text.clone()).collect();
+            let answered: Vec<String> = texts
+                .iter()
+                .filter_map(|text| text.split("No order GB - ").nth(1).map(|rest| rest[..21].to_owned()))
+                .collect();
+            assert_eq!(
+                answered, asked,
+                "run {run}, chat {chat}: each answered once, in the order sent: {texts:#?}"
+            );
+        }
+    }
+    for (_, stop, task) in instances {
+        let _ = stop.send(());
+        tokio::time::timeout(Duration::from_secs(30), task).await.unwrap().unwrap().unwrap();
     }
 }

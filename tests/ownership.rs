@@ -10,22 +10,8 @@ use billbot::conversation::{Bot, ChatKey, Incoming, Input, Reply, Role};
 use billbot::domain::OrderNo;
 use billbot::sandbox::fixtures::orders;
 use billbot::store::Store;
-use billbot::tracking::{Delivery, Notifier, Tracker, TrackerConfig};
+use billbot::tracking::{Tracker, TrackerConfig};
 use common::{sandbox, sandbox_clients};
-
-/// Notices are not what these tests look at.
-struct Nobody;
-
-impl Notifier for Nobody {
-    fn notify<'a>(
-        &'a self,
-        _: &'a ChatKey,
-        _: billbot::i18n::Lang,
-        _: &'a billbot::tracking::Notice,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Delivery, String>> + Send + 'a>> {
-        Box::pin(async { Ok(Delivery::Sent) })
-    }
-}
 
 struct Setup {
     bot: Bot,
@@ -39,8 +25,7 @@ async fn setup() -> Setup {
     let (inquiry, status) = sandbox_clients(&sb);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let tracker =
-        Arc::new(Tracker::new(status.clone(), store.clone(), Arc::new(Nobody), TrackerConfig::default()));
+    let tracker = Arc::new(Tracker::new(status.clone(), store.clone(), TrackerConfig::default()));
     let bot = Bot::with_tracker(inquiry, status, store.clone(), tracker);
     Setup { bot, store, _sandbox: sb, _dir: dir }
 }

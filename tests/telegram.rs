@@ -107,9 +107,8 @@ async fn the_dispatcher_schema_type_checks_with_its_dependencies() {
     let core = Bot::new(inquiry, status, Store::open(dir.path()).unwrap());
     let bot = telegram::bot(&settings(&fake));
     // `build` panics when a handler needs a dependency that is not provided.
-    let pacer = std::sync::Arc::new(telegram::Pacer::new(Limits::default()));
-    let channel =
-        telegram::Telegram::new(bot.clone(), core, telegram::Agents::default(), pacer, Default::default());
+    let intake = billbot::channels::intake::Intake::new(core, Default::default(), Default::default());
+    let channel = telegram::Telegram::new(bot.clone(), telegram::Agents::default(), intake);
     let _dispatcher = teloxide::dispatching::Dispatcher::builder(bot, telegram::schema())
         .dependencies(telegram::dependencies(channel))
         .build();
@@ -271,6 +270,20 @@ async fn a_button_on_a_message_too_old_to_edit_still_gets_its_answer() {
     assert!(reply.text.starts_with("Which biller?"), "{}", reply.text);
     assert_ne!(reply.message_id, menu.message_id, "sent as a new message");
     assert!(bot.fake.callback_answered(&id));
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_button_pressed_on_an_inline_message_is_answered_though_it_has_no_chat() {
+    let mut bot = Running::start().await;
+    let id = bot.fake.user_presses_inline(20, "en", "v1:menu");
+    let started = std::time::Instant::now();
+    while !bot.fake.callback_answered(&id) {
+        assert!(started.elapsed() < Duration::from_secs(10), "the button press was never answered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Nowhere to answer in: no message is sent to anyone.
+    assert!(bot.fake.messages_to(20).is_empty());
     bot.stop().await;
 }
 
@@ -586,33 +599,67 @@ async fn instances_sharing_a_bot_token_each_keep_to_their_share_of_telegrams_lim
 
 #[tokio::test]
 async fn an_update_taken_in_before_a_crash_is_answered_after_the_restart() {
-    use billbot::channels::telegram::{INBOX_PREFIX, TelegramInbound};
+    use billbot::channels::intake::Inbound;
+    use billbot::channels::telegram::INBOX_PREFIX;
     use billbot::conversation::Input;
     let fake = FakeTelegram::start().await;
     let dir = tempfile::tempdir().unwrap();
     {
         // What the intake leaves when the process dies right after Telegram was told 200.
         let store = Store::open(dir.path()).unwrap();
-        let inbound = TelegramInbound {
-            update_id: 4_242,
-            chat: 61,
-            lang_code: Some("fr".into()),
-            agent: false,
-            input: Input::from_text("/help"),
-            pressed: None,
-            sent_at: None,
-            received_at: chrono::Utc::now(),
-            reply_to: None,
-            sender: None,
-        };
-        let id = format!("{INBOX_PREFIX}4242");
-        assert!(store.inbox_receive(&id, &inbound, chrono::Utc::now()).await.unwrap());
+        let chat = billbot::domain::ChatKey::telegram(61);
+        let mut inbound =
+            Inbound::new(format!("{INBOX_PREFIX}4242"), chat.clone(), 4_242, Input::from_text("/help"));
+        inbound.lang_code = Some("fr".into());
+        assert!(store.inbox_take(&inbound.id, &chat, 4_242, &inbound, chrono::Utc::now()).await.unwrap());
     }
     let mut bot = Running::start_with(fake.clone(), dir, Duration::from_secs(2), None).await;
     let reply = fake.next_reply(61, 0).await;
     assert!(reply.text.starts_with("Voici ce que je sais faire"), "{}", reply.text);
     bot.stop().await;
     assert_eq!(fake.messages_to(61).len(), 1, "answered once");
+}
+
+#[tokio::test]
+async fn a_telegram_only_deployment_forgets_old_message_ids() {
+    use billbot::channels::intake::Inbound;
+    use billbot::conversation::Input;
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::app_settings(dir.path(), SandboxConfig::default());
+    let mut telegram = self::settings(&fake);
+    // Housekeeping every half second.
+    telegram.resume_after = Duration::from_secs(1);
+    settings.telegram = Some(telegram);
+    let app = billbot::app::build(settings).await.unwrap();
+    // An update taken in and handled eight days ago: its id is kept for redeliveries a week.
+    let store = app.store.clone();
+    let chat = billbot::domain::ChatKey::telegram(71);
+    let old = Inbound::new("tg:update:9000", chat.clone(), 9_000, Input::from_text("/help"));
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(8);
+    assert!(store.inbox_take(&old.id, &chat, old.order, &old, long_ago).await.unwrap());
+    store.commit(billbot::store::Op::InboxDone { id: old.id.clone() }).await.unwrap();
+    assert_eq!(store.seen_count().await.unwrap(), 1);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(billbot::app::Listeners::default(), async {
+        let _ = stopped.await;
+    }));
+    // A message now: its id is kept.
+    fake.user_says(72, "en", "/help");
+    fake.next_reply(72, 0).await;
+    assert_eq!(store.seen_count().await.unwrap(), 2);
+    let started = std::time::Instant::now();
+    while store.seen_count().await.unwrap() != 1 {
+        assert!(started.elapsed() < Duration::from_secs(10), "old message ids are never swept");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    tokio::time::timeout(Duration::from_secs(30), task).await.unwrap().unwrap().unwrap();
+    // The old id is forgotten (a week on, an id is new again); today's is kept.
+    assert!(store.inbox_take(&old.id, &chat, old.order, &old, chrono::Utc::now()).await.unwrap());
+    let today =
+        Inbound::new("tg:update:1", billbot::domain::ChatKey::telegram(72), 1, Input::from_text("/help"));
+    assert!(!store.inbox_take(&today.id, &today.chat, 1, &today, chrono::Utc::now()).await.unwrap());
 }
 
 #[tokio::test]
@@ -640,7 +687,8 @@ async fn an_agent_in_a_group_gets_the_customer_view_merchant_figures_stay_privat
 
 #[tokio::test]
 async fn a_flooding_chat_is_told_once_to_slow_down_its_extra_updates_dropped_and_others_served() {
-    use billbot::channels::telegram::{INBOX_PREFIX, TelegramInbound};
+    use billbot::channels::intake::Inbound;
+    use billbot::channels::telegram::INBOX_PREFIX;
     let fake = FakeTelegram::start().await;
     let mut bot = Running::start_with(fake, tempfile::tempdir().unwrap(), Duration::from_secs(3), None).await;
     let before = bot.fake.messages_to(31).len();
@@ -662,7 +710,7 @@ async fn a_flooding_chat_is_told_once_to_slow_down_its_extra_updates_dropped_and
     assert_eq!(bot.fake.messages_to(31).len(), before + 7, "the dropped updates get no answer");
     bot.stop().await;
     let store = Store::open(bot.dir.path()).unwrap();
-    let pending: Vec<(String, TelegramInbound)> = store.inbox_pending(INBOX_PREFIX).await.unwrap();
+    let pending: Vec<(String, Inbound)> = store.inbox_pending(INBOX_PREFIX).await.unwrap();
     assert!(pending.is_empty(), "nothing is left to take up after a restart: {pending:?}");
 }
 

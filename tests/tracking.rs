@@ -10,8 +10,9 @@ use std::time::Duration;
 use billbot::conversation::notices;
 use billbot::domain::{ChatKey, OrderNo, OrderStatus};
 use billbot::i18n::Lang;
+use billbot::outbox::{Delivery, Notice, Notifier, Outbox, OutboxConfig, SendError, Sending};
 use billbot::store::Store;
-use billbot::tracking::{Delivery, Notice, Notifier, Tracker, TrackerConfig, callback};
+use billbot::tracking::{Tracker, TrackerConfig, callback};
 use common::*;
 use serde_json::json;
 use wiremock::matchers::method;
@@ -24,12 +25,7 @@ const ORDER: &str = "202611200800000000010";
 struct Recorder(Mutex<Vec<(String, String)>>);
 
 impl Notifier for Recorder {
-    fn notify<'a>(
-        &'a self,
-        chat: &'a ChatKey,
-        lang: Lang,
-        notice: &'a Notice,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Delivery, String>> + Send + 'a>> {
+    fn notify<'a>(&'a self, chat: &'a ChatKey, lang: Lang, notice: &'a Notice) -> Sending<'a, Delivery> {
         let text = notices::reply(lang, notice).text;
         self.0.lock().unwrap().push((chat.to_string(), text));
         Box::pin(async { Ok(Delivery::Sent) })
@@ -72,6 +68,8 @@ async fn provider(statuses: &[(&str, Option<&str>)]) -> MockServer {
 
 struct Setup {
     tracker: Arc<Tracker>,
+    /// Sends what the tracker records (it only writes to the outbox).
+    outbox: Arc<Outbox>,
     recorder: Arc<Recorder>,
     store: Store,
     server: MockServer,
@@ -83,13 +81,29 @@ async fn setup(statuses: &[(&str, Option<&str>)]) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let recorder = Arc::new(Recorder::default());
-    let tracker = Arc::new(Tracker::new(
-        status_client(&server.uri()),
-        store.clone(),
-        recorder.clone(),
-        TrackerConfig::default(),
-    ));
-    Setup { tracker, recorder, store, server, dir }
+    let tracker =
+        Arc::new(Tracker::new(status_client(&server.uri()), store.clone(), TrackerConfig::default()));
+    let outbox = outbox(&store, recorder.clone());
+    Setup { tracker, outbox, recorder, store, server, dir }
+}
+
+/// The outbox's sender on `store`, delivering through `notifier`.
+fn outbox(store: &Store, notifier: Arc<dyn Notifier>) -> Arc<Outbox> {
+    Arc::new(Outbox::new(store.clone(), notifier, OutboxConfig::default()))
+}
+
+impl Setup {
+    /// What the chats were told, once the outbox has sent what is due (on the paused clock).
+    async fn sent(&self) -> Vec<(String, String)> {
+        real_time(self.outbox.send_due()).await.unwrap();
+        self.recorder.sent()
+    }
+
+    /// [`Setup::sent`], for a test whose clock runs.
+    async fn sent_now(&self) -> Vec<(String, String)> {
+        self.outbox.send_due().await.unwrap();
+        self.recorder.sent()
+    }
 }
 
 /// Runs `f` with tokio's clock running (for real I/O), then pauses it again.
@@ -158,7 +172,7 @@ async fn a_delivered_order_is_pushed_once_to_each_watcher_in_their_language_and_
     tokio::time::advance(Duration::from_secs(41)).await;
     assert_eq!(s.store.due_watches(s.tracker.now(), 10).await.unwrap(), vec![order_no()]);
     real_time(s.tracker.check(&order_no())).await.unwrap();
-    assert!(s.recorder.sent().is_empty(), "still pending: nothing to say");
+    assert!(s.sent().await.is_empty(), "still pending: nothing to say");
     let watch = s.store.watch(&order_no()).await.unwrap().unwrap();
     assert_eq!(watch.checks, 1);
     assert!(
@@ -168,7 +182,7 @@ async fn a_delivered_order_is_pushed_once_to_each_watcher_in_their_language_and_
 
     tokio::time::advance(Duration::from_secs(25)).await;
     real_time(s.tracker.check(&order_no())).await.unwrap();
-    let sent = s.recorder.sent();
+    let sent = s.sent().await;
     assert_eq!(sent.len(), 2, "{sent:#?}");
     let fr = &sent.iter().find(|(c, _)| c == "tg:1").unwrap().1;
     let en = &sent.iter().find(|(c, _)| c == "tg:2").unwrap().1;
@@ -181,7 +195,7 @@ async fn a_delivered_order_is_pushed_once_to_each_watcher_in_their_language_and_
     real_time(s.tracker.apply(&order_no(), &s.store.order(&order_no()).await.unwrap().unwrap().order))
         .await
         .unwrap();
-    assert_eq!(s.recorder.sent().len(), 2, "a repeat (retry, duplicate callback) tells nobody again");
+    assert_eq!(s.sent().await.len(), 2, "a repeat (retry, duplicate callback) tells nobody again");
 }
 
 #[tokio::test(start_paused = true)]
@@ -192,7 +206,7 @@ async fn after_its_maximum_age_a_watch_stops_and_says_how_to_check_by_hand() {
     tokio::time::advance(Duration::from_secs(24 * 3600 + 1)).await;
     real_time(s.tracker.check(&order_no())).await.unwrap();
     assert_eq!(s.server.received_requests().await.unwrap().len(), calls_before, "no provider call");
-    let sent = s.recorder.sent();
+    let sent = s.sent().await;
     assert_eq!(sent.len(), 1);
     assert!(
         sent[0].1.contains("I stopped watching order GB - 202611200800000000010 after 24 hours"),
@@ -207,19 +221,15 @@ async fn after_its_maximum_age_a_watch_stops_and_says_how_to_check_by_hand() {
 async fn watches_resume_after_a_restart_without_telling_anyone_twice() {
     let s = setup(&[("PENDING", None), ("PENDING", None), ("delivered", Some("12341234123412341234"))]).await;
     watch(&s, "tg:4", Lang::En).await;
-    let Setup { tracker, store, server, dir, .. } = s;
-    drop(tracker);
-    drop(store);
+    let Setup { tracker, outbox: old_sender, store, server, dir, .. } = s;
+    drop((tracker, old_sender, store));
 
-    // Restart: a new store handle and a new tracker on the same data.
+    // Restart: a new store handle, a new tracker and a new sender on the same data.
     let store = Store::open(dir.path()).unwrap();
     let recorder = Arc::new(Recorder::default());
-    let tracker = Arc::new(Tracker::new(
-        status_client(&server.uri()),
-        store.clone(),
-        recorder.clone(),
-        TrackerConfig::default(),
-    ));
+    let tracker =
+        Arc::new(Tracker::new(status_client(&server.uri()), store.clone(), TrackerConfig::default()));
+    let sender = outbox(&store, recorder.clone());
     tokio::time::advance(Duration::from_secs(41)).await;
     assert_eq!(
         store.due_watches(tracker.now(), 10).await.unwrap(),
@@ -229,10 +239,12 @@ async fn watches_resume_after_a_restart_without_telling_anyone_twice() {
     real_time(tracker.check(&order_no())).await.unwrap();
     tokio::time::advance(Duration::from_secs(25)).await;
     real_time(tracker.check(&order_no())).await.unwrap();
+    real_time(sender.send_due()).await.unwrap();
     assert_eq!(recorder.sent().len(), 1);
     // A crash after telling, then the same news again (a retry, or a restart mid-way).
     let delivered = store.order(&order_no()).await.unwrap().unwrap().order;
     real_time(tracker.apply(&order_no(), &delivered)).await.unwrap();
+    real_time(sender.send_due()).await.unwrap();
     assert_eq!(recorder.sent().len(), 1, "no duplicate");
 }
 
@@ -243,8 +255,8 @@ async fn a_failing_provider_is_retried_later_with_backoff() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
     let recorder = Arc::new(Recorder::default());
-    let tracker =
-        Tracker::new(status_client(&server.uri()), store.clone(), recorder.clone(), TrackerConfig::default());
+    let tracker = Tracker::new(status_client(&server.uri()), store.clone(), TrackerConfig::default());
+    let sender = outbox(&store, recorder.clone());
     let pending = real_time(status_client(&provider(&[("PENDING", None)]).await.uri()).status(&order_no()))
         .await
         .unwrap();
@@ -259,6 +271,7 @@ async fn a_failing_provider_is_retried_later_with_backoff() {
     assert_eq!(watch.checks, 4);
     let next = (watch.next_check_at - tracker.now()).to_std().unwrap();
     assert!(next >= Duration::from_secs(40), "backed off to {next:?}");
+    real_time(sender.send_due()).await.unwrap();
     assert!(recorder.sent().is_empty(), "errors are not news");
 }
 
@@ -269,12 +282,7 @@ async fn each_check_during_an_outage_is_one_paced_call_not_three() {
     Mock::given(method("GET")).respond_with(ResponseTemplate::new(503)).mount(&server).await;
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let tracker = Tracker::new(
-        status_client(&server.uri()),
-        store.clone(),
-        Arc::new(Recorder::default()),
-        TrackerConfig::default(),
-    );
+    let tracker = Tracker::new(status_client(&server.uri()), store.clone(), TrackerConfig::default());
     let pending = real_time(status_client(&provider(&[("PENDING", None)]).await.uri()).status(&order_no()))
         .await
         .unwrap();
@@ -299,16 +307,15 @@ async fn an_expiry_decided_on_an_old_read_spares_a_watch_started_again_meanwhile
     s.tracker.expire(&order_no()).await.unwrap();
     let kept = s.store.watch(&order_no()).await.unwrap().expect("the new watch is kept");
     assert_eq!(kept.watchers.len(), 1);
-    assert!(s.recorder.sent().is_empty(), "nobody is told it stopped: {:?}", s.recorder.sent());
+    assert!(s.sent().await.is_empty(), "nobody is told it stopped: {:?}", s.sent().await);
 }
 
 #[tokio::test(start_paused = true)]
 async fn schedule_entries_without_a_readable_watch_are_removed_not_found_due_forever() {
     let s = setup(&[("PENDING", None)]).await;
     watch(&s, "tg:3", Lang::En).await;
-    let Setup { tracker, store, dir, .. } = s;
-    drop(tracker);
-    drop(store);
+    let Setup { tracker, outbox: old_sender, store, dir, .. } = s;
+    drop((tracker, old_sender, store));
     let other = OrderNo::parse("202611200800000000001").unwrap();
     {
         let db = open_raw_sled(dir.path());
@@ -346,23 +353,21 @@ impl Flaky {
 }
 
 impl Notifier for Flaky {
-    fn notify<'a>(
-        &'a self,
-        chat: &'a ChatKey,
-        lang: Lang,
-        notice: &'a Notice,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Delivery, String>> + Send + 'a>> {
+    fn notify<'a>(&'a self, chat: &'a ChatKey, lang: Lang, notice: &'a Notice) -> Sending<'a, Delivery> {
         use std::sync::atomic::Ordering::SeqCst;
         self.tries.fetch_add(1, SeqCst);
         if self.failures.fetch_update(SeqCst, SeqCst, |n| n.checked_sub(1)).is_ok() {
-            return Box::pin(async { Err("the channel is down".to_owned()) });
+            let down = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "the channel is down");
+            return Box::pin(async { Err(SendError::Terminal(down)) });
         }
         self.recorder.notify(chat, lang, notice)
     }
 }
 
-fn tracker_with(s: &Setup, notifier: Arc<dyn Notifier>) -> Tracker {
-    Tracker::new(status_client(&s.server.uri()), s.store.clone(), notifier, TrackerConfig::default())
+/// A tracker on `s`'s store, and a sender delivering through `notifier`.
+fn tracker_with(s: &Setup, notifier: Arc<dyn Notifier>) -> (Tracker, Arc<Outbox>) {
+    let tracker = Tracker::new(status_client(&s.server.uri()), s.store.clone(), TrackerConfig::default());
+    (tracker, outbox(&s.store, notifier))
 }
 
 const DELIVERED: &[(&str, Option<&str>)] = &[("PENDING", None), ("delivered", Some("12341234123412341234"))];
@@ -372,18 +377,19 @@ async fn a_notice_that_could_not_be_sent_is_tried_again_later_and_told_once() {
     let s = setup(DELIVERED).await;
     watch(&s, "tg:21", Lang::En).await;
     let flaky = Flaky::new(2);
-    let tracker = tracker_with(&s, flaky.clone());
+    let (tracker, sender) = tracker_with(&s, flaky.clone());
     real_time(tracker.check(&order_no())).await.unwrap();
+    assert_eq!(real_time(sender.send_due()).await.unwrap(), 1, "sent as soon as recorded");
     assert_eq!((flaky.tries(), flaky.recorder.sent().len()), (1, 0), "the first send failed");
     let id = billbot::store::Outgoing::id_for(&chat("tg:21"), &order_no(), "succeeded");
     let pending = s.store.outgoing(&id).await.unwrap().expect("kept in the outbox");
     assert_eq!((pending.attempts, pending.done_at), (1, None));
-    assert_eq!(real_time(tracker.send_due()).await.unwrap(), 0, "not before its time");
+    assert_eq!(real_time(sender.send_due()).await.unwrap(), 0, "not before its time");
     tokio::time::advance(Duration::from_secs(31)).await;
-    assert_eq!(real_time(tracker.send_due()).await.unwrap(), 1);
+    assert_eq!(real_time(sender.send_due()).await.unwrap(), 1);
     assert_eq!(flaky.recorder.sent().len(), 0, "the second send failed too");
     tokio::time::advance(Duration::from_secs(61)).await;
-    assert_eq!(real_time(tracker.send_due()).await.unwrap(), 1);
+    assert_eq!(real_time(sender.send_due()).await.unwrap(), 1);
     let sent = flaky.recorder.sent();
     assert_eq!(sent.len(), 1);
     assert!(sent[0].1.contains("✅ delivered"), "{}", sent[0].1);
@@ -392,7 +398,7 @@ async fn a_notice_that_could_not_be_sent_is_tried_again_later_and_told_once() {
     let delivered = s.store.order(&order_no()).await.unwrap().unwrap().order;
     real_time(tracker.apply(&order_no(), &delivered)).await.unwrap();
     tokio::time::advance(Duration::from_secs(3600)).await;
-    real_time(tracker.send_due()).await.unwrap();
+    real_time(sender.send_due()).await.unwrap();
     assert_eq!(flaky.recorder.sent().len(), 1);
 }
 
@@ -400,17 +406,18 @@ async fn a_notice_that_could_not_be_sent_is_tried_again_later_and_told_once() {
 async fn notices_not_sent_before_a_restart_are_sent_after_it() {
     let s = setup(DELIVERED).await;
     watch(&s, "tg:22", Lang::Fr).await;
-    real_time(tracker_with(&s, Flaky::new(usize::MAX)).check(&order_no())).await.unwrap();
+    let (tracker, sender) = tracker_with(&s, Flaky::new(usize::MAX));
+    real_time(tracker.check(&order_no())).await.unwrap();
+    real_time(sender.send_due()).await.unwrap();
     assert!(s.store.watch(&order_no()).await.unwrap().is_none(), "the watch ended with the delivery");
-    let Setup { tracker, store, server, dir, .. } = s;
-    drop(tracker);
-    drop(store);
+    drop((tracker, sender));
+    let Setup { tracker, outbox: old_sender, store, dir, .. } = s;
+    drop((tracker, old_sender, store));
     let store = Store::open(dir.path()).unwrap();
     let recorder = Arc::new(Recorder::default());
-    let tracker =
-        Tracker::new(status_client(&server.uri()), store, recorder.clone(), TrackerConfig::default());
+    let sender = outbox(&store, recorder.clone());
     tokio::time::advance(Duration::from_secs(31)).await;
-    assert_eq!(real_time(tracker.send_due()).await.unwrap(), 1);
+    assert_eq!(real_time(sender.send_due()).await.unwrap(), 1);
     let sent = recorder.sent();
     assert_eq!(sent.len(), 1);
     assert!(sent[0].1.contains("✅ livrée") || sent[0].1.contains("livrée"), "{}", sent[0].1);
@@ -421,13 +428,14 @@ async fn a_notice_is_given_up_after_8_tries_about_an_hour() {
     let s = setup(DELIVERED).await;
     watch(&s, "tg:23", Lang::En).await;
     let flaky = Flaky::new(usize::MAX);
-    let tracker = tracker_with(&s, flaky.clone());
+    let (tracker, sender) = tracker_with(&s, flaky.clone());
     real_time(tracker.check(&order_no())).await.unwrap();
+    real_time(sender.send_due()).await.unwrap();
     for _ in 0..20 {
         tokio::time::advance(Duration::from_secs(30 * 60)).await;
-        real_time(tracker.send_due()).await.unwrap();
+        real_time(sender.send_due()).await.unwrap();
     }
-    assert_eq!(flaky.tries(), billbot::tracking::MAX_SEND_ATTEMPTS as usize);
+    assert_eq!(flaky.tries(), billbot::outbox::MAX_SEND_ATTEMPTS as usize);
     let id = billbot::store::Outgoing::id_for(&chat("tg:23"), &order_no(), "succeeded");
     assert!(s.store.outgoing(&id).await.unwrap().unwrap().done_at.is_some(), "given up, not due forever");
 }
@@ -491,12 +499,12 @@ async fn provider_callbacks_are_authenticated_idempotent_and_notify_at_once() {
     assert_eq!(big.status(), 413);
     let big_wrong = client.post(format!("{url}/not-the-secret")).body(huge).send().await.unwrap();
     assert_eq!(big_wrong.status(), 401, "the secret is checked before the body is read");
-    assert!(s.recorder.sent().is_empty(), "refused calls change nothing");
+    assert!(s.sent_now().await.is_empty(), "refused calls change nothing");
 
     let ok = client.post(format!("{url}/cb-secret-0123456789abcdef")).json(&body).send().await.unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.json::<serde_json::Value>().await.unwrap(), json!({"response": "success"}));
-    let sent = s.recorder.sent();
+    let sent = s.sent_now().await;
     assert_eq!(sent.len(), 1);
     assert!(
         sent[0].1.contains("Code : 9999 8888 7777 6666 5555"),
@@ -512,7 +520,7 @@ async fn provider_callbacks_are_authenticated_idempotent_and_notify_at_once() {
         .await
         .unwrap();
     assert_eq!(again.status(), 200, "the header form works too");
-    assert_eq!(s.recorder.sent().len(), 1, "a duplicate callback tells nobody again");
+    assert_eq!(s.sent_now().await.len(), 1, "a duplicate callback tells nobody again");
     assert!(s.store.watch(&order_no()).await.unwrap().is_none());
 }
 
@@ -539,9 +547,9 @@ async fn a_callback_the_status_api_cannot_confirm_changes_nothing_but_brings_the
         assert_eq!(response.status(), 200);
     }
     assert!(
-        s.recorder.sent().is_empty(),
+        s.sent_now().await.is_empty(),
         "nothing announced on the callback's word: {:?}",
-        s.recorder.sent()
+        s.sent_now().await
     );
     assert!(s.store.order(&order_no()).await.unwrap().is_none(), "nothing stored on the callback's word");
     let after = s.store.watch(&order_no()).await.unwrap().expect("still watched");
@@ -558,8 +566,7 @@ async fn notify_me_in_the_conversation_starts_a_watch_and_a_final_order_needs_no
     let (inquiry, status) = sandbox_clients(&sb);
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();
-    let recorder = Arc::new(Recorder::default());
-    let tracker = Arc::new(Tracker::new(status.clone(), store.clone(), recorder, TrackerConfig::default()));
+    let tracker = Arc::new(Tracker::new(status.clone(), store.clone(), TrackerConfig::default()));
     let bot = Bot::with_tracker(inquiry, status, store.clone(), tracker);
     let send = |input: Input| {
         let bot = bot.clone();

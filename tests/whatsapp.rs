@@ -8,6 +8,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use billbot::app::{self, AppError, Listeners, Settings};
+use billbot::channels::intake::Inbound;
 use billbot::config::WhatsAppSettings;
 use billbot::domain::ChatKey;
 use billbot::sandbox::SandboxConfig;
@@ -423,23 +424,18 @@ async fn a_dialogue_goes_on_after_a_restart_and_a_message_received_before_a_cras
     let dir = bot.into_dir();
     {
         let store = Store::open(dir.path()).unwrap();
-        let inbound = billbot::channels::whatsapp::Inbound {
-            wamid: "wamid.crash.1".into(),
-            chat: ChatKey::whatsapp(AWA),
-            input: billbot::conversation::Input::from_text(refs::METER),
-            lang_code: Some("fr".into()),
-            agent: false,
-            sent_at: chrono::Utc::now(),
-        };
-        assert!(store.inbox_receive("wamid.crash.1", &inbound, chrono::Utc::now()).await.unwrap());
+        let input = billbot::conversation::Input::from_text(refs::METER);
+        let now = chrono::Utc::now();
+        let mut inbound = Inbound::new("wamid.crash.1", ChatKey::whatsapp(AWA), now.timestamp(), input);
+        inbound.lang_code = Some("fr".into());
+        inbound.sent_at = Some(now);
+        assert!(store.inbox_take(&inbound.id, &inbound.chat, inbound.order, &inbound, now).await.unwrap());
     }
     let before = fake.messages_to(&awa.key()).len();
     let mut again = Running::start_with(fake.clone(), dir, |_| {}).await;
     let meter = again.answer(&awa, before).await;
     assert!(text(&meter).contains(refs::METER), "the Woyofal step resumed: {}", text(&meter));
-    assert!(
-        again.store.inbox_pending::<billbot::channels::whatsapp::Inbound>("wamid.").await.unwrap().is_empty()
-    );
+    assert!(again.store.inbox_pending::<Inbound>("wamid.").await.unwrap().is_empty());
     // Only the read receipt of the made-up message id was refused (WhatsApp never sent it).
     let refused: Vec<_> =
         again.fake.rejected().into_iter().filter(|(body, _)| body.get("type").is_some()).collect();
@@ -719,7 +715,7 @@ async fn remind(bot: &Running, user: &WaUser, stage: &str) -> String {
     let chat = ChatKey::whatsapp(user.key());
     let reference = CustomerReference::parse(Biller::Senelec, refs::SEVERAL_BILLS).unwrap();
     let due_day = chrono::NaiveDate::from_ymd_opt(2026, 12, 15).unwrap();
-    let notice = billbot::tracking::Notice::Reminder {
+    let notice = billbot::outbox::Notice::Reminder {
         reference: reference.clone(),
         due_day,
         days_left: 3,

@@ -1,6 +1,6 @@
-//! Per-chat queues of work: one chat's updates are handled one after another, different chats
-//! at the same time, and nothing waits on a chat's work but that chat. Every channel that takes
-//! updates from the network (Telegram, WhatsApp) queues its work here.
+//! Per-chat queues of work: one chat's work runs one job after another, different chats at the
+//! same time, and nothing waits on a chat's work but that chat. The intake queues every chat's
+//! turns here, and the outbox every chat's notices.
 //!
 //! Why not leave Telegram's to teloxide's dispatcher, which also runs one worker per chat? Its loop
 //! reaps idle workers, and when it takes one that has just picked up an update (a race it
@@ -171,6 +171,11 @@ impl<K: Hash + Eq + Clone + Send + 'static> ChatQueues<K> {
         self.tasks.close();
         self.tasks.wait().await;
         self.tasks.reopen();
+    }
+
+    /// Whether `chat` has work queued or running.
+    pub fn is_busy(&self, chat: &K) -> bool {
+        lock(&self.queues).contains_key(chat)
     }
 
     /// How many chats have work queued or running.

@@ -1,6 +1,10 @@
 //! The terminal channel (`billbot demo`): one user message per input line, the bot's replies
 //! printed, buttons numbered (`[1] SenEau`); typing a button's number presses it. Works with
 //! piped input; ends on end of input or `/quit`.
+//!
+//! The demo does not go through the intake: it has one user who waits for each answer before
+//! typing again, on one machine, with nothing to redeliver, admit or take over, so it calls the
+//! core's turn directly. Its notices do come through the outbox.
 
 use std::io::IsTerminal;
 
@@ -8,8 +12,8 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::conversation::{Bot, Button, ChatKey, Incoming, Input, Reply, Role, State, notices};
 use crate::i18n::Lang;
+use crate::outbox::{Delivery, Notice, Notifier, Sending};
 use crate::t;
-use crate::tracking::{Delivery, Notice};
 
 /// The demo's one chat.
 pub fn chat() -> ChatKey {
@@ -103,18 +107,13 @@ async fn show<W: AsyncWrite + Unpin>(output: &mut W, replies: &[Reply]) -> std::
 /// Prints the tracker's notifications for the demo chat as they come, between prompts.
 pub struct TerminalNotifier;
 
-impl crate::tracking::Notifier for TerminalNotifier {
-    fn notify<'a>(
-        &'a self,
-        _chat: &'a ChatKey,
-        lang: Lang,
-        notice: &'a Notice,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Delivery, String>> + Send + 'a>> {
+impl Notifier for TerminalNotifier {
+    fn notify<'a>(&'a self, _chat: &'a ChatKey, lang: Lang, notice: &'a Notice) -> Sending<'a, Delivery> {
         Box::pin(async move {
             let text = notices::reply(lang, notice).text;
             let mut out = tokio::io::stdout();
-            out.write_all(format!("\n{text}\n\n").as_bytes()).await.map_err(|e| e.to_string())?;
-            out.flush().await.map_err(|e| e.to_string())?;
+            out.write_all(format!("\n{text}\n\n").as_bytes()).await?;
+            out.flush().await?;
             Ok(Delivery::Sent)
         })
     }

@@ -1,47 +1,40 @@
 //! The WhatsApp channel (WhatsApp Business Cloud API), in the same `serve` process and on the
 //! same core, store and tracker as Telegram.
 //!
-//! - [`webhook`] takes Meta's signed webhooks; each message is recorded in the store's inbox (so
-//!   that a redelivery is never answered twice and a crash loses nothing) and queued behind the
-//!   chat's earlier messages ([`ChatQueues`]): one chat's messages run in order, and a slow
-//!   provider call in one chat never holds another.
-//! - A message's reply goes through the core ([`Bot::turn`]) and out through [`client`], fitted
-//!   to WhatsApp's rules by [`render`].
+//! - [`webhook`] takes Meta's signed webhooks; each message is read into an [`Inbound`] and given
+//!   to the one intake ([`crate::channels::intake`]), which stores, orders and queues it.
+//! - The replies go out through [`WhatsAppEdge`] and [`client`], fitted to WhatsApp's rules by
+//!   [`render`].
 //! - Chats are keyed by the user's phone number (`wa_id`), or by their business-scoped user id
 //!   when WhatsApp gives only that; a user seen with both gets one chat, whichever comes later.
 //! - WhatsApp tells no language: French is the guess for numbers of French-speaking West Africa
 //!   (`+221` Senegal first), English otherwise, until the user picks one.
 //! - Free-form messages may go out only within 24 hours of the user's last message. Outside that
 //!   window the tracker's news goes as an approved template, or is held and given with the
-//!   user's next message ([`WhatsAppNotifier`]).
+//!   user's next message ([`WhatsAppEdge`]).
 
 pub mod client;
 pub mod render;
 pub mod webhook;
 pub mod wire;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
-use serde::{Deserialize, Serialize};
 
-use super::{Admission, ChatQueues, Flood};
+use super::intake::{Doing, Edge, Inbound, Intake};
 use crate::config::WhatsAppSettings;
-use crate::conversation::{Bot, Incoming, Input, Reply, notices};
-use crate::domain::{ChatKey, Role};
+use crate::conversation::{Input, Reply, Turn, notices};
+use crate::domain::ChatKey;
 use crate::i18n::Lang;
+use crate::outbox::{Delivery, Notice, Notifier, SendError, Sending};
 use crate::store::{Op, Store, StoreError};
-use crate::tracking::{Delivery, Notice, Notifier};
 
 pub use client::{GraphClient, GraphError};
 use render::Outgoing;
 
-/// How long a message id is remembered: Meta redelivers for up to 7 days.
-pub const DEDUPE_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 /// WhatsApp's customer-service window.
 pub const WINDOW: Duration = Duration::from_secs(24 * 3600);
 /// A notice is sent free-form only this long into the window, so that it does not arrive just
@@ -64,18 +57,7 @@ const FRENCH: &[(&str, &str)] = &[
     ("33", "FR"),
 ];
 
-/// A message taken in from the webhook, kept in the store's inbox until a step has handled it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Inbound {
-    pub wamid: String,
-    pub chat: ChatKey,
-    pub input: Input,
-    pub lang_code: Option<String>,
-    pub agent: bool,
-    pub sent_at: DateTime<Utc>,
-}
-
-/// The channel: cheap to clone.
+/// WhatsApp's receiving side: the webhook's messages into the intake. Cheap to clone.
 #[derive(Clone)]
 pub struct WhatsApp {
     inner: Arc<Inner>,
@@ -83,27 +65,14 @@ pub struct WhatsApp {
 
 struct Inner {
     settings: WhatsAppSettings,
-    client: Arc<GraphClient>,
-    bot: Bot,
     store: Store,
-    queues: ChatQueues<ChatKey>,
+    intake: Intake,
 }
 
 impl WhatsApp {
-    pub fn new(
-        settings: WhatsAppSettings,
-        client: Arc<GraphClient>,
-        bot: Bot,
-        store: Store,
-        flood: Flood,
-    ) -> WhatsApp {
-        let queues = ChatQueues::bounded(flood);
-        WhatsApp { inner: Arc::new(Inner { settings, client, bot, store, queues }) }
-    }
-
-    /// How long a message may stay unhandled before any instance takes it up.
-    pub fn resume_after(&self) -> Duration {
-        self.inner.settings.resume_after
+    pub fn new(settings: WhatsAppSettings, intake: Intake) -> WhatsApp {
+        let store = intake.store().clone();
+        WhatsApp { inner: Arc::new(Inner { settings, store, intake }) }
     }
 
     pub(crate) fn verify_token(&self) -> &SecretString {
@@ -119,12 +88,10 @@ impl WhatsApp {
         webhook::router(self.clone())
     }
 
-    /// Records the messages of a verified webhook and queues them; statuses are logged. Returns
-    /// once every new message is durable, so that Meta may be told 200.
+    /// Hands the messages of a verified webhook to the intake; statuses are logged. Returns once
+    /// every new message is durable, so that Meta may be told 200.
     pub async fn take_in(&self, webhook: wire::Webhook) -> Result<(), StoreError> {
-        let store = &self.inner.store;
         let now = Utc::now();
-        let mut fresh = Vec::new();
         for change in webhook.entry.iter().flat_map(|e| &e.changes) {
             let value = &change.value;
             let number = value.metadata.phone_number_id.as_deref();
@@ -139,37 +106,12 @@ impl WhatsApp {
                 tracing::warn!(code = error.code, title = error.title, "WhatsApp reported an error");
             }
             for message in &value.messages {
-                let Some(inbound) = self.inbound(value, message, now).await? else { continue };
-                if store.inbox_receive(&inbound.wamid, &inbound, now).await? {
-                    fresh.push(inbound);
-                } else {
-                    tracing::info!(wamid = inbound.wamid, "a redelivered WhatsApp message: already handled");
+                if let Some(inbound) = self.inbound(value, message, now).await? {
+                    self.inner.intake.take_in(inbound).await?;
                 }
             }
         }
-        for inbound in fresh {
-            self.admit(inbound);
-        }
         Ok(())
-    }
-
-    /// Queues a new message, unless its user sends too fast: it is then dropped (and the user
-    /// told, once a minute at most).
-    fn admit(&self, inbound: Inbound) {
-        let (chat, wamid, lang_code) =
-            (inbound.chat.clone(), inbound.wamid.clone(), inbound.lang_code.clone());
-        let this = self.clone();
-        let admission = self.inner.queues.admit(chat.clone(), async move { this.handle(inbound).await });
-        if let Admission::Refused { warn } = admission {
-            tracing::info!(%chat, warn, "a WhatsApp message dropped: the user sends too fast");
-            let this = self.clone();
-            self.inner.queues.spawn(async move {
-                let turn = this.inner.bot.refuse(&chat, Some(wamid), lang_code.as_deref(), warn).await;
-                if let Err(e) = send_replies(&this.inner.client, &chat, &turn.replies, turn.lang).await {
-                    tracing::warn!(%chat, error = %e, "a \"slow down\" was not delivered");
-                }
-            });
-        }
     }
 
     /// What a message asks, from whom; `None` for what gets no answer (reactions, system
@@ -234,15 +176,14 @@ impl WhatsApp {
             return Ok(None);
         };
         let agents = &self.inner.settings.agents;
-        let agent = [&wa_id, &user_id].into_iter().flatten().any(|id| agents.contains(id));
-        Ok(Some(Inbound {
-            wamid,
-            lang_code: guess_lang(wa_id.as_deref(), user_id.as_deref()).map(str::to_owned),
-            chat,
-            input,
-            agent,
-            sent_at: message.sent_at().unwrap_or(now),
-        }))
+        let sent_at = message.sent_at().unwrap_or(now);
+        // A chat's messages in WhatsApp's order (its timestamps, to the second), then arrival.
+        let mut inbound = Inbound::new(wamid, chat, sent_at.timestamp(), input);
+        inbound.agent = [&wa_id, &user_id].into_iter().flatten().any(|id| agents.contains(id));
+        inbound.lang_code = guess_lang(wa_id.as_deref(), user_id.as_deref()).map(str::to_owned);
+        inbound.sent_at = Some(sent_at);
+        inbound.received_at = now;
+        Ok(Some(inbound))
     }
 
     /// The chat of a user: by phone number, or by user id, one chat whichever way they come.
@@ -269,84 +210,6 @@ impl WhatsApp {
             }
             (phone, scoped) => phone.or(scoped),
         })
-    }
-
-    fn queue(&self, inbound: Inbound) {
-        let this = self.clone();
-        self.inner.queues.push(inbound.chat.clone(), async move { this.handle(inbound).await });
-    }
-
-    /// One message's turn: read receipt, the core's step, the replies.
-    async fn handle(&self, inbound: Inbound) {
-        let client = self.inner.client.clone();
-        let wamid = inbound.wamid.clone();
-        // The blue ticks and "typing…" while the step runs; they need not wait for each other.
-        self.inner.queues.spawn(async move { client.mark_read(&wamid, true).await });
-        let chat = inbound.chat.clone();
-        let mut incoming = Incoming::new(inbound.chat, inbound.input).role(if inbound.agent {
-            Role::Agent
-        } else {
-            Role::Customer
-        });
-        incoming.lang_code = inbound.lang_code;
-        incoming.sent_at = Some(inbound.sent_at);
-        incoming.inbox_id = Some(inbound.wamid);
-        let turn = self.inner.bot.turn(incoming).await;
-        if let Err(e) = send_replies(&self.inner.client, &chat, &turn.replies, turn.lang).await {
-            tracing::warn!(%chat, error = %e, "a WhatsApp reply was not delivered");
-        }
-    }
-
-    /// Queues the messages received before a restart and not handled yet, oldest first.
-    pub async fn resume(&self) -> Result<usize, StoreError> {
-        self.resume_older_than(Duration::ZERO).await
-    }
-
-    /// Queues the messages not handled yet that were sent at least `age` ago: with several
-    /// instances, those another instance took in and then died before handling. Handling one
-    /// twice is harmless: the step checks, under the chat's lease, that it is still pending.
-    async fn resume_older_than(&self, age: Duration) -> Result<usize, StoreError> {
-        let before = Utc::now() - chrono::Duration::from_std(age).unwrap_or_default();
-        let mut pending: Vec<(String, Inbound)> = self.inner.store.inbox_pending("wamid.").await?;
-        pending.retain(|(_, inbound)| inbound.sent_at <= before);
-        pending.sort_by(|a, b| (a.1.sent_at, &a.0).cmp(&(b.1.sent_at, &b.0)));
-        let count = pending.len();
-        for (_, inbound) in pending {
-            self.queue(inbound);
-        }
-        if count > 0 {
-            tracing::info!(count, "WhatsApp messages received before the restart are being handled");
-        }
-        Ok(count)
-    }
-
-    /// Forgets message ids older than [`DEDUPE_FOR`] and idle users' pace, every `every`,
-    /// until `shutdown`.
-    pub async fn housekeeping(self, every: Duration, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        let mut ticks = tokio::time::interval(every);
-        loop {
-            tokio::select! {
-                () = &mut shutdown => return,
-                _ = ticks.tick() => {}
-            }
-            self.inner.client.forget_idle();
-            self.inner.queues.forget_idle();
-            if let Err(e) = self.resume_older_than(self.inner.settings.resume_after).await {
-                tracing::error!(error = %e, "unhandled WhatsApp messages could not be read");
-            }
-            let before = Utc::now() - chrono::Duration::from_std(DEDUPE_FOR).unwrap_or_default();
-            match self.inner.store.inbox_sweep(before).await {
-                Ok(0) => {}
-                Ok(swept) => tracing::debug!(swept, "old WhatsApp message ids forgotten"),
-                Err(e) => tracing::error!(error = %e, "old WhatsApp message ids could not be swept"),
-            }
-        }
-    }
-
-    /// Waits until every queued message has been handled.
-    pub async fn finish(&self) {
-        self.inner.queues.finish().await;
     }
 }
 
@@ -400,24 +263,24 @@ async fn send_replies(
     failed.map_or(Ok(()), Err)
 }
 
-/// Delivers the tracker's notices to WhatsApp chats, within the 24-hour window: free-form inside
-/// it, as the configured template outside it, or else held for the chat's next message. A
-/// reminder outside the window goes as its own template, or is not sent (it would be stale by
-/// the chat's next message).
-pub struct WhatsAppNotifier {
+/// WhatsApp's sending side: replies, and notices within the 24-hour window: free-form inside it,
+/// as the configured template outside it, or else held for the chat's next message. A reminder
+/// outside the window goes as its own template, or is not sent (it would be stale by the chat's
+/// next message).
+pub struct WhatsAppEdge {
     client: Arc<GraphClient>,
     store: Store,
     template: Option<String>,
     reminder_template: Option<String>,
 }
 
-impl WhatsAppNotifier {
-    pub fn new(client: Arc<GraphClient>, store: Store, template: Option<String>) -> WhatsAppNotifier {
-        WhatsAppNotifier { client, store, template, reminder_template: None }
+impl WhatsAppEdge {
+    pub fn new(client: Arc<GraphClient>, store: Store, template: Option<String>) -> WhatsAppEdge {
+        WhatsAppEdge { client, store, template, reminder_template: None }
     }
 
     /// Reminders outside the 24-hour window go as the approved template `name`.
-    pub fn with_reminder_template(mut self, name: Option<String>) -> WhatsAppNotifier {
+    pub fn with_reminder_template(mut self, name: Option<String>) -> WhatsAppEdge {
         self.reminder_template = name;
         self
     }
@@ -428,12 +291,17 @@ impl WhatsAppNotifier {
         last.is_some_and(|at| (now - at).to_std().is_ok_and(|age| age < open) || at > now)
     }
 
-    async fn outside_window(&self, chat: &ChatKey, lang: Lang, notice: &Notice) -> Result<Delivery, String> {
+    async fn outside_window(
+        &self,
+        chat: &ChatKey,
+        lang: Lang,
+        notice: &Notice,
+    ) -> Result<Delivery, SendError> {
         if matches!(notice, Notice::Reminder { .. }) {
             let Some(name) = &self.reminder_template else { return Ok(Delivery::NotSent) };
             let params = notices::template_params(lang, notice);
             let template = Outgoing::Template { name: name.clone(), lang, params };
-            self.client.send(chat.id(), &template).await.map_err(|e| e.to_string())?;
+            self.client.send(chat.id(), &template).await?;
             return Ok(Delivery::Template);
         }
         let order_news = matches!(notice, Notice::StatusChanged { .. } | Notice::WatchEnded { .. });
@@ -441,27 +309,39 @@ impl WhatsAppNotifier {
             Some(name) if order_news => {
                 let params = notices::template_params(lang, notice);
                 let template = Outgoing::Template { name: name.clone(), lang, params };
-                self.client.send(chat.id(), &template).await.map_err(|e| e.to_string())?;
+                self.client.send(chat.id(), &template).await?;
                 Ok(Delivery::Template)
             }
             // Support's messages (and order news without a template) wait for the chat's next
             // message.
             _ => {
-                let hold = Op::hold(chat, notice, Utc::now()).map_err(|e| e.to_string())?;
-                self.store.commit(hold).await.map_err(|e| e.to_string())?;
+                let hold = Op::hold(chat, notice, Utc::now())?;
+                self.store.commit(hold).await?;
                 Ok(Delivery::Held)
             }
         }
     }
 }
 
-impl Notifier for WhatsAppNotifier {
-    fn notify<'a>(
-        &'a self,
-        chat: &'a ChatKey,
-        lang: Lang,
-        notice: &'a Notice,
-    ) -> Pin<Box<dyn Future<Output = Result<Delivery, String>> + Send + 'a>> {
+impl Edge for WhatsAppEdge {
+    fn deliver<'a>(&'a self, inbound: &'a Inbound, turn: &'a Turn) -> Sending<'a, ()> {
+        Box::pin(
+            async move { Ok(send_replies(&self.client, &inbound.chat, &turn.replies, turn.lang).await?) },
+        )
+    }
+
+    fn started<'a>(&'a self, inbound: &'a Inbound) -> Doing<'a> {
+        // The blue ticks and "typing…" while the step runs.
+        Box::pin(async move { self.client.mark_read(&inbound.id, true).await })
+    }
+
+    fn forget_idle(&self) {
+        self.client.forget_idle();
+    }
+}
+
+impl Notifier for WhatsAppEdge {
+    fn notify<'a>(&'a self, chat: &'a ChatKey, lang: Lang, notice: &'a Notice) -> Sending<'a, Delivery> {
         Box::pin(async move {
             if !self.inside_window(chat, Utc::now()).await {
                 return self.outside_window(chat, lang, notice).await;
@@ -471,7 +351,7 @@ impl Notifier for WhatsAppNotifier {
                 Ok(()) => Ok(Delivery::Sent),
                 // The window closed sooner than the store knew (a message it never saw dated).
                 Err(GraphError::OutsideWindow) => self.outside_window(chat, lang, notice).await,
-                Err(e) => Err(e.to_string()),
+                Err(e) => Err(e.into()),
             }
         })
     }

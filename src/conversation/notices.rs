@@ -6,8 +6,8 @@ use super::menus::{button, ticket_keyboard};
 use super::payload::Action;
 use super::reply::Reply;
 use crate::i18n::{Lang, format};
+use crate::outbox::Notice;
 use crate::t;
-use crate::tracking::Notice;
 use crate::views::{self, Audience};
 
 /// The notice as a message, with the buttons that lead on from it.

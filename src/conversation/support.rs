@@ -22,9 +22,9 @@ pub use super::support_settings::{Support, SupportHours};
 use super::ticket_ids::{is_ticket_id, ticket_id, ticket_in};
 use crate::domain::ChatKey;
 use crate::i18n::{Lang, format};
+use crate::outbox::Notice;
 use crate::store::{ActivityItem, Op, Outgoing, StoreError, Ticket};
 use crate::t;
-use crate::tracking::Notice;
 use crate::views;
 
 /// Message `n` of `ticket`, to `to` in `lang`, as an outbox entry (its id names all three).

@@ -75,8 +75,8 @@ impl InquiryClient {
 
 /// Reads an answer (`status`, raw `body`) as [`InquiryClient::inquire`] does, for `reference`:
 /// what the fuzz targets feed (`billbot::fuzzing`).
-#[doc(hidden)]
-pub fn decode_answer(
+#[cfg(feature = "fuzzing")]
+pub(crate) fn decode_answer(
     status: reqwest::StatusCode,
     body: &[u8],
     reference: &CustomerReference,

@@ -116,8 +116,12 @@ impl StatusClient {
 
     /// Reads a status answer (`status`, raw `body`) as [`StatusClient::status`] does: what the
     /// fuzz targets feed (`billbot::fuzzing`).
-    #[doc(hidden)]
-    pub fn decode_status(&self, status: reqwest::StatusCode, body: &[u8]) -> Result<Order, UpstreamError> {
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn decode_status(
+        &self,
+        status: reqwest::StatusCode,
+        body: &[u8],
+    ) -> Result<Order, UpstreamError> {
         let json = http::read_json(status, body, &[&self.key])?;
         let envelope: Envelope<WireStatus> = self.decode_envelope(json)?;
         let data = envelope.data.ok_or(UpstreamError::NotFound { message: None })?;
@@ -125,8 +129,12 @@ impl StatusClient {
     }
 
     /// Reads a history answer as [`StatusClient::history`] does (for `billbot::fuzzing`).
-    #[doc(hidden)]
-    pub fn decode_history(&self, status: reqwest::StatusCode, body: &[u8]) -> Result<History, UpstreamError> {
+    #[cfg(feature = "fuzzing")]
+    pub(crate) fn decode_history(
+        &self,
+        status: reqwest::StatusCode,
+        body: &[u8],
+    ) -> Result<History, UpstreamError> {
         let json = http::read_json(status, body, &[&self.key])?;
         let envelope: Envelope<Vec<WireHistoryItem>> = self.decode_envelope(json)?;
         let orders =

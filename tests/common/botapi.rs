@@ -196,6 +196,27 @@ impl FakeTelegram {
         self.push_update(|id| json!({"update_id": id, "message": message}));
     }
 
+    /// The update of the user `user_id` typing `text`, with the next update id, not delivered:
+    /// the test posts it where it chooses ([`post_update`]).
+    pub fn update_user_says(&self, user_id: i64, lang: &str, text: &str) -> Value {
+        let mut inner = self.lock();
+        let id = inner.next_update_id;
+        inner.next_update_id += 1;
+        drop(inner);
+        let mut message = json!({
+            "message_id": 1_000_000 + user_id,
+            "date": 1_764_000_000,
+            "chat": Self::chat(user_id),
+            "from": Self::user(user_id, lang),
+            "text": text,
+        });
+        if text.starts_with('/') {
+            let length = text.split_whitespace().next().unwrap_or_default().encode_utf16().count();
+            message["entities"] = json!([{"type": "bot_command", "offset": 0, "length": length}]);
+        }
+        json!({"update_id": id, "message": message})
+    }
+
     /// The user sends a sticker (a message without text).
     pub fn user_sends_sticker(&self, user_id: i64, lang: &str) {
         let message = json!({
@@ -243,6 +264,21 @@ impl FakeTelegram {
     ) -> String {
         let message = json!({"message_id": message_id, "date": 0, "chat": Self::chat(user_id)});
         self.push_callback(user_id, lang, data, message)
+    }
+
+    /// The user presses a button with `data` on a message sent in inline mode (through another
+    /// chat): the query has an `inline_message_id` and no message, so no chat to answer in.
+    pub fn user_presses_inline(&self, user_id: i64, lang: &str, data: &str) -> String {
+        let callback_id = self.open_callback();
+        let query = json!({
+            "id": callback_id,
+            "from": Self::user(user_id, lang),
+            "chat_instance": "ci-2",
+            "inline_message_id": "AAAAAInline",
+            "data": data,
+        });
+        self.push_update(|id| json!({"update_id": id, "callback_query": query}));
+        callback_id
     }
 
     /// Queues a callback query with `data` on `message`; returns its id.
@@ -666,6 +702,18 @@ async fn deliver_to_webhook(url: String, secret: Option<String>, updates: Vec<Va
             }
         }
     }
+}
+
+/// POSTs one update to a webhook as Telegram does, with the secret; returns the HTTP status.
+pub async fn post_update(url: &str, secret: &str, update: &Value) -> u16 {
+    let response = webhook_client()
+        .post(url)
+        .header("X-Telegram-Bot-Api-Secret-Token", secret)
+        .json(update)
+        .send()
+        .await
+        .unwrap();
+    response.status().as_u16()
 }
 
 /// One pooled client for webhook deliveries.
