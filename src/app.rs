@@ -254,7 +254,7 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
     Ok(App { settings, providers, store, tracker, reminders, outbox, bot, intake, telegram, whatsapp })
 }
 
-/// The sockets the bot serves HTTP on (Telegram's webhook server binds its own address).
+/// The sockets the bot serves HTTP on; a listener not given is bound to its configured address.
 #[derive(Debug, Default)]
 pub struct Listeners {
     /// The provider-callback endpoint.

@@ -62,7 +62,7 @@ pub enum Command {
         #[arg(long)]
         agent: bool,
     },
-    /// Run the bot on every configured channel (Telegram when TELOXIDE_TOKEN is set).
+    /// Run the bot on every configured channel (Telegram when TELOXIDE_TOKEN is set, WhatsApp when BILLBOT_WHATSAPP_TOKEN is).
     Serve {
         /// Answer from the built-in sandbox (test data) when no provider is configured, as
         /// BILLBOT_SANDBOX=1 does; every reply then says it is test data.

@@ -1,5 +1,7 @@
-//! Settings, read from the environment in this one place. Secrets become `SecretString` at once
-//! and are never printed: errors name the variable, never its value.
+//! Settings: every settings type reads its variables here, through a lookup function (the
+//! environment, or a map in tests); `app.rs`, `cli.rs` and `telemetry.rs` only choose which ones to
+//! read. Secrets become `SecretString` at once and are never printed: errors name the variable,
+//! never its value.
 //!
 //! | variable | meaning | default |
 //! |---|---|---|

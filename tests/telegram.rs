@@ -621,6 +621,34 @@ async fn an_update_taken_in_before_a_crash_is_answered_after_the_restart() {
 }
 
 #[tokio::test]
+async fn a_button_press_taken_in_before_a_crash_is_answered_after_the_restart() {
+    use billbot::channels::intake::Inbound;
+    use billbot::channels::telegram::{Context, INBOX_PREFIX};
+    use billbot::conversation::Input;
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    // Pressed, stored, and the instance died before answering the press or the message.
+    let query = fake.open_callback();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let chat = billbot::domain::ChatKey::telegram(62);
+        let mut inbound =
+            Inbound::new(format!("{INBOX_PREFIX}4243"), chat.clone(), 4_243, Input::Button("v1:menu".into()));
+        inbound.lang_code = Some("en".into());
+        inbound.context =
+            serde_json::to_value(Context { pressed: None, callback: Some(query.clone()) }).unwrap();
+        assert!(
+            store.inbox_take(&inbound.id, &chat, inbound.order, &inbound, chrono::Utc::now()).await.unwrap()
+        );
+    }
+    let mut bot = Running::start_with(fake.clone(), dir, Duration::from_secs(2), None).await;
+    let reply = fake.next_reply(62, 0).await;
+    assert!(reply.text.contains("What would you like to do"), "{}", reply.text);
+    assert!(fake.callback_answered(&query), "the press is answered by the instance that took it up");
+    bot.stop().await;
+}
+
+#[tokio::test]
 async fn a_telegram_only_deployment_forgets_old_message_ids() {
     use billbot::channels::intake::Inbound;
     use billbot::conversation::Input;

@@ -64,7 +64,7 @@ cli-arg-status-lang = Language of the output: fr or en (default: the terminal's)
 cli-about-demo = Chat with the bot in the terminal (numbered buttons; scriptable through standard input)
 cli-arg-demo-lang = Language of the client: fr or en (default: the terminal's)
 cli-arg-demo-agent = Chat as an agent (merchant fields, /history)
-cli-about-serve = Run the bot on every configured channel (Telegram when TELOXIDE_TOKEN is set)
+cli-about-serve = Run the bot on every configured channel (Telegram when TELOXIDE_TOKEN is set, WhatsApp when BILLBOT_WHATSAPP_TOKEN is)
 cli-arg-serve-sandbox = Answer from the built-in sandbox (test data) when no provider is configured, as BILLBOT_SANDBOX=1 does; every reply then says it is test data
 cli-about-sandbox = Serve both provider APIs, simulated, for trying billbot without a provider account
 cli-arg-sandbox-listen = Address to listen on

@@ -64,7 +64,7 @@ cli-arg-status-lang = Langue de la sortie : fr ou en (par défaut : celle du ter
 cli-about-demo = Discuter avec le bot dans le terminal (boutons numérotés ; scriptable par l'entrée standard)
 cli-arg-demo-lang = Langue du client : fr ou en (par défaut : celle du terminal)
 cli-arg-demo-agent = Discuter en tant qu'agent (champs marchand, /history)
-cli-about-serve = Faire tourner le bot sur chaque canal configuré (Telegram si TELOXIDE_TOKEN est défini)
+cli-about-serve = Faire tourner le bot sur chaque canal configuré (Telegram si TELOXIDE_TOKEN est défini, WhatsApp si BILLBOT_WHATSAPP_TOKEN l'est)
 cli-arg-serve-sandbox = Répondre depuis le bac à sable intégré (données de test) si aucun fournisseur n'est configuré, comme BILLBOT_SANDBOX=1 ; chaque réponse dit alors qu'il s'agit de données de test
 cli-about-sandbox = Servir les deux API du fournisseur, simulées, pour essayer billbot sans compte fournisseur
 cli-arg-sandbox-listen = Adresse d'écoute

@@ -440,7 +440,7 @@ fn status_data(item: &Value) -> Value {
     let get = |k: &str| item.get(k).cloned().unwrap_or(Value::Null);
     let reference = get("ref");
     let order_no = match reference.as_str() {
-        Some(r) if r.trim_start().to_ascii_uppercase().starts_with("GB") => reference.clone(),
+        Some(r) if crate::domain::OrderNo::looks_like(r) => reference.clone(),
         _ => Value::from(format!("GB - {}", get("trx").as_str().unwrap_or_default())),
     };
     let bill_keys = [

@@ -238,11 +238,8 @@ impl StatusClient {
     fn order_from_history(&self, item: WireHistoryItem) -> Order {
         let refunded = item.refunded.unwrap_or(false);
         let provider_status = item.status.unwrap_or_default();
-        let ref_order = item
-            .reference
-            .as_deref()
-            .filter(|r| r.trim_start().get(..2).is_some_and(|p| p.eq_ignore_ascii_case("GB")))
-            .and_then(|r| OrderNo::parse(r).ok());
+        let ref_order =
+            item.reference.as_deref().filter(|r| OrderNo::looks_like(r)).and_then(|r| OrderNo::parse(r).ok());
         let reference = if ref_order.is_some() { None } else { item.reference };
         Order {
             order_no: ref_order.or_else(|| trx_order(&item.trx)),

@@ -231,7 +231,7 @@ impl FakeTelegram {
     }
 
     /// A new callback query id, recorded as not yet answered.
-    fn open_callback(&self) -> String {
+    pub fn open_callback(&self) -> String {
         let mut inner = self.lock();
         inner.next_callback_id += 1;
         let id = format!("cb{}", inner.next_callback_id);
