@@ -182,17 +182,7 @@ impl FakeTelegram {
 
     /// The user `user_id` (in private chat `user_id`) types `text`.
     pub fn user_says(&self, user_id: i64, lang: &str, text: &str) {
-        let mut message = json!({
-            "message_id": 1_000_000 + user_id,
-            "date": 1_764_000_000,
-            "chat": Self::chat(user_id),
-            "from": Self::user(user_id, lang),
-            "text": text,
-        });
-        if text.starts_with('/') {
-            let length = text.split_whitespace().next().unwrap_or_default().encode_utf16().count();
-            message["entities"] = json!([{"type": "bot_command", "offset": 0, "length": length}]);
-        }
+        let message = Self::typed(user_id, lang, text);
         self.push_update(|id| json!({"update_id": id, "message": message}));
     }
 
@@ -203,6 +193,11 @@ impl FakeTelegram {
         let id = inner.next_update_id;
         inner.next_update_id += 1;
         drop(inner);
+        json!({"update_id": id, "message": Self::typed(user_id, lang, text)})
+    }
+
+    /// The message of the user `user_id` typing `text` in their private chat.
+    fn typed(user_id: i64, lang: &str, text: &str) -> Value {
         let mut message = json!({
             "message_id": 1_000_000 + user_id,
             "date": 1_764_000_000,
@@ -214,7 +209,7 @@ impl FakeTelegram {
             let length = text.split_whitespace().next().unwrap_or_default().encode_utf16().count();
             message["entities"] = json!([{"type": "bot_command", "offset": 0, "length": length}]);
         }
-        json!({"update_id": id, "message": message})
+        message
     }
 
     /// The user sends a sticker (a message without text).
