@@ -626,25 +626,6 @@ impl PgStore {
         Ok(n as usize)
     }
 
-    pub async fn inbox_receive(
-        &self,
-        id: &str,
-        message: &[u8],
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        // One statement: the id is taken, and the message kept, only if the id is new.
-        let fresh: Option<String> = sqlx::query_scalar(
-            "WITH fresh AS (INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id)
-             INSERT INTO inbox (id, data) SELECT id, $3::jsonb FROM fresh ON CONFLICT (id) DO NOTHING RETURNING id",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(text(message.to_vec()))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(fresh.is_some())
-    }
-
     /// [`super::Store::inbox_take`] in one statement: the id is taken, and the message filed
     /// under its chat, only if the id is new; `arrival` numbers it as it comes.
     pub async fn inbox_take(
@@ -784,14 +765,6 @@ impl PgStore {
             has_held: row.try_get(2)?,
             pending: row.try_get(3)?,
         })
-    }
-
-    pub async fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {
-        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM inbox WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
     }
 
     /// Takes the chat's lease for `holder`, waiting (with growing pauses) while another holder's

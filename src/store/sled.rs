@@ -16,7 +16,7 @@
 //! | `seen_at` | received (ms, big-endian), message id | nothing: the order in which `seen` is swept |
 //! | `inbox` | inbound message id | the message, until a step has handled it (resumed after a restart) |
 //! | `inbox_queue` | chat key, `0x00`, order (the channel's, an `i64` with its sign bit flipped, big-endian), arrival (`u64`, big-endian) | received (ms, big-endian), message id: the chat's messages in the order to handle them |
-//! | `inbox_slot` | inbound message id | its `inbox_queue` key (a message taken in by `inbox_receive` has none) |
+//! | `inbox_slot` | inbound message id | its `inbox_queue` key (a message kept by a billbot older than the queues has none) |
 //! | `held` | chat key, `0x00`, held at (ms, big-endian), sequence | a notice the channel could not send yet |
 //! | `aliases` | chat key | the chat key it stands for (a WhatsApp user id known by its phone number) |
 //! | `outbox` | outgoing id (chat, order, status) | [`Outgoing`]: a notice to send, or sent (kept a while) |
@@ -43,7 +43,7 @@ use serde::de::DeserializeOwned;
 use super::{
     ACTIVITY_LIMIT, Activity, ActivityItem, Batch, Dumped, HELD_LIMIT, HeldId, Op, OrderRecord, Outgoing,
     OutgoingChange, Prefs, Reminder, SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Swept, Ticket,
-    Watch, decode, encode,
+    TurnStart, Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
 
@@ -167,6 +167,9 @@ fn reminder_due_key(at: DateTime<Utc>, key: &[u8]) -> Vec<u8> {
     due.extend_from_slice(key);
     due
 }
+
+/// What a step starts from, and the message it is for, with its id.
+type TurnNext<T, M> = (TurnStart<T>, Option<(String, M)>);
 
 /// A message's place in its chat's queue: by the channel's `order`, then by `arrival`. The sign
 /// bit of the order is flipped so that negative orders sort first, byte by byte.
@@ -583,23 +586,6 @@ impl SledStore {
         self.inner.watches.len()
     }
 
-    pub async fn inbox_receive(
-        &self,
-        id: &str,
-        message: &[u8],
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let inner = &self.inner;
-        let stamp = at.timestamp_millis().to_be_bytes();
-        let fresh = inner.seen.compare_and_swap(id.as_bytes(), None::<&[u8]>, Some(&stamp[..]))?.is_ok();
-        if fresh {
-            inner.seen_at.insert(seen_at_key(at, id), &[])?;
-            inner.inbox.insert(id.as_bytes(), message)?;
-            self.flush().await?;
-        }
-        Ok(fresh)
-    }
-
     /// [`super::Store::inbox_take`]: the id seen, the message kept and filed in its chat's queue,
     /// in one transaction (a crash never leaves the id seen without its message), then flushed.
     pub async fn inbox_take(
@@ -634,9 +620,35 @@ impl SledStore {
         Ok(fresh)
     }
 
+    /// [`super::Store::turn_start`].
+    pub fn turn_start<T: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+        inbox_id: Option<&str>,
+    ) -> Result<TurnStart<T>, StoreError> {
+        Ok(TurnStart {
+            prefs: self.prefs(chat)?,
+            dialogue: self.dialogue(chat)?,
+            has_held: !self.held::<serde_json::Value>(chat)?.is_empty(),
+            pending: match inbox_id {
+                Some(id) => self.inner.inbox.contains_key(id.as_bytes())?,
+                None => true,
+            },
+        })
+    }
+
+    /// [`super::Store::turn_start_next`].
+    pub fn turn_start_next<T: DeserializeOwned, M: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+    ) -> Result<TurnNext<T, M>, StoreError> {
+        let start = self.turn_start(chat, None)?;
+        Ok((start, self.inbox_next(chat)?))
+    }
+
     /// The chat's first message in its queue, with its id. One that is unreadable (or whose
     /// queue entry outlived it) is removed, and the next one is looked at.
-    pub fn inbox_next<M: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<(String, M)>, StoreError> {
+    fn inbox_next<M: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<(String, M)>, StoreError> {
         let inner = &self.inner;
         while let Some((key, value)) = inner.inbox_queue.scan_prefix(chat_prefix(chat)).next().transpose()? {
             let Some((_, id)) = split_inbox_queue_value(&value) else {
@@ -836,7 +848,7 @@ impl SledStore {
 
     /// The unhandled messages, for [`SledStore::dump`]: those in a chat's queue first, in its
     /// order (so that a copy keeps it: PostgreSQL numbers arrivals as they are written), then the
-    /// others (taken in by `inbox_receive`), with the time their id was seen.
+    /// others (kept by a billbot older than the queues), with the time their id was seen.
     fn dump_inbox(&self, out: &mut Vec<Dumped>) -> Result<(), StoreError> {
         let inner = &self.inner;
         for entry in inner.inbox_queue.iter() {
@@ -865,10 +877,6 @@ impl SledStore {
             out.push(Dumped::Inbox { id, data: data.to_vec(), chat: None, order: 0, received_at });
         }
         Ok(())
-    }
-
-    pub fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.inner.inbox.contains_key(id.as_bytes())?)
     }
 
     /// Claims the watches due at `now` (pushed to `until`). A schedule entry whose watch is
