@@ -5,6 +5,10 @@
 //! - [`postgres`](self::postgres): PostgreSQL at `BILLBOT_DATABASE_URL`, shared by several
 //!   instances. Its tables are in `store/migrations/`.
 //!
+//! Neither backend uses the other: the records they keep, and the rules both apply to them (an
+//! order seen again, a reference saved again, a sender's report on a notice), are in
+//! `store/records.rs`.
+//!
 //! Reads return what is committed. Writes are [`Op`]s gathered in a [`Batch`] and committed
 //! together by [`Store::commit`]: a conversation step's writes (its state, the chat's activity,
 //! an order, a watch, an inbound message marked handled) go out as one, and the reply is sent only

@@ -338,3 +338,16 @@ async fn backup_copies_the_store_into_a_new_directory_that_opens_as_the_same_sto
     let pending = OrderNo::parse(orders::PENDING).unwrap();
     assert_eq!(restored.order(&pending).await.unwrap().unwrap().order.status, OrderStatus::Pending);
 }
+
+/// The backends stand alone: neither names the other (the rules both apply are the records' own,
+/// in `store/records.rs`).
+#[test]
+fn neither_backend_imports_the_other() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/store");
+    for (file, other) in [("sled.rs", "postgres"), ("postgres.rs", "sled")] {
+        let source = std::fs::read_to_string(dir.join(file)).unwrap();
+        for path in [format!("super::{other}"), format!("store::{other}")] {
+            assert!(!source.contains(&path), "{file} names {path}");
+        }
+    }
+}

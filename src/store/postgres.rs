@@ -24,7 +24,7 @@ use serde::de::DeserializeOwned;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Row};
 
-use super::sled::{merged_order, saved_reference};
+use super::records::reference_key;
 use super::{
     ACTIVITY_LIMIT, Activity, Batch, Dumped, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord,
     Outgoing, OutgoingChange, Prefs, Reminder, ReminderUpdate, SavedReference, StoreError, Swept, Ticket,
@@ -293,25 +293,19 @@ impl PgStore {
             }
             Op::RecordOrder { order_no, order, at, claimant } => {
                 self.update(conn, &ORDERS, order_no.digits(), |stored| {
-                    Some(merged_order(stored, &order, at, claimant.as_ref()))
+                    Some(OrderRecord::merged(stored, &order, at, claimant.as_ref()))
                 })
                 .await?;
             }
             Op::OwnOrder { order_no, chat } => {
                 self.update(conn, &ORDERS, order_no.digits(), |stored: Option<OrderRecord>| {
-                    stored.map(|mut r| {
-                        r.add_owner(&chat);
-                        r
-                    })
+                    stored.map(|r| r.with_owner(&chat))
                 })
                 .await?;
             }
             Op::FailedProof { order_no, at } => {
                 self.update(conn, &ORDERS, order_no.digits(), |stored: Option<OrderRecord>| {
-                    stored.map(|mut r| {
-                        r.add_failed_proof(at);
-                        r
-                    })
+                    stored.map(|r| r.with_failed_proof(at))
                 })
                 .await?;
             }
@@ -338,8 +332,7 @@ impl PgStore {
                 .await?;
             }
             Op::SaveReference { chat, reference, nickname, at } => {
-                let (chat, key) =
-                    (chat.storage_key(), format!("{}:{}", reference.biller().key(), reference.as_str()));
+                let (chat, key) = (chat.storage_key(), reference_key(&reference));
                 let stored: Option<String> = sqlx::query_scalar(
                     "SELECT data::text FROM saved WHERE chat = $1 AND key = $2 FOR UPDATE",
                 )
@@ -348,7 +341,7 @@ impl PgStore {
                 .fetch_optional(&mut *conn)
                 .await?;
                 let stored = stored.and_then(|data| self.decode::<SavedReference>("saved", &key, &data));
-                let saved = saved_reference(stored, &reference, nickname, at);
+                let saved = SavedReference::saved(stored, &reference, nickname, at);
                 sqlx::query(
                     "INSERT INTO saved (chat, key, saved_at, data) VALUES ($1, $2, $3, $4::jsonb)
                      ON CONFLICT (chat, key) DO UPDATE SET saved_at = EXCLUDED.saved_at, data = EXCLUDED.data",
@@ -363,7 +356,7 @@ impl PgStore {
             Op::DeleteReference { chat, reference } => {
                 sqlx::query("DELETE FROM saved WHERE chat = $1 AND key = $2")
                     .bind(chat.storage_key())
-                    .bind(format!("{}:{}", reference.biller().key(), reference.as_str()))
+                    .bind(reference_key(&reference))
                     .execute(&mut *conn)
                     .await?;
             }
@@ -895,8 +888,7 @@ impl PgStore {
         reference: &CustomerReference,
         mut update: ReminderUpdate,
     ) -> Result<(), StoreError> {
-        let (chat, key) =
-            (chat.storage_key(), format!("{}:{}", reference.biller().key(), reference.as_str()));
+        let (chat, key) = (chat.storage_key(), reference_key(reference));
         let stored: Option<String> =
             sqlx::query_scalar("SELECT data::text FROM reminders WHERE chat = $1 AND key = $2 FOR UPDATE")
                 .bind(&chat)
@@ -1049,7 +1041,7 @@ impl PgStore {
     }
 
     /// [`Op::Outgoing`] in the caller's transaction: the row is locked while the change is
-    /// decided; a notice claimed by another sender than `holder` (when given) is left.
+    /// decided; a notice done, or claimed by another sender than `holder` (when given), is left.
     async fn change_outgoing(
         &self,
         conn: &mut PgConnection,
@@ -1057,30 +1049,14 @@ impl PgStore {
         change: OutgoingChange,
         holder: Option<&str>,
     ) -> Result<(), StoreError> {
-        let stored: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT data::text, claimed_by FROM outbox WHERE id = $1 FOR UPDATE")
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT data::text FROM outbox WHERE id = $1 FOR UPDATE")
                 .bind(id)
                 .fetch_optional(&mut *conn)
                 .await?;
-        let Some((data, claimed_by)) = stored else { return Ok(()) };
-        if holder.is_some_and(|h| claimed_by.as_deref() != Some(h)) {
-            return Ok(());
-        }
-        let Some(mut outgoing) = self.decode::<Outgoing>("outbox", id, &data).filter(|o| o.next_at.is_some())
-        else {
-            return Ok(());
-        };
-        match change {
-            OutgoingChange::Done { at } => {
-                outgoing.next_at = None;
-                outgoing.done_at = Some(at);
-            }
-            OutgoingChange::Retry { next_at } => {
-                outgoing.attempts += 1;
-                outgoing.next_at = Some(next_at);
-            }
-        }
-        outgoing.claimed_by = None;
+        let current = stored.and_then(|data| self.decode::<Outgoing>("outbox", id, &data));
+        let Some(mut outgoing) = current.filter(|o| o.may_change(holder)) else { return Ok(()) };
+        outgoing.apply(change);
         sqlx::query(
             "UPDATE outbox SET data = $2::jsonb, next_at = $3, done_at = $4, claimed_by = NULL WHERE id = $1",
         )

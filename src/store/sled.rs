@@ -32,6 +32,10 @@
 //! reply loses nothing the reply mentioned. Reads and writes are in-memory operations of a few
 //! microseconds, called directly from async code; the one call that waits for the disk, the
 //! flush, runs on a blocking thread, grouped (see [`SledStore::flush`]).
+//!
+//! What an op makes of a record (an order seen again, a reference saved again, a sender's report
+//! on a notice) is the record's own rule, in `store/records.rs`, shared with the PostgreSQL
+//! backend; this file only keeps the records and their indexes.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -40,12 +44,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
+use super::records::reference_key;
 use super::{
     ACTIVITY_LIMIT, Activity, ActivityItem, Batch, Dumped, HELD_LIMIT, HeldId, Op, OrderRecord, Outgoing,
-    OutgoingChange, Prefs, Reminder, SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Swept, Ticket,
-    TurnStart, Watch, decode, encode,
+    OutgoingChange, Prefs, Reminder, SCHEMA_VERSION, SavedReference, StoreError, Swept, Ticket, TurnStart,
+    Watch, decode, encode,
 };
-use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
+use crate::domain::{ChatKey, CustomerReference, OrderNo};
 
 /// sled's page cache.
 const SLED_CACHE_BYTES: u64 = 128 * 1024 * 1024;
@@ -126,7 +131,7 @@ fn activity_key(chat: &ChatKey, item: &ActivityItem) -> Vec<u8> {
 
 fn saved_key(chat: &ChatKey, reference: &CustomerReference) -> Vec<u8> {
     let mut key = chat_prefix(chat);
-    key.extend_from_slice(format!("{}:{}", reference.biller().key(), reference.as_str()).as_bytes());
+    key.extend_from_slice(reference_key(reference).as_bytes());
     key
 }
 
@@ -211,50 +216,6 @@ fn seen_at_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
     let mut key = millis(at).to_vec();
     key.extend_from_slice(id.as_bytes());
     key
-}
-
-/// The record an order becomes once `order` is seen at `at`, from what was stored.
-pub(super) fn merged_order(
-    stored: Option<OrderRecord>,
-    order: &Order,
-    at: DateTime<Utc>,
-    claimant: Option<&ChatKey>,
-) -> OrderRecord {
-    let mut record = stored.unwrap_or_else(|| OrderRecord::new(order.clone(), at));
-    if let Some(chat) = claimant
-        && record.owners.is_empty()
-    {
-        record.owners.push(chat.clone());
-    }
-    let changed = record
-        .changes
-        .last()
-        .is_none_or(|last| last.status != order.status || last.provider_status != order.provider_status);
-    if changed {
-        record.changes.push(StatusChange {
-            status: order.status,
-            provider_status: order.provider_status.clone(),
-            at,
-        });
-    }
-    record.order = order.clone();
-    record.last_checked = at;
-    record
-}
-
-/// A saved reference as it becomes when saved again at `at` (its first save date is kept).
-pub(super) fn saved_reference(
-    stored: Option<SavedReference>,
-    reference: &CustomerReference,
-    nickname: Option<String>,
-    at: DateTime<Utc>,
-) -> SavedReference {
-    SavedReference {
-        biller: reference.biller(),
-        reference: reference.as_str().to_owned(),
-        nickname: nickname.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
-        saved_at: stored.map_or(at, |old| old.saved_at),
-    }
 }
 
 /// Opens the database, waiting up to 2 s while its directory is locked. sled releases the lock
@@ -385,23 +346,17 @@ impl SledStore {
             }
             Op::RecordOrder { order_no, order, at, claimant } => {
                 self.update(&inner.orders, order_no.digits().as_bytes(), |stored| {
-                    Some(merged_order(stored, &order, at, claimant.as_ref()))
+                    Some(OrderRecord::merged(stored, &order, at, claimant.as_ref()))
                 })?;
             }
             Op::OwnOrder { order_no, chat } => {
                 self.update(&inner.orders, order_no.digits().as_bytes(), |stored: Option<OrderRecord>| {
-                    stored.map(|mut r| {
-                        r.add_owner(&chat);
-                        r
-                    })
+                    stored.map(|r| r.with_owner(&chat))
                 })?;
             }
             Op::FailedProof { order_no, at } => {
                 self.update(&inner.orders, order_no.digits().as_bytes(), |stored: Option<OrderRecord>| {
-                    stored.map(|mut r| {
-                        r.add_failed_proof(at);
-                        r
-                    })
+                    stored.map(|r| r.with_failed_proof(at))
                 })?;
             }
             Op::Activity { chat, item, at } => {
@@ -413,7 +368,7 @@ impl SledStore {
             Op::SaveReference { chat, reference, nickname, at } => {
                 let key = saved_key(&chat, &reference);
                 let stored = self.read::<SavedReference>(&inner.saved, &key)?;
-                self.write(&inner.saved, &key, &saved_reference(stored, &reference, nickname, at))?;
+                self.write(&inner.saved, &key, &SavedReference::saved(stored, &reference, nickname, at))?;
             }
             Op::DeleteReference { chat, reference } => {
                 inner.saved.remove(saved_key(&chat, &reference))?;
@@ -1112,9 +1067,7 @@ impl SledStore {
             let (order, bytes) = entry?;
             if mentions(&bytes) {
                 self.update(&inner.orders, &order, |stored: Option<OrderRecord>| {
-                    let mut record = stored?;
-                    record.owners.retain(|owner| owner != chat);
-                    Some(record)
+                    Some(stored?.without_owner(chat))
                 })?;
             }
         }
@@ -1129,9 +1082,7 @@ impl SledStore {
                     &order_no,
                     None,
                     Box::new(move |stored: Option<Watch>| {
-                        let Some(mut watch) = stored else { return (None, Vec::new()) };
-                        watch.watchers.retain(|w| w.chat != chat);
-                        (Some(watch).filter(|w| !w.watchers.is_empty()), Vec::new())
+                        (stored.and_then(|w| w.without_watcher(&chat)), Vec::new())
                     }),
                 )?;
             }
@@ -1346,24 +1297,14 @@ impl SledStore {
             let current = stored
                 .as_ref()
                 .and_then(|bytes| self.decode::<Outgoing>(&inner.outbox, id.as_bytes(), bytes));
-            let Some(mut outgoing) = current else { return Ok(()) };
-            if holder.is_some_and(|h| outgoing.claimed_by.as_deref() != Some(h)) {
-                return Ok(());
+            let Some(mut outgoing) = current.filter(|o| o.may_change(holder)) else { return Ok(()) };
+            if let Some(was) = outgoing.next_at {
+                due.remove(outgoing_due_key(was, id))?;
             }
-            let Some(was) = outgoing.next_at else { return Ok(()) };
-            due.remove(outgoing_due_key(was, id))?;
-            match change {
-                OutgoingChange::Done { at } => {
-                    outgoing.next_at = None;
-                    outgoing.done_at = Some(at);
-                }
-                OutgoingChange::Retry { next_at } => {
-                    outgoing.attempts += 1;
-                    outgoing.next_at = Some(next_at);
-                    due.insert(outgoing_due_key(next_at, id), &[])?;
-                }
+            outgoing.apply(change);
+            if let Some(at) = outgoing.next_at {
+                due.insert(outgoing_due_key(at, id), &[])?;
             }
-            outgoing.claimed_by = None;
             claims.remove(outgoing_claim_key(&outgoing.chat, id))?;
             outbox.insert(id.as_bytes(), encode(&outgoing).map_err(ConflictableTransactionError::Abort)?)?;
             Ok(())
