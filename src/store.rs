@@ -397,7 +397,7 @@ pub enum Dumped {
     Inbox { id: String, data: Vec<u8>, chat: Option<String>, order: i64, received_at: Option<DateTime<Utc>> },
     Outgoing { id: String, next_at: Option<DateTime<Utc>>, done_at: Option<DateTime<Utc>>, data: Vec<u8> },
     Reminder { chat: String, key: String, next_at: DateTime<Utc>, data: Vec<u8> },
-    Ticket { id: String, chat: String, data: Vec<u8> },
+    Ticket { id: String, chat: String, opened_at: DateTime<Utc>, data: Vec<u8> },
 }
 
 impl Dumped {

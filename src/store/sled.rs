@@ -782,6 +782,7 @@ impl SledStore {
                 out.push(Dumped::Ticket {
                     id: text(&key),
                     chat: ticket.chat.storage_key(),
+                    opened_at: ticket.opened_at,
                     data: data.to_vec(),
                 });
             }
