@@ -5,6 +5,10 @@
 //! - [`postgres`](self::postgres): PostgreSQL at `BILLBOT_DATABASE_URL`, shared by several
 //!   instances. Its tables are in `store/migrations/`.
 //!
+//! Neither backend uses the other: the records they keep, and the rules both apply to them (an
+//! order seen again, a reference saved again, a sender's report on a notice), are in
+//! `store/records.rs`.
+//!
 //! Reads return what is committed. Writes are [`Op`]s gathered in a [`Batch`] and committed
 //! together by [`Store::commit`]: a conversation step's writes (its state, the chat's activity,
 //! an order, a watch, an inbound message marked handled) go out as one, and the reply is sent only
@@ -376,9 +380,9 @@ pub struct Exclusive {
 /// One record as a backend keeps it, for copying a store into another (`billbot migrate-store`):
 /// the record's versioned JSON as stored, and the keys and times the tables index it by. An
 /// unhandled message taken in by [`Store::inbox_take`] has its `chat`, its `order` (the
-/// channel's) and when it was received, so that it keeps its place in the chat's queue; one taken
-/// in by [`Store::inbox_receive`] has no chat (and order 0). Messages come in the order they are
-/// to be handled.
+/// channel's) and when it was received, so that it keeps its place in the chat's queue; one kept
+/// by a billbot older than the chats' queues has no chat (and order 0). Messages come in the
+/// order they are to be handled.
 #[derive(Debug, Clone)]
 pub enum Dumped {
     Dialogue { chat: String, data: Vec<u8> },
@@ -393,7 +397,7 @@ pub enum Dumped {
     Inbox { id: String, data: Vec<u8>, chat: Option<String>, order: i64, received_at: Option<DateTime<Utc>> },
     Outgoing { id: String, next_at: Option<DateTime<Utc>>, done_at: Option<DateTime<Utc>>, data: Vec<u8> },
     Reminder { chat: String, key: String, next_at: DateTime<Utc>, data: Vec<u8> },
-    Ticket { id: String, chat: String, data: Vec<u8> },
+    Ticket { id: String, chat: String, opened_at: DateTime<Utc>, data: Vec<u8> },
 }
 
 impl Dumped {
@@ -651,28 +655,14 @@ impl Store {
         }
     }
 
-    /// Takes in an inbound message with id `id`: `true` when it is new (it is then kept until an
-    /// [`Op::InboxDone`]), `false` when this id was seen before (a redelivery: nothing is
-    /// written). Atomic and durable on return: two deliveries of one id yield one `true`.
-    pub async fn inbox_receive<T: Serialize>(
-        &self,
-        id: &str,
-        message: &T,
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let message = encode(message)?;
-        match &self.backend {
-            Backend::Sled(s) => s.inbox_receive(id, &message, at).await,
-            Backend::Postgres(p) => p.inbox_receive(id, &message, at).await,
-        }
-    }
-
-    /// Takes in an inbound message of `chat`, like [`Store::inbox_receive`] (`true` when `id` is
-    /// new; `false` for a redelivery, and nothing is written; atomic, and durable on return), and
-    /// files it in the chat's queue at `order`, the channel's order of its messages (Telegram's
-    /// `update_id`, WhatsApp's timestamp in seconds). Messages of one order keep the order they
-    /// arrived in. [`Store::turn_start_next`] hands them out oldest first, so that back-to-back
-    /// messages are answered in the order they were sent, whichever instance took them in.
+    /// Takes in an inbound message of `chat` with id `id`: `true` when it is new (it is then kept
+    /// until an [`Op::InboxDone`]), `false` when this id was seen before (a redelivery: nothing is
+    /// written). Atomic and durable on return: two deliveries of one id yield one `true`. The
+    /// message is filed in the chat's queue at `order`, the channel's order of its messages
+    /// (Telegram's `update_id`, WhatsApp's timestamp in seconds); messages of one order keep the
+    /// order they arrived in. [`Store::turn_start_next`] hands them out oldest first, so that
+    /// back-to-back messages are answered in the order they were sent, whichever instance took
+    /// them in.
     pub async fn inbox_take<T: Serialize>(
         &self,
         id: &str,
@@ -699,15 +689,7 @@ impl Store {
         chat: &ChatKey,
     ) -> Result<(TurnStart<T>, Option<(String, M)>), StoreError> {
         match &self.backend {
-            Backend::Sled(s) => {
-                let start = TurnStart {
-                    prefs: s.prefs(chat)?,
-                    dialogue: s.dialogue(chat)?,
-                    has_held: !s.held::<serde_json::Value>(chat)?.is_empty(),
-                    pending: true,
-                };
-                Ok((start, s.inbox_next(chat)?))
-            }
+            Backend::Sled(s) => s.turn_start_next(chat),
             Backend::Postgres(p) => p.turn_start_next(chat).await,
         }
     }
@@ -744,14 +726,6 @@ impl Store {
         }
     }
 
-    /// Whether the inbound message `id` is still waiting to be handled.
-    pub async fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {
-        match &self.backend {
-            Backend::Sled(s) => s.inbox_has(id),
-            Backend::Postgres(p) => p.inbox_has(id).await,
-        }
-    }
-
     /// Takes the chat for one step, across instances: waits while another instance holds it (at
     /// most [`LEASE_WAIT`]). With sled there is one process, whose own per-chat lock suffices.
     pub async fn lock_chat(&self, chat: &ChatKey) -> Result<ChatLease, StoreError> {
@@ -773,12 +747,7 @@ impl Store {
         inbox_id: Option<&str>,
     ) -> Result<TurnStart<T>, StoreError> {
         match &self.backend {
-            Backend::Sled(s) => Ok(TurnStart {
-                prefs: s.prefs(chat)?,
-                dialogue: s.dialogue(chat)?,
-                has_held: !s.held::<serde_json::Value>(chat)?.is_empty(),
-                pending: inbox_id.map_or(Ok(true), |id| s.inbox_has(id))?,
-            }),
+            Backend::Sled(s) => s.turn_start(chat, inbox_id),
             Backend::Postgres(p) => p.turn_start(chat, inbox_id).await,
         }
     }
@@ -814,19 +783,6 @@ impl Store {
             Backend::Sled(s) => s.claim_due(now, until, limit).await,
             Backend::Postgres(p) => p.claim_due(now, until, limit).await,
         }
-    }
-
-    /// Claims up to `limit` outgoing notices due at `now` for this instance, like
-    /// [`Store::claim_due`]: each is due again at `until`, so that only one sender has it; a
-    /// sender that dies mid-send leaves it to be sent again then. ([`Store::claim_outgoing_for`]
-    /// with this instance as the holder.)
-    pub async fn claim_outgoing(
-        &self,
-        now: DateTime<Utc>,
-        until: DateTime<Utc>,
-        limit: usize,
-    ) -> Result<Vec<Outgoing>, StoreError> {
-        self.claim_outgoing_for(instance_id(), now, until, limit).await
     }
 
     /// Claims up to `limit` outgoing notices due at `now` for the sender `holder`, earliest due

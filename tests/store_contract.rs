@@ -262,14 +262,15 @@ async fn concurrent_updates_of_one_watch_each_build_on_the_last(store: Store) {
 async fn an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after_a_week(store: Store) {
     let t0 = now();
     let old = t0 - Duration::days(8);
-    assert!(store.inbox_receive("wamid.old", &"hello", old).await.unwrap());
-    assert!(store.inbox_receive("wamid.1", &"aide", t0).await.unwrap());
-    assert!(!store.inbox_receive("wamid.1", &"aide", t0).await.unwrap(), "a redelivery");
+    let (chat, other) = (k("wa:221770000069"), k("tg:69"));
+    assert!(store.inbox_take("wamid.old", &chat, 1, &"hello", old).await.unwrap());
+    assert!(store.inbox_take("wamid.1", &chat, 2, &"aide", t0).await.unwrap());
+    assert!(!store.inbox_take("wamid.1", &chat, 2, &"aide", t0).await.unwrap(), "a redelivery");
     // Many deliveries of one id at once: one is new.
     let racers: Vec<_> = (0..8)
         .map(|_| {
-            let store = store.clone();
-            tokio::spawn(async move { store.inbox_receive("wamid.race", &"x", t0).await.unwrap() })
+            let (store, chat) = (store.clone(), chat.clone());
+            tokio::spawn(async move { store.inbox_take("wamid.race", &chat, 3, &"x", t0).await.unwrap() })
         })
         .collect();
     let mut fresh = 0;
@@ -287,15 +288,15 @@ async fn an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after
     store.commit(Op::InboxDone { id: "wamid.1".into() }).await.unwrap();
     assert_eq!(store.inbox_pending::<String>("wamid.").await.unwrap().len(), 2);
     // Each channel reads its own: another's pending messages are neither read nor harmed.
-    assert!(store.inbox_receive("tg:update:9", &7_u32, t0).await.unwrap());
+    assert!(store.inbox_take("tg:update:9", &other, 9, &7_u32, t0).await.unwrap());
     assert_eq!(store.inbox_pending::<String>("wamid.").await.unwrap().len(), 2);
     assert_eq!(store.inbox_pending::<u32>("tg:update:").await.unwrap(), vec![("tg:update:9".to_owned(), 7)]);
     store.commit(Op::InboxDone { id: "tg:update:9".into() }).await.unwrap();
-    assert!(!store.inbox_receive("wamid.1", &"aide", t0).await.unwrap(), "still known once handled");
+    assert!(!store.inbox_take("wamid.1", &chat, 2, &"aide", t0).await.unwrap(), "still known once handled");
     assert_eq!(store.seen_count().await.unwrap(), 4);
     assert_eq!(store.inbox_sweep(t0 - Duration::days(7)).await.unwrap(), 1);
     assert_eq!(store.seen_count().await.unwrap(), 3);
-    assert!(store.inbox_receive("wamid.old", &"hello", t0).await.unwrap(), "forgotten after a week");
+    assert!(store.inbox_take("wamid.old", &chat, 1, &"hello", t0).await.unwrap(), "forgotten after a week");
 }
 
 /// The chat's next message, as a step would start.
@@ -309,6 +310,12 @@ fn message(id: &str, text: &str) -> Option<(String, String)> {
     Some((id.to_owned(), text.to_owned()))
 }
 
+/// Whether the inbound message `id` waits to be handled (as a step that was handed it sees).
+async fn pending(store: &Store, id: &str) -> bool {
+    let chat = k("term:nobody");
+    store.turn_start::<State>(&chat, Some(id)).await.unwrap().pending
+}
+
 async fn a_chats_messages_are_handed_out_in_the_channels_order_whatever_order_they_came_in(store: Store) {
     let t0 = now();
     let (chat, other) = (k("tg:70"), k("tg:71"));
@@ -316,9 +323,7 @@ async fn a_chats_messages_are_handed_out_in_the_channels_order_whatever_order_th
     assert!(store.inbox_take("tg:update:5", &chat, 5, &"five", t0).await.unwrap());
     assert!(store.inbox_take("tg:update:5b", &chat, 5, &"five again", t0).await.unwrap());
     assert!(!store.inbox_take("tg:update:7", &chat, 7, &"seven", t0).await.unwrap(), "a redelivery");
-    assert!(!store.inbox_receive("tg:update:5", &"five", t0).await.unwrap(), "one set of ids for both");
     assert!(store.inbox_take("tg:update:1", &other, 1, &"another chat's", t0).await.unwrap());
-    assert!(store.inbox_receive("tg:update:0", &"of no chat", t0).await.unwrap());
     // Many deliveries of one id at once: one is new, and it is queued once.
     let racers: Vec<_> = (0..8)
         .map(|_| {
@@ -336,9 +341,9 @@ async fn a_chats_messages_are_handed_out_in_the_channels_order_whatever_order_th
     // The lowest order first, then the first to arrive; the same until it is handled.
     assert_eq!(next_message(&store, &chat).await, message("tg:update:5", "five"));
     assert_eq!(next_message(&store, &chat).await, message("tg:update:5", "five"));
-    assert!(store.inbox_has("tg:update:5").await.unwrap());
+    assert!(pending(&store, "tg:update:5").await);
     store.commit(Op::InboxDone { id: "tg:update:5".into() }).await.unwrap();
-    assert!(!store.inbox_has("tg:update:5").await.unwrap());
+    assert!(!pending(&store, "tg:update:5").await);
     assert_eq!(next_message(&store, &chat).await, message("tg:update:5b", "five again"));
     // A step handles it: its state and the message's end in one write.
     let lease = store.lock_chat(&chat).await.unwrap();
@@ -347,12 +352,12 @@ async fn a_chats_messages_are_handed_out_in_the_channels_order_whatever_order_th
     assert_eq!((start.dialogue, next), (Some(State::Menu), message("tg:update:7", "seven")));
     store.commit(Op::InboxDone { id: "tg:update:7".into() }).await.unwrap();
     assert_eq!(next_message(&store, &chat).await, None);
-    // Another chat's queue is its own; a message of no chat is in none.
+    // Another chat's queue is its own.
     assert_eq!(next_message(&store, &other).await, message("tg:update:1", "another chat's"));
     let mut pending: Vec<(String, String)> = store.inbox_pending("tg:update:").await.unwrap();
     pending.sort();
     let ids: Vec<&str> = pending.iter().map(|(id, _)| id.as_str()).collect();
-    assert_eq!(ids, ["tg:update:0", "tg:update:1", "tg:update:2"]);
+    assert_eq!(ids, ["tg:update:1", "tg:update:2"]);
     assert_eq!(next_message(&store, &k("tg:72")).await, None);
 }
 
@@ -364,7 +369,7 @@ async fn an_unreadable_message_is_skipped_and_removed_not_left_to_hold_up_its_ch
     let skipped = store.skipped_records();
     assert_eq!(next_message(&store, &chat).await, message("wamid.next", "readable"));
     assert_eq!(store.skipped_records(), skipped + 1);
-    assert!(!store.inbox_has("wamid.unreadable").await.unwrap(), "removed");
+    assert!(!pending(&store, "wamid.unreadable").await, "removed");
     assert!(!store.inbox_take("wamid.unreadable", &chat, 1, &"again", t0).await.unwrap(), "still seen");
     // Negative orders come first (an order is the channel's, whatever it is).
     assert!(store.inbox_take("wamid.early", &chat, -5, &"early", t0).await.unwrap());
@@ -378,7 +383,6 @@ async fn chats_whose_messages_wait_unhandled_are_found_and_swept_with_their_ids(
     assert!(store.inbox_take("tg:update:80", &waiting, 80, &"old", minutes(5)).await.unwrap());
     assert!(store.inbox_take("tg:update:81", &waiting, 81, &"old too", minutes(4)).await.unwrap());
     assert!(store.inbox_take("tg:update:82", &fresh, 82, &"new", t0).await.unwrap());
-    assert!(store.inbox_receive("tg:update:79", &"of no chat", minutes(10)).await.unwrap());
     assert_eq!(store.inbox_stale_chats(minutes(1)).await.unwrap(), vec![waiting.clone()], "each chat once");
     let mut all = store.inbox_stale_chats(t0 + Duration::seconds(1)).await.unwrap();
     all.sort();
@@ -395,7 +399,7 @@ async fn chats_whose_messages_wait_unhandled_are_found_and_swept_with_their_ids(
     store.commit(Op::InboxDone { id: "tg:update:81".into() }).await.unwrap();
     assert!(store.inbox_stale_chats(minutes(1)).await.unwrap().is_empty());
     // Swept: the ids are forgotten, and the messages still waiting leave their queues.
-    assert_eq!(store.inbox_sweep(t0 + Duration::seconds(1)).await.unwrap(), 4);
+    assert_eq!(store.inbox_sweep(t0 + Duration::seconds(1)).await.unwrap(), 3);
     assert_eq!(next_message(&store, &fresh).await, None);
     assert!(store.inbox_stale_chats(t0 + Duration::seconds(1)).await.unwrap().is_empty());
     assert!(store.inbox_take("tg:update:82", &fresh, 82, &"new", t0).await.unwrap(), "forgotten");
@@ -526,11 +530,12 @@ async fn the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_un
     let id = Outgoing::id_for(&chat, &no, "ended");
     assert_eq!(store.outgoing(&id).await.unwrap(), Some(notice(&chat, &no, "ended", t0)));
     // Two senders at once: one gets it.
-    let claim =
-        |store: Store| async move { store.claim_outgoing(t0, t0 + Duration::seconds(60), 10).await.unwrap() };
-    let (a, b) = tokio::join!(claim(store.clone()), claim(store.clone()));
+    let claim = |store: Store, holder: &'static str| async move {
+        store.claim_outgoing_for(holder, t0, t0 + Duration::seconds(60), 10).await.unwrap()
+    };
+    let (a, b) = tokio::join!(claim(store.clone(), "sender-a"), claim(store.clone(), "sender-b"));
     assert_eq!(a.len() + b.len(), 1, "{a:?} {b:?}");
-    assert!(claim(store.clone()).await.is_empty(), "claimed: not due until the claim runs out");
+    assert!(claim(store.clone(), "sender-a").await.is_empty(), "claimed: not due until the claim runs out");
     // Failed: due again at the time given, one attempt more.
     let retry = t0 + Duration::seconds(30);
     store
@@ -543,12 +548,12 @@ async fn the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_un
         .unwrap();
     assert!(
         store
-            .claim_outgoing(t0 + Duration::seconds(29), t0 + Duration::seconds(90), 10)
+            .claim_outgoing_for("sender-a", t0 + Duration::seconds(29), t0 + Duration::seconds(90), 10)
             .await
             .unwrap()
             .is_empty()
     );
-    let again = store.claim_outgoing(retry, retry + Duration::seconds(60), 10).await.unwrap();
+    let again = store.claim_outgoing_for("sender-a", retry, retry + Duration::seconds(60), 10).await.unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 1));
     // Delivered: never due again, and not recorded again either, until it is swept.
     let done = t0 + Duration::seconds(31);
@@ -556,9 +561,8 @@ async fn the_outbox_records_a_notice_once_hands_it_to_one_sender_and_keeps_it_un
         .commit(Op::Outgoing { id: id.clone(), change: OutgoingChange::Done { at: done }, holder: None })
         .await
         .unwrap();
-    assert!(
-        store.claim_outgoing(t0 + Duration::hours(1), t0 + Duration::hours(2), 10).await.unwrap().is_empty()
-    );
+    let later = (t0 + Duration::hours(1), t0 + Duration::hours(2));
+    assert!(store.claim_outgoing_for("sender-a", later.0, later.1, 10).await.unwrap().is_empty());
     store.commit(put(&no, Some(watch_of(&no, t0)))).await.unwrap();
     let tell = notice(&chat, &no, "ended", t0);
     let update = move |_: Option<Watch>| (None, vec![tell.clone()]);
@@ -750,7 +754,7 @@ async fn reminders_are_kept_per_chat_scheduled_given_once_and_cancelled(store: S
             .await
             .unwrap();
     }
-    let sent = store.claim_outgoing(at, at + Duration::minutes(1), 10).await.unwrap();
+    let sent = store.claim_outgoing_for("sender", at, at + Duration::minutes(1), 10).await.unwrap();
     assert_eq!(sent.len(), 1, "{sent:?}");
     let stored =
         store.reminders(&a).await.unwrap().into_iter().find(|r| r.reference == moved.reference).unwrap();
@@ -811,7 +815,7 @@ async fn tickets_are_found_by_id_and_by_chat_and_forgotten_with_it(store: Store)
     store.commit(Op::Ticket { ticket: closed.clone(), tell: vec![to_support(1)] }).await.unwrap();
     assert_eq!(store.latest_ticket(&a).await.unwrap(), Some(closed));
     assert_eq!(
-        store.claim_outgoing(t0, t0 + Duration::minutes(1), 10).await.unwrap().len(),
+        store.claim_outgoing_for("sender", t0, t0 + Duration::minutes(1), 10).await.unwrap().len(),
         1,
         "recorded once"
     );
@@ -1053,7 +1057,7 @@ mod instances {
         assert!(a.inbox_take("tg:update:82", &chat, 82, &"second", t0).await.unwrap());
         let lease = a.lock_chat(&chat).await.unwrap();
         a.commit(lease.end_step_keeping(&State::Menu, Some("tg:update:81".into())).unwrap()).await.unwrap();
-        assert!(!b.inbox_has("tg:update:81").await.unwrap(), "the step's writes landed");
+        assert!(!super::pending(&b, "tg:update:81").await, "the step's writes landed");
         // Its replies go out: the chat's next message waits, on every instance.
         assert!(tokio::time::timeout(Duration::from_secs(1), b.lock_chat(&chat)).await.is_err(), "still a's");
         a.unlock(lease).await;
@@ -1070,12 +1074,12 @@ mod instances {
             };
             assert!(matches!(a.commit(stale).await, Err(billbot::store::StoreError::LeaseLost(_))));
             assert_eq!(a.dialogue::<State>(&chat).await.unwrap(), Some(State::Menu), "release: {release}");
-            assert!(a.inbox_has("tg:update:82").await.unwrap(), "release: {release}");
+            assert!(super::pending(&a, "tg:update:82").await, "release: {release}");
         }
         b.commit(second.end_step(&State::AwaitingOrderNo, Some("tg:update:82".into())).unwrap())
             .await
             .unwrap();
-        assert!(!a.inbox_has("tg:update:82").await.unwrap());
+        assert!(!super::pending(&a, "tg:update:82").await);
         let again = tokio::time::timeout(Duration::from_secs(1), a.lock_chat(&chat)).await;
         a.unlock(again.expect("released with the step's end").unwrap()).await;
     }

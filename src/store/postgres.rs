@@ -13,6 +13,11 @@
 //! row `FOR UPDATE` in that transaction, so writers on any instance take turns on the row; a row
 //! that does not exist yet is inserted with `ON CONFLICT DO NOTHING`, and when another writer
 //! inserted it first the read is done again, locking the row it made.
+//!
+//! Each statement that writes a record is written once, below (`UPSERT_DIALOGUE`, …): the ops,
+//! the read-modify-writes and [`PgStore::load`] (`billbot migrate-store`) use the same. The rules
+//! that decide what is written (an order seen again, a reference saved again, a sender's report
+//! on a notice) are the records' own, shared with the sled backend (`store/records.rs`).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -24,11 +29,11 @@ use serde::de::DeserializeOwned;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{PgConnection, Row};
 
-use super::sled::{merged_order, saved_reference};
+use super::records::reference_key;
 use super::{
     ACTIVITY_LIMIT, Activity, Batch, Dumped, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord,
-    Outgoing, OutgoingChange, Prefs, Reminder, ReminderUpdate, SavedReference, StoreError, Swept, Ticket,
-    Watch, decode, encode,
+    Outgoing, OutgoingChange, Prefs, Reminder, ReminderUpdate, SavedReference, StoreError, Swept,
+    TellingUpdate, Ticket, Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, OrderNo};
 
@@ -67,15 +72,57 @@ impl std::fmt::Debug for PgStore {
     }
 }
 
-/// The table and key of a single-key record that read-modify-writes update.
+// The statements that write one record. An upsert replaces the record with the same key.
+
+/// `$1` chat, `$2` state.
+const UPSERT_DIALOGUE: &str = "INSERT INTO dialogue (chat, data) VALUES ($1, $2::jsonb)
+     ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data";
+/// `$1` chat, `$2` prefs.
+const UPSERT_PREFS: &str = "INSERT INTO prefs (chat, data) VALUES ($1, $2::jsonb)
+     ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data";
+/// `$1` order number, `$2` record.
+const UPSERT_ORDER: &str = "INSERT INTO orders (order_no, data) VALUES ($1, $2::jsonb)
+     ON CONFLICT (order_no) DO UPDATE SET data = EXCLUDED.data";
+/// `$1` chat, `$2` item id, `$3` when, `$4` activity.
+const UPSERT_ACTIVITY: &str = "INSERT INTO activity (chat, item, at, data) VALUES ($1, $2, $3, $4::jsonb)
+     ON CONFLICT (chat, item) DO UPDATE SET at = EXCLUDED.at, data = EXCLUDED.data";
+/// `$1` chat, `$2` reference key, `$3` first saved, `$4` saved reference.
+const UPSERT_SAVED: &str = "INSERT INTO saved (chat, key, saved_at, data) VALUES ($1, $2, $3, $4::jsonb)
+     ON CONFLICT (chat, key) DO UPDATE SET saved_at = EXCLUDED.saved_at, data = EXCLUDED.data";
+/// `$1` order number, `$2` watch, `$3` next check.
+const UPSERT_WATCH: &str = "INSERT INTO watches (order_no, data, next_check_at) VALUES ($1, $2::jsonb, $3)
+     ON CONFLICT (order_no) DO UPDATE SET data = EXCLUDED.data, next_check_at = EXCLUDED.next_check_at";
+/// `$1` alias, `$2` the chat it stands for.
+const UPSERT_ALIAS: &str = "INSERT INTO aliases (alias, chat) VALUES ($1, $2)
+     ON CONFLICT (alias) DO UPDATE SET chat = EXCLUDED.chat";
+/// `$1` chat, `$2` reference key, `$3` next reminder, `$4` reminder.
+const UPSERT_REMINDER: &str =
+    "INSERT INTO reminders (chat, key, next_at, data) VALUES ($1, $2, $3, $4::jsonb)
+     ON CONFLICT (chat, key) DO UPDATE SET next_at = EXCLUDED.next_at, data = EXCLUDED.data";
+/// `$1` id, `$2` chat, `$3` opened, `$4` ticket.
+const UPSERT_TICKET: &str = "INSERT INTO tickets (id, chat, opened_at, data) VALUES ($1, $2, $3, $4::jsonb)
+     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data";
+/// `$1` chat, `$2` held at, `$3` notice. Held notices have no key: two alike are both kept.
+const INSERT_HELD: &str = "INSERT INTO held (chat, at, data) VALUES ($1, $2, $3::jsonb)";
+/// `$1` id, `$2` notice, `$3` due, `$4` chat, `$5` claimed by. Never over one with the same id:
+/// a notice is told once (one sent stays, done, until it is swept).
+const TELL: &str =
+    "INSERT INTO outbox (id, data, next_at, chat, claimed_by) VALUES ($1, $2::jsonb, $3, $4, $5)
+     ON CONFLICT (id) DO NOTHING";
+
+/// A table of records under one key, for reads and read-modify-writes: its name, its key column,
+/// and the upsert that writes a record (binding the key, the record and, for a [`Scheduled`]
+/// record, its next check).
 struct Keyed {
     table: &'static str,
     key: &'static str,
+    upsert: &'static str,
 }
 
-const ORDERS: Keyed = Keyed { table: "orders", key: "order_no" };
-const PREFS: Keyed = Keyed { table: "prefs", key: "chat" };
-const WATCHES: Keyed = Keyed { table: "watches", key: "order_no" };
+const DIALOGUE: Keyed = Keyed { table: "dialogue", key: "chat", upsert: UPSERT_DIALOGUE };
+const ORDERS: Keyed = Keyed { table: "orders", key: "order_no", upsert: UPSERT_ORDER };
+const PREFS: Keyed = Keyed { table: "prefs", key: "chat", upsert: UPSERT_PREFS };
+const WATCHES: Keyed = Keyed { table: "watches", key: "order_no", upsert: UPSERT_WATCH };
 
 fn text(bytes: Vec<u8>) -> String {
     // `encode` writes JSON, which is UTF-8.
@@ -119,104 +166,8 @@ impl PgStore {
     /// notices, which have no key of their own, are matched on chat, time and content).
     pub async fn load(&self, records: &[Dumped]) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let json = |data: &[u8]| String::from_utf8_lossy(data).into_owned();
         for record in records {
-            let query = match record {
-                Dumped::Dialogue { chat, data } => sqlx::query(
-                    "INSERT INTO dialogue (chat, data) VALUES ($1, $2::jsonb)
-                     ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data",
-                )
-                .bind(chat)
-                .bind(json(data)),
-                Dumped::Prefs { chat, data } => sqlx::query(
-                    "INSERT INTO prefs (chat, data) VALUES ($1, $2::jsonb)
-                     ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data",
-                )
-                .bind(chat)
-                .bind(json(data)),
-                Dumped::Order { order_no, data } => sqlx::query(
-                    "INSERT INTO orders (order_no, data) VALUES ($1, $2::jsonb)
-                     ON CONFLICT (order_no) DO UPDATE SET data = EXCLUDED.data",
-                )
-                .bind(order_no)
-                .bind(json(data)),
-                Dumped::Activity { chat, item, at, data } => sqlx::query(
-                    "INSERT INTO activity (chat, item, at, data) VALUES ($1, $2, $3, $4::jsonb)
-                     ON CONFLICT (chat, item) DO UPDATE SET at = EXCLUDED.at, data = EXCLUDED.data",
-                )
-                .bind(chat)
-                .bind(item)
-                .bind(at)
-                .bind(json(data)),
-                Dumped::Saved { chat, key, saved_at, data } => sqlx::query(
-                    "INSERT INTO saved (chat, key, saved_at, data) VALUES ($1, $2, $3, $4::jsonb)
-                     ON CONFLICT (chat, key) DO UPDATE SET saved_at = EXCLUDED.saved_at, data = EXCLUDED.data",
-                )
-                .bind(chat)
-                .bind(key)
-                .bind(saved_at)
-                .bind(json(data)),
-                Dumped::Watch { order_no, next_check_at, data } => sqlx::query(
-                    "INSERT INTO watches (order_no, next_check_at, data) VALUES ($1, $2, $3::jsonb)
-                     ON CONFLICT (order_no) DO UPDATE SET next_check_at = EXCLUDED.next_check_at, data = EXCLUDED.data",
-                )
-                .bind(order_no)
-                .bind(next_check_at)
-                .bind(json(data)),
-                Dumped::Held { chat, at, data } => sqlx::query(
-                    "INSERT INTO held (chat, at, data) SELECT $1, $2, $3::jsonb
-                     WHERE NOT EXISTS (SELECT 1 FROM held WHERE chat = $1 AND at = $2 AND data = $3::jsonb)",
-                )
-                .bind(chat)
-                .bind(at)
-                .bind(json(data)),
-                Dumped::Alias { alias, chat } => sqlx::query(
-                    "INSERT INTO aliases (alias, chat) VALUES ($1, $2) ON CONFLICT (alias) DO UPDATE SET chat = EXCLUDED.chat",
-                )
-                .bind(alias)
-                .bind(chat),
-                Dumped::Seen { id, at } => {
-                    sqlx::query("INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING").bind(id).bind(at)
-                }
-                Dumped::Outgoing { id, next_at, done_at, data } => sqlx::query(
-                    "INSERT INTO outbox (id, data, next_at, done_at, chat, claimed_by)
-                     VALUES ($1, $2::jsonb, $3, $4, $2::jsonb->'data'->>'chat', $2::jsonb->'data'->>'claimed_by')
-                     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, next_at = EXCLUDED.next_at,
-                         done_at = EXCLUDED.done_at, chat = EXCLUDED.chat, claimed_by = EXCLUDED.claimed_by",
-                )
-                .bind(id)
-                .bind(json(data))
-                .bind(next_at)
-                .bind(done_at),
-                Dumped::Reminder { chat, key, next_at, data } => sqlx::query(
-                    "INSERT INTO reminders (chat, key, next_at, data) VALUES ($1, $2, $3, $4::jsonb)
-                     ON CONFLICT (chat, key) DO UPDATE SET next_at = EXCLUDED.next_at, data = EXCLUDED.data",
-                )
-                .bind(chat)
-                .bind(key)
-                .bind(next_at)
-                .bind(json(data)),
-                Dumped::Ticket { id, chat, data } => sqlx::query(
-                    "INSERT INTO tickets (id, chat, opened_at, data)
-                     VALUES ($1, $2, ($3::jsonb->'data'->>'opened_at')::timestamptz, $3::jsonb)
-                     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
-                )
-                .bind(id)
-                .bind(chat)
-                .bind(json(data)),
-                Dumped::Inbox { id, data, chat, order, received_at } => sqlx::query(
-                    "INSERT INTO inbox (id, data, chat, seq, received_at)
-                     VALUES ($1, $2::jsonb, $3, $4, COALESCE($5, now()))
-                     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, chat = EXCLUDED.chat,
-                         seq = EXCLUDED.seq, received_at = EXCLUDED.received_at",
-                )
-                .bind(id)
-                .bind(json(data))
-                .bind(chat)
-                .bind(order)
-                .bind(received_at),
-            };
-            query.execute(&mut *tx).await?;
+            loading(record).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -261,239 +212,118 @@ impl PgStore {
         Ok(())
     }
 
+    /// One op, in the caller's transaction (or alone: see [`PgStore::commit`]).
     async fn apply(&self, conn: &mut PgConnection, op: Op) -> Result<(), StoreError> {
         match op {
-            Op::Dialogue { chat, state } => {
-                sqlx::query(
-                    "INSERT INTO dialogue (chat, data) VALUES ($1, $2::jsonb)
-                     ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data",
-                )
-                .bind(chat.storage_key())
-                .bind(text(state))
-                .execute(&mut *conn)
-                .await?;
-            }
-            Op::Prefs { chat, prefs } => {
-                sqlx::query(
-                    "INSERT INTO prefs (chat, data) VALUES ($1, $2::jsonb)
-                     ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data",
-                )
-                .bind(chat.storage_key())
-                .bind(text(encode(&prefs)?))
-                .execute(&mut *conn)
-                .await?;
-            }
+            Op::Dialogue { chat, state } => upsert(conn, &DIALOGUE, &chat.storage_key(), state).await,
+            Op::Prefs { chat, prefs } => upsert(conn, &PREFS, &chat.storage_key(), encode(&prefs)?).await,
             Op::Lang { chat, lang } => {
-                self.update(conn, &PREFS, &chat.storage_key(), |stored: Option<Prefs>| {
-                    let mut prefs = stored.unwrap_or_default();
-                    prefs.lang = Some(lang);
-                    Some(prefs)
-                })
-                .await?;
+                let with_lang =
+                    |stored: Option<Prefs>| Some(Prefs { lang: Some(lang), ..stored.unwrap_or_default() });
+                self.update(conn, &PREFS, &chat.storage_key(), with_lang).await
             }
             Op::RecordOrder { order_no, order, at, claimant } => {
-                self.update(conn, &ORDERS, order_no.digits(), |stored| {
-                    Some(merged_order(stored, &order, at, claimant.as_ref()))
-                })
-                .await?;
+                let merged = |stored| Some(OrderRecord::merged(stored, &order, at, claimant.as_ref()));
+                self.update(conn, &ORDERS, order_no.digits(), merged).await
             }
             Op::OwnOrder { order_no, chat } => {
-                self.update(conn, &ORDERS, order_no.digits(), |stored: Option<OrderRecord>| {
-                    stored.map(|mut r| {
-                        r.add_owner(&chat);
-                        r
-                    })
-                })
-                .await?;
+                let owned = |stored: Option<OrderRecord>| stored.map(|r| r.with_owner(&chat));
+                self.update(conn, &ORDERS, order_no.digits(), owned).await
             }
             Op::FailedProof { order_no, at } => {
-                self.update(conn, &ORDERS, order_no.digits(), |stored: Option<OrderRecord>| {
-                    stored.map(|mut r| {
-                        r.add_failed_proof(at);
-                        r
-                    })
-                })
-                .await?;
+                let failed = |stored: Option<OrderRecord>| stored.map(|r| r.with_failed_proof(at));
+                self.update(conn, &ORDERS, order_no.digits(), failed).await
             }
-            Op::Activity { chat, item, at } => {
-                let chat = chat.storage_key();
-                let id = item.id();
-                sqlx::query(
-                    "INSERT INTO activity (chat, item, at, data) VALUES ($1, $2, $3, $4::jsonb)
-                     ON CONFLICT (chat, item) DO UPDATE SET at = EXCLUDED.at, data = EXCLUDED.data",
-                )
-                .bind(&chat)
-                .bind(&id)
-                .bind(at)
-                .bind(text(encode(&Activity { at, item })?))
-                .execute(&mut *conn)
-                .await?;
-                sqlx::query(
-                    "DELETE FROM activity WHERE chat = $1 AND item NOT IN
-                     (SELECT item FROM activity WHERE chat = $1 ORDER BY at DESC, item LIMIT $2)",
-                )
-                .bind(&chat)
-                .bind(ACTIVITY_LIMIT as i64)
-                .execute(&mut *conn)
-                .await?;
-            }
+            Op::Activity { chat, item, at } => add_activity(conn, &chat, Activity { at, item }).await,
             Op::SaveReference { chat, reference, nickname, at } => {
-                let (chat, key) =
-                    (chat.storage_key(), format!("{}:{}", reference.biller().key(), reference.as_str()));
-                let stored: Option<String> = sqlx::query_scalar(
-                    "SELECT data::text FROM saved WHERE chat = $1 AND key = $2 FOR UPDATE",
-                )
+                self.save_reference(conn, &chat, &reference, nickname, at).await
+            }
+            Op::DeleteReference { chat, reference } => delete_reference(conn, &chat, &reference).await,
+            Op::Watch { order_no, update } => self.update(conn, &WATCHES, order_no.digits(), update).await,
+            Op::WatchAndTell { order_no, update } => self.update_watch_telling(conn, &order_no, update).await,
+            Op::Ticket { ticket, tell } => write_ticket(conn, &ticket, &tell).await,
+            Op::Remind { reminder } => {
+                let (chat, reference) = (reminder.chat.clone(), reminder.reference.clone());
+                let set = Box::new(move |_| (Some(reminder.clone()), Vec::new()));
+                self.update_reminder(conn, &chat, &reference, set).await
+            }
+            Op::CancelReminder { chat, reference } => {
+                self.update_reminder(conn, &chat, &reference, Box::new(|_| (None, Vec::new()))).await
+            }
+            Op::ReminderStep { chat, reference, update } => {
+                self.update_reminder(conn, &chat, &reference, update).await
+            }
+            Op::Outgoing { id, change, holder } => {
+                self.change_outgoing(conn, &id, change, holder.as_deref()).await
+            }
+            Op::InboxDone { id } => inbox_done(conn, &id).await,
+            Op::Hold { chat, notice, at } => hold(conn, &chat.storage_key(), notice, at).await,
+            Op::DropHeld { ids, .. } => drop_held(conn, ids).await,
+            Op::Alias { alias, chat } => {
+                sqlx::query(UPSERT_ALIAS)
+                    .bind(alias.storage_key())
+                    .bind(chat.storage_key())
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+            Op::ForgetChat { chat } => forget_chat(conn, &chat.storage_key()).await,
+            Op::Unlock { chat, holder } => unlock(conn, &chat.storage_key(), &holder).await,
+            Op::EndStep { chat, state, handled, holder, release } => {
+                end_step(conn, &chat.storage_key(), state, handled, &holder, release).await
+            }
+        }
+    }
+
+    /// [`Op::SaveReference`] in the caller's transaction: the row is locked while it is decided.
+    async fn save_reference(
+        &self,
+        conn: &mut PgConnection,
+        chat: &ChatKey,
+        reference: &CustomerReference,
+        nickname: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let (chat, key) = (chat.storage_key(), reference_key(reference));
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT data::text FROM saved WHERE chat = $1 AND key = $2 FOR UPDATE")
                 .bind(&chat)
                 .bind(&key)
                 .fetch_optional(&mut *conn)
                 .await?;
-                let stored = stored.and_then(|data| self.decode::<SavedReference>("saved", &key, &data));
-                let saved = saved_reference(stored, &reference, nickname, at);
-                sqlx::query(
-                    "INSERT INTO saved (chat, key, saved_at, data) VALUES ($1, $2, $3, $4::jsonb)
-                     ON CONFLICT (chat, key) DO UPDATE SET saved_at = EXCLUDED.saved_at, data = EXCLUDED.data",
-                )
-                .bind(&chat)
-                .bind(&key)
-                .bind(saved.saved_at)
-                .bind(text(encode(&saved)?))
-                .execute(&mut *conn)
-                .await?;
-            }
-            Op::DeleteReference { chat, reference } => {
-                sqlx::query("DELETE FROM saved WHERE chat = $1 AND key = $2")
-                    .bind(chat.storage_key())
-                    .bind(format!("{}:{}", reference.biller().key(), reference.as_str()))
-                    .execute(&mut *conn)
-                    .await?;
-            }
-            Op::Watch { order_no, update } => self.update(conn, &WATCHES, order_no.digits(), update).await?,
-            Op::WatchAndTell { order_no, mut update } => {
-                let mut tell = Vec::new();
-                let each = |stored: Option<Watch>| {
-                    let (watch, outgoing) = update(stored);
-                    tell = outgoing;
-                    watch
-                };
-                self.update(conn, &WATCHES, order_no.digits(), each).await?;
-                record_outgoing(conn, &tell).await?;
-            }
-            Op::Ticket { ticket, tell } => {
-                sqlx::query(
-                    "INSERT INTO tickets (id, chat, opened_at, data) VALUES ($1, $2, $3, $4::jsonb)
-                     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data",
-                )
-                .bind(&ticket.id)
-                .bind(ticket.chat.storage_key())
-                .bind(ticket.opened_at)
-                .bind(text(encode(&ticket)?))
-                .execute(&mut *conn)
-                .await?;
-                record_outgoing(conn, &tell).await?;
-            }
-            Op::Remind { reminder } => {
-                let (chat, reference) = (reminder.chat.clone(), reminder.reference.clone());
-                self.update_reminder(
-                    conn,
-                    &chat,
-                    &reference,
-                    Box::new(move |_| (Some(reminder.clone()), Vec::new())),
-                )
-                .await?;
-            }
-            Op::CancelReminder { chat, reference } => {
-                self.update_reminder(conn, &chat, &reference, Box::new(|_| (None, Vec::new()))).await?;
-            }
-            Op::ReminderStep { chat, reference, update } => {
-                self.update_reminder(conn, &chat, &reference, update).await?;
-            }
-            Op::Outgoing { id, change, holder } => {
-                self.change_outgoing(conn, &id, change, holder.as_deref()).await?
-            }
-            Op::ForgetChat { chat } => {
-                let chat = chat.storage_key();
-                for statement in [
-                    "DELETE FROM dialogue WHERE chat = $1",
-                    "DELETE FROM prefs WHERE chat = $1",
-                    "DELETE FROM activity WHERE chat = $1",
-                    "DELETE FROM saved WHERE chat = $1",
-                    "DELETE FROM held WHERE chat = $1",
-                    "DELETE FROM aliases WHERE alias = $1 OR chat = $1",
-                    "DELETE FROM outbox WHERE starts_with(id, $1 || '|')",
-                    "DELETE FROM reminders WHERE chat = $1",
-                    "DELETE FROM tickets WHERE chat = $1",
-                    "UPDATE orders SET data = jsonb_set(data, '{data,owners}', (data->'data'->'owners') - $1)
-                     WHERE data->'data'->'owners' ? $1",
-                    "UPDATE watches SET data = jsonb_set(data, '{data,watchers}', COALESCE(
-                         (SELECT jsonb_agg(w) FROM jsonb_array_elements(data->'data'->'watchers') w
-                          WHERE w->>'chat' <> $1), '[]'::jsonb))
-                     WHERE data->'data'->'watchers' @> jsonb_build_array(jsonb_build_object('chat', $1::text))",
-                    "DELETE FROM watches WHERE jsonb_array_length(data->'data'->'watchers') = 0",
-                ] {
-                    sqlx::query(statement).bind(&chat).execute(&mut *conn).await?;
-                }
-            }
-            Op::InboxDone { id } => {
-                sqlx::query("DELETE FROM inbox WHERE id = $1").bind(id).execute(&mut *conn).await?;
-            }
-            Op::Hold { chat, notice, at } => {
-                let chat = chat.storage_key();
-                sqlx::query("INSERT INTO held (chat, at, data) VALUES ($1, $2, $3::jsonb)")
-                    .bind(&chat)
-                    .bind(at)
-                    .bind(text(notice))
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query(
-                    "DELETE FROM held WHERE chat = $1 AND id NOT IN
-                     (SELECT id FROM held WHERE chat = $1 ORDER BY at DESC, id DESC LIMIT $2)",
-                )
-                .bind(&chat)
-                .bind(HELD_LIMIT as i64)
-                .execute(&mut *conn)
-                .await?;
-            }
-            Op::DropHeld { ids, .. } => {
-                let ids: Vec<i64> = ids
-                    .into_iter()
-                    .filter_map(|HeldId(bytes)| {
-                        <[u8; 8]>::try_from(bytes.as_slice()).ok().map(i64::from_be_bytes)
-                    })
-                    .collect();
-                sqlx::query("DELETE FROM held WHERE id = ANY($1)").bind(ids).execute(&mut *conn).await?;
-            }
-            Op::EndStep { chat, state, handled, holder, release } => {
-                end_step(conn, &chat.storage_key(), state, handled, &holder, release).await?
-            }
-            Op::Unlock { chat, holder } => {
-                let chat = chat.storage_key();
-                let ended = sqlx::query("DELETE FROM chat_locks WHERE chat = $1 AND holder = $2")
-                    .bind(&chat)
-                    .bind(holder)
-                    .execute(&mut *conn)
-                    .await?
-                    .rows_affected();
-                if ended != 1 {
-                    // Another instance may have taken the chat: this step's writes must not land.
-                    return Err(StoreError::LeaseLost(chat));
-                }
-            }
-            Op::Alias { alias, chat } => {
-                sqlx::query(
-                    "INSERT INTO aliases (alias, chat) VALUES ($1, $2)
-                     ON CONFLICT (alias) DO UPDATE SET chat = EXCLUDED.chat",
-                )
-                .bind(alias.storage_key())
-                .bind(chat.storage_key())
-                .execute(&mut *conn)
-                .await?;
-            }
-        }
+        let stored = stored.and_then(|data| self.decode::<SavedReference>("saved", &key, &data));
+        let saved = SavedReference::saved(stored, reference, nickname, at);
+        sqlx::query(UPSERT_SAVED)
+            .bind(&chat)
+            .bind(&key)
+            .bind(saved.saved_at)
+            .bind(text(encode(&saved)?))
+            .execute(&mut *conn)
+            .await?;
         Ok(())
     }
 
+    /// [`Op::WatchAndTell`]: the watch's read-modify-write, and the notices it yields put in the
+    /// outbox, in the caller's transaction.
+    async fn update_watch_telling(
+        &self,
+        conn: &mut PgConnection,
+        order_no: &OrderNo,
+        mut update: TellingUpdate,
+    ) -> Result<(), StoreError> {
+        let mut tell = Vec::new();
+        let each = |stored: Option<Watch>| {
+            let (watch, outgoing) = update(stored);
+            tell = outgoing;
+            watch
+        };
+        self.update(conn, &WATCHES, order_no.digits(), each).await?;
+        record_outgoing(conn, &tell).await
+    }
+
     /// A read-modify-write of one row, in the caller's transaction: the row is locked while `f`
-    /// decides. `f` returning `None` deletes the row (or writes none).
+    /// decides. `f` returning `None` deletes the row (or writes none). A row found is written
+    /// with the table's upsert; a new one only if no other writer inserted it meanwhile.
     async fn update<T, F>(
         &self,
         conn: &mut PgConnection,
@@ -505,7 +335,7 @@ impl PgStore {
         T: serde::Serialize + DeserializeOwned + Scheduled,
         F: FnMut(Option<T>) -> Option<T>,
     {
-        let Keyed { table, key: column } = keyed;
+        let Keyed { table, key: column, upsert } = keyed;
         let select = format!("SELECT data::text FROM {table} WHERE {column} = $1 FOR UPDATE");
         let insert = if T::SCHEDULED {
             format!(
@@ -516,11 +346,6 @@ impl PgStore {
             format!(
                 "INSERT INTO {table} ({column}, data) VALUES ($1, $2::jsonb) ON CONFLICT ({column}) DO NOTHING"
             )
-        };
-        let update = if T::SCHEDULED {
-            format!("UPDATE {table} SET data = $2::jsonb, next_check_at = $3 WHERE {column} = $1")
-        } else {
-            format!("UPDATE {table} SET data = $2::jsonb WHERE {column} = $1")
         };
         let delete = format!("DELETE FROM {table} WHERE {column} = $1");
         // Twice at most: a row inserted by another writer between our read and our insert is read
@@ -537,7 +362,7 @@ impl PgStore {
                 }
                 return Ok(());
             };
-            let statement = if exists { &update } else { &insert };
+            let statement = if exists { upsert } else { insert.as_str() };
             let mut query = sqlx::query(statement).bind(key).bind(text(encode(&new)?));
             if T::SCHEDULED {
                 query = query.bind(new.due());
@@ -551,7 +376,7 @@ impl PgStore {
     }
 
     async fn read<T: DeserializeOwned>(&self, keyed: &Keyed, key: &str) -> Result<Option<T>, StoreError> {
-        let Keyed { table, key: column } = keyed;
+        let Keyed { table, key: column, .. } = keyed;
         let data: Option<String> =
             sqlx::query_scalar(&format!("SELECT data::text FROM {table} WHERE {column} = $1"))
                 .bind(key)
@@ -561,7 +386,7 @@ impl PgStore {
     }
 
     pub async fn dialogue<T: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<T>, StoreError> {
-        self.read(&Keyed { table: "dialogue", key: "chat" }, &chat.storage_key()).await
+        self.read(&DIALOGUE, &chat.storage_key()).await
     }
 
     pub async fn prefs(&self, chat: &ChatKey) -> Result<Prefs, StoreError> {
@@ -624,25 +449,6 @@ impl PgStore {
     pub async fn watch_count(&self) -> Result<usize, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM watches").fetch_one(&self.pool).await?;
         Ok(n as usize)
-    }
-
-    pub async fn inbox_receive(
-        &self,
-        id: &str,
-        message: &[u8],
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        // One statement: the id is taken, and the message kept, only if the id is new.
-        let fresh: Option<String> = sqlx::query_scalar(
-            "WITH fresh AS (INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id)
-             INSERT INTO inbox (id, data) SELECT id, $3::jsonb FROM fresh ON CONFLICT (id) DO NOTHING RETURNING id",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(text(message.to_vec()))
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(fresh.is_some())
     }
 
     /// [`super::Store::inbox_take`] in one statement: the id is taken, and the message filed
@@ -786,14 +592,6 @@ impl PgStore {
         })
     }
 
-    pub async fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {
-        let found: Option<i32> = sqlx::query_scalar("SELECT 1 FROM inbox WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(found.is_some())
-    }
-
     /// Takes the chat's lease for `holder`, waiting (with growing pauses) while another holder's
     /// lease runs; returns the task that renews it until it is aborted.
     pub async fn lock_chat(
@@ -826,25 +624,7 @@ impl PgStore {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(200));
         }
-        let (pool, holder) = (self.pool.clone(), holder.to_owned());
-        Ok(tokio::spawn(async move {
-            let mut every = tokio::time::interval(LEASE / 3);
-            every.tick().await;
-            loop {
-                every.tick().await;
-                let renewed = sqlx::query(
-                    "UPDATE chat_locks SET until = now() + $3::interval WHERE chat = $1 AND holder = $2",
-                )
-                .bind(&chat)
-                .bind(&holder)
-                .bind(&lease)
-                .execute(&pool)
-                .await;
-                if let Err(e) = renewed {
-                    tracing::warn!(%chat, error = %e, "a chat lease could not be renewed");
-                }
-            }
-        }))
+        Ok(tokio::spawn(renew_lease(self.pool.clone(), chat, holder.to_owned(), lease)))
     }
 
     /// A session-level advisory lock on `job`, on a connection of its own (taken out of the pool),
@@ -922,8 +702,7 @@ impl PgStore {
         reference: &CustomerReference,
         mut update: ReminderUpdate,
     ) -> Result<(), StoreError> {
-        let (chat, key) =
-            (chat.storage_key(), format!("{}:{}", reference.biller().key(), reference.as_str()));
+        let (chat, key) = (chat.storage_key(), reference_key(reference));
         let stored: Option<String> =
             sqlx::query_scalar("SELECT data::text FROM reminders WHERE chat = $1 AND key = $2 FOR UPDATE")
                 .bind(&chat)
@@ -934,16 +713,13 @@ impl PgStore {
         let (new, tell) = update(current);
         match new {
             Some(reminder) => {
-                sqlx::query(
-                    "INSERT INTO reminders (chat, key, next_at, data) VALUES ($1, $2, $3, $4::jsonb)
-                     ON CONFLICT (chat, key) DO UPDATE SET next_at = EXCLUDED.next_at, data = EXCLUDED.data",
-                )
-                .bind(&chat)
-                .bind(&key)
-                .bind(reminder.next_at)
-                .bind(text(encode(&reminder)?))
-                .execute(&mut *conn)
-                .await?;
+                sqlx::query(UPSERT_REMINDER)
+                    .bind(&chat)
+                    .bind(&key)
+                    .bind(reminder.next_at)
+                    .bind(text(encode(&reminder)?))
+                    .execute(&mut *conn)
+                    .await?;
             }
             None => {
                 sqlx::query("DELETE FROM reminders WHERE chat = $1 AND key = $2")
@@ -1076,7 +852,7 @@ impl PgStore {
     }
 
     /// [`Op::Outgoing`] in the caller's transaction: the row is locked while the change is
-    /// decided; a notice claimed by another sender than `holder` (when given) is left.
+    /// decided; a notice done, or claimed by another sender than `holder` (when given), is left.
     async fn change_outgoing(
         &self,
         conn: &mut PgConnection,
@@ -1084,30 +860,14 @@ impl PgStore {
         change: OutgoingChange,
         holder: Option<&str>,
     ) -> Result<(), StoreError> {
-        let stored: Option<(String, Option<String>)> =
-            sqlx::query_as("SELECT data::text, claimed_by FROM outbox WHERE id = $1 FOR UPDATE")
+        let stored: Option<String> =
+            sqlx::query_scalar("SELECT data::text FROM outbox WHERE id = $1 FOR UPDATE")
                 .bind(id)
                 .fetch_optional(&mut *conn)
                 .await?;
-        let Some((data, claimed_by)) = stored else { return Ok(()) };
-        if holder.is_some_and(|h| claimed_by.as_deref() != Some(h)) {
-            return Ok(());
-        }
-        let Some(mut outgoing) = self.decode::<Outgoing>("outbox", id, &data).filter(|o| o.next_at.is_some())
-        else {
-            return Ok(());
-        };
-        match change {
-            OutgoingChange::Done { at } => {
-                outgoing.next_at = None;
-                outgoing.done_at = Some(at);
-            }
-            OutgoingChange::Retry { next_at } => {
-                outgoing.attempts += 1;
-                outgoing.next_at = Some(next_at);
-            }
-        }
-        outgoing.claimed_by = None;
+        let current = stored.and_then(|data| self.decode::<Outgoing>("outbox", id, &data));
+        let Some(mut outgoing) = current.filter(|o| o.may_change(holder)) else { return Ok(()) };
+        outgoing.apply(change);
         sqlx::query(
             "UPDATE outbox SET data = $2::jsonb, next_at = $3, done_at = $4, claimed_by = NULL WHERE id = $1",
         )
@@ -1158,6 +918,26 @@ impl PgStore {
     }
 }
 
+/// Renews `holder`'s lease on `chat` for `lease` (an interval) every third of [`LEASE`], until
+/// the task is aborted.
+async fn renew_lease(pool: PgPool, chat: String, holder: String, lease: String) {
+    let mut every = tokio::time::interval(LEASE / 3);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let renewed =
+            sqlx::query("UPDATE chat_locks SET until = now() + $3::interval WHERE chat = $1 AND holder = $2")
+                .bind(&chat)
+                .bind(&holder)
+                .bind(&lease)
+                .execute(&pool)
+                .await;
+        if let Err(e) = renewed {
+            tracing::warn!(%chat, error = %e, "a chat lease could not be renewed");
+        }
+    }
+}
+
 /// [`Op::EndStep`] in one statement: the lease is ended (`release`) or renewed for a whole
 /// [`LEASE`], and only if it is still `holder`'s are the state and the handled message written.
 /// All or none even outside a transaction (a step whose only write is its end): the writes are
@@ -1200,19 +980,201 @@ async fn end_step(
 /// recorded again.
 async fn record_outgoing(conn: &mut PgConnection, tell: &[Outgoing]) -> Result<(), StoreError> {
     for outgoing in tell {
-        sqlx::query(
-            "INSERT INTO outbox (id, data, next_at, chat, claimed_by) VALUES ($1, $2::jsonb, $3, $4, $5)
-             ON CONFLICT (id) DO NOTHING",
-        )
-        .bind(&outgoing.id)
-        .bind(text(encode(outgoing)?))
-        .bind(outgoing.next_at)
-        .bind(outgoing.chat.storage_key())
-        .bind(&outgoing.claimed_by)
-        .execute(&mut *conn)
-        .await?;
+        sqlx::query(TELL)
+            .bind(&outgoing.id)
+            .bind(text(encode(outgoing)?))
+            .bind(outgoing.next_at)
+            .bind(outgoing.chat.storage_key())
+            .bind(&outgoing.claimed_by)
+            .execute(&mut *conn)
+            .await?;
     }
     Ok(())
+}
+
+/// Writes a record (encoded) of a [`Keyed`] table that is not [`Scheduled`], over the one with
+/// the same key.
+async fn upsert(conn: &mut PgConnection, keyed: &Keyed, key: &str, data: Vec<u8>) -> Result<(), StoreError> {
+    sqlx::query(keyed.upsert).bind(key).bind(text(data)).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// [`Op::Activity`]: the item at the top of the chat's activity, and the oldest beyond
+/// [`ACTIVITY_LIMIT`] dropped.
+async fn add_activity(conn: &mut PgConnection, chat: &ChatKey, activity: Activity) -> Result<(), StoreError> {
+    let chat = chat.storage_key();
+    sqlx::query(UPSERT_ACTIVITY)
+        .bind(&chat)
+        .bind(activity.item.id())
+        .bind(activity.at)
+        .bind(text(encode(&activity)?))
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "DELETE FROM activity WHERE chat = $1 AND item NOT IN
+         (SELECT item FROM activity WHERE chat = $1 ORDER BY at DESC, item LIMIT $2)",
+    )
+    .bind(&chat)
+    .bind(ACTIVITY_LIMIT as i64)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn delete_reference(
+    conn: &mut PgConnection,
+    chat: &ChatKey,
+    reference: &CustomerReference,
+) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM saved WHERE chat = $1 AND key = $2")
+        .bind(chat.storage_key())
+        .bind(reference_key(reference))
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// [`Op::Ticket`]: the ticket and the notices it yields, in the caller's transaction.
+async fn write_ticket(conn: &mut PgConnection, ticket: &Ticket, tell: &[Outgoing]) -> Result<(), StoreError> {
+    sqlx::query(UPSERT_TICKET)
+        .bind(&ticket.id)
+        .bind(ticket.chat.storage_key())
+        .bind(ticket.opened_at)
+        .bind(text(encode(ticket)?))
+        .execute(&mut *conn)
+        .await?;
+    record_outgoing(conn, tell).await
+}
+
+async fn inbox_done(conn: &mut PgConnection, id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM inbox WHERE id = $1").bind(id).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// [`Op::Hold`]: the notice kept, and the oldest beyond [`HELD_LIMIT`] dropped.
+async fn hold(
+    conn: &mut PgConnection,
+    chat: &str,
+    notice: Vec<u8>,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    sqlx::query(INSERT_HELD).bind(chat).bind(at).bind(text(notice)).execute(&mut *conn).await?;
+    sqlx::query(
+        "DELETE FROM held WHERE chat = $1 AND id NOT IN
+         (SELECT id FROM held WHERE chat = $1 ORDER BY at DESC, id DESC LIMIT $2)",
+    )
+    .bind(chat)
+    .bind(HELD_LIMIT as i64)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+async fn drop_held(conn: &mut PgConnection, ids: Vec<HeldId>) -> Result<(), StoreError> {
+    let ids: Vec<i64> = ids
+        .into_iter()
+        .filter_map(|HeldId(bytes)| <[u8; 8]>::try_from(bytes.as_slice()).ok().map(i64::from_be_bytes))
+        .collect();
+    sqlx::query("DELETE FROM held WHERE id = ANY($1)").bind(ids).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// What [`Op::ForgetChat`] erases, `$1` being the chat: the chat's own rows, its notices (their
+/// ids start with it), and its place among orders' owners and watches' watchers (a watch with
+/// nobody left to tell ends).
+const FORGET_CHAT: [&str; 12] = [
+    "DELETE FROM dialogue WHERE chat = $1",
+    "DELETE FROM prefs WHERE chat = $1",
+    "DELETE FROM activity WHERE chat = $1",
+    "DELETE FROM saved WHERE chat = $1",
+    "DELETE FROM held WHERE chat = $1",
+    "DELETE FROM aliases WHERE alias = $1 OR chat = $1",
+    "DELETE FROM outbox WHERE starts_with(id, $1 || '|')",
+    "DELETE FROM reminders WHERE chat = $1",
+    "DELETE FROM tickets WHERE chat = $1",
+    "UPDATE orders SET data = jsonb_set(data, '{data,owners}', (data->'data'->'owners') - $1)
+     WHERE data->'data'->'owners' ? $1",
+    "UPDATE watches SET data = jsonb_set(data, '{data,watchers}', COALESCE(
+         (SELECT jsonb_agg(w) FROM jsonb_array_elements(data->'data'->'watchers') w
+          WHERE w->>'chat' <> $1), '[]'::jsonb))
+     WHERE data->'data'->'watchers' @> jsonb_build_array(jsonb_build_object('chat', $1::text))",
+    "DELETE FROM watches WHERE jsonb_array_length(data->'data'->'watchers') = 0",
+];
+
+async fn forget_chat(conn: &mut PgConnection, chat: &str) -> Result<(), StoreError> {
+    for statement in FORGET_CHAT {
+        sqlx::query(statement).bind(chat).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// [`Op::Unlock`]: fails if the lease was not `holder`'s any more.
+async fn unlock(conn: &mut PgConnection, chat: &str, holder: &str) -> Result<(), StoreError> {
+    let ended = sqlx::query("DELETE FROM chat_locks WHERE chat = $1 AND holder = $2")
+        .bind(chat)
+        .bind(holder)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    if ended != 1 {
+        // Another instance may have taken the chat: this step's writes must not land.
+        return Err(StoreError::LeaseLost(chat.to_owned()));
+    }
+    Ok(())
+}
+
+// The statements of `load` alone: copies that must not disturb what is there.
+
+/// `$1` chat, `$2` held at, `$3` notice: once (loading twice keeps one).
+const LOAD_HELD: &str = "INSERT INTO held (chat, at, data) SELECT $1, $2, $3::jsonb
+     WHERE NOT EXISTS (SELECT 1 FROM held WHERE chat = $1 AND at = $2 AND data = $3::jsonb)";
+/// `$1` inbound message id, `$2` when it was received.
+const LOAD_SEEN: &str = "INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING";
+/// `$1` id, `$2` notice, `$3` due, `$4` done: over the one with the same id (its chat and the
+/// sender claiming it are read from the notice).
+const LOAD_OUTGOING: &str = "INSERT INTO outbox (id, data, next_at, done_at, chat, claimed_by)
+     VALUES ($1, $2::jsonb, $3, $4, $2::jsonb->'data'->>'chat', $2::jsonb->'data'->>'claimed_by')
+     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, next_at = EXCLUDED.next_at,
+         done_at = EXCLUDED.done_at, chat = EXCLUDED.chat, claimed_by = EXCLUDED.claimed_by";
+/// `$1` id, `$2` message, `$3` chat, `$4` order, `$5` received (now, when not known): over the
+/// one with the same id; `arrival` numbers it as it is written, keeping the order of the copy.
+const LOAD_INBOX: &str = "INSERT INTO inbox (id, data, chat, seq, received_at)
+     VALUES ($1, $2::jsonb, $3, $4, COALESCE($5, now()))
+     ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data, chat = EXCLUDED.chat,
+         seq = EXCLUDED.seq, received_at = EXCLUDED.received_at";
+
+/// The statement that writes a copied record (see [`PgStore::load`]).
+fn loading(record: &Dumped) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    let json = |data: &[u8]| String::from_utf8_lossy(data).into_owned();
+    match record {
+        Dumped::Dialogue { chat, data } => sqlx::query(UPSERT_DIALOGUE).bind(chat).bind(json(data)),
+        Dumped::Prefs { chat, data } => sqlx::query(UPSERT_PREFS).bind(chat).bind(json(data)),
+        Dumped::Order { order_no, data } => sqlx::query(UPSERT_ORDER).bind(order_no).bind(json(data)),
+        Dumped::Activity { chat, item, at, data } => {
+            sqlx::query(UPSERT_ACTIVITY).bind(chat).bind(item).bind(at).bind(json(data))
+        }
+        Dumped::Saved { chat, key, saved_at, data } => {
+            sqlx::query(UPSERT_SAVED).bind(chat).bind(key).bind(saved_at).bind(json(data))
+        }
+        Dumped::Watch { order_no, next_check_at, data } => {
+            sqlx::query(UPSERT_WATCH).bind(order_no).bind(json(data)).bind(next_check_at)
+        }
+        Dumped::Held { chat, at, data } => sqlx::query(LOAD_HELD).bind(chat).bind(at).bind(json(data)),
+        Dumped::Alias { alias, chat } => sqlx::query(UPSERT_ALIAS).bind(alias).bind(chat),
+        Dumped::Seen { id, at } => sqlx::query(LOAD_SEEN).bind(id).bind(at),
+        Dumped::Outgoing { id, next_at, done_at, data } => {
+            sqlx::query(LOAD_OUTGOING).bind(id).bind(json(data)).bind(next_at).bind(done_at)
+        }
+        Dumped::Reminder { chat, key, next_at, data } => {
+            sqlx::query(UPSERT_REMINDER).bind(chat).bind(key).bind(next_at).bind(json(data))
+        }
+        Dumped::Ticket { id, chat, opened_at, data } => {
+            sqlx::query(UPSERT_TICKET).bind(id).bind(chat).bind(opened_at).bind(json(data))
+        }
+        Dumped::Inbox { id, data, chat, order, received_at } => {
+            sqlx::query(LOAD_INBOX).bind(id).bind(json(data)).bind(chat).bind(order).bind(received_at)
+        }
+    }
 }
 
 /// Records whose table carries their next check (watches), so that the schedule is a query.

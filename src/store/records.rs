@@ -1,10 +1,13 @@
-//! The records the store keeps. Changing one of these means a new schema version.
+//! The records the store keeps, and the rules every backend applies to them (how an order seen
+//! again is merged, how a saved reference is saved again, what a sender's report makes of a
+//! notice): written here once, so that the backends store the same records the same way.
+//! Changing a record means a new schema version.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::limits::Lookups;
-use crate::domain::{Biller, ChatKey, Order, OrderNo, OrderStatus};
+use crate::domain::{Biller, ChatKey, CustomerReference, Order, OrderNo, OrderStatus};
 use crate::i18n::Lang;
 
 /// A chat's preferences, and when it last wrote.
@@ -86,6 +89,60 @@ impl OrderRecord {
         self.failed_proofs.retain(|t| *t > since);
         self.failed_proofs.push(at);
     }
+
+    /// The record an order becomes once `order` is seen at `at`, from the one stored (if any):
+    /// the status joins its history when it changed, and `claimant` becomes its owner if it has
+    /// none ([`Op::RecordOrder`](super::Op::RecordOrder)).
+    pub(super) fn merged(
+        stored: Option<OrderRecord>,
+        order: &Order,
+        at: DateTime<Utc>,
+        claimant: Option<&ChatKey>,
+    ) -> OrderRecord {
+        let mut record = stored.unwrap_or_else(|| OrderRecord::new(order.clone(), at));
+        if let Some(chat) = claimant
+            && record.owners.is_empty()
+        {
+            record.owners.push(chat.clone());
+        }
+        let changed = record
+            .changes
+            .last()
+            .is_none_or(|last| last.status != order.status || last.provider_status != order.provider_status);
+        if changed {
+            record.changes.push(StatusChange {
+                status: order.status,
+                provider_status: order.provider_status.clone(),
+                at,
+            });
+        }
+        record.order = order.clone();
+        record.last_checked = at;
+        record
+    }
+
+    /// The record with `chat` among its owners ([`Op::OwnOrder`](super::Op::OwnOrder)).
+    pub(super) fn with_owner(mut self, chat: &ChatKey) -> OrderRecord {
+        self.add_owner(chat);
+        self
+    }
+
+    /// The record with a wrong proof at `at` ([`Op::FailedProof`](super::Op::FailedProof)).
+    pub(super) fn with_failed_proof(mut self, at: DateTime<Utc>) -> OrderRecord {
+        self.add_failed_proof(at);
+        self
+    }
+
+    /// The record without `chat` among its owners (the chat is forgotten).
+    pub(super) fn without_owner(mut self, chat: &ChatKey) -> OrderRecord {
+        self.owners.retain(|owner| owner != chat);
+        self
+    }
+}
+
+/// A reference's key among a chat's saved references and among its reminders: `biller:digits`.
+pub(super) fn reference_key(reference: &CustomerReference) -> String {
+    format!("{}:{}", reference.biller().key(), reference.as_str())
 }
 
 /// One status an order was seen in, and when it was first seen so.
@@ -133,6 +190,24 @@ pub struct SavedReference {
     pub saved_at: DateTime<Utc>,
 }
 
+impl SavedReference {
+    /// `reference` as it is saved at `at` with `nickname` (trimmed; a blank one is none), over the
+    /// one stored (if any), whose first save date is kept.
+    pub(super) fn saved(
+        stored: Option<SavedReference>,
+        reference: &CustomerReference,
+        nickname: Option<String>,
+        at: DateTime<Utc>,
+    ) -> SavedReference {
+        SavedReference {
+            biller: reference.biller(),
+            reference: reference.as_str().to_owned(),
+            nickname: nickname.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
+            saved_at: stored.map_or(at, |old| old.saved_at),
+        }
+    }
+}
+
 /// An order someone asked to be told about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Watch {
@@ -156,6 +231,14 @@ pub struct Watcher {
     pub since: DateTime<Utc>,
     /// The statuses this chat was already told about (never told twice).
     pub told: Vec<OrderStatus>,
+}
+
+impl Watch {
+    /// The watch without `chat` among its watchers; `None` when nobody is left to tell.
+    pub(super) fn without_watcher(mut self, chat: &ChatKey) -> Option<Watch> {
+        self.watchers.retain(|w| w.chat != *chat);
+        Some(self).filter(|w| !w.watchers.is_empty())
+    }
 }
 
 /// A notice on its way to a chat (the outbox): recorded with the change it announces, in the same
@@ -209,6 +292,28 @@ impl Outgoing {
     pub fn id_for(chat: &ChatKey, order_no: &OrderNo, what: &str) -> String {
         format!("{}|{}|{what}", chat.storage_key(), order_no.digits())
     }
+
+    /// Whether a sender's report may change the notice ([`Op::Outgoing`](super::Op::Outgoing)):
+    /// it is not done, and with a `holder`, that sender's claim on it stands.
+    pub(super) fn may_change(&self, holder: Option<&str>) -> bool {
+        self.next_at.is_some() && holder.is_none_or(|h| self.claimed_by.as_deref() == Some(h))
+    }
+
+    /// Makes `change`: the notice is done, or due again with one more failed attempt; its claim
+    /// ends either way.
+    pub(super) fn apply(&mut self, change: OutgoingChange) {
+        match change {
+            OutgoingChange::Done { at } => {
+                self.next_at = None;
+                self.done_at = Some(at);
+            }
+            OutgoingChange::Retry { next_at } => {
+                self.attempts += 1;
+                self.next_at = Some(next_at);
+            }
+        }
+        self.claimed_by = None;
+    }
 }
 
 /// What became of an outgoing notice.
@@ -243,7 +348,7 @@ impl ReminderStage {
 pub struct Reminder {
     pub chat: ChatKey,
     pub lang: Lang,
-    pub reference: crate::domain::CustomerReference,
+    pub reference: CustomerReference,
     /// The bill's due date (Dakar's calendar, which is UTC's).
     pub due_day: chrono::NaiveDate,
     /// How many days before the due date the first reminder comes: 1, 3 or 7.
@@ -258,7 +363,7 @@ pub struct Reminder {
 impl Reminder {
     /// The key of the reminder among the chat's: `biller:reference`.
     pub fn key(&self) -> String {
-        format!("{}:{}", self.reference.biller().key(), self.reference.as_str())
+        reference_key(&self.reference)
     }
 }
 

@@ -12,14 +12,14 @@
 //! | `saved` | chat key, `0x00`, biller key, `:`, reference | [`SavedReference`]: a reference the chat saved |
 //! | `watches` | order digits | [`Watch`]: who waits for news of an order, and what they were told |
 //! | `watch_due` | next check (ms since the epoch, big-endian), order digits | nothing: the tracker's schedule |
-//! | `seen` | inbound message id (a WhatsApp `wamid`) | when it was received: a redelivery is recognized |
+//! | `seen` | inbound message id (a WhatsApp `wamid.…`, a Telegram `tg:update:…`) | when it was received (ms, big-endian): a redelivery is recognized |
 //! | `seen_at` | received (ms, big-endian), message id | nothing: the order in which `seen` is swept |
 //! | `inbox` | inbound message id | the message, until a step has handled it (resumed after a restart) |
 //! | `inbox_queue` | chat key, `0x00`, order (the channel's, an `i64` with its sign bit flipped, big-endian), arrival (`u64`, big-endian) | received (ms, big-endian), message id: the chat's messages in the order to handle them |
-//! | `inbox_slot` | inbound message id | its `inbox_queue` key (a message taken in by `inbox_receive` has none) |
+//! | `inbox_slot` | inbound message id | its `inbox_queue` key (a message kept by a billbot older than the queues has none) |
 //! | `held` | chat key, `0x00`, held at (ms, big-endian), sequence | a notice the channel could not send yet |
 //! | `aliases` | chat key | the chat key it stands for (a WhatsApp user id known by its phone number) |
-//! | `outbox` | outgoing id (chat, order, status) | [`Outgoing`]: a notice to send, or sent (kept a while) |
+//! | `outbox` | outgoing id (the chat's key, `\|`, what it tells: an order's status, a ticket's message, a reminder) | [`Outgoing`]: a notice to send, or sent (kept a while) |
 //! | `outbox_due` | due (ms, big-endian), outgoing id | nothing: the order in which notices are sent |
 //! | `outbox_claims` | chat key, `0x00`, outgoing id | nothing: the chat's claimed notices (the [`Outgoing`] says by whom, until when) |
 //! | `reminders` | chat key, `0x00`, biller key, `:`, reference | [`Reminder`]: a bill's due date to remind the chat of |
@@ -32,6 +32,10 @@
 //! reply loses nothing the reply mentioned. Reads and writes are in-memory operations of a few
 //! microseconds, called directly from async code; the one call that waits for the disk, the
 //! flush, runs on a blocking thread, grouped (see [`SledStore::flush`]).
+//!
+//! What an op makes of a record (an order seen again, a reference saved again, a sender's report
+//! on a notice) is the record's own rule, in `store/records.rs`, shared with the PostgreSQL
+//! backend; this file only keeps the records and their indexes.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -39,13 +43,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
+use sled::transaction::{ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree};
 
+use super::records::reference_key;
 use super::{
     ACTIVITY_LIMIT, Activity, ActivityItem, Batch, Dumped, HELD_LIMIT, HeldId, Op, OrderRecord, Outgoing,
-    OutgoingChange, Prefs, Reminder, SCHEMA_VERSION, SavedReference, StatusChange, StoreError, Swept, Ticket,
+    OutgoingChange, Prefs, Reminder, SCHEMA_VERSION, SavedReference, StoreError, Swept, Ticket, TurnStart,
     Watch, decode, encode,
 };
-use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
+use crate::domain::{ChatKey, CustomerReference, OrderNo};
 
 /// sled's page cache.
 const SLED_CACHE_BYTES: u64 = 128 * 1024 * 1024;
@@ -126,7 +132,7 @@ fn activity_key(chat: &ChatKey, item: &ActivityItem) -> Vec<u8> {
 
 fn saved_key(chat: &ChatKey, reference: &CustomerReference) -> Vec<u8> {
     let mut key = chat_prefix(chat);
-    key.extend_from_slice(format!("{}:{}", reference.biller().key(), reference.as_str()).as_bytes());
+    key.extend_from_slice(reference_key(reference).as_bytes());
     key
 }
 
@@ -168,6 +174,9 @@ fn reminder_due_key(at: DateTime<Utc>, key: &[u8]) -> Vec<u8> {
     due
 }
 
+/// What a step starts from, and the message it is for, with its id.
+type TurnNext<T, M> = (TurnStart<T>, Option<(String, M)>);
+
 /// A message's place in its chat's queue: by the channel's `order`, then by `arrival`. The sign
 /// bit of the order is flipped so that negative orders sort first, byte by byte.
 fn inbox_queue_key(chat: &ChatKey, order: i64, arrival: u64) -> Vec<u8> {
@@ -196,6 +205,26 @@ fn split_inbox_queue_value(value: &[u8]) -> Option<(DateTime<Utc>, String)> {
     Some((at, String::from_utf8_lossy(&value[8..]).into_owned()))
 }
 
+/// Puts notices in the outbox and on its schedule, in the caller's transaction; one whose id is
+/// known already is not recorded again.
+fn record_outgoing(
+    outbox: &TransactionalTree,
+    outbox_due: &TransactionalTree,
+    tell: &[Outgoing],
+) -> ConflictableTransactionResult<(), StoreError> {
+    for outgoing in tell {
+        if outbox.get(outgoing.id.as_bytes())?.is_some() {
+            continue;
+        }
+        outbox
+            .insert(outgoing.id.as_bytes(), encode(outgoing).map_err(ConflictableTransactionError::Abort)?)?;
+        if let Some(at) = outgoing.next_at {
+            outbox_due.insert(outgoing_due_key(at, &outgoing.id), &[])?;
+        }
+    }
+    Ok(())
+}
+
 /// A sled transaction's error as the store's.
 fn transaction_error(e: sled::transaction::TransactionError<StoreError>) -> StoreError {
     match e {
@@ -210,48 +239,28 @@ fn seen_at_key(at: DateTime<Utc>, id: &str) -> Vec<u8> {
     key
 }
 
-/// The record an order becomes once `order` is seen at `at`, from what was stored.
-pub(super) fn merged_order(
-    stored: Option<OrderRecord>,
-    order: &Order,
-    at: DateTime<Utc>,
-    claimant: Option<&ChatKey>,
-) -> OrderRecord {
-    let mut record = stored.unwrap_or_else(|| OrderRecord::new(order.clone(), at));
-    if let Some(chat) = claimant
-        && record.owners.is_empty()
-    {
-        record.owners.push(chat.clone());
-    }
-    let changed = record
-        .changes
-        .last()
-        .is_none_or(|last| last.status != order.status || last.provider_status != order.provider_status);
-    if changed {
-        record.changes.push(StatusChange {
-            status: order.status,
-            provider_status: order.provider_status.clone(),
-            at,
-        });
-    }
-    record.order = order.clone();
-    record.last_checked = at;
-    record
+/// Text stored as bytes (a key), as text.
+fn lossy(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A saved reference as it becomes when saved again at `at` (its first save date is kept).
-pub(super) fn saved_reference(
-    stored: Option<SavedReference>,
-    reference: &CustomerReference,
-    nickname: Option<String>,
-    at: DateTime<Utc>,
-) -> SavedReference {
-    SavedReference {
-        biller: reference.biller(),
-        reference: reference.as_str().to_owned(),
-        nickname: nickname.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()),
-        saved_at: stored.map_or(at, |old| old.saved_at),
+/// A per-chat key (the chat, `0x00`, the rest) taken apart: the chat, and the rest.
+fn split_chat_key(key: &[u8]) -> (String, &[u8]) {
+    let at = key.iter().position(|b| *b == 0).unwrap_or(key.len());
+    (lossy(&key[..at]), key.get(at + 1..).unwrap_or_default())
+}
+
+/// Each record of `tree` made a [`Dumped`] by `dumped`, from its key and its bytes as stored.
+fn dump_raw(
+    tree: &sled::Tree,
+    out: &mut Vec<Dumped>,
+    dumped: impl Fn(&[u8], Vec<u8>) -> Dumped,
+) -> Result<(), StoreError> {
+    for entry in tree.iter() {
+        let (key, data) = entry?;
+        out.push(dumped(&key, data.to_vec()));
     }
+    Ok(())
 }
 
 /// Opens the database, waiting up to 2 s while its directory is locked. sled releases the lock
@@ -371,98 +380,113 @@ impl SledStore {
     fn apply(&self, op: Op) -> Result<(), StoreError> {
         let inner = &self.inner;
         match op {
-            Op::Dialogue { chat, state } => {
-                inner.dialogue.insert(chat.storage_key().as_bytes(), state)?;
-            }
-            Op::Prefs { chat, prefs } => self.write(&inner.prefs, chat.storage_key().as_bytes(), &prefs)?,
+            Op::Dialogue { chat, state } => self.write_dialogue(&chat, state),
+            Op::Prefs { chat, prefs } => self.write(&inner.prefs, chat.storage_key().as_bytes(), &prefs),
             Op::Lang { chat, lang } => {
-                let mut prefs = self.prefs(&chat)?;
-                prefs.lang = Some(lang);
-                self.write(&inner.prefs, chat.storage_key().as_bytes(), &prefs)?;
+                let prefs = Prefs { lang: Some(lang), ..self.prefs(&chat)? };
+                self.write(&inner.prefs, chat.storage_key().as_bytes(), &prefs)
             }
-            Op::RecordOrder { order_no, order, at, claimant } => {
-                self.update(&inner.orders, order_no.digits().as_bytes(), |stored| {
-                    Some(merged_order(stored, &order, at, claimant.as_ref()))
-                })?;
-            }
+            Op::RecordOrder { order_no, order, at, claimant } => self.update_order(&order_no, |stored| {
+                Some(OrderRecord::merged(stored, &order, at, claimant.as_ref()))
+            }),
             Op::OwnOrder { order_no, chat } => {
-                self.update(&inner.orders, order_no.digits().as_bytes(), |stored: Option<OrderRecord>| {
-                    stored.map(|mut r| {
-                        r.add_owner(&chat);
-                        r
-                    })
-                })?;
+                self.update_order(&order_no, |stored| stored.map(|r| r.with_owner(&chat)))
             }
             Op::FailedProof { order_no, at } => {
-                self.update(&inner.orders, order_no.digits().as_bytes(), |stored: Option<OrderRecord>| {
-                    stored.map(|mut r| {
-                        r.add_failed_proof(at);
-                        r
-                    })
-                })?;
+                self.update_order(&order_no, |stored| stored.map(|r| r.with_failed_proof(at)))
             }
-            Op::Activity { chat, item, at } => {
-                self.write(&inner.activity, &activity_key(&chat, &item), &Activity { at, item })?;
-                for old in self.activity(&chat)?.iter().skip(ACTIVITY_LIMIT) {
-                    inner.activity.remove(activity_key(&chat, &old.item))?;
-                }
-            }
+            Op::Activity { chat, item, at } => self.add_activity(&chat, Activity { at, item }),
             Op::SaveReference { chat, reference, nickname, at } => {
-                let key = saved_key(&chat, &reference);
-                let stored = self.read::<SavedReference>(&inner.saved, &key)?;
-                self.write(&inner.saved, &key, &saved_reference(stored, &reference, nickname, at))?;
+                self.save_reference(&chat, &reference, nickname, at)
             }
             Op::DeleteReference { chat, reference } => {
                 inner.saved.remove(saved_key(&chat, &reference))?;
+                Ok(())
             }
             Op::Watch { order_no, mut update } => {
-                self.update_watch(&order_no, None, Box::new(move |stored| (update(stored), Vec::new())))?
+                self.update_watch(&order_no, None, Box::new(move |stored| (update(stored), Vec::new())))
             }
-            Op::WatchAndTell { order_no, update } => self.update_watch(&order_no, None, update)?,
-            Op::Outgoing { id, change, holder } => self.change_outgoing(&id, change, holder.as_deref())?,
-            Op::Ticket { ticket, tell } => self.write_ticket(&ticket, &tell)?,
+            Op::WatchAndTell { order_no, update } => self.update_watch(&order_no, None, update),
+            Op::Outgoing { id, change, holder } => self.change_outgoing(&id, change, holder.as_deref()),
+            Op::Ticket { ticket, tell } => self.write_ticket(&ticket, &tell),
             Op::Remind { reminder } => {
                 let key = reminder_key(&reminder.chat, &reminder.reference);
-                self.update_reminder(&key, None, Box::new(move |_| (Some(reminder.clone()), Vec::new())))?;
+                self.update_reminder(&key, None, Box::new(move |_| (Some(reminder.clone()), Vec::new())))
             }
             Op::CancelReminder { chat, reference } => {
-                self.update_reminder(
-                    &reminder_key(&chat, &reference),
-                    None,
-                    Box::new(|_| (None, Vec::new())),
-                )?;
+                let key = reminder_key(&chat, &reference);
+                self.update_reminder(&key, None, Box::new(|_| (None, Vec::new())))
             }
             Op::ReminderStep { chat, reference, update } => {
-                self.update_reminder(&reminder_key(&chat, &reference), None, update)?;
+                self.update_reminder(&reminder_key(&chat, &reference), None, update)
             }
-            Op::InboxDone { id } => self.inbox_done(&id)?,
-            Op::Hold { chat, notice, at } => {
-                let mut key = chat_prefix(&chat);
-                key.extend_from_slice(&millis(at));
-                // Two notices in one millisecond keep their order and both survive.
-                key.extend_from_slice(&inner.db.generate_id()?.to_be_bytes());
-                inner.held.insert(key, notice)?;
-                let keys: Vec<_> =
-                    inner.held.scan_prefix(chat_prefix(&chat)).keys().collect::<Result<_, _>>()?;
-                for old in keys.iter().rev().skip(HELD_LIMIT) {
-                    inner.held.remove(old)?;
-                }
-            }
+            Op::InboxDone { id } => self.inbox_done(&id),
+            Op::Hold { chat, notice, at } => self.hold(&chat, notice, at),
             Op::DropHeld { ids, .. } => {
                 for HeldId(key) in ids {
                     inner.held.remove(key)?;
                 }
+                Ok(())
             }
-            Op::Alias { alias, chat } => self.write(&inner.aliases, alias.storage_key().as_bytes(), &chat)?,
-            Op::ForgetChat { chat } => self.forget_chat(&chat)?,
+            Op::Alias { alias, chat } => self.write(&inner.aliases, alias.storage_key().as_bytes(), &chat),
+            Op::ForgetChat { chat } => self.forget_chat(&chat),
             // One process: its per-chat lock is the lease.
-            Op::Unlock { .. } => {}
+            Op::Unlock { .. } => Ok(()),
             Op::EndStep { chat, state, handled, .. } => {
-                inner.dialogue.insert(chat.storage_key().as_bytes(), state)?;
-                if let Some(id) = handled {
-                    self.inbox_done(&id)?;
-                }
+                self.write_dialogue(&chat, state)?;
+                handled.map_or(Ok(()), |id| self.inbox_done(&id))
             }
+        }
+    }
+
+    fn write_dialogue(&self, chat: &ChatKey, state: Vec<u8>) -> Result<(), StoreError> {
+        self.inner.dialogue.insert(chat.storage_key().as_bytes(), state)?;
+        Ok(())
+    }
+
+    /// A read-modify-write of an order's record (see [`SledStore::update`]).
+    fn update_order(
+        &self,
+        order_no: &OrderNo,
+        f: impl FnMut(Option<OrderRecord>) -> Option<OrderRecord>,
+    ) -> Result<(), StoreError> {
+        self.update(&self.inner.orders, order_no.digits().as_bytes(), f)
+    }
+
+    /// [`Op::Activity`]: the item at the top of the chat's activity, and the oldest beyond
+    /// [`ACTIVITY_LIMIT`] dropped.
+    fn add_activity(&self, chat: &ChatKey, activity: Activity) -> Result<(), StoreError> {
+        let activity_tree = &self.inner.activity;
+        self.write(activity_tree, &activity_key(chat, &activity.item), &activity)?;
+        for old in self.activity(chat)?.iter().skip(ACTIVITY_LIMIT) {
+            activity_tree.remove(activity_key(chat, &old.item))?;
+        }
+        Ok(())
+    }
+
+    fn save_reference(
+        &self,
+        chat: &ChatKey,
+        reference: &CustomerReference,
+        nickname: Option<String>,
+        at: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        let key = saved_key(chat, reference);
+        let stored = self.read::<SavedReference>(&self.inner.saved, &key)?;
+        self.write(&self.inner.saved, &key, &SavedReference::saved(stored, reference, nickname, at))
+    }
+
+    /// [`Op::Hold`]: the notice kept, and the oldest beyond [`HELD_LIMIT`] dropped.
+    fn hold(&self, chat: &ChatKey, notice: Vec<u8>, at: DateTime<Utc>) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        let mut key = chat_prefix(chat);
+        key.extend_from_slice(&millis(at));
+        // Two notices in one millisecond keep their order and both survive.
+        key.extend_from_slice(&inner.db.generate_id()?.to_be_bytes());
+        inner.held.insert(key, notice)?;
+        let keys: Vec<_> = inner.held.scan_prefix(chat_prefix(chat)).keys().collect::<Result<_, _>>()?;
+        for old in keys.iter().rev().skip(HELD_LIMIT) {
+            inner.held.remove(old)?;
         }
         Ok(())
     }
@@ -583,23 +607,6 @@ impl SledStore {
         self.inner.watches.len()
     }
 
-    pub async fn inbox_receive(
-        &self,
-        id: &str,
-        message: &[u8],
-        at: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let inner = &self.inner;
-        let stamp = at.timestamp_millis().to_be_bytes();
-        let fresh = inner.seen.compare_and_swap(id.as_bytes(), None::<&[u8]>, Some(&stamp[..]))?.is_ok();
-        if fresh {
-            inner.seen_at.insert(seen_at_key(at, id), &[])?;
-            inner.inbox.insert(id.as_bytes(), message)?;
-            self.flush().await?;
-        }
-        Ok(fresh)
-    }
-
     /// [`super::Store::inbox_take`]: the id seen, the message kept and filed in its chat's queue,
     /// in one transaction (a crash never leaves the id seen without its message), then flushed.
     pub async fn inbox_take(
@@ -634,9 +641,35 @@ impl SledStore {
         Ok(fresh)
     }
 
+    /// [`super::Store::turn_start`].
+    pub fn turn_start<T: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+        inbox_id: Option<&str>,
+    ) -> Result<TurnStart<T>, StoreError> {
+        Ok(TurnStart {
+            prefs: self.prefs(chat)?,
+            dialogue: self.dialogue(chat)?,
+            has_held: !self.held::<serde_json::Value>(chat)?.is_empty(),
+            pending: match inbox_id {
+                Some(id) => self.inner.inbox.contains_key(id.as_bytes())?,
+                None => true,
+            },
+        })
+    }
+
+    /// [`super::Store::turn_start_next`].
+    pub fn turn_start_next<T: DeserializeOwned, M: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+    ) -> Result<TurnNext<T, M>, StoreError> {
+        let start = self.turn_start(chat, None)?;
+        Ok((start, self.inbox_next(chat)?))
+    }
+
     /// The chat's first message in its queue, with its id. One that is unreadable (or whose
     /// queue entry outlived it) is removed, and the next one is looked at.
-    pub fn inbox_next<M: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<(String, M)>, StoreError> {
+    fn inbox_next<M: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<(String, M)>, StoreError> {
         let inner = &self.inner;
         while let Some((key, value)) = inner.inbox_queue.scan_prefix(chat_prefix(chat)).next().transpose()? {
             let Some((_, id)) = split_inbox_queue_value(&value) else {
@@ -732,111 +765,77 @@ impl SledStore {
     /// counted as unreadable).
     pub fn dump(&self) -> Result<Vec<Dumped>, StoreError> {
         let inner = &self.inner;
-        let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-        // A per-chat key: the chat, 0x00, the rest.
-        let split = |key: &[u8]| {
-            let at = key.iter().position(|b| *b == 0).unwrap_or(key.len());
-            (text(&key[..at]), key.get(at + 1..).unwrap_or_default().to_vec())
-        };
         let mut out = Vec::new();
-        for entry in inner.dialogue.iter() {
-            let (key, data) = entry?;
-            out.push(Dumped::Dialogue { chat: text(&key), data: data.to_vec() });
-        }
-        for entry in inner.prefs.iter() {
-            let (key, data) = entry?;
-            out.push(Dumped::Prefs { chat: text(&key), data: data.to_vec() });
-        }
-        for entry in inner.orders.iter() {
-            let (key, data) = entry?;
-            out.push(Dumped::Order { order_no: text(&key), data: data.to_vec() });
-        }
-        for entry in inner.activity.iter() {
-            let (key, data) = entry?;
-            let (chat, item) = split(&key);
-            if let Some(activity) = self.decode::<Activity>(&inner.activity, &key, &data) {
-                out.push(Dumped::Activity { chat, item: text(&item), at: activity.at, data: data.to_vec() });
-            }
-        }
-        for entry in inner.saved.iter() {
-            let (key, data) = entry?;
-            let (chat, rest) = split(&key);
-            if let Some(saved) = self.decode::<SavedReference>(&inner.saved, &key, &data) {
-                out.push(Dumped::Saved {
-                    chat,
-                    key: text(&rest),
-                    saved_at: saved.saved_at,
-                    data: data.to_vec(),
-                });
-            }
-        }
-        for entry in inner.watches.iter() {
-            let (key, data) = entry?;
-            if let Some(watch) = self.decode::<Watch>(&inner.watches, &key, &data) {
-                out.push(Dumped::Watch {
-                    order_no: text(&key),
-                    next_check_at: watch.next_check_at,
-                    data: data.to_vec(),
-                });
-            }
-        }
-        for entry in inner.held.iter() {
-            let (key, data) = entry?;
-            let (chat, rest) = split(&key);
+        dump_raw(&inner.dialogue, &mut out, |key, data| Dumped::Dialogue { chat: lossy(key), data })?;
+        dump_raw(&inner.prefs, &mut out, |key, data| Dumped::Prefs { chat: lossy(key), data })?;
+        dump_raw(&inner.orders, &mut out, |key, data| Dumped::Order { order_no: lossy(key), data })?;
+        self.dump_decoded(&inner.activity, &mut out, |key, activity: Activity, data| {
+            let (chat, item) = split_chat_key(key);
+            Dumped::Activity { chat, item: lossy(item), at: activity.at, data }
+        })?;
+        self.dump_decoded(&inner.saved, &mut out, |key, saved: SavedReference, data| {
+            let (chat, rest) = split_chat_key(key);
+            Dumped::Saved { chat, key: lossy(rest), saved_at: saved.saved_at, data }
+        })?;
+        self.dump_decoded(&inner.watches, &mut out, |key, watch: Watch, data| Dumped::Watch {
+            order_no: lossy(key),
+            next_check_at: watch.next_check_at,
+            data,
+        })?;
+        dump_raw(&inner.held, &mut out, |key, data| {
+            let (chat, rest) = split_chat_key(key);
             let millis = rest.get(..8).and_then(|b| <[u8; 8]>::try_from(b).ok()).map(u64::from_be_bytes);
             let at = millis.and_then(|m| DateTime::from_timestamp_millis(m as i64)).unwrap_or_default();
-            out.push(Dumped::Held { chat, at, data: data.to_vec() });
-        }
-        for entry in inner.aliases.iter() {
-            let (key, data) = entry?;
-            if let Some(chat) = self.decode::<ChatKey>(&inner.aliases, &key, &data) {
-                out.push(Dumped::Alias { alias: text(&key), chat: chat.storage_key() });
-            }
-        }
-        for entry in inner.seen.iter() {
-            let (key, stamp) = entry?;
-            let millis = <[u8; 8]>::try_from(stamp.as_ref()).map(i64::from_be_bytes).unwrap_or(0);
-            out.push(Dumped::Seen {
-                id: text(&key),
-                at: DateTime::from_timestamp_millis(millis).unwrap_or_default(),
-            });
-        }
-        for entry in inner.outbox.iter() {
-            let (key, data) = entry?;
-            if let Some(outgoing) = self.decode::<Outgoing>(&inner.outbox, &key, &data) {
-                let (next_at, done_at) = (outgoing.next_at, outgoing.done_at);
-                out.push(Dumped::Outgoing { id: text(&key), next_at, done_at, data: data.to_vec() });
-            }
-        }
+            Dumped::Held { chat, at, data }
+        })?;
+        self.dump_decoded(&inner.aliases, &mut out, |key, chat: ChatKey, _| Dumped::Alias {
+            alias: lossy(key),
+            chat: chat.storage_key(),
+        })?;
+        dump_raw(&inner.seen, &mut out, |key, stamp| {
+            let millis = <[u8; 8]>::try_from(stamp.as_slice()).map(i64::from_be_bytes).unwrap_or(0);
+            Dumped::Seen { id: lossy(key), at: DateTime::from_timestamp_millis(millis).unwrap_or_default() }
+        })?;
+        self.dump_decoded(&inner.outbox, &mut out, |key, outgoing: Outgoing, data| Dumped::Outgoing {
+            id: lossy(key),
+            next_at: outgoing.next_at,
+            done_at: outgoing.done_at,
+            data,
+        })?;
         self.dump_inbox(&mut out)?;
-        for entry in inner.tickets.iter() {
-            let (key, data) = entry?;
-            if let Some(ticket) = self.decode::<Ticket>(&inner.tickets, &key, &data) {
-                out.push(Dumped::Ticket {
-                    id: text(&key),
-                    chat: ticket.chat.storage_key(),
-                    data: data.to_vec(),
-                });
-            }
-        }
-        for entry in inner.reminders.iter() {
-            let (key, data) = entry?;
-            let (chat, rest) = split(&key);
-            if let Some(reminder) = self.decode::<Reminder>(&inner.reminders, &key, &data) {
-                out.push(Dumped::Reminder {
-                    chat,
-                    key: text(&rest),
-                    next_at: reminder.next_at,
-                    data: data.to_vec(),
-                });
-            }
-        }
+        self.dump_decoded(&inner.tickets, &mut out, |key, ticket: Ticket, data| Dumped::Ticket {
+            id: lossy(key),
+            chat: ticket.chat.storage_key(),
+            opened_at: ticket.opened_at,
+            data,
+        })?;
+        self.dump_decoded(&inner.reminders, &mut out, |key, reminder: Reminder, data| {
+            let (chat, rest) = split_chat_key(key);
+            Dumped::Reminder { chat, key: lossy(rest), next_at: reminder.next_at, data }
+        })?;
         Ok(out)
+    }
+
+    /// Each readable record of `tree` made a [`Dumped`] by `dumped`, from its key, the record
+    /// and its bytes; an unreadable one is left out (and reported).
+    fn dump_decoded<T: DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        out: &mut Vec<Dumped>,
+        dumped: impl Fn(&[u8], T, Vec<u8>) -> Dumped,
+    ) -> Result<(), StoreError> {
+        for entry in tree.iter() {
+            let (key, data) = entry?;
+            if let Some(record) = self.decode::<T>(tree, &key, &data) {
+                out.push(dumped(&key, record, data.to_vec()));
+            }
+        }
+        Ok(())
     }
 
     /// The unhandled messages, for [`SledStore::dump`]: those in a chat's queue first, in its
     /// order (so that a copy keeps it: PostgreSQL numbers arrivals as they are written), then the
-    /// others (taken in by `inbox_receive`), with the time their id was seen.
+    /// others (kept by a billbot older than the queues), with the time their id was seen.
     fn dump_inbox(&self, out: &mut Vec<Dumped>) -> Result<(), StoreError> {
         let inner = &self.inner;
         for entry in inner.inbox_queue.iter() {
@@ -865,10 +864,6 @@ impl SledStore {
             out.push(Dumped::Inbox { id, data: data.to_vec(), chat: None, order: 0, received_at });
         }
         Ok(())
-    }
-
-    pub fn inbox_has(&self, id: &str) -> Result<bool, StoreError> {
-        Ok(self.inner.inbox.contains_key(id.as_bytes())?)
     }
 
     /// Claims the watches due at `now` (pushed to `until`). A schedule entry whose watch is
@@ -913,28 +908,15 @@ impl SledStore {
     /// [`Op::Ticket`]: the ticket, the chat's pointer to it and its notices, in one transaction.
     fn write_ticket(&self, ticket: &Ticket, tell: &[Outgoing]) -> Result<(), StoreError> {
         use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError;
         let inner = &self.inner;
         let trees = (&inner.tickets, &inner.ticket_of, &inner.outbox, &inner.outbox_due);
         let result = trees.transaction(|(tickets, ticket_of, outbox, outbox_due)| {
-            let abort = ConflictableTransactionError::Abort;
-            tickets.insert(ticket.id.as_bytes(), encode(ticket).map_err(abort)?)?;
+            tickets
+                .insert(ticket.id.as_bytes(), encode(ticket).map_err(ConflictableTransactionError::Abort)?)?;
             ticket_of.insert(ticket.chat.storage_key().as_bytes(), ticket.id.as_bytes())?;
-            for outgoing in tell {
-                if outbox.get(outgoing.id.as_bytes())?.is_some() {
-                    continue;
-                }
-                outbox.insert(outgoing.id.as_bytes(), encode(outgoing).map_err(abort)?)?;
-                if let Some(at) = outgoing.next_at {
-                    outbox_due.insert(outgoing_due_key(at, &outgoing.id), &[])?;
-                }
-            }
-            Ok(())
+            record_outgoing(outbox, outbox_due, tell)
         });
-        result.map_err(|e| match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
-        })
+        result.map_err(transaction_error)
     }
 
     pub fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
@@ -1033,7 +1015,6 @@ impl SledStore {
         update: Telling<'_, T>,
     ) -> Result<(), StoreError> {
         use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError;
         let inner = &self.inner;
         let update = std::cell::RefCell::new(update);
         let trees = (records, schedule, &inner.outbox, &inner.outbox_due);
@@ -1042,16 +1023,7 @@ impl SledStore {
             let current = stored.as_ref().and_then(|bytes| self.decode::<T>(records, key, bytes));
             let before = current.as_ref().map(&schedule_key);
             let (new, tell) = (update.borrow_mut())(current);
-            for outgoing in tell {
-                if outbox.get(outgoing.id.as_bytes())?.is_some() {
-                    continue;
-                }
-                let bytes = encode(&outgoing).map_err(ConflictableTransactionError::Abort)?;
-                outbox.insert(outgoing.id.as_bytes(), bytes)?;
-                if let Some(at) = outgoing.next_at {
-                    outbox_due.insert(outgoing_due_key(at, &outgoing.id), &[])?;
-                }
-            }
+            record_outgoing(outbox, outbox_due, &tell)?;
             let after = new.as_ref().map(&schedule_key);
             match &new {
                 Some(record) => {
@@ -1072,19 +1044,17 @@ impl SledStore {
             }
             Ok(())
         });
-        result.map_err(|e| match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => StoreError::from(e),
-        })
+        result.map_err(transaction_error)
     }
 
-    /// [`Op::ForgetChat`]. Orders and watches name a chat among many: only the records whose
-    /// bytes mention its key are read and rewritten.
+    /// [`Op::ForgetChat`]. Orders, watches, aliases and tickets name a chat among many: only the
+    /// records whose bytes mention its key are read and rewritten (or removed).
     fn forget_chat(&self, chat: &ChatKey) -> Result<(), StoreError> {
         let inner = &self.inner;
         let key = chat.storage_key();
-        inner.dialogue.remove(key.as_bytes())?;
-        inner.prefs.remove(key.as_bytes())?;
+        for tree in [&inner.dialogue, &inner.prefs, &inner.aliases, &inner.ticket_of] {
+            tree.remove(key.as_bytes())?;
+        }
         for tree in [&inner.activity, &inner.saved, &inner.held, &inner.outbox_claims] {
             for entry in tree.scan_prefix(chat_prefix(chat)).keys() {
                 tree.remove(entry?)?;
@@ -1093,53 +1063,56 @@ impl SledStore {
         // Quoted, as JSON keeps it: `tg:1` must not match `tg:12`.
         let quoted = format!("\"{key}\"");
         let mentions = |bytes: &[u8]| bytes.windows(quoted.len()).any(|w| w == quoted.as_bytes());
-        inner.aliases.remove(key.as_bytes())?;
-        for entry in inner.aliases.iter() {
-            let (alias, bytes) = entry?;
-            if mentions(&bytes) {
-                inner.aliases.remove(alias)?;
+        for tree in [&inner.aliases, &inner.tickets] {
+            for entry in tree.iter() {
+                let (id, bytes) = entry?;
+                if mentions(&bytes) {
+                    tree.remove(id)?;
+                }
             }
         }
-        for entry in inner.orders.iter() {
+        self.forget_owner(chat, &mentions)?;
+        self.forget_watcher(chat, &mentions)?;
+        for entry in inner.reminders.scan_prefix(chat_prefix(chat)).keys() {
+            self.update_reminder(&entry?, None, Box::new(|_| (None, Vec::new())))?;
+        }
+        self.forget_outgoing(&key)
+    }
+
+    /// Takes `chat` out of the owners of the orders whose bytes `mention` it.
+    fn forget_owner(&self, chat: &ChatKey, mentions: &dyn Fn(&[u8]) -> bool) -> Result<(), StoreError> {
+        for entry in self.inner.orders.iter() {
             let (order, bytes) = entry?;
             if mentions(&bytes) {
-                self.update(&inner.orders, &order, |stored: Option<OrderRecord>| {
-                    let mut record = stored?;
-                    record.owners.retain(|owner| owner != chat);
-                    Some(record)
-                })?;
+                let without = |stored: Option<OrderRecord>| Some(stored?.without_owner(chat));
+                self.update(&self.inner.orders, &order, without)?;
             }
         }
-        for entry in inner.watches.iter() {
+        Ok(())
+    }
+
+    /// Takes `chat` out of the watchers of the watches whose bytes `mention` it.
+    fn forget_watcher(&self, chat: &ChatKey, mentions: &dyn Fn(&[u8]) -> bool) -> Result<(), StoreError> {
+        for entry in self.inner.watches.iter() {
             let (order, bytes) = entry?;
             let Some(order_no) = std::str::from_utf8(&order).ok().and_then(|d| OrderNo::parse(d).ok()) else {
                 continue;
             };
             if mentions(&bytes) {
                 let chat = chat.clone();
-                self.update_watch(
-                    &order_no,
-                    None,
-                    Box::new(move |stored: Option<Watch>| {
-                        let Some(mut watch) = stored else { return (None, Vec::new()) };
-                        watch.watchers.retain(|w| w.chat != chat);
-                        (Some(watch).filter(|w| !w.watchers.is_empty()), Vec::new())
-                    }),
-                )?;
+                let without =
+                    move |stored: Option<Watch>| (stored.and_then(|w| w.without_watcher(&chat)), Vec::new());
+                self.update_watch(&order_no, None, Box::new(without))?;
             }
         }
-        inner.ticket_of.remove(key.as_bytes())?;
-        for entry in inner.tickets.iter() {
-            let (id, bytes) = entry?;
-            if mentions(&bytes) {
-                inner.tickets.remove(id)?;
-            }
-        }
-        for entry in inner.reminders.scan_prefix(chat_prefix(chat)).keys() {
-            self.update_reminder(&entry?, None, Box::new(|_| (None, Vec::new())))?;
-        }
-        let prefix = format!("{key}|");
-        for entry in inner.outbox.scan_prefix(prefix.as_bytes()) {
+        Ok(())
+    }
+
+    /// Removes the notices to the chat `key` (their ids start with it), and their places in the
+    /// outbox's schedule.
+    fn forget_outgoing(&self, key: &str) -> Result<(), StoreError> {
+        let inner = &self.inner;
+        for entry in inner.outbox.scan_prefix(format!("{key}|").as_bytes()) {
             let (id, bytes) = entry?;
             let due = self.decode::<Outgoing>(&inner.outbox, &id, &bytes).and_then(|o| o.next_at);
             if let Some(at) = due {
@@ -1285,14 +1258,10 @@ impl SledStore {
         until: DateTime<Utc>,
     ) -> Result<Option<Outgoing>, StoreError> {
         use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError;
         let inner = &self.inner;
         let trees = (&inner.outbox, &inner.outbox_due, &inner.outbox_claims);
         let result = trees.transaction(|(outbox, due, claims)| {
-            let stored = outbox.get(id.as_bytes())?;
-            let current = stored
-                .as_ref()
-                .and_then(|bytes| self.decode::<Outgoing>(&inner.outbox, id.as_bytes(), bytes));
+            let current = self.outgoing_in(outbox, id)?;
             let Some(mut outgoing) = current else {
                 outbox.remove(id.as_bytes())?;
                 due.remove(entry)?;
@@ -1330,37 +1299,34 @@ impl SledStore {
         holder: Option<&str>,
     ) -> Result<(), StoreError> {
         use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError;
         let inner = &self.inner;
         let trees = (&inner.outbox, &inner.outbox_due, &inner.outbox_claims);
         let result = trees.transaction(|(outbox, due, claims)| {
-            let stored = outbox.get(id.as_bytes())?;
-            let current = stored
-                .as_ref()
-                .and_then(|bytes| self.decode::<Outgoing>(&inner.outbox, id.as_bytes(), bytes));
-            let Some(mut outgoing) = current else { return Ok(()) };
-            if holder.is_some_and(|h| outgoing.claimed_by.as_deref() != Some(h)) {
-                return Ok(());
+            let current = self.outgoing_in(outbox, id)?;
+            let Some(mut outgoing) = current.filter(|o| o.may_change(holder)) else { return Ok(()) };
+            if let Some(was) = outgoing.next_at {
+                due.remove(outgoing_due_key(was, id))?;
             }
-            let Some(was) = outgoing.next_at else { return Ok(()) };
-            due.remove(outgoing_due_key(was, id))?;
-            match change {
-                OutgoingChange::Done { at } => {
-                    outgoing.next_at = None;
-                    outgoing.done_at = Some(at);
-                }
-                OutgoingChange::Retry { next_at } => {
-                    outgoing.attempts += 1;
-                    outgoing.next_at = Some(next_at);
-                    due.insert(outgoing_due_key(next_at, id), &[])?;
-                }
+            outgoing.apply(change);
+            if let Some(at) = outgoing.next_at {
+                due.insert(outgoing_due_key(at, id), &[])?;
             }
-            outgoing.claimed_by = None;
             claims.remove(outgoing_claim_key(&outgoing.chat, id))?;
             outbox.insert(id.as_bytes(), encode(&outgoing).map_err(ConflictableTransactionError::Abort)?)?;
             Ok(())
         });
         result.map_err(transaction_error)
+    }
+
+    /// The notice `id` as a transaction on the outbox sees it; an unreadable one counts as
+    /// missing (and is reported).
+    fn outgoing_in(
+        &self,
+        outbox: &TransactionalTree,
+        id: &str,
+    ) -> Result<Option<Outgoing>, sled::transaction::UnabortableTransactionError> {
+        let stored = outbox.get(id.as_bytes())?;
+        Ok(stored.and_then(|bytes| self.decode(&self.inner.outbox, id.as_bytes(), &bytes)))
     }
 
     pub async fn renew_outgoing(
@@ -1382,13 +1348,9 @@ impl SledStore {
     /// Moves `holder`'s claim on the notice `id` to `until`: whether it was still its own.
     fn renew_one_outgoing(&self, holder: &str, id: &str, until: DateTime<Utc>) -> Result<bool, StoreError> {
         use sled::Transactional;
-        use sled::transaction::ConflictableTransactionError;
         let inner = &self.inner;
         let result = (&inner.outbox, &inner.outbox_due).transaction(|(outbox, due)| {
-            let stored = outbox.get(id.as_bytes())?;
-            let current = stored
-                .as_ref()
-                .and_then(|bytes| self.decode::<Outgoing>(&inner.outbox, id.as_bytes(), bytes));
+            let current = self.outgoing_in(outbox, id)?;
             let Some(mut outgoing) = current.filter(|o| o.claimed_by.as_deref() == Some(holder)) else {
                 return Ok(false);
             };
