@@ -59,7 +59,7 @@ pub struct Incoming {
     /// When the user sent it, as the channel dates it (now, when the channel does not say).
     pub sent_at: Option<DateTime<Utc>>,
     /// The id of an inbound message the store keeps until it is handled (see
-    /// [`Store::inbox_receive`]): the step marks it handled in the same commit as its own writes.
+    /// [`Store::inbox_take`]): the step marks it handled in the same commit as its own writes.
     pub inbox_id: Option<String>,
     /// The text of the bot's message this one replies to (Telegram), which in the support chat
     /// names the ticket answered.
