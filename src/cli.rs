@@ -298,6 +298,7 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
         data_dir,
         database,
         metrics_listen: None,
+        connections: Default::default(),
         telegram: None,
         whatsapp: None,
         terminal: true,

@@ -234,6 +234,66 @@ pub fn resume_after(lookup: impl Fn(&str) -> Option<String>) -> Result<Duration,
     Ok(Duration::from_secs(parse_or(value, "BILLBOT_RESUME_AFTER_SECS", 120)?))
 }
 
+/// How every HTTP listener admits connections (`src/http.rs`).
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `BILLBOT_MAX_CONNECTIONS_PER_CLIENT` | connections one client address may hold at once, per listener | 64 |
+/// | `BILLBOT_TRUSTED_PROXIES` | comma-separated addresses or networks (`10.0.0.0/8`) of reverse proxies and load balancers, held only to the listener's 1,024; `none` for none | loopback (`127.0.0.0/8`, `::1`) |
+pub fn connection_limits(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<crate::http::ConnectionLimits, ConfigError> {
+    let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let mut limits = crate::http::ConnectionLimits::default();
+    let var = "BILLBOT_MAX_CONNECTIONS_PER_CLIENT";
+    limits.per_client = match parse_or(get(var), var, limits.per_client)? {
+        0 => return Err(ConfigError::Invalid { var, reason: "it must be at least 1".to_owned() }),
+        n => n,
+    };
+    if let Some(list) = get("BILLBOT_TRUSTED_PROXIES") {
+        limits.trusted_proxies = if list.eq_ignore_ascii_case("none") {
+            Vec::new()
+        } else {
+            list.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| {
+                    item.parse()
+                        .map_err(|reason| ConfigError::Invalid { var: "BILLBOT_TRUSTED_PROXIES", reason })
+                })
+                .collect::<Result<_, _>>()?
+        };
+    }
+    Ok(limits)
+}
+
+/// `BILLBOT_METRICS_LISTEN`: where `/healthz`, `/readyz` and `/metrics` are served (unset: not
+/// served). A loopback address unless `BILLBOT_METRICS_ALLOW_REMOTE=1` says that another address
+/// is meant (and firewalled to the load balancer and Prometheus): the listener has no secret.
+pub fn metrics_listen(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let var = "BILLBOT_METRICS_LISTEN";
+    let Some(addr) = get(var) else { return Ok(None) };
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|_| ConfigError::Invalid { var, reason: format!("{addr:?} is not an address:port") })?;
+    let allowed =
+        get("BILLBOT_METRICS_ALLOW_REMOTE").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+    if !addr.ip().to_canonical().is_loopback() && !allowed {
+        return Err(ConfigError::Invalid {
+            var,
+            reason: format!(
+                "{addr} is not a loopback address: /metrics and /readyz would answer anyone who reaches \
+                 it. Listen on 127.0.0.1, or set BILLBOT_METRICS_ALLOW_REMOTE=1 and let only the load \
+                 balancer and Prometheus reach it (a firewall, a private network)"
+            ),
+        });
+    }
+    Ok(Some(addr))
+}
+
 /// `BILLBOT_DATA_DIR`, when set.
 pub fn data_dir() -> Option<std::path::PathBuf> {
     std::env::var_os("BILLBOT_DATA_DIR").filter(|v| !v.is_empty()).map(std::path::PathBuf::from)
