@@ -105,6 +105,66 @@ fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String>
 }
 
 #[test]
+fn secrets_checked_by_billbot_need_16_characters_and_a_short_one_stops_the_start() {
+    use billbot::config::{TelegramSettings, TrackingSettings, WhatsAppSettings};
+    let telegram = |secret: &str| {
+        TelegramSettings::from_lookup(lookup(&[
+            ("TELOXIDE_TOKEN", "1:x"),
+            ("BILLBOT_WEBHOOK_URL", "https://bot.example.sn/telegram"),
+            ("BILLBOT_WEBHOOK_SECRET", secret),
+        ]))
+    };
+    let short = telegram("short-Secret").unwrap_err();
+    assert!(matches!(short, ConfigError::Invalid { var: "BILLBOT_WEBHOOK_SECRET", .. }), "{short}");
+    assert!(short.to_string().contains("16 to 256"), "{short}");
+    assert!(!short.to_string().contains("short-Secret"), "the value is never echoed: {short}");
+    assert!(telegram("a-long-enough_secret").is_ok());
+    assert!(telegram(&"x".repeat(257)).is_err());
+    assert!(telegram("sixteen chars ok").is_err(), "a space is not allowed by Telegram");
+    // Unset, one is generated (64 hex characters).
+    let generated = TelegramSettings::from_lookup(lookup(&[
+        ("TELOXIDE_TOKEN", "1:x"),
+        ("BILLBOT_WEBHOOK_URL", "https://bot.example.sn/telegram"),
+    ]))
+    .unwrap();
+    assert!(generated.webhook.unwrap().secret.is_none());
+
+    let whatsapp = |verify: &str| {
+        WhatsAppSettings::from_lookup(lookup(&[
+            ("BILLBOT_WHATSAPP_TOKEN", "EAAG-token"),
+            ("BILLBOT_WHATSAPP_PHONE_NUMBER_ID", "123456789012345"),
+            ("BILLBOT_WHATSAPP_APP_SECRET", "app-secret"),
+            ("BILLBOT_WHATSAPP_VERIFY_TOKEN", verify),
+        ]))
+    };
+    let short = whatsapp("choose-one").unwrap_err();
+    assert!(matches!(short, ConfigError::Invalid { var: "BILLBOT_WHATSAPP_VERIFY_TOKEN", .. }), "{short}");
+    assert!(short.to_string().contains("at least 16"), "{short}");
+    assert!(!short.to_string().contains("choose-one"), "{short}");
+    assert_eq!(whatsapp("a verify token, 16+").unwrap().verify_token.expose_secret(), "a verify token, 16+");
+
+    let callback = |secret: &str| {
+        TrackingSettings::from_lookup(lookup(&[
+            ("BILLBOT_CALLBACK_LISTEN", "127.0.0.1:8088"),
+            ("BILLBOT_CALLBACK_SECRET", secret),
+        ]))
+    };
+    assert!(matches!(
+        callback("fifteen-chars-x"),
+        Err(ConfigError::Invalid { var: "BILLBOT_CALLBACK_SECRET", .. })
+    ));
+    assert!(callback("sixteen-chars-xy").is_ok());
+    // `serve` stops on them with the variable named.
+    let serve = billbot::app::Settings::for_serve_from(lookup(&[
+        ("TELOXIDE_TOKEN", "1:x"),
+        ("BILLBOT_WEBHOOK_URL", "https://bot.example.sn/telegram"),
+        ("BILLBOT_WEBHOOK_SECRET", "tiny"),
+        ("BILLBOT_SANDBOX", "1"),
+    ]));
+    assert!(serve.unwrap_err().to_string().starts_with("BILLBOT_WEBHOOK_SECRET is not valid"));
+}
+
+#[test]
 fn the_metrics_listener_is_loopback_unless_another_address_is_allowed_by_name() {
     use billbot::config::metrics_listen;
     assert_eq!(metrics_listen(lookup(&[])).unwrap(), None);

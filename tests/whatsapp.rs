@@ -135,13 +135,15 @@ async fn the_verification_get_echoes_the_challenge_only_for_our_verify_token() {
     let mut bot = Running::start().await;
     let client = reqwest::Client::new();
     let get = |query: &'static str| client.get(format!("{}?{query}", bot.webhook)).send();
-    let ok = get("hub.mode=subscribe&hub.verify_token=verify-me-123&hub.challenge=1158201444").await.unwrap();
+    let ok = get("hub.mode=subscribe&hub.verify_token=verify-me-0123456789&hub.challenge=1158201444")
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), "1158201444");
     for refused in [
         "hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
-        "hub.mode=unsubscribe&hub.verify_token=verify-me-123&hub.challenge=1",
-        "hub.verify_token=verify-me-123&hub.challenge=1",
+        "hub.mode=unsubscribe&hub.verify_token=verify-me-0123456789&hub.challenge=1",
+        "hub.verify_token=verify-me-0123456789&hub.challenge=1",
         "hub.mode=subscribe&hub.challenge=1",
     ] {
         assert_eq!(get(refused).await.unwrap().status(), 403, "{refused}");
@@ -578,7 +580,7 @@ fn serve_names_what_to_set_when_no_channel_or_a_companion_is_missing() {
         "BILLBOT_WHATSAPP_TOKEN" => Some("t".into()),
         "BILLBOT_WHATSAPP_PHONE_NUMBER_ID" => Some("123".into()),
         "BILLBOT_WHATSAPP_APP_SECRET" => Some("s".into()),
-        "BILLBOT_WHATSAPP_VERIFY_TOKEN" => Some("v".into()),
+        "BILLBOT_WHATSAPP_VERIFY_TOKEN" => Some("verify-me-0123456789".into()),
         "BILLBOT_SANDBOX" => Some("1".into()),
         _ => None,
     })
