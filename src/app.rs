@@ -82,8 +82,11 @@ pub struct Settings {
     pub data_dir: PathBuf,
     /// Set: the store is this PostgreSQL database, shared with other instances.
     pub database: Option<DatabaseSettings>,
-    /// Set: `/healthz`, `/readyz` and `/metrics` are served here (`BILLBOT_METRICS_LISTEN`).
+    /// Set: `/healthz`, `/readyz` and `/metrics` are served here (`BILLBOT_METRICS_LISTEN`;
+    /// loopback unless `BILLBOT_METRICS_ALLOW_REMOTE` says otherwise).
     pub metrics_listen: Option<SocketAddr>,
+    /// How every HTTP listener admits and keeps connections.
+    pub connections: crate::http::ConnectionLimits,
     /// Set: the Telegram channel runs.
     pub telegram: Option<TelegramSettings>,
     /// Set: the WhatsApp channel runs.
@@ -131,16 +134,8 @@ impl Settings {
                 .map(PathBuf::from)
                 .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
             database: DatabaseSettings::from_lookup(&lookup)?,
-            metrics_listen: match lookup("BILLBOT_METRICS_LISTEN")
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-            {
-                None => None,
-                Some(addr) => Some(addr.parse().map_err(|_| ConfigError::Invalid {
-                    var: "BILLBOT_METRICS_LISTEN",
-                    reason: format!("{addr:?} is not an address:port"),
-                })?),
-            },
+            metrics_listen: crate::config::metrics_listen(&lookup)?,
+            connections: crate::config::connection_limits(&lookup)?,
             telegram,
             whatsapp,
             terminal: false,
@@ -399,7 +394,8 @@ impl App {
         let mut servers = tokio::task::JoinSet::new();
         for (what, listener, router) in routes {
             tracing::info!(listen = ?listener.local_addr().ok(), "serving {what}");
-            servers.spawn(crate::http::serve(listener, router, until(&edges_stopped)));
+            let limits = settings.connections.clone();
+            servers.spawn(crate::http::serve_with(listener, router, limits, until(&edges_stopped)));
         }
 
         // Telegram's long poll (or its webhook's registration) runs until the shutdown; its

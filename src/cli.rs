@@ -85,9 +85,11 @@ pub enum Command {
         /// The sled store: sled:DIR.
         #[arg(long)]
         from: String,
-        /// The PostgreSQL database: postgres://user:password@host/database.
+        /// The PostgreSQL database: postgres://user:password@host/database (default:
+        /// BILLBOT_DATABASE_URL, which other users of the machine cannot read as they can a
+        /// command line).
         #[arg(long)]
-        to: String,
+        to: Option<String>,
     },
 }
 
@@ -151,7 +153,7 @@ pub async fn run(cli: Cli) -> Exit {
         Command::Demo { lang, agent } => demo(lang, agent).await,
         Command::Serve { sandbox } => serve(sandbox).await,
         Command::Sandbox { listen } => serve_sandbox(listen).await,
-        Command::MigrateStore { from, to } => migrate_store(&from, &to).await,
+        Command::MigrateStore { from, to } => migrate_store(&from, to.as_deref()).await,
         Command::Backup { dir } => backup(&dir),
     }
 }
@@ -298,6 +300,7 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
         data_dir,
         database,
         metrics_listen: None,
+        connections: Default::default(),
         telegram: None,
         whatsapp: None,
         terminal: true,
@@ -401,16 +404,34 @@ fn backup(target: &std::path::Path) -> Exit {
     }
 }
 
-async fn migrate_store(from: &str, to: &str) -> Exit {
+/// Copies the sled store `from` into the PostgreSQL database `to`, or, without `to`, the one
+/// `BILLBOT_DATABASE_URL` names (with `BILLBOT_DATABASE_POOL`): the environment keeps the password
+/// off the command line, which every user of the machine can read.
+async fn migrate_store(from: &str, to: Option<&str>) -> Exit {
     let lang = config::terminal_lang();
     let Some(dir) = from.strip_prefix("sled:").filter(|d| !d.is_empty()) else {
         return fail(lang, Exit::Invalid, t!(lang, "cli-migrate-from"));
     };
-    let target = match config::DatabaseSettings::from_lookup(|name| {
-        (name == "BILLBOT_DATABASE_URL").then(|| to.to_owned())
-    }) {
+    let target = match to {
+        Some(to) => {
+            let target = config::DatabaseSettings::from_lookup(|name| match name {
+                "BILLBOT_DATABASE_URL" => Some(to.to_owned()),
+                _ => std::env::var(name).ok(),
+            });
+            if reqwest::Url::parse(to).is_ok_and(|url| url.password().is_some()) {
+                let _ = writeln!(std::io::stderr(), "{}", t!(lang, "cli-migrate-password-visible"));
+            }
+            target
+        }
+        None => config::DatabaseSettings::from_env(),
+    };
+    let target = match target {
         Ok(Some(db)) => db,
-        _ => return fail(lang, Exit::Invalid, t!(lang, "cli-migrate-to")),
+        Ok(None) => return fail(lang, Exit::Invalid, t!(lang, "cli-migrate-to-missing")),
+        Err(ConfigError::Invalid { var: "BILLBOT_DATABASE_URL", .. }) => {
+            return fail(lang, Exit::Invalid, t!(lang, "cli-migrate-to"));
+        }
+        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string())),
     };
     let source = match Store::open(std::path::Path::new(dir)) {
         Ok(s) => s,

@@ -29,6 +29,10 @@ use crate::domain::Currency;
 use crate::sandbox::SandboxConfig;
 use crate::upstream::HttpOptions;
 
+/// The fewest characters a secret billbot checks may have (the Telegram webhook's secret, the
+/// WhatsApp verify token, the provider callback's secret): too many to guess.
+pub const MIN_SECRET_LEN: usize = 16;
+
 /// A configuration problem, naming the variable at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -234,6 +238,66 @@ pub fn resume_after(lookup: impl Fn(&str) -> Option<String>) -> Result<Duration,
     Ok(Duration::from_secs(parse_or(value, "BILLBOT_RESUME_AFTER_SECS", 120)?))
 }
 
+/// How every HTTP listener admits connections (`src/http.rs`).
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `BILLBOT_MAX_CONNECTIONS_PER_CLIENT` | connections one client address may hold at once, per listener | 64 |
+/// | `BILLBOT_TRUSTED_PROXIES` | comma-separated addresses or networks (`10.0.0.0/8`) of reverse proxies and load balancers, held only to the listener's 1,024; `none` for none | loopback (`127.0.0.0/8`, `::1`) |
+pub fn connection_limits(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<crate::http::ConnectionLimits, ConfigError> {
+    let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let mut limits = crate::http::ConnectionLimits::default();
+    let var = "BILLBOT_MAX_CONNECTIONS_PER_CLIENT";
+    limits.per_client = match parse_or(get(var), var, limits.per_client)? {
+        0 => return Err(ConfigError::Invalid { var, reason: "it must be at least 1".to_owned() }),
+        n => n,
+    };
+    if let Some(list) = get("BILLBOT_TRUSTED_PROXIES") {
+        limits.trusted_proxies = if list.eq_ignore_ascii_case("none") {
+            Vec::new()
+        } else {
+            list.split(',')
+                .map(str::trim)
+                .filter(|item| !item.is_empty())
+                .map(|item| {
+                    item.parse()
+                        .map_err(|reason| ConfigError::Invalid { var: "BILLBOT_TRUSTED_PROXIES", reason })
+                })
+                .collect::<Result<_, _>>()?
+        };
+    }
+    Ok(limits)
+}
+
+/// `BILLBOT_METRICS_LISTEN`: where `/healthz`, `/readyz` and `/metrics` are served (unset: not
+/// served). A loopback address unless `BILLBOT_METRICS_ALLOW_REMOTE=1` says that another address
+/// is meant (and firewalled to the load balancer and Prometheus): the listener has no secret.
+pub fn metrics_listen(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Option<std::net::SocketAddr>, ConfigError> {
+    let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let var = "BILLBOT_METRICS_LISTEN";
+    let Some(addr) = get(var) else { return Ok(None) };
+    let addr: std::net::SocketAddr = addr
+        .parse()
+        .map_err(|_| ConfigError::Invalid { var, reason: format!("{addr:?} is not an address:port") })?;
+    let allowed =
+        get("BILLBOT_METRICS_ALLOW_REMOTE").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
+    if !addr.ip().to_canonical().is_loopback() && !allowed {
+        return Err(ConfigError::Invalid {
+            var,
+            reason: format!(
+                "{addr} is not a loopback address: /metrics and /readyz would answer anyone who reaches \
+                 it. Listen on 127.0.0.1, or set BILLBOT_METRICS_ALLOW_REMOTE=1 and let only the load \
+                 balancer and Prometheus reach it (a firewall, a private network)"
+            ),
+        });
+    }
+    Ok(Some(addr))
+}
+
 /// `BILLBOT_DATA_DIR`, when set.
 pub fn data_dir() -> Option<std::path::PathBuf> {
     std::env::var_os("BILLBOT_DATA_DIR").filter(|v| !v.is_empty()).map(std::path::PathBuf::from)
@@ -248,7 +312,7 @@ pub fn data_dir() -> Option<std::path::PathBuf> {
 /// | `BILLBOT_AGENTS` | comma-separated numeric Telegram user ids of agents | none |
 /// | `BILLBOT_WEBHOOK_URL` | public HTTPS URL Telegram posts updates to; set = webhook mode | long polling |
 /// | `BILLBOT_WEBHOOK_LISTEN` | address the webhook server listens on | `127.0.0.1:8443` (put TLS in front) |
-/// | `BILLBOT_WEBHOOK_SECRET` | secret checked in `X-Telegram-Bot-Api-Secret-Token` (1-256 of `A-Za-z0-9_-`) | generated at start |
+/// | `BILLBOT_WEBHOOK_SECRET` | secret checked in `X-Telegram-Bot-Api-Secret-Token` (16-256 of `A-Za-z0-9_-`) | generated at start |
 /// | `BILLBOT_TELEGRAM_RATE_LIMITS` | `on`: pace messages to Telegram's limits; `off`: only for a local Bot API test server | `on` |
 #[derive(Debug, Clone)]
 pub struct TelegramSettings {
@@ -315,12 +379,15 @@ impl TelegramSettings {
                 })?;
                 let secret = get("BILLBOT_WEBHOOK_SECRET");
                 if let Some(s) = &secret
-                    && (s.len() > 256
+                    && (!(MIN_SECRET_LEN..=256).contains(&s.len())
                         || !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-'))
                 {
                     return Err(ConfigError::Invalid {
                         var: "BILLBOT_WEBHOOK_SECRET",
-                        reason: "use 1 to 256 characters among A-Z, a-z, 0-9, _ and -".to_owned(),
+                        reason: format!(
+                            "use {MIN_SECRET_LEN} to 256 characters among A-Z, a-z, 0-9, _ and - (or leave it \
+                             unset: one is generated at start)"
+                        ),
                     });
                 }
                 Some(WebhookSettings { url, listen, secret: secret.map(SecretString::from) })
@@ -401,12 +468,14 @@ impl TrackingSettings {
                     var: "BILLBOT_CALLBACK_SECRET",
                     because: "BILLBOT_CALLBACK_LISTEN",
                 })?;
-                if secret.len() < 16
+                if secret.len() < MIN_SECRET_LEN
                     || !secret.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
                 {
                     return Err(ConfigError::Invalid {
                         var: "BILLBOT_CALLBACK_SECRET",
-                        reason: "use at least 16 characters among A-Z, a-z, 0-9, _ and -".to_owned(),
+                        reason: format!(
+                            "use at least {MIN_SECRET_LEN} characters among A-Z, a-z, 0-9, _ and -"
+                        ),
                     });
                 }
                 Some((addr, SecretString::from(secret)))
@@ -423,7 +492,7 @@ impl TrackingSettings {
 /// | `BILLBOT_WHATSAPP_TOKEN` | the Cloud API access token (set = the channel runs) | off |
 /// | `BILLBOT_WHATSAPP_PHONE_NUMBER_ID` | the business phone number id | required with the token |
 /// | `BILLBOT_WHATSAPP_APP_SECRET` | the app secret that signs webhooks (`X-Hub-Signature-256`) | required with the token |
-/// | `BILLBOT_WHATSAPP_VERIFY_TOKEN` | the answer to Meta's webhook verification | required with the token |
+/// | `BILLBOT_WHATSAPP_VERIFY_TOKEN` | the answer to Meta's webhook verification (16 characters or more) | required with the token |
 /// | `BILLBOT_WHATSAPP_API_URL` | Graph API base, version included | `https://graph.facebook.com/v23.0` |
 /// | `BILLBOT_WHATSAPP_LISTEN` | the webhook server's address (path `/whatsapp/webhook`) | `127.0.0.1:8444` |
 /// | `BILLBOT_WHATSAPP_AGENTS` | comma-separated `wa_id`s (or business-scoped user ids) of agents | none |
@@ -485,6 +554,13 @@ impl WhatsAppSettings {
             }
         }
         let required = |var: &'static str| get(var).ok_or(ConfigError::Missing { var, because });
+        let verify_token = required("BILLBOT_WHATSAPP_VERIFY_TOKEN")?;
+        if verify_token.chars().count() < MIN_SECRET_LEN {
+            return Err(ConfigError::Invalid {
+                var: "BILLBOT_WHATSAPP_VERIFY_TOKEN",
+                reason: format!("use at least {MIN_SECRET_LEN} characters: a short one can be guessed"),
+            });
+        }
         let phone_number_id = required("BILLBOT_WHATSAPP_PHONE_NUMBER_ID")?;
         if !phone_number_id.chars().all(|c| c.is_ascii_digit()) {
             return Err(ConfigError::Invalid {
@@ -513,7 +589,7 @@ impl WhatsAppSettings {
             token: SecretString::from(token),
             phone_number_id,
             app_secret: SecretString::from(required("BILLBOT_WHATSAPP_APP_SECRET")?),
-            verify_token: SecretString::from(required("BILLBOT_WHATSAPP_VERIFY_TOKEN")?),
+            verify_token: SecretString::from(verify_token),
             api_url,
             listen,
             agents,

@@ -25,6 +25,7 @@
 //! | `billbot_provider_calls_refused_total` | | lookups not made: too many provider calls in flight |
 //! | `billbot_notices_given_up_total` | | tracker notices given up after 8 failed sends |
 //! | `billbot_messages_given_up_total` | `channel` | messages given up: Telegram asked to wait over 30 s |
+//! | `billbot_connections_refused_total` | `reason` (`listener`, `client`) | connections closed at once: the listener's cap, or one client's (`http`) |
 
 use std::sync::OnceLock;
 

@@ -62,15 +62,14 @@ pub enum Notice {
 }
 
 impl Notice {
-    /// What the notice is about, for the logs: an order number or a reference.
+    /// What the notice is about, for the logs: an order number, or a reference masked
+    /// (`senelec:•••••••002`: the logs never hold a customer's whole number).
     pub fn subject(&self) -> String {
         match self {
             Notice::StatusChanged { order_no, .. } | Notice::WatchEnded { order_no, .. } => {
                 order_no.to_string()
             }
-            Notice::Reminder { reference, .. } => {
-                format!("{}:{}", reference.biller().key(), reference.as_str())
-            }
+            Notice::Reminder { reference, .. } => reference.for_log(),
             Notice::ToSupport { ticket, .. } | Notice::FromSupport { ticket, .. } => {
                 format!("ticket {ticket}")
             }
@@ -305,6 +304,8 @@ impl Outbox {
         let id = outgoing.id.clone();
         self.held().insert(id.clone(), true);
         if let Err(e) = self.try_send(outgoing).await {
+            // A reminder's id holds its reference: masked.
+            let id = crate::domain::reference::mask_numbers(&id);
             tracing::error!(id, error = %e, "a notice's outcome could not be stored");
         }
         self.held().remove(&id);
@@ -316,7 +317,8 @@ impl Outbox {
         let notice: Notice = match serde_json::from_value(outgoing.notice.clone()) {
             Ok(notice) => notice,
             Err(e) => {
-                tracing::error!(%chat, id = outgoing.id, error = %e, "an unreadable notice in the outbox: dropped");
+                let id = crate::domain::reference::mask_numbers(&outgoing.id);
+                tracing::error!(%chat, id, error = %e, "an unreadable notice in the outbox: dropped");
                 let change = OutgoingChange::Done { at: self.now() };
                 return self.store.commit(Op::Outgoing { id: outgoing.id, change, holder }).await;
             }
@@ -344,12 +346,15 @@ impl Outbox {
             }
             Err(e) if e.is_permanent() || attempts >= MAX_SEND_ATTEMPTS => {
                 metrics::counter!("billbot_notices_given_up_total").increment(1);
-                tracing::error!(%chat, about = %notice.subject(), attempts, error = %e, "a notice could not be delivered: given up");
+                // A network's refusal may quote what was sent (a reminder's reference).
+                let error = crate::domain::reference::mask_numbers(&e.to_string());
+                tracing::error!(%chat, about = %notice.subject(), attempts, error, "a notice could not be delivered: given up");
                 OutgoingChange::Done { at: now }
             }
             Err(e) => {
                 let wait = retry_delay(outgoing.attempts);
-                tracing::warn!(%chat, about = %notice.subject(), error = %e, ?wait, "a notice could not be delivered: trying again later");
+                let error = crate::domain::reference::mask_numbers(&e.to_string());
+                tracing::warn!(%chat, about = %notice.subject(), error, ?wait, "a notice could not be delivered: trying again later");
                 OutgoingChange::Retry { next_at: later(now, wait) }
             }
         };

@@ -315,3 +315,49 @@ fn every_help_line_has_its_message_in_both_languages() {
     assert!(missing.is_empty(), "{missing:#?}");
     assert!(command.get_subcommands().count() >= 7, "the walk saw the commands");
 }
+
+/// `migrate-store` without `--to` copies into the database `BILLBOT_DATABASE_URL` names, so that
+/// its password stays off the command line (which every user of the machine can read); `--to`
+/// with a password still works, with a warning.
+#[tokio::test]
+async fn migrate_store_takes_the_database_from_the_environment_and_warns_of_a_password_on_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let from = format!("sled:{}", dir.path().join("store").display());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let unreachable = format!("postgres://billbot:Sup3r-Secret-pw@127.0.0.1:{closed}/billbot");
+    let migrate = || {
+        let mut cmd = billbot();
+        cmd.env_remove("BILLBOT_DATABASE_URL").args(["migrate-store", "--from", &from]);
+        cmd
+    };
+    // Neither: which database is asked for, by its variable.
+    let out = migrate().assert().code(2).stdout("");
+    let err = one_line(&out.get_output().stderr);
+    assert!(err.contains("BILLBOT_DATABASE_URL"), "{err}");
+    // From the environment: the database is tried (and named without its password).
+    let out = migrate().env("BILLBOT_DATABASE_URL", &unreachable).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("could not be opened") && err.contains("PostgreSQL"), "{err}");
+    assert!(!err.contains("Sup3r-Secret-pw") && !err.contains("warning"), "{err}");
+    let out = migrate().env("BILLBOT_DATABASE_URL", "mysql://root@db/billbot").assert().code(2);
+    assert!(one_line(&out.get_output().stderr).contains("PostgreSQL URL"));
+    // On the command line: warned, never echoed.
+    let out = migrate().args(["--to", &unreachable]).assert().code(1);
+    let err = String::from_utf8_lossy(&out.get_output().stderr).into_owned();
+    assert!(err.contains("warning: a password given with --to can be read by other users"), "{err}");
+    assert!(!err.contains("Sup3r-Secret-pw"), "{err}");
+
+    // And against a real server, when there is one.
+    let Some(schema) = common::pg::schema("migrate_store_from_the_environment").await else { return };
+    let url = schema.url();
+    let out = tokio::task::spawn_blocking(move || {
+        let mut cmd = StdCommand::new(env!("CARGO_BIN_EXE_billbot"));
+        cmd.args(["migrate-store", "--from", &from]).env("BILLBOT_DATABASE_URL", url).env("LANG", "C");
+        cmd.output().unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("Copied 0 records into PostgreSQL"), "{stdout}");
+}

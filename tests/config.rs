@@ -99,3 +99,120 @@ fn provider_and_channel_urls_must_be_https_except_to_this_machine() {
         Err(ConfigError::Invalid { var: "TELOXIDE_API_URL", .. })
     ));
 }
+
+fn lookup<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
+    move |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())
+}
+
+#[test]
+fn secrets_checked_by_billbot_need_16_characters_and_a_short_one_stops_the_start() {
+    use billbot::config::{TelegramSettings, TrackingSettings, WhatsAppSettings};
+    let telegram = |secret: &str| {
+        TelegramSettings::from_lookup(lookup(&[
+            ("TELOXIDE_TOKEN", "1:x"),
+            ("BILLBOT_WEBHOOK_URL", "https://bot.example.sn/telegram"),
+            ("BILLBOT_WEBHOOK_SECRET", secret),
+        ]))
+    };
+    let short = telegram("short-Secret").unwrap_err();
+    assert!(matches!(short, ConfigError::Invalid { var: "BILLBOT_WEBHOOK_SECRET", .. }), "{short}");
+    assert!(short.to_string().contains("16 to 256"), "{short}");
+    assert!(!short.to_string().contains("short-Secret"), "the value is never echoed: {short}");
+    assert!(telegram("a-long-enough_secret").is_ok());
+    assert!(telegram(&"x".repeat(257)).is_err());
+    assert!(telegram("sixteen chars ok").is_err(), "a space is not allowed by Telegram");
+    // Unset, one is generated (64 hex characters).
+    let generated = TelegramSettings::from_lookup(lookup(&[
+        ("TELOXIDE_TOKEN", "1:x"),
+        ("BILLBOT_WEBHOOK_URL", "https://bot.example.sn/telegram"),
+    ]))
+    .unwrap();
+    assert!(generated.webhook.unwrap().secret.is_none());
+
+    let whatsapp = |verify: &str| {
+        WhatsAppSettings::from_lookup(lookup(&[
+            ("BILLBOT_WHATSAPP_TOKEN", "EAAG-token"),
+            ("BILLBOT_WHATSAPP_PHONE_NUMBER_ID", "123456789012345"),
+            ("BILLBOT_WHATSAPP_APP_SECRET", "app-secret"),
+            ("BILLBOT_WHATSAPP_VERIFY_TOKEN", verify),
+        ]))
+    };
+    let short = whatsapp("choose-one").unwrap_err();
+    assert!(matches!(short, ConfigError::Invalid { var: "BILLBOT_WHATSAPP_VERIFY_TOKEN", .. }), "{short}");
+    assert!(short.to_string().contains("at least 16"), "{short}");
+    assert!(!short.to_string().contains("choose-one"), "{short}");
+    assert_eq!(whatsapp("a verify token, 16+").unwrap().verify_token.expose_secret(), "a verify token, 16+");
+
+    let callback = |secret: &str| {
+        TrackingSettings::from_lookup(lookup(&[
+            ("BILLBOT_CALLBACK_LISTEN", "127.0.0.1:8088"),
+            ("BILLBOT_CALLBACK_SECRET", secret),
+        ]))
+    };
+    assert!(matches!(
+        callback("fifteen-chars-x"),
+        Err(ConfigError::Invalid { var: "BILLBOT_CALLBACK_SECRET", .. })
+    ));
+    assert!(callback("sixteen-chars-xy").is_ok());
+    // `serve` stops on them with the variable named.
+    let serve = billbot::app::Settings::for_serve_from(lookup(&[
+        ("TELOXIDE_TOKEN", "1:x"),
+        ("BILLBOT_WEBHOOK_URL", "https://bot.example.sn/telegram"),
+        ("BILLBOT_WEBHOOK_SECRET", "tiny"),
+        ("BILLBOT_SANDBOX", "1"),
+    ]));
+    assert!(serve.unwrap_err().to_string().starts_with("BILLBOT_WEBHOOK_SECRET is not valid"));
+}
+
+#[test]
+fn the_metrics_listener_is_loopback_unless_another_address_is_allowed_by_name() {
+    use billbot::config::metrics_listen;
+    assert_eq!(metrics_listen(lookup(&[])).unwrap(), None);
+    for ok in ["127.0.0.1:9090", "[::1]:9090", "127.0.0.2:9090"] {
+        assert_eq!(
+            metrics_listen(lookup(&[("BILLBOT_METRICS_LISTEN", ok)])).unwrap(),
+            Some(ok.parse().unwrap())
+        );
+    }
+    for exposed in ["0.0.0.0:9090", "10.0.0.5:9090", "[::]:9090"] {
+        let err = metrics_listen(lookup(&[("BILLBOT_METRICS_LISTEN", exposed)])).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { var: "BILLBOT_METRICS_LISTEN", .. }), "{exposed}");
+        assert!(err.to_string().contains("BILLBOT_METRICS_ALLOW_REMOTE=1"), "{err}");
+        let allowed = metrics_listen(lookup(&[
+            ("BILLBOT_METRICS_LISTEN", exposed),
+            ("BILLBOT_METRICS_ALLOW_REMOTE", "1"),
+        ]));
+        assert_eq!(allowed.unwrap(), Some(exposed.parse().unwrap()));
+    }
+    assert!(metrics_listen(lookup(&[("BILLBOT_METRICS_LISTEN", "9090")])).is_err());
+}
+
+#[test]
+fn connection_limits_default_to_64_a_client_with_loopback_trusted_and_can_be_set() {
+    use billbot::config::connection_limits;
+    use billbot::http::{AddrRange, ConnectionLimits};
+    let defaults = connection_limits(lookup(&[])).unwrap();
+    assert_eq!(defaults, ConnectionLimits::default());
+    assert_eq!(defaults.per_client, 64);
+    assert_eq!(defaults.max_connections, 1024);
+    assert_eq!(defaults.trusted_proxies, AddrRange::loopback());
+    let set = connection_limits(lookup(&[
+        ("BILLBOT_MAX_CONNECTIONS_PER_CLIENT", "8"),
+        ("BILLBOT_TRUSTED_PROXIES", " 10.0.0.0/8, 192.0.2.7 ,fd00::/8"),
+    ]))
+    .unwrap();
+    assert_eq!(set.per_client, 8);
+    let trusted: Vec<String> = set.trusted_proxies.iter().map(ToString::to_string).collect();
+    assert_eq!(trusted, ["10.0.0.0/8", "192.0.2.7/32", "fd00::/8"]);
+    let none = connection_limits(lookup(&[("BILLBOT_TRUSTED_PROXIES", "none")])).unwrap();
+    assert!(none.trusted_proxies.is_empty());
+    for (var, bad) in [
+        ("BILLBOT_MAX_CONNECTIONS_PER_CLIENT", "0"),
+        ("BILLBOT_MAX_CONNECTIONS_PER_CLIENT", "many"),
+        ("BILLBOT_TRUSTED_PROXIES", "10.0.0.0/40"),
+        ("BILLBOT_TRUSTED_PROXIES", "proxy.internal"),
+    ] {
+        let err = connection_limits(lookup(&[(var, bad)])).unwrap_err();
+        assert!(err.to_string().starts_with(&format!("{var} is not valid")), "{bad}: {err}");
+    }
+}

@@ -108,6 +108,11 @@ async fn serve_survives_kill_9_stops_on_sigterm_and_never_logs_a_secret() {
     for secret in [TOKEN, "TEST-token_never-logged", INQUIRY_SECRET, STATUS_SECRET] {
         assert!(!logs.contains(secret), "{secret} appears in the logs");
     }
+    // Nor the numbers the users looked up: the logs mask them (`woyofal:••••••••001`).
+    assert!(logs.contains("woyofal:••••••••001"), "the lookup is logged, masked");
+    for whole in [refs::METER, refs::SERVER_ERROR] {
+        assert!(!logs.contains(whole), "{whole} appears in the logs");
+    }
 }
 
 #[test]
@@ -233,6 +238,9 @@ async fn serve_runs_whatsapp_alone_survives_kill_9_and_never_logs_its_secrets() 
     {
         assert!(!logs.contains(secret), "{secret} appears in the logs");
     }
+    // Nor the meter number the user typed and looked up (the logs mask it: `woyofal:••••••••001`).
+    assert!(logs.contains("woyofal:••••••••001"), "the lookup is logged, masked");
+    assert!(!logs.contains(refs::METER), "the meter number appears in the logs");
 }
 
 #[test]

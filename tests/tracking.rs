@@ -559,6 +559,37 @@ async fn a_callback_the_status_api_cannot_confirm_changes_nothing_but_brings_the
 }
 
 #[tokio::test]
+async fn a_callback_for_an_order_100_chats_watch_answers_at_once_and_leaves_the_sending_to_the_outbox() {
+    let s = setup(&[("PENDING", None), ("SUCCESS", Some("99998888777766665555"))]).await;
+    let pending = status_client(&s.server.uri()).status(&order_no()).await.unwrap();
+    let chats: Vec<String> = (0..100).map(|n| format!("tg:{}", 1_000 + n)).collect();
+    for key in &chats {
+        s.tracker.watch(&order_no(), &pending, &chat(key), Lang::En).await.unwrap();
+    }
+    let url = callback_server(s.tracker.clone(), status_client(&s.server.uri())).await;
+    let started = std::time::Instant::now();
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .header("X-Callback-Secret", "cb-secret-0123456789abcdef")
+        .json(&json!({"status": "SUCCESS", "trx": ORDER}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    // One status call and one write: no notice is sent inside the provider's request.
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(s.recorder.sent().is_empty(), "nothing sent by the callback itself");
+    for key in &chats {
+        let id = billbot::store::Outgoing::id_for(&chat(key), &order_no(), "succeeded");
+        let queued = s.store.outgoing(&id).await.unwrap().expect("in the outbox");
+        assert!(queued.done_at.is_none(), "{key}: waiting for the outbox's sender");
+    }
+    // The outbox's sender tells each chat once.
+    let sent = s.sent_now().await;
+    assert_eq!(sent.len(), 100);
+}
+
+#[tokio::test]
 async fn notify_me_in_the_conversation_starts_a_watch_and_a_final_order_needs_none() {
     use billbot::conversation::{Bot, Incoming, Input};
     use billbot::sandbox::fixtures::orders;

@@ -135,13 +135,15 @@ async fn the_verification_get_echoes_the_challenge_only_for_our_verify_token() {
     let mut bot = Running::start().await;
     let client = reqwest::Client::new();
     let get = |query: &'static str| client.get(format!("{}?{query}", bot.webhook)).send();
-    let ok = get("hub.mode=subscribe&hub.verify_token=verify-me-123&hub.challenge=1158201444").await.unwrap();
+    let ok = get("hub.mode=subscribe&hub.verify_token=verify-me-0123456789&hub.challenge=1158201444")
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), "1158201444");
     for refused in [
         "hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
-        "hub.mode=unsubscribe&hub.verify_token=verify-me-123&hub.challenge=1",
-        "hub.verify_token=verify-me-123&hub.challenge=1",
+        "hub.mode=unsubscribe&hub.verify_token=verify-me-0123456789&hub.challenge=1",
+        "hub.verify_token=verify-me-0123456789&hub.challenge=1",
         "hub.mode=subscribe&hub.challenge=1",
     ] {
         assert_eq!(get(refused).await.unwrap().status(), 403, "{refused}");
@@ -161,8 +163,8 @@ async fn unsigned_or_badly_signed_posts_get_401_and_nothing_is_handled() {
     assert_eq!(bot.fake.deliver_raw(body.clone(), Some("deadbeef".into())).await, 401, "no sha256= prefix");
     let other = FakeWhatsApp::signature(b"another body");
     assert_eq!(bot.fake.deliver_raw(body.clone(), Some(other)).await, 401, "the signature of another body");
-    // Over 256 KiB: refused before anything else.
-    let huge = vec![b' '; 300 * 1024];
+    // Over the webhook's 3 MiB: refused before anything else.
+    let huge = vec![b' '; billbot::channels::whatsapp::webhook::MAX_BODY + 1];
     let signed = FakeWhatsApp::signature(&huge);
     assert_eq!(bot.fake.deliver_raw(huge, Some(signed)).await, 413);
     // Signed but not JSON: refused as malformed, after the signature was checked.
@@ -296,6 +298,65 @@ async fn a_batched_payload_of_two_users_answers_each_in_their_language() {
     other["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = json!("999999999999999");
     let count = bot.fake.messages_to(&awa.key()).len();
     assert_eq!(bot.fake.deliver(&other).await, 200);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(bot.fake.messages_to(&awa.key()).len(), count);
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_change_without_a_phone_number_id_is_ignored_not_routed_by_default() {
+    let mut bot = Running::start().await;
+    let awa = WaUser::phone(AWA);
+    let hello =
+        || FakeWhatsApp::message_payload(&[(&awa, json!({"type": "text", "text": {"body": "menu"}}))]);
+    let mut unnamed = hello();
+    let metadata = &mut unnamed["entry"][0]["changes"][0]["value"]["metadata"];
+    metadata.as_object_mut().unwrap().remove("phone_number_id");
+    assert_eq!(bot.fake.deliver(&unnamed).await, 200, "Meta is told it was received");
+    let mut bare = hello();
+    bare["entry"][0]["changes"][0]["value"].as_object_mut().unwrap().remove("metadata");
+    assert_eq!(bot.fake.deliver(&bare).await, 200);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(bot.fake.messages_to(&awa.key()).is_empty(), "{:#?}", bot.fake.messages_to(&awa.key()));
+    assert_eq!(bot.store.seen_count().await.unwrap(), 0, "nothing was taken in");
+    // Named, it is ours.
+    assert_eq!(bot.fake.deliver(&hello()).await, 200);
+    bot.fake.wait_for_messages(&awa.key(), 1).await;
+    bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_signed_batch_of_200_kib_is_taken_and_one_over_the_limit_gets_413() {
+    let mut bot = Running::start().await;
+    let awa = WaUser::phone(AWA);
+    // Meta batches: a message among a thousand statuses of earlier messages.
+    let statuses = |n: usize| -> Vec<serde_json::Value> {
+        (0..n)
+            .map(|i| {
+                json!({"id": format!("wamid.HBgMMjIxNzcxMjM0NTY3FQIAERgSQjQ1RjU2RDk5QjY0{i:08}"),
+                       "status": "delivered", "timestamp": "1765000000", "recipient_id": JOHN,
+                       "conversation": {"id": format!("conversation-{i:08}"), "origin": {"type": "service"}},
+                       "pricing": {"billable": true, "pricing_model": "CBP", "category": "service"}})
+            })
+            .collect()
+    };
+    let mut batch =
+        FakeWhatsApp::message_payload(&[(&awa, json!({"type": "text", "text": {"body": "menu"}}))]);
+    batch["entry"][0]["changes"][0]["value"]["statuses"] = json!(statuses(1_000));
+    let size = serde_json::to_vec(&batch).unwrap().len();
+    assert!(size > 200 * 1024 && size < billbot::channels::whatsapp::webhook::MAX_BODY, "{size}");
+    assert_eq!(bot.fake.deliver(&batch).await, 200);
+    let answer = bot.fake.wait_for_messages(&awa.key(), 1).await;
+    assert!(answer[0].text.contains("Bonjour"), "{}", answer[0].text);
+    // One over the limit, signed as Meta would: 413, and nothing in it is handled.
+    let mut huge =
+        FakeWhatsApp::message_payload(&[(&awa, json!({"type": "text", "text": {"body": "aide"}}))]);
+    huge["entry"][0]["changes"][0]["value"]["statuses"] = json!(statuses(15_000));
+    let body = serde_json::to_vec(&huge).unwrap();
+    assert!(body.len() > billbot::channels::whatsapp::webhook::MAX_BODY, "{}", body.len());
+    let signature = FakeWhatsApp::signature(&body);
+    let count = bot.fake.messages_to(&awa.key()).len();
+    assert_eq!(bot.fake.deliver_raw(body, Some(signature)).await, 413);
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert_eq!(bot.fake.messages_to(&awa.key()).len(), count);
     bot.stop().await;
@@ -578,7 +639,7 @@ fn serve_names_what_to_set_when_no_channel_or_a_companion_is_missing() {
         "BILLBOT_WHATSAPP_TOKEN" => Some("t".into()),
         "BILLBOT_WHATSAPP_PHONE_NUMBER_ID" => Some("123".into()),
         "BILLBOT_WHATSAPP_APP_SECRET" => Some("s".into()),
-        "BILLBOT_WHATSAPP_VERIFY_TOKEN" => Some("v".into()),
+        "BILLBOT_WHATSAPP_VERIFY_TOKEN" => Some("verify-me-0123456789".into()),
         "BILLBOT_SANDBOX" => Some("1".into()),
         _ => None,
     })

@@ -94,10 +94,18 @@ impl WhatsApp {
         let now = Utc::now();
         for change in webhook.entry.iter().flat_map(|e| &e.changes) {
             let value = &change.value;
-            let number = value.metadata.phone_number_id.as_deref();
-            if number.is_some_and(|n| n != self.inner.settings.phone_number_id) {
-                tracing::warn!(number, "a WhatsApp webhook for another phone number id: ignored");
-                continue;
+            // Only changes that name our number are ours: one without a number is not routed by
+            // default (an app may serve several numbers, and a change must say which).
+            match value.metadata.phone_number_id.as_deref() {
+                Some(number) if number == self.inner.settings.phone_number_id => {}
+                Some(number) => {
+                    tracing::warn!(number, "a WhatsApp webhook for another phone number id: ignored");
+                    continue;
+                }
+                None => {
+                    tracing::warn!("a WhatsApp webhook change without a phone number id: ignored");
+                    continue;
+                }
             }
             for status in &value.statuses {
                 log_status(status);

@@ -56,6 +56,7 @@ pub(crate) async fn step(s: &mut Session<'_>, input: Input) -> Replies {
                 Ok(replies)
             }
             None => {
+                let payload = crate::domain::reference::mask_numbers(&payload);
                 tracing::info!(chat = %s.chat, payload, "expired or unknown button");
                 s.state = State::Menu;
                 Ok(vec![menus::main_menu(s, t!(s.lang, "menu-expired"))])

@@ -68,9 +68,50 @@ impl CustomerReference {
     pub fn masked(&self) -> String {
         mask_tail(&self.digits, 4)
     }
+
+    /// The reference as the logs show it: its biller and its last 3 digits (`senelec:•••••••002`),
+    /// enough to tell two apart in one chat's trail, too little to look anyone's bill up.
+    pub fn for_log(&self) -> String {
+        format!("{}:{}", self.biller.key(), mask_for_log(&self.digits))
+    }
 }
 
-/// Replaces every character but the last `keep` with `•`.
+/// How many of a number's last characters the logs keep.
+const LOG_KEEP: usize = 3;
+
+/// A customer's number (a reference, a meter, a phone number) as the logs show it: all but its
+/// last 3 characters hidden. Every log line that names one goes through here (or
+/// [`CustomerReference::for_log`], or [`mask_numbers`] for free text).
+pub fn mask_for_log(value: &str) -> String {
+    mask_tail(value, LOG_KEEP)
+}
+
+/// `text` with every run of 6 digits or more masked as [`mask_for_log`] does: for free text that
+/// may hold a customer's number (a button's payload, a provider's message, an error that quotes
+/// one). Shorter runs (amounts, codes, dates' parts) are left as they are.
+pub fn mask_numbers(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        if run.chars().count() >= 6 {
+            out.push_str(&mask_for_log(run));
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// A name or an address with each word cut to its first character and `•••`: enough for its
 /// owner to recognize it (`A••• N••• S•••`), too little to read someone else's, and the same
 /// length for any word. One-character words are kept.
@@ -88,6 +129,7 @@ pub fn mask_words(value: &str) -> String {
         .join(" ")
 }
 
+/// Replaces every character but the last `keep` with `•`.
 pub fn mask_tail(value: &str, keep: usize) -> String {
     let count = value.chars().count();
     value.chars().enumerate().map(|(i, c)| if i + keep < count { '•' } else { c }).collect()

@@ -186,6 +186,9 @@ impl PgStore {
         decode(data.as_bytes())
             .map_err(|why| {
                 self.skipped.fetch_add(1, Ordering::Relaxed);
+                // Keys and serde's words may hold a reference: masked (`domain::reference`).
+                use crate::domain::reference::mask_numbers;
+                let (key, why) = (mask_numbers(key), mask_numbers(&why));
                 tracing::warn!(table, key, why, "skipping an unreadable record");
             })
             .ok()

@@ -507,7 +507,9 @@ impl SledStore {
     fn report(&self, tree: &sled::Tree, key: &[u8], why: &str) {
         self.inner.skipped.fetch_add(1, Ordering::Relaxed);
         let tree = String::from_utf8_lossy(&tree.name()).into_owned();
-        let key = String::from_utf8_lossy(key).into_owned();
+        // Keys and serde's words may hold a reference: masked (`domain::reference`).
+        let key = crate::domain::reference::mask_numbers(&String::from_utf8_lossy(key));
+        let why = crate::domain::reference::mask_numbers(why);
         tracing::warn!(tree, key, why, "skipping an unreadable record");
     }
 

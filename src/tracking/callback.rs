@@ -3,8 +3,10 @@
 //! `event, status, provider, recipient, trx, reference, errorMsg`, answered
 //! `{"response":"success"}`.
 //!
-//! The provider documents no signature, so a shared secret authenticates the call: in the URL
-//! configured at the provider, or in a header. A callback is only a hint: the order is fetched
+//! The provider documents no signature, so a shared secret authenticates the call: in a header
+//! where the provider can send one (preferred: a header stays out of access logs), else in the
+//! URL configured at the provider (its documents describe no callback settings). Neither the
+//! secret nor any request's path is ever logged. A callback is only a hint: the order is fetched
 //! from the status API (which carries the purchased code the receipt needs), and only what the
 //! status API says is stored and told. If the status API cannot confirm it, the callback changes
 //! nothing (anyone who knows the secret could otherwise announce a delivery that never happened,

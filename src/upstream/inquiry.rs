@@ -39,7 +39,7 @@ impl InquiryClient {
     ///
     /// An inquiry reads and changes nothing, but it is a POST, so only a connection that was
     /// never made is retried: a gateway error may come after the provider did the work.
-    #[tracing::instrument(name = "inquiry", skip_all, fields(service = %reference.biller(), reference = %reference.masked()))]
+    #[tracing::instrument(name = "inquiry", skip_all, fields(reference = %reference.for_log()))]
     pub async fn inquire(&self, reference: &CustomerReference) -> Result<InquiryResult, UpstreamError> {
         super::observed("inquiry", self.call(reference)).await
     }
@@ -66,7 +66,9 @@ impl InquiryClient {
         match &result {
             Ok(_) => tracing::info!(elapsed_ms = started.elapsed().as_millis() as u64, "inquiry answered"),
             Err(e) => {
-                tracing::warn!(elapsed_ms = started.elapsed().as_millis() as u64, error = %e, "inquiry failed")
+                // The provider's words may quote the reference.
+                let error = crate::domain::reference::mask_numbers(&e.to_string());
+                tracing::warn!(elapsed_ms = started.elapsed().as_millis() as u64, error, "inquiry failed")
             }
         }
         result

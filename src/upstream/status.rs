@@ -166,7 +166,11 @@ impl StatusClient {
         let elapsed_ms = started.elapsed().as_millis() as u64;
         match &result {
             Ok(_) => tracing::info!(elapsed_ms, "{what} answered"),
-            Err(e) => tracing::warn!(elapsed_ms, error = %e, "{what} failed"),
+            Err(e) => {
+                // The provider's words may quote a customer's number.
+                let error = crate::domain::reference::mask_numbers(&e.to_string());
+                tracing::warn!(elapsed_ms, error, "{what} failed")
+            }
         }
         result
     }

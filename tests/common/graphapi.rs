@@ -29,7 +29,7 @@ use tokio::time::Instant;
 pub const TOKEN: &str = "EAAtest-WA-token_never-logged-5xQ";
 pub const PHONE_NUMBER_ID: &str = "109876543210987";
 pub const APP_SECRET: &str = "wa-app-secret-Zk29";
-pub const VERIFY_TOKEN: &str = "verify-me-123";
+pub const VERIFY_TOKEN: &str = "verify-me-0123456789";
 pub const VERSION: &str = "v23.0";
 pub const BUSINESS_NUMBER: &str = "221338000000";
 

@@ -89,6 +89,7 @@ pub fn app_settings(dir: &std::path::Path, sandbox: SandboxConfig) -> billbot::a
         data_dir: dir.to_owned(),
         database: None,
         metrics_listen: None,
+        connections: Default::default(),
         telegram: None,
         whatsapp: None,
         terminal: false,

@@ -40,7 +40,8 @@ pub fn keyboard(reply: &Reply) -> Option<InlineKeyboardMarkup> {
                 .filter(|b| {
                     let fits = b.payload.len() <= Capabilities::TELEGRAM.max_payload_bytes;
                     if !fits {
-                        tracing::error!(payload = %b.payload, "button payload over 64 bytes left out");
+                        let payload = crate::domain::reference::mask_numbers(&b.payload);
+                        tracing::error!(payload, "button payload over 64 bytes left out");
                     }
                     fits
                 })

@@ -7,8 +7,9 @@
 //!   without a valid one, and nothing is handled. A signed body that is not JSON gets 400. Else
 //!   the messages are recorded (a redelivered one is recognized) and 200 goes back at once; the
 //!   work runs in the chats' queues.
-//! - The limits of every listener apply (`http`: 64 KiB, timeouts, a cap on connections); a POST
-//!   without a signature header is refused before its body is read.
+//! - The limits of every listener apply (`http`: timeouts, caps on connections), but bodies may
+//!   be 3 MiB ([`MAX_BODY`]): Meta batches changes, and documents webhook payloads of up to 3 MB.
+//!   A POST without a signature header is refused before its body is read.
 
 use std::collections::HashMap;
 
@@ -27,13 +28,17 @@ use super::wire::Webhook;
 
 /// The webhook's path.
 pub const PATH: &str = "/whatsapp/webhook";
+/// The largest body the webhook takes (413 beyond): Meta's documented maximum, 3 MB, and a little
+/// more. A batch must fit whole: one refused is delivered again, and refused again, for days.
+pub const MAX_BODY: usize = 3 * 1024 * 1024;
+
 /// The webhook's routes.
 pub fn router(whatsapp: WhatsApp) -> Router {
     let routes = Router::new()
         .route(PATH, get(verify).post(receive))
         .layer(axum::middleware::from_fn(signed_or_unread))
         .with_state(whatsapp);
-    crate::http::limited(routes)
+    crate::http::limited_to(routes, MAX_BODY)
 }
 
 /// A POST without a signature header is refused before its body is read.
