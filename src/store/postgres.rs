@@ -634,10 +634,13 @@ impl PgStore {
     /// or `None` when another session holds it.
     pub async fn exclusive(&self, job: &str) -> Result<Option<PgConnection>, StoreError> {
         let mut connection = self.pool.acquire().await?.detach();
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1))")
-            .bind(format!("billbot:{job}"))
-            .fetch_one(&mut connection)
-            .await?;
+        // Keyed by the schema too: deployments (or tests) sharing a database in schemas of their
+        // own do not take turns with each other.
+        let locked: bool =
+            sqlx::query_scalar("SELECT pg_try_advisory_lock(hashtext($1 || current_schema()))")
+                .bind(format!("billbot:{job}:"))
+                .fetch_one(&mut connection)
+                .await?;
         Ok(locked.then_some(connection))
     }
 
@@ -799,7 +802,8 @@ impl PgStore {
     ) -> Result<Vec<Outgoing>, StoreError> {
         let until_json = serde_json::to_string(&until)?;
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('billbot:outbox-claims'))")
+        // One claimer at a time (per schema: see `exclusive`).
+        sqlx::query("SELECT pg_advisory_xact_lock(hashtext('billbot:outbox-claims:' || current_schema()))")
             .execute(&mut *tx)
             .await?;
         let claimed: Vec<(String, String)> = sqlx::query_as(

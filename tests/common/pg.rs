@@ -25,11 +25,16 @@ impl Schema {
     /// The URL of this schema (its `search_path`), for a `billbot` process.
     pub fn url(&self) -> String {
         let separator = if self.url.contains('?') { '&' } else { '?' };
-        format!("{}{separator}options=-c%20search_path%3D{}", self.url, self.name)
+        let name = &self.name;
+        format!("{}{separator}options=-c%20search_path%3D{name}&application_name={name}", self.url)
     }
 
+    /// Connections to this schema, named after it (so that its drop can end the ones left open).
     pub fn options(&self) -> PgConnectOptions {
-        PgConnectOptions::from_str(&self.url).unwrap().options([("search_path", self.name.as_str())])
+        PgConnectOptions::from_str(&self.url)
+            .unwrap()
+            .options([("search_path", self.name.as_str())])
+            .application_name(&self.name)
     }
 }
 
@@ -41,6 +46,16 @@ impl Drop for Schema {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             rt.block_on(async {
                 if let Ok(mut conn) = PgConnection::connect(&url).await {
+                    // A connection of the test's still open in a transaction (its runtime ended
+                    // mid-query) would hold the schema's locks, and the drop would wait forever.
+                    let _ = sqlx::query(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                         WHERE application_name = $1 AND pid <> pg_backend_pid()",
+                    )
+                    .bind(&name)
+                    .execute(&mut conn)
+                    .await;
+                    let _ = sqlx::query("SET lock_timeout = '10s'").execute(&mut conn).await;
                     let _ = sqlx::query(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
                         .execute(&mut conn)
                         .await;
