@@ -5,23 +5,20 @@
 //! `billbot serve`, `billbot demo` and the tests all build the bot here, so what a test starts is
 //! what an operator runs; tests bind their listeners on port 0 and pass them in.
 
+mod settings;
+
+use std::collections::HashMap;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use secrecy::ExposeSecret;
 use tokio::net::TcpListener;
 
-use std::collections::HashMap;
-
 use crate::channels::intake::{Edge, Intake, IntakeSettings};
 use crate::channels::whatsapp::{self, GraphClient, WhatsApp, WhatsAppEdge};
 use crate::channels::{telegram, terminal};
-use crate::config::{
-    ConfigError, DatabaseSettings, LimitSettings, ProviderSettings, TelegramSettings, TrackingSettings,
-    WhatsAppSettings,
-};
+use crate::config::{ConfigError, TelegramSettings};
 use crate::conversation::Bot;
 use crate::domain::Channel;
 use crate::outbox::{Notifiers, Outbox, OutboxConfig};
@@ -30,119 +27,10 @@ use crate::reminders::Reminders;
 use crate::store::{Store, StoreError};
 use crate::tracking::{Tracker, callback};
 
+pub use settings::{DEFAULT_DATA_DIR, Settings};
+
 /// How often due reminders are looked for (they are due at 09:00: a few seconds late is fine).
 const REMINDER_TICK: std::time::Duration = std::time::Duration::from_secs(30);
-
-/// How often what has been kept long enough is swept (first a minute after start).
-const RETENTION_SWEEP: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Forgets, every hour until `shutdown`, orders and lookups older than the retention period and
-/// the dialogue state of chats idle for longer than theirs. Every instance may sweep: a sweep is
-/// a few deletes, and two at once delete the same rows.
-async fn sweep_expired(
-    store: Store,
-    retention: crate::config::Retention,
-    shutdown: impl Future<Output = ()>,
-) {
-    tokio::pin!(shutdown);
-    let mut first = true;
-    loop {
-        let wait = if first { std::time::Duration::from_secs(60) } else { RETENTION_SWEEP };
-        first = false;
-        tokio::select! {
-            () = &mut shutdown => return,
-            () = tokio::time::sleep(wait) => {}
-        }
-        let now = chrono::Utc::now();
-        let ago = |d: std::time::Duration| now - chrono::Duration::from_std(d).unwrap_or_default();
-        match store.sweep_expired(ago(retention.orders), ago(retention.idle_dialogue)).await {
-            Ok(swept) if swept == Default::default() => {}
-            Ok(swept) => tracing::info!(
-                orders = swept.orders,
-                lookups = swept.activity,
-                dialogues = swept.dialogues,
-                "kept long enough: forgotten"
-            ),
-            Err(e) => tracing::error!(error = %e, "the retention sweep failed"),
-        }
-    }
-}
-
-/// Where `serve` keeps its database when `BILLBOT_DATA_DIR` is not set.
-pub const DEFAULT_DATA_DIR: &str = "billbot-data";
-
-/// Everything [`build`] needs.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    pub providers: ProviderSettings,
-    pub tracking: TrackingSettings,
-    /// How much one chat may ask of the providers.
-    pub limits: LimitSettings,
-    /// The sled database's directory (when no database is configured).
-    pub data_dir: PathBuf,
-    /// Set: the store is this PostgreSQL database, shared with other instances.
-    pub database: Option<DatabaseSettings>,
-    /// Set: `/healthz`, `/readyz` and `/metrics` are served here (`BILLBOT_METRICS_LISTEN`;
-    /// loopback unless `BILLBOT_METRICS_ALLOW_REMOTE` says otherwise).
-    pub metrics_listen: Option<SocketAddr>,
-    /// How every HTTP listener admits and keeps connections.
-    pub connections: crate::http::ConnectionLimits,
-    /// Set: the Telegram channel runs.
-    pub telegram: Option<TelegramSettings>,
-    /// Set: the WhatsApp channel runs.
-    pub whatsapp: Option<WhatsAppSettings>,
-    /// The terminal demo's chat gets the tracker's notices on standard output.
-    pub terminal: bool,
-    /// Every reply says it comes from test data (`serve` on the sandbox).
-    pub sandbox_notice: bool,
-    /// How long orders, lookups and idle chats' dialogue states are kept.
-    pub retention: crate::config::Retention,
-    /// Where customers' requests to talk to a person go (`BILLBOT_SUPPORT_CHAT`).
-    pub support: Option<crate::conversation::support::Support>,
-}
-
-impl Settings {
-    /// `serve`'s settings from the environment: the channels whose token is set (at least one).
-    pub fn for_serve() -> Result<Settings, ConfigError> {
-        Settings::for_serve_from(|name| std::env::var(name).ok())
-    }
-
-    /// [`Settings::for_serve`] through `lookup` (a map in tests).
-    pub fn for_serve_from(lookup: impl Fn(&str) -> Option<String>) -> Result<Settings, ConfigError> {
-        let set = |name: &str| lookup(name).is_some_and(|v| !v.trim().is_empty());
-        let telegram = set("TELOXIDE_TOKEN").then(|| TelegramSettings::from_lookup(&lookup)).transpose()?;
-        let whatsapp =
-            set("BILLBOT_WHATSAPP_TOKEN").then(|| WhatsAppSettings::from_lookup(&lookup)).transpose()?;
-        if telegram.is_none() && whatsapp.is_none() {
-            return Err(ConfigError::NoChannel);
-        }
-        let providers = ProviderSettings::from_lookup(&lookup)?;
-        // Real users must never get made-up bills by accident: the sandbox is asked for by name.
-        let sandbox_asked =
-            lookup("BILLBOT_SANDBOX").is_some_and(|v| matches!(v.trim(), "1" | "true" | "yes"));
-        if providers.uses_sandbox() && !sandbox_asked {
-            return Err(ConfigError::SandboxNotAsked);
-        }
-        Ok(Settings {
-            providers,
-            sandbox_notice: sandbox_asked,
-            tracking: TrackingSettings::from_lookup(&lookup)?,
-            limits: LimitSettings::from_lookup(&lookup)?,
-            retention: crate::config::Retention::from_lookup(&lookup)?,
-            data_dir: lookup("BILLBOT_DATA_DIR")
-                .filter(|v| !v.trim().is_empty())
-                .map(PathBuf::from)
-                .unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
-            database: DatabaseSettings::from_lookup(&lookup)?,
-            metrics_listen: crate::config::metrics_listen(&lookup)?,
-            connections: crate::config::connection_limits(&lookup)?,
-            telegram,
-            whatsapp,
-            terminal: false,
-            support: crate::config::support_from_lookup(&lookup)?,
-        })
-    }
-}
 
 /// Why the bot could not start or stopped on an error.
 #[derive(Debug, thiserror::Error)]
@@ -315,14 +203,14 @@ impl App {
         jobs.spawn(tracker.clone().run(until(&jobs_stopped)));
         jobs.spawn(reminders.run(REMINDER_TICK, until(&jobs_stopped)));
         jobs.spawn(outbox.run(until(&jobs_stopped)));
-        jobs.spawn(sweep_expired(store.clone(), settings.retention, until(&jobs_stopped)));
+        jobs.spawn(crate::retention::run(store.clone(), settings.retention, until(&jobs_stopped)));
         let chat_channels = telegram.is_some() || whatsapp.is_some();
         if chat_channels {
             jobs.spawn(intake.clone().run(until(&edges_stopped)));
         }
 
         // Every HTTP listener, served the same way.
-        let mut routes: Vec<(&str, TcpListener, axum::Router)> = Vec::new();
+        let mut routes: Vec<Route> = Vec::new();
         if let (Some(listener), Some((_, secret))) = (listeners.callback, settings.tracking.callback.clone())
         {
             routes.push((
@@ -348,49 +236,16 @@ impl App {
             }
             _ => {}
         }
-        let mut polling = None;
-        if let Some(TelegramPart { settings: tg, client }) = &telegram {
-            tracing::info!(
-                agents = tg.agents.len(),
-                webhook = tg.webhook.is_some(),
-                "starting the Telegram bot"
-            );
-            let agents = telegram::Agents(tg.agents.clone());
-            if let Err(e) = telegram::register_commands(client, &agents, bot.has_support()).await {
-                tracing::warn!(error = %e, "could not register the command menus");
+        let polling = match &telegram {
+            Some(part) => {
+                let (route, task) =
+                    start_telegram(part, &bot, &intake, &store, listeners.telegram, until(&edges_stopped))
+                        .await?;
+                routes.extend(route);
+                Some(task)
             }
-            let receiver = telegram::Telegram::new(client.clone(), agents, intake.clone());
-            match &tg.webhook {
-                Some(webhook) => {
-                    let listener = match listeners.telegram {
-                        Some(listener) => listener,
-                        None => bind(webhook.listen).await?,
-                    };
-                    let secret = telegram::webhook::secret(webhook)
-                        .map_err(|e| AppError::Telegram(Arc::new(e).into()))?;
-                    let router = telegram::webhook::router(receiver, webhook, secret.clone());
-                    routes.push(("the Telegram webhook", listener, router));
-                    // Spawned once the route is served (below): Telegram may post at once.
-                    let (client, webhook) = (client.clone(), webhook.clone());
-                    let register: TelegramTask =
-                        Box::pin(
-                            async move { telegram::webhook::register(&client, &webhook, &secret).await },
-                        );
-                    polling = Some(register);
-                }
-                None => {
-                    let poll = telegram::poll(
-                        client.clone(),
-                        receiver,
-                        tg.poll_timeout,
-                        store.clone(),
-                        until(&edges_stopped),
-                    );
-                    let poll: TelegramTask = Box::pin(poll);
-                    polling = Some(poll);
-                }
-            }
-        }
+            None => None,
+        };
         let mut servers = tokio::task::JoinSet::new();
         for (what, listener, router) in routes {
             tracing::info!(listen = ?listener.local_addr().ok(), "serving {what}");
@@ -398,35 +253,8 @@ impl App {
             servers.spawn(crate::http::serve_with(listener, router, limits, until(&edges_stopped)));
         }
 
-        // Telegram's long poll (or its webhook's registration) runs until the shutdown; its
-        // failure stops the bot, as the shutdown does.
-        let result = match polling {
-            Some(telegram) => {
-                let telegram = tokio::spawn(telegram);
-                tokio::pin!(shutdown);
-                let mut telegram = telegram;
-                tokio::select! {
-                    () = &mut shutdown => {
-                        let _ = stop_edges.send(true);
-                        flatten(telegram.await)
-                    }
-                    ended = &mut telegram => {
-                        let ended = flatten(ended);
-                        // A registered webhook keeps serving until the shutdown; a long poll ends
-                        // only with it (or with an error).
-                        if ended.is_ok() && settings.telegram.as_ref().is_some_and(|t| t.webhook.is_some()) {
-                            shutdown.await;
-                        }
-                        ended
-                    }
-                }
-            }
-            None => {
-                shutdown.await;
-                Ok(())
-            }
-        }
-        .map_err(AppError::from);
+        let webhook = settings.telegram.as_ref().is_some_and(|t| t.webhook.is_some());
+        let result = until_stopped(polling, webhook, shutdown, &stop_edges).await;
         let _ = stop_edges.send(true);
         while servers.join_next().await.is_some() {}
         tracing::info!("shutting down: finishing the messages in hand");
@@ -442,6 +270,72 @@ impl App {
 
 /// Telegram's long poll, or its webhook's registration.
 type TelegramTask = std::pin::Pin<Box<dyn Future<Output = Result<(), teloxide::RequestError>> + Send>>;
+
+/// A listener's route: what it serves (for the logs), the socket, the router.
+type Route = (&'static str, TcpListener, axum::Router);
+
+/// Starts the Telegram channel: registers its command menus, and returns its webhook's route (in
+/// webhook mode) and the task to run (the webhook's registration, or the long poll until
+/// `stopped`).
+async fn start_telegram(
+    part: &TelegramPart,
+    bot: &Bot,
+    intake: &Intake,
+    store: &Store,
+    listener: Option<TcpListener>,
+    stopped: impl Future<Output = ()> + Send + 'static,
+) -> Result<(Option<Route>, TelegramTask), AppError> {
+    let TelegramPart { settings: tg, client } = part;
+    tracing::info!(agents = tg.agents.len(), webhook = tg.webhook.is_some(), "starting the Telegram bot");
+    let agents = telegram::Agents(tg.agents.clone());
+    if let Err(e) = telegram::register_commands(client, &agents, bot.has_support()).await {
+        tracing::warn!(error = %e, "could not register the command menus");
+    }
+    let receiver = telegram::Telegram::new(client.clone(), agents, intake.clone());
+    let Some(webhook) = &tg.webhook else {
+        let poll = telegram::poll(client.clone(), receiver, tg.poll_timeout, store.clone(), stopped);
+        return Ok((None, Box::pin(poll)));
+    };
+    let listener = match listener {
+        Some(listener) => listener,
+        None => bind(webhook.listen).await?,
+    };
+    let secret = telegram::webhook::secret(webhook).map_err(|e| AppError::Telegram(Arc::new(e).into()))?;
+    let router = telegram::webhook::router(receiver, webhook, secret.clone());
+    // Run once the route is served: Telegram may post at once.
+    let (client, webhook) = (client.clone(), webhook.clone());
+    let register = async move { telegram::webhook::register(&client, &webhook, &secret).await };
+    Ok((Some(("the Telegram webhook", listener, router)), Box::pin(register)))
+}
+
+/// Waits for `shutdown`, running Telegram's task meanwhile: its failure (the long poll's, or the
+/// webhook's registration) stops the bot as the shutdown does; a webhook registered waits for the
+/// shutdown.
+async fn until_stopped(
+    telegram: Option<TelegramTask>,
+    webhook: bool,
+    shutdown: impl Future<Output = ()>,
+    stop_edges: &tokio::sync::watch::Sender<bool>,
+) -> Result<(), AppError> {
+    let Some(telegram) = telegram else {
+        shutdown.await;
+        return Ok(());
+    };
+    let mut telegram = tokio::spawn(telegram);
+    tokio::pin!(shutdown);
+    let ended = tokio::select! {
+        () = &mut shutdown => {
+            // The long poll stops with the edges: no update is taken in after this returns.
+            let _ = stop_edges.send(true);
+            return Ok(flatten(telegram.await)?);
+        }
+        ended = &mut telegram => flatten(ended),
+    };
+    if ended.is_ok() && webhook {
+        shutdown.await;
+    }
+    Ok(ended?)
+}
 
 fn flatten(
     joined: Result<Result<(), teloxide::RequestError>, tokio::task::JoinError>,

@@ -19,6 +19,7 @@ pub mod ops;
 pub mod outbox;
 pub mod providers;
 pub mod reminders;
+pub mod retention;
 pub mod sandbox;
 pub mod store;
 pub mod telemetry;

@@ -193,7 +193,9 @@ pub struct OutboxConfig {
 impl Default for OutboxConfig {
     fn default() -> Self {
         OutboxConfig {
-            claim: Duration::from_secs(60),
+            // Short, because it is renewed (every 5 s) for as long as it is held: a dead
+            // instance's notices are sent by another within 15 s.
+            claim: Duration::from_secs(15),
             batch: 100,
             tick: Duration::from_secs(1),
             concurrency: 64,
