@@ -22,7 +22,7 @@ use crate::config::{
     ConfigError, DatabaseSettings, LimitSettings, ProviderSettings, TelegramSettings, TrackingSettings,
     WhatsAppSettings,
 };
-use crate::conversation::Bot;
+use crate::conversation::{Bot, PayloadKeys};
 use crate::domain::Channel;
 use crate::outbox::{Notifiers, Outbox, OutboxConfig};
 use crate::providers::{Providers, ProvidersError};
@@ -207,8 +207,9 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
             telegram::Limits::unlimited()
         };
         let client = telegram::bot(&settings);
+        let pacer = Arc::new(telegram::Pacer::new(limits));
         let edge =
-            Arc::new(telegram::TelegramEdge::new(client.clone(), Arc::new(telegram::Pacer::new(limits))));
+            Arc::new(telegram::TelegramEdge::new(client.clone(), pacer, PayloadKeys::new(store.clone())));
         notifiers = std::mem::take(&mut notifiers).route(Channel::Telegram, edge.clone());
         edges.insert(Channel::Telegram, edge);
         TelegramPart { settings, client }

@@ -543,6 +543,15 @@ impl Store {
         }
     }
 
+    /// The key that signs button payloads, shared by every instance on this store: `candidate`
+    /// (random bytes) if none is kept yet, else the one kept. Made once, kept for good.
+    pub async fn payload_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.payload_key(candidate),
+            Backend::Postgres(p) => p.payload_key(candidate).await,
+        }
+    }
+
     /// The chat's dialogue state, if one is stored and readable.
     pub async fn dialogue<T: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<T>, StoreError> {
         match &self.backend {

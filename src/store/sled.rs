@@ -5,6 +5,7 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `meta` | `schema_version` | the schema version, as text (`1`) |
+//! | `meta` | `payload_key` | the random key that signs button payloads, made on first use |
 //! | `dialogue` | chat key | the chat's dialogue state |
 //! | `prefs` | chat key | [`Prefs`]: the language the chat chose, when it last wrote |
 //! | `orders` | order digits | [`OrderRecord`]: the order as last seen and its status history |
@@ -46,6 +47,9 @@ use super::{
     Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
+
+/// The `meta` key of the deployment's payload key.
+const PAYLOAD_KEY: &str = "payload_key";
 
 /// sled's page cache.
 const SLED_CACHE_BYTES: u64 = 128 * 1024 * 1024;
@@ -470,6 +474,19 @@ impl SledStore {
     /// How many unreadable records were skipped since opening.
     pub fn skipped_records(&self) -> u64 {
         self.inner.skipped.load(Ordering::Relaxed)
+    }
+
+    /// The deployment's payload key: `candidate` if none is kept yet, else the one kept (in
+    /// `meta`, flushed before it is used: a key lost in a crash would expire every button).
+    pub fn payload_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let meta = self.inner.db.open_tree("meta")?;
+        // Only the first candidate is ever kept; a later one finds it there.
+        let kept = match meta.compare_and_swap(PAYLOAD_KEY, None as Option<&[u8]>, Some(candidate))? {
+            Ok(()) => candidate.to_vec(),
+            Err(sled::CompareAndSwapError { current, .. }) => current.map(|v| v.to_vec()).unwrap_or_default(),
+        };
+        meta.flush()?;
+        Ok(kept)
     }
 
     fn read<T: DeserializeOwned>(&self, tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {
