@@ -36,6 +36,10 @@ pub const DAYS_BEFORE_CHOICES: [u8; 3] = [1, 3, 7];
 pub const SPEAK_FROM: u32 = 9;
 pub const SPEAK_UNTIL: u32 = 20;
 
+/// How far ahead a due date may be for a reminder: bills come monthly or every two months, so a
+/// real one is due within weeks; a button with a date further off was not made by the bot.
+pub const HORIZON_DAYS: i64 = 90;
+
 /// How long a claimed reminder is left to the instance that claimed it.
 const CLAIM: Duration = Duration::from_secs(600);
 
@@ -100,9 +104,15 @@ pub fn schedule(
 }
 
 /// The bill a reminder could be set for in `result`: the earliest due date of an unpaid bill
-/// that still leaves a stage to give at `now`.
+/// that still leaves a stage to give at `now`, within [`HORIZON_DAYS`].
 pub fn remindable_day(result: &InquiryResult, now: DateTime<Utc>) -> Option<NaiveDate> {
-    result.unpaid().filter_map(|b| b.due_day()).filter(|d| speaking_from(*d) > now).min()
+    let days = result.unpaid().filter_map(|b| b.due_day());
+    days.filter(|d| speaking_from(*d) > now && within_horizon(*d, now)).min()
+}
+
+/// Whether `due_day` is no further than [`HORIZON_DAYS`] after `now`'s day.
+pub fn within_horizon(due_day: NaiveDate, now: DateTime<Utc>) -> bool {
+    (due_day - now.date_naive()).num_days() <= HORIZON_DAYS
 }
 
 /// What the provider says of the reminded bill now.

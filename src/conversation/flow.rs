@@ -127,7 +127,15 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
         Action::Biller(biller) => Ok(bill::ask_reference(s, biller)),
         Action::Inquire(reference) => bill::inquire(s, reference).await,
         Action::OtherBiller(reference) => Ok(vec![bill::other_biller(s, &reference)]),
-        Action::Remind { reference, due_day, days } => reminders::set(s, reference, due_day, days).await,
+        Action::Remind { reference, due_day, days } if reminders::may_set(s, &reference, due_day) => {
+            reminders::set(s, reference, due_day, days).await
+        }
+        // A bill the chat never looked up, or a due day it was not shown: nothing is looked up
+        // or written.
+        Action::Remind { .. } => {
+            tracing::info!(chat = %s.chat, "a reminder of a bill the chat was not shown");
+            Ok(vec![expired(s)])
+        }
         Action::Reminders => reminders::list(s, None, None).await,
         Action::Support => support::start(s, None).await,
         Action::SupportOrder(order_no) => support::start(s, Some(order_no.to_string())).await,
