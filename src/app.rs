@@ -251,7 +251,9 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
     let intake_settings = IntakeSettings { flood: settings.limits.flood, resume_after, ..Default::default() };
     let intake = Intake::new(bot.clone(), edges, intake_settings);
     let whatsapp = settings.whatsapp.clone().map(|wa| WhatsApp::new(wa, intake.clone()));
-    let reminders = Arc::new(Reminders::new(store.clone(), providers.inquiry.clone()));
+    let reminders = Arc::new(
+        Reminders::new(store.clone(), providers.inquiry.clone()).with_limits(settings.limits.lookups),
+    );
     Ok(App { settings, providers, store, tracker, reminders, outbox, bot, intake, telegram, whatsapp })
 }
 

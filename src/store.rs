@@ -29,6 +29,7 @@ pub use records::{
     Reminder, ReminderStage, SavedReference, StatusChange, TICKET_IDLE_HOURS, Ticket, Watch, Watcher,
 };
 
+use crate::domain::limits::LookupKind;
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
 use crate::i18n::Lang;
 
@@ -115,6 +116,13 @@ pub enum Op {
     Lang {
         chat: ChatKey,
         lang: Lang,
+    },
+    /// A lookup of the chat's made outside its steps (the reminder job's), counted toward its
+    /// limits (a read-modify-write of its prefs: see [`Lookups::count`](crate::domain::limits::Lookups::count)).
+    CountLookup {
+        chat: ChatKey,
+        kind: LookupKind,
+        at: DateTime<Utc>,
     },
     /// What the provider said of an order: added to its history when the status changed. The
     /// `claimant` becomes the order's owner if it has none (see [`OrderRecord::owners`]).

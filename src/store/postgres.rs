@@ -307,6 +307,14 @@ impl PgStore {
                 })
                 .await?;
             }
+            Op::CountLookup { chat, kind, at } => {
+                self.update(conn, &PREFS, &chat.storage_key(), |stored: Option<Prefs>| {
+                    let mut prefs = stored.unwrap_or_default();
+                    prefs.lookups.count(kind, at);
+                    Some(prefs)
+                })
+                .await?;
+            }
             Op::RecordOrder { order_no, order, at, claimant } => {
                 self.update(conn, &ORDERS, order_no.digits(), |stored| {
                     Some(merged_order(stored, &order, at, claimant.as_ref()))

@@ -384,6 +384,13 @@ impl SledStore {
                 prefs.lang = Some(lang);
                 self.write(&inner.prefs, chat.storage_key().as_bytes(), &prefs)?;
             }
+            Op::CountLookup { chat, kind, at } => {
+                self.update(&inner.prefs, chat.storage_key().as_bytes(), |stored: Option<Prefs>| {
+                    let mut prefs = stored.unwrap_or_default();
+                    prefs.lookups.count(kind, at);
+                    Some(prefs)
+                })?;
+            }
             Op::RecordOrder { order_no, order, at, claimant } => {
                 self.update(&inner.orders, order_no.digits().as_bytes(), |stored| {
                     Some(merged_order(stored, &order, at, claimant.as_ref()))
