@@ -151,7 +151,9 @@ async fn a_customer_closes_a_request_in_french_and_agents_may_be_named_when_conf
     assert!(text(&message(&store, &support, &id, 3).await).contains("close par le client"));
     // A stale close button, and another customer's ticket: nothing changes.
     assert!(
-        c.press_action(Action::CloseTicket(id.clone())).await.contains(&format!("Aucune demande {id} n'est ouverte"))
+        c.press_action(Action::CloseTicket(id.clone()))
+            .await
+            .contains(&format!("Aucune demande {id} n'est ouverte"))
     );
     let mut other = chat(&bot, ChatKey::telegram(503), "en");
     other.say("/support").await;
