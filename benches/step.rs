@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use billbot::conversation::{Bot, ChatKey, Incoming, Input};
+use billbot::conversation::{Action, Bot, ChatKey, Incoming, Input};
 use billbot::domain::Currency;
 use billbot::sandbox::{self, SandboxConfig};
 use billbot::store::{ActivityItem, Op, Store};
@@ -43,10 +43,13 @@ fn bench(c: &mut Criterion) {
     group.bench_function("rejected reference (no provider call)", |b| {
         b.to_async(&rt).iter(|| bot.handle(incoming("12AB")));
     });
+    // The "check again" button as the bot signs it for this chat.
+    let reference =
+        billbot::domain::CustomerReference::parse(billbot::domain::Biller::Senelec, "1000000002").unwrap();
+    let inquire = rt.block_on(bot.payload(&ChatKey::terminal(1), &Action::Inquire(reference))).unwrap();
     group.bench_function("senelec inquiry on the loopback sandbox", |b| {
-        b.to_async(&rt).iter(|| {
-            bot.handle(Incoming { input: Input::Button("v1:q:senelec:1000000002".into()), ..incoming("") })
-        });
+        b.to_async(&rt)
+            .iter(|| bot.handle(Incoming { input: Input::Button(inquire.clone()), ..incoming("") }));
     });
     group.finish();
 

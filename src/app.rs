@@ -19,7 +19,7 @@ use crate::channels::intake::{Edge, Intake, IntakeSettings};
 use crate::channels::whatsapp::{self, GraphClient, WhatsApp, WhatsAppEdge};
 use crate::channels::{telegram, terminal};
 use crate::config::{ConfigError, TelegramSettings};
-use crate::conversation::Bot;
+use crate::conversation::{Bot, PayloadKeys};
 use crate::domain::Channel;
 use crate::outbox::{Notifiers, Outbox, OutboxConfig};
 use crate::providers::{Providers, ProvidersError};
@@ -90,8 +90,9 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
             telegram::Limits::unlimited()
         };
         let client = telegram::bot(&settings);
+        let pacer = Arc::new(telegram::Pacer::new(limits));
         let edge =
-            Arc::new(telegram::TelegramEdge::new(client.clone(), Arc::new(telegram::Pacer::new(limits))));
+            Arc::new(telegram::TelegramEdge::new(client.clone(), pacer, PayloadKeys::new(store.clone())));
         notifiers = std::mem::take(&mut notifiers).route(Channel::Telegram, edge.clone());
         edges.insert(Channel::Telegram, edge);
         TelegramPart { settings, client }
@@ -133,7 +134,9 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
     let intake_settings = IntakeSettings { flood: settings.limits.flood, resume_after, ..Default::default() };
     let intake = Intake::new(bot.clone(), edges, intake_settings);
     let whatsapp = settings.whatsapp.clone().map(|wa| WhatsApp::new(wa, intake.clone()));
-    let reminders = Arc::new(Reminders::new(store.clone(), providers.inquiry.clone()));
+    let reminders = Arc::new(
+        Reminders::new(store.clone(), providers.inquiry.clone()).with_limits(settings.limits.lookups),
+    );
     Ok(App { settings, providers, store, tracker, reminders, outbox, bot, intake, telegram, whatsapp })
 }
 

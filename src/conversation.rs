@@ -16,6 +16,7 @@ mod menus;
 pub mod notices;
 mod order;
 pub mod payload;
+pub mod payload_key;
 mod reminders;
 pub mod reply;
 mod saved;
@@ -35,6 +36,7 @@ use bot_inner::{BotInner, ProviderCalls};
 pub use bot_inner::{PROVIDER_CALL_WAIT, PROVIDER_CALLS};
 pub use input::Input;
 pub use payload::Action;
+pub use payload_key::{PayloadKey, PayloadKeys};
 pub use reply::{Button, Reply};
 use session::Session;
 pub use state::State;
@@ -133,6 +135,7 @@ impl Bot {
             inner: Arc::new(BotInner {
                 inquiry,
                 status,
+                payloads: PayloadKeys::new(store.clone()),
                 store,
                 tracker: None,
                 limits: Default::default(),
@@ -157,10 +160,12 @@ impl Bot {
         let limits = Default::default();
         let calls = ProviderCalls::default();
         let support = None;
+        let payloads = PayloadKeys::new(store.clone());
         Bot {
             inner: Arc::new(BotInner {
                 inquiry,
                 status,
+                payloads,
                 store,
                 tracker,
                 limits,
@@ -200,6 +205,12 @@ impl Bot {
 
     pub fn store(&self) -> &Store {
         &self.inner.store
+    }
+
+    /// The payload a button of `action` carries in `chat`'s messages, signed as this bot signs
+    /// it (tests and benchmarks press buttons that way; the bot's own replies are signed already).
+    pub async fn payload(&self, chat: &ChatKey, action: &Action) -> Result<String, StoreError> {
+        Ok(action.sealed(self.inner.payloads.get().await?, chat))
     }
 
     /// Whether customers can be handed over to a support chat.
@@ -410,6 +421,8 @@ impl Bot {
                 flow::step(&mut session, incoming.input.clone()).await?
             };
             replies.extend(step);
+            // Every button leaves signed for this chat (a notice held for it included).
+            payload::seal_replies(&mut replies, self.inner.payloads.get().await?, chat);
             let end = if keep {
                 lease.end_step_keeping(&session.state, incoming.inbox_id.clone())?
             } else {

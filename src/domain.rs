@@ -7,6 +7,7 @@ pub mod limits;
 pub mod money;
 pub mod order;
 pub mod reference;
+pub mod seen_bills;
 pub mod separators;
 
 pub use bill::{Bill, InquiryResult, Meter};

@@ -24,13 +24,13 @@ use crate::channels::text::units;
 use crate::channels::whatsapp::render::{self as wa, Outgoing};
 use crate::channels::whatsapp::wire::Webhook;
 use crate::channels::whatsapp::{guess_lang, webhook};
-use crate::conversation::payload::MAX_PAYLOAD_BYTES;
-use crate::conversation::{Action, Button, Input, Reply};
+use crate::conversation::payload::{self, MAX_PAYLOAD_BYTES};
+use crate::conversation::{Action, Button, Input, PayloadKey, Reply};
 use crate::domain::order::{ORDER_NO_MAX_DIGITS, ORDER_NO_MIN_DIGITS};
 use crate::domain::reference::{mask_tail, mask_words};
 use crate::domain::{
-    Biller, Capabilities, Currency, CustomerReference, InquiryResult, Money, Order, OrderNo, OrderNoError,
-    OrderStatus, ReferenceError,
+    Biller, Capabilities, ChatKey, Currency, CustomerReference, InquiryResult, Money, Order, OrderNo,
+    OrderNoError, OrderStatus, ReferenceError,
 };
 use crate::i18n::Lang;
 use crate::tracking::callback::CallbackBody;
@@ -105,9 +105,9 @@ pub fn references(data: &[u8]) {
                     Action::Rename(reference.clone()),
                     Action::Delete(reference.clone()),
                 ] {
-                    let payload = action.encode();
+                    let payload = action.sealed(payload_key(), &payload_chat());
                     assert!(payload.len() <= MAX_PAYLOAD_BYTES, "{payload:?} is too long");
-                    assert_eq!(Action::decode(&payload), Some(action));
+                    assert_eq!(Action::open(&payload, payload_key(), &payload_chat()), Some(action));
                 }
             }
             Err(ReferenceError::Empty) => {
@@ -155,9 +155,9 @@ pub fn order_numbers(data: &[u8]) {
             for action in
                 [Action::Order(order.clone()), Action::Watch(order.clone()), Action::Claim(order.clone())]
             {
-                let payload = action.encode();
+                let payload = action.sealed(payload_key(), &payload_chat());
                 assert!(payload.len() <= MAX_PAYLOAD_BYTES, "{payload:?} is too long");
-                assert_eq!(Action::decode(&payload), Some(action));
+                assert_eq!(Action::open(&payload, payload_key(), &payload_chat()), Some(action));
             }
         }
         Err(OrderNoError::Empty) => assert!(input.chars().all(crate::domain::separators::is_separator)),
@@ -206,17 +206,78 @@ pub fn order_numbers(data: &[u8]) {
     }
 }
 
-/// Button payloads: whatever decodes re-encodes within every channel's limit and round-trips.
+/// The key the payload targets sign with (a fixed one: the corpus holds payloads it signed).
+pub fn payload_key() -> &'static PayloadKey {
+    static KEY: OnceLock<PayloadKey> = OnceLock::new();
+    KEY.get_or_init(|| PayloadKey::new(b"fuzz payload key"))
+}
+
+/// The chat the payload targets' buttons are sent to.
+pub fn payload_chat() -> ChatKey {
+    ChatKey::telegram(4242)
+}
+
+/// Another chat, where that chat's signed buttons must be refused.
+fn other_chat() -> ChatKey {
+    ChatKey::whatsapp("221770004242")
+}
+
+/// Button payloads, as pressed and as made:
+///
+/// - whatever [`Action::open`] accepts is exactly the text [`Action::sealed`] makes of its action
+///   for that chat (nothing else is read), signed if and only if the action carries data, and
+///   such a payload is refused in another chat;
+/// - what the bytes say as a payload a step made (`v1:…` or `v2:…` before its tag, either version
+///   over the same body: the corpus holds payloads of before signing), sealed for the chat, fits
+///   every channel and opens to the same action there; a signed one is refused unsigned, in
+///   another chat, cut short, or with any one byte changed.
 pub fn payloads(data: &[u8]) {
     let payload = text(data);
-    let Some(action) = Action::decode(&payload) else { return };
-    let encoded = action.encode();
-    assert!(encoded.len() <= MAX_PAYLOAD_BYTES, "{encoded:?} is over {MAX_PAYLOAD_BYTES} bytes");
-    assert!(encoded.len() <= Capabilities::TELEGRAM.max_payload_bytes);
-    assert!(encoded.len() <= Capabilities::WHATSAPP.max_payload_bytes);
-    assert_eq!(Action::decode(&encoded).as_ref(), Some(&action), "{encoded:?} does not round-trip");
-    assert_eq!(Action::decode(&encoded).map(|a| a.encode()), Some(encoded.clone()));
+    let (key, chat) = (payload_key(), payload_chat());
+    if let Some(action) = Action::open(&payload, key, &chat) {
+        assert_eq!(action.sealed(key, &chat), payload, "only the encoder's own text is accepted");
+        assert_eq!(payload.starts_with("v2:"), action.carries_data(), "{payload:?} signed or not");
+        let elsewhere = Action::open(&payload, key, &other_chat());
+        assert_eq!(elsewhere.is_some(), !action.carries_data(), "{payload:?} in another chat");
+    }
+    if let Some((_, body)) = payload.split_once(':') {
+        for version in ["v1", "v2"] {
+            if let Some(action) = Action::decode_unsealed(&format!("{version}:{body}")) {
+                check_sealed(&action, key, &chat);
+            }
+        }
+    }
     check_input(&Input::Button(payload.to_string()));
+}
+
+/// What must hold of `action`'s button sent to `chat` (see [`payloads`]).
+fn check_sealed(action: &Action, key: &PayloadKey, chat: &ChatKey) {
+    let sealed = action.sealed(key, chat);
+    assert!(sealed.len() <= MAX_PAYLOAD_BYTES, "{sealed:?} is over {MAX_PAYLOAD_BYTES} bytes");
+    assert!(sealed.len() <= Capabilities::TELEGRAM.max_payload_bytes);
+    assert!(sealed.len() <= Capabilities::WHATSAPP.max_payload_bytes);
+    assert_eq!(Action::open(&sealed, key, chat).as_ref(), Some(action), "{sealed:?} does not round-trip");
+    assert_eq!(payload::seal(&action.encode(), key, chat), sealed, "a step's button, sealed");
+    assert_eq!(payload::seal(&sealed, key, chat), sealed, "sealed twice");
+    if !action.carries_data() {
+        return;
+    }
+    assert_eq!(Action::open(&action.encode(), key, chat), None, "unsigned {action:?} accepted");
+    assert_eq!(Action::open(&sealed, key, &other_chat()), None, "{sealed:?} accepted in another chat");
+    for end in 0..sealed.len() {
+        assert_eq!(Action::open(&sealed[..end], key, chat), None, "{sealed:?} cut at {end} accepted");
+    }
+    let mut bytes = sealed.clone().into_bytes();
+    for i in 0..bytes.len() {
+        let original = bytes[i];
+        for changed in [original ^ 0x01, original ^ 0x20, b':', b'0'] {
+            bytes[i] = changed;
+            if let (false, Ok(altered)) = (changed == original, std::str::from_utf8(&bytes)) {
+                assert_eq!(Action::open(altered, key, chat), None, "{altered:?} (from {sealed:?}) accepted");
+            }
+        }
+        bytes[i] = original;
+    }
 }
 
 /// The API key the provider targets scrub from messages.

@@ -16,7 +16,7 @@
 //! | `billbot_tracker_claimed_total` | | watches claimed for a check by this instance |
 //! | `billbot_tracker_notified_total` | `how` (`sent`, `template`, `held`, `not_sent`, `failed`) | notices sent from the outbox |
 //! | `billbot_reminders_claimed_total` | | reminders claimed by this instance's reminder job |
-//! | `billbot_reminders_given_total` | `outcome` (`due`, `paid`, `unknown`) | reminders given after their fresh lookup |
+//! | `billbot_reminders_given_total` | `outcome` (`due`, `paid`, `unknown`, `limited`) | reminders given after their fresh lookup |
 //! | `billbot_messages_sent_total` | `channel` | messages delivered to users |
 //! | `billbot_messages_rejected_total` | `channel` | messages the network refused or that failed |
 //! | `billbot_lookups_refused_total` | | lookups refused by a chat's lookup limits |

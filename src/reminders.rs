@@ -12,6 +12,8 @@
 //!   hours waits for 09:00.
 //! - Just before speaking, the bill is looked up again: if it is paid by then, the reminder is
 //!   dropped without a word; if the provider cannot answer, the reminder goes without an amount.
+//! - That lookup is the chat's: it counts toward the chat's lookup limits like one the chat
+//!   asked for, and a chat over its limits is reminded without an amount, without the lookup.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +22,7 @@ use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use tokio::sync::Semaphore;
 
 use crate::clock::Clock;
+use crate::domain::limits::{LookupKind, LookupLimits};
 use crate::domain::{ChatKey, CustomerReference, InquiryResult, Money};
 use crate::i18n::Lang;
 use crate::outbox::Notice;
@@ -35,6 +38,10 @@ pub const DAYS_BEFORE_CHOICES: [u8; 3] = [1, 3, 7];
 /// The hour reminders start speaking, and the hour they stop (Dakar time, which is UTC).
 pub const SPEAK_FROM: u32 = 9;
 pub const SPEAK_UNTIL: u32 = 20;
+
+/// How far ahead a due date may be for a reminder: bills come monthly or every two months, so a
+/// real one is due within weeks; a button with a date further off was not made by the bot.
+pub const HORIZON_DAYS: i64 = 90;
 
 /// How long a claimed reminder is left to the instance that claimed it.
 const CLAIM: Duration = Duration::from_secs(600);
@@ -100,9 +107,15 @@ pub fn schedule(
 }
 
 /// The bill a reminder could be set for in `result`: the earliest due date of an unpaid bill
-/// that still leaves a stage to give at `now`.
+/// that still leaves a stage to give at `now`, within [`HORIZON_DAYS`].
 pub fn remindable_day(result: &InquiryResult, now: DateTime<Utc>) -> Option<NaiveDate> {
-    result.unpaid().filter_map(|b| b.due_day()).filter(|d| speaking_from(*d) > now).min()
+    let days = result.unpaid().filter_map(|b| b.due_day());
+    days.filter(|d| speaking_from(*d) > now && within_horizon(*d, now)).min()
+}
+
+/// Whether `due_day` is no further than [`HORIZON_DAYS`] after `now`'s day.
+pub fn within_horizon(due_day: NaiveDate, now: DateTime<Utc>) -> bool {
+    (due_day - now.date_naive()).num_days() <= HORIZON_DAYS
 }
 
 /// What the provider says of the reminded bill now.
@@ -113,6 +126,8 @@ enum Fresh {
     Paid,
     /// No answer: remind without an amount.
     Unknown,
+    /// Not asked: the chat is over its lookup limits. Reminded without an amount.
+    Limited,
 }
 
 fn fresh(result: Result<InquiryResult, crate::upstream::UpstreamError>, due_day: NaiveDate) -> Fresh {
@@ -140,11 +155,35 @@ pub struct Reminders {
     /// Lookups in flight at once.
     calls: Arc<Semaphore>,
     clock: Clock,
+    /// The chats' lookup limits, which the fresh lookups count toward.
+    limits: LookupLimits,
 }
 
 impl Reminders {
     pub fn new(store: Store, inquiry: InquiryClient) -> Reminders {
-        Reminders { store, inquiry, calls: Arc::new(Semaphore::new(16)), clock: Clock::new() }
+        let calls = Arc::new(Semaphore::new(16));
+        Reminders { store, inquiry, calls, clock: Clock::new(), limits: LookupLimits::default() }
+    }
+
+    /// This job, with the chats' lookup limits (the bot's own, `BILLBOT_LOOKUPS_*`).
+    pub fn with_limits(mut self, limits: LookupLimits) -> Reminders {
+        self.limits = limits;
+        self
+    }
+
+    /// Takes one bill lookup of `chat`'s allowance at `now`, or says `false` when the chat is over
+    /// its limits. The count is a read-modify-write of the chat's prefs, so a step of the chat
+    /// running meanwhile loses none of its own changes (though its end may write over this
+    /// count: at worst one lookup goes uncounted, never one too many refused).
+    async fn take_lookup(&self, chat: &ChatKey, now: DateTime<Utc>) -> Result<bool, StoreError> {
+        let mut lookups = self.store.prefs(chat).await?.lookups;
+        if let Err(wait) = lookups.take(LookupKind::Bill, now, self.limits) {
+            metrics::counter!("billbot_lookups_refused_total").increment(1);
+            tracing::info!(%chat, wait_secs = wait.num_seconds(), "a reminder goes without its lookup: limit reached");
+            return Ok(false);
+        }
+        self.store.commit(Op::CountLookup { chat: chat.clone(), kind: LookupKind::Bill, at: now }).await?;
+        Ok(true)
     }
 
     pub fn now(&self) -> DateTime<Utc> {
@@ -200,21 +239,26 @@ impl Reminders {
             return self.store.commit(Op::ReminderStep { chat, reference, update: Box::new(update) }).await;
         }
         let stage = *due.last().unwrap_or(&ReminderStage::OnTheDay);
-        let answer = {
-            let _permit = self.calls.acquire().await;
-            self.inquiry.inquire(&reminder.reference).await
+        let fresh = if self.take_lookup(&reminder.chat, now).await? {
+            let answer = {
+                let _permit = self.calls.acquire().await;
+                self.inquiry.inquire(&reminder.reference).await
+            };
+            fresh(answer, reminder.due_day)
+        } else {
+            Fresh::Limited
         };
-        let fresh = fresh(answer, reminder.due_day);
         let outcome = match &fresh {
             Fresh::Paid => "paid",
             Fresh::Due(_) => "due",
             Fresh::Unknown => "unknown",
+            Fresh::Limited => "limited",
         };
         metrics::counter!("billbot_reminders_given_total", "outcome" => outcome).increment(1);
         let (amount, paid) = match fresh {
             Fresh::Due(m) => (Some(m), false),
             Fresh::Paid => (None, true),
-            Fresh::Unknown => (None, false),
+            Fresh::Unknown | Fresh::Limited => (None, false),
         };
         let notice = Notice::Reminder {
             reference: reminder.reference.clone(),

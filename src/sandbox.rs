@@ -72,6 +72,7 @@ pub struct RunningSandbox {
     addr: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     status_calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    inquiry_calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl RunningSandbox {
@@ -82,6 +83,11 @@ impl RunningSandbox {
     /// How many status calls this sandbox has answered.
     pub fn status_calls(&self) -> u64 {
         self.status_calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many inquiry calls this sandbox has received.
+    pub fn inquiry_calls(&self) -> u64 {
+        self.inquiry_calls.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The full URL of the inquiry endpoint.
@@ -113,7 +119,7 @@ pub fn spawn(listener: TcpListener, config: SandboxConfig) -> std::io::Result<Ru
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();
     let state = std::sync::Arc::new(handlers::AppState::new(config));
-    let status_calls = state.status_calls.clone();
+    let (status_calls, inquiry_calls) = (state.status_calls.clone(), state.inquiry_calls.clone());
     let app = router_with_state(state);
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -125,7 +131,7 @@ pub fn spawn(listener: TcpListener, config: SandboxConfig) -> std::io::Result<Ru
             tracing::error!(error = %e, "sandbox stopped");
         }
     });
-    Ok(RunningSandbox { addr, stop: Some(stop), status_calls })
+    Ok(RunningSandbox { addr, stop: Some(stop), status_calls, inquiry_calls })
 }
 
 /// Starts a sandbox on a free loopback port.

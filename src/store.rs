@@ -33,6 +33,7 @@ pub use records::{
     Reminder, ReminderStage, SavedReference, StatusChange, TICKET_IDLE_HOURS, Ticket, Watch, Watcher,
 };
 
+use crate::domain::limits::LookupKind;
 use crate::domain::{ChatKey, CustomerReference, Order, OrderNo};
 use crate::i18n::Lang;
 
@@ -119,6 +120,13 @@ pub enum Op {
     Lang {
         chat: ChatKey,
         lang: Lang,
+    },
+    /// A lookup of the chat's made outside its steps (the reminder job's), counted toward its
+    /// limits (a read-modify-write of its prefs: see [`Lookups::count`](crate::domain::limits::Lookups::count)).
+    CountLookup {
+        chat: ChatKey,
+        kind: LookupKind,
+        at: DateTime<Utc>,
     },
     /// What the provider said of an order: added to its history when the status changed. The
     /// `claimant` becomes the order's owner if it has none (see [`OrderRecord::owners`]).
@@ -544,6 +552,15 @@ impl Store {
         match &self.backend {
             Backend::Sled(s) => s.skipped_records(),
             Backend::Postgres(p) => p.skipped_records(),
+        }
+    }
+
+    /// The key that signs button payloads, shared by every instance on this store: `candidate`
+    /// (random bytes) if none is kept yet, else the one kept. Made once, kept for good.
+    pub async fn payload_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.payload_key(candidate),
+            Backend::Postgres(p) => p.payload_key(candidate).await,
         }
     }
 

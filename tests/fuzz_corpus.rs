@@ -89,6 +89,20 @@ corpus_test!(telegram_update);
 corpus_test!(whatsapp_webhook);
 corpus_test!(render);
 
+/// The `payloads` corpus holds payloads signed under the fuzz key (`v2:…:<tag>`), so that every
+/// run goes through the path where a tag checks, and not only through refusals.
+#[test]
+fn the_payloads_corpus_holds_signed_payloads_that_open() {
+    use billbot::conversation::Action;
+    let (key, chat) = (billbot::fuzzing::payload_key(), billbot::fuzzing::payload_chat());
+    let opened = files(&fuzz_dir().join("corpus/payloads"))
+        .iter()
+        .filter_map(|f| String::from_utf8(std::fs::read(f).ok()?).ok())
+        .filter(|p| Action::open(p, key, &chat).is_some_and(|a| a.carries_data()))
+        .count();
+    assert!(opened >= 10, "{opened} signed payloads open");
+}
+
 // Regressions: what the fuzzers found, as named tests on the public API.
 
 use billbot::domain::{Biller, CustomerReference};

@@ -5,7 +5,8 @@ mod common;
 
 use billbot::config::LimitSettings;
 use billbot::conversation::limits::{LookupKind, LookupLimits, Lookups};
-use billbot::conversation::{Bot, Role};
+use billbot::conversation::{Action, Bot, Role};
+use billbot::domain::Biller;
 use billbot::sandbox::fixtures::{orders, refs};
 use billbot::store::Store;
 use chrono::{Duration, TimeZone, Utc};
@@ -85,7 +86,7 @@ async fn the_eleventh_order_lookup_in_a_minute_waits_without_a_provider_call_eve
     assert_eq!(h.sandbox.status_calls(), calls, "no provider call");
     assert!(c.last[0].buttons().any(|b| b.label.contains("Menu")), "a way on");
     // Bills have their own allowance.
-    let bill = c.press_payload(&format!("v1:q:senelec:{}", refs::ONE_BILL)).await;
+    let bill = c.press_action(Action::Inquire(common::reference(Biller::Senelec, refs::ONE_BILL))).await;
     assert!(bill.contains("FCFA"), "{bill}");
     // The count lives in the store: a new bot on it (a restart, another instance) still refuses.
     let (inquiry, status) = sandbox_clients(&h.sandbox);

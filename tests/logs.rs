@@ -116,7 +116,7 @@ async fn lookups_reminders_and_refused_notices_never_log_a_whole_reference() {
 
     let logs = logs.text();
     assert!(logs.contains("inquiry failed"), "the failures were logged: {logs}");
-    assert!(logs.contains("expired or unknown button"), "{logs}");
+    assert!(logs.contains("expired, unknown or forged button"), "{logs}");
     assert!(logs.contains("a notice could not be delivered"), "{logs}");
     assert!(logs.contains("reference=senelec:•••••••002"), "the lookups are told apart: {logs}");
     assert!(logs.contains("about=senelec:•••••••002"), "{logs}");

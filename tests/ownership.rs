@@ -6,7 +6,7 @@ mod common;
 
 use std::sync::Arc;
 
-use billbot::conversation::{Bot, ChatKey, Incoming, Input, Reply, Role};
+use billbot::conversation::{Action, Bot, ChatKey, Incoming, Input, Reply, Role};
 use billbot::domain::OrderNo;
 use billbot::sandbox::fixtures::orders;
 use billbot::store::Store;
@@ -107,7 +107,9 @@ async fn the_first_chat_owns_an_order_others_see_no_code_and_cannot_be_notified(
     assert!(owner.button("Notify me").is_some());
     other.say(&format!("/status {}", orders::PENDING)).await;
     assert!(other.button("Notify me").is_none() && other.button("Refresh").is_some());
-    let forged = other.send(Input::Button(format!("v1:w:{}", orders::PENDING))).await;
+    // Even signed for the chat, as the bot signs its own buttons: the order is checked.
+    let forged = Action::Watch(OrderNo::parse(orders::PENDING).unwrap());
+    let forged = other.send(Input::Button(s.bot.payload(&other.key, &forged).await.unwrap())).await;
     assert!(forged.contains("Only the chat that placed an order can be notified"), "{forged}");
     let pending = OrderNo::parse(orders::PENDING).unwrap();
     assert!(s.store.watch(&pending).await.unwrap().is_none(), "no watch was started");

@@ -6,17 +6,18 @@ mod common;
 
 use std::sync::Arc;
 
-use billbot::conversation::Role;
+use billbot::conversation::limits::{LookupLimits, Lookups};
 use billbot::conversation::notices;
+use billbot::conversation::{Action, Role};
 use billbot::domain::{Biller, CustomerReference};
 use billbot::i18n::{Lang, format};
 use billbot::outbox::Notice;
 use billbot::reminders::{self, Reminders};
 use billbot::sandbox::fixtures::refs;
-use billbot::store::{Op, Reminder, ReminderStage, Store};
+use billbot::store::{Op, Prefs, Reminder, ReminderStage, Store};
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, Utc};
 use common::chat::Harness;
-use common::sandbox_clients;
+use common::{reference, sandbox_clients};
 
 fn today() -> NaiveDate {
     Utc::now().date_naive()
@@ -69,7 +70,7 @@ async fn a_reminder_is_set_from_a_bill_changed_listed_and_cancelled_in_both_lang
     assert!(cancelled.contains("You have no reminders."), "{cancelled}");
     assert!(h.bot.store().reminders(&c.key).await.unwrap().is_empty());
     // The cancel button again (stale): said so, nothing else changes.
-    let again = c.press_payload("v1:rx:senelec:1000000002").await;
+    let again = c.press_action(Action::CancelReminder(reference(Biller::Senelec, refs::SEVERAL_BILLS))).await;
     assert!(again.starts_with("That reminder was already over or cancelled."), "{again}");
 
     // French, and nothing to remind of when every bill is paid.
@@ -88,14 +89,73 @@ async fn a_reminder_is_set_from_a_bill_changed_listed_and_cancelled_in_both_lang
 async fn a_forged_or_past_reminder_button_changes_nothing() {
     let h = Harness::new().await;
     let mut c = h.chat("remind-forged", "en", Role::Customer);
-    // 5 days before is not a choice; a date that is not one; a due date already past.
-    for payload in ["v1:rm:senelec:1000000002:20991231:5", "v1:rm:senelec:1000000002:20991331:3"] {
-        assert!(c.press_payload(payload).await.starts_with("This menu has expired"), "{}", c.text());
+    let several = reference(Biller::Senelec, refs::SEVERAL_BILLS);
+    let due = today() + Duration::days(9);
+    // Unsigned, as before signing: 5 days before (not a choice), a date that is not one, a bill.
+    let day = due.format("%Y%m%d");
+    for payload in [
+        "v1:rm:senelec:1000000002:20991231:5".to_owned(),
+        "v1:rm:senelec:1000000002:20991331:3".to_owned(),
+        format!("v1:rm:senelec:1000000002:{day}:3"),
+    ] {
+        assert!(c.press_payload(&payload).await.starts_with("This menu has expired"), "{}", c.text());
     }
-    let past = (today() - Duration::days(1)).format("%Y%m%d");
-    let text = c.press_payload(&format!("v1:rm:senelec:1000000002:{past}:3")).await;
+    // Signed, but not a choice of days.
+    let five = Action::Remind { reference: several.clone(), due_day: due, days: 5 };
+    assert!(c.press_action(five).await.starts_with("This menu has expired"), "{}", c.text());
+    assert!(h.bot.store().reminders(&c.key).await.unwrap().is_empty());
+
+    // A genuine button pressed once its due day's morning has passed (shown yesterday).
+    let past = today() - Duration::days(1);
+    let mut prefs = h.bot.store().prefs(&c.key).await.unwrap();
+    prefs.seen_bills.record(&several, past, past);
+    h.bot.store().commit(Op::Prefs { chat: c.key.clone(), prefs }).await.unwrap();
+    let text = c.press_action(Action::Remind { reference: several, due_day: past, days: 3 }).await;
     assert!(text.contains("is today or past: there is nothing left to remind you of"), "{text}");
     assert!(h.bot.store().reminders(&c.key).await.unwrap().is_empty());
+}
+
+/// A chat's prefs with `count` bill lookups at `at`, and French chosen.
+fn looked_up(count: usize, at: DateTime<Utc>) -> Prefs {
+    let lookups = Lookups { bills: vec![at; count], ..Default::default() };
+    Prefs { lang: Some(Lang::Fr), lookups, ..Default::default() }
+}
+
+#[tokio::test]
+async fn the_jobs_fresh_lookup_counts_toward_the_chats_limits_and_none_is_made_beyond_them() {
+    let h = Harness::new().await;
+    let store = h.bot.store().clone();
+    let (inquiry, _) = sandbox_clients(&h.sandbox);
+    let limits = LookupLimits { per_minute: 10, per_hour: 2 };
+    let job = Arc::new(Reminders::new(store.clone(), inquiry).with_limits(limits));
+    let due = today() + Duration::days(9);
+    let speak = at(due - Duration::days(3), 9);
+    // Two lookups in the last hour: the chat is at its limit. One: it has one left.
+    let full = direct("tg:81", refs::SEVERAL_BILLS, due, Utc::now());
+    let room = direct("tg:82", refs::SEVERAL_BILLS, due, Utc::now());
+    let before = speak - Duration::minutes(10);
+    for (r, count) in [(&full, 2), (&room, 1)] {
+        store.commit(Op::Remind { reminder: r.clone() }).await.unwrap();
+        store.commit(Op::Prefs { chat: r.chat.clone(), prefs: looked_up(count, before) }).await.unwrap();
+    }
+    let calls = h.sandbox.inquiry_calls();
+    assert_eq!(job.run_due(speak, 100).await.unwrap(), 2);
+    assert_eq!(h.sandbox.inquiry_calls(), calls + 1, "one lookup: the chat with room for it");
+    // Over its limits: reminded without an amount, and no lookup counted.
+    let notice = given(&store, &full, ReminderStage::Before).await.expect("reminded all the same");
+    assert!(matches!(notice, Notice::Reminder { amount: None, .. }), "{notice:?}");
+    assert_eq!(store.prefs(&full.chat).await.unwrap().lookups.bills, vec![before; 2]);
+    // Within them: the amount, and the lookup counted with the chat's own (its language kept).
+    let notice = given(&store, &room, ReminderStage::Before).await.expect("reminded");
+    assert!(matches!(notice, Notice::Reminder { amount: Some(_), .. }), "{notice:?}");
+    let prefs = store.prefs(&room.chat).await.unwrap();
+    assert_eq!(prefs.lookups.bills, vec![before, speak]);
+    assert_eq!(prefs.lang, Some(Lang::Fr));
+    // An hour later the allowance is back: the reminder on the day has its lookup.
+    assert_eq!(job.run_due(at(due, 9), 100).await.unwrap(), 2);
+    assert_eq!(h.sandbox.inquiry_calls(), calls + 3);
+    let notice = given(&store, &full, ReminderStage::OnTheDay).await.expect("on the day");
+    assert!(matches!(notice, Notice::Reminder { amount: Some(_), .. }), "{notice:?}");
 }
 
 #[tokio::test]

@@ -8,7 +8,7 @@ mod common;
 use billbot::config::support_from_lookup;
 use billbot::conversation::notices;
 use billbot::conversation::support::{Support, SupportHours};
-use billbot::conversation::{Bot, ChatKey, Incoming, Input, Role};
+use billbot::conversation::{Action, Bot, ChatKey, Incoming, Input, Role};
 use billbot::i18n::{Lang, format};
 use billbot::outbox::Notice;
 use billbot::sandbox::fixtures::refs;
@@ -151,12 +151,14 @@ async fn a_customer_closes_a_request_in_french_and_agents_may_be_named_when_conf
     assert!(text(&message(&store, &support, &id, 3).await).contains("close par le client"));
     // A stale close button, and another customer's ticket: nothing changes.
     assert!(
-        c.press_payload(&format!("v1:hc:{id}")).await.contains(&format!("Aucune demande {id} n'est ouverte"))
+        c.press_action(Action::CloseTicket(id.clone()))
+            .await
+            .contains(&format!("Aucune demande {id} n'est ouverte"))
     );
     let mut other = chat(&bot, ChatKey::telegram(503), "en");
     other.say("/support").await;
     let theirs = ticket_id(&other.say("I need help with my meter").await);
-    assert!(c.press_payload(&format!("v1:hc:{theirs}")).await.contains("n'est ouverte"));
+    assert!(c.press_action(Action::CloseTicket(theirs.clone())).await.contains("n'est ouverte"));
     assert!(store.ticket(&theirs).await.unwrap().unwrap().closed_at.is_none());
 }
 

@@ -244,6 +244,28 @@ async fn order_status_list_pages_are_edited_in_place() {
 }
 
 #[tokio::test]
+async fn a_signed_button_works_in_its_chat_and_is_refused_when_pressed_in_another() {
+    let mut bot = Running::start().await;
+    bot.say(12, "en", "/bill").await;
+    bot.press(12, "en", "Senelec").await;
+    let result = bot.say(12, "en", refs::SEVERAL_BILLS).await;
+    let data = result.buttons.iter().flatten().find(|(l, _)| l.contains("Remind me")).unwrap().1.clone();
+    assert!(data.starts_with("v2:rm:senelec:1000000002:") && data.len() <= 64, "{data}");
+    // Another user sends the same callback data from a message of their own: Telegram passes it
+    // on as sent.
+    let menu = bot.say(13, "en", "/start").await;
+    let before = bot.fake.messages_to(13).len();
+    let id = bot.fake.user_presses(13, "en", menu.message_id, &data);
+    let refused = bot.fake.next_reply(13, before).await;
+    assert!(refused.text.starts_with("This menu has expired."), "{}", refused.text);
+    assert!(bot.fake.callback_answered(&id));
+    // Its own chat's press sets the reminder.
+    let set = bot.press(12, "en", "Remind me").await;
+    assert!(set.text.contains("I will remind you 3 days before the due date"), "{}", set.text);
+    bot.stop().await;
+}
+
+#[tokio::test]
 async fn stale_buttons_and_stickers_get_the_menu_not_silence() {
     let mut bot = Running::start().await;
     let menu = bot.say(14, "fr", "/start").await;

@@ -621,7 +621,8 @@ async fn notify_me_in_the_conversation_starts_a_watch_and_a_final_order_needs_no
 
     let delivered = send(Input::from_text(&format!("/status {}", orders::SUCCESSFUL))).await;
     assert!(!delivered[0].buttons().any(|b| b.label.contains("Notify me")), "nothing to wait for");
-    let stale = send(Input::Button(format!("v1:w:{}", orders::SUCCESSFUL))).await;
+    let watch = billbot::conversation::Action::Watch(OrderNo::parse(orders::SUCCESSFUL).unwrap());
+    let stale = send(Input::Button(bot.payload(&ChatKey::terminal(1), &watch).await.unwrap())).await;
     assert!(stale[0].text.contains("is already final"), "{}", stale[0].text);
     assert!(store.watch(&OrderNo::parse(orders::SUCCESSFUL).unwrap()).await.unwrap().is_none());
 }

@@ -820,6 +820,19 @@ async fn a_reminder_inside_the_window_is_a_message_outside_it_its_template_or_no
         .await;
     let reminder = sent.iter().find(|s| s.text.contains("Rappel")).unwrap();
     assert!(reminder.text.contains("Montant à payer : 64\u{a0}050 FCFA."), "{}", reminder.text);
+    // The notice's buttons are signed for its chat like any reply's: "see the bill" works there,
+    // and nowhere else.
+    let (id, _) = reminder.choices.iter().find(|(_, t)| t.contains("Voir la facture")).unwrap().clone();
+    assert!(id.starts_with("v2:q:senelec:1000000002:"), "{id}");
+    let bill = bot.press(&awa, "Voir la facture").await;
+    assert!(text(&bill).contains("à payer"), "{}", text(&bill));
+    let john = WaUser::phone(JOHN);
+    bot.say(&john, "menu").await;
+    let before = bot.fake.messages_to(&john.key()).len();
+    let reply = json!({"type": "button_reply", "button_reply": {"id": id, "title": "Voir la facture"}});
+    bot.fake.user_sends(&john, "interactive", json!({"interactive": reply})).await;
+    let refused = bot.answer(&john, before).await;
+    assert!(text(&refused).contains("expired") || text(&refused).contains("expiré"), "{}", text(&refused));
     bot.assert_nothing_rejected();
     bot.stop().await;
 

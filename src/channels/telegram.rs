@@ -33,7 +33,7 @@ use teloxide::update_listeners::Polling;
 
 use super::intake::{Doing, Edge, Inbound, Intake};
 use crate::config::TelegramSettings;
-use crate::conversation::{ChatKey, Input, Reply, Role, Turn, notices};
+use crate::conversation::{ChatKey, Input, PayloadKeys, Reply, Role, Turn, notices};
 use crate::i18n::Lang;
 use crate::outbox::{Delivery, Notice, Notifier, SendError, Sending};
 use crate::store::StoreError;
@@ -200,11 +200,13 @@ async fn answer_callback(bot: &TgBot, id: CallbackQueryId) {
 pub struct TelegramEdge {
     bot: TgBot,
     pacer: Arc<Pacer>,
+    /// Signs the buttons of notices (the turn's replies come signed from the core).
+    payloads: PayloadKeys,
 }
 
 impl TelegramEdge {
-    pub fn new(bot: TgBot, pacer: Arc<Pacer>) -> TelegramEdge {
-        TelegramEdge { bot, pacer }
+    pub fn new(bot: TgBot, pacer: Arc<Pacer>, payloads: PayloadKeys) -> TelegramEdge {
+        TelegramEdge { bot, pacer, payloads }
     }
 }
 
@@ -240,7 +242,7 @@ impl Notifier for TelegramEdge {
     fn notify<'a>(&'a self, chat: &'a ChatKey, lang: Lang, notice: &'a Notice) -> Sending<'a, Delivery> {
         Box::pin(async move {
             let id = telegram_chat(chat)?;
-            let replies = [notices::reply(lang, notice)];
+            let replies = [notices::sealed(&self.payloads, chat, lang, notice).await?];
             deliver(&self.bot, &self.pacer, id, None, &replies).await?;
             Ok(Delivery::Sent)
         })

@@ -26,7 +26,7 @@ use secrecy::SecretString;
 
 use super::intake::{Doing, Edge, Inbound, Intake};
 use crate::config::WhatsAppSettings;
-use crate::conversation::{Input, Reply, Turn, notices};
+use crate::conversation::{Input, PayloadKeys, Reply, Turn, notices};
 use crate::domain::ChatKey;
 use crate::i18n::Lang;
 use crate::outbox::{Delivery, Notice, Notifier, SendError, Sending};
@@ -280,11 +280,14 @@ pub struct WhatsAppEdge {
     store: Store,
     template: Option<String>,
     reminder_template: Option<String>,
+    /// Signs the buttons of notices (the turn's replies come signed from the core).
+    payloads: PayloadKeys,
 }
 
 impl WhatsAppEdge {
     pub fn new(client: Arc<GraphClient>, store: Store, template: Option<String>) -> WhatsAppEdge {
-        WhatsAppEdge { client, store, template, reminder_template: None }
+        let payloads = PayloadKeys::new(store.clone());
+        WhatsAppEdge { client, store, template, reminder_template: None, payloads }
     }
 
     /// Reminders outside the 24-hour window go as the approved template `name`.
@@ -354,7 +357,7 @@ impl Notifier for WhatsAppEdge {
             if !self.inside_window(chat, Utc::now()).await {
                 return self.outside_window(chat, lang, notice).await;
             }
-            let reply = notices::reply(lang, notice);
+            let reply = notices::sealed(&self.payloads, chat, lang, notice).await?;
             match send_replies(&self.client, chat, &[reply], lang).await {
                 Ok(()) => Ok(Delivery::Sent),
                 // The window closed sooner than the store knew (a message it never saw dated).

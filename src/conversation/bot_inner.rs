@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use super::payload_key::PayloadKeys;
 use super::support_settings::Support;
 use crate::domain::ChatKey;
 use crate::domain::limits::LookupLimits;
@@ -35,6 +36,8 @@ pub(crate) struct BotInner {
     pub(super) chats: Mutex<HashMap<ChatKey, Weak<tokio::sync::Mutex<()>>>>,
     /// Where customers' requests to talk to a person go; `None`: no hand-off.
     pub(crate) support: Option<Support>,
+    /// The key that signs the buttons of the bot's replies and checks those pressed.
+    pub(crate) payloads: PayloadKeys,
 }
 
 /// The cap on provider calls from chats in flight at once, so that a flood of lookups cannot

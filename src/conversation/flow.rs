@@ -37,7 +37,7 @@ pub(crate) async fn first_contact(s: &mut Session<'_>, input: Input) -> Replies 
 pub(crate) async fn step(s: &mut Session<'_>, input: Input) -> Replies {
     match input {
         Input::Command { name, arg } => command(s, &name, arg.as_deref()).await,
-        Input::Button(payload) => match Action::decode(&payload) {
+        Input::Button(payload) => match Action::open(&payload, s.bot.payloads.get().await?, s.chat) {
             Some(action) => {
                 // Paging through a list, or opening the language choice or help from a menu,
                 // reads best in place; results and new steps come as new messages.
@@ -57,13 +57,19 @@ pub(crate) async fn step(s: &mut Session<'_>, input: Input) -> Replies {
             }
             None => {
                 let payload = crate::domain::reference::mask_numbers(&payload);
-                tracing::info!(chat = %s.chat, payload, "expired or unknown button");
-                s.state = State::Menu;
-                Ok(vec![menus::main_menu(s, t!(s.lang, "menu-expired"))])
+                tracing::info!(chat = %s.chat, payload, "expired, unknown or forged button");
+                Ok(vec![expired(s)])
             }
         },
         Input::Text(text) => text_input(s, &text).await,
     }
+}
+
+/// "This menu has expired" and a fresh menu: the answer to a button that does not decode, is
+/// not this chat's, or asks what the chat can no longer have.
+fn expired(s: &mut Session<'_>) -> Reply {
+    s.state = State::Menu;
+    menus::main_menu(s, t!(s.lang, "menu-expired"))
 }
 
 async fn command(s: &mut Session<'_>, name: &str, arg: Option<&str>) -> Replies {
@@ -122,7 +128,15 @@ pub(crate) async fn act(s: &mut Session<'_>, action: Action) -> Replies {
         Action::Biller(biller) => Ok(bill::ask_reference(s, biller)),
         Action::Inquire(reference) => bill::inquire(s, reference).await,
         Action::OtherBiller(reference) => Ok(vec![bill::other_biller(s, &reference)]),
-        Action::Remind { reference, due_day, days } => reminders::set(s, reference, due_day, days).await,
+        Action::Remind { reference, due_day, days } if reminders::may_set(s, &reference, due_day) => {
+            reminders::set(s, reference, due_day, days).await
+        }
+        // A bill the chat never looked up, or a due day it was not shown: nothing is looked up
+        // or written.
+        Action::Remind { .. } => {
+            tracing::info!(chat = %s.chat, "a reminder of a bill the chat was not shown");
+            Ok(vec![expired(s)])
+        }
         Action::Reminders => reminders::list(s, None, None).await,
         Action::Support => support::start(s, None).await,
         Action::SupportOrder(order_no) => support::start(s, Some(order_no.to_string())).await,

@@ -3,10 +3,13 @@
 //! the words and buttons, like every other view.
 
 use super::menus::{button, ticket_keyboard};
-use super::payload::Action;
+use super::payload::{self, Action};
+use super::payload_key::PayloadKeys;
 use super::reply::Reply;
+use crate::domain::ChatKey;
 use crate::i18n::{Lang, format};
 use crate::outbox::Notice;
+use crate::store::StoreError;
 use crate::t;
 use crate::views::{self, Audience};
 
@@ -63,6 +66,20 @@ pub fn reply(lang: Lang, notice: &Notice) -> Reply {
             ]])
         }
     }
+}
+
+/// [`reply`] as it goes to `chat`: its buttons signed for that chat (see [`payload`]), so that
+/// a "Check the bill" or "Close my request" under a notice works like any other button.
+pub async fn sealed(
+    keys: &PayloadKeys,
+    chat: &ChatKey,
+    lang: Lang,
+    notice: &Notice,
+) -> Result<Reply, StoreError> {
+    let mut replies = [reply(lang, notice)];
+    payload::seal_replies(&mut replies, keys.get().await?, chat);
+    let [reply] = replies;
+    Ok(reply)
 }
 
 /// The first sentence of a reminder: which bill, and when it is due.

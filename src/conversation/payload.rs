@@ -1,23 +1,44 @@
-//! Button payloads: short, versioned, self-contained strings (`v1:q:senelec:1000000001`).
+//! Button payloads: short, versioned, self-contained strings, in two forms.
 //!
-//! The longest payload here (a reminder of a 14-digit reference) takes 39 bytes, within every channel's
+//! - `v1:<body>` (`v1:m`, `v1:o:2`, `v1:b:senelec`): an action that names nothing of anyone's, a
+//!   choice among the bot's own menus that any chat may make. Unsigned, as in version 1, so the
+//!   menu buttons of messages sent before signing came keep working.
+//! - `v2:<body>:<tag>` (`v2:q:senelec:1000000001:3f9a0c1d5e7b2a64`): an action that carries data
+//!   (a reference, an order number, a ticket id, a date). The tag is a MAC of `v2:<body>` and of
+//!   the chat the button was sent to, under the deployment's key ([`super::payload_key`]):
+//!   Telegram lets a client send any callback data and WhatsApp hands reply ids back as sent, so
+//!   a payload that was forged, altered, or sent to another chat is refused.
+//!
+//! A step builds its buttons with [`Action::encode`], which leaves a data action's payload
+//! unsigned (`v2:<body>`, refused if it were pressed as it is); the bot [`seal`]s every reply's
+//! buttons for its chat before they leave it (the turn's replies, and each notice). Only
+//! [`Action::open`] reads a pressed button: it accepts what [`Action::sealed`] makes for the chat
+//! and nothing else (only that exact text), and anything else (another version, an old unsigned
+//! `v1:` data payload, a forged, truncated or altered one, another chat's) is answered with
+//! "this menu has expired" and a fresh menu.
+//!
+//! The longest payload (a reminder of a 14-digit reference) takes 56 bytes, within every channel's
 //! limit (Telegram: 64 bytes of callback data; WhatsApp: 200 of a list row id). A payload carries
 //! everything its action needs, so a button keeps working in any dialogue state and after a
-//! restart; one that does not decode (another version, a forged or truncated one) is answered
-//! with "this menu has expired" and a fresh menu.
+//! restart, on any instance.
 
 use chrono::NaiveDate;
 
+use super::payload_key::{PayloadKey, TAG_CHARS};
+use super::reply::Reply;
 use super::ticket_ids::is_ticket_id;
-use crate::domain::{Biller, CustomerReference, OrderNo};
+use crate::domain::{Biller, ChatKey, CustomerReference, OrderNo};
 use crate::i18n::Lang;
 
-const VERSION: &str = "v1";
+/// Payloads of actions that carry no data: unsigned.
+const UNSIGNED: &str = "v1";
+/// Payloads of actions that carry data: signed for their chat.
+const SIGNED: &str = "v2";
 
 /// The longest payload the core makes (a reminder of a 14-digit Senelec reference:
-/// `v1:rm:senelec:` + 14 digits + `:yyyymmdd:7`); every channel's
+/// `v2:rm:senelec:` + 14 digits + `:yyyymmdd:7` + `:` + a 16-digit tag); every channel's
 /// [`Capabilities::max_payload_bytes`](crate::domain::Capabilities) must carry it.
-pub const MAX_PAYLOAD_BYTES: usize = 39;
+pub const MAX_PAYLOAD_BYTES: usize = 56;
 
 /// What a button does.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,8 +100,79 @@ pub enum Action {
 }
 
 impl Action {
+    /// Whether the action names something of one chat's (a reference, an order number, a ticket
+    /// id, a date): its payload is signed for the chat. The rest (menus, pages, a biller or a
+    /// language to choose) are the same for every chat, and anyone may press them.
+    pub fn carries_data(&self) -> bool {
+        !matches!(
+            self,
+            Action::Menu
+                | Action::Bill
+                | Action::Biller(_)
+                | Action::Reminders
+                | Action::Support
+                | Action::Saved(_)
+                | Action::AskOrder
+                | Action::Orders(_)
+                | Action::History(_)
+                | Action::Lang(_)
+                | Action::Help
+                | Action::Forget(_)
+        )
+    }
+
+    /// The payload as a step puts it on a button: final for an action without data (`v1:…`),
+    /// still to be [`seal`]ed for an action with data (`v2:…` without its tag, which
+    /// [`Action::open`] refuses).
     pub fn encode(&self) -> String {
-        let body = match self {
+        let version = if self.carries_data() { SIGNED } else { UNSIGNED };
+        format!("{version}:{}", self.body())
+    }
+
+    /// The payload of a button of this action sent to `chat`: [`Action::encode`], with its tag
+    /// when the action carries data.
+    pub fn sealed(&self, key: &PayloadKey, chat: &ChatKey) -> String {
+        let payload = self.encode();
+        if self.carries_data() {
+            let tag = key.tag(chat, &payload);
+            format!("{payload}:{tag}")
+        } else {
+            payload
+        }
+    }
+
+    /// The action of a button pressed in `chat`, or `None` for anything [`Action::sealed`] did
+    /// not make for that chat with this key: no part of a payload is read before its tag checks.
+    pub fn open(payload: &str, key: &PayloadKey, chat: &ChatKey) -> Option<Action> {
+        let (version, rest) = payload.split_once(':')?;
+        let action = match version {
+            UNSIGNED => Action::parse(rest).filter(|a| !a.carries_data())?,
+            SIGNED => {
+                let (unsigned, tag) = payload.rsplit_once(':')?;
+                if tag.len() != TAG_CHARS || !key.verify(chat, unsigned, tag) {
+                    return None;
+                }
+                Action::parse(unsigned.strip_prefix(SIGNED)?.strip_prefix(':')?)
+                    .filter(Action::carries_data)?
+            }
+            _ => return None,
+        };
+        // Only the text the encoder makes: one payload per action, byte for byte.
+        (action.sealed(key, chat) == payload).then_some(action)
+    }
+
+    /// Reads back a payload as [`Action::encode`] made it (before any tag): the sealing of a
+    /// step's buttons, and the fuzz targets, which seal what they make of their input.
+    pub(crate) fn decode_unsealed(payload: &str) -> Option<Action> {
+        let (version, body) = payload.split_once(':')?;
+        let action = Action::parse(body)?;
+        let expected = if action.carries_data() { SIGNED } else { UNSIGNED };
+        (version == expected).then_some(action)
+    }
+
+    /// The payload's body: the action and its arguments, `:`-separated.
+    fn body(&self) -> String {
+        match self {
             Action::Menu => "m".to_owned(),
             Action::Bill => "b".to_owned(),
             Action::Biller(b) => format!("b:{}", b.key()),
@@ -111,13 +203,11 @@ impl Action {
             Action::Help => "?".to_owned(),
             Action::Forget(false) => "f".to_owned(),
             Action::Forget(true) => "f:y".to_owned(),
-        };
-        format!("{VERSION}:{body}")
+        }
     }
 
-    /// The action of a payload, or `None` for anything this version did not make.
-    pub fn decode(payload: &str) -> Option<Action> {
-        let body = payload.strip_prefix(VERSION)?.strip_prefix(':')?;
+    /// The action of a payload's body, or `None` for anything [`Action::body`] does not make.
+    fn parse(body: &str) -> Option<Action> {
         let parts: Vec<&str> = body.split(':').collect();
         let action = match parts.as_slice() {
             ["m"] => Action::Menu,
@@ -151,6 +241,24 @@ impl Action {
             _ => return None,
         };
         Some(action)
+    }
+}
+
+/// `payload` as a step put it on a button, sealed for `chat`: an unsigned data payload (as
+/// [`Action::encode`] makes it) gets its tag; any other is left as it is (sealing twice changes
+/// nothing).
+pub fn seal(payload: &str, key: &PayloadKey, chat: &ChatKey) -> String {
+    match Action::decode_unsealed(payload) {
+        Some(action) if action.carries_data() && action.encode() == payload => action.sealed(key, chat),
+        _ => payload.to_owned(),
+    }
+}
+
+/// Seals every button of `replies` for `chat` (see [`seal`]): what leaves the core, as the
+/// answer to a message or as a notice.
+pub fn seal_replies(replies: &mut [Reply], key: &PayloadKey, chat: &ChatKey) {
+    for button in replies.iter_mut().flat_map(|r| r.keyboard.iter_mut().flatten()) {
+        button.payload = seal(&button.payload, key, chat);
     }
 }
 

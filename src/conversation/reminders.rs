@@ -16,11 +16,23 @@ use crate::store::{MAX_REMINDERS, Op, Reminder, ReminderStage};
 use crate::t;
 use crate::views;
 
-/// "Remind me" for a bill result, when it has an unpaid bill whose due date is still ahead.
-pub(crate) fn offer(s: &Session<'_>, result: &InquiryResult) -> Option<Button> {
+/// "Remind me" for a bill result, when it has an unpaid bill whose due date is still ahead
+/// (within [`reminders::HORIZON_DAYS`]). The bill is noted in the chat's prefs, with this step:
+/// only a bill noted so can be reminded of (see [`may_set`]).
+pub(crate) fn offer(s: &mut Session<'_>, result: &InquiryResult) -> Option<Button> {
     let due_day = reminders::remindable_day(result, s.now)?;
     let reference = result.reference().clone();
+    s.prefs.seen_bills.record(&reference, due_day, s.now.date_naive());
+    s.writes.push(Op::Prefs { chat: s.chat.clone(), prefs: s.prefs.clone() });
     Some(button(s.lang, "btn-remind-me", Action::Remind { reference, due_day, days: DEFAULT_DAYS_BEFORE }))
+}
+
+/// Whether the chat may set a reminder of the bill of `reference` due on `due_day`: it was shown
+/// that bill (its latest lookup of the reference gave that due day), and the day is within
+/// [`reminders::HORIZON_DAYS`]. Whatever the button's signature says: a reminder's lookups are
+/// the chat's, and this keeps them to bills it looked up within its limits.
+pub(crate) fn may_set(s: &Session<'_>, reference: &CustomerReference, due_day: NaiveDate) -> bool {
+    reminders::within_horizon(due_day, s.now) && s.prefs.seen_bills.contains(reference, due_day)
 }
 
 /// Sets (or changes) the chat's reminder of the bill of `reference` due on `due_day`.

@@ -210,7 +210,7 @@ pub(crate) async fn agent_step(
         Input::Command { name, arg } if name == "close" => {
             close(s, &arg.unwrap_or_default().trim().to_ascii_uppercase()).await
         }
-        Input::Button(payload) => match Action::decode(&payload) {
+        Input::Button(payload) => match Action::open(&payload, s.bot.payloads.get().await?, s.chat) {
             Some(Action::CloseTicket(id)) => close(s, &id).await,
             _ => Ok(vec![Reply::text(t!(s.lang, "support-agent-help"))]),
         },

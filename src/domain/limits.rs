@@ -47,6 +47,16 @@ impl Lookups {
         }
     }
 
+    /// Counts a lookup of `kind` made at `at` outside the chat's steps (the reminder job's), once
+    /// allowed by [`Lookups::take`] on a copy: the count lands in the chat's prefs by a
+    /// read-modify-write that keeps whatever else a step changed meanwhile.
+    pub fn count(&mut self, kind: LookupKind, at: DateTime<Utc>) {
+        let times = self.of(kind);
+        times.retain(|t| *t > at - Duration::hours(1));
+        let place = times.partition_point(|t| *t <= at);
+        times.insert(place, at);
+    }
+
     /// Counts a lookup of `kind` at `now`, or says how long until one is allowed.
     pub fn take(
         &mut self,

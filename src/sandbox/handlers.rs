@@ -19,13 +19,16 @@ pub struct AppState {
     config: SandboxConfig,
     /// Status calls answered so far (benchmarks read it).
     pub(super) status_calls: Arc<std::sync::atomic::AtomicU64>,
+    /// Inquiry calls received so far (tests read it: a refused button makes none).
+    pub(super) inquiry_calls: Arc<std::sync::atomic::AtomicU64>,
     /// When each "delivered later" order was first asked about.
     first_asked: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
 }
 
 impl AppState {
     pub fn new(config: SandboxConfig) -> AppState {
-        AppState { config, first_asked: Default::default(), status_calls: Default::default() }
+        let (first_asked, status_calls, inquiry_calls) = Default::default();
+        AppState { config, first_asked, status_calls, inquiry_calls }
     }
 }
 
@@ -52,6 +55,7 @@ fn bearer_ok(headers: &HeaderMap, key: &str) -> bool {
 
 /// `POST /api/bill/inquiry`.
 pub async fn inquiry(State(state): Config, headers: HeaderMap, body: Bytes) -> Response {
+    state.inquiry_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let config = &state.config;
     tokio::time::sleep(config.latency).await;
     if !bearer_ok(&headers, &config.inquiry_key) {

@@ -6,8 +6,9 @@
 //! messages not yet handled, filed by chat in the channel's order: `chat`, `seq`, `arrival`),
 //! `held`, `aliases`, `chat_locks` (per-chat leases), `outbox` (notices to send, with `next_at`
 //! indexed, the sender holding a claim in `claimed_by`, and sent ones until swept), `reminders`
-//! (with `next_at` indexed: their schedule), `tickets`. Each `data` column holds the same
-//! versioned JSON envelope as the sled backend.
+//! (with `next_at` indexed: their schedule), `tickets`, `meta` (values the deployment shares: the
+//! key that signs button payloads). Each `data` column holds the same versioned JSON envelope as
+//! the sled backend.
 //!
 //! A batch is one transaction. A read-modify-write (an order, a watch, a chat's prefs) reads its
 //! row `FOR UPDATE` in that transaction, so writers on any instance take turns on the row; a row
@@ -182,6 +183,21 @@ impl PgStore {
         self.skipped.load(Ordering::Relaxed)
     }
 
+    /// The deployment's payload key: `candidate` if no instance has kept one yet, else the one
+    /// kept. Instances that start together each offer their own; the first insert wins and every
+    /// one reads it back.
+    pub async fn payload_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        sqlx::query(
+            "INSERT INTO meta (name, value) VALUES ('payload_key', $1) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(candidate)
+        .execute(&self.pool)
+        .await?;
+        let row =
+            sqlx::query("SELECT value FROM meta WHERE name = 'payload_key'").fetch_one(&self.pool).await?;
+        Ok(row.try_get("value")?)
+    }
+
     fn decode<T: DeserializeOwned>(&self, table: &str, key: &str, data: &str) -> Option<T> {
         decode(data.as_bytes())
             .map_err(|why| {
@@ -224,6 +240,14 @@ impl PgStore {
                 let with_lang =
                     |stored: Option<Prefs>| Some(Prefs { lang: Some(lang), ..stored.unwrap_or_default() });
                 self.update(conn, &PREFS, &chat.storage_key(), with_lang).await
+            }
+            Op::CountLookup { chat, kind, at } => {
+                let counted = |stored: Option<Prefs>| {
+                    let mut prefs = stored.unwrap_or_default();
+                    prefs.lookups.count(kind, at);
+                    Some(prefs)
+                };
+                self.update(conn, &PREFS, &chat.storage_key(), counted).await
             }
             Op::RecordOrder { order_no, order, at, claimant } => {
                 let merged = |stored| Some(OrderRecord::merged(stored, &order, at, claimant.as_ref()));

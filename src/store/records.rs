@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::limits::Lookups;
+use crate::domain::seen_bills::SeenBills;
 use crate::domain::{Biller, ChatKey, CustomerReference, Order, OrderNo, OrderStatus};
 use crate::i18n::Lang;
 
@@ -22,6 +23,10 @@ pub struct Prefs {
     /// The chat's lookups of the last hour, for its limits.
     #[serde(default, skip_serializing_if = "Lookups::is_empty")]
     pub lookups: Lookups,
+    /// The bills with a due day ahead the chat was shown lately: the only ones a reminder may be
+    /// set for. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "SeenBills::is_empty")]
+    pub seen_bills: SeenBills,
 }
 
 /// An order as last seen, with every status it was seen in.

@@ -5,6 +5,7 @@
 //! | tree | key | value |
 //! |---|---|---|
 //! | `meta` | `schema_version` | the schema version, as text (`1`) |
+//! | `meta` | `payload_key` | the random key that signs button payloads, made on first use |
 //! | `dialogue` | chat key | the chat's dialogue state |
 //! | `prefs` | chat key | [`Prefs`]: the language the chat chose, when it last wrote |
 //! | `orders` | order digits | [`OrderRecord`]: the order as last seen and its status history |
@@ -52,6 +53,9 @@ use super::{
     Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, OrderNo};
+
+/// The `meta` key of the deployment's payload key.
+const PAYLOAD_KEY: &str = "payload_key";
 
 /// sled's page cache.
 const SLED_CACHE_BYTES: u64 = 128 * 1024 * 1024;
@@ -386,6 +390,13 @@ impl SledStore {
                 let prefs = Prefs { lang: Some(lang), ..self.prefs(&chat)? };
                 self.write(&inner.prefs, chat.storage_key().as_bytes(), &prefs)
             }
+            Op::CountLookup { chat, kind, at } => {
+                self.update(&inner.prefs, chat.storage_key().as_bytes(), |stored: Option<Prefs>| {
+                    let mut prefs = stored.unwrap_or_default();
+                    prefs.lookups.count(kind, at);
+                    Some(prefs)
+                })
+            }
             Op::RecordOrder { order_no, order, at, claimant } => self.update_order(&order_no, |stored| {
                 Some(OrderRecord::merged(stored, &order, at, claimant.as_ref()))
             }),
@@ -494,6 +505,19 @@ impl SledStore {
     /// How many unreadable records were skipped since opening.
     pub fn skipped_records(&self) -> u64 {
         self.inner.skipped.load(Ordering::Relaxed)
+    }
+
+    /// The deployment's payload key: `candidate` if none is kept yet, else the one kept (in
+    /// `meta`, flushed before it is used: a key lost in a crash would expire every button).
+    pub fn payload_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        let meta = self.inner.db.open_tree("meta")?;
+        // Only the first candidate is ever kept; a later one finds it there.
+        let kept = match meta.compare_and_swap(PAYLOAD_KEY, None as Option<&[u8]>, Some(candidate))? {
+            Ok(()) => candidate.to_vec(),
+            Err(sled::CompareAndSwapError { current, .. }) => current.map(|v| v.to_vec()).unwrap_or_default(),
+        };
+        meta.flush()?;
+        Ok(kept)
     }
 
     fn read<T: DeserializeOwned>(&self, tree: &sled::Tree, key: &[u8]) -> Result<Option<T>, StoreError> {

@@ -1,6 +1,6 @@
 //! A chat with the bot through the conversation core, against a sandbox over loopback.
 
-use billbot::conversation::{Bot, ChatKey, Incoming, Input, Reply, Role};
+use billbot::conversation::{Action, Bot, ChatKey, Incoming, Input, Reply, Role};
 use billbot::sandbox::RunningSandbox;
 use billbot::store::Store;
 
@@ -72,6 +72,13 @@ impl Chat {
     /// Sends a raw button payload.
     pub async fn press_payload(&mut self, payload: &str) -> String {
         self.send(Input::Button(payload.to_owned())).await
+    }
+
+    /// Presses a button of `action` as the bot would have made it for this chat (signed), shown
+    /// or not.
+    pub async fn press_action(&mut self, action: Action) -> String {
+        let payload = self.bot.payload(&self.key, &action).await.unwrap();
+        self.send(Input::Button(payload)).await
     }
 
     pub fn text(&self) -> String {
