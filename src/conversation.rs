@@ -413,7 +413,8 @@ impl Bot {
                     }
                     _ => incoming.input.clone(),
                 };
-                support::agent_step(&mut session, input, reply_to, sender).await?
+                let from = support::Sender { name: sender, id: incoming.sender_id.as_deref() };
+                support::agent_step(&mut session, input, reply_to, from).await?
             } else if first_contact {
                 flow::first_contact(&mut session, incoming.input.clone()).await?
             } else {
