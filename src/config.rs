@@ -706,6 +706,7 @@ impl Retention {
 /// | `BILLBOT_SUPPORT_HOURS` | when agents answer, Dakar time | `08:00-18:00` |
 /// | `BILLBOT_SUPPORT_DAYS` | the days they do | `mon-sat` |
 /// | `BILLBOT_SUPPORT_SHOW_AGENT` | `1`: customers see the first name of the agent who answered | off |
+/// | `BILLBOT_SUPPORT_AGENTS` | comma-separated user ids of those who may answer and close tickets: Telegram user ids for a group, `wa_id`s for a WhatsApp number | the channel's agents (`BILLBOT_AGENTS`, `BILLBOT_WHATSAPP_AGENTS`); required for a Telegram group |
 pub fn support_from_lookup(
     lookup: impl Fn(&str) -> Option<String>,
 ) -> Result<Option<crate::conversation::support::Support>, ConfigError> {
@@ -730,5 +731,47 @@ pub fn support_from_lookup(
     .map_err(invalid("BILLBOT_SUPPORT_HOURS"))?;
     let show_agent =
         get("BILLBOT_SUPPORT_SHOW_AGENT").is_some_and(|v| matches!(v.as_str(), "1" | "true" | "yes"));
-    Ok(Some(Support { chat, lang, hours, show_agent }))
+    let agents = support_agents(&get, &chat)?;
+    Ok(Some(Support { chat, lang, hours, show_agent, agents }))
+}
+
+/// The support agents for the support chat `chat`: `BILLBOT_SUPPORT_AGENTS`, or else the agents of
+/// the chat's channel. In a Telegram group anyone may be a member, so a group with no agent listed
+/// is refused: nobody could answer there, and nobody must answer by merely being in it.
+fn support_agents(
+    get: &impl Fn(&str) -> Option<String>,
+    chat: &crate::domain::ChatKey,
+) -> Result<std::collections::HashSet<String>, ConfigError> {
+    use crate::domain::Channel;
+    let channel_var = match chat.channel() {
+        Channel::Telegram => "BILLBOT_AGENTS",
+        Channel::WhatsApp => "BILLBOT_WHATSAPP_AGENTS",
+        Channel::Terminal => "BILLBOT_SUPPORT_AGENTS",
+    };
+    let (var, list) = match get("BILLBOT_SUPPORT_AGENTS") {
+        Some(list) => ("BILLBOT_SUPPORT_AGENTS", list),
+        None => (channel_var, get(channel_var).unwrap_or_default()),
+    };
+    let agents: std::collections::HashSet<String> = list
+        .split(',')
+        .map(|id| id.trim().trim_start_matches('+').to_owned())
+        .filter(|id| !id.is_empty())
+        .collect();
+    if chat.channel() == Channel::Telegram
+        && let Some(id) = agents.iter().find(|id| id.parse::<u64>().is_err())
+    {
+        return Err(ConfigError::Invalid {
+            var,
+            reason: format!("{id:?} is not a numeric Telegram user id"),
+        });
+    }
+    if agents.is_empty() && chat.telegram_id().is_some_and(|id| id < 0) {
+        return Err(ConfigError::Invalid {
+            var: "BILLBOT_SUPPORT_AGENTS",
+            reason: "list the Telegram user ids of the agents who may answer in the support group \
+                     (or set BILLBOT_AGENTS): being in the group is not enough"
+                .to_owned(),
+        });
+    }
+    Ok(agents)
 }

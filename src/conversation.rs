@@ -63,11 +63,14 @@ pub struct Incoming {
     /// The id of an inbound message the store keeps until it is handled (see
     /// [`Store::inbox_take`]): the step marks it handled in the same commit as its own writes.
     pub inbox_id: Option<String>,
-    /// The text of the bot's message this one replies to (Telegram), which in the support chat
-    /// names the ticket answered.
+    /// The text of the bot's own message this one replies to (Telegram; a channel passes no other
+    /// sender's), which in the support chat names the ticket answered.
     pub reply_to: Option<String>,
     /// The sender's first name, shown to customers only if operators chose to name agents.
     pub sender_name: Option<String>,
+    /// The sender's user id on the channel, as the network verified it (Telegram's user id,
+    /// WhatsApp's `wa_id`): in the support chat, only listed agents may act as support.
+    pub sender_id: Option<String>,
     /// The message's text as typed, when `input` may have read a keyword in it.
     pub typed: Option<String>,
 }
@@ -84,8 +87,15 @@ impl Incoming {
             inbox_id: None,
             reply_to: None,
             sender_name: None,
+            sender_id: None,
             typed: None,
         }
+    }
+
+    /// Sent by the user with id `id` on the channel (see [`Incoming::sender_id`]).
+    pub fn sent_by(mut self, id: impl Into<String>) -> Incoming {
+        self.sender_id = Some(id.into());
+        self
     }
 
     /// The text as typed (a channel that read a keyword in it keeps the words too).
@@ -414,7 +424,8 @@ impl Bot {
                     }
                     _ => incoming.input.clone(),
                 };
-                support::agent_step(&mut session, input, reply_to, sender).await?
+                let from = support::Sender { name: sender, id: incoming.sender_id.as_deref() };
+                support::agent_step(&mut session, input, reply_to, from).await?
             } else if first_contact {
                 flow::first_contact(&mut session, incoming.input.clone()).await?
             } else {

@@ -421,7 +421,7 @@ pub fn callback(data: &[u8]) {
 pub fn telegram_update(data: &[u8]) {
     let Ok(update) = serde_json::from_slice::<teloxide::types::Update>(data) else { return };
     let agents = Agents(HashSet::from([42]));
-    let telegram::Read::Message(inbound) = telegram::read(&agents, &update) else { return };
+    let telegram::Read::Message(inbound) = telegram::read(&agents, Some(123_456), &update) else { return };
     assert_eq!(inbound.order, i64::from(update.id.0));
     assert_eq!(inbound.id, format!("{}{}", telegram::INBOX_PREFIX, update.id.0));
     check_input(&inbound.input);
@@ -431,6 +431,9 @@ pub fn telegram_update(data: &[u8]) {
     assert_eq!(back.input, inbound.input);
     if inbound.agent {
         assert_eq!(update.from().map(|u| u.id.0), Some(42), "an agent who is not one");
+    }
+    if inbound.sender_id.is_some() {
+        assert_eq!(inbound.sender_id, update.from().map(|u| u.id.0.to_string()), "the sender is who sent it");
     }
 }
 

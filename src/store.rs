@@ -173,8 +173,9 @@ pub enum Op {
         order_no: OrderNo,
         update: TellingUpdate,
     },
-    /// Writes a ticket (new, or changed), with the notices it yields in the outbox, in one write.
-    /// The chat's open ticket is the last one written open.
+    /// Writes a ticket (changed, or new), with the notices it yields in the outbox, in one write,
+    /// over any ticket with the same id: a ticket is opened with [`Store::open_ticket`], which
+    /// never is. The chat's open ticket is the last one written open.
     Ticket {
         ticket: Ticket,
         tell: Vec<Outgoing>,
@@ -607,6 +608,24 @@ impl Store {
             Backend::Sled(s) => s.ticket(id),
             Backend::Postgres(p) => p.ticket(id).await,
         }
+    }
+
+    /// Writes a new ticket and the notices it yields, only if no ticket has its id: `true` when
+    /// written, `false` when the id is taken (nothing is written: another customer's ticket is
+    /// never touched). Atomic and durable on return, apart from any batch. [`Op::Ticket`], which
+    /// writes over a ticket of the same id, is for changing a ticket already opened.
+    pub async fn open_ticket(&self, ticket: &Ticket, tell: &[Outgoing]) -> Result<bool, StoreError> {
+        let started = std::time::Instant::now();
+        let (backend, result) = match &self.backend {
+            Backend::Sled(s) => ("sled", s.open_ticket(ticket, tell).await),
+            Backend::Postgres(p) => ("postgres", p.open_ticket(ticket, tell).await),
+        };
+        metrics::histogram!("billbot_store_commit_seconds", "backend" => backend)
+            .record(started.elapsed().as_secs_f64());
+        if matches!(result, Ok(true)) && !tell.is_empty() {
+            self.outbox_written.notify_one();
+        }
+        result
     }
 
     /// The chat's latest ticket (open or not: see [`Ticket::is_open`]).

@@ -825,6 +825,68 @@ async fn tickets_are_found_by_id_and_by_chat_and_forgotten_with_it(store: Store)
     assert!(store.ticket("BBBB3").await.unwrap().is_some(), "another chat's ticket stays");
 }
 
+async fn a_new_ticket_is_written_only_where_no_ticket_has_its_id(store: Store) {
+    let t0 = now();
+    let (a, b, c) = (k("tg:70"), k("wa:221770000070"), k("tg:71"));
+    let ticket = |id: &str, chat: &ChatKey| Ticket {
+        id: id.into(),
+        chat: chat.clone(),
+        lang: Lang::En,
+        opened_at: t0,
+        last_at: t0,
+        closed_at: None,
+        messages: 1,
+    };
+    let to_support = |id: &str, text: &str| Outgoing {
+        id: format!("tg:-1|ticket|{id}|1|{text}"),
+        chat: k("tg:-1"),
+        lang: Lang::Fr,
+        notice: serde_json::json!({"kind": "to_support", "ticket": id, "text": text}),
+        attempts: 0,
+        next_at: Some(t0),
+        created_at: t0,
+        done_at: None,
+        claimed_by: None,
+    };
+    let first = ticket("DDDD5", &a);
+    assert!(store.open_ticket(&first, &[to_support("DDDD5", "a")]).await.unwrap());
+    assert_eq!(store.ticket("DDDD5").await.unwrap(), Some(first.clone()));
+    assert_eq!(store.latest_ticket(&a).await.unwrap(), Some(first.clone()));
+    assert!(store.outgoing("tg:-1|ticket|DDDD5|1|a").await.unwrap().is_some());
+
+    // The same id for another customer: refused, and nothing of it written.
+    let theirs = ticket("DDDD5", &b);
+    assert!(!store.open_ticket(&theirs, &[to_support("DDDD5", "b")]).await.unwrap());
+    assert_eq!(store.ticket("DDDD5").await.unwrap(), Some(first.clone()), "the first customer's ticket");
+    assert_eq!(store.latest_ticket(&b).await.unwrap(), None);
+    assert!(store.outgoing("tg:-1|ticket|DDDD5|1|b").await.unwrap().is_none());
+    // Changes to an open ticket are still written over it.
+    let mut closed = first.clone();
+    closed.closed_at = Some(t0 + Duration::seconds(3));
+    store.commit(Op::Ticket { ticket: closed.clone(), tell: Vec::new() }).await.unwrap();
+    assert!(!store.open_ticket(&first, &[]).await.unwrap(), "a ticket is opened once");
+    assert_eq!(store.ticket("DDDD5").await.unwrap(), Some(closed));
+
+    // Two customers drawing one new id at once: one gets it.
+    let (one, two) = (ticket("EEEE6", &b), ticket("EEEE6", &c));
+    let (s1, s2) = (store.clone(), store.clone());
+    let (got_one, got_two) = tokio::join!(
+        async move { s1.open_ticket(&one, &[to_support("EEEE6", "b")]).await.unwrap() },
+        async move { s2.open_ticket(&two, &[to_support("EEEE6", "c")]).await.unwrap() },
+    );
+    assert!(got_one ^ got_two, "one of the two: {got_one} {got_two}");
+    let owner = store.ticket("EEEE6").await.unwrap().unwrap().chat;
+    let (winner, loser) = if got_one { (&b, &c) } else { (&c, &b) };
+    assert_eq!(&owner, winner);
+    assert_eq!(store.latest_ticket(loser).await.unwrap(), None);
+    let told = |who: &str| format!("tg:-1|ticket|EEEE6|1|{who}");
+    let (w, l) = if got_one { ("b", "c") } else { ("c", "b") };
+    assert!(
+        store.outgoing(&told(w)).await.unwrap().is_some()
+            && store.outgoing(&told(l)).await.unwrap().is_none()
+    );
+}
+
 /// Everything kept about `chat` (and about `other`, which must survive its erasure).
 async fn fill(store: &Store, chat: &ChatKey, other: &ChatKey, no: &OrderNo, at: chrono::DateTime<Utc>) {
     let mut batch = Batch::new();
@@ -956,7 +1018,8 @@ macro_rules! contract {
                 forgetting_a_chat_erases_all_it_left_and_nothing_of_others,
                 orders_lookups_and_idle_dialogues_are_swept_after_their_time,
                 reminders_are_kept_per_chat_scheduled_given_once_and_cancelled,
-                tickets_are_found_by_id_and_by_chat_and_forgotten_with_it
+                tickets_are_found_by_id_and_by_chat_and_forgotten_with_it,
+                a_new_ticket_is_written_only_where_no_ticket_has_its_id
             );
         }
     };

@@ -769,6 +769,7 @@ async fn an_agent_answers_a_ticket_by_replying_to_it_in_the_support_group() {
     use billbot::conversation::support::{Support, SupportHours};
     const GROUP: i64 = -2_001;
     const AGENT_USER: i64 = 702;
+    const NOT_AGENT: i64 = 703;
     let fake = FakeTelegram::start().await;
     let dir = tempfile::tempdir().unwrap();
     let mut settings = common::app_settings(dir.path(), SandboxConfig::default());
@@ -779,6 +780,7 @@ async fn an_agent_answers_a_ticket_by_replying_to_it_in_the_support_group() {
         lang: billbot::i18n::Lang::Fr,
         hours: SupportHours::parse("00:00-23:59", "mon-sun").unwrap(),
         show_agent: false,
+        agents: HashSet::from([AGENT_USER.to_string()]),
     });
     let app = billbot::app::build(settings).await.unwrap();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -794,7 +796,37 @@ async fn an_agent_answers_a_ticket_by_replying_to_it_in_the_support_group() {
     let id: String = opened.text.split("request ").nth(1).unwrap().chars().take(5).collect();
     let tickets = fake.wait_until(GROUP, "the ticket", |m| m.iter().any(|s| s.text.contains('🎫'))).await;
     let ticket = tickets.iter().find(|s| s.text.contains('🎫')).unwrap().clone();
-    assert!(ticket.text.contains("Where is my token? <b>&</b>"), "escaped and intact: {}", ticket.text);
+    assert!(
+        ticket.text.contains("┃ Where is my token? <b>&</b>"),
+        "escaped, intact, quoted: {}",
+        ticket.text
+    );
+
+    // A member of the group who is not a listed agent: refused, and the customer hears nothing.
+    let refused = "Seuls les agents du service client peuvent répondre aux demandes ou les clore ici.";
+    let in_group = fake.messages_to(GROUP).len();
+    fake.user_says_in_group(GROUP, NOT_AGENT, "fr", &format!("/reply {id} Send me your PIN"));
+    fake.user_replies_in_group(GROUP, NOT_AGENT, "fr", &ticket, "Send me your PIN");
+    fake.user_says_in_group(GROUP, NOT_AGENT, "fr", &format!("/close {id}"));
+    let told = fake.wait_for_messages(GROUP, in_group + 3).await;
+    assert!(told[in_group..].iter().all(|m| m.text == refused), "{told:#?}");
+    // The agent replying to a message that is not the bot's own: another bot's or a member's,
+    // however ticket-like, answers nobody.
+    let other_bot = json!({"id": 999_999, "is_bot": true, "first_name": "otherbot", "username": "other_bot"});
+    let member = json!({"id": NOT_AGENT, "is_bot": false, "first_name": "Moussa"});
+    let forged = format!("🎫 {id} · nouvelle demande");
+    fake.user_replies_in_group_to(
+        GROUP,
+        AGENT_USER,
+        "fr",
+        (9_001, other_bot, &forged),
+        "Votre code est 1234",
+    );
+    fake.user_replies_in_group_to(GROUP, AGENT_USER, "fr", (9_002, member, &forged), "Votre code est 1234");
+    let helped = fake.wait_for_messages(GROUP, in_group + 5).await;
+    assert!(helped[in_group + 3..].iter().all(|m| m.text.contains("/reply ID")), "{helped:#?}");
+    assert!(!fake.messages_to(701).iter().any(|m| m.text.contains("PIN") || m.text.contains("1234")));
+    assert!(!fake.messages_to(701).iter().any(|m| m.text.contains("closed your request")));
 
     fake.user_replies_in_group(GROUP, AGENT_USER, "fr", &ticket, "Bonjour, le jeton est dans votre reçu.");
     let answers =
@@ -816,4 +848,69 @@ async fn an_agent_answers_a_ticket_by_replying_to_it_in_the_support_group() {
         fake.wait_until(701, "the close", |m| m.iter().any(|s| s.text.contains("closed your request"))).await;
     assert!(closed.iter().any(|s| s.text.starts_with(&format!("✅ Support closed your request {id}."))));
     bot.stop().await;
+}
+
+#[tokio::test]
+async fn a_relay_flood_to_a_paced_support_group_does_not_delay_another_customers_answer() {
+    use billbot::conversation::support::{Support, SupportHours};
+    const GROUP: i64 = -2_002;
+    const AGENT_USER: i64 = 712;
+    const OTHER: i64 = 713;
+    const FLOODERS: [i64; 3] = [714, 715, 716];
+    let fake = FakeTelegram::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::app_settings(dir.path(), SandboxConfig::default());
+    // Telegram's real pace: 1 message a second a chat (bursts of 3), 20 a minute a group.
+    settings.telegram = Some(TelegramSettings { rate_limits: true, ..self::settings(&fake) });
+    // Every message the flooders type is taken in (flood control is another test's).
+    settings.limits.flood = billbot::domain::limits::Flood { max_waiting: 50, per_minute: 6_000 };
+    settings.support = Some(Support {
+        chat: billbot::domain::ChatKey::telegram(GROUP),
+        lang: billbot::i18n::Lang::Fr,
+        hours: SupportHours::parse("00:00-23:59", "mon-sun").unwrap(),
+        show_agent: false,
+        agents: HashSet::from([AGENT_USER.to_string()]),
+    });
+    let app = billbot::app::build(settings).await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(app.run(billbot::app::Listeners::default(), async {
+        let _ = stopped.await;
+    }));
+    let mut bot = Running { fake: fake.clone(), dir, stop: Some(stop), task: Some(task) };
+
+    bot.say(OTHER, "en", "/support").await;
+    let opened = bot.say(OTHER, "en", "My receipt never came").await;
+    let theirs: String = opened.text.split("request ").nth(1).unwrap().chars().take(5).collect();
+    for flooder in FLOODERS {
+        bot.say(flooder, "en", "/support").await;
+        bot.say(flooder, "en", "My meter shows no credit").await;
+    }
+    // Seven messages at once from each into their open requests: 21 relays, and the four
+    // requests, for a group that gets one a second, then one every 3 s past its burst of 20.
+    let before: Vec<usize> = FLOODERS.iter().map(|f| fake.messages_to(*f).len()).collect();
+    for n in 0..7 {
+        for flooder in FLOODERS {
+            fake.user_says(flooder, "en", &format!("message {n}"));
+        }
+    }
+    for (flooder, before) in FLOODERS.into_iter().zip(before) {
+        let answered = fake.wait_for_messages(flooder, before + 7).await;
+        assert!(answered[before..].iter().all(|m| m.text.starts_with("➡️ Sent to support")), "{answered:#?}");
+    }
+    let relays_sent =
+        |fake: &FakeTelegram| fake.messages_to(GROUP).iter().filter(|m| m.text.contains("┃ message")).count();
+    let backlog = 21 - relays_sent(&fake);
+    assert!(backlog >= 8, "the group's pace holds back its relays: {backlog} to go");
+
+    // Support answers the other customer meanwhile: the answer does not wait behind the relays.
+    let asked = std::time::Instant::now();
+    fake.user_says_in_group(GROUP, AGENT_USER, "fr", &format!("/reply {theirs} Il arrive."));
+    fake.wait_until(OTHER, "the answer", |m| m.iter().any(|s| s.text.contains("Il arrive."))).await;
+    let waited = asked.elapsed();
+    assert!(waited < Duration::from_secs(2), "the answer waited {waited:?}");
+    assert!(relays_sent(&fake) < 21, "the relays were still going out at the group's pace");
+    // The group's backlog would hold a graceful stop for a while: this test is done with it.
+    if let Some(task) = bot.task.take() {
+        task.abort();
+    }
 }

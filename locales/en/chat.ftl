@@ -152,16 +152,27 @@ support-closed-by-agent = ✅ Support closed your request { $ticket }. Thank you
 support-closed-by-you = Request { $ticket } closed.
 support-not-open = There is no open request { $ticket }.
 support-answer-sent = ✅ Sent to the customer of { $ticket }.
+support-not-agent = Only the support agents can answer or close requests here.
+support-relay-limit = ✋ You have sent many messages: an agent will read what you sent and answer here. What you type now is not passed on; you can write again in { $minutes ->
+    [one] a minute
+   *[other] { $minutes } minutes
+}.
+support-ticket-limit = You have opened { $count } requests today: an agent will answer them here. You can open a new one in { $hours ->
+    [one] an hour
+   *[other] { $hours } hours
+}.
 support-agent-help = Support chat: reply to a request's message to answer its customer, or type /reply ID your text; /close ID ends it (the customer is told).
 ticket-opened =
     🎫 { $ticket } · new request ({ $channel }, { $lang })
-    { $question }
-
     Recent lookups:
     { $context }
-
-    Reply to this message to answer, or /reply { $ticket } text; /close { $ticket } ends it.
-ticket-customer-says = 🎫 { $ticket } · the customer: { $text }
+ticket-customer-wrote =
+    The customer wrote:
+    { $text }
+ticket-how-to-answer = Reply to this message to answer, or /reply { $ticket } text; /close { $ticket } ends it.
+ticket-customer-says =
+    🎫 { $ticket } · the customer wrote:
+    { $text }
 ticket-closed-by-customer = 🎫 { $ticket } · closed by the customer.
 ticket-closed-told = 🎫 { $ticket } closed; the customer was told.
 ticket-no-context = none

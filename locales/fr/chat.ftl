@@ -152,16 +152,27 @@ support-closed-by-agent = ✅ Le service client a clos votre demande { $ticket }
 support-closed-by-you = Demande { $ticket } close.
 support-not-open = Aucune demande { $ticket } n'est ouverte.
 support-answer-sent = ✅ Transmis au client de { $ticket }.
+support-not-agent = Seuls les agents du service client peuvent répondre aux demandes ou les clore ici.
+support-relay-limit = ✋ Vous avez envoyé beaucoup de messages : un agent va lire ce que vous avez envoyé et vous répondra ici. Ce que vous écrivez maintenant n'est pas transmis ; vous pourrez écrire à nouveau dans { $minutes ->
+    [one] une minute
+   *[other] { $minutes } minutes
+}.
+support-ticket-limit = Vous avez ouvert { $count } demandes aujourd'hui : un agent vous répondra ici. Vous pourrez en ouvrir une nouvelle dans { $hours ->
+    [one] une heure
+   *[other] { $hours } heures
+}.
 support-agent-help = Discussion du service client : répondez au message d'une demande pour écrire à son client, ou tapez /reply ID votre texte ; /close ID la clôt (le client est prévenu).
 ticket-opened =
     🎫 { $ticket } · nouvelle demande ({ $channel }, { $lang })
-    { $question }
-
     Consultations récentes :
     { $context }
-
-    Répondez à ce message pour écrire au client, ou /reply { $ticket } texte ; /close { $ticket } la clôt.
-ticket-customer-says = 🎫 { $ticket } · le client : { $text }
+ticket-customer-wrote =
+    Le client a écrit :
+    { $text }
+ticket-how-to-answer = Répondez à ce message pour écrire au client, ou /reply { $ticket } texte ; /close { $ticket } la clôt.
+ticket-customer-says =
+    🎫 { $ticket } · le client a écrit :
+    { $text }
 ticket-closed-by-customer = 🎫 { $ticket } · close par le client.
 ticket-closed-told = 🎫 { $ticket } close ; le client est prévenu.
 ticket-no-context = aucune

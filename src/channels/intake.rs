@@ -62,7 +62,8 @@ pub struct Inbound {
     pub sent_at: Option<DateTime<Utc>>,
     /// When an instance took it in.
     pub received_at: DateTime<Utc>,
-    /// The text of the bot's message this one replies to (an agent answering a ticket).
+    /// The text of the bot's own message this one replies to (an agent answering a ticket): a
+    /// channel keeps no reply to anyone else's message here.
     #[serde(default)]
     pub reply_to: Option<String>,
     /// The message's words as typed, where `input` may have read a keyword in them.
@@ -71,6 +72,11 @@ pub struct Inbound {
     /// The sender's first name.
     #[serde(default)]
     pub sender: Option<String>,
+    /// The sender's user id on the channel, as the network verified it (Telegram's user id,
+    /// WhatsApp's `wa_id`). Absent in messages kept before it existed: in the support chat they
+    /// then act as nobody's.
+    #[serde(default)]
+    pub sender_id: Option<String>,
     /// What the channel needs to deliver the answer, in its own terms (the message whose button
     /// was pressed, the callback query to answer).
     #[serde(default)]
@@ -92,6 +98,7 @@ impl Inbound {
             reply_to: None,
             typed: None,
             sender: None,
+            sender_id: None,
             context: serde_json::Value::Null,
         }
     }
@@ -105,6 +112,7 @@ impl Inbound {
         incoming.sent_at = self.sent_at;
         incoming.inbox_id = Some(self.id.clone());
         incoming.typed = self.typed.clone();
+        incoming.sender_id = self.sender_id.clone();
         incoming
     }
 }

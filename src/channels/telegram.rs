@@ -97,9 +97,17 @@ pub enum Read {
     Ignored,
 }
 
-/// What an update asks, for `agents`. A message without text (a sticker, a photo) goes as empty
-/// text, which the core answers with the menu rather than silence.
-pub fn read(agents: &Agents, update: &Update) -> Read {
+/// The bot's own Telegram user id: the number before the colon of its token (`123456:ABC…`), as
+/// Telegram issues them. `None` for a token not written so.
+pub fn bot_id(token: &str) -> Option<u64> {
+    token.split_once(':').and_then(|(id, _)| id.parse().ok())
+}
+
+/// What an update asks, for `agents`, read by the bot whose user id is `bot_id` (see [`bot_id`]).
+/// A message without text (a sticker, a photo) goes as empty text, which the core answers with
+/// the menu rather than silence. A reply carries the message it answers only when that message is
+/// this bot's own: another bot's, or a member's, could be written to look like a ticket.
+pub fn read(agents: &Agents, bot_id: Option<u64>, update: &Update) -> Read {
     let update_id = update.id.0;
     let id = format!("{INBOX_PREFIX}{update_id}");
     match &update.kind {
@@ -111,7 +119,7 @@ pub fn read(agents: &Agents, update: &Update) -> Read {
             let text = msg.text().or(msg.caption()).unwrap_or_default();
             let reply_to = msg
                 .reply_to_message()
-                .filter(|replied| replied.from.as_ref().is_some_and(|u| u.is_bot))
+                .filter(|replied| replied.from.as_ref().is_some_and(|u| u.is_bot && Some(u.id.0) == bot_id))
                 .and_then(|replied| replied.text())
                 .map(str::to_owned);
             let mut inbound = Inbound::new(
@@ -125,6 +133,7 @@ pub fn read(agents: &Agents, update: &Update) -> Read {
             inbound.agent = msg.chat.is_private() && agents.role(user) == Role::Agent;
             inbound.sent_at = Some(msg.date);
             inbound.sender = Some(user.first_name.clone());
+            inbound.sender_id = Some(user.id.0.to_string());
             // With the words as typed: in the support chat an answer is what it says, not a
             // keyword ("Bonjour, …" is not a hello there).
             if reply_to.is_some() {
@@ -143,6 +152,7 @@ pub fn read(agents: &Agents, update: &Update) -> Read {
             inbound.lang_code = query.from.language_code.clone();
             inbound.agent = chat.is_private() && agents.role(&query.from) == Role::Agent;
             inbound.sender = Some(query.from.first_name.clone());
+            inbound.sender_id = Some(query.from.id.0.to_string());
             let context = Context {
                 // A message over 48 hours old reaches bots as "inaccessible": it cannot be
                 // edited, so the answer comes as a new message.
@@ -166,16 +176,24 @@ struct TelegramInner {
     bot: TgBot,
     agents: Agents,
     intake: Intake,
+    /// The bot's own user id, read once from its token.
+    bot_id: Option<u64>,
 }
 
 impl Telegram {
     pub fn new(bot: TgBot, agents: Agents, intake: Intake) -> Telegram {
-        Telegram { inner: Arc::new(TelegramInner { bot, agents, intake }) }
+        let bot_id = self::bot_id(bot.token());
+        if bot_id.is_none() {
+            tracing::warn!(
+                "the bot token does not start with the bot's id: replies to its messages are not read"
+            );
+        }
+        Telegram { inner: Arc::new(TelegramInner { bot, agents, intake, bot_id }) }
     }
 
     /// Hands an update to the intake. Returns once it is durable, so that Telegram may be told.
     pub async fn take_in(&self, update: Update) -> Result<(), StoreError> {
-        match read(&self.inner.agents, &update) {
+        match read(&self.inner.agents, self.inner.bot_id, &update) {
             Read::Message(inbound) => {
                 self.inner.intake.take_in(*inbound).await?;
             }

@@ -188,6 +188,8 @@ impl WhatsApp {
         // A chat's messages in WhatsApp's order (its timestamps, to the second), then arrival.
         let mut inbound = Inbound::new(wamid, chat, sent_at.timestamp(), input);
         inbound.agent = [&wa_id, &user_id].into_iter().flatten().any(|id| agents.contains(id));
+        // As Meta's signed webhook names the sender: the phone number, else the user id.
+        inbound.sender_id = wa_id.clone().or_else(|| user_id.clone());
         inbound.lang_code = guess_lang(wa_id.as_deref(), user_id.as_deref()).map(str::to_owned);
         inbound.sent_at = Some(sent_at);
         inbound.received_at = now;

@@ -3,9 +3,11 @@
 //! support dialogue (`support`, which re-exports them under their public path): the bot's own
 //! state needs no import of a dialogue step.
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Datelike, Duration, NaiveTime, Utc, Weekday};
 
-use crate::domain::ChatKey;
+use crate::domain::{Channel, ChatKey};
 use crate::i18n::Lang;
 
 /// Where tickets go and when a person answers.
@@ -18,6 +20,26 @@ pub struct Support {
     pub hours: SupportHours,
     /// Whether customers see the first name of the agent who answered.
     pub show_agent: bool,
+    /// Who may answer, close and reply to tickets: user ids on the support chat's channel
+    /// (Telegram user ids, WhatsApp `wa_id`s), `BILLBOT_SUPPORT_AGENTS`. Being in the support chat
+    /// is not enough: anyone can be invited to a group, and a former employee may still be in it.
+    pub agents: HashSet<String>,
+}
+
+impl Support {
+    /// Whether the user `sender` (their id on the support chat's channel, as the network verified
+    /// it) may act as support: a listed agent, or the one person whose own chat the support chat
+    /// is (a WhatsApp number, a Telegram private chat), as nobody else can write in it. No sender
+    /// known, no authority.
+    pub fn is_agent(&self, sender: Option<&str>) -> bool {
+        let Some(sender) = sender.map(str::trim).filter(|s| !s.is_empty()) else { return false };
+        let one_person = match self.chat.channel() {
+            Channel::WhatsApp => true,
+            Channel::Telegram => self.chat.telegram_id().is_some_and(|id| id > 0),
+            Channel::Terminal => false,
+        };
+        self.agents.contains(sender) || (one_person && self.chat.id() == sender)
+    }
 }
 
 /// When agents answer, Dakar time (UTC): from `open` to `close` on the days set (Monday first).

@@ -20,9 +20,15 @@ pub(crate) fn ticket_id(seed: &str, attempt: u32) -> String {
     digest.iter().take(ID_LEN).map(|b| ID_ALPHABET[*b as usize % ID_ALPHABET.len()] as char).collect()
 }
 
-/// The ticket id a support-chat message names (`🎫 K7M2Q`).
+/// The mark that opens every message the bot sends the support chat about a ticket, before its id
+/// (`🎫 K7M2Q · …`). Customers' words never carry it (see `support::quoted`).
+pub(crate) const TICKET_MARK: char = '🎫';
+
+/// The ticket id of a message the bot sent the support chat: only from the mark that opens it
+/// (`🎫 K7M2Q`), which the bot writes first; never from further on, where the customer's words
+/// are.
 pub(crate) fn ticket_in(text: &str) -> Option<String> {
-    let after = text.split_once('🎫')?.1.trim_start();
+    let after = text.trim_start().strip_prefix(TICKET_MARK)?.trim_start();
     let id: String = after.chars().take(ID_LEN).collect();
     is_ticket_id(&id).then_some(id)
 }

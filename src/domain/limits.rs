@@ -26,18 +26,44 @@ pub enum LookupKind {
     Order,
 }
 
-/// A chat's lookups of the last hour, oldest first.
+/// A chat's lookups of the last hour, oldest first; and, for the support desk's limits, the
+/// requests it opened in the last day and the messages it had relayed to support in the last
+/// window (see [`Lookups::take_in_window`]). Times only: nothing of what was asked or said.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Lookups {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub bills: Vec<DateTime<Utc>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub orders: Vec<DateTime<Utc>>,
+    /// Support requests opened. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tickets: Vec<DateTime<Utc>>,
+    /// Messages relayed to support. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub relays: Vec<DateTime<Utc>>,
 }
 
 impl Lookups {
     pub fn is_empty(&self) -> bool {
-        self.bills.is_empty() && self.orders.is_empty()
+        self.bills.is_empty() && self.orders.is_empty() && self.tickets.is_empty() && self.relays.is_empty()
+    }
+
+    /// Counts one more event in `times` at `now` if fewer than `max` fall in the `window` before
+    /// it, or says how long until one fits. Times out of the window are forgotten, so a chat keeps
+    /// `max` of them at most.
+    pub fn take_in_window(
+        times: &mut Vec<DateTime<Utc>>,
+        now: DateTime<Utc>,
+        window: Duration,
+        max: u32,
+    ) -> Result<(), Duration> {
+        times.retain(|t| *t > now - window && *t <= now);
+        let max = max.max(1) as usize;
+        if times.len() >= max {
+            return Err(times[times.len() - max] + window - now);
+        }
+        times.push(now);
+        Ok(())
     }
 
     fn of(&mut self, kind: LookupKind) -> &mut Vec<DateTime<Utc>> {

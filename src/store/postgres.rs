@@ -103,6 +103,10 @@ const UPSERT_REMINDER: &str =
 /// `$1` id, `$2` chat, `$3` opened, `$4` ticket.
 const UPSERT_TICKET: &str = "INSERT INTO tickets (id, chat, opened_at, data) VALUES ($1, $2, $3, $4::jsonb)
      ON CONFLICT (id) DO UPDATE SET data = EXCLUDED.data";
+/// `$1` id, `$2` chat, `$3` opened, `$4` ticket. Never over another ticket: a new ticket's id may
+/// be taken already (see [`PgStore::open_ticket`]).
+const INSERT_TICKET: &str = "INSERT INTO tickets (id, chat, opened_at, data) VALUES ($1, $2, $3, $4::jsonb)
+     ON CONFLICT (id) DO NOTHING RETURNING id";
 /// `$1` chat, `$2` held at, `$3` notice. Held notices have no key: two alike are both kept.
 const INSERT_HELD: &str = "INSERT INTO held (chat, at, data) VALUES ($1, $2, $3::jsonb)";
 /// `$1` id, `$2` notice, `$3` due, `$4` chat, `$5` claimed by. Never over one with the same id:
@@ -769,6 +773,26 @@ impl PgStore {
             .fetch_optional(&self.pool)
             .await?;
         Ok(data.and_then(|data| self.decode("tickets", id, &data)))
+    }
+
+    /// [`super::Store::open_ticket`]: the ticket inserted, only if its id is free, and its notices,
+    /// in one transaction; nothing is written when the id is taken.
+    pub async fn open_ticket(&self, ticket: &Ticket, tell: &[Outgoing]) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted: Option<String> = sqlx::query_scalar(INSERT_TICKET)
+            .bind(&ticket.id)
+            .bind(ticket.chat.storage_key())
+            .bind(ticket.opened_at)
+            .bind(text(encode(ticket)?))
+            .fetch_optional(&mut *tx)
+            .await?;
+        if inserted.is_none() {
+            // Dropped: the transaction rolls back, and wrote nothing anyway.
+            return Ok(false);
+        }
+        record_outgoing(&mut tx, tell).await?;
+        tx.commit().await?;
+        Ok(true)
     }
 
     pub async fn latest_ticket(&self, chat: &ChatKey) -> Result<Option<Ticket>, StoreError> {

@@ -945,6 +945,32 @@ impl SledStore {
         result.map_err(transaction_error)
     }
 
+    /// [`super::Store::open_ticket`]: the ticket, the chat's pointer to it and its notices, in one
+    /// transaction, only if no ticket has its id (then nothing is written); flushed.
+    pub async fn open_ticket(&self, ticket: &Ticket, tell: &[Outgoing]) -> Result<bool, StoreError> {
+        use sled::Transactional;
+        let inner = &self.inner;
+        let trees = (&inner.tickets, &inner.ticket_of, &inner.outbox, &inner.outbox_due);
+        let opened = trees
+            .transaction(|(tickets, ticket_of, outbox, outbox_due)| {
+                if tickets.get(ticket.id.as_bytes())?.is_some() {
+                    return Ok(false);
+                }
+                tickets.insert(
+                    ticket.id.as_bytes(),
+                    encode(ticket).map_err(ConflictableTransactionError::Abort)?,
+                )?;
+                ticket_of.insert(ticket.chat.storage_key().as_bytes(), ticket.id.as_bytes())?;
+                record_outgoing(outbox, outbox_due, tell)?;
+                Ok(true)
+            })
+            .map_err(transaction_error)?;
+        if opened {
+            self.flush().await?;
+        }
+        Ok(opened)
+    }
+
     pub fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
         self.read(&self.inner.tickets, id.as_bytes())
     }

@@ -163,6 +163,27 @@ impl FakeTelegram {
     /// The user `user_id` answers the bot's message `replied` in the group `group_id` (a Telegram
     /// reply: the message carries the one it answers).
     pub fn user_replies_in_group(&self, group_id: i64, user_id: i64, lang: &str, replied: &Sent, text: &str) {
+        let bot =
+            json!({"id": BOT_ID, "is_bot": true, "first_name": "billbot", "username": "billbot_test_bot"});
+        self.user_replies_in_group_to(
+            group_id,
+            user_id,
+            lang,
+            (replied.message_id, bot, &replied.text),
+            text,
+        );
+    }
+
+    /// The user `user_id` answers, in the group `group_id`, the message `(id, from, text)` sent
+    /// there by `from` (a user or a bot, as Telegram describes them).
+    pub fn user_replies_in_group_to(
+        &self,
+        group_id: i64,
+        user_id: i64,
+        lang: &str,
+        (replied_id, from, replied_text): (i64, Value, &str),
+        text: &str,
+    ) {
         let message = json!({
             "message_id": 5_000_000 + user_id,
             "date": 1_764_000_000,
@@ -170,11 +191,11 @@ impl FakeTelegram {
             "from": Self::user(user_id, lang),
             "text": text,
             "reply_to_message": {
-                "message_id": replied.message_id,
+                "message_id": replied_id,
                 "date": 1_764_000_000,
                 "chat": Self::group(group_id),
-                "from": {"id": BOT_ID, "is_bot": true, "first_name": "billbot", "username": "billbot_test_bot"},
-                "text": replied.text,
+                "from": from,
+                "text": replied_text,
             },
         });
         self.push_update(|id| json!({"update_id": id, "message": message}));
