@@ -315,17 +315,22 @@ impl Bot {
     ) -> NextTurn<M> {
         let lock = self.chat_lock(chat);
         let _turn = lock.lock().await;
-        let lease = match self.take_chat(chat, lang_code).await {
-            Ok(lease) => lease,
-            Err(turn) => return NextTurn::Failed(turn),
-        };
-        let (start, next) = match self.inner.store.turn_start_next::<State, M>(chat).await {
-            Ok(read) => read,
-            Err(e) => return NextTurn::Failed(self.unreadable(chat, lang_code, lease, e).await),
+        // The lease and what the step starts from, read at once (one statement in PostgreSQL).
+        let (lease, start, next) = match self.inner.store.take_turn::<State, M>(chat).await {
+            Ok(taken) => taken,
+            Err(e) => {
+                count(chat, "failed");
+                tracing::error!(%chat, error = %e, "the chat could not be taken for this step");
+                let lang = lang_code.map(Lang::from_code).unwrap_or_default();
+                return NextTurn::Failed(Turn {
+                    lang,
+                    replies: vec![Reply::text(t!(lang, "error-internal"))],
+                });
+            }
         };
         let Some((_, message)) = next else {
             // Handled meanwhile, by this instance or another.
-            self.inner.store.unlock(lease).await;
+            self.inner.store.release(lease);
             return NextTurn::Idle;
         };
         on_start(&message);
@@ -336,7 +341,7 @@ impl Bot {
     /// Gives back the chat kept by [`Bot::next_turn`] once its replies are delivered.
     pub async fn end_turn(&self, lease: Option<ChatLease>) {
         if let Some(lease) = lease {
-            self.inner.store.unlock(lease).await;
+            self.inner.store.release(lease);
         }
     }
 

@@ -765,9 +765,7 @@ impl Store {
     /// Takes the chat for one step, across instances: waits while another instance holds it (at
     /// most [`LEASE_WAIT`]). With sled there is one process, whose own per-chat lock suffices.
     pub async fn lock_chat(&self, chat: &ChatKey) -> Result<ChatLease, StoreError> {
-        static TURNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let turn = TURNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let holder = format!("{}:{}:{turn}", instance_id(), std::process::id());
+        let holder = self.new_holder();
         let renewal = match &self.backend {
             Backend::Sled(_) => None,
             Backend::Postgres(p) => Some(p.lock_chat(chat, &holder).await?),
@@ -785,6 +783,46 @@ impl Store {
         match &self.backend {
             Backend::Sled(s) => s.turn_start(chat, inbox_id),
             Backend::Postgres(p) => p.turn_start(chat, inbox_id).await,
+        }
+    }
+
+    /// [`Store::lock_chat`] and [`Store::turn_start_next`] at once (one statement per try in
+    /// PostgreSQL): the chat's lease, what its step starts from and its oldest waiting message.
+    pub async fn take_turn<T: DeserializeOwned, M: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+    ) -> Result<(ChatLease, TurnStart<T>, Option<(String, M)>), StoreError> {
+        let holder = self.new_holder();
+        let (renewal, start, next) = match &self.backend {
+            Backend::Sled(s) => {
+                let (start, next) = s.turn_start_next(chat)?;
+                (None, start, next)
+            }
+            Backend::Postgres(p) => {
+                let (renewal, start, next) = p.take_turn(chat, &holder).await?;
+                (Some(renewal), start, next)
+            }
+        };
+        Ok((ChatLease { chat: chat.clone(), holder, renewal }, start, next))
+    }
+
+    /// A new lease holder's name: this instance's, and a turn number.
+    fn new_holder(&self) -> String {
+        match &self.backend {
+            Backend::Postgres(p) => p.new_holder(),
+            Backend::Sled(_) => {
+                static TURNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let turn = TURNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                format!("{}:{}:{turn}", instance_id(), std::process::id())
+            }
+        }
+    }
+
+    /// Ends a lease kept past its step's commit, once the step's replies are out: soon, with
+    /// others, off the caller's way (PostgreSQL; nothing to do with sled).
+    pub fn release(&self, lease: ChatLease) {
+        if let Backend::Postgres(p) = &self.backend {
+            p.release_later(&lease.chat, &lease.holder);
         }
     }
 

@@ -1146,4 +1146,40 @@ mod instances {
         let again = tokio::time::timeout(Duration::from_secs(1), a.lock_chat(&chat)).await;
         a.unlock(again.expect("released with the step's end").unwrap()).await;
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_turn_is_taken_with_its_start_in_one_go_released_later_and_taken_over_by_its_own_instance() {
+        use billbot::conversation::State;
+        use billbot::store::TurnStart;
+        use std::time::Duration;
+        type Taken = (billbot::store::ChatLease, TurnStart<State>, Option<(String, String)>);
+        let Some(schema) = crate::common::pg::schema("taken_turns").await else { return };
+        let a = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let b = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let (chat, t0) = (k("tg:9"), chrono::Utc::now());
+        a.commit(Op::dialogue(&chat, &State::AwaitingOrderNo).unwrap()).await.unwrap();
+        assert!(b.inbox_take("tg:update:92", &chat, 92, &"second", t0).await.unwrap());
+        assert!(b.inbox_take("tg:update:91", &chat, 91, &"first", t0).await.unwrap());
+        let (lease, start, next): Taken = a.take_turn(&chat).await.unwrap();
+        assert_eq!(start.dialogue, Some(State::AwaitingOrderNo), "the state, read with the lease");
+        assert_eq!(next, Some(("tg:update:91".to_owned(), "first".to_owned())), "the oldest message");
+        a.commit(lease.end_step_keeping(&State::Menu, Some("tg:update:91".into())).unwrap()).await.unwrap();
+        // Held until released: another instance waits, this one takes it over (its next turn of
+        // the chat, the release being on its way).
+        let other =
+            tokio::time::timeout(Duration::from_millis(500), b.take_turn::<State, String>(&chat)).await;
+        assert!(other.is_err(), "another instance waits while the lease is held");
+        let (again, start, next): Taken =
+            tokio::time::timeout(Duration::from_millis(500), a.take_turn(&chat)).await.unwrap().unwrap();
+        assert_eq!(start.dialogue, Some(State::Menu));
+        assert_eq!(next.map(|(id, _)| id).as_deref(), Some("tg:update:92"));
+        a.commit(again.end_step_keeping(&State::Menu, Some("tg:update:92".into())).unwrap()).await.unwrap();
+        a.release(again);
+        let (last, _, next): Taken = tokio::time::timeout(Duration::from_secs(2), b.take_turn(&chat))
+            .await
+            .expect("released soon")
+            .unwrap();
+        assert_eq!(next, None, "both messages handled");
+        b.release(last);
+    }
 }

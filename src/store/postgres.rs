@@ -65,6 +65,12 @@ impl Default for PgSettings {
 pub struct PgStore {
     pool: PgPool,
     skipped: Arc<AtomicU64>,
+    /// Leases to end, ended together by [`end_leases`] (off every step's path: see
+    /// [`PgStore::release_later`]).
+    releases: tokio::sync::mpsc::UnboundedSender<(String, String)>,
+    /// What every lease holder of this store starts with: the instance, the process, and this
+    /// store (several stores in one process, as in tests, are several instances).
+    holders: Arc<str>,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -159,7 +165,12 @@ impl PgStore {
             .connect_with(options)
             .await?;
         sqlx::migrate!("src/store/migrations").run(&pool).await?;
-        Ok(PgStore { pool, skipped: Arc::new(AtomicU64::new(0)) })
+        let (releases, to_release) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(end_leases(pool.clone(), to_release));
+        static STORES: AtomicU64 = AtomicU64::new(0);
+        let n = STORES.fetch_add(1, Ordering::Relaxed);
+        let holders = format!("{}:{}:{n}:", super::instance_id(), std::process::id()).into();
+        Ok(PgStore { pool, skipped: Arc::new(AtomicU64::new(0)), releases, holders })
     }
 
     /// The pool, for health checks and locks.
@@ -548,6 +559,92 @@ impl PgStore {
                 pending: true,
             };
             return Ok((start, next));
+        }
+    }
+
+    /// Takes the chat's lease for `holder` and reads what its step starts from, in one statement
+    /// per try (waiting, with growing pauses, while another instance's lease runs): the chat's
+    /// prefs, state, held notices and oldest waiting message. The reads see every step committed
+    /// before the lease was free: a holder commits its step before it lets the lease go.
+    ///
+    /// A lease still held through this store (its steps of a chat run one after another: one
+    /// still held is one whose end is on its way, [`PgStore::release_later`]) is taken over at
+    /// once.
+    pub async fn take_turn<T: DeserializeOwned, M: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+        holder: &str,
+    ) -> Result<(tokio::task::JoinHandle<()>, super::TurnStart<T>, Option<(String, M)>), StoreError> {
+        let key = chat.storage_key();
+        let lease = format!("{} milliseconds", LEASE.as_millis());
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(2);
+        let row = loop {
+            let row = sqlx::query(
+                "WITH taken AS (
+                     INSERT INTO chat_locks (chat, holder, until) VALUES ($1, $2, now() + $3::interval)
+                     ON CONFLICT (chat) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+                     WHERE chat_locks.until < now() OR starts_with(chat_locks.holder, $4)
+                     RETURNING 1)
+                 SELECT EXISTS (SELECT 1 FROM taken),
+                        (SELECT data::text FROM prefs WHERE chat = $1),
+                        (SELECT data::text FROM dialogue WHERE chat = $1),
+                        EXISTS (SELECT 1 FROM held WHERE chat = $1),
+                        next.id, next.data::text
+                 FROM (SELECT) AS one
+                 LEFT JOIN LATERAL (
+                     SELECT id, data FROM inbox WHERE chat = $1 ORDER BY seq, arrival LIMIT 1
+                 ) AS next ON true",
+            )
+            .bind(&key)
+            .bind(holder)
+            .bind(&lease)
+            .bind(&*self.holders)
+            .fetch_one(&self.pool)
+            .await?;
+            if row.try_get::<bool, _>(0)? {
+                break row;
+            }
+            if started.elapsed() >= LEASE_WAIT {
+                return Err(StoreError::ChatBusy(key));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
+        };
+        let renewal = tokio::spawn(renew_lease(self.pool.clone(), key.clone(), holder.to_owned(), lease));
+        let next: Option<(String, String)> = row.try_get::<Option<String>, _>(4)?.zip(row.try_get(5)?);
+        if let Some((id, data)) = &next
+            && self.decode::<M>("inbox", id, data).is_none()
+        {
+            // Unreadable: dropped (counted); the chat is ours now, so the plain read finds the next.
+            sqlx::query("DELETE FROM inbox WHERE id = $1").bind(id).execute(&self.pool).await?;
+            let (start, next) = self.turn_start_next(chat).await?;
+            return Ok((renewal, start, next));
+        }
+        let next = next.and_then(|(id, data)| self.decode::<M>("inbox", &id, &data).map(|m| (id, m)));
+        let (prefs, dialogue): (Option<String>, Option<String>) = (row.try_get(1)?, row.try_get(2)?);
+        let start = super::TurnStart {
+            prefs: prefs.and_then(|p| self.decode("prefs", &key, &p)).unwrap_or_default(),
+            dialogue: dialogue.and_then(|d| self.decode("dialogue", &key, &d)),
+            has_held: row.try_get(3)?,
+            pending: true,
+        };
+        Ok((renewal, start, next))
+    }
+
+    /// A new lease holder's name (see `holders`).
+    pub fn new_holder(&self) -> String {
+        static TURNS: AtomicU64 = AtomicU64::new(0);
+        format!("{}{}", self.holders, TURNS.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Ends `holder`'s lease on `chat` soon, together with other leases ended meanwhile (one
+    /// statement for many steps, off their way: the chat's replies are out already). Until then,
+    /// this process takes the chat over at once ([`PgStore::take_turn`]); another instance waits
+    /// a few milliseconds more.
+    pub fn release_later(&self, chat: &ChatKey, holder: &str) {
+        if self.releases.send((chat.storage_key(), holder.to_owned())).is_err() {
+            tracing::debug!(%chat, "the lease releaser has stopped: the lease runs out on its own");
         }
     }
 
@@ -975,6 +1072,27 @@ impl PgStore {
 
 /// Renews `holder`'s lease on `chat` for `lease` (an interval) every third of [`LEASE`], until
 /// the task is aborted.
+/// Ends the leases sent to it, many in one statement: those sent while the last statement ran
+/// (at most 500 at a time). Ends when every sender is gone.
+async fn end_leases(pool: PgPool, mut releases: tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
+    let mut batch = Vec::new();
+    while releases.recv_many(&mut batch, 500).await > 0 {
+        let (chats, holders): (Vec<String>, Vec<String>) = std::mem::take(&mut batch).into_iter().unzip();
+        let ended = sqlx::query(
+            "DELETE FROM chat_locks l USING unnest($1::text[], $2::text[]) AS e(chat, holder)
+             WHERE l.chat = e.chat AND l.holder = e.holder",
+        )
+        .bind(&chats)
+        .bind(&holders)
+        .execute(&pool)
+        .await;
+        if let Err(e) = ended {
+            // They run out on their own, within a lease's length.
+            tracing::warn!(leases = chats.len(), error = %e, "chat leases could not be ended");
+        }
+    }
+}
+
 async fn renew_lease(pool: PgPool, chat: String, holder: String, lease: String) {
     let mut every = tokio::time::interval(LEASE / 3);
     every.tick().await;
