@@ -3,7 +3,7 @@
 //! clients), against a Bot API server on loopback and the sandbox with a fixed provider latency.
 //!
 //! `cargo bench --bench load -- [--chats N] [--latency-ms MS] [--spread-ms MS] [--webhook]
-//! [--postgres] [--instances N]` (defaults: 1000 chats, 300 ms, all chats starting at once, long
+//! [--postgres] [--instances N] [--bare]` (defaults: 1000 chats, 300 ms, all chats starting at once, long
 //! polling, one instance on sled). With `--instances N` the N instances run in webhook mode behind
 //! a load balancer that spreads updates at random, on one PostgreSQL store. `--spread-ms` starts
 //! the chats evenly over that window instead: a steady arrival rate rather than one burst.
@@ -15,6 +15,9 @@
 //! Bot API to the bot's reply arriving there, minus the provider latency for steps that call it.
 //! The bot runs as its own process, so its peak RSS and CPU time are its own; the Bot API server,
 //! the sandbox and the simulated users run in this process, on the same two cores.
+//! `--bare` runs the same load against a bare teloxide bot (`common/bare_bot.rs`) instead: the
+//! yardstick for billbot's CPU per step. With `--postgres`, the PostgreSQL server's CPU during the
+//! run (all its processes, from `/proc`) is printed too.
 //! Telegram's rate limits are off (`BILLBOT_TELEGRAM_RATE_LIMITS=off`, as for a local Bot API
 //! server): with Telegram's 30 messages a second, 6,000 replies take 200 s whatever the bot does.
 
@@ -26,6 +29,8 @@ mod botapi;
 #[allow(dead_code)]
 mod pg;
 
+#[path = "common/bare_bot.rs"]
+mod bare_bot;
 mod common;
 
 use std::process::{Command, Stdio};
@@ -101,7 +106,36 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// CPU time of the PostgreSQL server: every `postgres` process, with what its ended children
+/// used (the postmaster's count holds the backends that exited).
+fn postgres_cpu() -> Duration {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Duration::ZERO };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()))
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|pid| common::cpu_time(pid) + common::children_cpu_time(pid))
+        .sum()
+}
+
+/// Transactions committed in the database so far (every statement outside a transaction is one),
+/// from `pg_stat_database` (its counts lag by up to half a second: read after a pause).
+async fn transactions(schema: &pg::Schema) -> i64 {
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let Ok(mut conn) = sqlx::ConnectOptions::connect(&schema.options()).await else { return 0 };
+    sqlx::query_scalar("SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap_or(0)
+}
+
 fn main() {
+    if std::env::args().any(|a| a == "--as-bare-bot") {
+        return bare_bot::run();
+    }
+    let bare = std::env::args().any(|a| a == "--bare");
     let chats = common::arg("--chats", 1000) as i64;
     let latency = Duration::from_millis(common::arg("--latency-ms", 300));
     let spread = Duration::from_millis(common::arg("--spread-ms", 0));
@@ -112,6 +146,7 @@ fn main() {
     let postgres = std::env::args().any(|a| a == "--postgres");
     let webhook = instances > 1 || std::env::args().any(|a| a == "--webhook");
     assert!(instances == 1 || postgres, "several instances share a PostgreSQL store: add --postgres");
+    assert!(!bare || (instances == 1 && !postgres && !webhook), "the bare bot runs alone, by long polling");
     if postgres && std::env::var(pg::URL_VAR).is_err() {
         // SAFETY of the environment: set before any thread of this process reads it.
         unsafe { std::env::set_var(pg::URL_VAR, "postgres://postgres@127.0.0.1:5432/test") };
@@ -137,9 +172,12 @@ fn main() {
         };
         let mut bots: Vec<_> = (0..instances)
             .map(|i| {
-                let mut command = Command::new(env!("CARGO_BIN_EXE_billbot"));
+                let mut command = match bare {
+                    false => Command::new(env!("CARGO_BIN_EXE_billbot")),
+                    true => Command::new(std::env::current_exe().expect("the benchmark's own binary")),
+                };
                 command
-                    .arg("serve")
+                    .arg(if bare { "--as-bare-bot" } else { "serve" })
                     .env("TELOXIDE_TOKEN", botapi::TOKEN)
                     .env("TELOXIDE_API_URL", fake.api_url().as_str())
                     .env("BILLBOT_DATA_DIR", dir.path().join(format!("instance-{i}")))
@@ -169,6 +207,11 @@ fn main() {
         run_chat(fake.clone(), 1, latency).await;
         let cpu_before: Duration = pids.iter().map(|p| common::cpu_time(*p)).sum();
         let (commit_mean_before, _) = commit_latency(&metrics_ports).await;
+        let transactions_before = match &schema {
+            Some(schema) => transactions(schema).await,
+            None => 0,
+        };
+        let pg_cpu_before = postgres_cpu();
 
         let started = Instant::now();
         let tasks: Vec<_> = (0..chats)
@@ -189,9 +232,19 @@ fn main() {
             chat_times.push(whole);
         }
         let total = started.elapsed();
+        let pg_cpu = postgres_cpu().saturating_sub(pg_cpu_before);
+        let steps = overheads.len() as f64;
+        let transactions = match &schema {
+            Some(schema) => transactions(schema).await - transactions_before,
+            None => 0,
+        };
         let (commit_mean, commit_p99) = commit_latency(&metrics_ports).await;
         let rss: Vec<f64> = pids.iter().map(|p| common::peak_rss_mib(&p.to_string())).collect();
-        let store = if postgres { "PostgreSQL" } else { "sled" };
+        let store = match (bare, postgres) {
+            (true, _) => "nothing (the bare teloxide bot)",
+            (false, true) => "PostgreSQL",
+            (false, false) => "sled",
+        };
         common::LoadRun {
             chats: chats as u64,
             steps_per_chat: FLOW.len(),
@@ -210,7 +263,15 @@ fn main() {
             note: format!(
                 " (the largest of {instances}; all together {:.1} MiB); store commit: mean {commit_mean:.2} ms (warm-up {commit_mean_before:.2} ms), p99 <= {commit_p99:.0} ms",
                 rss.iter().sum::<f64>()
-            ),
+            ) + &match postgres {
+                true => format!(
+                    "\nPostgreSQL server: CPU {:.2} s ({:.0} µs per step), {:.1} transactions per step",
+                    pg_cpu.as_secs_f64(),
+                    pg_cpu.as_secs_f64() * 1e6 / steps,
+                    transactions as f64 / steps
+                ),
+                false => String::new(),
+            },
         }
         .print();
         for pid in &pids {

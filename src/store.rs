@@ -714,6 +714,34 @@ impl Store {
         }
     }
 
+    /// [`Store::inbox_take`], durable not on return but once [`Store::settle`] returns: with sled,
+    /// the message's step may start at once, and its commit's flush make the message durable too
+    /// (one flush for both). PostgreSQL's is durable on return.
+    pub async fn inbox_take_unsettled<T: Serialize>(
+        &self,
+        id: &str,
+        chat: &ChatKey,
+        order: i64,
+        message: &T,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let message = encode(message)?;
+        match &self.backend {
+            Backend::Sled(s) => s.inbox_keep(id, chat, order, &message, at),
+            Backend::Postgres(p) => p.inbox_take(id, chat, order, &message, at).await,
+        }
+    }
+
+    /// Returns once every write made before the call is durable. With sled, a flush that starts
+    /// within `grace` (another write's, a step's commit) is waited for rather than a flush of its
+    /// own made at once. Nothing to wait for with PostgreSQL.
+    pub async fn settle(&self, grace: std::time::Duration) -> Result<(), StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.flush_within(grace).await,
+            Backend::Postgres(_) => Ok(()),
+        }
+    }
+
     /// What a step of `chat` starts from (see [`Store::turn_start`]; `pending` is always true), and
     /// the chat's oldest unhandled message taken in by [`Store::inbox_take`] (the lowest order,
     /// then the first to arrive), with its id: the one message this step must handle. An

@@ -139,6 +139,58 @@ async fn activity_is_newest_first_deduplicated_and_capped(store: Store) {
     assert!(store.activity(&k("term:other")).await.unwrap().is_empty(), "chats do not see each other's");
 }
 
+/// A step's end with the chat's own writes of its batch (PostgreSQL writes them in one statement):
+/// each lands as if applied in order, a later write of the same record winning, the activity
+/// still capped.
+async fn a_steps_end_lands_with_the_chats_own_writes_as_if_in_order(store: Store) {
+    let (chat, t0) = (k("tg:fold"), now());
+    let lookup = |n: usize| ActivityItem::Lookup { biller: Biller::Senelec, reference: format!("{n:010}") };
+    let mut full = Batch::new();
+    for n in 0..ACTIVITY_LIMIT {
+        full.push(Op::Activity { chat: chat.clone(), item: lookup(n), at: t0 + Duration::seconds(n as i64) });
+    }
+    store.commit(full).await.unwrap();
+    let step = |batch: &mut Batch, prefs: Prefs, n: usize, at| {
+        batch.push(Op::Prefs { chat: chat.clone(), prefs });
+        batch.push(Op::Activity { chat: chat.clone(), item: lookup(n), at });
+    };
+    // Prefs written, then a language change: the change stands.
+    let lease = store.lock_chat(&chat).await.unwrap();
+    let mut batch = Batch::new();
+    step(&mut batch, Prefs { lang: Some(Lang::En), ..Prefs::default() }, 100, t0 + Duration::hours(1));
+    batch.push(Op::Lang { chat: chat.clone(), lang: Lang::Fr });
+    batch.push(lease.end_step(&State::Menu, None).unwrap());
+    store.commit(batch).await.unwrap();
+    assert_eq!(store.prefs(&chat).await.unwrap().lang, Some(Lang::Fr), "the later change stands");
+    let items = store.activity(&chat).await.unwrap();
+    assert_eq!(items.len(), ACTIVITY_LIMIT, "still capped");
+    assert_eq!(items[0].item, lookup(100), "the new item on top");
+    assert!(!items.iter().any(|a| a.item == lookup(0)), "the oldest dropped");
+    // Two prefs and two items in one step: the last of each stands, both items are kept.
+    let lease = store.lock_chat(&chat).await.unwrap();
+    let mut batch = Batch::new();
+    step(&mut batch, Prefs { lang: Some(Lang::En), ..Prefs::default() }, 101, t0 + Duration::hours(2));
+    step(&mut batch, Prefs::default(), 102, t0 + Duration::hours(3));
+    batch.push(lease.end_step(&State::AwaitingOrderNo, None).unwrap());
+    store.commit(batch).await.unwrap();
+    assert_eq!(store.prefs(&chat).await.unwrap().lang, None, "the last prefs written stand");
+    let items = store.activity(&chat).await.unwrap();
+    assert_eq!(items.len(), ACTIVITY_LIMIT);
+    assert_eq!((&items[0].item, &items[1].item), (&lookup(102), &lookup(101)));
+    assert_eq!(store.dialogue::<State>(&chat).await.unwrap(), Some(State::AwaitingOrderNo));
+    // An order recorded in the same step lands too; the same state again changes nothing.
+    let no = order_no(41);
+    let lease = store.lock_chat(&chat).await.unwrap();
+    let mut batch = Batch::new();
+    batch.push(record(&no, &sample_order(), t0));
+    step(&mut batch, Prefs::default(), 103, t0 + Duration::hours(4));
+    batch.push(lease.end_step(&State::AwaitingOrderNo, None).unwrap());
+    store.commit(batch).await.unwrap();
+    assert!(store.order(&no).await.unwrap().is_some());
+    assert_eq!(store.activity(&chat).await.unwrap()[0].item, lookup(103));
+    assert_eq!(store.dialogue::<State>(&chat).await.unwrap(), Some(State::AwaitingOrderNo));
+}
+
 async fn saved_references_are_kept_per_chat_renamed_and_deleted(store: Store) {
     let home = CustomerReference::parse(Biller::Senelec, refs::ONE_BILL).unwrap();
     let meter = CustomerReference::parse(Biller::Woyofal, refs::METER).unwrap();
@@ -1001,6 +1053,7 @@ macro_rules! contract {
                 an_orders_status_history_records_each_change_once,
                 concurrent_writers_of_one_order_lose_no_status_change,
                 activity_is_newest_first_deduplicated_and_capped,
+                a_steps_end_lands_with_the_chats_own_writes_as_if_in_order,
                 saved_references_are_kept_per_chat_renamed_and_deleted,
                 watches_are_scheduled_rescheduled_and_ended,
                 concurrent_updates_of_one_watch_each_build_on_the_last,
@@ -1055,7 +1108,7 @@ mod instances {
     use billbot::store::Store;
     use billbot::store::postgres::PgSettings;
 
-    use super::{Op, k};
+    use super::{ActivityItem, Batch, Biller, Lang, Op, Prefs, k, now};
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn one_instance_polls_and_another_takes_over_when_it_stops() {
@@ -1145,6 +1198,32 @@ mod instances {
         assert!(!super::pending(&a, "tg:update:82").await);
         let again = tokio::time::timeout(Duration::from_secs(1), a.lock_chat(&chat)).await;
         a.unlock(again.expect("released with the step's end").unwrap()).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_step_whose_lease_was_lost_writes_none_of_what_its_end_carries() {
+        use billbot::conversation::State;
+        let Some(schema) = crate::common::pg::schema("lost_fold").await else { return };
+        let a = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let chat = k("tg:10");
+        let mut batch = Batch::new();
+        batch.push(Op::Prefs {
+            chat: chat.clone(),
+            prefs: Prefs { lang: Some(Lang::Fr), ..Prefs::default() },
+        });
+        let item = ActivityItem::Lookup { biller: Biller::Senelec, reference: "1000000002".into() };
+        batch.push(Op::Activity { chat: chat.clone(), item, at: now() });
+        batch.push(Op::EndStep {
+            chat: chat.clone(),
+            state: br#"{"v":1,"data":"not this"}"#.to_vec(),
+            handled: None,
+            holder: "an instance that died".into(),
+            release: true,
+        });
+        assert!(matches!(a.commit(batch).await, Err(billbot::store::StoreError::LeaseLost(_))));
+        assert_eq!(a.prefs(&chat).await.unwrap().lang, None, "no prefs");
+        assert!(a.activity(&chat).await.unwrap().is_empty(), "no activity");
+        assert_eq!(a.dialogue::<State>(&chat).await.unwrap(), None, "no state");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -33,6 +33,16 @@ pub fn cpu_time(pid: u32) -> std::time::Duration {
     std::time::Duration::from_millis((tick(11) + tick(12)) * 10) // USER_HZ is 100 on Linux
 }
 
+/// CPU time (user + system) a process's ended and waited-for children used.
+pub fn children_cpu_time(pid: u32) -> std::time::Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest).unwrap_or_default().split_whitespace().collect();
+    // cutime and cstime are fields 16 and 17 of the line, 13 and 14 after the name.
+    let tick = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    std::time::Duration::from_millis((tick(13) + tick(14)) * 10)
+}
+
 pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }

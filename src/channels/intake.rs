@@ -38,6 +38,10 @@ use crate::store::{Store, StoreError};
 /// How long a message id is remembered: Meta redelivers for up to 7 days, Telegram for 24 hours.
 pub const DEDUPE_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// How long a message taken in waits for a flush that makes it durable (with sled: its step's
+/// commit, when the step is quick) before it is flushed on its own, and acknowledged.
+const SETTLE_GRACE: Duration = Duration::from_millis(5);
+
 /// How often housekeeping runs at most (less often than this only if messages may stay
 /// unhandled longer before another instance takes them up).
 const HOUSEKEEPING: Duration = Duration::from_secs(60);
@@ -233,19 +237,24 @@ impl Intake {
     /// acknowledge it to its network.
     pub async fn take_in(&self, inbound: Inbound) -> Result<Taken, StoreError> {
         let store = self.store();
-        if !store.inbox_take(&inbound.id, &inbound.chat, inbound.order, &inbound, inbound.received_at).await?
-        {
-            tracing::info!(chat = %inbound.chat, id = inbound.id, "a redelivered message: already taken in");
+        let (id, chat, at) = (&inbound.id, &inbound.chat, inbound.received_at);
+        if !store.inbox_take_unsettled(id, chat, inbound.order, &inbound, at).await? {
+            tracing::info!(%chat, id, "a redelivered message: already taken in");
             return Ok(Taken::Redelivered);
         }
-        if let Some(edge) = self.edge(&inbound.chat).cloned() {
+        let edge = self.edge(chat).cloned();
+        if edge.is_some() {
             self.acknowledged().insert(inbound.id.clone(), Instant::now());
+        }
+        let (this, trigger) = (self.clone(), inbound.clone());
+        let admission = self.inner.queues.admit(chat.clone(), async move { this.turn(trigger, false).await });
+        // Durable before the network is told: the step just queued may make it so (its commit's
+        // flush covers the message too), or a flush of its own after a moment.
+        store.settle(SETTLE_GRACE).await?;
+        if let Some(edge) = edge {
             let acknowledging = inbound.clone();
             self.inner.queues.spawn(async move { edge.acknowledge(&acknowledging).await });
         }
-        let (this, trigger) = (self.clone(), inbound.clone());
-        let admission =
-            self.inner.queues.admit(inbound.chat.clone(), async move { this.turn(trigger, false).await });
         match admission {
             Admission::Queued => Ok(Taken::Queued),
             Admission::Refused { warn } => {

@@ -158,7 +158,10 @@ impl PgStore {
         // the pool's would only say it timed out.
         let probe = <PgConnection as sqlx::Connection>::connect_with(&options).await?;
         let _ = sqlx::Connection::close(probe).await;
+        // No ping before each use (sqlx's default): it doubled a step's round trips. A connection
+        // that broke meanwhile fails its statement, is dropped, and the next use gets a new one.
         let pool = PgPoolOptions::new()
+            .test_before_acquire(false)
             .max_connections(settings.max_connections.max(1))
             .acquire_timeout(settings.acquire_timeout)
             .idle_timeout(Duration::from_secs(600))
@@ -227,20 +230,33 @@ impl PgStore {
 
     /// One transaction: every op, in order. A batch of one op that is one statement needs no
     /// transaction of its own (most steps: their end, alone).
+    ///
+    /// A step's end takes the chat's own writes that need no reading (its prefs, an activity
+    /// item) into its one statement ([`StepEnd`]): a step that looked a bill up commits in one
+    /// round trip, with no transaction around it. Only the ops that read before they write (an
+    /// order, a watch, a reminder) are left to run before it, in a transaction.
     pub async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
-        if let [op] = batch.ops.as_slice()
-            && matches!(
-                op,
-                Op::EndStep { .. } | Op::Unlock { .. } | Op::Dialogue { .. } | Op::InboxDone { .. }
-            )
+        let (ops, end) = StepEnd::split(batch.ops);
+        if ops.is_empty() {
+            let mut conn = self.pool.acquire().await?;
+            return match end {
+                Some(end) => end.write(&mut conn).await,
+                None => Ok(()),
+            };
+        }
+        if let ([op], None) = (ops.as_slice(), &end)
+            && matches!(op, Op::Unlock { .. } | Op::Dialogue { .. } | Op::InboxDone { .. })
         {
             let mut conn = self.pool.acquire().await?;
-            let op = batch.ops.into_iter().next().ok_or(StoreError::Unsupported("an empty batch"))?;
+            let op = ops.into_iter().next().ok_or(StoreError::Unsupported("an empty batch"))?;
             return self.apply(&mut conn, op).await;
         }
         let mut tx = self.pool.begin().await?;
-        for op in batch.ops {
+        for op in ops {
             self.apply(&mut tx, op).await?;
+        }
+        if let Some(end) = end {
+            end.write(&mut tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -312,7 +328,16 @@ impl PgStore {
             Op::ForgetChat { chat } => forget_chat(conn, &chat.storage_key()).await,
             Op::Unlock { chat, holder } => unlock(conn, &chat.storage_key(), &holder).await,
             Op::EndStep { chat, state, handled, holder, release } => {
-                end_step(conn, &chat.storage_key(), state, handled, &holder, release).await
+                let end = StepEnd {
+                    chat: chat.storage_key(),
+                    state,
+                    handled,
+                    holder,
+                    release,
+                    prefs: None,
+                    activity: None,
+                };
+                end.write(conn).await
             }
         }
     }
@@ -1111,42 +1136,137 @@ async fn renew_lease(pool: PgPool, chat: String, holder: String, lease: String) 
     }
 }
 
-/// [`Op::EndStep`] in one statement: the lease is ended (`release`) or renewed for a whole
-/// [`LEASE`], and only if it is still `holder`'s are the state and the handled message written.
-/// All or none even outside a transaction (a step whose only write is its end): the writes are
-/// made from the lease's row, so a lost lease writes nothing.
-async fn end_step(
-    conn: &mut PgConnection,
-    chat: &str,
+/// A step's end ([`Op::EndStep`]) with the chat's own blind writes of the same batch, written in
+/// one statement: the lease is ended (`release`) or renewed for a whole [`LEASE`], and only if it
+/// is still `holder`'s are the state, the handled message, the prefs and the activity item
+/// written. All or none even outside a transaction: every write is made from the lease's row, so
+/// a lost lease writes nothing. A state or prefs equal to the stored one is not rewritten.
+struct StepEnd {
+    chat: String,
     state: Vec<u8>,
     handled: Option<String>,
-    holder: &str,
+    holder: String,
     release: bool,
-) -> Result<(), StoreError> {
-    let lease = if release {
-        "DELETE FROM chat_locks WHERE chat = $1 AND holder = $4 RETURNING 1"
-    } else {
-        "UPDATE chat_locks SET until = now() + $5::interval WHERE chat = $1 AND holder = $4 RETURNING 1"
-    };
-    let held: i64 = sqlx::query_scalar(&format!(
-        "WITH lease AS ({lease}),
-         state AS (
-             INSERT INTO dialogue (chat, data) SELECT $1, $2::jsonb FROM lease
-             ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data),
-         handled AS (DELETE FROM inbox WHERE id = $3 AND EXISTS (SELECT 1 FROM lease))
-         SELECT count(*) FROM lease"
-    ))
-    .bind(chat)
-    .bind(text(state))
-    .bind(handled)
-    .bind(holder)
-    .bind(format!("{} milliseconds", LEASE.as_millis()))
-    .fetch_one(&mut *conn)
-    .await?;
-    if held != 1 {
-        return Err(StoreError::LeaseLost(chat.to_owned()));
+    prefs: Option<Vec<u8>>,
+    activity: Option<Activity>,
+}
+
+impl StepEnd {
+    /// The batch's step end, with the prefs and the (one) activity item it can carry, and the
+    /// ops left. Ops keep their order: the ones taken along are the chat's own, which no other
+    /// op of the batch reads.
+    fn split(ops: Vec<Op>) -> (Vec<Op>, Option<StepEnd>) {
+        let Some(Op::EndStep { chat, state, handled, holder, release }) = ops.last() else {
+            return (ops, None);
+        };
+        let mut end = StepEnd {
+            chat: chat.storage_key(),
+            state: state.clone(),
+            handled: handled.clone(),
+            holder: holder.clone(),
+            release: *release,
+            prefs: None,
+            activity: None,
+        };
+        let own = chat.clone();
+        let mut rest = Vec::with_capacity(ops.len());
+        // Walking back from the end: an op is taken along only if no op after it touches the
+        // same record (a later write of the prefs, a language change, a /forget).
+        let (mut prefs_free, mut activity_free) = (true, true);
+        for op in ops.into_iter().rev().skip(1) {
+            match op {
+                Op::Prefs { chat, prefs } if chat == own && prefs_free => {
+                    prefs_free = false;
+                    match encode(&prefs) {
+                        Ok(encoded) => end.prefs = Some(encoded),
+                        Err(_) => rest.push(Op::Prefs { chat, prefs }),
+                    }
+                }
+                Op::Activity { chat, item, at } if chat == own && activity_free => {
+                    activity_free = false;
+                    end.activity = Some(Activity { at, item });
+                }
+                op => {
+                    match &op {
+                        Op::Prefs { .. } | Op::Lang { .. } | Op::CountLookup { .. } => prefs_free = false,
+                        Op::Activity { .. } => activity_free = false,
+                        Op::ForgetChat { .. } => (prefs_free, activity_free) = (false, false),
+                        _ => {}
+                    }
+                    rest.push(op);
+                }
+            }
+        }
+        rest.reverse();
+        (rest, Some(end))
     }
-    Ok(())
+
+    /// The statement: `$1` chat, `$2` state, `$3` handled message, `$4` holder, `$5` lease;
+    /// then `$6` prefs; then `$7` item, `$8` when, `$9` activity, `$10` how many others to keep.
+    fn statement(&self) -> String {
+        let lease = if self.release {
+            "DELETE FROM chat_locks WHERE chat = $1 AND holder = $4 RETURNING 1"
+        } else {
+            "UPDATE chat_locks SET until = now() + $5::interval WHERE chat = $1 AND holder = $4 RETURNING 1"
+        };
+        let mut sql = format!(
+            "WITH lease AS ({lease}),
+             state AS (
+                 INSERT INTO dialogue (chat, data) SELECT $1, $2::jsonb FROM lease
+                 ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data
+                 WHERE dialogue.data IS DISTINCT FROM EXCLUDED.data),
+             handled AS (DELETE FROM inbox WHERE id = $3 AND EXISTS (SELECT 1 FROM lease))"
+        );
+        if self.prefs.is_some() {
+            sql.push_str(
+                ", new_prefs AS (
+                     INSERT INTO prefs (chat, data) SELECT $1, $6::jsonb FROM lease
+                     ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data
+                     WHERE prefs.data IS DISTINCT FROM EXCLUDED.data)",
+            );
+        }
+        if self.activity.is_some() {
+            // One snapshot for the whole statement: the trim sees the items before this one, and
+            // keeps the newest of the others (this one is the newest of all).
+            let n = if self.prefs.is_some() { 7 } else { 6 };
+            let (item, at, data, keep) = (n, n + 1, n + 2, n + 3);
+            sql.push_str(&format!(
+                ", new_item AS (
+                     INSERT INTO activity (chat, item, at, data) SELECT $1, ${item}, ${at}, ${data}::jsonb FROM lease
+                     ON CONFLICT (chat, item) DO UPDATE SET at = EXCLUDED.at, data = EXCLUDED.data),
+                 trimmed AS (
+                     DELETE FROM activity WHERE chat = $1 AND item <> ${item} AND EXISTS (SELECT 1 FROM lease)
+                     AND item NOT IN (SELECT item FROM activity WHERE chat = $1 AND item <> ${item}
+                                      ORDER BY at DESC, item LIMIT ${keep}))"
+            ));
+        }
+        sql.push_str(" SELECT count(*) FROM lease");
+        sql
+    }
+
+    async fn write(self, conn: &mut PgConnection) -> Result<(), StoreError> {
+        let sql = self.statement();
+        let mut query = sqlx::query_scalar::<_, i64>(&sql)
+            .bind(&self.chat)
+            .bind(text(self.state))
+            .bind(self.handled)
+            .bind(&self.holder)
+            .bind(format!("{} milliseconds", LEASE.as_millis()));
+        if let Some(prefs) = self.prefs {
+            query = query.bind(text(prefs));
+        }
+        if let Some(activity) = self.activity {
+            query = query
+                .bind(activity.item.id())
+                .bind(activity.at)
+                .bind(text(encode(&activity)?))
+                .bind(ACTIVITY_LIMIT.saturating_sub(1) as i64);
+        }
+        if query.fetch_one(&mut *conn).await? != 1 {
+            return Err(StoreError::LeaseLost(self.chat));
+        }
+        Ok(())
+    }
 }
 
 /// Puts notices in the outbox, in the caller's transaction; one whose id is known already is not

@@ -110,6 +110,10 @@ struct Flusher {
     requested: AtomicU64,
     /// The highest ticket a completed flush covered.
     completed: AtomicU64,
+    /// Told after each flush.
+    flushed: tokio::sync::Notify,
+    /// Flushes made.
+    flushes: AtomicU64,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -345,8 +349,34 @@ impl SledStore {
     /// sled 0.34 safe: many concurrent `flush_async` calls can occupy all of sled's I/O threads
     /// waiting for a log write that needs one of them, and hang (seen at 100 concurrent chats).
     pub async fn flush(&self) -> Result<(), StoreError> {
+        let ticket = self.inner.flusher.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        self.flush_for(ticket).await
+    }
+
+    /// [`SledStore::flush`], giving the next flush (another write's: a step's commit that is on
+    /// its way) up to `grace` to start and cover the writes made before the call, and flushing
+    /// only if none did. A message taken in and answered at once is then made durable by one
+    /// flush, its step's, instead of two.
+    pub async fn flush_within(&self, grace: std::time::Duration) -> Result<(), StoreError> {
         let flusher = &self.inner.flusher;
         let ticket = flusher.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let deadline = tokio::time::Instant::now() + grace;
+        loop {
+            let flushed = flusher.flushed.notified();
+            tokio::pin!(flushed);
+            flushed.as_mut().enable();
+            if flusher.completed.load(Ordering::SeqCst) >= ticket {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = flushed => {}
+                _ = tokio::time::sleep_until(deadline) => return self.flush_for(ticket).await,
+            }
+        }
+    }
+
+    async fn flush_for(&self, ticket: u64) -> Result<(), StoreError> {
+        let flusher = &self.inner.flusher;
         let _turn = flusher.turn.lock().await;
         if flusher.completed.load(Ordering::SeqCst) >= ticket {
             return Ok(());
@@ -370,6 +400,8 @@ impl SledStore {
             tracing::warn!(millis = took.as_millis() as u64, "slow store flush");
         }
         flusher.completed.store(covered, Ordering::SeqCst);
+        flusher.flushes.fetch_add(1, Ordering::Relaxed);
+        flusher.flushed.notify_waiters();
         Ok(())
     }
 
@@ -643,6 +675,23 @@ impl SledStore {
         message: &[u8],
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let fresh = self.inbox_keep(id, chat, order, message, at)?;
+        if fresh {
+            self.flush().await?;
+        }
+        Ok(fresh)
+    }
+
+    /// [`SledStore::inbox_take`] without the flush: the message is kept and handed out, and
+    /// durable with the next flush.
+    pub fn inbox_keep(
+        &self,
+        id: &str,
+        chat: &ChatKey,
+        order: i64,
+        message: &[u8],
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
         use sled::Transactional;
         let inner = &self.inner;
         let stamp = at.timestamp_millis().to_be_bytes();
@@ -661,9 +710,6 @@ impl SledStore {
                 Ok(true)
             })
             .map_err(transaction_error)?;
-        if fresh {
-            self.flush().await?;
-        }
         Ok(fresh)
     }
 
@@ -1450,5 +1496,36 @@ impl SledStore {
             .into_iter()
             .map(|(key, notice)| (HeldId(key.to_vec()), notice))
             .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flushes(store: &SledStore) -> u64 {
+        store.inner.flusher.flushes.load(Ordering::Relaxed)
+    }
+
+    #[tokio::test]
+    async fn a_message_and_its_quick_steps_commit_are_made_durable_by_one_flush() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let chat = ChatKey::new(crate::domain::Channel::Telegram, 1);
+        let before = flushes(&store);
+        assert!(store.inbox_keep("tg:update:1", &chat, 1, b"{}", Utc::now()).unwrap());
+        let settling = {
+            let store = store.clone();
+            tokio::spawn(async move { store.flush_within(std::time::Duration::from_secs(30)).await })
+        };
+        tokio::task::yield_now().await;
+        assert!(!settling.is_finished(), "not durable until a flush");
+        store.commit(Batch::from(Op::InboxDone { id: "tg:update:1".into() })).await.unwrap();
+        settling.await.unwrap().unwrap();
+        assert_eq!(flushes(&store) - before, 1, "the step's flush served the message too");
+        // Alone, it flushes on its own once the grace is over.
+        assert!(store.inbox_keep("tg:update:2", &chat, 2, b"{}", Utc::now()).unwrap());
+        store.flush_within(std::time::Duration::from_millis(1)).await.unwrap();
+        assert_eq!(flushes(&store) - before, 2);
     }
 }
