@@ -421,3 +421,21 @@ fn only_a_succeeded_order_with_a_known_biller_names_the_reference_it_paid() {
     let odd = billbot::domain::Order { recipient: Some("n/a".into()), ..order };
     assert_eq!(odd.paid_reference(), None, "no reference");
 }
+
+#[test]
+fn a_chats_prefs_forget_bills_already_due_and_payments_past_their_proof() {
+    use billbot::store::Prefs;
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days(d);
+    let meter = CustomerReference::parse(Biller::Woyofal, "14000000001").unwrap();
+    let bill = CustomerReference::parse(Biller::Senelec, "1000000001").unwrap();
+    let mut prefs = Prefs::default();
+    prefs.paid.record(&meter, day(0));
+    prefs.seen_bills.record(&bill, day(10), day(0));
+    prefs.drop_expired(day(10));
+    assert!(prefs.seen_bills.contains(&bill, day(10)) && prefs.paid.contains(&meter, day(10)), "still due");
+    prefs.drop_expired(day(11));
+    assert!(prefs.seen_bills.is_empty(), "the due day has passed");
+    assert!(!prefs.paid.is_empty());
+    prefs.drop_expired(day(180));
+    assert!(prefs.paid.is_empty(), "180 days after the payment");
+}

@@ -39,6 +39,11 @@ impl PaidReferences {
         self.0.drain(..extra);
     }
 
+    /// Forgets the payments older than [`PAID_PROOF_DAYS`].
+    pub fn drop_expired(&mut self, today: NaiveDate) {
+        self.0.retain(|p| fresh(p.day, today));
+    }
+
     /// Whether the chat paid `reference` within the last [`PAID_PROOF_DAYS`].
     pub fn contains(&self, reference: &CustomerReference, today: NaiveDate) -> bool {
         self.0.iter().any(|p| &p.reference == reference && fresh(p.day, today))

@@ -34,6 +34,16 @@ pub struct Prefs {
     pub paid: PaidReferences,
 }
 
+impl Prefs {
+    /// Forgets what no longer serves: bills already due (no reminder can be set for them) and
+    /// payments too old to prove a reference is the chat's. Done at the chat's first message of
+    /// a minute, with the time of that message.
+    pub fn drop_expired(&mut self, today: chrono::NaiveDate) {
+        self.seen_bills.drop_past(today);
+        self.paid.drop_expired(today);
+    }
+}
+
 /// An order as last seen, with every status it was seen in.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderRecord {
