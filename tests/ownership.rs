@@ -205,6 +205,11 @@ async fn a_chat_that_paid_a_reference_reads_its_holder_and_address_whole_others_
     assert!(whole.iter().all(|w| agents.contains(w)), "agents see everything: {agents}");
     let prefs = s.store.prefs(&payer.key).await.unwrap();
     assert!(!prefs.paid.is_empty(), "the proof is kept with the chat's prefs");
+    // /forget erases the proof with the rest.
+    payer.say("/forget").await;
+    payer.press("Yes, erase all").await;
+    let forgotten = look_up(&mut payer, refs::METER).await;
+    assert!(forgotten.contains("Awa S.") && !forgotten.contains("Sarr"), "{forgotten}");
 }
 
 /// A Woyofal meter looked up from /bill.
