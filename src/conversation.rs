@@ -409,6 +409,7 @@ impl Bot {
         let result = async {
             if stale {
                 session.prefs.last_inbound_at = Some(sent_at);
+                session.prefs.drop_expired(now.date_naive());
                 // First: a step that changes the language rewrites these prefs after it.
                 session.writes.push(Op::Prefs { chat: chat.clone(), prefs: session.prefs.clone() });
             }

@@ -6,6 +6,8 @@ pub mod chat;
 pub mod limits;
 pub mod money;
 pub mod order;
+pub mod paid;
+pub mod privacy;
 pub mod reference;
 pub mod seen_bills;
 pub mod separators;

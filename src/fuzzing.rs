@@ -27,6 +27,7 @@ use crate::channels::whatsapp::{guess_lang, webhook};
 use crate::conversation::payload::{self, MAX_PAYLOAD_BYTES};
 use crate::conversation::{Action, Button, Input, PayloadKey, Reply};
 use crate::domain::order::{ORDER_NO_MAX_DIGITS, ORDER_NO_MIN_DIGITS};
+use crate::domain::privacy::{locality, recognizable_name};
 use crate::domain::reference::{mask_tail, mask_words};
 use crate::domain::{
     Biller, Capabilities, ChatKey, Currency, CustomerReference, InquiryResult, Money, Order, OrderNo,
@@ -132,7 +133,26 @@ pub fn references(data: &[u8]) {
     }
     let tail = mask_tail(&input, 4);
     assert_eq!(tail.chars().count(), input.chars().count());
+    recognizable(&input);
     check_input(&Input::from_text(&input));
+}
+
+/// What a stranger sees of a name and an address made of `input`: the first word at most 24
+/// characters, at most 4 initials after it, and a locality that is one of the address's parts.
+fn recognizable(input: &str) {
+    let name = recognizable_name(input);
+    let words: Vec<&str> = name.split_whitespace().collect();
+    assert!(words.len() <= 5, "{name:?}");
+    if let Some((first, initials)) = words.split_first() {
+        assert!(first.chars().count() <= 24, "{first:?}");
+        for initial in initials {
+            assert!(initial.ends_with('.') && initial.chars().count() == 2, "{initial:?} in {name:?}");
+        }
+    }
+    if let Some(place) = locality(input) {
+        assert!(input.split(',').map(str::trim).any(|part| part == place), "{place:?} is a part");
+        assert!(!place.chars().any(char::is_numeric) && place.chars().count() <= 32, "{place:?}");
+    }
 }
 
 /// Order numbers: [`OrderNo::parse`], its canonical form, serde, and the provider's status words.

@@ -2,6 +2,7 @@
 //! terminal demo, Telegram). Plain text only: a channel that uses markup escapes these texts once,
 //! in its renderer.
 
+use crate::domain::privacy::{locality, recognizable_name};
 use crate::domain::reference::{mask_tail, mask_words};
 use crate::domain::separators::without_separators;
 use crate::domain::{
@@ -14,16 +15,19 @@ use crate::i18n::{Lang, format};
 use crate::t;
 use crate::upstream::ErrorKind;
 
-/// Who is looking: what an order view may show depends on it.
+/// Who is looking: what an order or a bill view may show depends on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Audience {
-    /// A customer: recipient masked, no merchant figures.
+    /// A customer chat that owns what it looks at: an order it owns (recipient masked, no
+    /// merchant figures), a reference it paid through billbot (holder and address in full).
     Customer,
-    /// A customer chat that does not own the order: its status and amount, but neither the
+    /// A customer chat that does not own it. Of an order: its status and amount, but neither the
     /// codes bought, nor the recipient, nor the provider's message (any of which would tell it).
+    /// Of a bill: the holder's first name and initials, the address's locality.
     Stranger,
-    /// A field agent or an operator: everything, merchant wallet figures included.
+    /// A field agent or an operator (in a private chat): everything, merchant wallet figures
+    /// included.
     Agent,
 }
 
@@ -62,21 +66,48 @@ pub fn reference_kind(lang: Lang, biller: Biller) -> String {
     t!(lang, &format!("reference-kind-{kind}"))
 }
 
-/// A bill inquiry's result. Customers see holder names and addresses masked ([`mask_words`]):
-/// anyone can type anyone's meter number. Unpaid bills say how far their due date is from
-/// `today` (Dakar's date, which is UTC's).
+/// A bill inquiry's result. A [`Audience::Stranger`] sees the holder's name and the address
+/// only as much as lets their owner recognize them ([`recognizable_name`], [`locality`]): anyone
+/// can type anyone's meter number. Unpaid bills say how far their due date is from `today`
+/// (Dakar's date, which is UTC's).
 pub fn inquiry(lang: Lang, result: &InquiryResult, audience: Audience, today: NaiveDate) -> String {
-    let private = |value: &Option<String>| match audience {
-        Audience::Agent => value.clone(),
-        Audience::Customer | Audience::Stranger => value.as_deref().map(mask_words),
-    };
+    let privacy = Shown { lang, audience };
     match result {
-        InquiryResult::Bills { reference, bills } => bills_view(lang, reference, bills, &private, today),
-        InquiryResult::Meter { reference, meter } => meter_view(lang, reference, meter, &private),
+        InquiryResult::Bills { reference, bills } => bills_view(lang, reference, bills, privacy, today),
+        InquiryResult::Meter { reference, meter } => meter_view(lang, reference, meter, privacy),
     }
 }
 
-type Private<'a> = &'a dyn Fn(&Option<String>) -> Option<String>;
+/// How much of a holder's name and address one audience sees.
+#[derive(Clone, Copy)]
+struct Shown {
+    lang: Lang,
+    audience: Audience,
+}
+
+impl Shown {
+    fn in_full(self) -> bool {
+        self.audience != Audience::Stranger
+    }
+
+    fn holder(self, name: &Option<String>) -> Option<String> {
+        let name = name.as_deref()?;
+        Some(if self.in_full() { name.to_owned() } else { recognizable_name(name) })
+    }
+
+    /// A stranger sees `…, Dakar`, or each word's first character when the address has no
+    /// locality to show.
+    fn address(self, address: &Option<String>) -> Option<String> {
+        let address = address.as_deref()?;
+        if self.in_full() {
+            return Some(address.to_owned());
+        }
+        Some(match locality(address) {
+            Some(place) => t!(self.lang, "address-locality", locality = place.to_owned()),
+            None => mask_words(address),
+        })
+    }
+}
 
 fn heading(lang: Lang, reference: &CustomerReference) -> String {
     t!(
@@ -96,7 +127,7 @@ fn bills_view(
     lang: Lang,
     reference: &CustomerReference,
     bills: &[Bill],
-    private: Private<'_>,
+    privacy: Shown,
     today: NaiveDate,
 ) -> String {
     let count = bills.len();
@@ -108,7 +139,7 @@ fn bills_view(
         shown.sort_by_key(|(_, b)| b.paid);
     }
     for (index, bill) in shown.iter().take(MAX_BILLS_SHOWN) {
-        blocks.push(bill_view(lang, bill, (index + 1, count), private, today));
+        blocks.push(bill_view(lang, bill, (index + 1, count), privacy, today));
     }
     if count > MAX_BILLS_SHOWN {
         let hidden = &shown[MAX_BILLS_SHOWN..];
@@ -138,12 +169,12 @@ fn bill_view(
     lang: Lang,
     bill: &Bill,
     (index, count): (usize, usize),
-    private: Private<'_>,
+    privacy: Shown,
     today: NaiveDate,
 ) -> String {
     let mut lines = vec![t!(lang, "inquiry-bill-title", index = index as u64, count = count as u64)];
     optional_field(&mut lines, lang, "label-bill-reference", bill.bill_reference.clone());
-    optional_field(&mut lines, lang, "label-holder", private(&bill.holder));
+    optional_field(&mut lines, lang, "label-holder", privacy.holder(&bill.holder));
     lines.push(field(lang, "label-amount", format::money(lang, &bill.amount)));
     lines.push(field(lang, "label-fee", format::money(lang, &bill.fee)));
     lines.push(field(lang, "label-total", format::money(lang, &bill.total)));
@@ -157,10 +188,10 @@ fn bill_view(
     lines.join("\n")
 }
 
-fn meter_view(lang: Lang, reference: &CustomerReference, meter: &Meter, private: Private<'_>) -> String {
+fn meter_view(lang: Lang, reference: &CustomerReference, meter: &Meter, privacy: Shown) -> String {
     let mut lines = vec![heading(lang, reference)];
-    optional_field(&mut lines, lang, "label-holder", private(&meter.holder));
-    optional_field(&mut lines, lang, "label-address", private(&meter.address));
+    optional_field(&mut lines, lang, "label-holder", privacy.holder(&meter.holder));
+    optional_field(&mut lines, lang, "label-address", privacy.address(&meter.address));
     optional_field(
         &mut lines,
         lang,

@@ -40,7 +40,7 @@ async fn a_senelec_bill_flow_in_english_shows_every_bill_and_the_total_due() {
     assert!(result.contains(&format!("Due date: {} (due in 9 days)", day(9))), "{result}");
     assert!(result.contains(&format!("Due date: {} (overdue by 21 days)", day(-21))), "{result}");
     assert!(result.contains(&format!("Due date: {}\n", day(-51))), "a paid bill's date alone: {result}");
-    assert!(result.contains("Holder: F••• N•••"));
+    assert!(result.contains("Holder: Fatou N."));
     assert!(result.contains("To pay: 2 bills, 88,550 FCFA in total."), "{result}");
     assert!(c.has_button("Remind me") && c.has_button("Menu") && !c.has_button("Another number"));
     let paid = c.say(refs::ALL_PAID).await;
@@ -57,7 +57,7 @@ async fn a_seneau_bill_flow_in_french_asks_for_the_customer_reference() {
     let ask = c.press("SenEau").await;
     assert!(ask.contains("numéro SenEau (référence client) : 6 à 12 chiffres"), "{ask}");
     let result = c.say(refs::ONE_BILL).await;
-    assert!(result.contains("Titulaire : M••• D•••"), "{result}");
+    assert!(result.contains("Titulaire : Moussa D."), "{result}");
     assert!(result.contains("Total : 8\u{a0}600 FCFA"), "{result}");
     let due = billbot::i18n::format::date(
         billbot::i18n::Lang::Fr,
@@ -71,22 +71,8 @@ async fn a_seneau_bill_flow_in_french_asks_for_the_customer_reference() {
 async fn a_woyofal_meter_shows_status_address_holder_and_that_the_amount_is_chosen_at_payment() {
     let h = Harness::new().await;
     for (lang, expect) in [
-        (
-            "en",
-            [
-                "Meter status: active",
-                "Address: C••• K••• G••• V••• 1••• D•••",
-                "you choose the amount when you pay",
-            ],
-        ),
-        (
-            "fr",
-            [
-                "État du compteur : actif",
-                "Adresse : C••• K••• G••• V••• 1••• D•••",
-                "vous choisissez le montant",
-            ],
-        ),
+        ("en", ["Meter status: active", "Address: …, Dakar", "you choose the amount when you pay"]),
+        ("fr", ["État du compteur : actif", "Adresse : …, Dakar", "vous choisissez le montant"]),
     ] {
         let mut c = h.chat(lang, lang, Role::Customer);
         c.say("/bill").await;
@@ -156,7 +142,7 @@ async fn every_inquiry_error_fixture_gets_a_helpful_answer_with_a_way_forward() 
             assert!(c.press("Try again").await.contains(expect), "trying again calls again");
         }
         // Still in the step: a good reference works right away.
-        assert!(c.say(refs::ONE_BILL).await.contains("M••• D•••"));
+        assert!(c.say(refs::ONE_BILL).await.contains("Moussa D."));
     }
     let mut fr = h.chat("fr-errors", "fr", Role::Customer);
     fr.say("/bill").await;
@@ -269,7 +255,7 @@ async fn digits_typed_at_the_menu_ask_which_biller_or_whether_it_is_an_order() {
     assert_eq!(text, "Which biller is 1000000001 for?");
     assert!(c.has_button("SenEau") && c.has_button("Senelec") && !c.has_button("Woyofal"));
     assert!(!c.has_button("order number"), "10 digits cannot be an order");
-    assert!(c.press("Senelec").await.contains("M••• D•••"));
+    assert!(c.press("Senelec").await.contains("Moussa D."));
     c.say("/start").await;
     c.say("140000000010").await;
     assert!(c.has_button("Woyofal") && c.has_button("It's an order number"), "{:?}", c.labels());
@@ -294,7 +280,7 @@ async fn my_orders_lists_lookups_and_orders_newest_first_re_checkable_and_pagina
     let order_at = list.find("1. Order GB - 202611200800000000001 · ⏳ pending").expect(&list);
     let lookup_at = list.find("2. Senelec 1000000001").expect(&list);
     assert!(order_at < lookup_at);
-    assert!(c.press("🔄 2").await.contains("M••• D•••"), "re-check a lookup with one tap");
+    assert!(c.press("🔄 2").await.contains("Moussa D."), "re-check a lookup with one tap");
     c.say("/orders").await;
     assert!(c.say("/orders").await.starts_with("Your orders"));
     assert!(c.press("🔄 1").await.contains("Senelec"), "the lookup just re-checked is now newest");
@@ -460,7 +446,7 @@ async fn a_slow_provider_in_one_chat_does_not_hold_up_another_chat() {
     let slow_call = tokio::spawn(async move { slow.say(refs::SLOW).await });
     tokio::task::yield_now().await;
     assert!(quick.say(refs::ONE_BILL).await.contains("Which biller"));
-    assert!(quick.press("Senelec").await.contains("M••• D•••"));
+    assert!(quick.press("Senelec").await.contains("Moussa D."));
     assert!(quick.say(&format!("/status {}", orders::PENDING)).await.contains("pending"));
     assert!(!slow_call.is_finished(), "the other chat was served while the slow call was still waiting");
     slow_call.abort();
@@ -485,7 +471,7 @@ async fn a_reference_is_saved_named_listed_first_rechecked_renamed_and_deleted()
     assert!(choose.starts_with("Vos numéros enregistrés sont en tête"), "{choose}");
     let labels = c.labels();
     assert_eq!(labels[0], "⭐ Maison <Dakar> & co · Senelec ••••••0001", "first, masked: {labels:?}");
-    assert!(c.press("Maison").await.contains("M••• D•••"), "one tap re-checks it");
+    assert!(c.press("Maison").await.contains("Moussa D."), "one tap re-checks it");
 
     c.say("/bill").await;
     c.press("Woyofal").await;

@@ -338,3 +338,104 @@ fn names_and_addresses_are_masked_word_by_word_whatever_their_characters() {
     assert_eq!(mask_words("🏠 Villa"), "🏠 V•••");
     assert_eq!(mask_words(""), "");
 }
+
+#[test]
+fn a_stranger_sees_the_first_name_in_full_and_the_other_names_as_initials() {
+    use billbot::domain::privacy::recognizable_name;
+    assert_eq!(recognizable_name("Moussa Ndiaye"), "Moussa N.");
+    assert_eq!(recognizable_name("Mame Diarra Bousso"), "Mame D. B.");
+    assert_eq!(recognizable_name("Aïssatou N'Diaye-Sène"), "Aïssatou N.");
+    assert_eq!(recognizable_name("N'Diaye"), "N'Diaye", "a single name is only a given name");
+    assert_eq!(recognizable_name("Élodie (Fatou) Sow"), "Élodie F. S.", "the first letter, not the bracket");
+    assert_eq!(recognizable_name("محمد علي"), "محمد ع.", "any script");
+    assert_eq!(recognizable_name("张 伟"), "张 伟.");
+    assert_eq!(recognizable_name("  Awa \t Sarr  "), "Awa S.", "spaces fold");
+    assert_eq!(recognizable_name(""), "");
+    assert_eq!(recognizable_name("   "), "");
+    assert_eq!(recognizable_name("_*[]() !<>&"), "", "punctuation is no name");
+    assert_eq!(recognizable_name("Aïssatou N'Diaye-Sène _*[]()~`>#+-=|{}.!<>&"), "Aïssatou N.");
+    assert_eq!(recognizable_name("221771234567 Diop"), "2. D.", "a number is never shown in full");
+}
+
+#[test]
+fn a_very_long_name_is_cut_whatever_its_length() {
+    use billbot::domain::privacy::recognizable_name;
+    let long = "Abdou".repeat(1_000);
+    let shown = recognizable_name(&format!("{long} {}", "Diop ".repeat(1_000)));
+    assert_eq!(shown, "AbdouAbdouAbdouAbdouAbd… D. D. D. D.", "24 characters, 4 initials");
+    assert_eq!(recognizable_name(&"é".repeat(24)), "é".repeat(24), "24 characters are kept whole");
+}
+
+#[test]
+fn an_address_shows_its_locality_only_when_its_last_part_is_a_place_name() {
+    use billbot::domain::privacy::locality;
+    assert_eq!(locality("Cité Keur Gorgui, Villa 12, Dakar"), Some("Dakar"));
+    assert_eq!(locality("Quartier Escale,  Saint-Louis , "), Some("Saint-Louis"), "empty parts skipped");
+    assert_eq!(locality("HLM 5, Thiès"), Some("Thiès"));
+    assert_eq!(locality("Dakar"), None, "no comma: the whole address is no locality");
+    assert_eq!(locality("Villa 12, Dakar 10200"), None, "digits: too precise");
+    assert_eq!(locality("Rue 10 x 15 <Médina> & \"Fass\" #3 [bloc *B*]"), None);
+    assert_eq!(locality("Villa 12, ***"), None, "no letter");
+    assert_eq!(locality(&format!("Villa 12, {}", "Keur".repeat(10))), None, "too long to be a place");
+    assert_eq!(locality(""), None);
+    assert_eq!(locality(",,,"), None);
+}
+
+#[test]
+fn a_paid_reference_proves_ownership_for_180_days_and_ten_are_kept() {
+    use billbot::domain::paid::{PAID_KEPT, PaidReferences};
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days(d);
+    let meter = CustomerReference::parse(Biller::Woyofal, "14000000001").unwrap();
+    let mut paid = PaidReferences::default();
+    assert!(!paid.contains(&meter, day(0)));
+    paid.record(&meter, day(0));
+    assert!(paid.contains(&meter, day(179)));
+    assert!(!paid.contains(&meter, day(180)), "a proof runs out");
+    let other_biller = CustomerReference::parse(Biller::Senelec, "14000000001").unwrap();
+    assert!(!paid.contains(&other_biller, day(1)), "the same digits at another biller are not it");
+    for n in 0..PAID_KEPT as u64 {
+        paid.record(
+            &CustomerReference::parse(Biller::Senelec, &format!("{}", 1_000_000_000 + n)).unwrap(),
+            day(1),
+        );
+    }
+    assert!(!paid.contains(&meter, day(1)), "the oldest gave way");
+    assert!(paid.contains(&CustomerReference::parse(Biller::Senelec, "1000000009").unwrap(), day(1)));
+}
+
+#[test]
+fn only_a_succeeded_order_with_a_known_biller_names_the_reference_it_paid() {
+    let order: billbot::domain::Order = serde_json::from_value(serde_json::json!({
+        "order_no": null, "trx": null, "reference": null, "status": "succeeded",
+        "provider_status": "SUCCESS", "message": null, "service_type": null, "provider": " Woyofal ",
+        "recipient": "140-0000 0001", "amount": null, "fee": null, "purchased_code": null, "units": null,
+        "refunded": false, "created_at": null, "updated_at": null, "merchant": {}
+    }))
+    .unwrap();
+    let meter = CustomerReference::parse(Biller::Woyofal, "14000000001").unwrap();
+    assert_eq!(order.paid_reference(), Some(meter));
+    let pending = billbot::domain::Order { status: billbot::domain::OrderStatus::Pending, ..order.clone() };
+    assert_eq!(pending.paid_reference(), None, "not paid yet");
+    let airtime = billbot::domain::Order { provider: Some("ORANGE".into()), ..order.clone() };
+    assert_eq!(airtime.paid_reference(), None, "no biller");
+    let odd = billbot::domain::Order { recipient: Some("n/a".into()), ..order };
+    assert_eq!(odd.paid_reference(), None, "no reference");
+}
+
+#[test]
+fn a_chats_prefs_forget_bills_already_due_and_payments_past_their_proof() {
+    use billbot::store::Prefs;
+    let day = |d| chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap() + chrono::Duration::days(d);
+    let meter = CustomerReference::parse(Biller::Woyofal, "14000000001").unwrap();
+    let bill = CustomerReference::parse(Biller::Senelec, "1000000001").unwrap();
+    let mut prefs = Prefs::default();
+    prefs.paid.record(&meter, day(0));
+    prefs.seen_bills.record(&bill, day(10), day(0));
+    prefs.drop_expired(day(10));
+    assert!(prefs.seen_bills.contains(&bill, day(10)) && prefs.paid.contains(&meter, day(10)), "still due");
+    prefs.drop_expired(day(11));
+    assert!(prefs.seen_bills.is_empty(), "the due day has passed");
+    assert!(!prefs.paid.is_empty());
+    prefs.drop_expired(day(180));
+    assert!(prefs.paid.is_empty(), "180 days after the payment");
+}

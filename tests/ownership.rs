@@ -165,3 +165,56 @@ async fn the_recipients_last_4_digits_make_a_chat_an_owner_and_5_wrong_tries_loc
     assert!(!right.contains(CODE), "the digits are no longer read as a proof: {right}");
     assert_eq!(s.store.order(&no).await.unwrap().unwrap().owners.len(), 2);
 }
+
+#[tokio::test]
+async fn a_chat_that_paid_a_reference_reads_its_holder_and_address_whole_others_recognize_them() {
+    use billbot::sandbox::fixtures::refs;
+    let s = setup().await;
+    let mut payer = User::new(&s, "payer", "en", Role::Customer);
+    let mut prover = User::new(&s, "prover", "fr", Role::Customer);
+    let mut saver = User::new(&s, "saver", "en", Role::Customer);
+    let mut agent = User::new(&s, "agent", "en", Role::Agent);
+    let whole = ["Awa Sarr", "Cité Keur Gorgui, Villa 12, Dakar"];
+    let before = look_up(&mut payer, refs::METER).await;
+    assert!(before.contains("Holder: Awa S.\n") && before.contains("Address: …, Dakar\n"), "{before}");
+    assert!(!before.contains("Sarr") && !before.contains("Keur"), "a stranger until proven: {before}");
+    // The chat's order for that meter, seen delivered: the chat paid it.
+    payer.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    let after = look_up(&mut payer, refs::METER).await;
+    assert!(whole.iter().all(|w| after.contains(w)), "the payer reads it whole: {after}");
+
+    // Another chat proves the same order is its own (the recipient's last 4 digits): so is the meter.
+    assert!(!look_up(&mut prover, refs::METER).await.contains("Sarr"));
+    prover.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    prover.press("Ma commande").await;
+    prover.say("0001").await;
+    let proven = look_up(&mut prover, refs::METER).await;
+    assert!(whole.iter().all(|w| proven.contains(w)), "{proven}");
+
+    // Saving proves nothing: anyone who looked a reference up may save it.
+    look_up(&mut saver, refs::METER).await;
+    saver.press("Save").await;
+    let saved = look_up(&mut saver, refs::METER).await;
+    assert!(saved.contains("Awa S.") && !saved.contains("Sarr"), "{saved}");
+    // An order that failed proves nothing either.
+    saver.say(&format!("/status {}", orders::FAILED)).await;
+    let failed = look_up(&mut saver, refs::METER_SPECIAL).await;
+    assert!(failed.contains("Aïssatou N.\n"), "{failed}");
+
+    let agents = look_up(&mut agent, refs::METER).await;
+    assert!(whole.iter().all(|w| agents.contains(w)), "agents see everything: {agents}");
+    let prefs = s.store.prefs(&payer.key).await.unwrap();
+    assert!(!prefs.paid.is_empty(), "the proof is kept with the chat's prefs");
+    // /forget erases the proof with the rest.
+    payer.say("/forget").await;
+    payer.press("Yes, erase all").await;
+    let forgotten = look_up(&mut payer, refs::METER).await;
+    assert!(forgotten.contains("Awa S.") && !forgotten.contains("Sarr"), "{forgotten}");
+}
+
+/// A Woyofal meter looked up from /bill.
+async fn look_up(user: &mut User<'_>, meter: &str) -> String {
+    user.say("/bill").await;
+    user.press("Woyofal").await;
+    user.say(meter).await
+}

@@ -230,3 +230,57 @@ fn unpaid_bills_say_how_far_their_due_date_is_with_plurals() {
         assert!(fr.contains(line), "{line:?} missing:\n{fr}");
     }
 }
+
+fn meter(holder: &str, address: &str) -> billbot::domain::InquiryResult {
+    billbot::domain::InquiryResult::Meter {
+        reference: CustomerReference::parse(Biller::Woyofal, "14000000001").unwrap(),
+        meter: billbot::domain::Meter {
+            meter_number: Some("14000000001".into()),
+            holder: Some(holder.into()),
+            address: Some(address.into()),
+            status: Some("ACTIVE".into()),
+            session: None,
+        },
+    }
+}
+
+#[test]
+fn a_stranger_recognizes_a_meter_an_owner_and_an_agent_read_it_whole() {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+    let result = meter("Mame Diarra Bousso", "Cité Keur Gorgui, Villa 12, Dakar");
+    let stranger = views::inquiry(Lang::En, &result, Audience::Stranger, today);
+    assert!(stranger.contains("Holder: Mame D. B.\n"), "{stranger}");
+    assert!(stranger.contains("Address: …, Dakar\n"), "{stranger}");
+    assert!(!stranger.contains("Diarra") && !stranger.contains("Villa"), "{stranger}");
+    let fr = views::inquiry(Lang::Fr, &result, Audience::Stranger, today);
+    assert!(fr.contains("Titulaire : Mame D. B.\n") && fr.contains("Adresse : …, Dakar\n"), "{fr}");
+    for audience in [Audience::Customer, Audience::Agent] {
+        let whole = views::inquiry(Lang::En, &result, audience, today);
+        assert!(whole.contains("Holder: Mame Diarra Bousso\n"), "{audience:?}: {whole}");
+        assert!(whole.contains("Address: Cité Keur Gorgui, Villa 12, Dakar\n"), "{audience:?}: {whole}");
+    }
+}
+
+#[test]
+fn an_address_without_a_locality_is_masked_word_by_word_and_empty_values_are_left_out() {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+    let odd = views::inquiry(Lang::En, &meter("N'Diaye", "Rue 10 x 15"), Audience::Stranger, today);
+    assert!(odd.contains("Holder: N'Diaye\n") && odd.contains("Address: R••• 1••• x 1•••\n"), "{odd}");
+    let blank = views::inquiry(Lang::En, &meter("  ", ""), Audience::Stranger, today);
+    assert!(!blank.contains("Holder") && !blank.contains("Address"), "{blank}");
+}
+
+#[test]
+fn a_stranger_sees_a_bills_holder_by_first_name_and_initials() {
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 12, 6).unwrap();
+    let billbot::domain::InquiryResult::Bills { reference, mut bills } = bills(&[("2026-12-09", false)])
+    else {
+        unreachable!("bills() makes bills")
+    };
+    bills[0].holder = Some("Moussa Ndiaye".into());
+    let result = billbot::domain::InquiryResult::Bills { reference, bills };
+    let stranger = views::inquiry(Lang::En, &result, Audience::Stranger, today);
+    assert!(stranger.contains("Holder: Moussa N.\n") && !stranger.contains("Ndiaye"), "{stranger}");
+    let owner = views::inquiry(Lang::En, &result, Audience::Customer, today);
+    assert!(owner.contains("Holder: Moussa Ndiaye\n"), "{owner}");
+}

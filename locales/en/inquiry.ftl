@@ -17,6 +17,8 @@ label-bill-state = State
 bill-state-paid = already paid
 bill-state-unpaid = to pay
 label-address = Address
+# A stranger's view of an address: only its locality.
+address-locality = …, { $locality }
 label-meter-status = Meter status
 meter-status-active = active
 meter-status-blocked = blocked

@@ -17,6 +17,8 @@ label-bill-state = État
 bill-state-paid = déjà payée
 bill-state-unpaid = à payer
 label-address = Adresse
+# Ce qu'un inconnu voit d'une adresse : sa localité seulement.
+address-locality = …, { $locality }
 label-meter-status = État du compteur
 meter-status-active = actif
 meter-status-blocked = bloqué

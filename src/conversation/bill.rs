@@ -11,7 +11,7 @@ use crate::domain::{Biller, CustomerReference, OrderNo, ReferenceError};
 use crate::store::{ActivityItem, Op};
 use crate::t;
 use crate::upstream::ErrorKind;
-use crate::views::{self, ErrorSubject};
+use crate::views::{self, Audience, ErrorSubject};
 
 /// The biller buttons, after `hint` if there is one.
 pub(crate) async fn choose_biller(s: &mut Session<'_>, hint: Option<String>) -> Vec<Reply> {
@@ -157,7 +157,7 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
                     vec![button(s.lang, "btn-another-reference", Action::Biller(biller)), menu],
                 ],
             };
-            let view = views::inquiry(s.lang, &result, s.role.into(), s.now.date_naive());
+            let view = views::inquiry(s.lang, &result, audience(s, &reference), s.now.date_naive());
             let hint = t!(s.lang, "bill-type-next", biller = views::biller_name(s.lang, biller));
             Ok(vec![Reply::text(format!("{view}\n\n{hint}")).with_keyboard(keyboard)])
         }
@@ -177,6 +177,18 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
             }
             Ok(vec![Reply::text(format!("{text}\n\n{hint}")).with_keyboard(keyboard)])
         }
+    }
+}
+
+/// What this chat may see of the holder of `reference`: an agent (in a private chat)
+/// everything; a customer chat the name and address in full only if it paid that reference
+/// through billbot (an order it owns, seen succeeded), else what lets an owner recognize them.
+/// Saving a reference proves nothing (anyone who looked it up may save it).
+fn audience(s: &Session<'_>, reference: &CustomerReference) -> Audience {
+    match Audience::from(s.role) {
+        Audience::Agent => Audience::Agent,
+        _ if s.prefs.paid.contains(reference, s.now.date_naive()) => Audience::Customer,
+        _ => Audience::Stranger,
     }
 }
 

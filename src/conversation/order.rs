@@ -57,6 +57,9 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
             });
             let item = ActivityItem::Order { order_no: order_no.clone(), status: order.status };
             s.writes.push(Op::Activity { chat: s.chat.clone(), item, at: s.now });
+            if audience == Audience::Customer {
+                note_paid(s, &order);
+            }
             s.state = State::Menu;
             Ok(vec![show(s, order_no, &order, audience, None)])
         }
@@ -76,6 +79,16 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
             }
             Ok(vec![Reply::text(format!("{text}\n\n{hint}")).with_keyboard(keyboard)])
         }
+    }
+}
+
+/// An order a chat owns, seen succeeded, shows that the chat paid its recipient's reference:
+/// noted in its prefs (with this step), so that its lookups of that reference show the holder
+/// in full (see `bill::audience`).
+fn note_paid(s: &mut Session<'_>, order: &Order) {
+    if let Some(reference) = order.paid_reference() {
+        s.prefs.paid.record(&reference, s.now.date_naive());
+        s.writes.push(Op::Prefs { chat: s.chat.clone(), prefs: s.prefs.clone() });
     }
 }
 
@@ -150,6 +163,7 @@ pub(crate) async fn proof(s: &mut Session<'_>, order_no: OrderNo, text: &str) ->
         s.writes.push(Op::OwnOrder { order_no: order_no.clone(), chat: s.chat.clone() });
         let item = ActivityItem::Order { order_no: order_no.clone(), status: record.order.status };
         s.writes.push(Op::Activity { chat: s.chat.clone(), item, at: s.now });
+        note_paid(s, &record.order);
         let thanks = t!(s.lang, "proof-ok");
         return Ok(vec![show(s, order_no, &record.order, Audience::Customer, Some(thanks))]);
     }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::money::Money;
 use super::separators::without_separators;
+use super::{Biller, CustomerReference};
 
 /// An order number, normalized.
 ///
@@ -195,6 +196,17 @@ impl Order {
     pub fn recipient_last_digits(&self) -> Option<String> {
         let digits: Vec<char> = self.recipient.as_deref()?.chars().filter(char::is_ascii_digit).collect();
         (digits.len() >= 4).then(|| digits[digits.len() - 4..].iter().collect())
+    }
+
+    /// The reference this order paid, when it succeeded and its provider names a biller
+    /// (`SENELEC`, `SENEAU`, `WOYOFAL`) whose rule the recipient satisfies: what a chat that
+    /// owns the order has shown to be its own.
+    pub fn paid_reference(&self) -> Option<CustomerReference> {
+        if self.status != OrderStatus::Succeeded {
+            return None;
+        }
+        let biller = Biller::from_key(&self.provider.as_deref()?.trim().to_ascii_lowercase())?;
+        CustomerReference::parse(biller, self.recipient.as_deref()?).ok()
     }
 }
 

@@ -41,6 +41,11 @@ impl SeenBills {
         self.0.drain(..extra);
     }
 
+    /// Forgets the bills already due before `today`.
+    pub fn drop_past(&mut self, today: NaiveDate) {
+        self.0.retain(|b| b.due_day >= today);
+    }
+
     /// Whether the chat was last shown the bill of `reference` as due on `due_day`.
     pub fn contains(&self, reference: &CustomerReference, due_day: NaiveDate) -> bool {
         self.0.iter().any(|b| &b.reference == reference && b.due_day == due_day)

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::domain::limits::Lookups;
+use crate::domain::paid::PaidReferences;
 use crate::domain::seen_bills::SeenBills;
 use crate::domain::{Biller, ChatKey, CustomerReference, Order, OrderNo, OrderStatus};
 use crate::i18n::Lang;
@@ -27,6 +28,20 @@ pub struct Prefs {
     /// set for. Absent in records written before it existed.
     #[serde(default, skip_serializing_if = "SeenBills::is_empty")]
     pub seen_bills: SeenBills,
+    /// The references the chat paid lately (orders it owns, seen succeeded): its lookups of them
+    /// show the holder in full. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "PaidReferences::is_empty")]
+    pub paid: PaidReferences,
+}
+
+impl Prefs {
+    /// Forgets what no longer serves: bills already due (no reminder can be set for them) and
+    /// payments too old to prove a reference is the chat's. Done at the chat's first message of
+    /// a minute, with the time of that message.
+    pub fn drop_expired(&mut self, today: chrono::NaiveDate) {
+        self.seen_bills.drop_past(today);
+        self.paid.drop_expired(today);
+    }
 }
 
 /// An order as last seen, with every status it was seen in.

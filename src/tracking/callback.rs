@@ -12,6 +12,10 @@
 //! nothing (anyone who knows the secret could otherwise announce a delivery that never happened,
 //! or wipe a stored code): the order's watch is checked again at once, and backs off as usual if
 //! the status API is still down. Replays change nothing: watchers are told each status once.
+//!
+//! A callback answers fast, whatever the number of watchers: one status call (no retries, at most
+//! [`CONFIRM_WITHIN`]) and one write that records the order and puts its notices in the outbox;
+//! the outbox's sender delivers them after the answer.
 
 use std::sync::Arc;
 
@@ -27,7 +31,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::Tracker;
-use crate::domain::OrderNo;
+use crate::domain::{Order, OrderNo};
 use crate::upstream::StatusClient;
 use crate::upstream::wire::lenient;
 
@@ -56,6 +60,11 @@ struct CallbackState {
     status: StatusClient,
 }
 
+/// How long a callback waits for the status API to confirm it: half the 10 s after which the
+/// provider gives up on the callback and sends it again. Past it, the tracker checks the order's
+/// watch again at once, and the callback is answered.
+const CONFIRM_WITHIN: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Where the callback is posted: the secret in the path's last segment, or in a header.
 const PATH: &str = "/provider/callback";
 
@@ -82,7 +91,10 @@ pub fn router(tracker: Arc<Tracker>, status: StatusClient, secret: SecretString)
             next.run(request).await
         }
     };
-    let state = Arc::new(CallbackState { tracker, status });
+    // One call, within a budget: the provider gives up on a callback after 10 s and sends it
+    // again, so a status API that fails or hangs leaves the check to the tracker, never to
+    // retries inside the provider's request.
+    let state = Arc::new(CallbackState { tracker, status: status.without_retries() });
     let routes = Router::new()
         .route(PATH, post(handle))
         .route(&format!("{PATH}/{{secret}}"), post(handle))
@@ -112,7 +124,7 @@ async fn handle(State(state): State<Arc<CallbackState>>, body: Bytes) -> Respons
         return answer(StatusCode::BAD_REQUEST, "invalid");
     };
     tracing::info!(order = %order_no, event = ?callback.event, status = ?callback.status, "provider callback");
-    let order = match state.status.status(&order_no).await {
+    let order = match confirm(&state.status, &order_no).await {
         Ok(order) => order,
         Err(e) => {
             tracing::warn!(
@@ -136,5 +148,13 @@ async fn handle(State(state): State<Arc<CallbackState>>, body: Bytes) -> Respons
             tracing::error!(order = %order_no, error = %e, "a provider callback could not be stored");
             answer(StatusCode::INTERNAL_SERVER_ERROR, "error")
         }
+    }
+}
+
+/// The order as the status API gives it, in one call within [`CONFIRM_WITHIN`]; else why not.
+async fn confirm(status: &StatusClient, order_no: &OrderNo) -> Result<Order, String> {
+    match tokio::time::timeout(CONFIRM_WITHIN, status.status(order_no)).await {
+        Ok(answer) => answer.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", CONFIRM_WITHIN.as_secs())),
     }
 }
