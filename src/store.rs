@@ -29,8 +29,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use records::{
-    Activity, ActivityItem, MAX_FAILED_PROOFS, MAX_OWNERS, OrderRecord, Outgoing, OutgoingChange, Prefs,
-    Reminder, ReminderStage, SavedReference, StatusChange, TICKET_IDLE_HOURS, Ticket, Watch, Watcher,
+    Activity, ActivityItem, MAX_FAILED_PROOFS, MAX_FAILED_PROOFS_PER_ORDER, MAX_OWNERS, OrderRecord,
+    Outgoing, OutgoingChange, Prefs, Reminder, ReminderStage, SavedReference, StatusChange,
+    TICKET_IDLE_HOURS, Ticket, Watch, Watcher, WrongProof,
 };
 
 use crate::domain::limits::LookupKind;
@@ -141,9 +142,10 @@ pub enum Op {
         order_no: OrderNo,
         chat: ChatKey,
     },
-    /// Wrong digits were given as proof of owning the order.
+    /// Wrong digits were given by `chat` as proof of owning the order.
     FailedProof {
         order_no: OrderNo,
+        chat: ChatKey,
         at: DateTime<Utc>,
     },
     /// Puts an item at the top of the chat's activity (once: a repeat moves it up).
@@ -430,6 +432,20 @@ impl Dumped {
     }
 }
 
+/// A record shared among chats that names a chat: what `/forget` visits besides the chat's own
+/// records (see [`Store::owned`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Owned {
+    /// An order the chat owns.
+    Order(OrderNo),
+    /// A watch of the order the chat waits on.
+    Watch(OrderNo),
+    /// A support ticket of the chat's, by id.
+    Ticket(String),
+    /// An alias that stands for the chat.
+    Alias(ChatKey),
+}
+
 /// What a retention sweep removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Swept {
@@ -601,6 +617,17 @@ impl Store {
             Backend::Sled(s) => s.saved_references(chat),
             Backend::Postgres(p) => p.saved_references(chat).await,
         }
+    }
+
+    /// The records shared among chats that name `chat`, sorted: what `/forget` visits besides the
+    /// chat's own (found by an index on both backends, never by reading every record).
+    pub async fn owned(&self, chat: &ChatKey) -> Result<Vec<Owned>, StoreError> {
+        let mut owned = match &self.backend {
+            Backend::Sled(s) => s.owned(chat)?,
+            Backend::Postgres(p) => p.owned(chat).await?,
+        };
+        owned.sort();
+        Ok(owned)
     }
 
     pub async fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {

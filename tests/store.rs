@@ -351,3 +351,40 @@ fn neither_backend_imports_the_other() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_store_written_before_the_owned_index_gets_it_built_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let (owner, no, alias) = (k("tg:31"), OrderNo::parse(orders::PENDING).unwrap(), k("wa:u.thirty-one"));
+    let order: billbot::domain::Order = serde_json::from_value(serde_json::json!({
+        "order_no": orders::PENDING, "trx": null, "reference": null, "status": "pending",
+        "provider_status": "PENDING", "message": null, "service_type": null, "provider": null,
+        "recipient": null, "amount": null, "fee": null, "purchased_code": null, "units": null,
+        "refunded": false, "created_at": null, "updated_at": null, "merchant": {}
+    }))
+    .unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let at = chrono::Utc::now();
+        let claimant = Some(owner.clone());
+        store
+            .commit(Op::RecordOrder { order_no: no.clone(), order: Box::new(order), at, claimant })
+            .await
+            .unwrap();
+        store.commit(Op::Alias { alias: alias.clone(), chat: owner.clone() }).await.unwrap();
+    }
+    // As a billbot older than the index left the store: no `owned` tree, no mark that it is built.
+    {
+        let db = raw_sled(dir.path());
+        db.drop_tree("owned").unwrap();
+        db.open_tree("meta").unwrap().remove("owned_index").unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let expected =
+        vec![billbot::store::Owned::Order(no.clone()), billbot::store::Owned::Alias(alias.clone())];
+    assert_eq!(store.owned(&owner).await.unwrap(), expected, "built from the records");
+    store.commit(Op::ForgetChat { chat: owner.clone() }).await.unwrap();
+    assert!(store.order(&no).await.unwrap().unwrap().owners.is_empty(), "so /forget finds what it owned");
+    assert_eq!(store.alias(&alias).await.unwrap(), None);
+}

@@ -33,7 +33,7 @@ use sqlx::{PgConnection, Row};
 use super::records::reference_key;
 use super::{
     ACTIVITY_LIMIT, Activity, Batch, Dumped, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord,
-    Outgoing, OutgoingChange, Prefs, Reminder, ReminderUpdate, SavedReference, StoreError, Swept,
+    Outgoing, OutgoingChange, Owned, Prefs, Reminder, ReminderUpdate, SavedReference, StoreError, Swept,
     TellingUpdate, Ticket, Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, OrderNo};
@@ -272,8 +272,8 @@ impl PgStore {
                 let owned = |stored: Option<OrderRecord>| stored.map(|r| r.with_owner(&chat));
                 self.update(conn, &ORDERS, order_no.digits(), owned).await
             }
-            Op::FailedProof { order_no, at } => {
-                let failed = |stored: Option<OrderRecord>| stored.map(|r| r.with_failed_proof(at));
+            Op::FailedProof { order_no, chat, at } => {
+                let failed = |stored: Option<OrderRecord>| stored.map(|r| r.with_failed_proof(&chat, at));
                 self.update(conn, &ORDERS, order_no.digits(), failed).await
             }
             Op::Activity { chat, item, at } => add_activity(conn, &chat, Activity { at, item }).await,
@@ -864,6 +864,22 @@ impl PgStore {
         Ok(())
     }
 
+    /// [`super::Store::owned`]: by the indexes on owners, watchers, tickets' and aliases' chats.
+    pub async fn owned(&self, chat: &ChatKey) -> Result<Vec<Owned>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as(OWNED).bind(chat.storage_key()).fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(kind, key)| match kind.as_str() {
+                "o" => OrderNo::parse(&key).ok().map(Owned::Order),
+                "w" => OrderNo::parse(&key).ok().map(Owned::Watch),
+                "t" => Some(Owned::Ticket(key)),
+                "a" => key.parse().ok().map(Owned::Alias),
+                _ => None,
+            })
+            .collect())
+    }
+
     pub async fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
         let data: Option<String> = sqlx::query_scalar("SELECT data::text FROM tickets WHERE id = $1")
             .bind(id)
@@ -1254,7 +1270,9 @@ async fn drop_held(conn: &mut PgConnection, ids: Vec<HeldId>) -> Result<(), Stor
 
 /// What [`Op::ForgetChat`] erases, `$1` being the chat: the chat's own rows, its notices (their
 /// ids start with it), and its place among orders' owners and watches' watchers (a watch with
-/// nobody left to tell ends).
+/// nobody left to tell ends; an order left with no owner stays claimed: see
+/// [`OrderRecord::claimed`]). Every statement finds its rows by an index (migration 0010 adds
+/// those of owners, watchers, aliases and notices), never by reading every row.
 const FORGET_CHAT: [&str; 12] = [
     "DELETE FROM dialogue WHERE chat = $1",
     "DELETE FROM prefs WHERE chat = $1",
@@ -1262,17 +1280,29 @@ const FORGET_CHAT: [&str; 12] = [
     "DELETE FROM saved WHERE chat = $1",
     "DELETE FROM held WHERE chat = $1",
     "DELETE FROM aliases WHERE alias = $1 OR chat = $1",
-    "DELETE FROM outbox WHERE starts_with(id, $1 || '|')",
+    // The ids from `chat|` up to `chat}` ('}' follows '|'), byte by byte: a range of an index.
+    "DELETE FROM outbox WHERE id COLLATE \"C\" >= $1 || '|' AND id COLLATE \"C\" < $1 || '}'",
     "DELETE FROM reminders WHERE chat = $1",
     "DELETE FROM tickets WHERE chat = $1",
-    "UPDATE orders SET data = jsonb_set(data, '{data,owners}', (data->'data'->'owners') - $1)
+    "UPDATE orders SET data = jsonb_set(jsonb_set(data, '{data,owners}', (data->'data'->'owners') - $1),
+         '{data,claimed}', 'true'::jsonb)
      WHERE data->'data'->'owners' ? $1",
+    "DELETE FROM watches
+     WHERE data->'data'->'watchers' @> jsonb_build_array(jsonb_build_object('chat', $1::text))
+     AND jsonb_array_length(data->'data'->'watchers') = 1",
     "UPDATE watches SET data = jsonb_set(data, '{data,watchers}', COALESCE(
          (SELECT jsonb_agg(w) FROM jsonb_array_elements(data->'data'->'watchers') w
           WHERE w->>'chat' <> $1), '[]'::jsonb))
      WHERE data->'data'->'watchers' @> jsonb_build_array(jsonb_build_object('chat', $1::text))",
-    "DELETE FROM watches WHERE jsonb_array_length(data->'data'->'watchers') = 0",
 ];
+
+/// The rows shared among chats that name `$1`, as (kind, key): what [`FORGET_CHAT`] changes
+/// besides the chat's own rows.
+const OWNED: &str = "SELECT 'o', order_no FROM orders WHERE data->'data'->'owners' ? $1
+     UNION ALL SELECT 'w', order_no FROM watches
+         WHERE data->'data'->'watchers' @> jsonb_build_array(jsonb_build_object('chat', $1::text))
+     UNION ALL SELECT 't', id FROM tickets WHERE chat = $1
+     UNION ALL SELECT 'a', alias FROM aliases WHERE chat = $1";
 
 async fn forget_chat(conn: &mut PgConnection, chat: &str) -> Result<(), StoreError> {
     for statement in FORGET_CHAT {
