@@ -148,6 +148,11 @@ pub enum Op {
         chat: ChatKey,
         at: DateTime<Utc>,
     },
+    /// The order had owners before the retention sweep removed it (see [`Store::swept_owned`]):
+    /// its record, seen again, is closed to a first claimant, and the sweep's mark is dropped.
+    CloseOrder {
+        order_no: OrderNo,
+    },
     /// Puts an item at the top of the chat's activity (once: a repeat moves it up).
     Activity {
         chat: ChatKey,
@@ -616,6 +621,16 @@ impl Store {
         match &self.backend {
             Backend::Sled(s) => s.saved_references(chat),
             Backend::Postgres(p) => p.saved_references(chat).await,
+        }
+    }
+
+    /// Whether the order had owners when the retention sweep removed its record, and was not
+    /// seen since: the chat that looks it up again does not become its owner, it proves the
+    /// recipient's digits (the mark stays until then: an order number and nothing else).
+    pub async fn swept_owned(&self, order: &OrderNo) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.swept_owned(order),
+            Backend::Postgres(p) => p.swept_owned(order).await,
         }
     }
 

@@ -261,3 +261,27 @@ async fn an_order_whose_only_owner_forgot_itself_hides_its_code_from_the_next_ch
     assert!(proven.contains(CODE), "{proven}");
     assert_eq!(s.store.order(&no).await.unwrap().unwrap().owners, vec![owner.key.clone()]);
 }
+
+#[tokio::test]
+async fn an_order_swept_with_its_owner_hides_its_code_when_looked_up_again() {
+    let s = setup().await;
+    let mut owner = User::new(&s, "owner", "en", Role::Customer);
+    let mut next = User::new(&s, "next", "en", Role::Customer);
+    owner.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    // Retention removes the record (as 180 days after it was last looked up).
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let swept = s.store.sweep_expired(later, later - chrono::Duration::days(30)).await.unwrap();
+    assert!(swept.orders >= 1, "{swept:?}");
+    let no = OrderNo::parse(orders::SUCCESS_WITH_TOKEN).unwrap();
+    assert!(s.store.order(&no).await.unwrap().is_none());
+
+    // The attack: the next chat to type the number would have become its owner.
+    let stranger = next.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(!stranger.contains(CODE) && stranger.contains("delivered"), "{stranger}");
+    let record = s.store.order(&no).await.unwrap().unwrap();
+    assert!(record.owners.is_empty() && record.claimed, "nobody took it: {record:?}");
+    let again = next.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(!again.contains(CODE), "nor on a second look: {again}");
+    next.press("My order").await;
+    assert!(next.say("0001").await.contains(CODE), "the recipient's digits still open it");
+}

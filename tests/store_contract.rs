@@ -1087,6 +1087,41 @@ async fn the_index_follows_owners_watchers_and_tickets_as_they_come_and_go(store
     assert!(store.owned(&a).await.unwrap().is_empty());
 }
 
+async fn an_order_swept_with_its_owners_is_nobodys_to_take_when_seen_again(store: Store) {
+    let t0 = now();
+    let (owned, ownerless, owner) = (order_no(91), order_no(92), k("tg:91"));
+    let long_ago = t0 - Duration::days(200);
+    let claimant = Some(owner.clone());
+    store
+        .commit(Op::RecordOrder {
+            order_no: owned.clone(),
+            order: Box::new(sample_order()),
+            at: long_ago,
+            claimant,
+        })
+        .await
+        .unwrap();
+    store.commit(record(&ownerless, &sample_order(), long_ago)).await.unwrap();
+    let swept = store.sweep_expired(t0 - Duration::days(180), t0 - Duration::days(30)).await.unwrap();
+    assert_eq!(swept.orders, 2);
+    assert!(store.order(&owned).await.unwrap().is_none(), "the record is gone");
+    assert!(store.swept_owned(&owned).await.unwrap(), "a mark that it had owners stays");
+    assert!(!store.swept_owned(&ownerless).await.unwrap());
+    // Seen again: the record is closed to a first claimant, and the mark goes.
+    let mut batch = Batch::new();
+    batch.push(Op::RecordOrder {
+        order_no: owned.clone(),
+        order: Box::new(sample_order()),
+        at: t0,
+        claimant: Some(k("tg:92")),
+    });
+    batch.push(Op::CloseOrder { order_no: owned.clone() });
+    store.commit(batch).await.unwrap();
+    assert!(!store.swept_owned(&owned).await.unwrap());
+    let record = store.order(&owned).await.unwrap().unwrap();
+    assert!(record.claimed && !record.open_to(&owner) && !record.open_to(&k("tg:93")), "{record:?}");
+}
+
 async fn orders_lookups_and_idle_dialogues_are_swept_after_their_time(store: Store) {
     let t0 = now();
     let (old, fresh) = (order_no(60), order_no(61));
@@ -1162,6 +1197,7 @@ macro_rules! contract {
                 forgetting_a_chat_erases_all_it_left_and_nothing_of_others,
                 forgetting_visits_only_the_records_indexed_under_the_chat,
                 the_index_follows_owners_watchers_and_tickets_as_they_come_and_go,
+                an_order_swept_with_its_owners_is_nobodys_to_take_when_seen_again,
                 orders_lookups_and_idle_dialogues_are_swept_after_their_time,
                 reminders_are_kept_per_chat_scheduled_given_once_and_cancelled,
                 tickets_are_found_by_id_and_by_chat_and_forgotten_with_it,

@@ -47,7 +47,12 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
     match s.bot.provider_call(s.bot.status.status(&order_no)).await {
         Ok(order) => {
             let record = s.bot.store.order(&order_no).await?;
-            let audience = audience(s, record.as_ref());
+            // An order swept with its owners is seen again: nobody takes it, it is proven.
+            let swept = record.is_none() && s.bot.store.swept_owned(&order_no).await?;
+            let audience = match audience(s, record.as_ref()) {
+                Audience::Customer if swept => Audience::Stranger,
+                audience => audience,
+            };
             // The first customer chat to look an order up owns it (agents never take it).
             let claimant = (audience == Audience::Customer).then(|| s.chat.clone());
             s.writes.push(Op::RecordOrder {
@@ -56,6 +61,9 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
                 at: s.now,
                 claimant,
             });
+            if swept {
+                s.writes.push(Op::CloseOrder { order_no: order_no.clone() });
+            }
             let item = ActivityItem::Order { order_no: order_no.clone(), status: order.status };
             s.writes.push(Op::Activity { chat: s.chat.clone(), item, at: s.now });
             s.state = State::Menu;

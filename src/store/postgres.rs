@@ -6,8 +6,9 @@
 //! messages not yet handled, filed by chat in the channel's order: `chat`, `seq`, `arrival`),
 //! `held`, `aliases`, `chat_locks` (per-chat leases), `outbox` (notices to send, with `next_at`
 //! indexed, the sender holding a claim in `claimed_by`, and sent ones until swept), `reminders`
-//! (with `next_at` indexed: their schedule), `tickets`, `meta` (values the deployment shares: the
-//! key that signs button payloads). Each `data` column holds the same versioned JSON envelope as
+//! (with `next_at` indexed: their schedule), `tickets`, `swept_owned` (orders swept with owners:
+//! nobody takes them when seen again), `meta` (values the deployment shares: the key that signs
+//! button payloads). Each `data` column holds the same versioned JSON envelope as
 //! the sled backend.
 //!
 //! A batch is one transaction. A read-modify-write (an order, a watch, a chat's prefs) reads its
@@ -276,6 +277,15 @@ impl PgStore {
                 let failed = |stored: Option<OrderRecord>| stored.map(|r| r.with_failed_proof(&chat, at));
                 self.update(conn, &ORDERS, order_no.digits(), failed).await
             }
+            Op::CloseOrder { order_no } => {
+                let closed = |stored: Option<OrderRecord>| stored.map(OrderRecord::closed);
+                self.update(conn, &ORDERS, order_no.digits(), closed).await?;
+                sqlx::query("DELETE FROM swept_owned WHERE order_no = $1")
+                    .bind(order_no.digits())
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
             Op::Activity { chat, item, at } => add_activity(conn, &chat, Activity { at, item }).await,
             Op::SaveReference { chat, reference, nickname, at } => {
                 self.save_reference(conn, &chat, &reference, nickname, at).await
@@ -433,6 +443,14 @@ impl PgStore {
 
     pub async fn prefs(&self, chat: &ChatKey) -> Result<Prefs, StoreError> {
         Ok(self.read(&PREFS, &chat.storage_key()).await?.unwrap_or_default())
+    }
+
+    pub async fn swept_owned(&self, order: &OrderNo) -> Result<bool, StoreError> {
+        let marked: Option<i32> = sqlx::query_scalar("SELECT 1 FROM swept_owned WHERE order_no = $1")
+            .bind(order.digits())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(marked.is_some())
     }
 
     pub async fn order(&self, order: &OrderNo) -> Result<Option<OrderRecord>, StoreError> {
@@ -798,11 +816,22 @@ impl PgStore {
         orders_before: DateTime<Utc>,
         idle_before: DateTime<Utc>,
     ) -> Result<Swept, StoreError> {
-        let orders =
-            sqlx::query("DELETE FROM orders WHERE (data->'data'->>'last_checked')::timestamptz < $1")
-                .bind(orders_before)
-                .execute(&self.pool)
-                .await?;
+        // An order that had owners leaves a mark (see `Store::swept_owned`).
+        let orders: i64 = sqlx::query_scalar(
+            "WITH gone AS (
+                 DELETE FROM orders WHERE (data->'data'->>'last_checked')::timestamptz < $1
+                 RETURNING order_no, data),
+             marked AS (
+                 INSERT INTO swept_owned (order_no, swept_at)
+                 SELECT order_no, now() FROM gone
+                 WHERE (gone.data->'data'->>'claimed')::boolean IS TRUE
+                    OR jsonb_array_length(COALESCE(gone.data->'data'->'owners', '[]'::jsonb)) > 0
+                 ON CONFLICT (order_no) DO NOTHING)
+             SELECT count(*) FROM gone",
+        )
+        .bind(orders_before)
+        .fetch_one(&self.pool)
+        .await?;
         let activity =
             sqlx::query("DELETE FROM activity WHERE at < $1").bind(orders_before).execute(&self.pool).await?;
         let dialogues = sqlx::query(
@@ -818,7 +847,7 @@ impl PgStore {
             .execute(&self.pool)
             .await?;
         Ok(Swept {
-            orders: orders.rows_affected() as usize,
+            orders: orders as usize,
             activity: activity.rows_affected() as usize,
             dialogues: dialogues.rows_affected() as usize,
             tickets: tickets.rows_affected() as usize,

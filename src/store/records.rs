@@ -185,6 +185,19 @@ impl OrderRecord {
         self
     }
 
+    /// The record closed to a first claimant: it had owners before it was swept
+    /// ([`Op::CloseOrder`](super::Op::CloseOrder)).
+    pub(super) fn closed(mut self) -> OrderRecord {
+        self.claimed = true;
+        self
+    }
+
+    /// Whether the record, swept, leaves a mark that it had owners (see
+    /// [`Store::swept_owned`](super::Store::swept_owned)).
+    pub(super) fn leaves_a_mark(&self) -> bool {
+        self.claimed || !self.owners.is_empty()
+    }
+
     /// The record without `chat` among its owners (the chat is forgotten). It stays claimed: the
     /// next chat to look it up proves the digits rather than taking it.
     pub(super) fn without_owner(mut self, chat: &ChatKey) -> OrderRecord {

@@ -28,6 +28,7 @@
 //! | `tickets` | ticket id | [`Ticket`]: a customer's request to talk to a person |
 //! | `ticket_of` | chat key | the id of the chat's latest ticket |
 //! | `owned` | chat key, `0x00`, kind (`o` order, `w` watch, `t` ticket, `a` alias), the record's key | nothing: the shared records that name the chat, which `/forget` visits (see `sled/owned.rs`) |
+//! | `swept_owned` | order digits | when the retention sweep removed the order's record, which had owners: the order is nobody's to take when seen again |
 //! | `meta` | `owned_index` | `1` once `owned` covers every record (built at start for a store older than it) |
 //!
 //! Chat keys are channel-qualified (`tg:123456`, `wa:221771234567`, `term:demo`) so channels
@@ -103,6 +104,7 @@ struct Inner {
     tickets: sled::Tree,
     ticket_of: sled::Tree,
     owned: sled::Tree,
+    swept_owned: sled::Tree,
     skipped: AtomicU64,
     flusher: Flusher,
 }
@@ -345,6 +347,7 @@ impl SledStore {
                 tickets: db.open_tree("tickets")?,
                 ticket_of: db.open_tree("ticket_of")?,
                 owned: db.open_tree("owned")?,
+                swept_owned: db.open_tree("swept_owned")?,
                 db,
                 skipped: AtomicU64::new(0),
                 flusher: Flusher::default(),
@@ -432,6 +435,11 @@ impl SledStore {
             }
             Op::FailedProof { order_no, chat, at } => {
                 self.update_order(&order_no, None, |stored| stored.map(|r| r.with_failed_proof(&chat, at)))
+            }
+            Op::CloseOrder { order_no } => {
+                self.update_order(&order_no, None, |stored| stored.map(OrderRecord::closed))?;
+                inner.swept_owned.remove(order_no.digits().as_bytes())?;
+                Ok(())
             }
             Op::Activity { chat, item, at } => self.add_activity(&chat, Activity { at, item }),
             Op::SaveReference { chat, reference, nickname, at } => {
@@ -634,6 +642,10 @@ impl SledStore {
 
     pub fn prefs(&self, chat: &ChatKey) -> Result<Prefs, StoreError> {
         Ok(self.read(&self.inner.prefs, chat.storage_key().as_bytes())?.unwrap_or_default())
+    }
+
+    pub fn swept_owned(&self, order: &OrderNo) -> Result<bool, StoreError> {
+        Ok(self.inner.swept_owned.contains_key(order.digits().as_bytes())?)
     }
 
     pub fn order(&self, order: &OrderNo) -> Result<Option<OrderRecord>, StoreError> {
@@ -1223,6 +1235,9 @@ impl SledStore {
             let (key, bytes) = entry?;
             let record = self.decode::<OrderRecord>(&inner.orders, &key, &bytes);
             if let Some(record) = record.filter(|r| r.last_checked < orders_before) {
+                if record.leaves_a_mark() {
+                    inner.swept_owned.insert(&key, &millis(Utc::now())[..])?;
+                }
                 inner.orders.remove(&key)?;
                 self.unname_owners(&key, &record.owners, &[])?;
                 swept.orders += 1;

@@ -9,3 +9,11 @@ CREATE INDEX orders_owners ON orders USING gin ((data->'data'->'owners'));
 CREATE INDEX watches_watchers ON watches USING gin ((data->'data'->'watchers') jsonb_path_ops);
 CREATE INDEX aliases_by_chat ON aliases (chat);
 CREATE INDEX outbox_by_id ON outbox (id COLLATE "C");
+
+-- The orders that had owners when the retention sweep removed them: seen again, such an order is
+-- nobody's to take (the chat that looks it up proves the recipient's digits). An order number and
+-- when, nothing else; the mark goes when the order is seen again.
+CREATE TABLE swept_owned (
+    order_no text PRIMARY KEY,
+    swept_at timestamptz NOT NULL
+);
