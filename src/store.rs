@@ -414,6 +414,7 @@ pub enum Dumped {
     Outgoing { id: String, next_at: Option<DateTime<Utc>>, done_at: Option<DateTime<Utc>>, data: Vec<u8> },
     Reminder { chat: String, key: String, next_at: DateTime<Utc>, data: Vec<u8> },
     Ticket { id: String, chat: String, opened_at: DateTime<Utc>, data: Vec<u8> },
+    SweptOwned { order_no: String, at: DateTime<Utc> },
 }
 
 impl Dumped {
@@ -433,6 +434,7 @@ impl Dumped {
             Dumped::Outgoing { .. } => "outgoing",
             Dumped::Reminder { .. } => "reminder",
             Dumped::Ticket { .. } => "ticket",
+            Dumped::SweptOwned { .. } => "swept_owned",
         }
     }
 }

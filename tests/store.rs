@@ -213,6 +213,13 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
         }
     }
     keep_unqueued(dir.path(), "wamid.m1", "hello", now);
+    // The mark of an order swept with its owners, as the retention sweep leaves it.
+    {
+        let db = raw_sled(dir.path());
+        let millis = (now.timestamp_millis() as u64).to_be_bytes();
+        db.open_tree("swept_owned").unwrap().insert("202001010000000000001", &millis[..]).unwrap();
+        db.flush().unwrap();
+    }
     let run = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_billbot"))
             .args([
@@ -238,6 +245,7 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
         "watches: 1",
         "held notices: 1",
         "aliases: 1",
+        "swept orders that had owners: 1",
         "inbound message ids: 4",
         "unhandled messages: 4",
         "notices to send or sent: 2",
@@ -257,6 +265,7 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
         Some(State::AwaitingReference { biller: Biller::Woyofal })
     );
     assert_eq!(pg.order(&pending).await.unwrap().unwrap().order.status, OrderStatus::Pending);
+    assert!(pg.swept_owned(&OrderNo::parse("202001010000000000001").unwrap()).await.unwrap());
     assert_eq!(pg.activity(&chat).await.unwrap().len(), 1);
     assert_eq!(pg.saved_references(&chat).await.unwrap()[0].nickname.as_deref(), Some("Maison"));
     assert_eq!(pg.watch(&pending).await.unwrap().unwrap().checks, 2);

@@ -1403,6 +1403,12 @@ fn loading(record: &Dumped) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::post
         Dumped::Ticket { id, chat, opened_at, data } => {
             sqlx::query(UPSERT_TICKET).bind(id).bind(chat).bind(opened_at).bind(json(data))
         }
+        Dumped::SweptOwned { order_no, at } => sqlx::query(
+            "INSERT INTO swept_owned (order_no, swept_at) VALUES ($1, $2)
+             ON CONFLICT (order_no) DO UPDATE SET swept_at = EXCLUDED.swept_at",
+        )
+        .bind(order_no)
+        .bind(at),
         Dumped::Inbox { id, data, chat, order, received_at } => {
             sqlx::query(LOAD_INBOX).bind(id).bind(json(data)).bind(chat).bind(order).bind(received_at)
         }

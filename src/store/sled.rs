@@ -896,6 +896,11 @@ impl SledStore {
             let (chat, rest) = split_chat_key(key);
             Dumped::Reminder { chat, key: lossy(rest), next_at: reminder.next_at, data }
         })?;
+        dump_raw(&inner.swept_owned, &mut out, |key, stamp| {
+            let millis = <[u8; 8]>::try_from(stamp.as_slice()).map(u64::from_be_bytes).unwrap_or(0);
+            let at = DateTime::from_timestamp_millis(millis as i64).unwrap_or_default();
+            Dumped::SweptOwned { order_no: lossy(key), at }
+        })?;
         Ok(out)
     }
 
