@@ -1,6 +1,7 @@
 //! Order lookups in a big store: N stored orders (1 million by default), then M lookups of random
 //! ones through the store's port, one after another; prints the latency percentiles. Then the
-//! two things that scan every order: `/forget` (erasing a chat) and the retention sweep.
+//! two things that once scanned every order: `/forget` (erasing a chat that owns 3 of them, every
+//! other order being another chat's) and the retention sweep.
 //!
 //! `cargo bench --bench orders -- [--orders N] [--lookups M] [--postgres]` (PostgreSQL: a fresh
 //! schema of BILLBOT_TEST_DATABASE_URL, default postgres://postgres@127.0.0.1:5432/test; else sled
@@ -19,6 +20,11 @@ use billbot::store::{Batch, Op, Store};
 
 fn order_no(n: u64) -> OrderNo {
     OrderNo::parse(&format!("2026120600{n:011}")).unwrap()
+}
+
+/// The chat that owns order `n`: each order another chat's.
+fn owner(n: u64) -> billbot::domain::ChatKey {
+    format!("tg:{}", 1_000_000 + n).parse().unwrap()
 }
 
 fn sample_order(no: &OrderNo) -> Order {
@@ -66,7 +72,8 @@ fn main() {
                             let no = order_no(*n);
                             let mut order = sample.clone();
                             order.order_no = Some(no.clone());
-                            let record = billbot::store::OrderRecord::new(order, at);
+                            let mut record = billbot::store::OrderRecord::new(order, at);
+                            record.add_owner(&owner(*n));
                             let json =
                                 serde_json::json!({"v": billbot::store::SCHEMA_VERSION, "data": record});
                             (no.digits().to_owned(), json.to_string())
@@ -92,7 +99,7 @@ fn main() {
                             order_no: no,
                             order: Box::new(sample.clone()),
                             at,
-                            claimant: None,
+                            claimant: Some(owner(*n)),
                         });
                     }
                     store.commit(batch).await.unwrap();
@@ -134,9 +141,16 @@ fn main() {
         // What scans every order: erasing a chat (its ownerships) and the retention sweep
         // (nothing is old enough here, so both only read).
         let chat: billbot::domain::ChatKey = "tg:424242".parse().unwrap();
+        let mut owned = Batch::new();
+        for n in [1, orders / 2, orders - 1] {
+            owned.push(Op::OwnOrder { order_no: order_no(n), chat: chat.clone() });
+        }
+        store.commit(owned).await.unwrap();
+        assert_eq!(store.owned(&chat).await.unwrap().len(), 3);
         let erased = Instant::now();
-        store.commit(Op::ForgetChat { chat }).await.unwrap();
+        store.commit(Op::ForgetChat { chat: chat.clone() }).await.unwrap();
         let erased = erased.elapsed();
+        assert!(store.owned(&chat).await.unwrap().is_empty());
         let swept = Instant::now();
         let long_ago = at - chrono::Duration::days(365);
         let removed = store.sweep_expired(long_ago, long_ago).await.unwrap();

@@ -34,6 +34,7 @@ use serde::de::DeserializeOwned;
 
 use bot_inner::{BotInner, ProviderCalls};
 pub use bot_inner::{PROVIDER_CALL_WAIT, PROVIDER_CALLS};
+pub use forget::FORGETS_PER_DAY;
 pub use input::Input;
 pub use payload::Action;
 pub use payload_key::{PayloadKey, PayloadKeys};

@@ -29,8 +29,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use records::{
-    Activity, ActivityItem, MAX_FAILED_PROOFS, MAX_OWNERS, OrderRecord, Outgoing, OutgoingChange, Prefs,
-    Reminder, ReminderStage, SavedReference, StatusChange, TICKET_IDLE_HOURS, Ticket, Watch, Watcher,
+    Activity, ActivityItem, MAX_FAILED_PROOFS, MAX_FAILED_PROOFS_PER_ORDER, MAX_OWNERS, OrderRecord,
+    Outgoing, OutgoingChange, Prefs, Reminder, ReminderStage, SavedReference, StatusChange,
+    TICKET_IDLE_HOURS, Ticket, Watch, Watcher, WrongProof,
 };
 
 use crate::domain::limits::LookupKind;
@@ -141,10 +142,16 @@ pub enum Op {
         order_no: OrderNo,
         chat: ChatKey,
     },
-    /// Wrong digits were given as proof of owning the order.
+    /// Wrong digits were given by `chat` as proof of owning the order.
     FailedProof {
         order_no: OrderNo,
+        chat: ChatKey,
         at: DateTime<Utc>,
+    },
+    /// The order had owners before the retention sweep removed it (see [`Store::swept_owned`]):
+    /// its record, seen again, is closed to a first claimant, and the sweep's mark is dropped.
+    CloseOrder {
+        order_no: OrderNo,
     },
     /// Puts an item at the top of the chat's activity (once: a repeat moves it up).
     Activity {
@@ -407,6 +414,7 @@ pub enum Dumped {
     Outgoing { id: String, next_at: Option<DateTime<Utc>>, done_at: Option<DateTime<Utc>>, data: Vec<u8> },
     Reminder { chat: String, key: String, next_at: DateTime<Utc>, data: Vec<u8> },
     Ticket { id: String, chat: String, opened_at: DateTime<Utc>, data: Vec<u8> },
+    SweptOwned { order_no: String, at: DateTime<Utc> },
 }
 
 impl Dumped {
@@ -426,8 +434,23 @@ impl Dumped {
             Dumped::Outgoing { .. } => "outgoing",
             Dumped::Reminder { .. } => "reminder",
             Dumped::Ticket { .. } => "ticket",
+            Dumped::SweptOwned { .. } => "swept_owned",
         }
     }
+}
+
+/// A record shared among chats that names a chat: what `/forget` visits besides the chat's own
+/// records (see [`Store::owned`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Owned {
+    /// An order the chat owns.
+    Order(OrderNo),
+    /// A watch of the order the chat waits on.
+    Watch(OrderNo),
+    /// A support ticket of the chat's, by id.
+    Ticket(String),
+    /// An alias that stands for the chat.
+    Alias(ChatKey),
 }
 
 /// What a retention sweep removed.
@@ -601,6 +624,27 @@ impl Store {
             Backend::Sled(s) => s.saved_references(chat),
             Backend::Postgres(p) => p.saved_references(chat).await,
         }
+    }
+
+    /// Whether the order had owners when the retention sweep removed its record, and was not
+    /// seen since: the chat that looks it up again does not become its owner, it proves the
+    /// recipient's digits (the mark stays until then: an order number and nothing else).
+    pub async fn swept_owned(&self, order: &OrderNo) -> Result<bool, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.swept_owned(order),
+            Backend::Postgres(p) => p.swept_owned(order).await,
+        }
+    }
+
+    /// The records shared among chats that name `chat`, sorted: what `/forget` visits besides the
+    /// chat's own (found by an index on both backends, never by reading every record).
+    pub async fn owned(&self, chat: &ChatKey) -> Result<Vec<Owned>, StoreError> {
+        let mut owned = match &self.backend {
+            Backend::Sled(s) => s.owned(chat)?,
+            Backend::Postgres(p) => p.owned(chat).await?,
+        };
+        owned.sort();
+        Ok(owned)
     }
 
     pub async fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {

@@ -79,6 +79,46 @@ async fn erasing_does_not_lift_the_lookup_limits() {
 }
 
 #[tokio::test]
+async fn a_chat_erases_itself_at_most_3_times_a_day_in_both_languages() {
+    let h = Harness::new().await;
+    let mut c = h.chat("eraser", "en", Role::Customer);
+    for _ in 0..billbot::conversation::FORGETS_PER_DAY {
+        c.say("/forget").await;
+        assert!(c.press("Yes, erase all").await.contains("I no longer keep anything"));
+    }
+    let refused = c.say("/forget").await;
+    assert!(refused.contains("You have erased this chat 3 times today"), "{refused}");
+    assert!(refused.contains("in 24 hours"), "{refused}");
+    assert!(!c.has_button("Yes, erase all"), "{:?}", c.labels());
+    // The limit outlives the erasures it counts, and holds in French too.
+    c.say("/lang fr").await;
+    let refused = c.say("oublier").await;
+    assert!(refused.contains("Vous avez effacé cette discussion 3 fois aujourd'hui"), "{refused}");
+    let prefs = h.bot.store().prefs(&c.key).await.unwrap();
+    assert_eq!(prefs.lookups.forgets.len(), 3);
+}
+
+#[tokio::test]
+async fn a_yes_pressed_after_the_days_erasures_are_used_up_erases_nothing() {
+    let h = Harness::new().await;
+    let mut c = h.chat("late-yes", "en", Role::Customer);
+    let store = h.bot.store().clone();
+    c.say("/forget").await;
+    let yes = c.last[0].buttons().find(|b| b.label.contains("Yes, erase all")).unwrap().payload.clone();
+    // Three erasures in between, from another device of the same chat.
+    for _ in 0..3 {
+        c.say("/forget").await;
+        c.press("Yes, erase all").await;
+    }
+    let reference = CustomerReference::parse(Biller::Senelec, refs::ONE_BILL).unwrap();
+    let at = chrono::Utc::now();
+    store.commit(Op::SaveReference { chat: c.key.clone(), reference, nickname: None, at }).await.unwrap();
+    let refused = c.press_payload(&yes).await;
+    assert!(refused.contains("3 times today"), "{refused}");
+    assert_eq!(store.saved_references(&c.key).await.unwrap().len(), 1, "nothing erased");
+}
+
+#[tokio::test]
 async fn a_chat_keeps_at_most_10_saved_numbers_and_is_told_how_to_make_room() {
     let h = Harness::new().await;
     let mut c = h.chat("collector", "en", Role::Customer);

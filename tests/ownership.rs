@@ -1,6 +1,7 @@
 //! An order number is not a password: the first customer chat to look an order up owns it; other
 //! chats see its status without the code bought, cannot ask to be notified, and become owners
-//! only by typing the recipient's last 4 digits (5 wrong tries a day per order).
+//! only by typing the recipient's last 4 digits (5 wrong tries a day per chat, 15 per order). An
+//! order whose owners are gone is nobody's to take: every chat proves the digits.
 
 mod common;
 
@@ -121,7 +122,7 @@ async fn the_first_chat_owns_an_order_others_see_no_code_and_cannot_be_notified(
 }
 
 #[tokio::test]
-async fn the_recipients_last_4_digits_make_a_chat_an_owner_and_5_wrong_tries_lock_the_order_for_a_day() {
+async fn the_recipients_last_4_digits_make_a_chat_an_owner_and_5_wrong_tries_lock_the_guesser_for_a_day() {
     let s = setup().await;
     let mut owner = User::new(&s, "owner", "en", Role::Customer);
     let mut other = User::new(&s, "other", "en", Role::Customer);
@@ -144,19 +145,23 @@ async fn the_recipients_last_4_digits_make_a_chat_an_owner_and_5_wrong_tries_loc
     let record = s.store.order(&no).await.unwrap().unwrap();
     assert_eq!(record.owners, vec![owner.key.clone(), other.key.clone()]);
 
-    // Another chat guesses: the wrong try above counts too, so 4 more lock the order.
+    // Another chat guesses: its own 5 wrong tries lock it out (the other chat's try is its own).
     guesser.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
     guesser.press("Ma commande").await;
-    for (guess, left) in
-        [("1111", "Encore 3 essais"), ("2222", "Encore 2 essais"), ("3333", "Encore un essai")]
-    {
+    for (guess, left) in [
+        ("1111", "Encore 4 essais"),
+        ("2222", "Encore 3 essais"),
+        ("3333", "Encore 2 essais"),
+        ("4444", "Encore un essai"),
+    ] {
         let reply = guesser.say(guess).await;
         assert!(reply.contains(left), "{reply}");
     }
-    let locked = guesser.say("4444").await;
+    let locked = guesser.say("5555").await;
     assert!(locked.contains("Trop d'essais erronés") && !locked.contains(CODE), "{locked}");
     let record = s.store.order(&no).await.unwrap().unwrap();
-    assert_eq!(record.recent_failed_proofs(chrono::Utc::now()), 5);
+    assert_eq!(record.recent_failed_proofs(chrono::Utc::now()), 6);
+    assert_eq!(record.recent_failed_proofs_by(&guesser.key, chrono::Utc::now()), 5);
     // Locked: even the right digits are not asked for any more.
     guesser.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
     let again = guesser.press("Ma commande").await;
@@ -217,4 +222,119 @@ async fn look_up(user: &mut User<'_>, meter: &str) -> String {
     user.say("/bill").await;
     user.press("Woyofal").await;
     user.say(meter).await
+}
+
+/// Guesses `count` wrong digits for the order from a chat that does not own it.
+async fn guess_wrong(user: &mut User<'_>, count: usize) -> String {
+    user.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    user.press("My order").await;
+    let mut last = String::new();
+    for n in 0..count {
+        last = user.say(&format!("{:04}", 9000 + n)).await;
+    }
+    last
+}
+
+#[tokio::test]
+async fn a_strangers_wrong_guesses_do_not_lock_the_recipient_out() {
+    let s = setup().await;
+    let mut owner = User::new(&s, "owner", "en", Role::Customer);
+    let mut stranger = User::new(&s, "stranger", "en", Role::Customer);
+    let mut accomplice = User::new(&s, "accomplice", "en", Role::Customer);
+    let mut recipient = User::new(&s, "recipient", "en", Role::Customer);
+    owner.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+
+    // The attack: two chats use up every try they have.
+    for guesser in [&mut stranger, &mut accomplice] {
+        let locked = guess_wrong(guesser, 5).await;
+        assert!(locked.contains("Too many wrong tries"), "{locked}");
+    }
+    // It fails: the recipient, typing from a chat of its own, is still asked and proves it.
+    let seen = recipient.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(!seen.contains(CODE), "{seen}");
+    let ask = recipient.press("My order").await;
+    assert!(ask.contains("type the last 4 digits") && !ask.contains("Too many"), "{ask}");
+    let wrong = recipient.say("1234").await;
+    assert!(wrong.contains("4 more tries today"), "its own tries, not the strangers': {wrong}");
+    let proven = recipient.say("0001").await;
+    assert!(proven.contains("now linked to your chat") && proven.contains(CODE), "{proven}");
+    let no = OrderNo::parse(orders::SUCCESS_WITH_TOKEN).unwrap();
+    let record = s.store.order(&no).await.unwrap().unwrap();
+    assert_eq!(record.owners, vec![owner.key.clone(), recipient.key.clone()]);
+}
+
+#[tokio::test]
+async fn the_order_takes_at_most_15_wrong_tries_a_day_from_all_chats_together() {
+    let s = setup().await;
+    let mut owner = User::new(&s, "owner", "en", Role::Customer);
+    owner.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    let mut guessers: Vec<User<'_>> =
+        (0..3).map(|n| User::new(&s, &format!("guesser{n}"), "en", Role::Customer)).collect();
+    for guesser in guessers.iter_mut() {
+        guess_wrong(guesser, 5).await;
+    }
+    let no = OrderNo::parse(orders::SUCCESS_WITH_TOKEN).unwrap();
+    let record = s.store.order(&no).await.unwrap().unwrap();
+    assert_eq!(record.recent_failed_proofs(chrono::Utc::now()), billbot::store::MAX_FAILED_PROOFS_PER_ORDER);
+    // A fourth chat finds the proof locked for the day: 15 guesses of 10,000 a day at most.
+    let mut fourth = User::new(&s, "fourth", "en", Role::Customer);
+    fourth.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    let locked = fourth.press("My order").await;
+    assert!(locked.contains("Too many wrong tries"), "{locked}");
+    let right = fourth.say("0001").await;
+    assert!(!right.contains(CODE), "{right}");
+    let owners = s.store.order(&no).await.unwrap().unwrap().owners;
+    assert_eq!(owners, vec![owner.key.clone()], "the owner still is, and sees the code");
+    assert!(owner.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await.contains(CODE));
+}
+
+#[tokio::test]
+async fn an_order_whose_only_owner_forgot_itself_hides_its_code_from_the_next_chat() {
+    let s = setup().await;
+    let mut owner = User::new(&s, "owner", "en", Role::Customer);
+    let mut next = User::new(&s, "next", "en", Role::Customer);
+    let seen = owner.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(seen.contains(CODE), "{seen}");
+    owner.say("/forget").await;
+    owner.press("Yes, erase all").await;
+    let no = OrderNo::parse(orders::SUCCESS_WITH_TOKEN).unwrap();
+    let record = s.store.order(&no).await.unwrap().unwrap();
+    assert!(record.owners.is_empty() && record.claimed, "{record:?}");
+
+    // The attack: the next chat to type the number would have become its owner.
+    let stranger = next.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(!stranger.contains(CODE) && stranger.contains("delivered"), "{stranger}");
+    assert!(next.button("My order").is_some());
+    assert!(s.store.order(&no).await.unwrap().unwrap().owners.is_empty(), "nobody took it");
+    // The same holds for the chat that forgot itself: it proves the digits like anyone.
+    let forgotten = owner.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(!forgotten.contains(CODE), "{forgotten}");
+    owner.press("My order").await;
+    let proven = owner.say("0001").await;
+    assert!(proven.contains(CODE), "{proven}");
+    assert_eq!(s.store.order(&no).await.unwrap().unwrap().owners, vec![owner.key.clone()]);
+}
+
+#[tokio::test]
+async fn an_order_swept_with_its_owner_hides_its_code_when_looked_up_again() {
+    let s = setup().await;
+    let mut owner = User::new(&s, "owner", "en", Role::Customer);
+    let mut next = User::new(&s, "next", "en", Role::Customer);
+    owner.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    // Retention removes the record (as 180 days after it was last looked up).
+    let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+    let swept = s.store.sweep_expired(later, later - chrono::Duration::days(30)).await.unwrap();
+    assert!(swept.orders >= 1, "{swept:?}");
+    let no = OrderNo::parse(orders::SUCCESS_WITH_TOKEN).unwrap();
+    assert!(s.store.order(&no).await.unwrap().is_none());
+
+    // The attack: the next chat to type the number would have become its owner.
+    let stranger = next.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(!stranger.contains(CODE) && stranger.contains("delivered"), "{stranger}");
+    let record = s.store.order(&no).await.unwrap().unwrap();
+    assert!(record.owners.is_empty() && record.claimed, "nobody took it: {record:?}");
+    let again = next.say(&format!("/status {}", orders::SUCCESS_WITH_TOKEN)).await;
+    assert!(!again.contains(CODE), "nor on a second look: {again}");
+    next.press("My order").await;
+    assert!(next.say("0001").await.contains(CODE), "the recipient's digits still open it");
 }

@@ -213,6 +213,13 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
         }
     }
     keep_unqueued(dir.path(), "wamid.m1", "hello", now);
+    // The mark of an order swept with its owners, as the retention sweep leaves it.
+    {
+        let db = raw_sled(dir.path());
+        let millis = (now.timestamp_millis() as u64).to_be_bytes();
+        db.open_tree("swept_owned").unwrap().insert("202001010000000000001", &millis[..]).unwrap();
+        db.flush().unwrap();
+    }
     let run = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_billbot"))
             .args([
@@ -238,6 +245,7 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
         "watches: 1",
         "held notices: 1",
         "aliases: 1",
+        "swept orders that had owners: 1",
         "inbound message ids: 4",
         "unhandled messages: 4",
         "notices to send or sent: 2",
@@ -257,6 +265,7 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
         Some(State::AwaitingReference { biller: Biller::Woyofal })
     );
     assert_eq!(pg.order(&pending).await.unwrap().unwrap().order.status, OrderStatus::Pending);
+    assert!(pg.swept_owned(&OrderNo::parse("202001010000000000001").unwrap()).await.unwrap());
     assert_eq!(pg.activity(&chat).await.unwrap().len(), 1);
     assert_eq!(pg.saved_references(&chat).await.unwrap()[0].nickname.as_deref(), Some("Maison"));
     assert_eq!(pg.watch(&pending).await.unwrap().unwrap().checks, 2);
@@ -350,4 +359,41 @@ fn neither_backend_imports_the_other() {
             assert!(!source.contains(&path), "{file} names {path}");
         }
     }
+}
+
+#[tokio::test]
+async fn a_store_written_before_the_owned_index_gets_it_built_when_opened() {
+    let dir = tempfile::tempdir().unwrap();
+    let (owner, no, alias) = (k("tg:31"), OrderNo::parse(orders::PENDING).unwrap(), k("wa:u.thirty-one"));
+    let order: billbot::domain::Order = serde_json::from_value(serde_json::json!({
+        "order_no": orders::PENDING, "trx": null, "reference": null, "status": "pending",
+        "provider_status": "PENDING", "message": null, "service_type": null, "provider": null,
+        "recipient": null, "amount": null, "fee": null, "purchased_code": null, "units": null,
+        "refunded": false, "created_at": null, "updated_at": null, "merchant": {}
+    }))
+    .unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let at = chrono::Utc::now();
+        let claimant = Some(owner.clone());
+        store
+            .commit(Op::RecordOrder { order_no: no.clone(), order: Box::new(order), at, claimant })
+            .await
+            .unwrap();
+        store.commit(Op::Alias { alias: alias.clone(), chat: owner.clone() }).await.unwrap();
+    }
+    // As a billbot older than the index left the store: no `owned` tree, no mark that it is built.
+    {
+        let db = raw_sled(dir.path());
+        db.drop_tree("owned").unwrap();
+        db.open_tree("meta").unwrap().remove("owned_index").unwrap();
+        db.flush().unwrap();
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let expected =
+        vec![billbot::store::Owned::Order(no.clone()), billbot::store::Owned::Alias(alias.clone())];
+    assert_eq!(store.owned(&owner).await.unwrap(), expected, "built from the records");
+    store.commit(Op::ForgetChat { chat: owner.clone() }).await.unwrap();
+    assert!(store.order(&no).await.unwrap().unwrap().owners.is_empty(), "so /forget finds what it owned");
+    assert_eq!(store.alias(&alias).await.unwrap(), None);
 }

@@ -10,8 +10,8 @@ use billbot::domain::{Biller, ChatKey, CustomerReference, Order, OrderNo, OrderS
 use billbot::i18n::Lang;
 use billbot::sandbox::fixtures::refs;
 use billbot::store::{
-    ACTIVITY_LIMIT, ActivityItem, Batch, HELD_LIMIT, Op, Outgoing, OutgoingChange, Prefs, Reminder,
-    ReminderStage, Store, Ticket, Watch, Watcher,
+    ACTIVITY_LIMIT, ActivityItem, Batch, HELD_LIMIT, MAX_FAILED_PROOFS, Op, Outgoing, OutgoingChange, Owned,
+    Prefs, Reminder, ReminderStage, Store, Ticket, Watch, Watcher,
 };
 use chrono::{Duration, DurationRound, TimeDelta, Utc};
 
@@ -521,7 +521,7 @@ async fn an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_da
     };
     // Proofs and owners of an order never recorded change nothing.
     store.commit(Op::OwnOrder { order_no: no.clone(), chat: second.clone() }).await.unwrap();
-    store.commit(Op::FailedProof { order_no: no.clone(), at }).await.unwrap();
+    store.commit(Op::FailedProof { order_no: no.clone(), chat: third.clone(), at }).await.unwrap();
     assert!(store.order(&no).await.unwrap().is_none());
     store.commit(record(&no, &order, at)).await.unwrap();
     assert!(store.order(&no).await.unwrap().unwrap().owners.is_empty(), "the tracker claims nothing");
@@ -537,13 +537,16 @@ async fn an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_da
     assert!(!stored.open_to(&third));
     let day_ago = at - Duration::hours(25);
     let mut batch = Batch::new();
-    batch.push(Op::FailedProof { order_no: no.clone(), at: day_ago });
-    batch.push(Op::FailedProof { order_no: no.clone(), at });
-    batch.push(Op::FailedProof { order_no: no.clone(), at });
+    batch.push(Op::FailedProof { order_no: no.clone(), chat: third.clone(), at: day_ago });
+    batch.push(Op::FailedProof { order_no: no.clone(), chat: third.clone(), at });
+    batch.push(Op::FailedProof { order_no: no.clone(), chat: k("tg:4"), at });
     store.commit(batch).await.unwrap();
     let stored = store.order(&no).await.unwrap().unwrap();
     assert_eq!(stored.recent_failed_proofs(at), 2, "a try older than a day no longer counts");
-    assert_eq!(stored.failed_proofs.len(), 2, "and is forgotten");
+    assert_eq!(stored.wrong_proofs.len(), 2, "and is forgotten");
+    assert_eq!(stored.recent_failed_proofs_by(&third, at), 1, "tries are counted per chat");
+    assert_eq!(stored.proof_tries_left(&third, at), MAX_FAILED_PROOFS - 1);
+    assert_eq!(stored.proof_tries_left(&k("tg:5"), at), MAX_FAILED_PROOFS, "another chat's do not count");
     // A later status keeps the owners and the tries.
     let mut delivered = order.clone();
     delivered.status = OrderStatus::Succeeded;
@@ -551,6 +554,16 @@ async fn an_order_is_owned_by_its_first_claimant_and_proofs_are_counted_for_a_da
     let stored = store.order(&no).await.unwrap().unwrap();
     assert_eq!((stored.owners.len(), stored.recent_failed_proofs(at)), (2, 2));
     assert_eq!(stored.order.status, OrderStatus::Succeeded);
+    // Its owners forget themselves: the order stays closed, and no later claimant takes it.
+    for chat in [&first, &second] {
+        store.commit(Op::ForgetChat { chat: chat.clone() }).await.unwrap();
+    }
+    store.commit(claim(&third)).await.unwrap();
+    let stored = store.order(&no).await.unwrap().unwrap();
+    assert!(stored.owners.is_empty() && stored.claimed, "{stored:?}");
+    assert!(!stored.open_to(&third) && !stored.open_to(&first), "the digits are asked of everyone");
+    store.commit(Op::OwnOrder { order_no: no.clone(), chat: first.clone() }).await.unwrap();
+    assert!(store.order(&no).await.unwrap().unwrap().open_to(&first), "proving the digits owns it again");
 }
 
 fn notice(chat: &ChatKey, no: &OrderNo, what: &str, at: chrono::DateTime<Utc>) -> Outgoing {
@@ -995,6 +1008,172 @@ async fn forgetting_a_chat_erases_all_it_left_and_nothing_of_others(store: Store
     assert!(store.due_watches(t0 + Duration::hours(1), 10).await.unwrap().is_empty());
 }
 
+/// Orders owned by `chats` other chats (one each), in batches.
+async fn orders_of_others(store: &Store, chats: u64, at: chrono::DateTime<Utc>) {
+    for chunk in (0..chats).collect::<Vec<_>>().chunks(500) {
+        let mut batch = Batch::new();
+        for n in chunk {
+            batch.push(Op::RecordOrder {
+                order_no: order_no(10_000 + n),
+                order: Box::new(sample_order()),
+                at,
+                claimant: Some(k(&format!("tg:9{n}"))),
+            });
+        }
+        store.commit(batch).await.unwrap();
+    }
+}
+
+async fn forgetting_visits_only_the_records_indexed_under_the_chat(store: Store) {
+    let t0 = now();
+    orders_of_others(&store, 2_000, t0).await;
+    let (chat, other) = (k("tg:77"), k("tg:9123"));
+    let (mine, watched) = (order_no(77), order_no(78));
+    let mut batch = Batch::new();
+    batch.push(Op::RecordOrder {
+        order_no: mine.clone(),
+        order: Box::new(sample_order()),
+        at: t0,
+        claimant: None,
+    });
+    batch.push(Op::OwnOrder { order_no: mine.clone(), chat: chat.clone() });
+    // An order of another chat the chat proved too.
+    batch.push(Op::OwnOrder { order_no: order_no(10_123), chat: chat.clone() });
+    batch.push(Op::Alias { alias: k("wa:u.seventy"), chat: chat.clone() });
+    let ticket = Ticket {
+        id: "TTTT7".into(),
+        chat: chat.clone(),
+        lang: Lang::Fr,
+        opened_at: t0,
+        last_at: t0,
+        closed_at: None,
+        messages: 1,
+    };
+    batch.push(Op::Ticket { ticket, tell: Vec::new() });
+    store.commit(batch).await.unwrap();
+    let mut watch = watch_of(&watched, t0);
+    watch.watchers.clear();
+    watch.watchers.push(Watcher { chat: chat.clone(), lang: Lang::Fr, since: t0, told: vec![] });
+    store.commit(put(&watched, Some(watch))).await.unwrap();
+
+    // The index lists exactly what names the chat among 2,000 orders of other chats.
+    let expected = vec![
+        Owned::Order(mine.clone()),
+        Owned::Order(order_no(10_123)),
+        Owned::Watch(watched.clone()),
+        Owned::Ticket("TTTT7".into()),
+        Owned::Alias(k("wa:u.seventy")),
+    ];
+    let mut sorted = expected.clone();
+    sorted.sort();
+    assert_eq!(store.owned(&chat).await.unwrap(), sorted);
+    assert_eq!(store.owned(&other).await.unwrap(), vec![Owned::Order(order_no(10_123))]);
+
+    store.commit(Op::ForgetChat { chat: chat.clone() }).await.unwrap();
+    assert!(store.owned(&chat).await.unwrap().is_empty(), "nothing names the chat any more");
+    assert!(store.order(&mine).await.unwrap().unwrap().owners.is_empty());
+    assert_eq!(store.order(&order_no(10_123)).await.unwrap().unwrap().owners, vec![other.clone()]);
+    assert!(store.watch(&watched).await.unwrap().is_none(), "its only watcher is gone");
+    assert!(store.ticket("TTTT7").await.unwrap().is_none());
+    assert_eq!(store.alias(&k("wa:u.seventy")).await.unwrap(), None);
+    // Other chats' records and index entries are untouched.
+    assert_eq!(store.owned(&other).await.unwrap(), vec![Owned::Order(order_no(10_123))]);
+    for n in [0, 999, 1_999] {
+        let owner = k(&format!("tg:9{n}"));
+        assert_eq!(store.order(&order_no(10_000 + n)).await.unwrap().unwrap().owners, vec![owner.clone()]);
+        assert_eq!(store.owned(&owner).await.unwrap(), vec![Owned::Order(order_no(10_000 + n))]);
+    }
+}
+
+async fn the_index_follows_owners_watchers_and_tickets_as_they_come_and_go(store: Store) {
+    let t0 = now();
+    let (a, b) = (k("tg:81"), k("tg:82"));
+    let no = order_no(81);
+    store
+        .commit(Op::RecordOrder {
+            order_no: no.clone(),
+            order: Box::new(sample_order()),
+            at: t0,
+            claimant: Some(a.clone()),
+        })
+        .await
+        .unwrap();
+    let mut watch = watch_of(&no, t0);
+    watch.watchers.clear();
+    for chat in [&a, &b] {
+        watch.watchers.push(Watcher { chat: chat.clone(), lang: Lang::En, since: t0, told: vec![] });
+    }
+    store.commit(put(&no, Some(watch.clone()))).await.unwrap();
+    assert_eq!(store.owned(&a).await.unwrap(), vec![Owned::Order(no.clone()), Owned::Watch(no.clone())]);
+    assert_eq!(store.owned(&b).await.unwrap(), vec![Owned::Watch(no.clone())]);
+    // A watcher leaves, then the watch ends: the index follows.
+    watch.watchers.retain(|w| w.chat != b);
+    store.commit(put(&no, Some(watch))).await.unwrap();
+    assert!(store.owned(&b).await.unwrap().is_empty());
+    store.commit(put(&no, None)).await.unwrap();
+    assert_eq!(store.owned(&a).await.unwrap(), vec![Owned::Order(no.clone())]);
+    // A swept order and ticket leave the index.
+    let old = t0 - Duration::days(200);
+    store
+        .commit(Op::RecordOrder {
+            order_no: no.clone(),
+            order: Box::new(sample_order()),
+            at: old,
+            claimant: None,
+        })
+        .await
+        .unwrap();
+    let ticket = Ticket {
+        id: "OLDA8".into(),
+        chat: a.clone(),
+        lang: Lang::En,
+        opened_at: old,
+        last_at: old,
+        closed_at: Some(old),
+        messages: 1,
+    };
+    store.commit(Op::Ticket { ticket, tell: Vec::new() }).await.unwrap();
+    assert_eq!(store.owned(&a).await.unwrap(), vec![Owned::Order(no.clone()), Owned::Ticket("OLDA8".into())]);
+    let swept = store.sweep_expired(t0 - Duration::days(180), t0 - Duration::days(30)).await.unwrap();
+    assert_eq!((swept.orders, swept.tickets), (1, 1));
+    assert!(store.owned(&a).await.unwrap().is_empty());
+}
+
+async fn an_order_swept_with_its_owners_is_nobodys_to_take_when_seen_again(store: Store) {
+    let t0 = now();
+    let (owned, ownerless, owner) = (order_no(91), order_no(92), k("tg:91"));
+    let long_ago = t0 - Duration::days(200);
+    let claimant = Some(owner.clone());
+    store
+        .commit(Op::RecordOrder {
+            order_no: owned.clone(),
+            order: Box::new(sample_order()),
+            at: long_ago,
+            claimant,
+        })
+        .await
+        .unwrap();
+    store.commit(record(&ownerless, &sample_order(), long_ago)).await.unwrap();
+    let swept = store.sweep_expired(t0 - Duration::days(180), t0 - Duration::days(30)).await.unwrap();
+    assert_eq!(swept.orders, 2);
+    assert!(store.order(&owned).await.unwrap().is_none(), "the record is gone");
+    assert!(store.swept_owned(&owned).await.unwrap(), "a mark that it had owners stays");
+    assert!(!store.swept_owned(&ownerless).await.unwrap());
+    // Seen again: the record is closed to a first claimant, and the mark goes.
+    let mut batch = Batch::new();
+    batch.push(Op::RecordOrder {
+        order_no: owned.clone(),
+        order: Box::new(sample_order()),
+        at: t0,
+        claimant: Some(k("tg:92")),
+    });
+    batch.push(Op::CloseOrder { order_no: owned.clone() });
+    store.commit(batch).await.unwrap();
+    assert!(!store.swept_owned(&owned).await.unwrap());
+    let record = store.order(&owned).await.unwrap().unwrap();
+    assert!(record.claimed && !record.open_to(&owner) && !record.open_to(&k("tg:93")), "{record:?}");
+}
+
 async fn orders_lookups_and_idle_dialogues_are_swept_after_their_time(store: Store) {
     let t0 = now();
     let (old, fresh) = (order_no(60), order_no(61));
@@ -1069,6 +1248,9 @@ macro_rules! contract {
                 a_claimed_notice_and_its_chat_are_one_senders_until_the_claim_runs_out,
                 two_senders_claiming_at_once_never_share_a_chat,
                 forgetting_a_chat_erases_all_it_left_and_nothing_of_others,
+                forgetting_visits_only_the_records_indexed_under_the_chat,
+                the_index_follows_owners_watchers_and_tickets_as_they_come_and_go,
+                an_order_swept_with_its_owners_is_nobodys_to_take_when_seen_again,
                 orders_lookups_and_idle_dialogues_are_swept_after_their_time,
                 reminders_are_kept_per_chat_scheduled_given_once_and_cancelled,
                 tickets_are_found_by_id_and_by_chat_and_forgotten_with_it,

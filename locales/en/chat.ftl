@@ -93,6 +93,10 @@ btn-forget-yes = 🗑 Yes, erase all
 btn-forget-no = Keep it
 forget-done = 🗑 Done: I no longer keep anything about this chat.
 forget-kept = Nothing was erased.
+forget-limit = You have erased this chat { $count } times today, the most a day. You can erase it again in { $hours ->
+    [one] an hour
+   *[other] { $hours } hours
+}.
 saved-deleted = 🗑 { $reference } is no longer saved.
 first-contact = Hello! I'm billbot: I look up SenEau, Senelec and Woyofal bills and the status of your orders. Choose your language below, or just type.
 wa-list-button = Choose

@@ -93,6 +93,10 @@ btn-forget-yes = 🗑 Oui, tout effacer
 btn-forget-no = Non, garder
 forget-done = 🗑 C'est fait : je ne garde plus rien sur cette discussion.
 forget-kept = Rien n'a été effacé.
+forget-limit = Vous avez effacé cette discussion { $count } fois aujourd'hui, le maximum par jour. Vous pourrez l'effacer à nouveau dans { $hours ->
+    [one] une heure
+   *[other] { $hours } heures
+}.
 saved-deleted = 🗑 { $reference } n'est plus enregistré.
 first-contact = Bonjour ! Je suis billbot : je consulte vos factures SenEau, Senelec et Woyofal et le statut de vos commandes. Choisissez votre langue ci-dessous, ou écrivez directement.
 wa-list-button = Choisir

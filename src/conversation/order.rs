@@ -7,7 +7,7 @@ use super::reply::Reply;
 use super::session::{Replies, Session};
 use super::state::State;
 use crate::domain::{Order, OrderNo};
-use crate::store::{ActivityItem, MAX_FAILED_PROOFS, Op, OrderRecord};
+use crate::store::{ActivityItem, Op, OrderRecord};
 use crate::t;
 use crate::upstream::ErrorKind;
 use crate::views::{self, Audience, ErrorSubject};
@@ -29,7 +29,8 @@ pub(crate) async fn check_typed(s: &mut Session<'_>, text: &str) -> Replies {
 }
 
 /// What this chat may see of an order: an agent (in a private chat) everything; a customer
-/// chat the codes only if it owns the order, or nobody does yet (it then becomes the owner).
+/// chat the codes only if it owns the order, or the order never had an owner (it then becomes
+/// the owner). An order whose owners are gone asks every chat for the recipient's digits.
 fn audience(s: &Session<'_>, record: Option<&OrderRecord>) -> Audience {
     match Audience::from(s.role) {
         Audience::Customer if record.is_some_and(|r| !r.open_to(s.chat)) => Audience::Stranger,
@@ -46,7 +47,12 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
     match s.bot.provider_call(s.bot.status.status(&order_no)).await {
         Ok(order) => {
             let record = s.bot.store.order(&order_no).await?;
-            let audience = audience(s, record.as_ref());
+            // An order swept with its owners is seen again: nobody takes it, it is proven.
+            let swept = record.is_none() && s.bot.store.swept_owned(&order_no).await?;
+            let audience = match audience(s, record.as_ref()) {
+                Audience::Customer if swept => Audience::Stranger,
+                audience => audience,
+            };
             // The first customer chat to look an order up owns it (agents never take it).
             let claimant = (audience == Audience::Customer).then(|| s.chat.clone());
             s.writes.push(Op::RecordOrder {
@@ -55,6 +61,9 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
                 at: s.now,
                 claimant,
             });
+            if swept {
+                s.writes.push(Op::CloseOrder { order_no: order_no.clone() });
+            }
             let item = ActivityItem::Order { order_no: order_no.clone(), status: order.status };
             s.writes.push(Op::Activity { chat: s.chat.clone(), item, at: s.now });
             if audience == Audience::Customer {
@@ -130,7 +139,7 @@ pub(crate) async fn ask_proof(s: &mut Session<'_>, order_no: OrderNo) -> Replies
     if audience(s, Some(&record)) != Audience::Stranger || record.order.recipient_last_digits().is_none() {
         return check(s, order_no).await;
     }
-    if record.recent_failed_proofs(s.now) >= MAX_FAILED_PROOFS {
+    if record.proof_tries_left(s.chat, s.now) == 0 {
         return Ok(locked(s, &order_no));
     }
     s.state = State::AwaitingProof { order_no: order_no.clone() };
@@ -154,8 +163,8 @@ pub(crate) async fn proof(s: &mut Session<'_>, order_no: OrderNo, text: &str) ->
     if audience(s, Some(&record)) != Audience::Stranger {
         return check(s, order_no).await;
     }
-    let tries = record.recent_failed_proofs(s.now);
-    if tries >= MAX_FAILED_PROOFS {
+    let tries_left = record.proof_tries_left(s.chat, s.now);
+    if tries_left == 0 {
         return Ok(locked(s, &order_no));
     }
     s.state = State::Menu;
@@ -167,8 +176,8 @@ pub(crate) async fn proof(s: &mut Session<'_>, order_no: OrderNo, text: &str) ->
         let thanks = t!(s.lang, "proof-ok");
         return Ok(vec![show(s, order_no, &record.order, Audience::Customer, Some(thanks))]);
     }
-    s.writes.push(Op::FailedProof { order_no: order_no.clone(), at: s.now });
-    let left = MAX_FAILED_PROOFS - tries - 1;
+    s.writes.push(Op::FailedProof { order_no: order_no.clone(), chat: s.chat.clone(), at: s.now });
+    let left = tries_left - 1;
     if left == 0 {
         return Ok(locked(s, &order_no));
     }

@@ -41,11 +41,19 @@ pub struct Lookups {
     /// Messages relayed to support. Absent in records written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub relays: Vec<DateTime<Utc>>,
+    /// Times the chat erased itself with `/forget` in the last day. Absent in records written
+    /// before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forgets: Vec<DateTime<Utc>>,
 }
 
 impl Lookups {
     pub fn is_empty(&self) -> bool {
-        self.bills.is_empty() && self.orders.is_empty() && self.tickets.is_empty() && self.relays.is_empty()
+        self.bills.is_empty()
+            && self.orders.is_empty()
+            && self.tickets.is_empty()
+            && self.relays.is_empty()
+            && self.forgets.is_empty()
     }
 
     /// Counts one more event in `times` at `now` if fewer than `max` fall in the `window` before

@@ -6,8 +6,9 @@
 //! messages not yet handled, filed by chat in the channel's order: `chat`, `seq`, `arrival`),
 //! `held`, `aliases`, `chat_locks` (per-chat leases), `outbox` (notices to send, with `next_at`
 //! indexed, the sender holding a claim in `claimed_by`, and sent ones until swept), `reminders`
-//! (with `next_at` indexed: their schedule), `tickets`, `meta` (values the deployment shares: the
-//! key that signs button payloads). Each `data` column holds the same versioned JSON envelope as
+//! (with `next_at` indexed: their schedule), `tickets`, `swept_owned` (orders swept with owners:
+//! nobody takes them when seen again), `meta` (values the deployment shares: the key that signs
+//! button payloads). Each `data` column holds the same versioned JSON envelope as
 //! the sled backend.
 //!
 //! A batch is one transaction. A read-modify-write (an order, a watch, a chat's prefs) reads its
@@ -33,7 +34,7 @@ use sqlx::{PgConnection, Row};
 use super::records::reference_key;
 use super::{
     ACTIVITY_LIMIT, Activity, Batch, Dumped, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord,
-    Outgoing, OutgoingChange, Prefs, Reminder, ReminderUpdate, SavedReference, StoreError, Swept,
+    Outgoing, OutgoingChange, Owned, Prefs, Reminder, ReminderUpdate, SavedReference, StoreError, Swept,
     TellingUpdate, Ticket, Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, OrderNo};
@@ -288,9 +289,18 @@ impl PgStore {
                 let owned = |stored: Option<OrderRecord>| stored.map(|r| r.with_owner(&chat));
                 self.update(conn, &ORDERS, order_no.digits(), owned).await
             }
-            Op::FailedProof { order_no, at } => {
-                let failed = |stored: Option<OrderRecord>| stored.map(|r| r.with_failed_proof(at));
+            Op::FailedProof { order_no, chat, at } => {
+                let failed = |stored: Option<OrderRecord>| stored.map(|r| r.with_failed_proof(&chat, at));
                 self.update(conn, &ORDERS, order_no.digits(), failed).await
+            }
+            Op::CloseOrder { order_no } => {
+                let closed = |stored: Option<OrderRecord>| stored.map(OrderRecord::closed);
+                self.update(conn, &ORDERS, order_no.digits(), closed).await?;
+                sqlx::query("DELETE FROM swept_owned WHERE order_no = $1")
+                    .bind(order_no.digits())
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
             }
             Op::Activity { chat, item, at } => add_activity(conn, &chat, Activity { at, item }).await,
             Op::SaveReference { chat, reference, nickname, at } => {
@@ -458,6 +468,14 @@ impl PgStore {
 
     pub async fn prefs(&self, chat: &ChatKey) -> Result<Prefs, StoreError> {
         Ok(self.read(&PREFS, &chat.storage_key()).await?.unwrap_or_default())
+    }
+
+    pub async fn swept_owned(&self, order: &OrderNo) -> Result<bool, StoreError> {
+        let marked: Option<i32> = sqlx::query_scalar("SELECT 1 FROM swept_owned WHERE order_no = $1")
+            .bind(order.digits())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(marked.is_some())
     }
 
     pub async fn order(&self, order: &OrderNo) -> Result<Option<OrderRecord>, StoreError> {
@@ -823,11 +841,22 @@ impl PgStore {
         orders_before: DateTime<Utc>,
         idle_before: DateTime<Utc>,
     ) -> Result<Swept, StoreError> {
-        let orders =
-            sqlx::query("DELETE FROM orders WHERE (data->'data'->>'last_checked')::timestamptz < $1")
-                .bind(orders_before)
-                .execute(&self.pool)
-                .await?;
+        // An order that had owners leaves a mark (see `Store::swept_owned`).
+        let orders: i64 = sqlx::query_scalar(
+            "WITH gone AS (
+                 DELETE FROM orders WHERE (data->'data'->>'last_checked')::timestamptz < $1
+                 RETURNING order_no, data),
+             marked AS (
+                 INSERT INTO swept_owned (order_no, swept_at)
+                 SELECT order_no, now() FROM gone
+                 WHERE (gone.data->'data'->>'claimed')::boolean IS TRUE
+                    OR jsonb_array_length(COALESCE(gone.data->'data'->'owners', '[]'::jsonb)) > 0
+                 ON CONFLICT (order_no) DO NOTHING)
+             SELECT count(*) FROM gone",
+        )
+        .bind(orders_before)
+        .fetch_one(&self.pool)
+        .await?;
         let activity =
             sqlx::query("DELETE FROM activity WHERE at < $1").bind(orders_before).execute(&self.pool).await?;
         let dialogues = sqlx::query(
@@ -843,7 +872,7 @@ impl PgStore {
             .execute(&self.pool)
             .await?;
         Ok(Swept {
-            orders: orders.rows_affected() as usize,
+            orders: orders as usize,
             activity: activity.rows_affected() as usize,
             dialogues: dialogues.rows_affected() as usize,
             tickets: tickets.rows_affected() as usize,
@@ -887,6 +916,22 @@ impl PgStore {
         }
         record_outgoing(conn, &tell).await?;
         Ok(())
+    }
+
+    /// [`super::Store::owned`]: by the indexes on owners, watchers, tickets' and aliases' chats.
+    pub async fn owned(&self, chat: &ChatKey) -> Result<Vec<Owned>, StoreError> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as(OWNED).bind(chat.storage_key()).fetch_all(&self.pool).await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(kind, key)| match kind.as_str() {
+                "o" => OrderNo::parse(&key).ok().map(Owned::Order),
+                "w" => OrderNo::parse(&key).ok().map(Owned::Watch),
+                "t" => Some(Owned::Ticket(key)),
+                "a" => key.parse().ok().map(Owned::Alias),
+                _ => None,
+            })
+            .collect())
     }
 
     pub async fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
@@ -1374,7 +1419,9 @@ async fn drop_held(conn: &mut PgConnection, ids: Vec<HeldId>) -> Result<(), Stor
 
 /// What [`Op::ForgetChat`] erases, `$1` being the chat: the chat's own rows, its notices (their
 /// ids start with it), and its place among orders' owners and watches' watchers (a watch with
-/// nobody left to tell ends).
+/// nobody left to tell ends; an order left with no owner stays claimed: see
+/// [`OrderRecord::claimed`]). Every statement finds its rows by an index (migration 0010 adds
+/// those of owners, watchers, aliases and notices), never by reading every row.
 const FORGET_CHAT: [&str; 12] = [
     "DELETE FROM dialogue WHERE chat = $1",
     "DELETE FROM prefs WHERE chat = $1",
@@ -1382,17 +1429,29 @@ const FORGET_CHAT: [&str; 12] = [
     "DELETE FROM saved WHERE chat = $1",
     "DELETE FROM held WHERE chat = $1",
     "DELETE FROM aliases WHERE alias = $1 OR chat = $1",
-    "DELETE FROM outbox WHERE starts_with(id, $1 || '|')",
+    // The ids from `chat|` up to `chat}` ('}' follows '|'), byte by byte: a range of an index.
+    "DELETE FROM outbox WHERE id COLLATE \"C\" >= $1 || '|' AND id COLLATE \"C\" < $1 || '}'",
     "DELETE FROM reminders WHERE chat = $1",
     "DELETE FROM tickets WHERE chat = $1",
-    "UPDATE orders SET data = jsonb_set(data, '{data,owners}', (data->'data'->'owners') - $1)
+    "UPDATE orders SET data = jsonb_set(jsonb_set(data, '{data,owners}', (data->'data'->'owners') - $1),
+         '{data,claimed}', 'true'::jsonb)
      WHERE data->'data'->'owners' ? $1",
+    "DELETE FROM watches
+     WHERE data->'data'->'watchers' @> jsonb_build_array(jsonb_build_object('chat', $1::text))
+     AND jsonb_array_length(data->'data'->'watchers') = 1",
     "UPDATE watches SET data = jsonb_set(data, '{data,watchers}', COALESCE(
          (SELECT jsonb_agg(w) FROM jsonb_array_elements(data->'data'->'watchers') w
           WHERE w->>'chat' <> $1), '[]'::jsonb))
      WHERE data->'data'->'watchers' @> jsonb_build_array(jsonb_build_object('chat', $1::text))",
-    "DELETE FROM watches WHERE jsonb_array_length(data->'data'->'watchers') = 0",
 ];
+
+/// The rows shared among chats that name `$1`, as (kind, key): what [`FORGET_CHAT`] changes
+/// besides the chat's own rows.
+const OWNED: &str = "SELECT 'o', order_no FROM orders WHERE data->'data'->'owners' ? $1
+     UNION ALL SELECT 'w', order_no FROM watches
+         WHERE data->'data'->'watchers' @> jsonb_build_array(jsonb_build_object('chat', $1::text))
+     UNION ALL SELECT 't', id FROM tickets WHERE chat = $1
+     UNION ALL SELECT 'a', alias FROM aliases WHERE chat = $1";
 
 async fn forget_chat(conn: &mut PgConnection, chat: &str) -> Result<(), StoreError> {
     for statement in FORGET_CHAT {
@@ -1464,6 +1523,12 @@ fn loading(record: &Dumped) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::post
         Dumped::Ticket { id, chat, opened_at, data } => {
             sqlx::query(UPSERT_TICKET).bind(id).bind(chat).bind(opened_at).bind(json(data))
         }
+        Dumped::SweptOwned { order_no, at } => sqlx::query(
+            "INSERT INTO swept_owned (order_no, swept_at) VALUES ($1, $2)
+             ON CONFLICT (order_no) DO UPDATE SET swept_at = EXCLUDED.swept_at",
+        )
+        .bind(order_no)
+        .bind(at),
         Dumped::Inbox { id, data, chat, order, received_at } => {
             sqlx::query(LOAD_INBOX).bind(id).bind(json(data)).bind(chat).bind(order).bind(received_at)
         }

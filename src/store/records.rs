@@ -56,17 +56,39 @@ pub struct OrderRecord {
     /// first, at most [`MAX_OWNERS`]). Absent in records written before it existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub owners: Vec<ChatKey>,
-    /// When wrong digits were given for this order, within the last [`PROOF_WINDOW_HOURS`].
+    /// Whether the order has had an owner: once it has, it stays closed when its owners are gone
+    /// (they used `/forget`), and a chat proves the recipient's digits like any other. Absent in
+    /// records written before it existed (then the owners say).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub claimed: bool,
+    /// Wrong digits given for this order by billbots before the tries were counted per chat,
+    /// within the last [`PROOF_WINDOW_HOURS`]: they count toward the order's cap only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_proofs: Vec<DateTime<Utc>>,
+    /// Wrong digits given for this order, and by which chat, within the last
+    /// [`PROOF_WINDOW_HOURS`]. Absent in records written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wrong_proofs: Vec<WrongProof>,
+}
+
+/// Wrong digits a chat gave for an order, and when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WrongProof {
+    pub chat: ChatKey,
+    pub at: DateTime<Utc>,
 }
 
 /// Owners an order keeps; beyond, the oldest after the first make room.
 pub const MAX_OWNERS: usize = 20;
 
-/// Wrong proofs of ownership an order accepts per [`PROOF_WINDOW_HOURS`]: 5 guesses a day of
-/// 10,000 possible last-four-digits.
+/// Wrong proofs of ownership one chat may give for an order per [`PROOF_WINDOW_HOURS`]: 5 guesses
+/// a day of 10,000 possible last-four-digits. Counted per chat, so that a stranger's guesses
+/// never lock the recipient out.
 pub const MAX_FAILED_PROOFS: usize = 5;
+/// Wrong proofs an order accepts per [`PROOF_WINDOW_HOURS`] from all chats together: however
+/// many chats guess, the order's digits take 10,000 / 15 days to find on average; and a stranger
+/// needs 3 chats of its own to lock the proof for everyone.
+pub const MAX_FAILED_PROOFS_PER_ORDER: usize = 15;
 pub const PROOF_WINDOW_HOURS: i64 = 24;
 
 impl OrderRecord {
@@ -78,17 +100,27 @@ impl OrderRecord {
             first_seen: at,
             last_checked: at,
             owners: Vec::new(),
+            claimed: false,
             failed_proofs: Vec::new(),
+            wrong_proofs: Vec::new(),
         }
     }
 
-    /// Whether `chat` may see the codes and ask to be told: it owns the order, or nobody does yet.
+    /// Whether `chat` may see the codes and ask to be told: it owns the order, or the order never
+    /// had an owner (the first customer chat to look it up then becomes it). An order whose owners
+    /// are gone is open to none: the recipient's digits are asked, as of any other chat.
     pub fn open_to(&self, chat: &ChatKey) -> bool {
-        self.owners.is_empty() || self.owners.contains(chat)
+        self.owners.contains(chat) || self.claimable()
+    }
+
+    /// Whether the next customer chat to look the order up becomes its owner: it never had one.
+    pub fn claimable(&self) -> bool {
+        self.owners.is_empty() && !self.claimed
     }
 
     /// Adds an owner (once; the oldest after the first leave beyond [`MAX_OWNERS`]).
     pub fn add_owner(&mut self, chat: &ChatKey) {
+        self.claimed = true;
         if !self.owners.contains(chat) {
             self.owners.push(chat.clone());
             if self.owners.len() > MAX_OWNERS {
@@ -97,22 +129,37 @@ impl OrderRecord {
         }
     }
 
-    /// Wrong proofs given within the window before `now`.
+    /// Wrong proofs given by any chat within the window before `now`.
     pub fn recent_failed_proofs(&self, now: DateTime<Utc>) -> usize {
         let since = now - chrono::Duration::hours(PROOF_WINDOW_HOURS);
-        self.failed_proofs.iter().filter(|at| **at > since).count()
+        let legacy = self.failed_proofs.iter().filter(|at| **at > since).count();
+        legacy + self.wrong_proofs.iter().filter(|p| p.at > since).count()
     }
 
-    /// Records a wrong proof at `at`, forgetting those out of the window.
-    pub fn add_failed_proof(&mut self, at: DateTime<Utc>) {
+    /// Wrong proofs given by `chat` within the window before `now`.
+    pub fn recent_failed_proofs_by(&self, chat: &ChatKey, now: DateTime<Utc>) -> usize {
+        let since = now - chrono::Duration::hours(PROOF_WINDOW_HOURS);
+        self.wrong_proofs.iter().filter(|p| p.at > since && p.chat == *chat).count()
+    }
+
+    /// How many more wrong proofs `chat` may give at `now`: its own tries, within what is left of
+    /// the order's ([`MAX_FAILED_PROOFS`], [`MAX_FAILED_PROOFS_PER_ORDER`]). 0: locked for it.
+    pub fn proof_tries_left(&self, chat: &ChatKey, now: DateTime<Utc>) -> usize {
+        let own = MAX_FAILED_PROOFS.saturating_sub(self.recent_failed_proofs_by(chat, now));
+        own.min(MAX_FAILED_PROOFS_PER_ORDER.saturating_sub(self.recent_failed_proofs(now)))
+    }
+
+    /// Records a wrong proof by `chat` at `at`, forgetting those out of the window.
+    pub fn add_failed_proof(&mut self, chat: &ChatKey, at: DateTime<Utc>) {
         let since = at - chrono::Duration::hours(PROOF_WINDOW_HOURS);
         self.failed_proofs.retain(|t| *t > since);
-        self.failed_proofs.push(at);
+        self.wrong_proofs.retain(|p| p.at > since);
+        self.wrong_proofs.push(WrongProof { chat: chat.clone(), at });
     }
 
     /// The record an order becomes once `order` is seen at `at`, from the one stored (if any):
-    /// the status joins its history when it changed, and `claimant` becomes its owner if it has
-    /// none ([`Op::RecordOrder`](super::Op::RecordOrder)).
+    /// the status joins its history when it changed, and `claimant` becomes its owner if it never
+    /// had one ([`Op::RecordOrder`](super::Op::RecordOrder)).
     pub(super) fn merged(
         stored: Option<OrderRecord>,
         order: &Order,
@@ -121,9 +168,9 @@ impl OrderRecord {
     ) -> OrderRecord {
         let mut record = stored.unwrap_or_else(|| OrderRecord::new(order.clone(), at));
         if let Some(chat) = claimant
-            && record.owners.is_empty()
+            && record.claimable()
         {
-            record.owners.push(chat.clone());
+            record.add_owner(chat);
         }
         let changed = record
             .changes
@@ -147,15 +194,32 @@ impl OrderRecord {
         self
     }
 
-    /// The record with a wrong proof at `at` ([`Op::FailedProof`](super::Op::FailedProof)).
-    pub(super) fn with_failed_proof(mut self, at: DateTime<Utc>) -> OrderRecord {
-        self.add_failed_proof(at);
+    /// The record with a wrong proof by `chat` at `at` ([`Op::FailedProof`](super::Op::FailedProof)).
+    pub(super) fn with_failed_proof(mut self, chat: &ChatKey, at: DateTime<Utc>) -> OrderRecord {
+        self.add_failed_proof(chat, at);
         self
     }
 
-    /// The record without `chat` among its owners (the chat is forgotten).
+    /// The record closed to a first claimant: it had owners before it was swept
+    /// ([`Op::CloseOrder`](super::Op::CloseOrder)).
+    pub(super) fn closed(mut self) -> OrderRecord {
+        self.claimed = true;
+        self
+    }
+
+    /// Whether the record, swept, leaves a mark that it had owners (see
+    /// [`Store::swept_owned`](super::Store::swept_owned)).
+    pub(super) fn leaves_a_mark(&self) -> bool {
+        self.claimed || !self.owners.is_empty()
+    }
+
+    /// The record without `chat` among its owners (the chat is forgotten). It stays claimed: the
+    /// next chat to look it up proves the digits rather than taking it.
     pub(super) fn without_owner(mut self, chat: &ChatKey) -> OrderRecord {
-        self.owners.retain(|owner| owner != chat);
+        if self.owners.contains(chat) {
+            self.claimed = true;
+            self.owners.retain(|owner| owner != chat);
+        }
         self
     }
 }

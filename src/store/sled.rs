@@ -27,6 +27,9 @@
 //! | `reminder_due` | next reminder (ms, big-endian), then the `reminders` key | nothing: the reminders' schedule |
 //! | `tickets` | ticket id | [`Ticket`]: a customer's request to talk to a person |
 //! | `ticket_of` | chat key | the id of the chat's latest ticket |
+//! | `owned` | chat key, `0x00`, kind (`o` order, `w` watch, `t` ticket, `a` alias), the record's key | nothing: the shared records that name the chat, which `/forget` visits (see `sled/owned.rs`) |
+//! | `swept_owned` | order digits | when the retention sweep removed the order's record, which had owners: the order is nobody's to take when seen again |
+//! | `meta` | `owned_index` | `1` once `owned` covers every record (built at start for a store older than it) |
 //!
 //! Chat keys are channel-qualified (`tg:123456`, `wa:221771234567`, `term:demo`) so channels
 //! never collide. A batch's ops are applied in order and then flushed, once: a `kill -9` after a
@@ -53,6 +56,8 @@ use super::{
     Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, OrderNo};
+
+mod owned;
 
 /// The `meta` key of the deployment's payload key.
 const PAYLOAD_KEY: &str = "payload_key";
@@ -98,6 +103,8 @@ struct Inner {
     reminder_due: sled::Tree,
     tickets: sled::Tree,
     ticket_of: sled::Tree,
+    owned: sled::Tree,
+    swept_owned: sled::Tree,
     skipped: AtomicU64,
     flusher: Flusher,
 }
@@ -156,6 +163,15 @@ type TellingFn<'a> = Telling<'a, Watch>;
 /// A change to a scheduled record that tells chats something: the new record (`None` removes
 /// it) and the notices to record, from the stored one. It may run more than once.
 type Telling<'a, T> = Box<dyn FnMut(Option<T>) -> (Option<T>, Vec<Outgoing>) + Send + 'a>;
+
+/// Where a scheduled record is kept: its tree, its schedule, its key, and the schedule entry it
+/// was found by (if any).
+struct Scheduled<'a> {
+    records: &'a sled::Tree,
+    schedule: &'a sled::Tree,
+    key: &'a [u8],
+    entry: Option<&'a [u8]>,
+}
 
 /// A [`super::ReminderUpdate`] that may borrow.
 type ReminderFn<'a> = Telling<'a, Reminder>;
@@ -310,7 +326,7 @@ impl SledStore {
                 });
             }
         }
-        Ok(SledStore {
+        let store = SledStore {
             inner: Arc::new(Inner {
                 dialogue: db.open_tree("dialogue")?,
                 prefs: db.open_tree("prefs")?,
@@ -334,11 +350,15 @@ impl SledStore {
                 reminder_due: db.open_tree("reminder_due")?,
                 tickets: db.open_tree("tickets")?,
                 ticket_of: db.open_tree("ticket_of")?,
+                owned: db.open_tree("owned")?,
+                swept_owned: db.open_tree("swept_owned")?,
                 db,
                 skipped: AtomicU64::new(0),
                 flusher: Flusher::default(),
             }),
-        })
+        };
+        store.index_owned_once()?;
+        Ok(store)
     }
 
     /// Makes every write made before the call durable.
@@ -405,10 +425,18 @@ impl SledStore {
         Ok(())
     }
 
-    /// Applies the ops in order, then flushes once.
+    /// Applies the ops in order, then flushes once. A batch that erases a chat is applied on a
+    /// blocking thread: it reads and rewrites every record that names the chat, which may be many.
     pub async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
-        for op in batch.ops {
-            self.apply(op)?;
+        if batch.ops.iter().any(|op| matches!(op, Op::ForgetChat { .. })) {
+            let store = self.clone();
+            tokio::task::spawn_blocking(move || batch.ops.into_iter().try_for_each(|op| store.apply(op)))
+                .await
+                .map_err(|e| StoreError::Sled(sled::Error::Io(std::io::Error::other(e))))??;
+        } else {
+            for op in batch.ops {
+                self.apply(op)?;
+            }
         }
         self.flush().await
     }
@@ -429,14 +457,21 @@ impl SledStore {
                     Some(prefs)
                 })
             }
-            Op::RecordOrder { order_no, order, at, claimant } => self.update_order(&order_no, |stored| {
-                Some(OrderRecord::merged(stored, &order, at, claimant.as_ref()))
-            }),
-            Op::OwnOrder { order_no, chat } => {
-                self.update_order(&order_no, |stored| stored.map(|r| r.with_owner(&chat)))
+            Op::RecordOrder { order_no, order, at, claimant } => {
+                self.update_order(&order_no, claimant.as_ref(), |stored| {
+                    Some(OrderRecord::merged(stored, &order, at, claimant.as_ref()))
+                })
             }
-            Op::FailedProof { order_no, at } => {
-                self.update_order(&order_no, |stored| stored.map(|r| r.with_failed_proof(at)))
+            Op::OwnOrder { order_no, chat } => {
+                self.update_order(&order_no, Some(&chat), |stored| stored.map(|r| r.with_owner(&chat)))
+            }
+            Op::FailedProof { order_no, chat, at } => {
+                self.update_order(&order_no, None, |stored| stored.map(|r| r.with_failed_proof(&chat, at)))
+            }
+            Op::CloseOrder { order_no } => {
+                self.update_order(&order_no, None, |stored| stored.map(OrderRecord::closed))?;
+                inner.swept_owned.remove(order_no.digits().as_bytes())?;
+                Ok(())
             }
             Op::Activity { chat, item, at } => self.add_activity(&chat, Activity { at, item }),
             Op::SaveReference { chat, reference, nickname, at } => {
@@ -471,7 +506,10 @@ impl SledStore {
                 }
                 Ok(())
             }
-            Op::Alias { alias, chat } => self.write(&inner.aliases, alias.storage_key().as_bytes(), &chat),
+            Op::Alias { alias, chat } => {
+                self.name_alias(&alias, &chat)?;
+                self.write(&inner.aliases, alias.storage_key().as_bytes(), &chat)
+            }
             Op::ForgetChat { chat } => self.forget_chat(&chat),
             // One process: its per-chat lock is the lease.
             Op::Unlock { .. } => Ok(()),
@@ -487,13 +525,28 @@ impl SledStore {
         Ok(())
     }
 
-    /// A read-modify-write of an order's record (see [`SledStore::update`]).
+    /// A read-modify-write of an order's record (see [`SledStore::update`]), with its owners
+    /// filed in the `owned` index: the chat `f` may add (`candidate`) before the record can name
+    /// it, and the chats it no longer names after (outside `f`: sled must not be written to from
+    /// within its own update).
     fn update_order(
         &self,
         order_no: &OrderNo,
-        f: impl FnMut(Option<OrderRecord>) -> Option<OrderRecord>,
+        candidate: Option<&ChatKey>,
+        mut f: impl FnMut(Option<OrderRecord>) -> Option<OrderRecord>,
     ) -> Result<(), StoreError> {
-        self.update(&self.inner.orders, order_no.digits().as_bytes(), f)
+        let key = order_no.digits().as_bytes();
+        let candidates: Vec<ChatKey> = candidate.into_iter().cloned().collect();
+        self.name_owners(key, &candidates)?;
+        let (mut before, mut after) = (Vec::new(), Vec::new());
+        self.update(&self.inner.orders, key, |stored: Option<OrderRecord>| {
+            before = stored.as_ref().map(|r| r.owners.clone()).unwrap_or_default();
+            let new = f(stored);
+            after = new.as_ref().map(|r| r.owners.clone()).unwrap_or_default();
+            new
+        })?;
+        before.extend(candidates);
+        self.unname_owners(key, &before, &after)
     }
 
     /// [`Op::Activity`]: the item at the top of the chat's activity, and the oldest beyond
@@ -621,6 +674,10 @@ impl SledStore {
 
     pub fn prefs(&self, chat: &ChatKey) -> Result<Prefs, StoreError> {
         Ok(self.read(&self.inner.prefs, chat.storage_key().as_bytes())?.unwrap_or_default())
+    }
+
+    pub fn swept_owned(&self, order: &OrderNo) -> Result<bool, StoreError> {
+        Ok(self.inner.swept_owned.contains_key(order.digits().as_bytes())?)
     }
 
     pub fn order(&self, order: &OrderNo) -> Result<Option<OrderRecord>, StoreError> {
@@ -885,6 +942,11 @@ impl SledStore {
             let (chat, rest) = split_chat_key(key);
             Dumped::Reminder { chat, key: lossy(rest), next_at: reminder.next_at, data }
         })?;
+        dump_raw(&inner.swept_owned, &mut out, |key, stamp| {
+            let millis = <[u8; 8]>::try_from(stamp.as_slice()).map(u64::from_be_bytes).unwrap_or(0);
+            let at = DateTime::from_timestamp_millis(millis as i64).unwrap_or_default();
+            Dumped::SweptOwned { order_no: lossy(key), at }
+        })?;
         Ok(out)
     }
 
@@ -981,6 +1043,7 @@ impl SledStore {
     fn write_ticket(&self, ticket: &Ticket, tell: &[Outgoing]) -> Result<(), StoreError> {
         use sled::Transactional;
         let inner = &self.inner;
+        self.name_ticket(ticket)?;
         let trees = (&inner.tickets, &inner.ticket_of, &inner.outbox, &inner.outbox_due);
         let result = trees.transaction(|(tickets, ticket_of, outbox, outbox_due)| {
             tickets
@@ -996,6 +1059,7 @@ impl SledStore {
     pub async fn open_ticket(&self, ticket: &Ticket, tell: &[Outgoing]) -> Result<bool, StoreError> {
         use sled::Transactional;
         let inner = &self.inner;
+        self.name_ticket(ticket)?;
         let trees = (&inner.tickets, &inner.ticket_of, &inner.outbox, &inner.outbox_due);
         let opened = trees
             .transaction(|(tickets, ticket_of, outbox, outbox_due)| {
@@ -1077,7 +1141,9 @@ impl SledStore {
     ) -> Result<(), StoreError> {
         let inner = &self.inner;
         let schedule_key = |r: &Reminder| reminder_due_key(r.next_at, key);
-        self.update_scheduled(&inner.reminders, &inner.reminder_due, key, schedule_key, entry, update)
+        // A reminder is filed under its chat by its key already: nothing to index.
+        let scheduled = Scheduled { records: &inner.reminders, schedule: &inner.reminder_due, key, entry };
+        self.update_scheduled(scheduled, schedule_key, &|_| Vec::new(), update)
     }
 
     /// A read-modify-write of a watch and its schedule entry, with the notices it yields put in
@@ -1094,7 +1160,10 @@ impl SledStore {
         let inner = &self.inner;
         let key = order_no.digits().as_bytes();
         let schedule_key = |w: &Watch| due_key(w.next_check_at, order_no);
-        self.update_scheduled(&inner.watches, &inner.watch_due, key, schedule_key, entry, update)
+        // The watchers are filed in the `owned` index, in the same transaction.
+        let filed = |w: Option<&Watch>| owned::watch_entries(key, w);
+        let scheduled = Scheduled { records: &inner.watches, schedule: &inner.watch_due, key, entry };
+        self.update_scheduled(scheduled, schedule_key, &filed, update)
     }
 
     /// A read-modify-write of a scheduled record (`records`, at `key`) and its entry in
@@ -1102,26 +1171,33 @@ impl SledStore {
     /// outbox, in one sled transaction: the entry of the stored record (and `entry`, the one it
     /// was found by, if any) is replaced by the new record's; a notice whose id is known already
     /// is not recorded again. An unreadable record counts as missing, and is removed unless
-    /// `update` makes a new one.
+    /// `update` makes a new one. The `owned` entries `filed` gives for the record (those of the
+    /// chats it names) follow it, in the same transaction.
     fn update_scheduled<T: serde::Serialize + DeserializeOwned>(
         &self,
-        records: &sled::Tree,
-        schedule: &sled::Tree,
-        key: &[u8],
+        Scheduled { records, schedule, key, entry }: Scheduled<'_>,
         schedule_key: impl Fn(&T) -> Vec<u8>,
-        entry: Option<&[u8]>,
+        filed: &dyn Fn(Option<&T>) -> Vec<Vec<u8>>,
         update: Telling<'_, T>,
     ) -> Result<(), StoreError> {
         use sled::Transactional;
         let inner = &self.inner;
         let update = std::cell::RefCell::new(update);
-        let trees = (records, schedule, &inner.outbox, &inner.outbox_due);
-        let result = trees.transaction(|(stored_records, due, outbox, outbox_due)| {
+        let trees = (records, schedule, &inner.outbox, &inner.outbox_due, &inner.owned);
+        let result = trees.transaction(|(stored_records, due, outbox, outbox_due, owned)| {
             let stored = stored_records.get(key)?;
             let current = stored.as_ref().and_then(|bytes| self.decode::<T>(records, key, bytes));
             let before = current.as_ref().map(&schedule_key);
+            let filed_before = filed(current.as_ref());
             let (new, tell) = (update.borrow_mut())(current);
             record_outgoing(outbox, outbox_due, &tell)?;
+            let filed_after = filed(new.as_ref());
+            for gone in filed_before.iter().filter(|e| !filed_after.contains(e)) {
+                owned.remove(gone.as_slice())?;
+            }
+            for entry in &filed_after {
+                owned.insert(entry.as_slice(), &[])?;
+            }
             let after = new.as_ref().map(&schedule_key);
             match &new {
                 Some(record) => {
@@ -1145,8 +1221,9 @@ impl SledStore {
         result.map_err(transaction_error)
     }
 
-    /// [`Op::ForgetChat`]. Orders, watches, aliases and tickets name a chat among many: only the
-    /// records whose bytes mention its key are read and rewritten (or removed).
+    /// [`Op::ForgetChat`]. Orders, watches, aliases and tickets name a chat among many: only those
+    /// the `owned` index files under the chat are read and rewritten (or removed); the chat's own
+    /// records are found by their keys' prefix.
     fn forget_chat(&self, chat: &ChatKey) -> Result<(), StoreError> {
         let inner = &self.inner;
         let key = chat.storage_key();
@@ -1158,52 +1235,12 @@ impl SledStore {
                 tree.remove(entry?)?;
             }
         }
-        // Quoted, as JSON keeps it: `tg:1` must not match `tg:12`.
-        let quoted = format!("\"{key}\"");
-        let mentions = |bytes: &[u8]| bytes.windows(quoted.len()).any(|w| w == quoted.as_bytes());
-        for tree in [&inner.aliases, &inner.tickets] {
-            for entry in tree.iter() {
-                let (id, bytes) = entry?;
-                if mentions(&bytes) {
-                    tree.remove(id)?;
-                }
-            }
-        }
-        self.forget_owner(chat, &mentions)?;
-        self.forget_watcher(chat, &mentions)?;
+        let visited = self.forget_named(chat)?;
+        tracing::debug!(chat = %chat, visited, "shared records of a forgotten chat visited");
         for entry in inner.reminders.scan_prefix(chat_prefix(chat)).keys() {
             self.update_reminder(&entry?, None, Box::new(|_| (None, Vec::new())))?;
         }
         self.forget_outgoing(&key)
-    }
-
-    /// Takes `chat` out of the owners of the orders whose bytes `mention` it.
-    fn forget_owner(&self, chat: &ChatKey, mentions: &dyn Fn(&[u8]) -> bool) -> Result<(), StoreError> {
-        for entry in self.inner.orders.iter() {
-            let (order, bytes) = entry?;
-            if mentions(&bytes) {
-                let without = |stored: Option<OrderRecord>| Some(stored?.without_owner(chat));
-                self.update(&self.inner.orders, &order, without)?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Takes `chat` out of the watchers of the watches whose bytes `mention` it.
-    fn forget_watcher(&self, chat: &ChatKey, mentions: &dyn Fn(&[u8]) -> bool) -> Result<(), StoreError> {
-        for entry in self.inner.watches.iter() {
-            let (order, bytes) = entry?;
-            let Some(order_no) = std::str::from_utf8(&order).ok().and_then(|d| OrderNo::parse(d).ok()) else {
-                continue;
-            };
-            if mentions(&bytes) {
-                let chat = chat.clone();
-                let without =
-                    move |stored: Option<Watch>| (stored.and_then(|w| w.without_watcher(&chat)), Vec::new());
-                self.update_watch(&order_no, None, Box::new(without))?;
-            }
-        }
-        Ok(())
     }
 
     /// Removes the notices to the chat `key` (their ids start with it), and their places in the
@@ -1221,7 +1258,24 @@ impl SledStore {
         Ok(())
     }
 
+    /// The retention sweep: it reads every order, lookup, ticket and dialogue, so it runs on a
+    /// blocking thread, never on an async worker (a second per 200,000 orders).
     pub async fn sweep_expired(
+        &self,
+        orders_before: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> Result<Swept, StoreError> {
+        let store = self.clone();
+        let swept = tokio::task::spawn_blocking(move || store.sweep_expired_now(orders_before, idle_before))
+            .await
+            .map_err(|e| StoreError::Sled(sled::Error::Io(std::io::Error::other(e))))??;
+        if swept != Swept::default() {
+            self.flush().await?;
+        }
+        Ok(swept)
+    }
+
+    fn sweep_expired_now(
         &self,
         orders_before: DateTime<Utc>,
         idle_before: DateTime<Utc>,
@@ -1231,8 +1285,12 @@ impl SledStore {
         for entry in inner.orders.iter() {
             let (key, bytes) = entry?;
             let record = self.decode::<OrderRecord>(&inner.orders, &key, &bytes);
-            if record.is_some_and(|r| r.last_checked < orders_before) {
-                inner.orders.remove(key)?;
+            if let Some(record) = record.filter(|r| r.last_checked < orders_before) {
+                if record.leaves_a_mark() {
+                    inner.swept_owned.insert(&key, &millis(Utc::now())[..])?;
+                }
+                inner.orders.remove(&key)?;
+                self.unname_owners(&key, &record.owners, &[])?;
                 swept.orders += 1;
             }
         }
@@ -1247,12 +1305,13 @@ impl SledStore {
         for entry in inner.tickets.iter() {
             let (id, bytes) = entry?;
             let ticket = self.decode::<Ticket>(&inner.tickets, &id, &bytes);
-            if ticket.as_ref().is_some_and(|t| t.last_at < orders_before) {
-                let chat = ticket.map(|t| t.chat.storage_key()).unwrap_or_default();
+            if let Some(ticket) = ticket.filter(|t| t.last_at < orders_before) {
+                let chat = ticket.chat.storage_key();
                 if inner.ticket_of.get(chat.as_bytes())?.is_some_and(|latest| latest == id) {
                     inner.ticket_of.remove(chat.as_bytes())?;
                 }
                 inner.tickets.remove(id)?;
+                self.unname_ticket(&ticket)?;
                 swept.tickets += 1;
             }
         }
@@ -1263,9 +1322,6 @@ impl SledStore {
                 inner.dialogue.remove(chat)?;
                 swept.dialogues += 1;
             }
-        }
-        if swept != Swept::default() {
-            self.flush().await?;
         }
         Ok(swept)
     }
