@@ -39,7 +39,7 @@ use crate::store::{Store, StoreError};
 pub const DEDUPE_FOR: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// How long a message taken in waits for a flush that makes it durable (with sled: its step's
-/// commit, when the step is quick) before it is flushed on its own, and acknowledged.
+/// commit, when the step is quick) before it is flushed on its own, and the network is answered.
 const SETTLE_GRACE: Duration = Duration::from_millis(5);
 
 /// How often housekeeping runs at most (less often than this only if messages may stay
@@ -132,8 +132,8 @@ pub trait Edge: Send + Sync + 'static {
     /// rules (length, buttons, pace, escaping).
     fn deliver<'a>(&'a self, inbound: &'a Inbound, turn: &'a Turn) -> crate::outbox::Sending<'a, ()>;
 
-    /// Tells the network the message arrived, as soon as it is stored (Telegram: answers a button
-    /// press, which stops the client's spinner). Also called when this instance takes up a
+    /// Tells the user's client the message arrived, as soon as it is taken in (Telegram: answers
+    /// a button press, which stops the client's spinner). Also called when this instance takes up a
     /// message another one took in and did not answer.
     fn acknowledge<'a>(&'a self, _inbound: &'a Inbound) -> Doing<'a> {
         Box::pin(async {})
@@ -242,19 +242,18 @@ impl Intake {
             tracing::info!(%chat, id, "a redelivered message: already taken in");
             return Ok(Taken::Redelivered);
         }
-        let edge = self.edge(chat).cloned();
-        if edge.is_some() {
+        if let Some(edge) = self.edge(chat).cloned() {
+            // The user's side (a button's spinner): at once. The network's (the webhook's answer,
+            // the next poll's offset) waits until the message is durable: when this returns.
             self.acknowledged().insert(inbound.id.clone(), Instant::now());
-        }
-        let (this, trigger) = (self.clone(), inbound.clone());
-        let admission = self.inner.queues.admit(chat.clone(), async move { this.turn(trigger, false).await });
-        // Durable before the network is told: the step just queued may make it so (its commit's
-        // flush covers the message too), or a flush of its own after a moment.
-        store.settle(SETTLE_GRACE).await?;
-        if let Some(edge) = edge {
             let acknowledging = inbound.clone();
             self.inner.queues.spawn(async move { edge.acknowledge(&acknowledging).await });
         }
+        let (this, trigger) = (self.clone(), inbound.clone());
+        let admission = self.inner.queues.admit(chat.clone(), async move { this.turn(trigger, false).await });
+        // The step just queued may make the message durable (its commit's flush covers it too);
+        // otherwise a flush of its own after a moment.
+        store.settle(SETTLE_GRACE).await?;
         match admission {
             Admission::Queued => Ok(Taken::Queued),
             Admission::Refused { warn } => {
