@@ -63,20 +63,20 @@ async fn a_429_or_5xx_shrinks_the_limit_once_per_window() {
     let first = limit.try_acquire().unwrap();
     let same_window = limit.try_acquire().unwrap();
     first.done(Outcome::Overloaded);
-    assert_eq!(limit.limit(), 8, "cut to 80 %");
+    assert_eq!(limit.limit(), 9, "cut by a tenth");
     same_window.done(Outcome::Overloaded);
-    assert_eq!(limit.limit(), 8, "a call sent before the cut does not cut again");
+    assert_eq!(limit.limit(), 9, "a call sent before the cut does not cut again");
     calls(&limit, 1, Duration::from_millis(10), Outcome::Overloaded).await;
-    assert_eq!(limit.limit(), 6, "a call sent after the cut does");
+    assert_eq!(limit.limit(), 8, "a call sent after the cut does");
 }
 
 #[tokio::test(start_paused = true)]
 async fn after_the_first_cut_the_limit_grows_by_one_per_limits_worth_of_calls() {
     let limit = Arc::new(AdaptiveLimit::starting_at(10, 100));
     calls(&limit, 1, Duration::from_millis(10), Outcome::Overloaded).await;
-    assert_eq!(limit.limit(), 8);
-    // 80 calls: about 8 + 9 + … + 14 of them, so the limit grows by six or seven (slow start
-    // would have doubled it several times over).
+    assert_eq!(limit.limit(), 9);
+    // 80 calls: about 9 + 10 + … + 14 of them, so the limit grows by about six (slow start would
+    // have doubled it several times over).
     burst(&limit, 80, Duration::from_millis(300), Outcome::Answered).await;
     assert!((12..=16).contains(&limit.limit()), "{}", limit.limit());
 }
@@ -89,7 +89,7 @@ async fn a_rise_in_latency_shrinks_the_limit() {
     }
     assert_eq!(limit.limit(), 8);
     calls(&limit, 1, Duration::from_secs(1), Outcome::Answered).await;
-    assert_eq!(limit.limit(), 6, "ten times slower than usual: cut");
+    assert_eq!(limit.limit(), 7, "ten times slower than usual: cut");
 }
 
 #[tokio::test(start_paused = true)]
@@ -116,10 +116,24 @@ async fn a_cut_while_calls_are_in_flight_takes_effect_as_they_come_back() {
     let limit = AdaptiveLimit::starting_at(10, 10);
     let mut permits: Vec<_> = (0..10).map(|_| limit.try_acquire().unwrap()).collect();
     permits.pop().unwrap().done(Outcome::Overloaded);
-    assert_eq!(limit.limit(), 8);
+    assert_eq!(limit.limit(), 9);
     drop(permits);
     let held: Vec<_> = std::iter::from_fn(|| limit.try_acquire()).take(20).collect();
-    assert_eq!(held.len(), 8, "no more turns than the new limit");
+    assert_eq!(held.len(), 9, "no more turns than the new limit");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_made_again_after_a_429_keeps_its_turn_and_cuts_the_limit_once() {
+    let limit = AdaptiveLimit::starting_at(10, 10);
+    let mut permit = limit.try_acquire().unwrap();
+    for _ in 0..3 {
+        permit.again(Outcome::Overloaded);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(limit.limit(), 9, "one cut for one call, however often the provider refused it");
+    assert_eq!(limit.in_flight(), 1, "it kept its turn");
+    permit.done(Outcome::Answered);
+    assert_eq!(limit.in_flight(), 0);
 }
 
 #[tokio::test(start_paused = true)]

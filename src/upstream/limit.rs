@@ -30,14 +30,14 @@ use tokio::time::Instant;
 use super::error::{Unavailable, UpstreamError};
 
 /// The share of the limit kept when the provider shows signs of overload.
-pub const DECREASE: f64 = 0.8;
+pub const DECREASE: f64 = 0.9;
 /// A call this many times slower than usual (plus [`LATENCY_SLACK`]) is a sign of overload.
 pub const LATENCY_RISE: u32 = 2;
 /// Latency that never counts as a rise: a fast provider's few milliseconds of jitter are not load.
 pub const LATENCY_SLACK: Duration = Duration::from_millis(50);
-/// Where the limit starts (or the ceiling, if lower): a cold start does not send a whole
-/// ceiling's worth of calls to a provider whose capacity nobody knows yet.
-pub const INITIAL_LIMIT: usize = 16;
+/// Where the limit starts (or the ceiling, if lower): the fixed cap billbot had before, so a cold
+/// start sends no provider more at once than it used to, rather than a whole ceiling's worth.
+pub const INITIAL_LIMIT: usize = 64;
 
 /// How a call made under a [`Permit`] ended, as far as the provider's load goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,12 +277,13 @@ impl Permit<'_> {
     }
 
     /// The call ended `outcome` and is to be made again under this same turn (a 429: the
-    /// provider did not act on it), keeping its place rather than queueing again.
+    /// provider did not act on it), keeping its place rather than queueing again. It stays in the
+    /// window it started in: its own retries never cut the limit twice (calls sent after a cut do,
+    /// if the cut was not enough).
     pub fn again(&mut self, outcome: Outcome) {
         let limit = self.limit;
         let mut control = limit.control();
         limit.adjust(&mut control, self.epoch, outcome, self.started.elapsed());
-        self.epoch = control.epoch;
         self.started = Instant::now();
     }
 }
