@@ -186,6 +186,9 @@ impl AdaptiveLimit {
     fn start<'a>(&'a self, permit: SemaphorePermit<'a>) -> Permit<'a> {
         let mut control = self.control();
         control.in_flight += 1;
+        // Both shown from the first call on, before any wait or change.
+        metrics::gauge!("billbot_provider_concurrency_limit").set(control.limit as f64);
+        metrics::gauge!("billbot_provider_queue_length").increment(0.0);
         Permit { limit: self, permit: Some(permit), epoch: control.epoch, started: Instant::now() }
     }
 
@@ -307,15 +310,15 @@ struct Queued<'a> {
 impl<'a> Queued<'a> {
     fn join(limit: &'a AdaptiveLimit) -> Queued<'a> {
         let ahead = limit.waiting.fetch_add(1, Ordering::Relaxed);
-        metrics::gauge!("billbot_provider_queue_length").set((ahead + 1) as f64);
+        metrics::gauge!("billbot_provider_queue_length").increment(1.0);
         Queued { limit, ahead }
     }
 }
 
 impl Drop for Queued<'_> {
     fn drop(&mut self) {
-        let left = self.limit.waiting.fetch_sub(1, Ordering::Relaxed).saturating_sub(1);
-        metrics::gauge!("billbot_provider_queue_length").set(left as f64);
+        self.limit.waiting.fetch_sub(1, Ordering::Relaxed);
+        metrics::gauge!("billbot_provider_queue_length").decrement(1.0);
     }
 }
 
