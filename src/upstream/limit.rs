@@ -175,7 +175,8 @@ impl AdaptiveLimit {
         let control = self.control();
         let rate = if control.slow_start { control.ceiling } else { control.limit };
         let rounds = (ahead + 1).div_ceil(rate.max(1));
-        control.recent.map(|latency| latency * u32::try_from(rounds).unwrap_or(u32::MAX))
+        let rounds = u32::try_from(rounds).unwrap_or(u32::MAX);
+        control.recent.map(|latency| latency.saturating_mul(rounds))
     }
 
     fn control(&self) -> std::sync::MutexGuard<'_, Control> {
