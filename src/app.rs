@@ -118,7 +118,8 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
         tracker.clone(),
     )
     .with_limits(settings.limits.lookups)
-    .with_provider_calls(settings.limits.provider_calls, crate::conversation::PROVIDER_CALL_WAIT)
+    .with_provider_calls(settings.limits.provider_calls, settings.providers.http.timeout)
+    .with_waiting_note(settings.limits.provider_wait_note)
     .with_support(settings.support.clone());
     if settings.sandbox_notice && providers.sandbox.is_some() {
         bot = bot.saying_test_data();

@@ -16,6 +16,7 @@
 //! | `BILLBOT_HTTP_RETRIES` | extra attempts for safely retryable failures | 2 |
 //! | `BILLBOT_SANDBOX_SLOW_MS` | delay of the sandbox's slow fixtures | 12000 |
 //! | `BILLBOT_SANDBOX_LATENCY_MS` | delay of every sandbox answer | 0 |
+//! | `BILLBOT_SANDBOX_CAPACITY` | calls the sandbox serves at once; beyond, it answers 429 | unlimited |
 //! | `BILLBOT_DATA_DIR` | directory of the sled database | `serve`: `./billbot-data`; `demo`: a temporary directory |
 
 use crate::domain::limits::{Flood, LookupLimits};
@@ -143,6 +144,7 @@ impl ProviderSettings {
         let sandbox = SandboxConfig {
             slow: millis("BILLBOT_SANDBOX_SLOW_MS", sandbox_defaults.slow.as_millis() as u64)?,
             latency: millis("BILLBOT_SANDBOX_LATENCY_MS", 0)?,
+            capacity: sandbox_capacity(get("BILLBOT_SANDBOX_CAPACITY"))?,
             ..sandbox_defaults
         };
         Ok(ProviderSettings { inquiry, status, status_currency, http, sandbox })
@@ -164,6 +166,17 @@ fn secure(var: &'static str, url: Url) -> Result<Url, ConfigError> {
         }),
         other => Err(ConfigError::Invalid { var, reason: format!("scheme {other:?} is not https") }),
     }
+}
+
+/// `BILLBOT_SANDBOX_CAPACITY`: unset is unlimited; set, a whole number above 0.
+fn sandbox_capacity(value: Option<String>) -> Result<Option<usize>, ConfigError> {
+    let var = "BILLBOT_SANDBOX_CAPACITY";
+    value
+        .map(|v| match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(ConfigError::Invalid { var, reason: format!("{v:?} is not a whole number above 0") }),
+        })
+        .transpose()
 }
 
 fn parse_or<T: FromStr>(value: Option<String>, var: &'static str, default: T) -> Result<T, ConfigError> {
@@ -621,14 +634,24 @@ pub struct LimitSettings {
     /// Updates one chat may have waiting (`BILLBOT_MAX_WAITING_UPDATES`, 5) and send a minute
     /// (`BILLBOT_UPDATES_PER_MINUTE`, 60); beyond, they are dropped and the chat told once.
     pub flood: Flood,
-    /// Provider calls from chats in flight at once, per instance (`BILLBOT_PROVIDER_CONCURRENCY`,
-    /// 64); a call waits up to 5 s for its turn, then the user is told to try again.
+    /// The most provider calls from chats in flight at once, per instance
+    /// (`BILLBOT_PROVIDER_CONCURRENCY`, 256): the ceiling of the limit that adapts to the
+    /// provider. A lookup waits its turn in a fair queue; it is refused only when its wait would
+    /// exceed the provider's timeout (`BILLBOT_HTTP_TIMEOUT_MS`).
     pub provider_calls: usize,
+    /// A lookup that has waited this long for its turn tells its user so, once
+    /// (`BILLBOT_PROVIDER_WAIT_NOTE_MS`, 2000).
+    pub provider_wait_note: Duration,
 }
 
 impl Default for LimitSettings {
     fn default() -> Self {
-        LimitSettings { lookups: LookupLimits::default(), flood: Flood::default(), provider_calls: 64 }
+        LimitSettings {
+            lookups: LookupLimits::default(),
+            flood: Flood::default(),
+            provider_calls: crate::conversation::PROVIDER_CALLS,
+            provider_wait_note: crate::conversation::WAITING_NOTE_AFTER,
+        }
     }
 }
 
@@ -657,8 +680,12 @@ impl LimitSettings {
                 as usize,
             per_minute: positive("BILLBOT_UPDATES_PER_MINUTE", Flood::default().per_minute)?,
         };
-        let provider_calls = positive("BILLBOT_PROVIDER_CONCURRENCY", 64)? as usize;
-        Ok(LimitSettings { lookups, flood, provider_calls })
+        let provider_calls =
+            positive("BILLBOT_PROVIDER_CONCURRENCY", crate::conversation::PROVIDER_CALLS as u32)? as usize;
+        let note_ms = crate::conversation::WAITING_NOTE_AFTER.as_millis() as u32;
+        let provider_wait_note =
+            Duration::from_millis(positive("BILLBOT_PROVIDER_WAIT_NOTE_MS", note_ms)?.into());
+        Ok(LimitSettings { lookups, flood, provider_calls, provider_wait_note })
     }
 }
 

@@ -33,12 +33,12 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 
 use bot_inner::{BotInner, ProviderCalls};
-pub use bot_inner::{PROVIDER_CALL_WAIT, PROVIDER_CALLS};
+pub use bot_inner::{PROVIDER_CALL_WAIT, PROVIDER_CALLS, WAITING_NOTE_AFTER};
 pub use forget::FORGETS_PER_DAY;
 pub use input::Input;
 pub use payload::Action;
 pub use payload_key::{PayloadKey, PayloadKeys};
-pub use reply::{Button, Reply};
+pub use reply::{Button, Interim, Note, Reply};
 use session::Session;
 pub use state::State;
 
@@ -74,6 +74,9 @@ pub struct Incoming {
     pub sender_id: Option<String>,
     /// The message's text as typed, when `input` may have read a keyword in it.
     pub typed: Option<String>,
+    /// How the step may reach the chat before the turn ends (the note that a lookup waits its
+    /// turn); `None`: it says everything in the turn's replies.
+    pub interim: Option<Interim>,
 }
 
 impl Incoming {
@@ -90,7 +93,14 @@ impl Incoming {
             sender_name: None,
             sender_id: None,
             typed: None,
+            interim: None,
         }
+    }
+
+    /// A step of this input may send `interim` replies before the turn ends.
+    pub fn interim(mut self, interim: Interim) -> Incoming {
+        self.interim = Some(interim);
+        self
     }
 
     /// Sent by the user with id `id` on the channel (see [`Incoming::sender_id`]).
@@ -194,11 +204,20 @@ impl Bot {
         self
     }
 
-    /// This bot, with at most `max` provider calls from chats in flight, each waiting at most
-    /// `wait` for its turn (before it is first cloned).
+    /// This bot, with at most `max` provider calls from chats in flight (the ceiling of the
+    /// adaptive limit), a lookup refused when it would wait more than `wait` (the provider's
+    /// timeout) for its turn (before it is first cloned).
     pub fn with_provider_calls(mut self, max: usize, wait: std::time::Duration) -> Bot {
-        let inner = Arc::get_mut(&mut self.inner).expect("the cap is set before the bot is shared");
+        let inner = Arc::get_mut(&mut self.inner).expect("the limit is set before the bot is shared");
         inner.calls = ProviderCalls::new(max, wait);
+        self
+    }
+
+    /// This bot, telling a user whose lookup has waited `after` for its turn that it is coming
+    /// (before it is first cloned; set after [`Bot::with_provider_calls`]).
+    pub fn with_waiting_note(mut self, after: std::time::Duration) -> Bot {
+        let inner = Arc::get_mut(&mut self.inner).expect("the note is set before the bot is shared");
+        inner.calls.note_after(after);
         self
     }
 
@@ -402,6 +421,7 @@ impl Bot {
             now,
             prefs,
             writes: Batch::new(),
+            interim: incoming.interim.clone(),
         };
         // The time of the user's last message, to the minute: WhatsApp's 24-hour window needs no
         // more, and rewriting it at every step cost 105 µs a step (a second tree in each flush).

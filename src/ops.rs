@@ -22,7 +22,11 @@
 //! | `billbot_lookups_refused_total` | | lookups refused by a chat's lookup limits |
 //! | `billbot_store_stalled_flushes_total` | | sled flushes that took over 5 s |
 //! | `billbot_updates_dropped_total` | | updates dropped by flood control |
-//! | `billbot_provider_calls_refused_total` | | lookups not made: too many provider calls in flight |
+//! | `billbot_provider_calls_refused_total` | | lookups not made: their wait would exceed the provider's timeout |
+//! | `billbot_provider_concurrency_limit` | | the adaptive limit on provider calls in flight |
+//! | `billbot_provider_queue_length` | | lookups waiting for their turn |
+//! | `billbot_provider_queue_wait_seconds` | | their wait for a turn |
+//! | `billbot_provider_wait_notes_total` | | users told that their lookup is next |
 //! | `billbot_notices_given_up_total` | | tracker notices given up after 8 failed sends |
 //! | `billbot_messages_given_up_total` | `channel` | messages given up: Telegram asked to wait over 30 s |
 //! | `billbot_connections_refused_total` | `reason` (`listener`, `client`) | connections closed at once: the listener's cap, or one client's (`http`) |

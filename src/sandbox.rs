@@ -37,6 +37,9 @@ pub struct SandboxConfig {
     pub latency: Duration,
     /// How long the "delivered later" order stays pending after it is first asked about.
     pub deliver_after: Duration,
+    /// Calls answered at once (a provider's real capacity); beyond, the sandbox answers
+    /// `429 Too Many Requests` at once, with `Retry-After: 1`. `None`: unlimited.
+    pub capacity: Option<usize>,
 }
 
 impl Default for SandboxConfig {
@@ -49,6 +52,7 @@ impl Default for SandboxConfig {
             slow: Duration::from_secs(12),
             latency: Duration::ZERO,
             deliver_after: Duration::from_secs(40),
+            capacity: None,
         }
     }
 }
@@ -73,6 +77,7 @@ pub struct RunningSandbox {
     stop: Option<oneshot::Sender<()>>,
     status_calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
     inquiry_calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    counts: std::sync::Arc<handlers::Counts>,
 }
 
 impl RunningSandbox {
@@ -88,6 +93,16 @@ impl RunningSandbox {
     /// How many inquiry calls this sandbox has received.
     pub fn inquiry_calls(&self) -> u64 {
         self.inquiry_calls.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many calls this sandbox answered with 429 (over its capacity).
+    pub fn throttled_calls(&self) -> u64 {
+        self.counts.throttled.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// The most calls this sandbox has served at once.
+    pub fn peak_calls(&self) -> usize {
+        self.counts.peak.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The full URL of the inquiry endpoint.
@@ -120,6 +135,7 @@ pub fn spawn(listener: TcpListener, config: SandboxConfig) -> std::io::Result<Ru
     let (stop, stopped) = oneshot::channel::<()>();
     let state = std::sync::Arc::new(handlers::AppState::new(config));
     let (status_calls, inquiry_calls) = (state.status_calls.clone(), state.inquiry_calls.clone());
+    let counts = state.counts.clone();
     let app = router_with_state(state);
     tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -131,7 +147,7 @@ pub fn spawn(listener: TcpListener, config: SandboxConfig) -> std::io::Result<Ru
             tracing::error!(error = %e, "sandbox stopped");
         }
     });
-    Ok(RunningSandbox { addr, stop: Some(stop), status_calls, inquiry_calls })
+    Ok(RunningSandbox { addr, stop: Some(stop), status_calls, inquiry_calls, counts })
 }
 
 /// Starts a sandbox on a free loopback port.

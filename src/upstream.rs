@@ -4,6 +4,7 @@
 pub mod error;
 mod http;
 pub mod inquiry;
+pub mod limit;
 pub mod status;
 pub mod wire;
 

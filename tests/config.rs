@@ -23,6 +23,17 @@ fn nothing_set_means_the_embedded_sandbox_and_default_timeouts() {
 }
 
 #[test]
+fn the_sandbox_capacity_is_unlimited_unless_set_to_a_whole_number_above_zero() {
+    assert_eq!(settings(&[]).unwrap().sandbox.capacity, None);
+    let set = settings(&[("BILLBOT_SANDBOX_CAPACITY", "200")]).unwrap();
+    assert_eq!(set.sandbox.capacity, Some(200));
+    for bad in ["0", "-1", "many"] {
+        let e = settings(&[("BILLBOT_SANDBOX_CAPACITY", bad)]).unwrap_err().to_string();
+        assert!(e.contains("BILLBOT_SANDBOX_CAPACITY"), "{e}");
+    }
+}
+
+#[test]
 fn blank_values_count_as_unset() {
     let s = settings(&[("BILLBOT_INQUIRY_URL", "  "), ("BILLBOT_STATUS_URL", "")]).unwrap();
     assert!(s.inquiry.is_none() && s.status.is_none());

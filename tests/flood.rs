@@ -1,5 +1,6 @@
-//! Flood control: bounded per-chat queues with a rate limit on incoming updates, a cap on
-//! provider calls in flight from chats, and a Telegram 429 that holds back only its own chat.
+//! Flood control: bounded per-chat queues with a rate limit on incoming updates, an adaptive
+//! limit on provider calls in flight from chats with a fair queue before it, and a Telegram 429
+//! that holds back only its own chat.
 
 mod common;
 
@@ -11,6 +12,7 @@ use billbot::channels::telegram::{Limits, Pacer};
 use billbot::channels::{Admission, ChatQueues, Flood};
 use billbot::conversation::{Bot, ChatKey, Incoming, Input, Role};
 use billbot::domain::Currency;
+use billbot::sandbox::SandboxConfig;
 use billbot::store::Store;
 use billbot::upstream::{InquiryClient, StatusClient};
 use secrecy::SecretString;
@@ -128,14 +130,18 @@ async fn ask_at_once(bot: &Bot, chats: usize) -> Vec<String> {
 }
 
 async fn ask_order(bot: Bot, chat: usize) -> String {
-    let input = Input::from_text("/status 202611200811111111111");
+    ask(bot, chat, "/status 202611200811111111111".to_owned()).await
+}
+
+async fn ask(bot: Bot, chat: usize, text: String) -> String {
+    let input = Input::from_text(&text);
     let incoming =
         Incoming::new(ChatKey::terminal(format!("c{chat}")), input).lang_code("en").role(Role::Customer);
     bot.handle(incoming).await.iter().map(|r| r.text.clone()).collect::<Vec<_>>().join("\n")
 }
 
 #[tokio::test]
-async fn no_more_provider_calls_than_the_cap_are_in_flight_and_the_rest_wait_their_turn() {
+async fn no_more_provider_calls_than_the_ceiling_are_in_flight_and_the_rest_wait_their_turn() {
     let provider = counting_provider(Duration::from_millis(300)).await;
     let dir = tempfile::tempdir().unwrap();
     let bot = bot_on(&provider, dir.path(), 2, Duration::from_secs(5));
@@ -144,22 +150,47 @@ async fn no_more_provider_calls_than_the_cap_are_in_flight_and_the_rest_wait_the
         assert!(answer.contains("No order"), "every chat got the provider's answer: {answer}");
     }
     assert_eq!(provider.requests.load(Ordering::SeqCst), 6);
-    assert_eq!(provider.peak.load(Ordering::SeqCst), 2, "at most 2 at once, and the cap was reached");
+    assert_eq!(provider.peak.load(Ordering::SeqCst), 2, "at most 2 at once, and the ceiling was reached");
 }
 
 #[tokio::test]
-async fn a_call_that_waits_too_long_for_its_turn_is_not_made_and_the_user_may_try_again() {
-    let provider = counting_provider(Duration::from_millis(500)).await;
+async fn a_lookup_is_refused_only_when_its_wait_would_exceed_the_providers_timeout() {
+    let provider = counting_provider(Duration::from_millis(400)).await;
     let dir = tempfile::tempdir().unwrap();
-    let bot = bot_on(&provider, dir.path(), 1, Duration::from_millis(100));
-    let answers = ask_at_once(&bot, 2).await;
+    // One call at a time, and a timeout of 1 s: with 400 ms a call, a lookup with two ahead of
+    // it would wait 1.2 s.
+    let bot = bot_on(&provider, dir.path(), 1, Duration::from_secs(1));
+    assert!(ask_order(bot.clone(), 100).await.contains("No order"), "the first call times the provider");
+    let answers = ask_at_once(&bot, 6).await;
     let found = answers.iter().filter(|a| a.contains("No order")).count();
     let busy =
         answers.iter().filter(|a| a.contains("not answering right now") && a.contains("try again")).count();
-    assert_eq!((found, busy), (1, 1), "{answers:#?}");
-    assert_eq!(provider.requests.load(Ordering::SeqCst), 1, "the refused call never left");
+    assert_eq!((found, busy), (3, 3), "one in flight and two waiting are served: {answers:#?}");
+    assert_eq!(provider.requests.load(Ordering::SeqCst), 1 + 3, "the refused calls never left");
 }
 
+#[tokio::test]
+async fn a_burst_far_above_the_providers_capacity_gets_every_user_an_answer_and_no_refusal() {
+    let config =
+        SandboxConfig { capacity: Some(5), latency: Duration::from_millis(50), ..Default::default() };
+    let sb = billbot::sandbox::spawn_on_loopback(config).await.unwrap();
+    let (inquiry, status) = common::sandbox_clients(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let bot = Bot::new(inquiry, status, Store::open(dir.path()).unwrap())
+        .with_provider_calls(64, Duration::from_secs(8));
+    let asks: Vec<_> = (0..60)
+        .map(|chat| {
+            let order = format!("/status {}{chat:011}", billbot::sandbox::fixtures::orders::LOAD_PREFIX);
+            tokio::spawn(ask(bot.clone(), chat, order))
+        })
+        .collect();
+    for ask in asks {
+        let answer = ask.await.unwrap();
+        assert!(answer.contains("Status: ⏳ pending"), "every user got their order: {answer}");
+    }
+    assert!(sb.throttled_calls() > 0, "the limit started above the capacity and found it");
+    assert!(sb.peak_calls() <= 5);
+}
 #[tokio::test]
 async fn a_429_holds_back_its_own_chat_only() {
     let pacer = Pacer::new(Limits::unlimited());

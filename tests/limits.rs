@@ -54,16 +54,24 @@ fn limits_are_configurable_and_nonsense_is_refused() {
     }
     let defaults = from(&[]).unwrap();
     assert_eq!(defaults.flood, billbot::channels::Flood { max_waiting: 5, per_minute: 60 });
-    assert_eq!(defaults.provider_calls, 64);
+    assert_eq!(defaults.provider_calls, 256);
+    assert_eq!(defaults.provider_wait_note, std::time::Duration::from_secs(2));
     let set = from(&[
         ("BILLBOT_MAX_WAITING_UPDATES", "2"),
         ("BILLBOT_UPDATES_PER_MINUTE", "12"),
         ("BILLBOT_PROVIDER_CONCURRENCY", "8"),
+        ("BILLBOT_PROVIDER_WAIT_NOTE_MS", "500"),
     ])
     .unwrap();
     assert_eq!(set.flood, billbot::channels::Flood { max_waiting: 2, per_minute: 12 });
     assert_eq!(set.provider_calls, 8);
-    for var in ["BILLBOT_MAX_WAITING_UPDATES", "BILLBOT_UPDATES_PER_MINUTE", "BILLBOT_PROVIDER_CONCURRENCY"] {
+    assert_eq!(set.provider_wait_note, std::time::Duration::from_millis(500));
+    for var in [
+        "BILLBOT_MAX_WAITING_UPDATES",
+        "BILLBOT_UPDATES_PER_MINUTE",
+        "BILLBOT_PROVIDER_CONCURRENCY",
+        "BILLBOT_PROVIDER_WAIT_NOTE_MS",
+    ] {
         let e = from(&[(var, "0")]).unwrap_err().to_string();
         assert!(e.contains(var), "{e}");
     }

@@ -51,6 +51,9 @@ async fn health_readiness_and_metrics_answer_and_metrics_count_steps_provider_ca
     assert!(value(r#"billbot_step_seconds_count{channel="term"}"#) >= 3.0);
     assert!(value(r#"billbot_store_commit_seconds_count{backend="sled"}"#) >= 3.0);
     assert!(metrics.contains("billbot_provider_call_seconds_bucket"), "latency histograms");
+    assert!(value("billbot_provider_queue_wait_seconds_count") >= 1.0, "waits for a turn");
+    assert!(value("billbot_provider_concurrency_limit") >= 1.0, "the adaptive limit");
+    assert!(value("billbot_provider_queue_length") >= 0.0, "the queue");
 }
 
 #[tokio::test]

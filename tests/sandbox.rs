@@ -177,3 +177,35 @@ async fn the_history_is_long_enough_to_page_and_ends_with_the_document_samples()
         assert!(o.order_no.is_some() && o.amount.is_some() && o.created_at.is_some());
     }
 }
+
+#[tokio::test]
+async fn over_its_capacity_the_sandbox_answers_429_with_retry_after_at_once() {
+    let config = billbot::sandbox::SandboxConfig {
+        capacity: Some(2),
+        latency: std::time::Duration::from_millis(500),
+        ..Default::default()
+    };
+    let sb = billbot::sandbox::spawn_on_loopback(config).await.unwrap();
+    let client = reqwest::Client::new();
+    let calls: Vec<_> = (0..5)
+        .map(|_| {
+            let request = client.post(sb.inquiry_url()).bearer_auth(billbot::sandbox::INQUIRY_KEY).json(
+                &serde_json::json!({"serviceCode": "SENELEC_SN_BILL", "reference_client": refs::ONE_BILL}),
+            );
+            tokio::spawn(request.send())
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for call in calls {
+        let answer = call.await.unwrap().unwrap();
+        statuses.push(answer.status().as_u16());
+        if answer.status() == 429 {
+            assert_eq!(answer.headers()["retry-after"], "1");
+            let body: serde_json::Value = answer.json().await.unwrap();
+            assert_eq!(body["success"], false, "{body}");
+        }
+    }
+    statuses.sort();
+    assert_eq!(statuses, [200, 200, 429, 429, 429]);
+    assert_eq!((sb.throttled_calls(), sb.peak_calls()), (3, 2));
+}

@@ -914,3 +914,34 @@ async fn a_relay_flood_to_a_paced_support_group_does_not_delay_another_customers
         task.abort();
     }
 }
+
+#[tokio::test]
+async fn a_lookup_waiting_its_turn_tells_its_user_once_then_answers() {
+    let fake = FakeTelegram::start().await;
+    let sandbox = SandboxConfig { latency: Duration::from_millis(400), ..Default::default() };
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = common::app_settings(dir.path(), sandbox);
+    settings.telegram = Some(self::settings(&fake));
+    // One provider call at a time: of two lookups sent together, one waits the other's 400 ms.
+    settings.limits.provider_calls = 1;
+    settings.limits.provider_wait_note = Duration::from_millis(150);
+    let app = billbot::app::build(settings).await.unwrap();
+    tokio::spawn(app.run(billbot::app::Listeners::default(), std::future::pending()));
+
+    fake.user_says(40, "en", &format!("/status {}", orders::PENDING));
+    fake.user_says(41, "fr", &format!("/status {}", orders::PENDING));
+    let english = fake.wait_until(40, "the order", |m| m.iter().any(|s| s.text.contains("⏳ pending"))).await;
+    let french = fake.wait_until(41, "the order", |m| m.iter().any(|s| s.text.contains("⏳ en cours"))).await;
+    let is_note =
+        |s: &Sent| s.text.contains("Many people are checking") || s.text.contains("Beaucoup de personnes");
+    let notes: Vec<&Sent> = english.iter().chain(&french).filter(|s| is_note(s)).collect();
+    assert_eq!(notes.len(), 1, "the one that waited was told, once: {english:#?} {french:#?}");
+    let (waited, words) = if english.iter().any(is_note) {
+        (&english, "yours is next")
+    } else {
+        (&french, "la vôtre est la prochaine")
+    };
+    assert_eq!(waited.len(), 2, "the note, then the answer: {waited:#?}");
+    assert!(is_note(&waited[0]) && !is_note(&waited[1]));
+    assert!(waited[0].text.contains(words), "in the chat's language: {}", waited[0].text);
+}

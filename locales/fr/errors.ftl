@@ -4,3 +4,4 @@ error-history-empty = Aucune transaction trouvée.
 error-maintenance = Le service est en maintenance. Veuillez réessayer plus tard.
 error-unavailable = Le service ne répond pas pour le moment. Veuillez réessayer dans quelques minutes.
 error-unreadable = Le service a envoyé une réponse illisible. Veuillez réessayer dans quelques minutes.
+provider-queue-note = Beaucoup de personnes consultent leurs factures en ce moment : la vôtre est la prochaine, un instant s'il vous plaît.

@@ -31,7 +31,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::queue::{Admission, ChatQueues, Flood};
-use crate::conversation::{Bot, Incoming, Input, NextTurn, Turn};
+use crate::conversation::{Bot, Incoming, Input, Interim, NextTurn, Turn};
 use crate::domain::{Channel, ChatKey, Role};
 use crate::store::{Store, StoreError};
 
@@ -146,6 +146,23 @@ pub trait Edge: Send + Sync + 'static {
 
     /// Forgets the pace of chats that have been quiet (housekeeping).
     fn forget_idle(&self) {}
+}
+
+/// What the core is given for `message`: with a way to send a reply before the turn ends (the
+/// note that a lookup waits its turn), through the chat's channel, when it runs here.
+fn with_interim(message: &Inbound, edge: Option<Arc<dyn Edge>>) -> Incoming {
+    let incoming = message.incoming();
+    let Some(edge) = edge else { return incoming };
+    let message = message.clone();
+    incoming.interim(Interim::new(move |lang, reply| {
+        let (edge, message) = (edge.clone(), message.clone());
+        Box::pin(async move {
+            let turn = Turn { lang, replies: vec![reply] };
+            if let Err(e) = edge.deliver(&message, &turn).await {
+                tracing::warn!(chat = %message.chat, error = %e, "a note could not be delivered");
+            }
+        })
+    }))
 }
 
 /// What became of a message offered to [`Intake::take_in`].
@@ -285,10 +302,11 @@ impl Intake {
     /// chat has messages waiting (taking up what a restart or a dead instance left).
     async fn turn(&self, trigger: Inbound, drain: bool) {
         let chat = trigger.chat.clone();
+        let edge = self.edge(&chat).cloned();
         loop {
             let on_start = |message: &Inbound| self.starting(message);
-            let next =
-                self.core().next_turn(&chat, trigger.lang_code.as_deref(), Inbound::incoming, on_start);
+            let incoming_of = |message: &Inbound| with_interim(message, edge.clone());
+            let next = self.core().next_turn(&chat, trigger.lang_code.as_deref(), incoming_of, on_start);
             match next.await {
                 NextTurn::Idle => return,
                 // Left in the inbox: taken up again by housekeeping.

@@ -141,7 +141,7 @@ pub(crate) async fn inquire(s: &mut Session<'_>, reference: CustomerReference) -
         s.state = State::AwaitingReference { biller };
         return Ok(wait);
     }
-    match s.bot.provider_call(s.bot.inquiry.inquire(&reference)).await {
+    match s.bot.provider_call(s.waiting_note(), || s.bot.inquiry.inquire(&reference)).await {
         Ok(result) => {
             let item = ActivityItem::Lookup { biller, reference: reference.as_str().to_owned() };
             s.writes.push(Op::Activity { chat: s.chat.clone(), item, at: s.now });

@@ -1,5 +1,5 @@
 //! What the bot shares across every step of every chat: the provider clients, the store, the
-//! optional tracker and support chat, the lookup limits, and the cap on provider calls. It lives
+//! optional tracker and support chat, the lookup limits, and the limit on provider calls. It lives
 //! apart from [`Bot`](super::Bot) so that a step's [`Session`](super::session::Session) can hold
 //! it without the dialogue's modules importing the module that runs them.
 
@@ -8,6 +8,8 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use tokio::time::Instant;
+
 use super::payload_key::PayloadKeys;
 use super::support_settings::Support;
 use crate::domain::ChatKey;
@@ -15,7 +17,10 @@ use crate::domain::limits::LookupLimits;
 use crate::store::Store;
 use crate::tracking::Tracker;
 use crate::upstream::error::Unavailable;
+use crate::upstream::limit::{AdaptiveLimit, Outcome, Permit};
 use crate::upstream::{InquiryClient, StatusClient, UpstreamError};
+
+use super::reply::Note;
 
 /// The inside of a [`Bot`](super::Bot), shared by its clones; steps reach it through their
 /// session.
@@ -27,7 +32,7 @@ pub(crate) struct BotInner {
     pub(crate) tracker: Option<Arc<Tracker>>,
     /// How many lookups a customer chat may make.
     pub(crate) limits: LookupLimits,
-    /// Provider calls from chats in flight at once, and how long one waits for its turn.
+    /// Provider calls from chats: the adaptive limit, its queue, and the waiting note.
     pub(super) calls: ProviderCalls,
     /// Every turn's first reply says it comes from test data (`serve` on the sandbox).
     pub(super) test_data: AtomicBool,
@@ -40,20 +45,49 @@ pub(crate) struct BotInner {
     pub(crate) payloads: PayloadKeys,
 }
 
-/// The cap on provider calls from chats in flight at once, so that a flood of lookups cannot
-/// open thousands of connections to a provider (or hold thousands of sockets here).
+/// Provider calls from chats: an adaptive limit on those in flight (so that a flood of lookups
+/// neither overloads a provider nor opens thousands of sockets), the fair queue in front of it,
+/// and when a waiting user is told so or refused.
 pub(crate) struct ProviderCalls {
-    permits: tokio::sync::Semaphore,
-    wait: Duration,
+    limit: AdaptiveLimit,
+    /// The provider's own timeout: a lookup expected to wait longer for its turn is refused.
+    longest: Duration,
+    /// A lookup waiting this long for its turn tells its user why (once).
+    note_after: Duration,
 }
 
-/// The default cap (`BILLBOT_PROVIDER_CONCURRENCY`), and how long a call waits for its turn.
-pub const PROVIDER_CALLS: usize = 64;
-pub const PROVIDER_CALL_WAIT: Duration = Duration::from_secs(5);
+/// The default ceiling of the limit (`BILLBOT_PROVIDER_CONCURRENCY`), the longest wait for a turn
+/// (the clients' default timeout), and when a waiting user is told so.
+pub const PROVIDER_CALLS: usize = 256;
+pub const PROVIDER_CALL_WAIT: Duration = Duration::from_secs(8);
+pub const WAITING_NOTE_AFTER: Duration = Duration::from_secs(2);
+
+/// The pause before a call the provider refused with 429 is made again (under the same turn);
+/// meanwhile the limit has shrunk, which is what slows the calls down.
+const AFTER_429: Duration = Duration::from_millis(100);
 
 impl ProviderCalls {
-    pub(crate) fn new(max: usize, wait: Duration) -> ProviderCalls {
-        ProviderCalls { permits: tokio::sync::Semaphore::new(max.max(1)), wait }
+    pub(crate) fn new(ceiling: usize, longest: Duration) -> ProviderCalls {
+        ProviderCalls { limit: AdaptiveLimit::new(ceiling), longest, note_after: WAITING_NOTE_AFTER }
+    }
+
+    pub(crate) fn note_after(&mut self, after: Duration) {
+        self.note_after = after;
+    }
+
+    /// A turn: at once, or after waiting in the queue (with `note` sent to the user if the wait
+    /// passes `note_after`); `None` when the wait would exceed the provider's timeout.
+    async fn turn(&self, note: Option<Note>) -> Option<Permit<'_>> {
+        let acquire = self.limit.acquire(self.longest);
+        tokio::pin!(acquire);
+        let Some(note) = note else { return acquire.await };
+        tokio::select! {
+            permit = &mut acquire => return permit,
+            () = tokio::time::sleep(self.note_after) => {}
+        }
+        metrics::counter!("billbot_provider_wait_notes_total").increment(1);
+        let (permit, ()) = tokio::join!(acquire, note);
+        permit
     }
 }
 
@@ -64,18 +98,34 @@ impl Default for ProviderCalls {
 }
 
 impl BotInner {
-    /// Makes a provider call once fewer than the cap are in flight; after waiting too long, the
-    /// call is not made and counts as the provider being unavailable (the user may try again).
-    pub(crate) async fn provider_call<T>(
+    /// Makes a provider call (`call`, made again while the provider answers 429 within the
+    /// provider's timeout) when its turn comes. A user whose turn is long in coming is sent
+    /// `note`; a call whose wait would exceed the provider's timeout is not made and counts as
+    /// the provider being unavailable (the user may try again).
+    pub(crate) async fn provider_call<T, F, Fut>(
         &self,
-        call: impl std::future::Future<Output = Result<T, UpstreamError>>,
-    ) -> Result<T, UpstreamError> {
-        let Ok(Ok(_permit)) = tokio::time::timeout(self.calls.wait, self.calls.permits.acquire()).await
-        else {
+        note: Option<Note>,
+        mut call: F,
+    ) -> Result<T, UpstreamError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, UpstreamError>>,
+    {
+        let started = Instant::now();
+        let Some(mut permit) = self.calls.turn(note).await else {
             metrics::counter!("billbot_provider_calls_refused_total").increment(1);
-            tracing::warn!("too many provider calls in flight: a lookup was refused");
+            tracing::warn!("the provider's queue is longer than its timeout: a lookup was refused");
             return Err(UpstreamError::Unavailable(Unavailable::Busy));
         };
-        call.await
+        loop {
+            let result = call().await;
+            let throttled = matches!(result, Err(UpstreamError::Unavailable(Unavailable::Status(429))));
+            if !throttled || started.elapsed() >= self.calls.longest {
+                permit.done(Outcome::of(&result));
+                return result;
+            }
+            permit.again(Outcome::Overloaded);
+            tokio::time::sleep(AFTER_429).await;
+        }
     }
 }

@@ -44,7 +44,7 @@ pub(crate) async fn check(s: &mut Session<'_>, order_no: OrderNo) -> Replies {
         s.state = State::AwaitingOrderNo;
         return Ok(wait);
     }
-    match s.bot.provider_call(s.bot.status.status(&order_no)).await {
+    match s.bot.provider_call(s.waiting_note(), || s.bot.status.status(&order_no)).await {
         Ok(order) => {
             let record = s.bot.store.order(&order_no).await?;
             // An order swept with its owners is seen again: nobody takes it, it is proven.

@@ -33,3 +33,31 @@ impl Reply {
         self.keyboard.iter().flatten()
     }
 }
+
+/// A message a step sends while it is still running, delivered by then: the note that a lookup
+/// is waiting its turn.
+pub type Note = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
+
+/// How a step reaches its chat before its turn ends: given by the channel that runs the turn
+/// (see [`Incoming::interim`](crate::conversation::Incoming::interim)); a turn without one sends
+/// nothing early.
+#[derive(Clone)]
+pub struct Interim(std::sync::Arc<dyn Fn(crate::i18n::Lang, Reply) -> Note + Send + Sync>);
+
+impl Interim {
+    /// Sends each interim reply (in the turn's language) with `send`.
+    pub fn new(send: impl Fn(crate::i18n::Lang, Reply) -> Note + Send + Sync + 'static) -> Interim {
+        Interim(std::sync::Arc::new(send))
+    }
+
+    /// `reply`, to be delivered when awaited.
+    pub fn send(&self, lang: crate::i18n::Lang, reply: Reply) -> Note {
+        (self.0)(lang, reply)
+    }
+}
+
+impl std::fmt::Debug for Interim {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Interim")
+    }
+}

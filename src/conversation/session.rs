@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use super::bot_inner::BotInner;
-use super::reply::Reply;
+use super::reply::{Interim, Note, Reply};
 use super::state::State;
 use crate::domain::{Capabilities, ChatKey, Role};
 use crate::i18n::Lang;
@@ -29,4 +29,15 @@ pub(crate) struct Session<'a> {
     /// The step's writes, committed together once it is done (reads see what was committed
     /// before the step).
     pub writes: Batch,
+    /// How to reach the chat before the turn ends, when the channel allows it.
+    pub interim: Option<Interim>,
+}
+
+impl Session<'_> {
+    /// The note a lookup sends its user when it waits long for its turn (`None` when the chat
+    /// cannot be reached before the turn ends).
+    pub fn waiting_note(&self) -> Option<Note> {
+        let reply = Reply::text(crate::t!(self.lang, "provider-queue-note"));
+        self.interim.as_ref().map(|interim| interim.send(self.lang, reply))
+    }
 }

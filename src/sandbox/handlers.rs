@@ -2,6 +2,7 @@
 //! fixtures.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -18,18 +19,56 @@ use crate::upstream::wire::inquiry::{InquiryData, InquiryEnvelope, InquiryReques
 pub struct AppState {
     config: SandboxConfig,
     /// Status calls answered so far (benchmarks read it).
-    pub(super) status_calls: Arc<std::sync::atomic::AtomicU64>,
+    pub(super) status_calls: Arc<AtomicU64>,
     /// Inquiry calls received so far (tests read it: a refused button makes none).
-    pub(super) inquiry_calls: Arc<std::sync::atomic::AtomicU64>,
+    pub(super) inquiry_calls: Arc<AtomicU64>,
     /// When each "delivered later" order was first asked about.
     first_asked: std::sync::Mutex<std::collections::HashMap<String, tokio::time::Instant>>,
+    /// Calls in progress, and what the capacity turned away.
+    pub(super) counts: Arc<Counts>,
+}
+
+/// Calls served at once (now and at most), and those answered 429 over the capacity.
+#[derive(Debug, Default)]
+pub struct Counts {
+    serving: AtomicUsize,
+    pub(super) peak: AtomicUsize,
+    pub(super) throttled: AtomicU64,
 }
 
 impl AppState {
     pub fn new(config: SandboxConfig) -> AppState {
-        let (first_asked, status_calls, inquiry_calls) = Default::default();
-        AppState { config, first_asked, status_calls, inquiry_calls }
+        let (first_asked, status_calls, inquiry_calls, counts) = Default::default();
+        AppState { config, first_asked, status_calls, inquiry_calls, counts }
     }
+
+    /// A place among the calls served at once; `None` over the capacity (the call gets a 429).
+    fn admit(&self) -> Option<Serving> {
+        let serving = self.counts.serving.fetch_add(1, Ordering::SeqCst) + 1;
+        let slot = Serving(self.counts.clone());
+        if self.config.capacity.is_some_and(|capacity| serving > capacity) {
+            self.counts.throttled.fetch_add(1, Ordering::Relaxed);
+            return None;
+        }
+        self.counts.peak.fetch_max(serving, Ordering::Relaxed);
+        Some(slot)
+    }
+}
+
+/// A call being served; its place is given back when it is dropped (answered, or cut off).
+struct Serving(Arc<Counts>);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        self.0.serving.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The provider's documents say nothing of rate limits: the sandbox answers as HTTP says
+/// (RFC 6585, RFC 9110): 429, `Retry-After` in seconds, and the documents' error body.
+fn too_many() -> Response {
+    let body = json!({"success": false, "message": "Too many requests"});
+    (StatusCode::TOO_MANY_REQUESTS, [(header::RETRY_AFTER, "1")], axum::Json(body)).into_response()
 }
 
 type Config = State<Arc<AppState>>;
@@ -55,7 +94,8 @@ fn bearer_ok(headers: &HeaderMap, key: &str) -> bool {
 
 /// `POST /api/bill/inquiry`.
 pub async fn inquiry(State(state): Config, headers: HeaderMap, body: Bytes) -> Response {
-    state.inquiry_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.inquiry_calls.fetch_add(1, Ordering::Relaxed);
+    let Some(_serving) = state.admit() else { return too_many() };
     let config = &state.config;
     tokio::time::sleep(config.latency).await;
     if !bearer_ok(&headers, &config.inquiry_key) {
@@ -107,7 +147,8 @@ fn not_found() -> Response {
 /// `GET /bill/status/{orderNo}` (and POST, as in the document's curl sample).
 pub async fn status(State(state): Config, headers: HeaderMap, Path(order_no): Path<String>) -> Response {
     let config = &state.config;
-    state.status_calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.status_calls.fetch_add(1, Ordering::Relaxed);
+    let Some(_serving) = state.admit() else { return too_many() };
     tokio::time::sleep(config.latency).await;
     if let Some(refused) = status_auth(&headers, config) {
         return refused;
@@ -150,6 +191,7 @@ pub async fn status(State(state): Config, headers: HeaderMap, Path(order_no): Pa
 
 /// `GET /bill/history`.
 pub async fn history(State(state): Config, headers: HeaderMap) -> Response {
+    let Some(_serving) = state.admit() else { return too_many() };
     let config = &state.config;
     tokio::time::sleep(config.latency).await;
     if let Some(refused) = status_auth(&headers, config) {
