@@ -1216,14 +1216,21 @@ impl StepEnd {
         let own = chat.clone();
         let mut rest = Vec::with_capacity(ops.len());
         // Walking back from the end: an op is taken along only if no op after it touches the
-        // same record (a later write of the prefs, a language change, a /forget).
+        // same record (a later write of the prefs, a language change, a /forget). Prefs written
+        // again later, with nothing reading them in between, are not written at all: a step that
+        // counts a lookup and then notes a bill shown writes its prefs once.
         let (mut prefs_free, mut activity_free) = (true, true);
+        let mut prefs_overwritten = false;
         for op in ops.into_iter().rev().skip(1) {
             match op {
+                Op::Prefs { chat, .. } if chat == own && prefs_overwritten => {}
                 Op::Prefs { chat, prefs } if chat == own && prefs_free => {
                     prefs_free = false;
                     match encode(&prefs) {
-                        Ok(encoded) => end.prefs = Some(encoded),
+                        Ok(encoded) => {
+                            end.prefs = Some(encoded);
+                            prefs_overwritten = true;
+                        }
                         Err(_) => rest.push(Op::Prefs { chat, prefs }),
                     }
                 }
@@ -1232,6 +1239,12 @@ impl StepEnd {
                     end.activity = Some(Activity { at, item });
                 }
                 op => {
+                    match &op {
+                        Op::Lang { .. } | Op::CountLookup { .. } | Op::ForgetChat { .. } => {
+                            prefs_overwritten = false;
+                        }
+                        _ => {}
+                    }
                     match &op {
                         Op::Prefs { .. } | Op::Lang { .. } | Op::CountLookup { .. } => prefs_free = false,
                         Op::Activity { .. } => activity_free = false,
