@@ -191,6 +191,42 @@ async fn a_steps_end_lands_with_the_chats_own_writes_as_if_in_order(store: Store
     assert_eq!(store.dialogue::<State>(&chat).await.unwrap(), Some(State::AwaitingOrderNo));
 }
 
+/// A step reads an order, asks the provider, and records it with its end (PostgreSQL: in one
+/// statement when the order is still as read). A change made in between is kept, not overwritten.
+async fn a_steps_order_lands_with_its_end_and_a_change_made_meanwhile_is_kept(store: Store) {
+    let (chat, t0) = (k("tg:order-step"), now());
+    let no = order_no(51);
+    let mut order = sample_order();
+    let step = |store: Store, order: Order, at| {
+        let (chat, no) = (chat.clone(), no.clone());
+        async move {
+            let lease = store.lock_chat(&chat).await.unwrap();
+            let mut batch = Batch::new();
+            let claimant = Some(chat.clone());
+            batch.push(Op::RecordOrder { order_no: no.clone(), order: Box::new(order), at, claimant });
+            batch.push(lease.end_step(&State::Menu, None).unwrap());
+            store.commit(batch).await
+        }
+    };
+    // Unchanged since read: written with the step's end, the chat its owner.
+    assert!(store.order(&no).await.unwrap().is_none());
+    step(store.clone(), order.clone(), t0).await.unwrap();
+    let stored = store.order(&no).await.unwrap().unwrap();
+    assert_eq!(stored.owners, vec![chat.clone()]);
+    assert_eq!(store.dialogue::<State>(&chat).await.unwrap(), Some(State::Menu));
+    // Read, then changed by another writer (the tracker), then recorded: both changes stay.
+    store.order(&no).await.unwrap();
+    order.status = OrderStatus::Succeeded;
+    order.provider_status = "delivered".into();
+    store.commit(record(&no, &order, t0 + Duration::minutes(1))).await.unwrap();
+    step(store.clone(), sample_order(), t0 + Duration::minutes(2)).await.unwrap();
+    let stored = store.order(&no).await.unwrap().unwrap();
+    let statuses: Vec<_> = stored.changes.iter().map(|c| c.status).collect();
+    assert_eq!(statuses, vec![OrderStatus::Pending, OrderStatus::Succeeded, OrderStatus::Pending]);
+    assert_eq!(stored.last_checked, t0 + Duration::minutes(2), "the step's write landed on the change");
+    assert_eq!(stored.owners, vec![chat.clone()]);
+}
+
 async fn saved_references_are_kept_per_chat_renamed_and_deleted(store: Store) {
     let home = CustomerReference::parse(Biller::Senelec, refs::ONE_BILL).unwrap();
     let meter = CustomerReference::parse(Biller::Woyofal, refs::METER).unwrap();
@@ -1233,6 +1269,7 @@ macro_rules! contract {
                 concurrent_writers_of_one_order_lose_no_status_change,
                 activity_is_newest_first_deduplicated_and_capped,
                 a_steps_end_lands_with_the_chats_own_writes_as_if_in_order,
+                a_steps_order_lands_with_its_end_and_a_change_made_meanwhile_is_kept,
                 saved_references_are_kept_per_chat_renamed_and_deleted,
                 watches_are_scheduled_rescheduled_and_ended,
                 concurrent_updates_of_one_watch_each_build_on_the_last,
@@ -1405,6 +1442,28 @@ mod instances {
         assert!(matches!(a.commit(batch).await, Err(billbot::store::StoreError::LeaseLost(_))));
         assert_eq!(a.prefs(&chat).await.unwrap().lang, None, "no prefs");
         assert!(a.activity(&chat).await.unwrap().is_empty(), "no activity");
+        assert_eq!(a.dialogue::<State>(&chat).await.unwrap(), None, "no state");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_step_whose_lease_was_lost_records_no_order_it_read() {
+        use billbot::conversation::State;
+        let Some(schema) = crate::common::pg::schema("lost_order").await else { return };
+        let a = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let (chat, no) = (k("tg:11"), super::order_no(61));
+        assert!(a.order(&no).await.unwrap().is_none(), "read by the step");
+        let mut batch = Batch::new();
+        let order = Box::new(super::sample_order());
+        batch.push(Op::RecordOrder { order_no: no.clone(), order, at: now(), claimant: Some(chat.clone()) });
+        batch.push(Op::EndStep {
+            chat: chat.clone(),
+            state: br#"{"v":1,"data":"not this"}"#.to_vec(),
+            handled: None,
+            holder: "an instance that died".into(),
+            release: true,
+        });
+        assert!(matches!(a.commit(batch).await, Err(billbot::store::StoreError::LeaseLost(_))));
+        assert!(a.order(&no).await.unwrap().is_none(), "no order");
         assert_eq!(a.dialogue::<State>(&chat).await.unwrap(), None, "no state");
     }
 

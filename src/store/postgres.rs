@@ -72,6 +72,31 @@ pub struct PgStore {
     /// What every lease holder of this store starts with: the instance, the process, and this
     /// store (several stores in one process, as in tests, are several instances).
     holders: Arc<str>,
+    /// The orders read lately, as they were read (`None`: there was none): a step that read one
+    /// and records it writes it in one statement, if it is still as read (see [`SeenOrders`]).
+    seen_orders: Arc<SeenOrders>,
+}
+
+/// The orders [`PgStore::order`] read, as stored (`None`: absent), by number; at most
+/// [`SeenOrders::CAP`], the oldest first forgotten (the whole lot, in fact: they are only a
+/// shortcut, and a missing one costs a transaction).
+#[derive(Default)]
+struct SeenOrders(std::sync::Mutex<std::collections::HashMap<String, Option<String>>>);
+
+impl SeenOrders {
+    const CAP: usize = 10_000;
+
+    fn note(&self, order_no: &str, data: Option<String>) {
+        let mut seen = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if seen.len() >= Self::CAP {
+            seen.clear();
+        }
+        seen.insert(order_no.to_owned(), data);
+    }
+
+    fn take(&self, order_no: &str) -> Option<Option<String>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(order_no)
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -174,7 +199,8 @@ impl PgStore {
         static STORES: AtomicU64 = AtomicU64::new(0);
         let n = STORES.fetch_add(1, Ordering::Relaxed);
         let holders = format!("{}:{}:{n}:", super::instance_id(), std::process::id()).into();
-        Ok(PgStore { pool, skipped: Arc::new(AtomicU64::new(0)), releases, holders })
+        let (skipped, seen_orders) = (Arc::new(AtomicU64::new(0)), Arc::new(SeenOrders::default()));
+        Ok(PgStore { pool, skipped, releases, holders, seen_orders })
     }
 
     /// The pool, for health checks and locks.
@@ -238,6 +264,23 @@ impl PgStore {
     /// order, a watch, a reminder) are left to run before it, in a transaction.
     pub async fn commit(&self, batch: Batch) -> Result<(), StoreError> {
         let (ops, end) = StepEnd::split(batch.ops);
+        // A step that recorded the order it read (a status check): two statements, no transaction.
+        let (ops, end) = match (ops.len(), end) {
+            (1, Some(end)) if matches!(ops[0], Op::RecordOrder { .. }) => {
+                let Some(Op::RecordOrder { order_no, order, at, claimant }) = ops.into_iter().next() else {
+                    return Err(StoreError::Unsupported("a step's order"));
+                };
+                let mut conn = self.pool.acquire().await?;
+                if self
+                    .record_order_as_read(&mut conn, &order_no, &order, at, claimant.as_ref(), &end)
+                    .await?
+                {
+                    return end.write(&mut conn).await;
+                }
+                (vec![Op::RecordOrder { order_no, order, at, claimant }], Some(end))
+            }
+            (_, end) => (ops, end),
+        };
         if ops.is_empty() {
             let mut conn = self.pool.acquire().await?;
             return match end {
@@ -479,7 +522,65 @@ impl PgStore {
     }
 
     pub async fn order(&self, order: &OrderNo) -> Result<Option<OrderRecord>, StoreError> {
-        self.read(&ORDERS, order.digits()).await
+        let key = order.digits();
+        let data: Option<String> = sqlx::query_scalar("SELECT data::text FROM orders WHERE order_no = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?;
+        self.seen_orders.note(key, data.clone());
+        Ok(data.and_then(|data| self.decode("orders", key, &data)))
+    }
+
+    /// A step's order, recorded in one statement, outside a transaction, if the order is still as
+    /// the step read it and the step's lease holds: `true` when written. The step's end follows in
+    /// a statement of its own; should it fail, the step is made again, and recording the same
+    /// order twice is recording it once ([`OrderRecord::merged`]).
+    async fn record_order_as_read(
+        &self,
+        conn: &mut PgConnection,
+        order_no: &OrderNo,
+        order: &crate::domain::Order,
+        at: DateTime<Utc>,
+        claimant: Option<&ChatKey>,
+        end: &StepEnd,
+    ) -> Result<bool, StoreError> {
+        let key = order_no.digits();
+        let Some(read) = self.seen_orders.take(key) else { return Ok(false) };
+        let stored = match &read {
+            Some(data) => match self.decode::<OrderRecord>("orders", key, data) {
+                Some(record) => Some(record),
+                None => return Ok(false),
+            },
+            None => None,
+        };
+        let merged = text(encode(&OrderRecord::merged(stored, order, at, claimant))?);
+        let lease = "EXISTS (SELECT 1 FROM chat_locks WHERE chat = $3 AND holder = $4)";
+        let written =
+            match read {
+                Some(read) => sqlx::query(&format!(
+                    "UPDATE orders SET data = $2::jsonb WHERE order_no = $1 AND data = $5::jsonb AND {lease}"
+                ))
+                .bind(key)
+                .bind(merged)
+                .bind(&end.chat)
+                .bind(&end.holder)
+                .bind(read)
+                .execute(&mut *conn)
+                .await?,
+                None => {
+                    sqlx::query(&format!(
+                        "INSERT INTO orders (order_no, data) SELECT $1, $2::jsonb WHERE {lease}
+                     ON CONFLICT (order_no) DO NOTHING"
+                    ))
+                    .bind(key)
+                    .bind(merged)
+                    .bind(&end.chat)
+                    .bind(&end.holder)
+                    .execute(&mut *conn)
+                    .await?
+                }
+            };
+        Ok(written.rows_affected() == 1)
     }
 
     /// Every readable record of `chat` in `table`, in the order `order_by` gives, with its id.
