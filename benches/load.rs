@@ -9,7 +9,7 @@
 //! the chats evenly over that window instead: a steady arrival rate rather than one burst.
 //!
 //! Each chat runs 6 steps: /start, "Check a bill", "Senelec", a reference (inquiry), /status of a
-//! pending order (status call), "Refresh" (status call). Three steps call the provider, so the
+//! pending order of its own (status call), "Refresh" (status call). Three steps call the provider, so the
 //! ideal total, were billbot free, is 3 x latency: every chat's steps run one after another and
 //! all chats start at once. Per-update overhead is the time from an update being queued at the
 //! Bot API to the bot's reply arriving there, minus the provider latency for steps that call it.
@@ -52,7 +52,9 @@ const FLOW: [(Step, bool); 6] = [
     (Step::Press("Check a bill"), false),
     (Step::Press("Senelec"), false),
     (Step::Say("1000000002"), true),
-    (Step::Say("/status 202611200800000000001"), true),
+    // Each chat its own order (the sandbox answers any number under its load prefix): a thousand
+    // people checking one order would all write one row.
+    (Step::Say("/status {order}"), true),
     (Step::Press("Refresh"), true),
 ];
 
@@ -64,7 +66,10 @@ async fn run_chat(fake: FakeTelegram, chat: i64, latency: Duration) -> (Vec<Dura
         let before = fake.count_to(chat);
         let started = Instant::now();
         match step {
-            Step::Say(text) => fake.user_says(chat, "en", text),
+            Step::Say(text) => {
+                let order = format!("{}{chat:011}", billbot::sandbox::fixtures::orders::LOAD_PREFIX);
+                fake.user_says(chat, "en", &text.replace("{order}", &order))
+            }
             Step::Press(label) => {
                 fake.press(chat, "en", label);
             }
