@@ -75,9 +75,39 @@ struct Envelope<T> {
     data: T,
 }
 
-/// A record as stored: in its envelope, with this build's schema version.
+/// A record as stored: in its envelope, with this build's schema version. A NUL character in
+/// its text (a message, a name as the provider sent it) is stored as U+FFFD, by both backends:
+/// PostgreSQL's `jsonb` refuses it, and a record that cannot be written would lose a message.
 fn encode<T: Serialize>(data: &T) -> Result<Vec<u8>, StoreError> {
-    Ok(serde_json::to_vec(&Envelope { v: SCHEMA_VERSION, data })?)
+    let json = serde_json::to_vec(&Envelope { v: SCHEMA_VERSION, data })?;
+    Ok(without_nul(json))
+}
+
+/// `json` with every `\u0000` escape (a NUL in a string: JSON text has no other way to hold one)
+/// made `\ufffd`. An escaped backslash followed by `u0000` is text, and is left alone.
+fn without_nul(json: Vec<u8>) -> Vec<u8> {
+    const NUL: &[u8] = b"\\u0000";
+    if !json.windows(NUL.len()).any(|w| w == NUL) {
+        return json;
+    }
+    let mut out = Vec::with_capacity(json.len());
+    let mut i = 0;
+    while i < json.len() {
+        if json[i] == b'\\' {
+            if json[i..].starts_with(NUL) {
+                out.extend_from_slice(b"\\ufffd");
+                i += NUL.len();
+            } else {
+                // An escape of two characters at least: `\\` or `\"` must not start another.
+                out.extend_from_slice(&json[i..(i + 2).min(json.len())]);
+                i += 2;
+            }
+        } else {
+            out.push(json[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// A stored record, or why it cannot be read.

@@ -449,6 +449,45 @@ async fn a_chats_messages_are_handed_out_in_the_channels_order_whatever_order_th
     assert_eq!(next_message(&store, &k("tg:72")).await, None);
 }
 
+/// A burst: many chats' messages taken in at once, each delivered twice, one with characters
+/// JSON escapes (a NUL among them, which PostgreSQL's jsonb refuses as such).
+async fn a_burst_of_messages_is_taken_in_once_each_and_handed_out_in_each_chats_order(store: Store) {
+    let t0 = now();
+    let chats: Vec<ChatKey> = (0..40).map(|n| k(&format!("tg:9{n:02}"))).collect();
+    let text = |c: usize, m: i64| {
+        if c == 7 && m == 3 { "a\u{0}b\\u0000\"<&>\u{0}".to_owned() } else { format!("{c}:{m}") }
+    };
+    let mut takers = Vec::new();
+    for m in (1..=5_i64).rev() {
+        for (c, chat) in chats.iter().enumerate() {
+            for _ in 0..2 {
+                let (store, chat, text) = (store.clone(), chat.clone(), text(c, m));
+                let id = format!("tg:update:{c}-{m}");
+                takers.push(tokio::spawn(async move {
+                    (id.clone(), store.inbox_take(&id, &chat, m, &text, t0).await)
+                }));
+            }
+        }
+    }
+    let mut fresh = std::collections::HashMap::<String, usize>::new();
+    for taker in takers {
+        let (id, taken) = taker.await.unwrap();
+        *fresh.entry(id).or_default() += usize::from(taken.expect("taken in"));
+    }
+    assert_eq!(fresh.len(), 200);
+    assert!(fresh.values().all(|&n| n == 1), "each id new once: {fresh:?}");
+    for (c, chat) in chats.iter().enumerate() {
+        for m in 1..=5_i64 {
+            let id = format!("tg:update:{c}-{m}");
+            // A NUL is kept as U+FFFD (PostgreSQL refuses it); the rest as sent.
+            let kept = text(c, m).replace('\0', "\u{fffd}");
+            assert_eq!(next_message(&store, chat).await, message(&id, &kept), "chat {c}");
+            store.commit(Op::InboxDone { id }).await.unwrap();
+        }
+        assert_eq!(next_message(&store, chat).await, None);
+    }
+}
+
 async fn an_unreadable_message_is_skipped_and_removed_not_left_to_hold_up_its_chat(store: Store) {
     let t0 = now();
     let chat = k("wa:221770000073");
@@ -1275,6 +1314,7 @@ macro_rules! contract {
                 concurrent_updates_of_one_watch_each_build_on_the_last,
                 an_inbound_message_is_taken_once_kept_until_handled_and_forgotten_after_a_week,
                 a_chats_messages_are_handed_out_in_the_channels_order_whatever_order_they_came_in,
+                a_burst_of_messages_is_taken_in_once_each_and_handed_out_in_each_chats_order,
                 an_unreadable_message_is_skipped_and_removed_not_left_to_hold_up_its_chat,
                 chats_whose_messages_wait_unhandled_are_found_and_swept_with_their_ids,
                 a_step_may_end_keeping_its_lease_and_unlock_once_its_replies_are_out,
