@@ -69,6 +69,11 @@ pub struct PgStore {
     /// Leases to end, ended together by [`end_leases`] (off every step's path: see
     /// [`PgStore::release_later`]).
     releases: tokio::sync::mpsc::UnboundedSender<(String, String)>,
+    /// Messages to take in, written together by [`take_in_batches`]: a burst's messages share
+    /// one statement and one commit (one WAL flush) instead of one each.
+    intake: tokio::sync::mpsc::UnboundedSender<Taken>,
+    /// Step ends to write, grouped by [`end_steps`]: concurrent steps share a commit.
+    endings: tokio::sync::mpsc::UnboundedSender<Ending>,
     /// What every lease holder of this store starts with: the instance, the process, and this
     /// store (several stores in one process, as in tests, are several instances).
     holders: Arc<str>,
@@ -161,6 +166,11 @@ const ORDERS: Keyed = Keyed { table: "orders", key: "order_no", upsert: UPSERT_O
 const PREFS: Keyed = Keyed { table: "prefs", key: "chat", upsert: UPSERT_PREFS };
 const WATCHES: Keyed = Keyed { table: "watches", key: "order_no", upsert: UPSERT_WATCH };
 
+/// Encoded JSON as text, borrowed (see [`text`]).
+fn as_text(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
 fn text(bytes: Vec<u8>) -> String {
     // `encode` writes JSON, which is UTF-8.
     String::from_utf8(bytes).unwrap_or_default()
@@ -196,11 +206,18 @@ impl PgStore {
         sqlx::migrate!("src/store/migrations").run(&pool).await?;
         let (releases, to_release) = tokio::sync::mpsc::unbounded_channel();
         tokio::spawn(end_leases(pool.clone(), to_release));
+        let (intake, to_take) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(take_in_batches(pool.clone(), to_take));
+        let (endings, to_end) = tokio::sync::mpsc::unbounded_channel();
+        let to_end = Arc::new(tokio::sync::Mutex::new(to_end));
+        for _ in 0..END_WRITERS {
+            tokio::spawn(end_steps(pool.clone(), to_end.clone()));
+        }
         static STORES: AtomicU64 = AtomicU64::new(0);
         let n = STORES.fetch_add(1, Ordering::Relaxed);
         let holders = format!("{}:{}:{n}:", super::instance_id(), std::process::id()).into();
         let (skipped, seen_orders) = (Arc::new(AtomicU64::new(0)), Arc::new(SeenOrders::default()));
-        Ok(PgStore { pool, skipped, releases, holders, seen_orders })
+        Ok(PgStore { pool, skipped, releases, intake, endings, holders, seen_orders })
     }
 
     /// The pool, for health checks and locks.
@@ -275,16 +292,16 @@ impl PgStore {
                     .record_order_as_read(&mut conn, &order_no, &order, at, claimant.as_ref(), &end)
                     .await?
                 {
-                    return end.write(&mut conn).await;
+                    drop(conn);
+                    return self.end_step(end).await;
                 }
                 (vec![Op::RecordOrder { order_no, order, at, claimant }], Some(end))
             }
             (_, end) => (ops, end),
         };
         if ops.is_empty() {
-            let mut conn = self.pool.acquire().await?;
             return match end {
-                Some(end) => end.write(&mut conn).await,
+                Some(end) => self.end_step(end).await,
                 None => Ok(()),
             };
         }
@@ -304,6 +321,18 @@ impl PgStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// A step's end alone (its only write), written with the ends of steps that end meanwhile
+    /// ([`end_steps`]). Durable on return, as any commit.
+    async fn end_step(&self, end: StepEnd) -> Result<(), StoreError> {
+        let (done, outcome) = tokio::sync::oneshot::channel();
+        if let Err(refused) = self.endings.send(Ending { end, done }) {
+            // The writers are gone (the runtime is shutting down): write it here.
+            let mut conn = self.pool.acquire().await?;
+            return refused.0.end.write(&mut conn).await;
+        }
+        outcome.await.unwrap_or(Err(StoreError::Unsupported("ending a step while the store shuts down")))
     }
 
     /// One op, in the caller's transaction (or alone: see [`PgStore::commit`]).
@@ -637,8 +666,10 @@ impl PgStore {
         Ok(n as usize)
     }
 
-    /// [`super::Store::inbox_take`] in one statement: the id is taken, and the message filed
-    /// under its chat, only if the id is new; `arrival` numbers it as it comes.
+    /// [`super::Store::inbox_take`]: the id is taken, and the message filed under its chat, only
+    /// if the id is new; `arrival` numbers it as it comes. Durable on return. Messages taken in
+    /// while another batch is being written are written together, in one statement, after it
+    /// ([`take_in_batches`]).
     pub async fn inbox_take(
         &self,
         id: &str,
@@ -647,19 +678,23 @@ impl PgStore {
         message: &[u8],
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let fresh: Option<String> = sqlx::query_scalar(
-            "WITH fresh AS (INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id)
-             INSERT INTO inbox (id, data, chat, seq, received_at) SELECT id, $3::jsonb, $4, $5, $2 FROM fresh
-             ON CONFLICT (id) DO NOTHING RETURNING id",
-        )
-        .bind(id)
-        .bind(at)
-        .bind(text(message.to_vec()))
-        .bind(chat.storage_key())
-        .bind(order)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(fresh.is_some())
+        let (done, result) = tokio::sync::oneshot::channel();
+        let taken = Taken {
+            id: id.to_owned(),
+            chat: chat.storage_key(),
+            order,
+            message: text(message.to_vec()),
+            at,
+            done,
+        };
+        if let Err(refused) = self.intake.send(taken) {
+            // The writer is gone (the runtime is shutting down): write it here.
+            return take_one(&self.pool, &refused.0).await;
+        }
+        match result.await {
+            Ok(fresh) => fresh,
+            Err(_) => Err(StoreError::Unsupported("taking a message in while the store shuts down")),
+        }
     }
 
     /// [`super::Store::turn_start_next`]: the turn's start and the chat's first message, in one
@@ -1241,8 +1276,6 @@ impl PgStore {
     }
 }
 
-/// Renews `holder`'s lease on `chat` for `lease` (an interval) every third of [`LEASE`], until
-/// the task is aborted.
 /// Ends the leases sent to it, many in one statement: those sent while the last statement ran
 /// (at most 500 at a time). Ends when every sender is gone.
 async fn end_leases(pool: PgPool, mut releases: tokio::sync::mpsc::UnboundedReceiver<(String, String)>) {
@@ -1264,6 +1297,101 @@ async fn end_leases(pool: PgPool, mut releases: tokio::sync::mpsc::UnboundedRece
     }
 }
 
+/// A message on its way into the inbox ([`PgStore::inbox_take`]), and where to say whether it
+/// was new.
+struct Taken {
+    id: String,
+    chat: String,
+    order: i64,
+    message: String,
+    at: DateTime<Utc>,
+    done: tokio::sync::oneshot::Sender<Result<bool, StoreError>>,
+}
+
+/// At most this many messages are taken in by one statement.
+const TAKE_IN_BATCH: usize = 256;
+
+/// Takes in the messages sent to it, many in one statement: those sent while the last statement
+/// ran. If the statement fails (one message PostgreSQL will not store, a lost connection), each
+/// message of the batch is written on its own, so that one message's error is its own. Ends when
+/// every sender is gone.
+async fn take_in_batches(pool: PgPool, mut intake: tokio::sync::mpsc::UnboundedReceiver<Taken>) {
+    let mut batch = Vec::new();
+    while intake.recv_many(&mut batch, TAKE_IN_BATCH).await > 0 {
+        let taken = std::mem::take(&mut batch);
+        if taken.len() == 1 {
+            let one = taken.into_iter().next().expect("one message");
+            let fresh = take_one(&pool, &one).await;
+            let _ = one.done.send(fresh);
+            continue;
+        }
+        match take_many(&pool, &taken).await {
+            Ok(mut fresh) => {
+                for one in taken {
+                    // A message sent twice in one batch is new once: the first time.
+                    let _ = one.done.send(Ok(fresh.remove(&one.id)));
+                }
+            }
+            Err(e) => {
+                tracing::warn!(messages = taken.len(), error = %e, "messages taken in one by one");
+                for one in taken {
+                    let fresh = take_one(&pool, &one).await;
+                    let _ = one.done.send(fresh);
+                }
+            }
+        }
+    }
+}
+
+/// One message taken in, in one statement: `true` if its id was new.
+async fn take_one(pool: &PgPool, one: &Taken) -> Result<bool, StoreError> {
+    let fresh: Option<String> = sqlx::query_scalar(
+        "WITH fresh AS (INSERT INTO seen (id, at) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING RETURNING id)
+         INSERT INTO inbox (id, data, chat, seq, received_at) SELECT id, $3::jsonb, $4, $5, $2 FROM fresh
+         ON CONFLICT (id) DO NOTHING RETURNING id",
+    )
+    .bind(&one.id)
+    .bind(one.at)
+    .bind(&one.message)
+    .bind(&one.chat)
+    .bind(one.order)
+    .fetch_optional(pool)
+    .await?;
+    Ok(fresh.is_some())
+}
+
+/// Messages taken in, in one statement, in the order given (their `arrival`): the ids that were
+/// new.
+async fn take_many(pool: &PgPool, taken: &[Taken]) -> Result<std::collections::HashSet<String>, StoreError> {
+    let ids: Vec<&str> = taken.iter().map(|t| t.id.as_str()).collect();
+    let ats: Vec<DateTime<Utc>> = taken.iter().map(|t| t.at).collect();
+    let messages: Vec<&str> = taken.iter().map(|t| t.message.as_str()).collect();
+    let chats: Vec<&str> = taken.iter().map(|t| t.chat.as_str()).collect();
+    let orders: Vec<i64> = taken.iter().map(|t| t.order).collect();
+    let fresh: Vec<String> = sqlx::query_scalar(
+        "WITH given AS (
+             SELECT * FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::int8[])
+                 WITH ORDINALITY AS g(id, at, data, chat, seq, n)
+         ), fresh AS (
+             INSERT INTO seen (id, at) SELECT id, at FROM given ORDER BY n
+             ON CONFLICT (id) DO NOTHING RETURNING id
+         )
+         INSERT INTO inbox (id, data, chat, seq, received_at)
+         SELECT id, data::jsonb, chat, seq, at FROM given WHERE id IN (SELECT id FROM fresh) ORDER BY n
+         ON CONFLICT (id) DO NOTHING RETURNING id",
+    )
+    .bind(&ids)
+    .bind(&ats)
+    .bind(&messages)
+    .bind(&chats)
+    .bind(&orders)
+    .fetch_all(pool)
+    .await?;
+    Ok(fresh.into_iter().collect())
+}
+
+/// Renews `holder`'s lease on `chat` for `lease` (an interval) every third of [`LEASE`], until
+/// the task is aborted.
 async fn renew_lease(pool: PgPool, chat: String, holder: String, lease: String) {
     let mut every = tokio::time::interval(LEASE / 3);
     every.tick().await;
@@ -1403,29 +1531,112 @@ impl StepEnd {
         sql
     }
 
-    async fn write(self, conn: &mut PgConnection) -> Result<(), StoreError> {
+    async fn write(&self, conn: &mut PgConnection) -> Result<(), StoreError> {
         let sql = self.statement();
         let mut query = sqlx::query_scalar::<_, i64>(&sql)
             .bind(&self.chat)
-            .bind(text(self.state))
-            .bind(self.handled)
+            .bind(as_text(&self.state))
+            .bind(self.handled.as_deref())
             .bind(&self.holder)
             .bind(format!("{} milliseconds", LEASE.as_millis()));
-        if let Some(prefs) = self.prefs {
-            query = query.bind(text(prefs));
+        if let Some(prefs) = &self.prefs {
+            query = query.bind(as_text(prefs));
         }
-        if let Some(activity) = self.activity {
+        if let Some(activity) = &self.activity {
             query = query
                 .bind(activity.item.id())
                 .bind(activity.at)
-                .bind(text(encode(&activity)?))
+                .bind(text(encode(activity)?))
                 .bind(ACTIVITY_LIMIT.saturating_sub(1) as i64);
         }
         if query.fetch_one(&mut *conn).await? != 1 {
-            return Err(StoreError::LeaseLost(self.chat));
+            return Err(StoreError::LeaseLost(self.chat.clone()));
         }
         Ok(())
     }
+}
+
+/// A step's end on its way to [`end_steps`], and where to say how it went.
+struct Ending {
+    end: StepEnd,
+    done: tokio::sync::oneshot::Sender<Result<(), StoreError>>,
+}
+
+/// Step ends written together at most.
+const END_BATCH: usize = 64;
+
+/// How many groups of step ends are written at once (each on a connection of its own).
+const END_WRITERS: usize = 3;
+
+/// Writes the step ends sent to it: those sent while the last group was written, in one
+/// transaction (one commit, one WAL flush for them all). A step whose lease ran out is told so,
+/// and the others' ends still commit; if a statement fails, the group is rolled back and each end
+/// written on its own, so that an error is its own step's. Several writers share the queue, each
+/// with a group of its own. Ends when every sender is gone.
+async fn end_steps(
+    pool: PgPool,
+    queue: Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Ending>>>,
+) {
+    loop {
+        let mut group = Vec::new();
+        if queue.lock().await.recv_many(&mut group, END_BATCH).await == 0 {
+            return;
+        }
+        if group.len() > 1 {
+            match end_together(&pool, &group).await {
+                Ok(Some(outcomes)) => {
+                    for (ending, outcome) in group.into_iter().zip(outcomes) {
+                        let _ = ending.done.send(outcome);
+                    }
+                    continue;
+                }
+                // Committed or not: nobody knows. Each step is told; none is written again.
+                Err(e) => {
+                    let e = e.to_string();
+                    for ending in group {
+                        let error =
+                            sqlx::Error::Protocol(format!("the commit of a group of steps failed: {e}"));
+                        let _ = ending.done.send(Err(StoreError::Postgres(error)));
+                    }
+                    continue;
+                }
+                // Rolled back: each on its own below.
+                Ok(None) => {}
+            }
+        }
+        for ending in group {
+            let outcome = match pool.acquire().await {
+                Ok(mut conn) => ending.end.write(&mut conn).await,
+                Err(e) => Err(e.into()),
+            };
+            let _ = ending.done.send(outcome);
+        }
+    }
+}
+
+/// The group's ends in one transaction: each one's outcome once committed (`Ok(None)`: a
+/// statement failed and nothing was written; `Err`: the commit's outcome is unknown).
+async fn end_together(
+    pool: &PgPool,
+    group: &[Ending],
+) -> Result<Option<Vec<Result<(), StoreError>>>, sqlx::Error> {
+    let Ok(mut tx) = pool.begin().await else {
+        return Ok(None);
+    };
+    let mut outcomes = Vec::with_capacity(group.len());
+    for ending in group {
+        match ending.end.write(&mut tx).await {
+            Ok(()) => outcomes.push(Ok(())),
+            Err(StoreError::LeaseLost(chat)) => outcomes.push(Err(StoreError::LeaseLost(chat))),
+            Err(e) => {
+                tracing::warn!(steps = group.len(), error = %e, "a group of step ends written one by one");
+                let _ = tx.rollback().await;
+                return Ok(None);
+            }
+        }
+    }
+    tx.commit().await?;
+    Ok(Some(outcomes))
 }
 
 /// Puts notices in the outbox, in the caller's transaction; one whose id is known already is not
