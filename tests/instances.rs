@@ -223,3 +223,38 @@ async fn back_to_back_messages_reaching_different_instances_are_answered_in_orde
         tokio::time::timeout(Duration::from_secs(30), task).await.unwrap().unwrap().unwrap();
     }
 }
+
+/// Two instances (two stores on one schema): a turn waiting for a chat that the other instance
+/// holds is woken by the other's word that a lease ended, not only by its own next try; and it
+/// takes the chat once the lease is ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_waiting_for_another_instances_chat_is_told_when_the_lease_ends() {
+    let Some(schema) = common::pg::schema("lease_told").await else { return };
+    let settings = billbot::store::postgres::PgSettings::default();
+    let one = billbot::store::Store::connect_with(schema.options(), &settings).await.unwrap();
+    let two = billbot::store::Store::connect_with(schema.options(), &settings).await.unwrap();
+    let chat = billbot::domain::ChatKey::telegram(4242);
+    let held = one.lock_chat(&chat).await.unwrap();
+    let waiter = {
+        let (two, chat) = (two.clone(), chat.clone());
+        tokio::spawn(async move { two.lock_chat(&chat).await })
+    };
+    // A word for this chat while the lease still runs (as another deployment's, or a lease ended
+    // and taken again at once): the waiter is woken, tries, and waits again.
+    let pool = one.postgres().unwrap().pool().clone();
+    let told = || two.postgres().unwrap().lease_ends_told();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while told() == 0 {
+        assert!(std::time::Instant::now() < deadline, "the waiting turn was never told");
+        sqlx::query("SELECT pg_notify('billbot_chat_free', $1)")
+            .bind(chat.storage_key())
+            .execute(&pool)
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(!waiter.is_finished(), "the chat is still held");
+    one.unlock(held).await;
+    let lease = waiter.await.unwrap().expect("the chat is taken once its lease ends");
+    two.unlock(lease).await;
+}

@@ -72,6 +72,9 @@ pub struct PgStore {
     /// Messages to take in, written together by [`take_in_batches`]: a burst's messages share
     /// one statement and one commit (one WAL flush) instead of one each.
     intake: tokio::sync::mpsc::UnboundedSender<Taken>,
+    /// Chats whose lease a turn of this store waits for, woken when another instance ends it
+    /// ([`listen_for_free_chats`]).
+    waiting: Arc<Waiting>,
     /// Step ends to write, grouped by [`end_steps`]: concurrent steps share a commit.
     endings: tokio::sync::mpsc::UnboundedSender<Ending>,
     /// What every lease holder of this store starts with: the instance, the process, and this
@@ -217,7 +220,14 @@ impl PgStore {
         let n = STORES.fetch_add(1, Ordering::Relaxed);
         let holders = format!("{}:{}:{n}:", super::instance_id(), std::process::id()).into();
         let (skipped, seen_orders) = (Arc::new(AtomicU64::new(0)), Arc::new(SeenOrders::default()));
-        Ok(PgStore { pool, skipped, releases, intake, endings, holders, seen_orders })
+        let waiting = Arc::new(Waiting::default());
+        // Listening before the store is used: no lease's end is missed from the start.
+        let listener = listen(&pool)
+            .await
+            .inspect_err(|e| tracing::warn!(error = %e, "cannot listen for free chats yet"))
+            .ok();
+        tokio::spawn(listen_for_free_chats(pool.clone(), listener, Arc::downgrade(&waiting)));
+        Ok(PgStore { pool, skipped, releases, intake, waiting, endings, holders, seen_orders })
     }
 
     /// The pool, for health checks and locks.
@@ -756,40 +766,33 @@ impl PgStore {
     ) -> Result<(tokio::task::JoinHandle<()>, super::TurnStart<T>, Option<(String, M)>), StoreError> {
         let key = chat.storage_key();
         let lease = format!("{} milliseconds", LEASE.as_millis());
-        let started = std::time::Instant::now();
-        let mut pause = Duration::from_millis(2);
-        let row = loop {
-            let row = sqlx::query(
-                "WITH taken AS (
-                     INSERT INTO chat_locks (chat, holder, until) VALUES ($1, $2, now() + $3::interval)
-                     ON CONFLICT (chat) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
-                     WHERE chat_locks.until < now() OR starts_with(chat_locks.holder, $4)
-                     RETURNING 1)
-                 SELECT EXISTS (SELECT 1 FROM taken),
-                        (SELECT data::text FROM prefs WHERE chat = $1),
-                        (SELECT data::text FROM dialogue WHERE chat = $1),
-                        EXISTS (SELECT 1 FROM held WHERE chat = $1),
-                        next.id, next.data::text
-                 FROM (SELECT) AS one
-                 LEFT JOIN LATERAL (
-                     SELECT id, data FROM inbox WHERE chat = $1 ORDER BY seq, arrival LIMIT 1
-                 ) AS next ON true",
-            )
-            .bind(&key)
-            .bind(holder)
-            .bind(&lease)
-            .bind(&*self.holders)
-            .fetch_one(&self.pool)
+        let row = self
+            .until_free(&key, || async {
+                let row = sqlx::query(
+                    "WITH taken AS (
+                         INSERT INTO chat_locks (chat, holder, until) VALUES ($1, $2, now() + $3::interval)
+                         ON CONFLICT (chat) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
+                         WHERE chat_locks.until < now() OR starts_with(chat_locks.holder, $4)
+                         RETURNING 1)
+                     SELECT EXISTS (SELECT 1 FROM taken),
+                            (SELECT data::text FROM prefs WHERE chat = $1),
+                            (SELECT data::text FROM dialogue WHERE chat = $1),
+                            EXISTS (SELECT 1 FROM held WHERE chat = $1),
+                            next.id, next.data::text
+                     FROM (SELECT) AS one
+                     LEFT JOIN LATERAL (
+                         SELECT id, data FROM inbox WHERE chat = $1 ORDER BY seq, arrival LIMIT 1
+                     ) AS next ON true",
+                )
+                .bind(&key)
+                .bind(holder)
+                .bind(&lease)
+                .bind(&*self.holders)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(row.try_get::<bool, _>(0)?.then_some(row))
+            })
             .await?;
-            if row.try_get::<bool, _>(0)? {
-                break row;
-            }
-            if started.elapsed() >= LEASE_WAIT {
-                return Err(StoreError::ChatBusy(key));
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(200));
-        };
         let renewal = tokio::spawn(renew_lease(self.pool.clone(), key.clone(), holder.to_owned(), lease));
         let next: Option<(String, String)> = row.try_get::<Option<String>, _>(4)?.zip(row.try_get(5)?);
         if let Some((id, data)) = &next
@@ -809,6 +812,43 @@ impl PgStore {
             pending: true,
         };
         Ok((renewal, start, next))
+    }
+
+    /// Tries to take `chat`'s lease (`take`: `None` while another holds it) until it is taken,
+    /// pausing between tries (2 ms, doubling up to 200 ms) and trying again at once when the
+    /// holder, on any instance, says it ended the lease ([`listen_for_free_chats`]). Gives up
+    /// after [`LEASE_WAIT`].
+    async fn until_free<T, F, Fut>(&self, chat: &str, mut take: F) -> Result<T, StoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<T>, StoreError>>,
+    {
+        let started = std::time::Instant::now();
+        let mut pause = Duration::from_millis(2);
+        let mut free = None;
+        loop {
+            // Listening before the try misses no word sent after it.
+            let free = free.get_or_insert_with(|| self.waiting.on(chat));
+            let told = free.notify.notified();
+            tokio::pin!(told);
+            told.as_mut().enable();
+            if let Some(taken) = take().await? {
+                return Ok(taken);
+            }
+            if started.elapsed() >= LEASE_WAIT {
+                return Err(StoreError::ChatBusy(chat.to_owned()));
+            }
+            if tokio::time::timeout(pause, told).await.is_ok() {
+                self.waiting.told.fetch_add(1, Ordering::Relaxed);
+            }
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    /// How many times a turn waiting for a chat's lease was told it had ended (rather than
+    /// trying again after its pause).
+    pub fn lease_ends_told(&self) -> u64 {
+        self.waiting.told.load(Ordering::Relaxed)
     }
 
     /// A new lease holder's name (see `holders`).
@@ -908,9 +948,7 @@ impl PgStore {
     ) -> Result<tokio::task::JoinHandle<()>, StoreError> {
         let chat = chat.storage_key();
         let lease = format!("{} milliseconds", LEASE.as_millis());
-        let started = std::time::Instant::now();
-        let mut pause = Duration::from_millis(2);
-        loop {
+        self.until_free(&chat, || async {
             let taken: Option<String> = sqlx::query_scalar(
                 "INSERT INTO chat_locks (chat, holder, until) VALUES ($1, $2, now() + $3::interval)
                  ON CONFLICT (chat) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
@@ -922,15 +960,9 @@ impl PgStore {
             .bind(&lease)
             .fetch_optional(&self.pool)
             .await?;
-            if taken.is_some() {
-                break;
-            }
-            if started.elapsed() >= LEASE_WAIT {
-                return Err(StoreError::ChatBusy(chat));
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_millis(200));
-        }
+            Ok(taken.map(|_| ()))
+        })
+        .await?;
         Ok(tokio::spawn(renew_lease(self.pool.clone(), chat, holder.to_owned(), lease)))
     }
 
@@ -1282,9 +1314,12 @@ async fn end_leases(pool: PgPool, mut releases: tokio::sync::mpsc::UnboundedRece
     let mut batch = Vec::new();
     while releases.recv_many(&mut batch, 500).await > 0 {
         let (chats, holders): (Vec<String>, Vec<String>) = std::mem::take(&mut batch).into_iter().unzip();
+        // Instances waiting for one of these chats are told (see `listen_for_free_chats`).
         let ended = sqlx::query(
-            "DELETE FROM chat_locks l USING unnest($1::text[], $2::text[]) AS e(chat, holder)
-             WHERE l.chat = e.chat AND l.holder = e.holder",
+            "WITH ended AS (
+                 DELETE FROM chat_locks l USING unnest($1::text[], $2::text[]) AS e(chat, holder)
+                 WHERE l.chat = e.chat AND l.holder = e.holder RETURNING l.chat)
+             SELECT pg_notify('billbot_chat_free', chat) FROM ended",
         )
         .bind(&chats)
         .bind(&holders)
@@ -1388,6 +1423,101 @@ async fn take_many(pool: &PgPool, taken: &[Taken]) -> Result<std::collections::H
     .fetch_all(pool)
     .await?;
     Ok(fresh.into_iter().collect())
+}
+
+/// The chats whose lease turns of this store wait for, each with what wakes them.
+#[derive(Default)]
+struct Waiting {
+    chats: std::sync::Mutex<std::collections::HashMap<String, std::sync::Weak<Free>>>,
+    /// Waits cut short by a word (see [`PgStore::lease_ends_told`]).
+    told: AtomicU64,
+}
+
+/// What a turn waiting for a chat's lease is woken by; the chat is forgotten once no turn waits.
+struct Free {
+    notify: tokio::sync::Notify,
+}
+
+impl Waiting {
+    /// What wakes a turn waiting for `chat`.
+    fn on(&self, chat: &str) -> Arc<Free> {
+        let mut chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(free) = chats.get(chat).and_then(std::sync::Weak::upgrade) {
+            return free;
+        }
+        chats.retain(|_, free| free.strong_count() > 0);
+        let free = Arc::new(Free { notify: tokio::sync::Notify::new() });
+        chats.insert(chat.to_owned(), Arc::downgrade(&free));
+        free
+    }
+
+    /// Wakes the turns waiting for `chat`, if any.
+    fn freed(&self, chat: &str) {
+        let chats = self.chats.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(free) = chats.get(chat).and_then(std::sync::Weak::upgrade) {
+            free.notify.notify_waiters();
+        }
+    }
+}
+
+/// A connection listening for chats whose lease an instance ended.
+async fn listen(pool: &PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
+    listener.listen("billbot_chat_free").await?;
+    Ok(listener)
+}
+
+/// Listens for chats whose lease an instance ended (`billbot_chat_free`, sent by
+/// [`end_leases`] and [`unlock`]) and wakes this store's turns waiting for them, so that a chat
+/// goes from one instance to the next at once rather than at the waiter's next try. Words from
+/// other deployments sharing the database (another schema) only cost a try. While the listening
+/// connection is down, waiting turns try again after their pause, as before. Ends with the store
+/// or its pool.
+async fn listen_for_free_chats(
+    pool: PgPool,
+    mut listener: Option<sqlx::postgres::PgListener>,
+    waiting: std::sync::Weak<Waiting>,
+) {
+    loop {
+        if waiting.strong_count() == 0 || pool.is_closed() {
+            return;
+        }
+        let connected = match listener.as_mut() {
+            Some(connected) => connected,
+            None => match listen(&pool).await {
+                Ok(new) => listener.insert(new),
+                Err(e) => {
+                    tracing::debug!(error = %e, "cannot listen for free chats; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            },
+        };
+        // Woken every second to see whether the store or its pool is gone (a pool's close waits
+        // for this connection).
+        match tokio::time::timeout(Duration::from_secs(1), connected.try_recv()).await {
+            Err(_) => {}
+            Ok(Ok(Some(word))) => {
+                if let Some(waiting) = waiting.upgrade() {
+                    waiting.freed(word.payload());
+                }
+            }
+            // The connection was lost (and is made again at the next receive): a word may have been
+            // missed, so every waiting turn tries again.
+            Ok(Ok(None)) => {
+                if let Some(waiting) = waiting.upgrade() {
+                    let chats: Vec<String> =
+                        waiting.chats.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();
+                    chats.iter().for_each(|chat| waiting.freed(chat));
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::debug!(error = %e, "listening for free chats failed; listening again");
+                listener = None;
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+        }
+    }
 }
 
 /// Renews `holder`'s lease on `chat` for `lease` (an interval) every third of [`LEASE`], until
@@ -1787,12 +1917,15 @@ async fn forget_chat(conn: &mut PgConnection, chat: &str) -> Result<(), StoreErr
 
 /// [`Op::Unlock`]: fails if the lease was not `holder`'s any more.
 async fn unlock(conn: &mut PgConnection, chat: &str, holder: &str) -> Result<(), StoreError> {
-    let ended = sqlx::query("DELETE FROM chat_locks WHERE chat = $1 AND holder = $2")
-        .bind(chat)
-        .bind(holder)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+    let ended = sqlx::query(
+        "WITH ended AS (DELETE FROM chat_locks WHERE chat = $1 AND holder = $2 RETURNING chat)
+         SELECT pg_notify('billbot_chat_free', chat) FROM ended",
+    )
+    .bind(chat)
+    .bind(holder)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     if ended != 1 {
         // Another instance may have taken the chat: this step's writes must not land.
         return Err(StoreError::LeaseLost(chat.to_owned()));
