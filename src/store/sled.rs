@@ -107,6 +107,9 @@ struct Inner {
     swept_owned: sled::Tree,
     skipped: AtomicU64,
     flusher: Flusher,
+    /// Held while a message is taken in ([`SledStore::inbox_keep`]): two deliveries of one id
+    /// (one process holds a sled store) are taken in one after the other.
+    keeping: std::sync::Mutex<()>,
 }
 
 /// Group-commit bookkeeping for [`SledStore::flush`].
@@ -355,6 +358,7 @@ impl SledStore {
                 db,
                 skipped: AtomicU64::new(0),
                 flusher: Flusher::default(),
+                keeping: std::sync::Mutex::new(()),
             }),
         };
         store.index_owned_once()?;
@@ -749,25 +753,26 @@ impl SledStore {
         message: &[u8],
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        use sled::Transactional;
+        // Writes of one key each, the id's `seen` mark last, rather than a transaction: sled 0.34
+        // writes out and waits for its log buffer twice for each transaction (see
+        // [`SledStore::inbox_done`]). Deliveries of one id take turns (`keeping`), so the check
+        // and the writes act as one. A crash before the mark leaves a message taken in but not
+        // marked: its redelivery is taken in again, at the same place in the queue.
         let inner = &self.inner;
-        let stamp = at.timestamp_millis().to_be_bytes();
-        let place = inbox_queue_key(chat, order, inner.db.generate_id()?);
-        let trees = (&inner.seen, &inner.seen_at, &inner.inbox, &inner.inbox_queue, &inner.inbox_slot);
-        let fresh = trees
-            .transaction(|(seen, seen_at, inbox, queue, slot)| {
-                if seen.get(id.as_bytes())?.is_some() {
-                    return Ok(false);
-                }
-                seen.insert(id.as_bytes(), &stamp[..])?;
-                seen_at.insert(seen_at_key(at, id), &[])?;
-                inbox.insert(id.as_bytes(), message)?;
-                queue.insert(place.as_slice(), inbox_queue_value(at, id))?;
-                slot.insert(id.as_bytes(), place.as_slice())?;
-                Ok(true)
-            })
-            .map_err(transaction_error)?;
-        Ok(fresh)
+        let _one_at_a_time = inner.keeping.lock().unwrap_or_else(|e| e.into_inner());
+        if inner.seen.contains_key(id.as_bytes())? {
+            return Ok(false);
+        }
+        let place = match inner.inbox_slot.get(id.as_bytes())? {
+            Some(place) => place.to_vec(),
+            None => inbox_queue_key(chat, order, inner.db.generate_id()?),
+        };
+        inner.inbox.insert(id.as_bytes(), message)?;
+        inner.inbox_queue.insert(place.as_slice(), inbox_queue_value(at, id))?;
+        inner.inbox_slot.insert(id.as_bytes(), place.as_slice())?;
+        inner.seen_at.insert(seen_at_key(at, id), &[])?;
+        inner.seen.insert(id.as_bytes(), &at.timestamp_millis().to_be_bytes()[..])?;
+        Ok(true)
     }
 
     /// [`super::Store::turn_start`].
@@ -840,20 +845,19 @@ impl SledStore {
     }
 
     /// Forgets the inbound message `id` (handled, swept or unreadable) and its place in its
-    /// chat's queue, in one transaction.
+    /// chat's queue: the message first (once it is gone, the message is handled), then its
+    /// place. Three writes of one key each rather than a transaction: sled 0.34 writes out and
+    /// waits for its log buffer twice for each transaction or batch (`pin_log`), which made
+    /// every step's end two synchronous disk writes. A crash between the writes leaves a queue
+    /// entry without its message, which [`SledStore::inbox_next`] removes when it meets it. Only
+    /// the chat's turn ends its messages, so nothing else writes these keys meanwhile.
     fn inbox_done(&self, id: &str) -> Result<(), StoreError> {
-        use sled::Transactional;
         let inner = &self.inner;
-        let trees = (&inner.inbox, &inner.inbox_queue, &inner.inbox_slot);
-        trees
-            .transaction(|(inbox, queue, slot)| {
-                inbox.remove(id.as_bytes())?;
-                if let Some(place) = slot.remove(id.as_bytes())? {
-                    queue.remove(place)?;
-                }
-                Ok(())
-            })
-            .map_err(transaction_error)
+        inner.inbox.remove(id.as_bytes())?;
+        if let Some(place) = inner.inbox_slot.remove(id.as_bytes())? {
+            inner.inbox_queue.remove(place)?;
+        }
+        Ok(())
     }
 
     pub fn inbox_pending<T: DeserializeOwned>(&self, prefix: &str) -> Result<Vec<(String, T)>, StoreError> {
@@ -1583,5 +1587,36 @@ mod tests {
         assert!(store.inbox_keep("tg:update:2", &chat, 2, b"{}", Utc::now()).unwrap());
         store.flush_within(std::time::Duration::from_millis(1)).await.unwrap();
         assert_eq!(flushes(&store) - before, 2);
+    }
+
+    /// What a crash between the single-key writes of taking a message in, or of ending it, may
+    /// leave behind: the redelivery is taken in once, at the place already made, and a queue entry
+    /// whose message is gone is passed over and removed.
+    #[tokio::test]
+    async fn a_message_half_taken_in_or_half_ended_is_taken_in_once_and_handed_out_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledStore::open(dir.path()).unwrap();
+        let inner = &store.inner;
+        let chat = ChatKey::new(crate::domain::Channel::Telegram, 7);
+        let queued = || inner.inbox_queue.scan_prefix(chat_prefix(&chat)).count();
+        let next = || store.inbox_next::<String>(&chat).unwrap().map(|(id, _)| id);
+        let (one, two) = (encode(&"one").unwrap(), encode(&"two").unwrap());
+        // Taken in up to its `seen` mark (the last write), then the crash.
+        assert!(store.inbox_keep("tg:update:1", &chat, 1, &one, Utc::now()).unwrap());
+        inner.seen.remove("tg:update:1").unwrap();
+        // The redelivery is new (nothing said so), and queued at the same place.
+        assert!(store.inbox_keep("tg:update:1", &chat, 1, &one, Utc::now()).unwrap());
+        assert!(!store.inbox_keep("tg:update:1", &chat, 1, &one, Utc::now()).unwrap());
+        assert_eq!(queued(), 1);
+        assert!(store.inbox_keep("tg:update:2", &chat, 2, &two, Utc::now()).unwrap());
+        assert_eq!(next().as_deref(), Some("tg:update:1"));
+        // Ended up to the message's removal (the first write), then the crash.
+        inner.inbox.remove("tg:update:1").unwrap();
+        assert_eq!(queued(), 2);
+        assert_eq!(next().as_deref(), Some("tg:update:2"), "the entry without its message is passed over");
+        assert_eq!(queued(), 1, "and removed");
+        store.inbox_done("tg:update:2").unwrap();
+        assert_eq!((queued(), next()), (0, None));
+        assert!(inner.inbox_slot.is_empty());
     }
 }
