@@ -1390,6 +1390,92 @@ mod instances {
         assert!(taken.is_some(), "the other instance takes over");
     }
 
+    /// Many steps ending at once (PostgreSQL writes their ends together): each lands as if alone,
+    /// with its prefs, activity item, state and handled message; a step whose lease was lost writes
+    /// nothing and is told so; a kept lease stays held.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn steps_ending_at_once_each_land_as_if_alone_and_a_lost_lease_writes_nothing() {
+        use billbot::conversation::State;
+        let Some(schema) = crate::common::pg::schema("ends_at_once").await else { return };
+        let store = Store::connect_with(schema.options(), &PgSettings::default()).await.unwrap();
+        let t0 = now();
+        let chats: Vec<_> = (0..60).map(|n| k(&format!("tg:77{n:02}"))).collect();
+        let mut ends = Vec::new();
+        for (n, chat) in chats.iter().enumerate() {
+            let id = format!("tg:update:77{n:02}");
+            assert!(store.inbox_take(&id, chat, 1, &"hi", t0).await.unwrap());
+            let lease = store.lock_chat(chat).await.unwrap();
+            let mut batch = Batch::new();
+            let lang = if n % 2 == 0 { Lang::Fr } else { Lang::En };
+            batch.push(Op::Prefs {
+                chat: chat.clone(),
+                prefs: Prefs { lang: Some(lang), ..Prefs::default() },
+            });
+            if n % 3 == 0 {
+                let item = ActivityItem::Lookup { biller: Biller::Senelec, reference: format!("{n:010}") };
+                batch.push(Op::Activity { chat: chat.clone(), item, at: t0 });
+            }
+            let state = if n % 2 == 0 { State::Menu } else { State::AwaitingOrderNo };
+            batch.push(match n {
+                // Its lease is another holder's now: the end must write nothing.
+                0 => Op::EndStep {
+                    chat: chat.clone(),
+                    state: serde_json::to_vec(&state).unwrap(),
+                    handled: Some(id.clone()),
+                    holder: "an instance that died".into(),
+                    release: true,
+                },
+                n if n % 5 == 0 => lease.end_step_keeping(&state, Some(id.clone())).unwrap(),
+                _ => lease.end_step(&state, Some(id.clone())).unwrap(),
+            });
+            ends.push((n, lease, batch));
+        }
+        let committing: Vec<_> = ends
+            .into_iter()
+            .map(|(n, lease, batch)| {
+                let store = store.clone();
+                tokio::spawn(async move { (n, lease, store.commit(batch).await) })
+            })
+            .collect();
+        let mut kept = Vec::new();
+        for done in committing {
+            let (n, lease, committed) = done.await.unwrap();
+            match n {
+                0 => assert!(
+                    matches!(committed, Err(billbot::store::StoreError::LeaseLost(_))),
+                    "{committed:?}"
+                ),
+                _ => committed.unwrap(),
+            }
+            if n % 5 == 0 {
+                kept.push(lease);
+            }
+        }
+        for (n, chat) in chats.iter().enumerate() {
+            let (start, next) = store.turn_start_next::<State, String>(chat).await.unwrap();
+            let lang = if n % 2 == 0 { Lang::Fr } else { Lang::En };
+            let state = if n % 2 == 0 { State::Menu } else { State::AwaitingOrderNo };
+            let items = store.activity(chat).await.unwrap().len();
+            if n == 0 {
+                assert_eq!((start.prefs.lang, start.dialogue, items), (None, None, 0), "nothing landed");
+                assert!(next.is_some(), "the message still waits");
+                continue;
+            }
+            assert_eq!((start.prefs.lang, start.dialogue), (Some(lang), Some(state)), "chat {n}");
+            assert_eq!(items, usize::from(n % 3 == 0), "chat {n}");
+            assert!(next.is_none(), "chat {n}'s message handled");
+        }
+        // Kept leases are still held (chat 0's too: its step's end was refused), released ones gone.
+        let pool = store.postgres().unwrap().pool().clone();
+        let held: Vec<String> =
+            sqlx::query_scalar("SELECT chat FROM chat_locks ORDER BY chat").fetch_all(&pool).await.unwrap();
+        let expected: Vec<String> = (0..60).step_by(5).map(|n| chats[n].storage_key()).collect();
+        assert_eq!(held, expected);
+        for lease in kept {
+            store.unlock(lease).await;
+        }
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_chats_steps_on_two_instances_take_turns_and_a_lost_lease_drops_the_writes() {
         let Some(schema) = crate::common::pg::schema("chat_leases").await else { return };

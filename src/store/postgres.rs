@@ -1699,9 +1699,9 @@ const END_BATCH: usize = 64;
 const END_WRITERS: usize = 3;
 
 /// Writes the step ends sent to it: those sent while the last group was written, in one
-/// transaction (one commit, one WAL flush for them all). A step whose lease ran out is told so,
-/// and the others' ends still commit; if a statement fails, the group is rolled back and each end
-/// written on its own, so that an error is its own step's. Several writers share the queue, each
+/// statement (one commit, one WAL flush for them all: [`end_together`]). A step whose lease ran
+/// out is told so, and the others' ends still commit; if the statement fails, nothing of it is
+/// written and each end is written on its own, so that an error is its own step's. Several writers share the queue, each
 /// with a group of its own. Ends when every sender is gone.
 async fn end_steps(
     pool: PgPool,
@@ -1744,29 +1744,108 @@ async fn end_steps(
     }
 }
 
-/// The group's ends in one transaction: each one's outcome once committed (`Ok(None)`: a
-/// statement failed and nothing was written; `Err`: the commit's outcome is unknown).
+/// The group's ends in one statement: each one's outcome once committed (`Ok(None)`: the
+/// statement failed and nothing was written; `Err`: whether it was written is unknown). The
+/// statement does for every step what [`StepEnd::statement`] does for one; a step whose lease
+/// is not its holder's any more writes nothing and is told so.
 async fn end_together(
     pool: &PgPool,
     group: &[Ending],
 ) -> Result<Option<Vec<Result<(), StoreError>>>, sqlx::Error> {
-    let Ok(mut tx) = pool.begin().await else {
+    let ends: Vec<&StepEnd> = group.iter().map(|ending| &ending.end).collect();
+    let mut chats = std::collections::HashSet::new();
+    if !ends.iter().all(|end| chats.insert(end.chat.as_str())) {
+        // A chat twice (its turns run one at a time, so not expected): one by one.
         return Ok(None);
-    };
-    let mut outcomes = Vec::with_capacity(group.len());
-    for ending in group {
-        match ending.end.write(&mut tx).await {
-            Ok(()) => outcomes.push(Ok(())),
-            Err(StoreError::LeaseLost(chat)) => outcomes.push(Err(StoreError::LeaseLost(chat))),
-            Err(e) => {
-                tracing::warn!(steps = group.len(), error = %e, "a group of step ends written one by one");
-                let _ = tx.rollback().await;
-                return Ok(None);
-            }
-        }
     }
-    tx.commit().await?;
-    Ok(Some(outcomes))
+    let mut activities = Vec::with_capacity(ends.len());
+    for end in &ends {
+        activities.push(match &end.activity {
+            Some(activity) => match encode(activity) {
+                Ok(encoded) => Some((activity.item.id(), activity.at, text(encoded))),
+                Err(_) => return Ok(None),
+            },
+            None => None,
+        });
+    }
+    let chats: Vec<&str> = ends.iter().map(|end| end.chat.as_str()).collect();
+    let states: Vec<&str> = ends.iter().map(|end| as_text(&end.state)).collect();
+    let handled: Vec<Option<&str>> = ends.iter().map(|end| end.handled.as_deref()).collect();
+    let holders: Vec<&str> = ends.iter().map(|end| end.holder.as_str()).collect();
+    let releases: Vec<bool> = ends.iter().map(|end| end.release).collect();
+    let prefs: Vec<Option<&str>> = ends.iter().map(|end| end.prefs.as_deref().map(as_text)).collect();
+    let items: Vec<Option<String>> =
+        activities.iter().map(|a| a.as_ref().map(|(item, _, _)| item.clone())).collect();
+    let ats: Vec<Option<DateTime<Utc>>> =
+        activities.iter().map(|a| a.as_ref().map(|(_, at, _)| *at)).collect();
+    let data: Vec<Option<&str>> = activities.iter().map(|a| a.as_ref().map(|(_, _, d)| d.as_str())).collect();
+    let held: Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(
+        "WITH given AS (
+             SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[],
+                                  $7::text[], $8::timestamptz[], $9::text[])
+                 AS g(chat, state, handled, holder, release, prefs, item, at, act)
+         ), released AS (
+             DELETE FROM chat_locks l USING given g
+             WHERE l.chat = g.chat AND l.holder = g.holder AND g.release RETURNING l.chat
+         ), kept AS (
+             UPDATE chat_locks l SET until = now() + $10::interval FROM given g
+             WHERE l.chat = g.chat AND l.holder = g.holder AND NOT g.release RETURNING l.chat
+         ), lease AS (
+             SELECT chat FROM released UNION ALL SELECT chat FROM kept
+         ), held AS (
+             SELECT g.* FROM given g JOIN lease USING (chat)
+         ), state AS (
+             INSERT INTO dialogue (chat, data) SELECT chat, state::jsonb FROM held
+             ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data
+             WHERE dialogue.data IS DISTINCT FROM EXCLUDED.data
+         ), handled AS (
+             DELETE FROM inbox WHERE id IN (SELECT handled FROM held WHERE handled IS NOT NULL)
+         ), new_prefs AS (
+             INSERT INTO prefs (chat, data) SELECT chat, prefs::jsonb FROM held WHERE prefs IS NOT NULL
+             ON CONFLICT (chat) DO UPDATE SET data = EXCLUDED.data
+             WHERE prefs.data IS DISTINCT FROM EXCLUDED.data
+         ), new_item AS (
+             INSERT INTO activity (chat, item, at, data)
+             SELECT chat, item, at, act::jsonb FROM held WHERE item IS NOT NULL
+             ON CONFLICT (chat, item) DO UPDATE SET at = EXCLUDED.at, data = EXCLUDED.data
+         ), trimmed AS (
+             DELETE FROM activity a USING held h
+             WHERE h.item IS NOT NULL AND a.chat = h.chat AND a.item <> h.item
+             AND a.item NOT IN (SELECT b.item FROM activity b WHERE b.chat = h.chat AND b.item <> h.item
+                                ORDER BY b.at DESC, b.item LIMIT $11)
+         )
+         SELECT chat FROM lease",
+    )
+    .bind(&chats)
+    .bind(&states)
+    .bind(&handled)
+    .bind(&holders)
+    .bind(&releases)
+    .bind(&prefs)
+    .bind(&items)
+    .bind(&ats)
+    .bind(&data)
+    .bind(format!("{} milliseconds", LEASE.as_millis()))
+    .bind(ACTIVITY_LIMIT.saturating_sub(1) as i64)
+    .fetch_all(pool)
+    .await;
+    let held: std::collections::HashSet<String> = match held {
+        Ok(held) => held.into_iter().collect(),
+        // The server refused the statement: nothing was written.
+        Err(e @ sqlx::Error::Database(_)) => {
+            tracing::warn!(steps = group.len(), error = %e, "a group of step ends written one by one");
+            return Ok(None);
+        }
+        Err(e) => return Err(e),
+    };
+    Ok(Some(
+        ends.iter()
+            .map(|end| match held.contains(&end.chat) {
+                true => Ok(()),
+                false => Err(StoreError::LeaseLost(end.chat.clone())),
+            })
+            .collect(),
+    ))
 }
 
 /// Puts notices in the outbox, in the caller's transaction; one whose id is known already is not
