@@ -386,6 +386,9 @@ impl ChatLease {
     }
 }
 
+/// What a step starts from, and the message it is for, with its id (the backends' reads).
+type TurnNext<T, M> = (TurnStart<T>, Option<(String, M)>);
+
 /// What a step starts from, read once its chat is taken.
 #[derive(Debug)]
 pub struct TurnStart<T> {

@@ -35,7 +35,7 @@ use super::records::reference_key;
 use super::{
     ACTIVITY_LIMIT, Activity, Batch, Dumped, HELD_LIMIT, HeldId, LEASE, LEASE_WAIT, Op, OrderRecord,
     Outgoing, OutgoingChange, Owned, Prefs, Reminder, ReminderUpdate, SavedReference, StoreError, Swept,
-    TellingUpdate, Ticket, Watch, decode, encode,
+    TellingUpdate, Ticket, TurnNext, Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, OrderNo};
 
@@ -177,6 +177,21 @@ fn as_text(bytes: &[u8]) -> &str {
 fn text(bytes: Vec<u8>) -> String {
     // `encode` writes JSON, which is UTF-8.
     String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// The columns a turn starts from, all of chat `$1`: its prefs, its state, whether notices are
+/// held for it, and its oldest waiting message's id and data (see [`PgStore::turn_start_of`]).
+macro_rules! turn_start_columns {
+    () => {
+        "(SELECT data::text FROM prefs WHERE chat = $1),
+         (SELECT data::text FROM dialogue WHERE chat = $1),
+         EXISTS (SELECT 1 FROM held WHERE chat = $1),
+         next.id, next.data::text
+         FROM (SELECT) AS one
+         LEFT JOIN LATERAL (
+             SELECT id, data FROM inbox WHERE chat = $1 ORDER BY seq, arrival LIMIT 1
+         ) AS next ON true"
+    };
 }
 
 impl PgStore {
@@ -712,43 +727,50 @@ impl PgStore {
     pub async fn turn_start_next<T: DeserializeOwned, M: DeserializeOwned>(
         &self,
         chat: &ChatKey,
-    ) -> Result<(super::TurnStart<T>, Option<(String, M)>), StoreError> {
+    ) -> Result<TurnNext<T, M>, StoreError> {
         let chat = chat.storage_key();
         loop {
-            let row = sqlx::query(
-                "SELECT (SELECT data::text FROM prefs WHERE chat = $1),
-                        (SELECT data::text FROM dialogue WHERE chat = $1),
-                        EXISTS (SELECT 1 FROM held WHERE chat = $1),
-                        next.id, next.data::text
-                 FROM (SELECT) AS one
-                 LEFT JOIN LATERAL (
-                     SELECT id, data FROM inbox WHERE chat = $1 ORDER BY seq, arrival LIMIT 1
-                 ) AS next ON true",
-            )
-            .bind(&chat)
-            .fetch_one(&self.pool)
-            .await?;
-            let next: Option<(String, String)> = row.try_get::<Option<String>, _>(3)?.zip(row.try_get(4)?);
-            let next = match next {
-                None => None,
-                Some((id, data)) => match self.decode::<M>("inbox", &id, &data) {
-                    Some(message) => Some((id, message)),
-                    // Unreadable: it would never be handled, and would hold up the chat's queue.
-                    None => {
-                        sqlx::query("DELETE FROM inbox WHERE id = $1").bind(&id).execute(&self.pool).await?;
-                        continue;
-                    }
-                },
-            };
-            let (prefs, dialogue): (Option<String>, Option<String>) = (row.try_get(0)?, row.try_get(1)?);
-            let start = super::TurnStart {
-                prefs: prefs.and_then(|p| self.decode("prefs", &chat, &p)).unwrap_or_default(),
-                dialogue: dialogue.and_then(|d| self.decode("dialogue", &chat, &d)),
-                has_held: row.try_get(2)?,
-                pending: true,
-            };
-            return Ok((start, next));
+            let row = sqlx::query(concat!("SELECT ", turn_start_columns!()))
+                .bind(&chat)
+                .fetch_one(&self.pool)
+                .await?;
+            match self.turn_start_of(&row, 0, &chat)? {
+                Ok(start) => return Ok(start),
+                // Unreadable: it would never be handled, and would hold up the chat's queue.
+                Err(id) => {
+                    sqlx::query("DELETE FROM inbox WHERE id = $1").bind(&id).execute(&self.pool).await?;
+                }
+            }
         }
+    }
+
+    /// What a turn starts from, read from `row`'s columns of `turn_start_columns!` (from `first`
+    /// on): the start and the chat's oldest waiting message; `Err` with the message's id if it
+    /// cannot be read (counted as skipped), and then nothing else is read.
+    fn turn_start_of<T: DeserializeOwned, M: DeserializeOwned>(
+        &self,
+        row: &sqlx::postgres::PgRow,
+        first: usize,
+        chat: &str,
+    ) -> Result<Result<TurnNext<T, M>, String>, StoreError> {
+        let next: Option<(String, String)> =
+            row.try_get::<Option<String>, _>(first + 3)?.zip(row.try_get(first + 4)?);
+        let next = match next {
+            None => None,
+            Some((id, data)) => match self.decode::<M>("inbox", &id, &data) {
+                Some(message) => Some((id, message)),
+                None => return Ok(Err(id)),
+            },
+        };
+        let (prefs, dialogue): (Option<String>, Option<String>) =
+            (row.try_get(first)?, row.try_get(first + 1)?);
+        let start = super::TurnStart {
+            prefs: prefs.and_then(|p| self.decode("prefs", chat, &p)).unwrap_or_default(),
+            dialogue: dialogue.and_then(|d| self.decode("dialogue", chat, &d)),
+            has_held: row.try_get(first + 2)?,
+            pending: true,
+        };
+        Ok(Ok((start, next)))
     }
 
     /// Takes the chat's lease for `holder` and reads what its step starts from, in one statement
@@ -768,22 +790,15 @@ impl PgStore {
         let lease = format!("{} milliseconds", LEASE.as_millis());
         let row = self
             .until_free(&key, || async {
-                let row = sqlx::query(
+                let row = sqlx::query(concat!(
                     "WITH taken AS (
                          INSERT INTO chat_locks (chat, holder, until) VALUES ($1, $2, now() + $3::interval)
                          ON CONFLICT (chat) DO UPDATE SET holder = EXCLUDED.holder, until = EXCLUDED.until
                          WHERE chat_locks.until < now() OR starts_with(chat_locks.holder, $4)
                          RETURNING 1)
-                     SELECT EXISTS (SELECT 1 FROM taken),
-                            (SELECT data::text FROM prefs WHERE chat = $1),
-                            (SELECT data::text FROM dialogue WHERE chat = $1),
-                            EXISTS (SELECT 1 FROM held WHERE chat = $1),
-                            next.id, next.data::text
-                     FROM (SELECT) AS one
-                     LEFT JOIN LATERAL (
-                         SELECT id, data FROM inbox WHERE chat = $1 ORDER BY seq, arrival LIMIT 1
-                     ) AS next ON true",
-                )
+                     SELECT EXISTS (SELECT 1 FROM taken), ",
+                    turn_start_columns!()
+                ))
                 .bind(&key)
                 .bind(holder)
                 .bind(&lease)
@@ -794,22 +809,13 @@ impl PgStore {
             })
             .await?;
         let renewal = tokio::spawn(renew_lease(self.pool.clone(), key.clone(), holder.to_owned(), lease));
-        let next: Option<(String, String)> = row.try_get::<Option<String>, _>(4)?.zip(row.try_get(5)?);
-        if let Some((id, data)) = &next
-            && self.decode::<M>("inbox", id, data).is_none()
-        {
+        let (start, next) = match self.turn_start_of(&row, 1, &key)? {
+            Ok(start) => start,
             // Unreadable: dropped (counted); the chat is ours now, so the plain read finds the next.
-            sqlx::query("DELETE FROM inbox WHERE id = $1").bind(id).execute(&self.pool).await?;
-            let (start, next) = self.turn_start_next(chat).await?;
-            return Ok((renewal, start, next));
-        }
-        let next = next.and_then(|(id, data)| self.decode::<M>("inbox", &id, &data).map(|m| (id, m)));
-        let (prefs, dialogue): (Option<String>, Option<String>) = (row.try_get(1)?, row.try_get(2)?);
-        let start = super::TurnStart {
-            prefs: prefs.and_then(|p| self.decode("prefs", &key, &p)).unwrap_or_default(),
-            dialogue: dialogue.and_then(|d| self.decode("dialogue", &key, &d)),
-            has_held: row.try_get(3)?,
-            pending: true,
+            Err(id) => {
+                sqlx::query("DELETE FROM inbox WHERE id = $1").bind(&id).execute(&self.pool).await?;
+                self.turn_start_next(chat).await?
+            }
         };
         Ok((renewal, start, next))
     }
@@ -1354,26 +1360,21 @@ async fn take_in_batches(pool: PgPool, mut intake: tokio::sync::mpsc::UnboundedR
     let mut batch = Vec::new();
     while intake.recv_many(&mut batch, TAKE_IN_BATCH).await > 0 {
         let taken = std::mem::take(&mut batch);
-        if taken.len() == 1 {
-            let one = taken.into_iter().next().expect("one message");
+        if taken.len() > 1 {
+            match take_many(&pool, &taken).await {
+                Ok(mut fresh) => {
+                    for one in taken {
+                        // A message sent twice in one batch is new once: the first time.
+                        let _ = one.done.send(Ok(fresh.remove(&one.id)));
+                    }
+                    continue;
+                }
+                Err(e) => tracing::warn!(messages = taken.len(), error = %e, "messages taken in one by one"),
+            }
+        }
+        for one in taken {
             let fresh = take_one(&pool, &one).await;
             let _ = one.done.send(fresh);
-            continue;
-        }
-        match take_many(&pool, &taken).await {
-            Ok(mut fresh) => {
-                for one in taken {
-                    // A message sent twice in one batch is new once: the first time.
-                    let _ = one.done.send(Ok(fresh.remove(&one.id)));
-                }
-            }
-            Err(e) => {
-                tracing::warn!(messages = taken.len(), error = %e, "messages taken in one by one");
-                for one in taken {
-                    let fresh = take_one(&pool, &one).await;
-                    let _ = one.done.send(fresh);
-                }
-            }
         }
     }
 }
@@ -1701,8 +1702,8 @@ const END_WRITERS: usize = 3;
 /// Writes the step ends sent to it: those sent while the last group was written, in one
 /// statement (one commit, one WAL flush for them all: [`end_together`]). A step whose lease ran
 /// out is told so, and the others' ends still commit; if the statement fails, nothing of it is
-/// written and each end is written on its own, so that an error is its own step's. Several writers share the queue, each
-/// with a group of its own. Ends when every sender is gone.
+/// written and each end is written on its own, so that an error is its own step's. Several
+/// writers share the queue, each with a group of its own. Ends when every sender is gone.
 async fn end_steps(
     pool: PgPool,
     queue: Arc<tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<Ending>>>,
@@ -1730,7 +1731,7 @@ async fn end_steps(
                     }
                     continue;
                 }
-                // Rolled back: each on its own below.
+                // Refused, nothing written: each on its own below.
                 Ok(None) => {}
             }
         }
@@ -1758,15 +1759,21 @@ async fn end_together(
         // A chat twice (its turns run one at a time, so not expected): one by one.
         return Ok(None);
     }
-    let mut activities = Vec::with_capacity(ends.len());
+    let (mut items, mut ats, mut data) = (Vec::new(), Vec::new(), Vec::new());
     for end in &ends {
-        activities.push(match &end.activity {
-            Some(activity) => match encode(activity) {
-                Ok(encoded) => Some((activity.item.id(), activity.at, text(encoded))),
-                Err(_) => return Ok(None),
-            },
-            None => None,
-        });
+        match &end.activity {
+            Some(activity) => {
+                let Ok(encoded) = encode(activity) else { return Ok(None) };
+                items.push(Some(activity.item.id()));
+                ats.push(Some(activity.at));
+                data.push(Some(text(encoded)));
+            }
+            None => {
+                items.push(None);
+                ats.push(None);
+                data.push(None);
+            }
+        }
     }
     let chats: Vec<&str> = ends.iter().map(|end| end.chat.as_str()).collect();
     let states: Vec<&str> = ends.iter().map(|end| as_text(&end.state)).collect();
@@ -1774,11 +1781,6 @@ async fn end_together(
     let holders: Vec<&str> = ends.iter().map(|end| end.holder.as_str()).collect();
     let releases: Vec<bool> = ends.iter().map(|end| end.release).collect();
     let prefs: Vec<Option<&str>> = ends.iter().map(|end| end.prefs.as_deref().map(as_text)).collect();
-    let items: Vec<Option<String>> =
-        activities.iter().map(|a| a.as_ref().map(|(item, _, _)| item.clone())).collect();
-    let ats: Vec<Option<DateTime<Utc>>> =
-        activities.iter().map(|a| a.as_ref().map(|(_, at, _)| *at)).collect();
-    let data: Vec<Option<&str>> = activities.iter().map(|a| a.as_ref().map(|(_, _, d)| d.as_str())).collect();
     let held: Result<Vec<String>, sqlx::Error> = sqlx::query_scalar(
         "WITH given AS (
              SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bool[], $6::text[],

@@ -52,8 +52,8 @@ use sled::transaction::{ConflictableTransactionError, ConflictableTransactionRes
 use super::records::reference_key;
 use super::{
     ACTIVITY_LIMIT, Activity, ActivityItem, Batch, Dumped, HELD_LIMIT, HeldId, Op, OrderRecord, Outgoing,
-    OutgoingChange, Prefs, Reminder, SCHEMA_VERSION, SavedReference, StoreError, Swept, Ticket, TurnStart,
-    Watch, decode, encode,
+    OutgoingChange, Prefs, Reminder, SCHEMA_VERSION, SavedReference, StoreError, Swept, Ticket, TurnNext,
+    TurnStart, Watch, decode, encode,
 };
 use crate::domain::{ChatKey, CustomerReference, OrderNo};
 
@@ -200,9 +200,6 @@ fn reminder_due_key(at: DateTime<Utc>, key: &[u8]) -> Vec<u8> {
     due.extend_from_slice(key);
     due
 }
-
-/// What a step starts from, and the message it is for, with its id.
-type TurnNext<T, M> = (TurnStart<T>, Option<(String, M)>);
 
 /// A message's place in its chat's queue: by the channel's `order`, then by `arrival`. The sign
 /// bit of the order is flipped so that negative orders sort first, byte by byte.
