@@ -222,6 +222,8 @@ fn main() {
             None => 0,
         };
         let pg_cpu_before = postgres_cpu();
+        let calls_before = fake.call_counts();
+        let provider_before = sb.inquiry_calls() + sb.status_calls();
 
         let started = Instant::now();
         let tasks: Vec<_> = (0..chats)
@@ -249,6 +251,17 @@ fn main() {
             None => 0,
         };
         let (commit_mean, commit_p99) = commit_latency(&metrics_ports).await;
+        // What the bot asked of the Bot API a step, beyond its long polling: each call is a
+        // request built, sent and answered, so the bare bot and billbot are compared call for call.
+        let calls: Vec<String> = fake
+            .call_counts()
+            .into_iter()
+            .filter(|(method, _)| method != "getupdates")
+            .map(|(method, n)| (method.clone(), n - calls_before.get(&method).copied().unwrap_or(0)))
+            .filter(|(_, n)| *n > 0)
+            .map(|(method, n)| format!("{method} {:.2}", n as f64 / steps))
+            .collect();
+        let provider_calls = (sb.inquiry_calls() + sb.status_calls() - provider_before) as f64 / steps;
         let rss: Vec<f64> = pids.iter().map(|p| common::peak_rss_mib(&p.to_string())).collect();
         let store = match (bare, postgres) {
             (true, _) => "nothing (the bare teloxide bot)",
@@ -273,7 +286,11 @@ fn main() {
             note: format!(
                 " (the largest of {instances}; all together {:.1} MiB); store commit: mean {commit_mean:.2} ms (warm-up {commit_mean_before:.2} ms), p99 <= {commit_p99:.0} ms",
                 rss.iter().sum::<f64>()
-            ) + &match postgres {
+            ) + &format!(
+                "\nBot API calls per step: {}; provider calls per step: {provider_calls:.2}",
+                calls.join(", ")
+            )
+                + &match postgres {
                 true => format!(
                     "\nPostgreSQL server: CPU {:.2} s ({:.0} µs per step), {:.1} transactions per step",
                     pg_cpu.as_secs_f64(),

@@ -1,5 +1,6 @@
 //! Both provider clients, built from the settings: against the configured providers, or against
-//! an embedded sandbox on a loopback port when a URL is not configured.
+//! an embedded sandbox on a loopback port when a URL is not configured. They share one connection
+//! pool.
 
 use crate::config::ProviderSettings;
 use crate::sandbox::{self, RunningSandbox};
@@ -56,6 +57,7 @@ impl Providers {
                 StatusClient::new(sb.status_base(), key, &settings.sandbox.merchant_id, currency, http)?
             }
         };
+        let status = status.sharing_connections_with(&inquiry);
         Ok(Providers { inquiry, status, sandbox })
     }
 }

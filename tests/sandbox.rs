@@ -8,6 +8,8 @@ use billbot::upstream::error::Unavailable;
 use billbot::upstream::{ErrorKind, InquiryClient, StatusClient, UpstreamError};
 use common::*;
 use secrecy::SecretString;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 #[tokio::test]
 async fn postpaid_fixtures_give_one_bill_several_bills_and_all_paid_for_both_postpaid_billers() {
@@ -208,4 +210,53 @@ async fn over_its_capacity_the_sandbox_answers_429_with_retry_after_at_once() {
     statuses.sort();
     assert_eq!(statuses, [200, 200, 429, 429, 429]);
     assert_eq!((sb.throttled_calls(), sb.peak_calls()), (3, 2));
+}
+
+/// A relay in front of `target` that counts the connections made to it.
+async fn counting_relay(target: std::net::SocketAddr) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut inbound, _)) = listener.accept().await {
+            counter.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut outbound = tokio::net::TcpStream::connect(target).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+            });
+        }
+    });
+    (addr, accepted)
+}
+
+#[tokio::test]
+async fn the_inquiry_and_status_clients_of_one_provider_share_their_connections() {
+    let sb = sandbox().await;
+    let (relay, connections) = counting_relay(sb.addr()).await;
+    let on_relay = |url: reqwest::Url| {
+        let mut url = url;
+        url.set_port(Some(relay.port())).unwrap();
+        url.to_string()
+    };
+    let (inquiry_url, status_url) = (on_relay(sb.inquiry_url()), on_relay(sb.status_base()));
+    let settings = billbot::config::ProviderSettings::from_lookup(|name| match name {
+        "BILLBOT_INQUIRY_URL" => Some(inquiry_url.clone()),
+        "BILLBOT_INQUIRY_API_KEY" => Some(billbot::sandbox::INQUIRY_KEY.to_owned()),
+        "BILLBOT_STATUS_URL" => Some(status_url.clone()),
+        "BILLBOT_STATUS_API_KEY" => Some(billbot::sandbox::STATUS_KEY.to_owned()),
+        "BILLBOT_MERCHANT_ID" => Some(billbot::sandbox::MERCHANT_ID.to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let providers = billbot::providers::Providers::connect(&settings).await.unwrap();
+    assert!(providers.sandbox.is_none(), "both URLs are set: no embedded sandbox");
+    for _ in 0..3 {
+        providers.inquiry.inquire(&reference(Biller::Senelec, refs::ONE_BILL)).await.unwrap();
+        providers.status.status(&order(orders::DOC_SAMPLE)).await.unwrap();
+        providers.status.without_retries().status(&order(orders::PENDING)).await.unwrap();
+    }
+    assert_eq!(sb.inquiry_calls(), 3);
+    assert_eq!(sb.status_calls(), 6);
+    assert_eq!(connections.load(Ordering::SeqCst), 1, "one kept-alive connection served both APIs");
 }

@@ -31,6 +31,11 @@ impl InquiryClient {
         Ok(InquiryClient { http: http::build_client(&opts)?, url, key, opts })
     }
 
+    /// The connection pool, for [`super::StatusClient::sharing_connections_with`].
+    pub(crate) fn connections(&self) -> &reqwest::Client {
+        &self.http
+    }
+
     pub fn url(&self) -> &Url {
         &self.url
     }

@@ -68,6 +68,14 @@ impl StatusClient {
         Ok(StatusClient { http: http::build_client(&opts)?, base, key, merchant_id, currency, opts })
     }
 
+    /// This client, sending through `inquiry`'s connections: the two APIs are one provider's,
+    /// usually on one host, and one pool keeps one connection per call in flight rather than one
+    /// per call in flight per API (a burst otherwise holds twice the sockets and their buffers).
+    /// Both clients are built with the same [`HttpOptions`], so the timeouts are the same.
+    pub fn sharing_connections_with(self, inquiry: &super::InquiryClient) -> StatusClient {
+        StatusClient { http: inquiry.connections().clone(), ..self }
+    }
+
     /// This client, making each call once: for a caller that paces its calls and retries on its
     /// own schedule (the tracker), so that no call escapes its pacing.
     pub fn without_retries(&self) -> StatusClient {

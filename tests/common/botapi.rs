@@ -356,6 +356,15 @@ impl FakeTelegram {
         self.lock().calls.iter().filter(|c| c.method.eq_ignore_ascii_case(method)).cloned().collect()
     }
 
+    /// How many calls of each method were received (long polling's `getUpdates` included).
+    pub fn call_counts(&self) -> std::collections::BTreeMap<String, usize> {
+        let mut counts = std::collections::BTreeMap::new();
+        for call in &self.lock().calls {
+            *counts.entry(call.method.clone()).or_default() += 1;
+        }
+        counts
+    }
+
     pub fn callback_answered(&self, id: &str) -> bool {
         self.lock().open_callbacks.get(id).copied().unwrap_or(false)
     }
