@@ -11,6 +11,7 @@ pub mod queue;
 pub mod telegram;
 pub mod terminal;
 pub mod text;
+pub mod web;
 pub mod whatsapp;
 
 pub use queue::{Admission, ChatQueues, Flood};

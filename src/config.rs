@@ -747,6 +747,12 @@ pub fn support_from_lookup(
             .parse::<crate::domain::ChatKey>()
             .map_err(|e| invalid("BILLBOT_SUPPORT_CHAT")(format!("{chat:?}: {e}")))?,
     };
+    if chat.channel() == crate::domain::Channel::Web {
+        return Err(invalid("BILLBOT_SUPPORT_CHAT")(
+            "a web chat session cannot be the support desk: give a Telegram group or a WhatsApp number"
+                .to_owned(),
+        ));
+    }
     let lang = match get("BILLBOT_SUPPORT_LANG") {
         Some(code) => code.parse().map_err(invalid("BILLBOT_SUPPORT_LANG"))?,
         None => crate::i18n::Lang::Fr,
@@ -773,7 +779,7 @@ fn support_agents(
     let channel_var = match chat.channel() {
         Channel::Telegram => "BILLBOT_AGENTS",
         Channel::WhatsApp => "BILLBOT_WHATSAPP_AGENTS",
-        Channel::Terminal => "BILLBOT_SUPPORT_AGENTS",
+        Channel::Terminal | Channel::Web => "BILLBOT_SUPPORT_AGENTS",
     };
     let (var, list) = match get("BILLBOT_SUPPORT_AGENTS") {
         Some(list) => ("BILLBOT_SUPPORT_AGENTS", list),
@@ -801,4 +807,73 @@ fn support_agents(
         });
     }
     Ok(agents)
+}
+
+/// The web chat (`BILLBOT_WEBCHAT_*`); `None` when `BILLBOT_WEBCHAT_LISTEN` is not set.
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `BILLBOT_WEBCHAT_LISTEN` | address of the web chat's page, widget and connections | off |
+/// | `BILLBOT_WEBCHAT_SECRET` | signs session tokens: at least 32 bytes, the same on every instance | required with the address |
+/// | `BILLBOT_WEBCHAT_ORIGINS` | comma-separated origins (`https://www.senelec.sn`) that may embed the widget; the page's own origin always may | none |
+#[derive(Debug, Clone)]
+pub struct WebChatSettings {
+    pub listen: std::net::SocketAddr,
+    pub secret: SecretString,
+    /// The embedding sites' origins, as browsers send them (`scheme://host[:port]`, lowercase).
+    pub origins: Vec<String>,
+}
+
+impl WebChatSettings {
+    pub fn from_lookup(
+        lookup: impl Fn(&str) -> Option<String>,
+    ) -> Result<Option<WebChatSettings>, ConfigError> {
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let var = "BILLBOT_WEBCHAT_LISTEN";
+        let Some(listen) = get(var) else { return Ok(None) };
+        let listen = listen.parse().map_err(|_| ConfigError::Invalid {
+            var,
+            reason: format!("{listen:?} is not an address:port"),
+        })?;
+        let var = "BILLBOT_WEBCHAT_SECRET";
+        let secret = get(var).ok_or(ConfigError::Missing { var, because: "BILLBOT_WEBCHAT_LISTEN" })?;
+        let min = crate::channels::web::session::MIN_SECRET_BYTES;
+        if secret.len() < min {
+            return Err(ConfigError::Invalid {
+                var,
+                reason: format!(
+                    "use at least {min} bytes (e.g. the output of `openssl rand -hex 32`): it signs every \
+                     session, and a short one can be guessed"
+                ),
+            });
+        }
+        let origins = match get("BILLBOT_WEBCHAT_ORIGINS") {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(origin)
+                .collect::<Result<_, _>>()?,
+            None => Vec::new(),
+        };
+        Ok(Some(WebChatSettings { listen, secret: SecretString::from(secret), origins }))
+    }
+}
+
+/// An origin of `BILLBOT_WEBCHAT_ORIGINS` as a browser sends it: `https://host[:port]` (plain
+/// `http` only for this machine), nothing after the host.
+fn origin(text: &str) -> Result<String, ConfigError> {
+    let var = "BILLBOT_WEBCHAT_ORIGINS";
+    let invalid = |why: &str| ConfigError::Invalid { var, reason: format!("{text:?} {why}") };
+    let url = Url::parse(text).map_err(|_| invalid("is not an origin like https://www.example.sn"))?;
+    if url.host_str().is_none()
+        || !matches!(url.path(), "" | "/")
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(invalid("is not an origin: give the scheme and host only, like https://www.example.sn"));
+    }
+    let url = secure(var, url)?;
+    // `Url` drops a default port and lowercases the host, as browsers do in `Origin`.
+    Ok(url.origin().ascii_serialization())
 }

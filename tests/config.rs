@@ -227,3 +227,80 @@ fn connection_limits_default_to_64_a_client_with_loopback_trusted_and_can_be_set
         assert!(err.to_string().starts_with(&format!("{var} is not valid")), "{bad}: {err}");
     }
 }
+
+#[test]
+fn the_web_chat_needs_a_secret_of_32_bytes_and_takes_origins_as_browsers_send_them() {
+    use billbot::config::WebChatSettings;
+    let secret = "0123456789abcdef0123456789abcdef";
+    assert!(WebChatSettings::from_lookup(lookup(&[("BILLBOT_WEBCHAT_SECRET", secret)])).unwrap().is_none());
+    let missing =
+        WebChatSettings::from_lookup(lookup(&[("BILLBOT_WEBCHAT_LISTEN", "127.0.0.1:8445")])).unwrap_err();
+    assert_eq!(
+        missing,
+        ConfigError::Missing { var: "BILLBOT_WEBCHAT_SECRET", because: "BILLBOT_WEBCHAT_LISTEN" }
+    );
+    let short_secret = &secret[..31];
+    let short = WebChatSettings::from_lookup(lookup(&[
+        ("BILLBOT_WEBCHAT_LISTEN", "127.0.0.1:8445"),
+        ("BILLBOT_WEBCHAT_SECRET", short_secret),
+    ]))
+    .unwrap_err();
+    assert!(short.to_string().contains("at least 32 bytes"), "{short}");
+    assert!(!short.to_string().contains(short_secret), "the value is never echoed: {short}");
+    let with = |origins: &str| {
+        WebChatSettings::from_lookup(lookup(&[
+            ("BILLBOT_WEBCHAT_LISTEN", "0.0.0.0:8445"),
+            ("BILLBOT_WEBCHAT_SECRET", secret),
+            ("BILLBOT_WEBCHAT_ORIGINS", origins),
+        ]))
+    };
+    let settings = with(" https://WWW.Senelec.sn , https://pay.example.sn:443/ ,http://localhost:3000")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        settings.origins,
+        ["https://www.senelec.sn", "https://pay.example.sn", "http://localhost:3000"]
+    );
+    assert_eq!(settings.listen.port(), 8445);
+    assert_eq!(settings.secret.expose_secret(), secret);
+    for bad in ["http://www.senelec.sn", "https://www.senelec.sn/chat", "www.senelec.sn", "https://x.sn/?a=1"]
+    {
+        let err = with(bad).unwrap_err();
+        assert!(matches!(err, ConfigError::Invalid { var: "BILLBOT_WEBCHAT_ORIGINS", .. }), "{bad}: {err}");
+    }
+    let bad_listen = WebChatSettings::from_lookup(lookup(&[
+        ("BILLBOT_WEBCHAT_LISTEN", "localhost"),
+        ("BILLBOT_WEBCHAT_SECRET", secret),
+    ]));
+    assert!(matches!(bad_listen, Err(ConfigError::Invalid { var: "BILLBOT_WEBCHAT_LISTEN", .. })));
+}
+
+#[test]
+fn a_web_chat_session_cannot_be_the_support_desk() {
+    let err =
+        billbot::config::support_from_lookup(lookup(&[("BILLBOT_SUPPORT_CHAT", "web:0123456789abcdef")]))
+            .unwrap_err();
+    assert!(matches!(err, ConfigError::Invalid { var: "BILLBOT_SUPPORT_CHAT", .. }), "{err}");
+}
+
+#[test]
+fn serve_refuses_a_web_chat_address_while_the_web_chat_is_not_built_rather_than_ignore_it() {
+    let serve = billbot::app::Settings::for_serve_from(lookup(&[
+        ("TELOXIDE_TOKEN", "1:x"),
+        ("BILLBOT_SANDBOX", "1"),
+        ("BILLBOT_WEBCHAT_LISTEN", "127.0.0.1:8445"),
+        ("BILLBOT_WEBCHAT_SECRET", "0123456789abcdef0123456789abcdef"),
+    ]));
+    let err = serve.unwrap_err().to_string();
+    assert!(
+        err.starts_with("BILLBOT_WEBCHAT_LISTEN is not valid: the web chat is not in this version"),
+        "{err}"
+    );
+    let short_secret = billbot::app::Settings::for_serve_from(lookup(&[
+        ("TELOXIDE_TOKEN", "1:x"),
+        ("BILLBOT_SANDBOX", "1"),
+        ("BILLBOT_WEBCHAT_LISTEN", "127.0.0.1:8445"),
+        ("BILLBOT_WEBCHAT_SECRET", "short"),
+    ]));
+    assert!(short_secret.unwrap_err().to_string().starts_with("BILLBOT_WEBCHAT_SECRET is not valid"));
+}

@@ -53,6 +53,15 @@ impl Settings {
         let telegram = set("TELOXIDE_TOKEN").then(|| TelegramSettings::from_lookup(&lookup)).transpose()?;
         let whatsapp =
             set("BILLBOT_WHATSAPP_TOKEN").then(|| WhatsAppSettings::from_lookup(&lookup)).transpose()?;
+        // The web chat's settings are read and checked, but the channel itself is not in this
+        // version yet: refusing to start says so, where ignoring the address would leave an
+        // operator waiting for a page that never comes.
+        if crate::config::WebChatSettings::from_lookup(&lookup)?.is_some() {
+            return Err(ConfigError::Invalid {
+                var: "BILLBOT_WEBCHAT_LISTEN",
+                reason: "the web chat is not in this version of billbot yet: unset it".to_owned(),
+            });
+        }
         if telegram.is_none() && whatsapp.is_none() {
             return Err(ConfigError::NoChannel);
         }

@@ -36,7 +36,7 @@ impl Support {
         let one_person = match self.chat.channel() {
             Channel::WhatsApp => true,
             Channel::Telegram => self.chat.telegram_id().is_some_and(|id| id > 0),
-            Channel::Terminal => false,
+            Channel::Terminal | Channel::Web => false,
         };
         self.agents.contains(sender) || (one_person && self.chat.id() == sender)
     }

@@ -14,17 +14,21 @@ pub enum Channel {
     WhatsApp,
     /// The terminal demo (and tests that talk to the core directly).
     Terminal,
+    /// The web chat: a page billbot serves, or its widget on a biller's site. The id is the
+    /// session's, made by the server (see `channels::web::session`).
+    Web,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 3] = [Channel::Telegram, Channel::WhatsApp, Channel::Terminal];
+    pub const ALL: [Channel; 4] = [Channel::Telegram, Channel::WhatsApp, Channel::Terminal, Channel::Web];
 
-    /// The short tag of the channel in stored keys (`tg`, `wa`, `term`).
+    /// The short tag of the channel in stored keys (`tg`, `wa`, `term`, `web`).
     pub fn tag(self) -> &'static str {
         match self {
             Channel::Telegram => "tg",
             Channel::WhatsApp => "wa",
             Channel::Terminal => "term",
+            Channel::Web => "web",
         }
     }
 
@@ -34,6 +38,7 @@ impl Channel {
             Channel::Telegram => &Capabilities::TELEGRAM,
             Channel::WhatsApp => &Capabilities::WHATSAPP,
             Channel::Terminal => &Capabilities::TERMINAL,
+            Channel::Web => &Capabilities::WEB,
         }
     }
 }
@@ -101,7 +106,7 @@ impl fmt::Display for ChatKey {
 
 /// A stored chat key that names no known channel, or no id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0:?} is not a chat key (expected tg:, wa: or term: and an id)")]
+#[error("{0:?} is not a chat key (expected tg:, wa:, term: or web: and an id)")]
 pub struct ChatKeyError(String);
 
 impl FromStr for ChatKey {
@@ -187,6 +192,18 @@ impl Capabilities {
         max_label_chars: 64,
         max_payload_bytes: 64,
         max_text_chars: 1 << 20,
+        can_edit: false,
+        knows_user_language: true,
+    };
+
+    /// The web chat shows buttons as real `<button>`s, wrapping their labels: more choices than
+    /// WhatsApp and no 20-character cut. A payload comes back in a JSON body, but the core's
+    /// signed payloads are 56 bytes at most anyway. The browser tells the language.
+    pub const WEB: Capabilities = Capabilities {
+        max_choices: 30,
+        max_label_chars: 64,
+        max_payload_bytes: 64,
+        max_text_chars: 4096,
         can_edit: false,
         knows_user_language: true,
     };
