@@ -448,6 +448,8 @@ pub enum Dumped {
     Reminder { chat: String, key: String, next_at: DateTime<Utc>, data: Vec<u8> },
     Ticket { id: String, chat: String, opened_at: DateTime<Utc>, data: Vec<u8> },
     SweptOwned { order_no: String, at: DateTime<Utc> },
+    WebLine { chat: String, seq: i64, at: DateTime<Utc>, data: Vec<u8> },
+    WebSeq { chat: String, last: i64, at: DateTime<Utc> },
 }
 
 impl Dumped {
@@ -468,6 +470,8 @@ impl Dumped {
             Dumped::Reminder { .. } => "reminder",
             Dumped::Ticket { .. } => "ticket",
             Dumped::SweptOwned { .. } => "swept_owned",
+            Dumped::WebLine { .. } => "web_line",
+            Dumped::WebSeq { .. } => "web_seq",
         }
     }
 }
@@ -494,6 +498,32 @@ pub struct Swept {
     pub dialogues: usize,
     /// Support tickets whose last message is as old as the orders kept.
     pub tickets: usize,
+    /// Lines of web conversations as old as idle dialogues.
+    pub web_lines: usize,
+}
+
+/// The newest lines of a web chat's conversation that are kept (older ones are dropped as new
+/// ones come).
+pub const WEB_LOG_KEPT: usize = 200;
+
+/// A line of a web chat's conversation as stored: its number, when it was written, and what it
+/// shows. Numbers increase within a chat, also across `/forget` (the chat's last number is kept
+/// apart from its lines until retention sweeps it), so a page that resumes after its last number
+/// never misses one or sees one twice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebLine<T> {
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    pub line: T,
+}
+
+/// The numbers of `count` lines written at `at` after the chat's `last`: each one more than the
+/// one before, and the first at least the time in microseconds, so that a chat whose last number
+/// was swept still starts above what an old page may hold. (Microseconds since the epoch stay
+/// below 2^53, so a page's JavaScript reads them exactly.)
+pub fn web_log_numbers(last: Option<i64>, at: DateTime<Utc>, count: usize) -> Vec<i64> {
+    let first = last.map_or(i64::MIN, |l| l.saturating_add(1)).max(at.timestamp_micros());
+    (0..count as i64).map(|i| first.saturating_add(i)).collect()
 }
 
 /// Which held notice: opaque, from [`Store::held`].
@@ -1041,6 +1071,38 @@ impl Store {
         match &self.backend {
             Backend::Sled(s) => s.alias(key),
             Backend::Postgres(p) => p.alias(key).await,
+        }
+    }
+
+    /// Appends `lines` to the web chat `chat`'s conversation, numbered after its last line (see
+    /// [`WebLine`]), durably; keeps the newest [`WEB_LOG_KEPT`]. Writers of one chat take turns,
+    /// so that no reader sees a number before the ones under it are written. Returns the numbers.
+    pub async fn web_log_append<T: Serialize>(
+        &self,
+        chat: &ChatKey,
+        lines: &[T],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let lines = lines.iter().map(encode).collect::<Result<Vec<_>, _>>()?;
+        if lines.is_empty() {
+            return Ok(Vec::new());
+        }
+        match &self.backend {
+            Backend::Sled(s) => s.web_log_append(chat, &lines, at).await,
+            Backend::Postgres(p) => p.web_log_append(chat, &lines, at).await,
+        }
+    }
+
+    /// The lines of `chat`'s web conversation numbered above `after`, oldest first (unreadable
+    /// ones left out).
+    pub async fn web_log_after<T: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+        after: i64,
+    ) -> Result<Vec<WebLine<T>>, StoreError> {
+        match &self.backend {
+            Backend::Sled(s) => s.web_log_after(chat, after),
+            Backend::Postgres(p) => p.web_log_after(chat, after).await,
         }
     }
 

@@ -211,6 +211,9 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
         for (id, order) in [("tg:update:9", 9), ("tg:update:5", 5), ("tg:update:5b", 5)] {
             assert!(store.inbox_take(id, &chat, order, &id, now).await.unwrap());
         }
+        // A web chat's conversation, one line of it forgotten-proof: its last number.
+        let web = k("web:0123456789abcdef0123456789abcdef");
+        store.web_log_append(&web, &["Bonjour".to_owned(), "<b>Menu</b>".to_owned()], now).await.unwrap();
     }
     keep_unqueued(dir.path(), "wamid.m1", "hello", now);
     // The mark of an order swept with its owners, as the retention sweep leaves it.
@@ -251,6 +254,8 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
         "notices to send or sent: 2",
         "reminders: 1",
         "support tickets: 1",
+        "web chat lines: 2",
+        "web chat line counters: 1",
     ] {
         assert!(out.contains(line), "{line} in {out}");
     }
@@ -266,6 +271,11 @@ async fn migrate_store_copies_a_sled_store_into_postgresql_and_a_second_run_chan
     );
     assert_eq!(pg.order(&pending).await.unwrap().unwrap().order.status, OrderStatus::Pending);
     assert!(pg.swept_owned(&OrderNo::parse("202001010000000000001").unwrap()).await.unwrap());
+    let web = k("web:0123456789abcdef0123456789abcdef");
+    let lines = pg.web_log_after::<String>(&web, 0).await.unwrap();
+    assert_eq!(lines.iter().map(|l| l.line.as_str()).collect::<Vec<_>>(), ["Bonjour", "<b>Menu</b>"]);
+    let next = pg.web_log_append(&web, &["next".to_owned()], now - Span::days(1)).await.unwrap();
+    assert_eq!(next, vec![lines[1].seq + 1], "numbering goes on from the copied counter");
     assert_eq!(pg.activity(&chat).await.unwrap().len(), 1);
     assert_eq!(pg.saved_references(&chat).await.unwrap()[0].nickname.as_deref(), Some("Maison"));
     assert_eq!(pg.watch(&pending).await.unwrap().unwrap().checks, 2);

@@ -1299,6 +1299,84 @@ async fn orders_lookups_and_idle_dialogues_are_swept_after_their_time(store: Sto
 }
 
 /// One test a contract item, for one backend.
+async fn a_web_conversation_is_numbered_in_order_resumed_after_a_number_capped_and_erased(store: Store) {
+    use billbot::store::{WEB_LOG_KEPT, WebLine};
+    let (page, other) =
+        (k("web:0123456789abcdef0123456789abcdef"), k("web:fedcba9876543210fedcba9876543210"));
+    let t0 = now();
+    let first = store.web_log_append(&page, &["hello".to_owned(), "Menu".to_owned()], t0).await.unwrap();
+    assert_eq!(first.len(), 2);
+    assert_eq!(first[1], first[0] + 1);
+    assert!(first[0] >= t0.timestamp_micros(), "numbers start at the time in microseconds");
+    // Written earlier by a clock behind: still after the last.
+    let behind = store
+        .web_log_append(&page, &["<b>&amp;</b> \u{0}".to_owned()], t0 - Duration::hours(1))
+        .await
+        .unwrap();
+    assert_eq!(behind, vec![first[1] + 1]);
+    store.web_log_append(&other, &["other chat".to_owned()], t0).await.unwrap();
+    let all: Vec<WebLine<String>> = store.web_log_after(&page, 0).await.unwrap();
+    let lines: Vec<&str> = all.iter().map(|l| l.line.as_str()).collect();
+    assert_eq!(
+        lines,
+        ["hello", "Menu", "<b>&amp;</b> \u{fffd}"],
+        "in order, text as written, the NUL made U+FFFD"
+    );
+    let after: Vec<WebLine<String>> = store.web_log_after(&page, first[0]).await.unwrap();
+    assert_eq!(after.iter().map(|l| l.seq).collect::<Vec<_>>(), vec![first[1], behind[0]]);
+    assert!(
+        store.web_log_after::<String>(&page, behind[0]).await.unwrap().is_empty(),
+        "nothing after the last"
+    );
+
+    // Writers at once: every number once, each visible in order.
+    let writers: Vec<_> = (0..8)
+        .map(|w| {
+            let (store, page) = (store.clone(), page.clone());
+            tokio::spawn(async move {
+                let mut numbers = Vec::new();
+                for i in 0..5 {
+                    numbers.extend(store.web_log_append(&page, &[format!("{w}-{i}")], now()).await.unwrap());
+                }
+                numbers
+            })
+        })
+        .collect();
+    let mut written = Vec::new();
+    for writer in writers {
+        written.extend(writer.await.unwrap());
+    }
+    let read: Vec<i64> =
+        store.web_log_after::<String>(&page, behind[0]).await.unwrap().iter().map(|l| l.seq).collect();
+    written.sort();
+    assert_eq!(read, written, "40 lines, 40 distinct numbers, read back in order");
+
+    // The newest are kept.
+    let many: Vec<String> = (0..WEB_LOG_KEPT).map(|i| format!("line {i}")).collect();
+    store.web_log_append(&page, &many, now()).await.unwrap();
+    let kept: Vec<WebLine<String>> = store.web_log_after(&page, 0).await.unwrap();
+    assert_eq!(kept.len(), WEB_LOG_KEPT);
+    assert_eq!(kept[0].line, "line 0");
+    assert_eq!(kept.last().unwrap().line, format!("line {}", WEB_LOG_KEPT - 1));
+    let last = kept.last().unwrap().seq;
+
+    // /forget erases the chat's lines and no other's; numbering goes on above what a page holds.
+    store.commit(Op::ForgetChat { chat: page.clone() }).await.unwrap();
+    assert!(store.web_log_after::<String>(&page, 0).await.unwrap().is_empty());
+    assert_eq!(store.web_log_after::<String>(&other, 0).await.unwrap().len(), 1);
+    let again = store.web_log_append(&page, &["after forget".to_owned()], t0).await.unwrap();
+    assert!(again[0] > last, "{} after {last}", again[0]);
+
+    // Swept with idle dialogues: by the time each line was written.
+    store.web_log_append(&other, &["old".to_owned()], t0 - Duration::days(40)).await.unwrap();
+    let swept = store.sweep_expired(t0 - Duration::days(180), t0 - Duration::days(30)).await.unwrap();
+    assert_eq!(swept.web_lines, 1, "the line written 40 days ago");
+    assert_eq!(store.web_log_after::<String>(&other, 0).await.unwrap().len(), 1);
+    let stale = store.sweep_expired(t0 - Duration::days(180), t0 + Duration::days(1)).await.unwrap();
+    assert_eq!(stale.web_lines, 2, "every line older than the idle limit");
+    assert!(store.web_log_after::<String>(&other, 0).await.unwrap().is_empty());
+}
+
 macro_rules! contract {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -1331,7 +1409,8 @@ macro_rules! contract {
                 orders_lookups_and_idle_dialogues_are_swept_after_their_time,
                 reminders_are_kept_per_chat_scheduled_given_once_and_cancelled,
                 tickets_are_found_by_id_and_by_chat_and_forgotten_with_it,
-                a_new_ticket_is_written_only_where_no_ticket_has_its_id
+                a_new_ticket_is_written_only_where_no_ticket_has_its_id,
+                a_web_conversation_is_numbered_in_order_resumed_after_a_number_capped_and_erased
             );
         }
     };

@@ -39,6 +39,8 @@ cli-migrate-kind-outgoing = notices to send or sent
 cli-migrate-kind-reminder = reminders
 cli-migrate-kind-ticket = support tickets
 cli-migrate-kind-swept_owned = swept orders that had owners
+cli-migrate-kind-web_line = web chat lines
+cli-migrate-kind-web_seq = web chat line counters
 cli-backup-not-empty = { $dir } already holds files: give a new or empty directory.
 cli-backup-done = The store in { $from } is copied to { $to }. To restore it, stop billbot and start it with BILLBOT_DATA_DIR={ $to }.
 # The command line's help (billbot --help): headings, then each command's description and its

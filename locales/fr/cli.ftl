@@ -39,6 +39,8 @@ cli-migrate-kind-outgoing = notifications à envoyer ou envoyées
 cli-migrate-kind-reminder = rappels
 cli-migrate-kind-ticket = demandes au support
 cli-migrate-kind-swept_owned = commandes effacées qui avaient des propriétaires
+cli-migrate-kind-web_line = lignes de chat web
+cli-migrate-kind-web_seq = compteurs de lignes de chat web
 cli-backup-not-empty = { $dir } contient déjà des fichiers : donnez un dossier nouveau ou vide.
 cli-backup-done = Le magasin de { $from } est copié dans { $to }. Pour le restaurer, arrêtez billbot et relancez-le avec BILLBOT_DATA_DIR={ $to }.
 # L'aide de la ligne de commande (billbot --help) : les titres, puis la description de chaque

@@ -637,6 +637,79 @@ impl PgStore {
         Ok(written.rows_affected() == 1)
     }
 
+    /// [`super::Store::web_log_append`]: `lines` are encoded records. One transaction: the chat's
+    /// writers take turns on its `web_seq` row, so numbers become visible in order; instances
+    /// with a page of this chat open are told at commit (`billbot_web`).
+    pub async fn web_log_append(
+        &self,
+        chat: &ChatKey,
+        lines: &[Vec<u8>],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let key = chat.storage_key();
+        let mut tx = self.pool.begin().await?;
+        // Writing the chat's counter row locks it until commit: the chat's writers take turns.
+        let last: Option<i64> = sqlx::query_scalar(
+            "INSERT INTO web_seq (chat, last, at) VALUES ($1, NULL, $2)
+             ON CONFLICT (chat) DO UPDATE SET at = EXCLUDED.at RETURNING last",
+        )
+        .bind(&key)
+        .bind(at)
+        .fetch_one(&mut *tx)
+        .await?;
+        let numbers = super::web_log_numbers(last, at, lines.len());
+        let data: Vec<String> = lines.iter().map(|l| String::from_utf8_lossy(l).into_owned()).collect();
+        sqlx::query(
+            "INSERT INTO web_log (chat, seq, at, data)
+             SELECT $1, s, $3, d::jsonb FROM unnest($2::bigint[], $4::text[]) AS l(s, d)",
+        )
+        .bind(&key)
+        .bind(&numbers)
+        .bind(at)
+        .bind(&data)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(
+            "DELETE FROM web_log WHERE chat = $1 AND seq < (
+                 SELECT min(seq) FROM (SELECT seq FROM web_log WHERE chat = $1 ORDER BY seq DESC LIMIT $2) newest)",
+        )
+        .bind(&key)
+        .bind(super::WEB_LOG_KEPT as i64)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE web_seq SET last = $2 WHERE chat = $1")
+            .bind(&key)
+            .bind(numbers.last())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("SELECT pg_notify('billbot_web', $1)").bind(&key).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(numbers)
+    }
+
+    /// [`super::Store::web_log_after`].
+    pub async fn web_log_after<T: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+        after: i64,
+    ) -> Result<Vec<super::WebLine<T>>, StoreError> {
+        let rows =
+            sqlx::query("SELECT seq, at, data::text FROM web_log WHERE chat = $1 AND seq > $2 ORDER BY seq")
+                .bind(chat.storage_key())
+                .bind(after)
+                .fetch_all(&self.pool)
+                .await?;
+        let mut lines = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (seq, at, data): (i64, DateTime<Utc>, String) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            if let Some(line) = self.decode("web_log", &seq.to_string(), &data) {
+                lines.push(super::WebLine { seq, at, line });
+            }
+        }
+        Ok(lines)
+    }
+
     /// Every readable record of `chat` in `table`, in the order `order_by` gives, with its id.
     async fn chat_records<T: DeserializeOwned>(
         &self,
@@ -1050,6 +1123,16 @@ impl PgStore {
             activity: activity.rows_affected() as usize,
             dialogues: dialogues.rows_affected() as usize,
             tickets: tickets.rows_affected() as usize,
+            web_lines: {
+                let lines =
+                    sqlx::query("DELETE FROM web_log WHERE at < $1").bind(idle_before).execute(&self.pool);
+                let lines = lines.await?.rows_affected() as usize;
+                sqlx::query("DELETE FROM web_seq WHERE at < $1")
+                    .bind(idle_before)
+                    .execute(&self.pool)
+                    .await?;
+                lines
+            },
         })
     }
 
@@ -1958,8 +2041,9 @@ async fn drop_held(conn: &mut PgConnection, ids: Vec<HeldId>) -> Result<(), Stor
 /// nobody left to tell ends; an order left with no owner stays claimed: see
 /// [`OrderRecord::claimed`]). Every statement finds its rows by an index (migration 0010 adds
 /// those of owners, watchers, aliases and notices), never by reading every row.
-const FORGET_CHAT: [&str; 12] = [
+const FORGET_CHAT: [&str; 13] = [
     "DELETE FROM dialogue WHERE chat = $1",
+    "DELETE FROM web_log WHERE chat = $1",
     "DELETE FROM prefs WHERE chat = $1",
     "DELETE FROM activity WHERE chat = $1",
     "DELETE FROM saved WHERE chat = $1",
@@ -2062,6 +2146,21 @@ fn loading(record: &Dumped) -> sqlx::query::Query<'_, sqlx::Postgres, sqlx::post
         Dumped::Ticket { id, chat, opened_at, data } => {
             sqlx::query(UPSERT_TICKET).bind(id).bind(chat).bind(opened_at).bind(json(data))
         }
+        Dumped::WebLine { chat, seq, at, data } => sqlx::query(
+            "INSERT INTO web_log (chat, seq, at, data) VALUES ($1, $2, $3, $4::jsonb)
+             ON CONFLICT (chat, seq) DO UPDATE SET at = EXCLUDED.at, data = EXCLUDED.data",
+        )
+        .bind(chat)
+        .bind(seq)
+        .bind(at)
+        .bind(json(data)),
+        Dumped::WebSeq { chat, last, at } => sqlx::query(
+            "INSERT INTO web_seq (chat, last, at) VALUES ($1, $2, $3)
+             ON CONFLICT (chat) DO UPDATE SET last = GREATEST(web_seq.last, EXCLUDED.last), at = EXCLUDED.at",
+        )
+        .bind(chat)
+        .bind(last)
+        .bind(at),
         Dumped::SweptOwned { order_no, at } => sqlx::query(
             "INSERT INTO swept_owned (order_no, swept_at) VALUES ($1, $2)
              ON CONFLICT (order_no) DO UPDATE SET swept_at = EXCLUDED.swept_at",

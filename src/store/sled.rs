@@ -30,6 +30,8 @@
 //! | `owned` | chat key, `0x00`, kind (`o` order, `w` watch, `t` ticket, `a` alias), the record's key | nothing: the shared records that name the chat, which `/forget` visits (see `sled/owned.rs`) |
 //! | `swept_owned` | order digits | when the retention sweep removed the order's record, which had owners: the order is nobody's to take when seen again |
 //! | `meta` | `owned_index` | `1` once `owned` covers every record (built at start for a store older than it) |
+//! | `web_log` | chat key, `0x00`, line number (`i64`, sign bit flipped, big-endian) | written at (ms, big-endian), then the line: a web chat's conversation (the newest [`super::WEB_LOG_KEPT`]) |
+//! | `web_seq` | chat key | the last line number given (`i64`, big-endian), then when (ms, big-endian): kept by `/forget`, swept with idle dialogues |
 //!
 //! Chat keys are channel-qualified (`tg:123456`, `wa:221771234567`, `term:demo`) so channels
 //! never collide. A batch's ops are applied in order and then flushed, once: a `kill -9` after a
@@ -53,7 +55,7 @@ use super::records::reference_key;
 use super::{
     ACTIVITY_LIMIT, Activity, ActivityItem, Batch, Dumped, HELD_LIMIT, HeldId, Op, OrderRecord, Outgoing,
     OutgoingChange, Prefs, Reminder, SCHEMA_VERSION, SavedReference, StoreError, Swept, Ticket, TurnNext,
-    TurnStart, Watch, decode, encode,
+    TurnStart, WEB_LOG_KEPT, Watch, WebLine, decode, encode, web_log_numbers,
 };
 use crate::domain::{ChatKey, CustomerReference, OrderNo};
 
@@ -105,6 +107,11 @@ struct Inner {
     ticket_of: sled::Tree,
     owned: sled::Tree,
     swept_owned: sled::Tree,
+    web_log: sled::Tree,
+    web_seq: sled::Tree,
+    /// Held while lines are added to a web conversation: the last number is read and the next
+    /// ones written with no other writer in between.
+    web_logging: std::sync::Mutex<()>,
     skipped: AtomicU64,
     flusher: Flusher,
     /// Held while a message is taken in ([`SledStore::inbox_keep`]): two deliveries of one id
@@ -140,6 +147,19 @@ fn chat_prefix(chat: &ChatKey) -> Vec<u8> {
     let mut key = chat.storage_key().into_bytes();
     key.push(0);
     key
+}
+
+/// A `web_log` key: the chat's prefix, then the line's number, ordered as numbers.
+fn web_log_key(chat: &ChatKey, seq: i64) -> Vec<u8> {
+    let mut key = chat_prefix(chat);
+    key.extend_from_slice(&((seq as u64) ^ (1 << 63)).to_be_bytes());
+    key
+}
+
+/// The line number at the end of a `web_log` key.
+fn web_log_seq(key: &[u8]) -> Option<i64> {
+    let tail: [u8; 8] = key.get(key.len().checked_sub(8)?..)?.try_into().ok()?;
+    Some((u64::from_be_bytes(tail) ^ (1 << 63)) as i64)
 }
 
 fn activity_key(chat: &ChatKey, item: &ActivityItem) -> Vec<u8> {
@@ -352,6 +372,9 @@ impl SledStore {
                 ticket_of: db.open_tree("ticket_of")?,
                 owned: db.open_tree("owned")?,
                 swept_owned: db.open_tree("swept_owned")?,
+                web_log: db.open_tree("web_log")?,
+                web_seq: db.open_tree("web_seq")?,
+                web_logging: std::sync::Mutex::new(()),
                 db,
                 skipped: AtomicU64::new(0),
                 flusher: Flusher::default(),
@@ -948,6 +971,27 @@ impl SledStore {
             let at = DateTime::from_timestamp_millis(millis as i64).unwrap_or_default();
             Dumped::SweptOwned { order_no: lossy(key), at }
         })?;
+        for entry in inner.web_log.iter() {
+            let (key, value) = entry?;
+            let (Some(seq), Some((stamp, data))) = (web_log_seq(&key), value.split_first_chunk::<8>()) else {
+                self.report(&inner.web_log, &key, "not a web conversation line");
+                continue;
+            };
+            let chat = lossy(&key[..key.len() - 9]);
+            let at = DateTime::from_timestamp_millis(u64::from_be_bytes(*stamp) as i64).unwrap_or_default();
+            out.push(Dumped::WebLine { chat, seq, at, data: data.to_vec() });
+        }
+        for entry in inner.web_seq.iter() {
+            let (key, value) = entry?;
+            let (Some(last), Some(stamp)) = (value.get(..8), value.get(8..16)) else {
+                self.report(&inner.web_seq, &key, "not a web conversation's last number");
+                continue;
+            };
+            let last = i64::from_be_bytes(last.try_into().unwrap_or_default());
+            let millis = u64::from_be_bytes(stamp.try_into().unwrap_or_default());
+            let at = DateTime::from_timestamp_millis(millis as i64).unwrap_or_default();
+            out.push(Dumped::WebSeq { chat: lossy(&key), last, at });
+        }
         Ok(out)
     }
 
@@ -1231,7 +1275,7 @@ impl SledStore {
         for tree in [&inner.dialogue, &inner.prefs, &inner.aliases, &inner.ticket_of] {
             tree.remove(key.as_bytes())?;
         }
-        for tree in [&inner.activity, &inner.saved, &inner.held, &inner.outbox_claims] {
+        for tree in [&inner.activity, &inner.saved, &inner.held, &inner.outbox_claims, &inner.web_log] {
             for entry in tree.scan_prefix(chat_prefix(chat)).keys() {
                 tree.remove(entry?)?;
             }
@@ -1322,6 +1366,20 @@ impl SledStore {
             if prefs.and_then(|p| p.last_inbound_at).is_none_or(|at| at < idle_before) {
                 inner.dialogue.remove(chat)?;
                 swept.dialogues += 1;
+            }
+        }
+        let idle = millis(idle_before);
+        for entry in inner.web_log.iter() {
+            let (key, value) = entry?;
+            if value.get(..8).is_none_or(|stamp| stamp < &idle[..]) {
+                inner.web_log.remove(key)?;
+                swept.web_lines += 1;
+            }
+        }
+        for entry in inner.web_seq.iter() {
+            let (key, value) = entry?;
+            if value.get(8..16).is_none_or(|stamp| stamp < &idle[..]) {
+                inner.web_seq.remove(key)?;
             }
         }
         Ok(swept)
@@ -1545,6 +1603,75 @@ impl SledStore {
 
     pub fn alias(&self, key: &ChatKey) -> Result<Option<ChatKey>, StoreError> {
         self.read(&self.inner.aliases, key.storage_key().as_bytes())
+    }
+
+    /// [`super::Store::web_log_append`]: `lines` are encoded records.
+    pub async fn web_log_append(
+        &self,
+        chat: &ChatKey,
+        lines: &[Vec<u8>],
+        at: DateTime<Utc>,
+    ) -> Result<Vec<i64>, StoreError> {
+        let numbers = {
+            let inner = &self.inner;
+            let _one_writer = inner.web_logging.lock().unwrap_or_else(|e| e.into_inner());
+            let prefix = chat_prefix(chat);
+            let last = inner
+                .web_seq
+                .get(chat.storage_key().as_bytes())?
+                .and_then(|v| v.get(..8).and_then(|b| b.try_into().ok()).map(i64::from_be_bytes));
+            let numbers = web_log_numbers(last, at, lines.len());
+            for (seq, line) in numbers.iter().zip(lines) {
+                let mut value = millis(at).to_vec();
+                value.extend_from_slice(line);
+                inner.web_log.insert(web_log_key(chat, *seq), value)?;
+            }
+            // The oldest beyond what is kept.
+            let kept: Vec<sled::IVec> = inner
+                .web_log
+                .scan_prefix(&prefix)
+                .keys()
+                .rev()
+                .skip(WEB_LOG_KEPT)
+                .collect::<Result<_, _>>()?;
+            for key in kept {
+                inner.web_log.remove(key)?;
+            }
+            if let Some(last) = numbers.last() {
+                let mut value = last.to_be_bytes().to_vec();
+                value.extend_from_slice(&millis(at));
+                inner.web_seq.insert(chat.storage_key().as_bytes(), value)?;
+            }
+            numbers
+        };
+        self.flush().await?;
+        Ok(numbers)
+    }
+
+    /// [`super::Store::web_log_after`].
+    pub fn web_log_after<T: DeserializeOwned>(
+        &self,
+        chat: &ChatKey,
+        after: i64,
+    ) -> Result<Vec<WebLine<T>>, StoreError> {
+        let tree = &self.inner.web_log;
+        let start = web_log_key(chat, after.saturating_add(1));
+        let mut lines = Vec::new();
+        for entry in tree
+            .range(start..)
+            .take_while(|e| e.as_ref().map_or(true, |(k, _)| k.starts_with(&chat_prefix(chat))))
+        {
+            let (key, value) = entry?;
+            let (Some(seq), Some((stamp, line))) = (web_log_seq(&key), value.split_first_chunk::<8>()) else {
+                self.report(tree, &key, "not a web conversation line");
+                continue;
+            };
+            let at = DateTime::from_timestamp_millis(u64::from_be_bytes(*stamp) as i64).unwrap_or_default();
+            if let Some(line) = self.decode(tree, &key, line) {
+                lines.push(WebLine { seq, at, line });
+            }
+        }
+        Ok(lines)
     }
 
     pub fn held<T: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Vec<(HeldId, T)>, StoreError> {
