@@ -69,6 +69,7 @@ pub struct App {
     pub intake: Intake,
     telegram: Option<TelegramPart>,
     whatsapp: Option<WhatsApp>,
+    webchat: Option<crate::channels::web::WebChat>,
 }
 
 /// Builds the bot: provider clients (the embedded sandbox where no URL is configured), the
@@ -108,6 +109,12 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
     if settings.terminal {
         notifiers = notifiers.route(Channel::Terminal, Arc::new(terminal::TerminalNotifier));
     }
+    let web_live = Arc::new(crate::channels::web::Live::default());
+    if settings.webchat.is_some() {
+        let edge = Arc::new(crate::channels::web::WebEdge::new(store.clone(), web_live.clone()));
+        notifiers = notifiers.route(Channel::Web, edge.clone());
+        edges.insert(Channel::Web, edge);
+    }
     let outbox = Arc::new(Outbox::new(store.clone(), Arc::new(notifiers), OutboxConfig::default()));
     let tracker =
         Arc::new(Tracker::new(providers.status.clone(), store.clone(), settings.tracking.tracker.clone()));
@@ -135,10 +142,36 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
     let intake_settings = IntakeSettings { flood: settings.limits.flood, resume_after, ..Default::default() };
     let intake = Intake::new(bot.clone(), edges, intake_settings);
     let whatsapp = settings.whatsapp.clone().map(|wa| WhatsApp::new(wa, intake.clone()));
+    let webchat = settings.webchat.as_ref().map(|web| {
+        use secrecy::ExposeSecret;
+        let lifetime = chrono::Duration::from_std(settings.retention.idle_dialogue)
+            .unwrap_or(chrono::Duration::days(30));
+        let keys =
+            crate::channels::web::session::SessionKeys::new(web.secret.expose_secret().as_bytes(), lifetime);
+        crate::channels::web::WebChat::new(
+            keys,
+            intake.clone(),
+            store.clone(),
+            web_live.clone(),
+            web.origins.clone(),
+        )
+    });
     let reminders = Arc::new(
         Reminders::new(store.clone(), providers.inquiry.clone()).with_limits(settings.limits.lookups),
     );
-    Ok(App { settings, providers, store, tracker, reminders, outbox, bot, intake, telegram, whatsapp })
+    Ok(App {
+        settings,
+        providers,
+        store,
+        tracker,
+        reminders,
+        outbox,
+        bot,
+        intake,
+        telegram,
+        whatsapp,
+        webchat,
+    })
 }
 
 /// The sockets the bot serves HTTP on; a listener not given is bound to its configured address.
@@ -152,6 +185,8 @@ pub struct Listeners {
     pub ops: Option<TcpListener>,
     /// Telegram's webhook (webhook mode).
     pub telegram: Option<TcpListener>,
+    /// The web chat's page and API.
+    pub web: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -175,7 +210,11 @@ impl Listeners {
             Some(webhook) => Some(bind(webhook.listen).await?),
             None => None,
         };
-        Ok(Listeners { callback, whatsapp, ops, telegram })
+        let web = match &settings.webchat {
+            Some(web) => Some(bind(web.listen).await?),
+            None => None,
+        };
+        Ok(Listeners { callback, whatsapp, ops, telegram, web })
     }
 }
 
@@ -192,8 +231,19 @@ impl App {
         listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), AppError> {
-        let App { settings, providers, store, tracker, reminders, outbox, bot, intake, telegram, whatsapp } =
-            self;
+        let App {
+            settings,
+            providers,
+            store,
+            tracker,
+            reminders,
+            outbox,
+            bot,
+            intake,
+            telegram,
+            whatsapp,
+            webchat,
+        } = self;
         // Two stages: the edges stop first (no more messages in), then the jobs behind them.
         let (stop_edges, edges_stopped) = tokio::sync::watch::channel(false);
         let (stop_jobs, jobs_stopped) = tokio::sync::watch::channel(false);
@@ -208,7 +258,7 @@ impl App {
         jobs.spawn(reminders.run(REMINDER_TICK, until(&jobs_stopped)));
         jobs.spawn(outbox.run(until(&jobs_stopped)));
         jobs.spawn(crate::retention::run(store.clone(), settings.retention, until(&jobs_stopped)));
-        let chat_channels = telegram.is_some() || whatsapp.is_some();
+        let chat_channels = telegram.is_some() || whatsapp.is_some() || webchat.is_some();
         if chat_channels {
             jobs.spawn(intake.clone().run(until(&edges_stopped)));
         }
@@ -238,6 +288,11 @@ impl App {
             (Some(_), None) => {
                 tracing::error!("the WhatsApp channel has no listener: its webhook is not served")
             }
+            _ => {}
+        }
+        match (&webchat, listeners.web) {
+            (Some(web), Some(listener)) => routes.push(("the web chat", listener, web.router())),
+            (Some(_), None) => tracing::error!("the web chat has no listener: its page is not served"),
             _ => {}
         }
         let polling = match &telegram {

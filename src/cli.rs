@@ -61,6 +61,12 @@ pub enum Command {
         /// Chat as an agent (merchant fields, /history).
         #[arg(long)]
         agent: bool,
+        /// Serve the web chat instead, and print the address to open in a browser.
+        #[arg(long)]
+        web: bool,
+        /// Address of the web chat (with --web).
+        #[arg(long, default_value = "127.0.0.1:8445", requires = "web")]
+        listen: std::net::SocketAddr,
     },
     /// Run the bot on every configured channel (Telegram when TELOXIDE_TOKEN is set, WhatsApp when BILLBOT_WHATSAPP_TOKEN is).
     Serve {
@@ -150,7 +156,8 @@ pub async fn run(cli: Cli) -> Exit {
             inquire(&service_code, &reference, &output).await
         }
         Command::Status { order_no, output } => status(&order_no, &output).await,
-        Command::Demo { lang, agent } => demo(lang, agent).await,
+        Command::Demo { lang, agent, web: false, .. } => demo(lang, agent).await,
+        Command::Demo { lang, web: true, listen, .. } => demo_web(lang, listen).await,
         Command::Serve { sandbox } => serve(sandbox).await,
         Command::Sandbox { listen } => serve_sandbox(listen).await,
         Command::MigrateStore { from, to } => migrate_store(&from, to.as_deref()).await,
@@ -303,6 +310,7 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
         connections: Default::default(),
         telegram: None,
         whatsapp: None,
+        webchat: None,
         terminal: true,
         sandbox_notice: false,
         retention: Default::default(),
@@ -326,6 +334,65 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
         Ok(()) => Exit::Ok,
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Exit::Ok,
         Err(e) => fail(lang, Exit::Failure, e.to_string()),
+    }
+}
+
+/// The web chat on the embedded sandbox (or the configured providers), on `listen`, until Ctrl-C.
+/// Its session secret is made up for the run.
+async fn demo_web(lang: Option<Lang>, listen: std::net::SocketAddr) -> Exit {
+    let lang = lang.unwrap_or_else(config::terminal_lang);
+    let mut secret = [0u8; 32];
+    if let Err(e) = getrandom::fill(&mut secret) {
+        return fail(lang, Exit::Failure, t!(lang, "cli-start-error", detail = e.to_string()));
+    }
+    let secret = hex::encode(secret);
+    let temporary = match config::data_dir() {
+        Some(_) => None,
+        None => match tempfile::tempdir() {
+            Ok(dir) => Some(dir),
+            Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string())),
+        },
+    };
+    let data_dir = temporary.as_ref().map(|d| d.path().to_owned());
+    let lookup = |name: &str| match name {
+        "BILLBOT_WEBCHAT_LISTEN" => Some(listen.to_string()),
+        "BILLBOT_WEBCHAT_SECRET" => Some(secret.clone()),
+        "BILLBOT_SANDBOX" => Some("1".to_owned()),
+        "BILLBOT_DATA_DIR" if data_dir.is_some() => data_dir.as_ref().map(|d| d.display().to_string()),
+        // The demo is the web chat alone.
+        "TELOXIDE_TOKEN" | "BILLBOT_WHATSAPP_TOKEN" => None,
+        _ => std::env::var(name).ok(),
+    };
+    let mut settings = match app::Settings::for_serve_from(lookup) {
+        Ok(s) => s,
+        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string())),
+    };
+    // A demo: its replies are not marked as test data, as in the terminal demo.
+    settings.sandbox_notice = false;
+    let app = match start(lang, settings).await {
+        Ok(app) => app,
+        Err(exit) => return exit,
+    };
+    let listeners = match app::Listeners::bind(&app.settings).await {
+        Ok(l) => l,
+        Err(app::AppError::Listen { addr, source }) => {
+            let detail = source.to_string();
+            return fail(
+                lang,
+                Exit::Failure,
+                t!(lang, "cli-listen-error", addr = addr.to_string(), detail = detail),
+            );
+        }
+        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-start-error", detail = e.to_string())),
+    };
+    let addr = listeners.web.as_ref().and_then(|l| l.local_addr().ok()).unwrap_or(listen);
+    let _ = writeln!(std::io::stdout(), "{}", t!(lang, "cli-demo-web-open", url = format!("http://{addr}/")));
+    let _ = std::io::stdout().flush();
+    let result = app.run(listeners, app::shutdown_signal()).await;
+    drop(temporary);
+    match result {
+        Ok(()) => Exit::Ok,
+        Err(e) => fail(lang, Exit::Failure, t!(lang, "cli-serve-stopped", detail = e.to_string())),
     }
 }
 

@@ -3,6 +3,7 @@ cli-config-error = configuration error: { $detail }
 cli-start-error = could not start: { $detail }
 cli-listen-error = cannot listen on { $addr }: { $detail }
 cli-embedded-sandbox = No provider URL configured: using the built-in sandbox at http://{ $addr } (set BILLBOT_INQUIRY_URL and BILLBOT_STATUS_URL to use real providers).
+cli-demo-web-open = The web chat is ready: open { $url } in a browser. Ctrl-C stops it.
 cli-unknown-service-code = unknown service code “{ $code }”: use SENEAU_SN_BILL, SENELEC_SN_BILL or WOYOFAL_SN_BILL.
 cli-unauthorized = the provider refused the API key (HTTP 401): check BILLBOT_INQUIRY_API_KEY, BILLBOT_STATUS_API_KEY and BILLBOT_MERCHANT_ID.
 cli-unavailable = the provider is unavailable ({ $reason }). Try again in a few minutes.
@@ -69,6 +70,8 @@ cli-arg-status-lang = Language of the output: fr or en (default: the terminal's)
 cli-about-demo = Chat with the bot in the terminal (numbered buttons; scriptable through standard input)
 cli-arg-demo-lang = Language of the client: fr or en (default: the terminal's)
 cli-arg-demo-agent = Chat as an agent (merchant fields, /history)
+cli-arg-demo-web = Serve the web chat instead, and print the address to open in a browser
+cli-arg-demo-listen = Address of the web chat (with --web)
 cli-about-serve = Run the bot on every configured channel (Telegram when TELOXIDE_TOKEN is set, WhatsApp when BILLBOT_WHATSAPP_TOKEN is)
 cli-arg-serve-sandbox = Answer from the built-in sandbox (test data) when no provider is configured, as BILLBOT_SANDBOX=1 does; every reply then says it is test data
 cli-about-sandbox = Serve both provider APIs, simulated, for trying billbot without a provider account

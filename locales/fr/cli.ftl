@@ -3,6 +3,7 @@ cli-config-error = erreur de configuration : { $detail }
 cli-start-error = démarrage impossible : { $detail }
 cli-listen-error = impossible d'écouter sur { $addr } : { $detail }
 cli-embedded-sandbox = Aucune URL de fournisseur configurée : utilisation du bac à sable intégré sur http://{ $addr } (définissez BILLBOT_INQUIRY_URL et BILLBOT_STATUS_URL pour les vrais fournisseurs).
+cli-demo-web-open = Le chat web est prêt : ouvrez { $url } dans un navigateur. Ctrl-C l'arrête.
 cli-unknown-service-code = code de service inconnu « { $code } » : utilisez SENEAU_SN_BILL, SENELEC_SN_BILL ou WOYOFAL_SN_BILL.
 cli-unauthorized = le fournisseur a refusé la clé d'API (HTTP 401) : vérifiez BILLBOT_INQUIRY_API_KEY, BILLBOT_STATUS_API_KEY et BILLBOT_MERCHANT_ID.
 cli-unavailable = le fournisseur est indisponible ({ $reason }). Réessayez dans quelques minutes.
@@ -69,6 +70,8 @@ cli-arg-status-lang = Langue de la sortie : fr ou en (par défaut : celle du ter
 cli-about-demo = Discuter avec le bot dans le terminal (boutons numérotés ; scriptable par l'entrée standard)
 cli-arg-demo-lang = Langue du client : fr ou en (par défaut : celle du terminal)
 cli-arg-demo-agent = Discuter en tant qu'agent (champs marchand, /history)
+cli-arg-demo-web = Servir plutôt le chat web, et afficher l'adresse à ouvrir dans un navigateur
+cli-arg-demo-listen = Adresse du chat web (avec --web)
 cli-about-serve = Faire tourner le bot sur chaque canal configuré (Telegram si TELOXIDE_TOKEN est défini, WhatsApp si BILLBOT_WHATSAPP_TOKEN l'est)
 cli-arg-serve-sandbox = Répondre depuis le bac à sable intégré (données de test) si aucun fournisseur n'est configuré, comme BILLBOT_SANDBOX=1 ; chaque réponse dit alors qu'il s'agit de données de test
 cli-about-sandbox = Servir les deux API du fournisseur, simulées, pour essayer billbot sans compte fournisseur

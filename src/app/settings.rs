@@ -31,6 +31,8 @@ pub struct Settings {
     pub telegram: Option<TelegramSettings>,
     /// Set: the WhatsApp channel runs.
     pub whatsapp: Option<WhatsAppSettings>,
+    /// Set: the web chat runs.
+    pub webchat: Option<crate::config::WebChatSettings>,
     /// The terminal demo's chat gets the tracker's notices on standard output.
     pub terminal: bool,
     /// Every reply says it comes from test data (`serve` on the sandbox).
@@ -53,16 +55,8 @@ impl Settings {
         let telegram = set("TELOXIDE_TOKEN").then(|| TelegramSettings::from_lookup(&lookup)).transpose()?;
         let whatsapp =
             set("BILLBOT_WHATSAPP_TOKEN").then(|| WhatsAppSettings::from_lookup(&lookup)).transpose()?;
-        // The web chat's settings are read and checked, but the channel itself is not in this
-        // version yet: refusing to start says so, where ignoring the address would leave an
-        // operator waiting for a page that never comes.
-        if crate::config::WebChatSettings::from_lookup(&lookup)?.is_some() {
-            return Err(ConfigError::Invalid {
-                var: "BILLBOT_WEBCHAT_LISTEN",
-                reason: "the web chat is not in this version of billbot yet: unset it".to_owned(),
-            });
-        }
-        if telegram.is_none() && whatsapp.is_none() {
+        let webchat = crate::config::WebChatSettings::from_lookup(&lookup)?;
+        if telegram.is_none() && whatsapp.is_none() && webchat.is_none() {
             return Err(ConfigError::NoChannel);
         }
         let providers = ProviderSettings::from_lookup(&lookup)?;
@@ -87,6 +81,7 @@ impl Settings {
             connections: crate::config::connection_limits(&lookup)?,
             telegram,
             whatsapp,
+            webchat,
             terminal: false,
             support: crate::config::support_from_lookup(&lookup)?,
         })

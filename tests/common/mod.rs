@@ -7,6 +7,7 @@ pub mod chat;
 pub mod graphapi;
 pub mod pg;
 pub mod process;
+pub mod webclient;
 
 use std::time::Duration;
 
@@ -92,6 +93,7 @@ pub fn app_settings(dir: &std::path::Path, sandbox: SandboxConfig) -> billbot::a
         connections: Default::default(),
         telegram: None,
         whatsapp: None,
+        webchat: None,
         terminal: false,
         sandbox_notice: false,
         retention: Default::default(),

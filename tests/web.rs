@@ -1,0 +1,260 @@
+//! The web chat over real HTTP, without a browser: the protocol (sessions, the events stream,
+//! messages), its limits, and notices reaching an open page.
+
+mod common;
+
+use std::time::Duration;
+
+use billbot::app::{self, Listeners};
+use billbot::config::WebChatSettings;
+use billbot::i18n::Lang;
+use billbot::sandbox::SandboxConfig;
+use billbot::store::{Op, Outgoing, Store, Ticket};
+use common::webclient::Page;
+use secrecy::SecretString;
+
+const SECRET: &str = "a web chat secret of 32 bytes, at least";
+
+struct Running {
+    base: String,
+    store: Store,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<Result<(), app::AppError>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Running {
+    async fn start() -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut settings = common::app_settings(dir.path(), SandboxConfig::default());
+        settings.webchat =
+            Some(WebChatSettings { listen: addr, secret: SecretString::from(SECRET), origins: Vec::new() });
+        let app = app::build(settings).await.unwrap();
+        let store = app.store.clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let listeners = Listeners { web: Some(listener), ..Default::default() };
+        let task = tokio::spawn(app.run(listeners, async {
+            let _ = stopped.await;
+        }));
+        Running { base: format!("http://{addr}"), store, stop: Some(stop), task: Some(task), _dir: dir }
+    }
+
+    async fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            tokio::time::timeout(Duration::from_secs(30), task).await.unwrap().unwrap().unwrap();
+        }
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn a_bill_is_looked_up_by_buttons_and_typing_in_french_and_in_english() {
+    let mut web = Running::start().await;
+    for (lang, check, senelec, due) in
+        [("fr-FR", "Consulter", "Senelec", "Montant"), ("en-GB", "Check a bill", "Senelec", "Amount")]
+    {
+        let mut page = Page::open(&web.base).await;
+        assert_eq!(page.connect().await, 200);
+        assert_eq!(page.say("/start", lang).await, 202);
+        let said = page.next(WAIT).await.unwrap();
+        assert_eq!((said.is_bot(), said.text()), (false, "/start".to_owned()), "the user's own line first");
+        let menu = page.next(WAIT).await.unwrap();
+        assert!(menu.is_bot());
+        let bill = menu.payload(check).unwrap_or_else(|| panic!("{check} in {:?}", menu.line));
+        assert_eq!(page.press(&bill, check, lang).await, 202);
+        let pressed = page.next(WAIT).await.unwrap();
+        assert_eq!(
+            (pressed.is_bot(), pressed.text()),
+            (false, check.to_owned()),
+            "a press shows as its label"
+        );
+        let billers = page.next(WAIT).await.unwrap();
+        let senelec_payload = billers.payload(senelec).unwrap_or_else(|| panic!("{:?}", billers.line));
+        assert_eq!(page.press(&senelec_payload, senelec, lang).await, 202);
+        page.until("").await;
+        assert_eq!(page.say("1000000002", lang).await, 202);
+        let answer = page.until(due).await;
+        let shown = answer.iter().filter(|l| l.is_bot()).map(|l| l.text()).collect::<Vec<_>>().join("\n");
+        assert!(shown.contains("1000000002") && shown.contains(due) && shown.contains("FCFA"), "{shown}");
+    }
+    web.stop().await;
+}
+
+#[tokio::test]
+async fn a_reconnecting_page_gets_every_line_once_from_its_last_one() {
+    let mut web = Running::start().await;
+    let mut page = Page::open(&web.base).await;
+    page.connect().await;
+    page.say("/start", "en").await;
+    let first = page.next(WAIT).await.unwrap();
+    let menu = page.next(WAIT).await.unwrap();
+    page.disconnect();
+    // While disconnected, the user sends again (from another tab, say) and the bot answers.
+    page.say("/help", "en").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    page.last = first.seq;
+    assert_eq!(page.connect().await, 200);
+    let again = page.next(WAIT).await.unwrap();
+    assert_eq!(again.seq, menu.seq, "resumed right after the last line it had");
+    let help_said = page.next(WAIT).await.unwrap();
+    assert_eq!(help_said.text(), "/help");
+    let help = page.next(WAIT).await.unwrap();
+    assert!(help.is_bot() && help.seq > help_said.seq);
+    assert!(page.next(Duration::from_millis(300)).await.is_none(), "nothing twice, nothing more");
+    // A reload reads the whole conversation again: the same lines, in order.
+    let mut reload = Page::open(&web.base).await;
+    reload.token = page.token.clone();
+    reload.connect().await;
+    let mut seqs = Vec::new();
+    while let Some(line) = reload.next(Duration::from_millis(300)).await {
+        seqs.push(line.seq);
+    }
+    assert_eq!(seqs, vec![first.seq, menu.seq, help_said.seq, help.seq]);
+    web.stop().await;
+}
+
+#[tokio::test]
+async fn another_origin_an_oversized_message_and_a_bad_token_are_refused_and_change_nothing() {
+    let mut web = Running::start().await;
+    let mut page = Page::open(&web.base).await;
+    let send = |origin: &str| {
+        page.http
+            .post(format!("{}/api/send", web.base))
+            .bearer_auth(&page.token)
+            .header("Origin", origin)
+            .json(&serde_json::json!({"id": "x1", "text": "/start"}))
+            .send()
+    };
+    assert_eq!(send("https://evil.example").await.unwrap().status(), 403);
+    let own = web.base.clone();
+    assert_eq!(send(&own).await.unwrap().status(), 202, "the page's own origin");
+    let events = page
+        .http
+        .get(format!("{}/api/events", web.base))
+        .bearer_auth(&page.token)
+        .header("Origin", "https://evil.example");
+    assert_eq!(events.send().await.unwrap().status(), 403);
+
+    let long = "x".repeat(2001);
+    assert_eq!(page.say(&long, "en").await, 413);
+    assert_eq!(page.say(&"é".repeat(2000), "en").await, 202, "2,000 characters, whatever their bytes");
+
+    // A forged token: no conversation read, no message taken.
+    let real = page.token.clone();
+    let forged = format!("{}0", &real[..real.len() - 1]);
+    page.token = forged.clone();
+    assert_eq!(page.connect().await, 401);
+    assert_eq!(page.say("/start", "en").await, 401);
+    let renewed: serde_json::Value = page
+        .http
+        .post(format!("{}/api/session", web.base))
+        .json(&serde_json::json!({ "token": forged }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_ne!(renewed["session"], page.session.as_str(), "a forged token starts a new session");
+    let kept: serde_json::Value = page
+        .http
+        .post(format!("{}/api/session", web.base))
+        .json(&serde_json::json!({ "token": real }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(kept["session"], page.session.as_str(), "a good token keeps its session");
+    // What reached the conversation: the two accepted messages and their answers, nothing else.
+    page.token = real;
+    page.connect().await;
+    let mut users = Vec::new();
+    while let Some(line) = page.next(Duration::from_millis(500)).await {
+        if !line.is_bot() {
+            users.push(line.text().chars().count());
+        }
+    }
+    assert_eq!(users, vec![6, 2000]);
+    web.stop().await;
+}
+
+#[tokio::test]
+async fn a_support_answer_reaches_an_open_page_at_once_and_waits_in_its_history() {
+    let mut web = Running::start().await;
+    let mut page = Page::open(&web.base).await;
+    page.connect().await;
+    let chat: billbot::domain::ChatKey = format!("web:{}", page.session).parse().unwrap();
+    let now = chrono::Utc::now();
+    let ticket = Ticket {
+        id: "W3B7Q".into(),
+        chat: chat.clone(),
+        lang: Lang::En,
+        opened_at: now,
+        last_at: now,
+        closed_at: None,
+        messages: 1,
+    };
+    let answer = serde_json::json!({
+        "kind": "from_support", "ticket": "W3B7Q", "text": "Your meter <b>is</b> fine & \"paid\"", "agent": null, "closed": false
+    });
+    let tell = Outgoing::new(format!("{chat}|ticket|W3B7Q|1"), &chat, Lang::En, answer, now);
+    web.store.commit(Op::Ticket { ticket, tell: vec![tell] }).await.unwrap();
+    let line = page.next(WAIT).await.expect("the outbox delivers to the open page");
+    assert!(line.is_bot());
+    assert!(line.text().contains("Your meter <b>is</b> fine & \"paid\""), "as text: {}", line.text());
+    // A page opened later finds it in the conversation.
+    page.disconnect();
+    page.last = 0;
+    page.connect().await;
+    assert_eq!(page.next(WAIT).await.unwrap().seq, line.seq);
+    web.stop().await;
+}
+
+#[tokio::test]
+async fn serve_runs_the_web_chat_alone_when_only_its_address_is_set() {
+    use common::process::SpawnReaped;
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let _bot = std::process::Command::new(env!("CARGO_BIN_EXE_billbot"))
+        .arg("serve")
+        .arg("--sandbox")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("BILLBOT_DATA_DIR", dir.path())
+        .env("BILLBOT_WEBCHAT_LISTEN", format!("127.0.0.1:{port}"))
+        .env("BILLBOT_WEBCHAT_SECRET", SECRET)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .reaped();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut page = None;
+    for _ in 0..100 {
+        if let Ok(response) = reqwest::get(format!("{base}/")).await {
+            page = Some(response);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let page = page.expect("the page is served");
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+    assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'"), "{csp}");
+    let html = page.text().await.unwrap();
+    assert!(html.contains("role=\"log\"") && html.contains("aria-live=\"polite\""));
+    assert!(
+        html.contains("Nouvelle conversation") && html.contains("New conversation"),
+        "both languages' words"
+    );
+    let mut chat = Page::open(&base).await;
+    chat.connect().await;
+    chat.say("/start", "fr").await;
+    chat.until("billbot").await;
+}
