@@ -111,6 +111,11 @@ pub async fn build(settings: Settings) -> Result<App, AppError> {
     }
     let web_live = Arc::new(crate::channels::web::Live::default());
     if settings.webchat.is_some() {
+        // Lines written by other instances (notices, the same chat's turn taken there) wake the
+        // pages open here.
+        if let Some(written) = store.web_written() {
+            tokio::spawn(web_live.clone().follow(written));
+        }
         let edge = Arc::new(crate::channels::web::WebEdge::new(store.clone(), web_live.clone()));
         notifiers = notifiers.route(Channel::Web, edge.clone());
         edges.insert(Channel::Web, edge);
@@ -290,8 +295,21 @@ impl App {
             }
             _ => {}
         }
+        let mut web_server = None;
         match (&webchat, listeners.web) {
-            (Some(web), Some(listener)) => routes.push(("the web chat", listener, web.router())),
+            (Some(web), Some(listener)) => {
+                // Each open page holds a connection: the web chat's own total, not the webhooks'.
+                let max =
+                    settings.webchat.as_ref().map_or(crate::http::MAX_CONNECTIONS, |w| w.max_connections);
+                let limits =
+                    crate::http::ConnectionLimits { max_connections: max, ..settings.connections.clone() };
+                web_server = Some(tokio::spawn(crate::http::serve_with(
+                    listener,
+                    web.router(),
+                    limits,
+                    until(&edges_stopped),
+                )));
+            }
             (Some(_), None) => tracing::error!("the web chat has no listener: its page is not served"),
             _ => {}
         }
@@ -316,6 +334,9 @@ impl App {
         let result = until_stopped(polling, webhook, shutdown, &stop_edges).await;
         let _ = stop_edges.send(true);
         while servers.join_next().await.is_some() {}
+        if let Some(web) = web_server {
+            let _ = web.await;
+        }
         tracing::info!("shutting down: finishing the messages in hand");
         // No more messages come in: let the turns in hand finish.
         intake.finish().await;

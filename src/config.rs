@@ -816,13 +816,19 @@ fn support_agents(
 /// | `BILLBOT_WEBCHAT_LISTEN` | address of the web chat's page, widget and connections | off |
 /// | `BILLBOT_WEBCHAT_SECRET` | signs session tokens: at least 32 bytes, the same on every instance | required with the address |
 /// | `BILLBOT_WEBCHAT_ORIGINS` | comma-separated origins (`https://www.senelec.sn`) that may embed the widget; the page's own origin always may | none |
+/// | `BILLBOT_WEBCHAT_MAX_CONNECTIONS` | connections the web chat serves at once (each open page holds one) | 4096 |
 #[derive(Debug, Clone)]
 pub struct WebChatSettings {
     pub listen: std::net::SocketAddr,
     pub secret: SecretString,
     /// The embedding sites' origins, as browsers send them (`scheme://host[:port]`, lowercase).
     pub origins: Vec<String>,
+    /// Connections the web chat's listener serves at once: each open page holds one.
+    pub max_connections: usize,
 }
+
+/// The web chat listener's connections at once, unless `BILLBOT_WEBCHAT_MAX_CONNECTIONS` says.
+pub const WEBCHAT_MAX_CONNECTIONS: usize = 4096;
 
 impl WebChatSettings {
     pub fn from_lookup(
@@ -856,7 +862,12 @@ impl WebChatSettings {
                 .collect::<Result<_, _>>()?,
             None => Vec::new(),
         };
-        Ok(Some(WebChatSettings { listen, secret: SecretString::from(secret), origins }))
+        let var = "BILLBOT_WEBCHAT_MAX_CONNECTIONS";
+        let max_connections = match parse_or(get(var), var, WEBCHAT_MAX_CONNECTIONS)? {
+            0 => return Err(ConfigError::Invalid { var, reason: "it must be at least 1".to_owned() }),
+            n => n,
+        };
+        Ok(Some(WebChatSettings { listen, secret: SecretString::from(secret), origins, max_connections }))
     }
 }
 

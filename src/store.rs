@@ -1093,6 +1093,16 @@ impl Store {
         }
     }
 
+    /// The web chats that any instance gave a line, as they are written (PostgreSQL, whose
+    /// instances share the store: `NOTIFY` at commit); `None` in the stream when some may have
+    /// been missed. Sled has one process, which knows its own writes: `None` here.
+    pub fn web_written(&self) -> Option<tokio::sync::broadcast::Receiver<Option<String>>> {
+        match &self.backend {
+            Backend::Sled(_) => None,
+            Backend::Postgres(p) => Some(p.web_written()),
+        }
+    }
+
     /// The lines of `chat`'s web conversation numbered above `after`, oldest first (unreadable
     /// ones left out).
     pub async fn web_log_after<T: DeserializeOwned>(

@@ -25,12 +25,23 @@ struct Running {
 
 impl Running {
     async fn start() -> Running {
+        Running::start_on(None).await
+    }
+
+    /// The app on the PostgreSQL database at `database` (another instance may share it).
+    async fn start_on(database: Option<String>) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut settings = common::app_settings(dir.path(), SandboxConfig::default());
-        settings.webchat =
-            Some(WebChatSettings { listen: addr, secret: SecretString::from(SECRET), origins: Vec::new() });
+        settings.webchat = Some(WebChatSettings {
+            listen: addr,
+            secret: SecretString::from(SECRET),
+            origins: Vec::new(),
+            max_connections: 4096,
+        });
+        settings.database = database
+            .map(|url| billbot::config::DatabaseSettings { url: url.into(), pool: Default::default() });
         let app = app::build(settings).await.unwrap();
         let store = app.store.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -257,4 +268,60 @@ async fn serve_runs_the_web_chat_alone_when_only_its_address_is_set() {
     chat.connect().await;
     chat.say("/start", "fr").await;
     chat.until("billbot").await;
+}
+
+#[tokio::test]
+async fn the_page_its_script_and_styles_are_compressed_cached_and_under_30_kb_together() {
+    let mut web = Running::start().await;
+    let http = reqwest::Client::builder().no_gzip().build().unwrap();
+    let mut total = 0;
+    for path in ["/", "/chat.js", "/chat.css"] {
+        let response =
+            http.get(format!("{}{path}", web.base)).header("Accept-Encoding", "gzip").send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        assert_eq!(response.headers()["content-encoding"], "gzip", "{path}");
+        assert!(response.headers().contains_key("cache-control"), "{path}");
+        total += response.bytes().await.unwrap().len();
+    }
+    assert!(total < 30 * 1024, "{total} bytes compressed");
+    let widget = http.get(format!("{}/widget.js", web.base)).send().await.unwrap();
+    let script = widget.text().await.unwrap();
+    assert!(
+        script.contains("Discuter avec nous") && script.contains("Chat with us"),
+        "its words from locales/"
+    );
+    web.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_a_page_open_on_one_instance_sees_what_another_instance_wrote() {
+    let Some(schema) = common::pg::schema("web two instances").await else { return };
+    let mut a = Running::start_on(Some(schema.url())).await;
+    let mut b = Running::start_on(Some(schema.url())).await;
+    // The page listens on A; its messages go to B (a load balancer may do that).
+    let mut on_a = Page::open(&a.base).await;
+    assert_eq!(on_a.connect().await, 200);
+    let mut via_b = Page::open(&b.base).await;
+    via_b.token = on_a.token.clone();
+    assert_eq!(via_b.say("/start", "en").await, 202);
+    let said = on_a.next(WAIT).await.expect("B's line reaches the page open on A");
+    assert_eq!(said.text(), "/start");
+    let menu = on_a.next(WAIT).await.unwrap();
+    assert!(menu.is_bot() && menu.payload("Check a bill").is_some());
+    // The state is the store's: B continues what A's page started.
+    let bill = menu.payload("Check a bill").unwrap();
+    assert_eq!(via_b.press(&bill, "Check a bill", "en").await, 202);
+    on_a.until("Which biller").await;
+    // Reconnecting to B, the page resumes where it was: the same lines, nothing twice.
+    let last = on_a.last;
+    via_b.last = menu.seq;
+    assert_eq!(via_b.connect().await, 200);
+    let mut seqs = Vec::new();
+    while let Some(line) = via_b.next(Duration::from_millis(500)).await {
+        seqs.push(line.seq);
+    }
+    assert_eq!(seqs.last(), Some(&last));
+    assert!(seqs.windows(2).all(|w| w[0] < w[1]) && seqs[0] > menu.seq);
+    a.stop().await;
+    b.stop().await;
 }

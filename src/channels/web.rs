@@ -70,6 +70,30 @@ impl Live {
         }
     }
 
+    /// Wakes every open stream (words about new lines may have been missed).
+    pub fn wake_all(&self) {
+        for bell in self.lock().values() {
+            bell.notify_waiters();
+        }
+    }
+
+    /// Wakes the streams of the chats that other instances write for, as the store hears of
+    /// them, until the store stops telling. For a store shared by several instances.
+    pub async fn follow(self: Arc<Self>, mut written: tokio::sync::broadcast::Receiver<Option<String>>) {
+        use tokio::sync::broadcast::error::RecvError;
+        loop {
+            match written.recv().await {
+                Ok(Some(chat)) => {
+                    if let Ok(chat) = chat.parse::<ChatKey>() {
+                        self.wake(&chat);
+                    }
+                }
+                Ok(None) | Err(RecvError::Lagged(_)) => self.wake_all(),
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
     /// How many chats have a page open here.
     pub fn open(&self) -> usize {
         self.lock().len()

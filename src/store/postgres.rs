@@ -75,6 +75,9 @@ pub struct PgStore {
     /// Chats whose lease a turn of this store waits for, woken when another instance ends it
     /// ([`listen_for_free_chats`]).
     waiting: Arc<Waiting>,
+    /// Web chats another instance (or this one) wrote a line for (`billbot_web`); `None` when
+    /// words may have been missed (the listening connection was lost).
+    web_written: tokio::sync::broadcast::Sender<Option<String>>,
     /// Step ends to write, grouped by [`end_steps`]: concurrent steps share a commit.
     endings: tokio::sync::mpsc::UnboundedSender<Ending>,
     /// What every lease holder of this store starts with: the instance, the process, and this
@@ -241,8 +244,10 @@ impl PgStore {
             .await
             .inspect_err(|e| tracing::warn!(error = %e, "cannot listen for free chats yet"))
             .ok();
-        tokio::spawn(listen_for_free_chats(pool.clone(), listener, Arc::downgrade(&waiting)));
-        Ok(PgStore { pool, skipped, releases, intake, waiting, endings, holders, seen_orders })
+        let (web_written, _) = tokio::sync::broadcast::channel(1024);
+        let heard = Heard { waiting: Arc::downgrade(&waiting), web: web_written.clone() };
+        tokio::spawn(listen_for_free_chats(pool.clone(), listener, heard));
+        Ok(PgStore { pool, skipped, releases, intake, waiting, web_written, endings, holders, seen_orders })
     }
 
     /// The pool, for health checks and locks.
@@ -685,6 +690,12 @@ impl PgStore {
         sqlx::query("SELECT pg_notify('billbot_web', $1)").bind(&key).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(numbers)
+    }
+
+    /// The web chats given a line by any instance (`NOTIFY billbot_web` at commit), as this store
+    /// hears them; `None` when some may have been missed.
+    pub fn web_written(&self) -> tokio::sync::broadcast::Receiver<Option<String>> {
+        self.web_written.subscribe()
     }
 
     /// [`super::Store::web_log_after`].
@@ -1547,7 +1558,7 @@ impl Waiting {
 /// A connection listening for chats whose lease an instance ended.
 async fn listen(pool: &PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error> {
     let mut listener = sqlx::postgres::PgListener::connect_with(pool).await?;
-    listener.listen("billbot_chat_free").await?;
+    listener.listen_all(["billbot_chat_free", "billbot_web"]).await?;
     Ok(listener)
 }
 
@@ -1557,11 +1568,15 @@ async fn listen(pool: &PgPool) -> Result<sqlx::postgres::PgListener, sqlx::Error
 /// other deployments sharing the database (another schema) only cost a try. While the listening
 /// connection is down, waiting turns try again after their pause, as before. Ends with the store
 /// or its pool.
-async fn listen_for_free_chats(
-    pool: PgPool,
-    mut listener: Option<sqlx::postgres::PgListener>,
+/// Who is told what the listening connection hears.
+struct Heard {
     waiting: std::sync::Weak<Waiting>,
-) {
+    /// Web chats with a new line (see [`PgStore::web_written`]).
+    web: tokio::sync::broadcast::Sender<Option<String>>,
+}
+
+async fn listen_for_free_chats(pool: PgPool, mut listener: Option<sqlx::postgres::PgListener>, heard: Heard) {
+    let waiting = heard.waiting;
     loop {
         if waiting.strong_count() == 0 || pool.is_closed() {
             return;
@@ -1581,6 +1596,10 @@ async fn listen_for_free_chats(
         // for this connection).
         match tokio::time::timeout(Duration::from_secs(1), connected.try_recv()).await {
             Err(_) => {}
+            Ok(Ok(Some(word))) if word.channel() == "billbot_web" => {
+                // Nobody listening (no web chat here) is not an error.
+                let _ = heard.web.send(Some(word.payload().to_owned()));
+            }
             Ok(Ok(Some(word))) => {
                 if let Some(waiting) = waiting.upgrade() {
                     waiting.freed(word.payload());
@@ -1589,6 +1608,7 @@ async fn listen_for_free_chats(
             // The connection was lost (and is made again at the next receive): a word may have been
             // missed, so every waiting turn tries again.
             Ok(Ok(None)) => {
+                let _ = heard.web.send(None);
                 if let Some(waiting) = waiting.upgrade() {
                     let chats: Vec<String> =
                         waiting.chats.lock().unwrap_or_else(|e| e.into_inner()).keys().cloned().collect();

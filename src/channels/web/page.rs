@@ -66,6 +66,8 @@ pub fn router(origins: Vec<String>) -> Router {
                 async move { asset(widget, "text/javascript; charset=utf-8") }
             })
         })
+        // gzip for browsers that take it (the page, script and styles shrink to about a third).
+        .layer(tower_http::compression::CompressionLayer::new())
 }
 
 fn value(text: &str) -> HeaderValue {
