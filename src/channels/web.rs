@@ -181,3 +181,29 @@ impl WebChat {
         api::router(self.clone()).merge(page::router(self.inner.origins.clone()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_chats_bell_rings_its_streams_and_goes_with_the_last_of_them() {
+        let live = Live::default();
+        let chat: ChatKey = "web:0123".parse().unwrap();
+        let (first, second) = (live.watch(&chat), live.watch(&chat));
+        assert!(Arc::ptr_eq(&first, &second), "one bell a chat");
+        {
+            let rung = first.notified();
+            tokio::pin!(rung);
+            rung.as_mut().enable();
+            live.wake(&"web:other".parse().unwrap());
+            assert!(futures_util::FutureExt::now_or_never(rung.as_mut()).is_none(), "another chat's line");
+            live.wake(&chat);
+            assert!(futures_util::FutureExt::now_or_never(rung.as_mut()).is_some());
+        }
+        live.unwatch(&chat, first);
+        assert_eq!(live.open(), 1, "the second stream still listens");
+        live.unwatch(&chat, second);
+        assert_eq!(live.open(), 0);
+    }
+}

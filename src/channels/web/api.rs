@@ -152,8 +152,9 @@ async fn events(State(chat): State<WebChat>, headers: HeaderMap, Query(after): Q
             if let Some(event) = s.pending.pop_front() {
                 return Some((Ok::<_, std::convert::Infallible>(event), s));
             }
-            let bell = s.bell.clone()?;
-            let rung = bell.notified();
+            // Borrowed, not cloned: when the page goes, the stream's state holds the only copy
+            // besides the map's, and `Live::unwatch` sees that nobody else listens.
+            let rung = s.bell.as_ref()?.notified();
             tokio::pin!(rung);
             rung.as_mut().enable();
             match s.chat.inner.store.web_log_after::<Line>(&s.key, s.after).await {
