@@ -340,3 +340,26 @@ async fn the_widget_opens_the_chat_on_a_host_page_whose_styles_try_to_hide_it() 
     b.screenshot("widget-chat").await;
     b.stop().await;
 }
+
+#[tokio::test]
+async fn the_pages_own_words_follow_the_language_picked_with_the_button() {
+    let Some(b) = Browser::start("en-US", Vec::new()).await else { return };
+    b.open().await;
+    assert_eq!(b.client.find(Locator::Css("#send")).await.unwrap().text().await.unwrap(), "Send");
+    b.type_in("/start").await;
+    b.until("Language").await;
+    b.press("Language").await;
+    b.until("Français").await;
+    b.press("Français").await;
+    let mut send = String::new();
+    for _ in 0..200 {
+        send = b.client.find(Locator::Css("#send")).await.unwrap().text().await.unwrap();
+        if send == "Envoyer" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(send, "Envoyer", "the page speaks French once the bot does");
+    assert_eq!(b.js("return document.documentElement.lang").await, "fr");
+    b.stop().await;
+}

@@ -104,6 +104,11 @@ impl Live {
     }
 }
 
+/// A bubble of the bot's, in `lang`.
+fn bot_line(message: WebMessage, lang: Lang) -> Line {
+    Line::Bot(WebMessage { lang: Some(lang.code().to_owned()), ..message })
+}
+
 /// The web channel's side of the intake and the outbox: replies and notices become lines of the
 /// chat's log.
 pub struct WebEdge {
@@ -131,7 +136,8 @@ impl WebEdge {
 impl Edge for WebEdge {
     fn deliver<'a>(&'a self, inbound: &'a Inbound, turn: &'a Turn) -> Sending<'a, ()> {
         Box::pin(async move {
-            let lines = turn.replies.iter().flat_map(render::messages).map(Line::Bot).collect();
+            let lines =
+                turn.replies.iter().flat_map(render::messages).map(|m| bot_line(m, turn.lang)).collect();
             self.write(&inbound.chat, lines).await
         })
     }
@@ -143,7 +149,7 @@ impl Notifier for WebEdge {
     fn notify<'a>(&'a self, chat: &'a ChatKey, lang: Lang, notice: &'a Notice) -> Sending<'a, Delivery> {
         Box::pin(async move {
             let reply = notices::sealed(&self.payloads, chat, lang, notice).await?;
-            let lines = render::messages(&reply).into_iter().map(Line::Bot).collect();
+            let lines = render::messages(&reply).into_iter().map(|m| bot_line(m, lang)).collect();
             self.write(chat, lines).await?;
             Ok(Delivery::Sent)
         })

@@ -18,6 +18,9 @@ pub struct WebMessage {
     /// Rows of buttons: on the last bubble of a reply only.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub buttons: Vec<Vec<WebButton>>,
+    /// The language the bot spoke in (`fr`, `en`): the page's own words follow it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
 }
 
 /// A button: its label, and the payload the page posts back when it is pressed.
@@ -58,7 +61,7 @@ pub fn messages(reply: &Reply) -> Vec<WebMessage> {
                     .collect(),
                 false => Vec::new(),
             };
-            WebMessage { title, body, buttons }
+            WebMessage { title, body, buttons, lang: None }
         })
         .collect()
 }

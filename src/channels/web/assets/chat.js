@@ -95,6 +95,10 @@
       if (mine) { mine.classList.remove("pending"); return; }
       userBubble(line.id, line.text, at, false);
     } else {
+      // The page's own words follow the language the bot speaks in (its /lang or Language button).
+      if ((line.lang === "fr" || line.lang === "en") && line.lang !== lang) {
+        lang = line.lang; S = ALL[lang]; localStorage.setItem("billbot.lang", lang); words();
+      }
       botBubble(line, at);
     }
   }
@@ -135,8 +139,6 @@
     var id = newId();
     var bubble = userBubble(id, text, null, true);
     input.value = "";
-    var picked = /^\/(lang|langue)\s+(fr|en)\s*$/i.exec(text);
-    if (picked) { lang = picked[2].toLowerCase(); localStorage.setItem("billbot.lang", lang); S = ALL[lang]; words(); }
     post({ id: id, text: text }, bubble);
   }
 
