@@ -28,8 +28,17 @@ impl Running {
         Running::start_on(None).await
     }
 
+    /// With at most `per_client` connections from one address.
+    async fn start_capped(per_client: usize) -> Running {
+        Running::start_with(None, per_client).await
+    }
+
     /// The app on the PostgreSQL database at `database` (another instance may share it).
     async fn start_on(database: Option<String>) -> Running {
+        Running::start_with(database, billbot::http::MAX_CONNECTIONS_PER_CLIENT).await
+    }
+
+    async fn start_with(database: Option<String>, per_client: usize) -> Running {
         let dir = tempfile::tempdir().unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -42,6 +51,9 @@ impl Running {
         });
         settings.database = database
             .map(|url| billbot::config::DatabaseSettings { url: url.into(), pool: Default::default() });
+        settings.connections.per_client = per_client;
+        // Loopback is a trusted proxy by default (held to the total only): here it is the client.
+        settings.connections.trusted_proxies = Vec::new();
         let app = app::build(settings).await.unwrap();
         let store = app.store.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -158,7 +170,9 @@ async fn another_origin_an_oversized_message_and_a_bad_token_are_refused_and_cha
 
     // A forged token: no conversation read, no message taken.
     let real = page.token.clone();
-    let forged = format!("{}0", &real[..real.len() - 1]);
+    // The tag's last digit changed (whatever it was).
+    let flipped = if real.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{flipped}", &real[..real.len() - 1]);
     page.token = forged.clone();
     assert_eq!(page.connect().await, 401);
     assert_eq!(page.say("/start", "en").await, 401);
@@ -324,4 +338,33 @@ async fn on_postgresql_a_page_open_on_one_instance_sees_what_another_instance_wr
     assert!(seqs.windows(2).all(|w| w[0] < w[1]) && seqs[0] > menu.seq);
     a.stop().await;
     b.stop().await;
+}
+
+#[tokio::test]
+async fn open_pages_count_against_the_per_client_cap_and_a_closed_one_frees_its_place() {
+    // Three connections from one address: two open pages and one message being sent.
+    let mut web = Running::start_capped(3).await;
+    let mut first = Page::open(&web.base).await;
+    assert_eq!(first.connect().await, 200);
+    let mut second = Page::open(&web.base).await;
+    assert_eq!(second.connect().await, 200);
+    let mut third = Page::open(&web.base).await;
+    assert_eq!(third.connect().await, 200);
+    // Three streams held from this address: a fourth connection is closed at once.
+    let fourth = reqwest::Client::new().post(format!("{}/api/session", web.base)).send().await;
+    assert!(fourth.is_err(), "over the cap: {fourth:?}");
+    // A page closes: its place is free for the others' messages.
+    first.disconnect();
+    third.disconnect();
+    let mut sent = 0;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        sent = second.say("/start", "en").await;
+        if sent == 202 {
+            break;
+        }
+    }
+    assert_eq!(sent, 202, "the closed pages' places are free again");
+    assert!(second.next(WAIT).await.is_some(), "the page still open gets its answer");
+    web.stop().await;
 }
