@@ -333,6 +333,9 @@ impl App {
         let webhook = settings.telegram.as_ref().is_some_and(|t| t.webhook.is_some());
         let result = until_stopped(polling, webhook, shutdown, &stop_edges).await;
         let _ = stop_edges.send(true);
+        if let Some(web) = &webchat {
+            web.stop();
+        }
         while servers.join_next().await.is_some() {}
         if let Some(web) = web_server {
             let _ = web.await;

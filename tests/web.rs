@@ -368,3 +368,15 @@ async fn open_pages_count_against_the_per_client_cap_and_a_closed_one_frees_its_
     assert!(second.next(WAIT).await.is_some(), "the page still open gets its answer");
     web.stop().await;
 }
+
+#[tokio::test]
+async fn stopping_ends_the_open_streams_rather_than_waiting_out_the_drain_for_them() {
+    let mut web = Running::start().await;
+    let mut page = Page::open(&web.base).await;
+    assert_eq!(page.connect().await, 200);
+    let _ = web.stop.take().unwrap().send(());
+    // The listeners give requests in hand 5 s at shutdown; an open page's stream is not one.
+    let stopped = tokio::time::timeout(Duration::from_secs(4), web.task.take().unwrap()).await;
+    assert!(stopped.is_ok(), "the app stopped without waiting for the open page");
+    assert!(page.next(Duration::from_secs(1)).await.is_none(), "the stream has ended");
+}

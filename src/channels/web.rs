@@ -169,6 +169,9 @@ struct Inner {
     live: Arc<Live>,
     /// Origins that may put the page in a frame (the widget), besides the page's own.
     origins: Vec<String>,
+    /// Cancelled when the app stops: open streams end at once (their pages reconnect to another
+    /// instance, or to this one when it is back), rather than hold the shutdown.
+    stopping: tokio_util::sync::CancellationToken,
 }
 
 impl WebChat {
@@ -179,7 +182,13 @@ impl WebChat {
         live: Arc<Live>,
         origins: Vec<String>,
     ) -> WebChat {
-        WebChat { inner: Arc::new(Inner { keys, intake, store, live, origins }) }
+        let stopping = tokio_util::sync::CancellationToken::new();
+        WebChat { inner: Arc::new(Inner { keys, intake, store, live, origins, stopping }) }
+    }
+
+    /// Ends the open streams: the app is stopping.
+    pub fn stop(&self) {
+        self.inner.stopping.cancel();
     }
 
     /// The page, the widget and the API, for the listener.

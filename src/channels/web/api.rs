@@ -177,6 +177,7 @@ async fn events(State(chat): State<WebChat>, headers: HeaderMap, Query(after): Q
             tokio::select! {
                 _ = rung => {}
                 _ = tokio::time::sleep_until(s.until) => return None,
+                _ = s.chat.inner.stopping.cancelled() => return None,
             }
         }
     });
