@@ -40,23 +40,7 @@ use std::time::{Duration, Instant};
 
 use billbot::sandbox::{self, SandboxConfig};
 use botapi::FakeTelegram;
-
-/// One step: what the user does, and whether it calls the provider.
-enum Step {
-    Say(&'static str),
-    Press(&'static str),
-}
-
-const FLOW: [(Step, bool); 6] = [
-    (Step::Say("/start"), false),
-    (Step::Press("Check a bill"), false),
-    (Step::Press("Senelec"), false),
-    (Step::Say("1000000002"), true),
-    // Each chat its own order (the sandbox answers any number under its load prefix): a thousand
-    // people checking one order would all write one row.
-    (Step::Say("/status {order}"), true),
-    (Step::Press("Refresh"), true),
-];
+use common::{FLOW, Step};
 
 /// Runs the flow in one chat: each step's overhead, and the chat's whole time.
 async fn run_chat(fake: FakeTelegram, chat: i64, latency: Duration) -> (Vec<Duration>, Duration) {

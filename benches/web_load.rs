@@ -22,21 +22,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use billbot::sandbox::{self, SandboxConfig};
+use common::{FLOW, Step};
 use webclient::Page;
-
-enum Step {
-    Say(&'static str),
-    Press(&'static str),
-}
-
-const FLOW: [(Step, bool); 6] = [
-    (Step::Say("/start"), false),
-    (Step::Press("Check a bill"), false),
-    (Step::Press("Senelec"), false),
-    (Step::Say("1000000002"), true),
-    (Step::Say("/status {order}"), true),
-    (Step::Press("Refresh"), true),
-];
 
 /// Runs the flow on one page: each step's overhead, and the page's whole time.
 async fn run_page(base: String, n: i64, latency: Duration) -> (Vec<Duration>, Duration) {

@@ -25,12 +25,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use billbot::sandbox::{self, SandboxConfig};
+use common::Step;
 use graphapi::{FakeWhatsApp, WaUser};
-
-enum Step {
-    Say(&'static str),
-    Press(&'static str),
-}
 
 const FLOW: [(Step, bool); 7] = [
     (Step::Say("Bonjour"), false),

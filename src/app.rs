@@ -295,24 +295,21 @@ impl App {
             }
             _ => {}
         }
-        let mut web_server = None;
-        match (&webchat, listeners.web) {
-            (Some(web), Some(listener)) => {
-                // Each open page holds a connection: the web chat's own total, not the webhooks'.
-                let max =
-                    settings.webchat.as_ref().map_or(crate::http::MAX_CONNECTIONS, |w| w.max_connections);
-                let limits =
-                    crate::http::ConnectionLimits { max_connections: max, ..settings.connections.clone() };
-                web_server = Some(tokio::spawn(crate::http::serve_with(
-                    listener,
-                    web.router(),
-                    limits,
-                    until(&edges_stopped),
-                )));
+        // Each open page holds a connection: the web chat has its own total, not the webhooks'.
+        let web_route = match (&webchat, listeners.web, &settings.webchat) {
+            (Some(web), Some(listener), Some(web_settings)) => {
+                let limits = crate::http::ConnectionLimits {
+                    max_connections: web_settings.max_connections,
+                    ..settings.connections.clone()
+                };
+                Some(("the web chat", listener, web.router(), limits))
             }
-            (Some(_), None) => tracing::error!("the web chat has no listener: its page is not served"),
-            _ => {}
-        }
+            (Some(_), None, _) => {
+                tracing::error!("the web chat has no listener: its page is not served");
+                None
+            }
+            _ => None,
+        };
         let polling = match &telegram {
             Some(part) => {
                 let (route, task) =
@@ -324,9 +321,11 @@ impl App {
             None => None,
         };
         let mut servers = tokio::task::JoinSet::new();
-        for (what, listener, router) in routes {
+        let routes = routes
+            .into_iter()
+            .map(|(what, listener, router)| (what, listener, router, settings.connections.clone()));
+        for (what, listener, router, limits) in routes.chain(web_route) {
             tracing::info!(listen = ?listener.local_addr().ok(), "serving {what}");
-            let limits = settings.connections.clone();
             servers.spawn(crate::http::serve_with(listener, router, limits, until(&edges_stopped)));
         }
 
@@ -337,9 +336,6 @@ impl App {
             web.stop();
         }
         while servers.join_next().await.is_some() {}
-        if let Some(web) = web_server {
-            let _ = web.await;
-        }
         tracing::info!("shutting down: finishing the messages in hand");
         // No more messages come in: let the turns in hand finish.
         intake.finish().await;

@@ -280,15 +280,9 @@ async fn demo(lang: Option<Lang>, agent: bool) -> Exit {
         Ok(s) => s,
         Err(e) => return config_error(e),
     };
-    // Without a configured directory the demo keeps its data in a temporary one, removed at exit.
-    let temporary = match config::data_dir() {
-        Some(_) => None,
-        None => match tempfile::tempdir() {
-            Ok(dir) => Some(dir),
-            Err(e) => {
-                return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string()));
-            }
-        },
+    let temporary = match temporary_data_dir(lang) {
+        Ok(dir) => dir,
+        Err(exit) => return exit,
     };
     let data_dir =
         config::data_dir().or_else(|| temporary.as_ref().map(|d| d.path().to_owned())).unwrap_or_default();
@@ -346,12 +340,9 @@ async fn demo_web(lang: Option<Lang>, listen: std::net::SocketAddr) -> Exit {
         return fail(lang, Exit::Failure, t!(lang, "cli-start-error", detail = e.to_string()));
     }
     let secret = hex::encode(secret);
-    let temporary = match config::data_dir() {
-        Some(_) => None,
-        None => match tempfile::tempdir() {
-            Ok(dir) => Some(dir),
-            Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string())),
-        },
+    let temporary = match temporary_data_dir(lang) {
+        Ok(dir) => dir,
+        Err(exit) => return exit,
     };
     let data_dir = temporary.as_ref().map(|d| d.path().to_owned());
     let lookup = |name: &str| match name {
@@ -373,17 +364,9 @@ async fn demo_web(lang: Option<Lang>, listen: std::net::SocketAddr) -> Exit {
         Ok(app) => app,
         Err(exit) => return exit,
     };
-    let listeners = match app::Listeners::bind(&app.settings).await {
-        Ok(l) => l,
-        Err(app::AppError::Listen { addr, source }) => {
-            let detail = source.to_string();
-            return fail(
-                lang,
-                Exit::Failure,
-                t!(lang, "cli-listen-error", addr = addr.to_string(), detail = detail),
-            );
-        }
-        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-start-error", detail = e.to_string())),
+    let listeners = match bind(lang, &app).await {
+        Ok(listeners) => listeners,
+        Err(exit) => return exit,
     };
     let addr = listeners.web.as_ref().and_then(|l| l.local_addr().ok()).unwrap_or(listen);
     let _ = writeln!(std::io::stdout(), "{}", t!(lang, "cli-demo-web-open", url = format!("http://{addr}/")));
@@ -394,6 +377,28 @@ async fn demo_web(lang: Option<Lang>, listen: std::net::SocketAddr) -> Exit {
         Ok(()) => Exit::Ok,
         Err(e) => fail(lang, Exit::Failure, t!(lang, "cli-serve-stopped", detail = e.to_string())),
     }
+}
+
+/// Without a configured data directory a demo keeps its data in a temporary one, removed when
+/// it is dropped: that one, or `None` when `BILLBOT_DATA_DIR` is set.
+fn temporary_data_dir(lang: Lang) -> Result<Option<tempfile::TempDir>, Exit> {
+    match config::data_dir() {
+        Some(_) => Ok(None),
+        None => tempfile::tempdir()
+            .map(Some)
+            .map_err(|e| fail(lang, Exit::Failure, t!(lang, "cli-store-error", detail = e.to_string()))),
+    }
+}
+
+/// Binds the listeners `app`'s settings name, saying which address could not be taken.
+async fn bind(lang: Lang, app: &app::App) -> Result<app::Listeners, Exit> {
+    app::Listeners::bind(&app.settings).await.map_err(|e| match e {
+        app::AppError::Listen { addr, source } => {
+            let detail = source.to_string();
+            fail(lang, Exit::Failure, t!(lang, "cli-listen-error", addr = addr.to_string(), detail = detail))
+        }
+        e => fail(lang, Exit::Failure, t!(lang, "cli-start-error", detail = e.to_string())),
+    })
 }
 
 /// Builds the bot, saying so when it answers from the embedded sandbox.
@@ -429,17 +434,9 @@ async fn serve(sandbox: bool) -> Exit {
         Ok(app) => app,
         Err(exit) => return exit,
     };
-    let listeners = match app::Listeners::bind(&app.settings).await {
-        Ok(l) => l,
-        Err(app::AppError::Listen { addr, source }) => {
-            let detail = source.to_string();
-            return fail(
-                lang,
-                Exit::Failure,
-                t!(lang, "cli-listen-error", addr = addr.to_string(), detail = detail),
-            );
-        }
-        Err(e) => return fail(lang, Exit::Failure, t!(lang, "cli-start-error", detail = e.to_string())),
+    let listeners = match bind(lang, &app).await {
+        Ok(listeners) => listeners,
+        Err(exit) => return exit,
     };
     match app.run(listeners, app::shutdown_signal()).await {
         Ok(()) => Exit::Ok,

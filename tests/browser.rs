@@ -12,9 +12,8 @@ use std::time::Duration;
 
 use billbot::app::{self, Listeners};
 use billbot::config::WebChatSettings;
-use billbot::i18n::Lang;
 use billbot::sandbox::SandboxConfig;
-use billbot::store::{Op, Outgoing, Store, Ticket};
+use billbot::store::Store;
 use common::process::{Reaped, SpawnReaped};
 use fantoccini::{Client, ClientBuilder, Locator};
 use secrecy::SecretString;
@@ -235,19 +234,7 @@ async fn a_notice_appears_while_the_page_is_open() {
     b.until("Check a bill").await;
     let session = b.js("return localStorage.getItem('billbot.token').split('.')[0]").await;
     let chat: billbot::domain::ChatKey = format!("web:{}", session.as_str().unwrap()).parse().unwrap();
-    let now = chrono::Utc::now();
-    let ticket = Ticket {
-        id: "N0T1C".into(),
-        chat: chat.clone(),
-        lang: Lang::En,
-        opened_at: now,
-        last_at: now,
-        closed_at: None,
-        messages: 1,
-    };
-    let answer = json!({"kind": "from_support", "ticket": "N0T1C", "text": "Your refund was sent", "agent": null, "closed": false});
-    let tell = Outgoing::new(format!("{chat}|ticket|N0T1C|1"), &chat, Lang::En, answer, now);
-    b.store.commit(Op::Ticket { ticket, tell: vec![tell] }).await.unwrap();
+    b.store.commit(common::support_answer(&chat, "N0T1C", "Your refund was sent")).await.unwrap();
     b.until("Your refund was sent").await;
     b.screenshot("notice").await;
     b.stop().await;

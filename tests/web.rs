@@ -7,9 +7,8 @@ use std::time::Duration;
 
 use billbot::app::{self, Listeners};
 use billbot::config::WebChatSettings;
-use billbot::i18n::Lang;
 use billbot::sandbox::SandboxConfig;
-use billbot::store::{Op, Outgoing, Store, Ticket};
+use billbot::store::Store;
 use common::webclient::Page;
 use secrecy::SecretString;
 
@@ -176,27 +175,9 @@ async fn another_origin_an_oversized_message_and_a_bad_token_are_refused_and_cha
     page.token = forged.clone();
     assert_eq!(page.connect().await, 401);
     assert_eq!(page.say("/start", "en").await, 401);
-    let renewed: serde_json::Value = page
-        .http
-        .post(format!("{}/api/session", web.base))
-        .json(&serde_json::json!({ "token": forged }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let renewed = page.session_for(&forged).await;
     assert_ne!(renewed["session"], page.session.as_str(), "a forged token starts a new session");
-    let kept: serde_json::Value = page
-        .http
-        .post(format!("{}/api/session", web.base))
-        .json(&serde_json::json!({ "token": real }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let kept = page.session_for(&real).await;
     assert_eq!(kept["session"], page.session.as_str(), "a good token keeps its session");
     // What reached the conversation: the two accepted messages and their answers, nothing else.
     page.token = real;
@@ -217,21 +198,8 @@ async fn a_support_answer_reaches_an_open_page_at_once_and_waits_in_its_history(
     let mut page = Page::open(&web.base).await;
     page.connect().await;
     let chat: billbot::domain::ChatKey = format!("web:{}", page.session).parse().unwrap();
-    let now = chrono::Utc::now();
-    let ticket = Ticket {
-        id: "W3B7Q".into(),
-        chat: chat.clone(),
-        lang: Lang::En,
-        opened_at: now,
-        last_at: now,
-        closed_at: None,
-        messages: 1,
-    };
-    let answer = serde_json::json!({
-        "kind": "from_support", "ticket": "W3B7Q", "text": "Your meter <b>is</b> fine & \"paid\"", "agent": null, "closed": false
-    });
-    let tell = Outgoing::new(format!("{chat}|ticket|W3B7Q|1"), &chat, Lang::En, answer, now);
-    web.store.commit(Op::Ticket { ticket, tell: vec![tell] }).await.unwrap();
+    let answer = common::support_answer(&chat, "W3B7Q", "Your meter <b>is</b> fine & \"paid\"");
+    web.store.commit(answer).await.unwrap();
     let line = page.next(WAIT).await.expect("the outbox delivers to the open page");
     assert!(line.is_bot());
     assert!(line.text().contains("Your meter <b>is</b> fine & \"paid\""), "as text: {}", line.text());

@@ -111,3 +111,21 @@ impl LoadRun {
         );
     }
 }
+
+/// One step of a simulated user: what they type, or the button they press (by its label).
+pub enum Step {
+    Say(&'static str),
+    Press(&'static str),
+}
+
+/// The Telegram and web chat benches' flow: each step, and whether it calls the provider.
+pub const FLOW: [(Step, bool); 6] = [
+    (Step::Say("/start"), false),
+    (Step::Press("Check a bill"), false),
+    (Step::Press("Senelec"), false),
+    (Step::Say("1000000002"), true),
+    // Each chat its own order (the sandbox answers any number under its load prefix): a thousand
+    // people checking one order would all write one row.
+    (Step::Say("/status {order}"), true),
+    (Step::Press("Refresh"), true),
+];

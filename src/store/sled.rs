@@ -242,6 +242,27 @@ fn split_inbox_queue_key(key: &[u8]) -> Option<(&[u8], i64)> {
     Some((&key[..at], (u64::from_be_bytes(order) ^ (1 << 63)) as i64))
 }
 
+/// A `web_log` value taken apart: when the line was written, and the line.
+fn split_web_line(value: &[u8]) -> Option<(DateTime<Utc>, &[u8])> {
+    let (stamp, line) = value.split_first_chunk::<8>()?;
+    Some((DateTime::from_timestamp_millis(u64::from_be_bytes(*stamp) as i64).unwrap_or_default(), line))
+}
+
+/// A `web_seq` value: the last number given to a chat's line, then when.
+fn web_seq_value(last: i64, at: DateTime<Utc>) -> Vec<u8> {
+    let mut value = last.to_be_bytes().to_vec();
+    value.extend_from_slice(&millis(at));
+    value
+}
+
+/// A `web_seq` value taken apart: the last number, and when it was given.
+fn split_web_seq(value: &[u8]) -> Option<(i64, DateTime<Utc>)> {
+    let (last, rest) = value.split_first_chunk::<8>()?;
+    let (stamp, _) = rest.split_first_chunk::<8>()?;
+    let at = DateTime::from_timestamp_millis(u64::from_be_bytes(*stamp) as i64).unwrap_or_default();
+    Some((i64::from_be_bytes(*last), at))
+}
+
 /// An `inbox_queue` value taken apart: when the message was received, and its id.
 fn split_inbox_queue_value(value: &[u8]) -> Option<(DateTime<Utc>, String)> {
     let millis = <[u8; 8]>::try_from(value.get(..8)?).ok()?;
@@ -973,23 +994,19 @@ impl SledStore {
         })?;
         for entry in inner.web_log.iter() {
             let (key, value) = entry?;
-            let (Some(seq), Some((stamp, data))) = (web_log_seq(&key), value.split_first_chunk::<8>()) else {
+            let (Some(seq), Some((at, data))) = (web_log_seq(&key), split_web_line(&value)) else {
                 self.report(&inner.web_log, &key, "not a web conversation line");
                 continue;
             };
             let chat = lossy(&key[..key.len() - 9]);
-            let at = DateTime::from_timestamp_millis(u64::from_be_bytes(*stamp) as i64).unwrap_or_default();
             out.push(Dumped::WebLine { chat, seq, at, data: data.to_vec() });
         }
         for entry in inner.web_seq.iter() {
             let (key, value) = entry?;
-            let (Some(last), Some(stamp)) = (value.get(..8), value.get(8..16)) else {
+            let Some((last, at)) = split_web_seq(&value) else {
                 self.report(&inner.web_seq, &key, "not a web conversation's last number");
                 continue;
             };
-            let last = i64::from_be_bytes(last.try_into().unwrap_or_default());
-            let millis = u64::from_be_bytes(stamp.try_into().unwrap_or_default());
-            let at = DateTime::from_timestamp_millis(millis as i64).unwrap_or_default();
             out.push(Dumped::WebSeq { chat: lossy(&key), last, at });
         }
         Ok(out)
@@ -1619,7 +1636,8 @@ impl SledStore {
             let last = inner
                 .web_seq
                 .get(chat.storage_key().as_bytes())?
-                .and_then(|v| v.get(..8).and_then(|b| b.try_into().ok()).map(i64::from_be_bytes));
+                .and_then(|v| split_web_seq(&v))
+                .map(|(l, _)| l);
             let numbers = web_log_numbers(last, at, lines.len());
             for (seq, line) in numbers.iter().zip(lines) {
                 let mut value = millis(at).to_vec();
@@ -1638,9 +1656,7 @@ impl SledStore {
                 inner.web_log.remove(key)?;
             }
             if let Some(last) = numbers.last() {
-                let mut value = last.to_be_bytes().to_vec();
-                value.extend_from_slice(&millis(at));
-                inner.web_seq.insert(chat.storage_key().as_bytes(), value)?;
+                inner.web_seq.insert(chat.storage_key().as_bytes(), web_seq_value(*last, at))?;
             }
             numbers
         };
@@ -1655,18 +1671,16 @@ impl SledStore {
         after: i64,
     ) -> Result<Vec<WebLine<T>>, StoreError> {
         let tree = &self.inner.web_log;
-        let start = web_log_key(chat, after.saturating_add(1));
+        let (start, prefix) = (web_log_key(chat, after.saturating_add(1)), chat_prefix(chat));
         let mut lines = Vec::new();
-        for entry in tree
-            .range(start..)
-            .take_while(|e| e.as_ref().map_or(true, |(k, _)| k.starts_with(&chat_prefix(chat))))
+        for entry in
+            tree.range(start..).take_while(|e| e.as_ref().map_or(true, |(k, _)| k.starts_with(&prefix)))
         {
             let (key, value) = entry?;
-            let (Some(seq), Some((stamp, line))) = (web_log_seq(&key), value.split_first_chunk::<8>()) else {
+            let (Some(seq), Some((at, line))) = (web_log_seq(&key), split_web_line(&value)) else {
                 self.report(tree, &key, "not a web conversation line");
                 continue;
             };
-            let at = DateTime::from_timestamp_millis(u64::from_be_bytes(*stamp) as i64).unwrap_or_default();
             if let Some(line) = self.decode(tree, &key, line) {
                 lines.push(WebLine { seq, at, line });
             }

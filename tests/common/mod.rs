@@ -126,3 +126,23 @@ pub fn locale_ids() -> Vec<String> {
     assert!(ids.len() > 50);
     ids
 }
+
+/// A support ticket of `chat` with an agent's answer `text` to send it: committed, the outbox
+/// delivers the answer through the chat's channel.
+pub fn support_answer(chat: &billbot::domain::ChatKey, ticket: &str, text: &str) -> billbot::store::Op {
+    use billbot::i18n::Lang;
+    use billbot::store::{Op, Outgoing, Ticket};
+    let now = chrono::Utc::now();
+    let opened = Ticket {
+        id: ticket.into(),
+        chat: chat.clone(),
+        lang: Lang::En,
+        opened_at: now,
+        last_at: now,
+        closed_at: None,
+        messages: 1,
+    };
+    let answer = serde_json::json!({"kind": "from_support", "ticket": ticket, "text": text, "agent": null, "closed": false});
+    let tell = Outgoing::new(format!("{chat}|ticket|{ticket}|1"), chat, Lang::En, answer, now);
+    Op::Ticket { ticket: opened, tell: vec![tell] }
+}

@@ -77,6 +77,12 @@ impl Page {
         }
     }
 
+    /// What `/api/session` answers for `token`: `{"token", "session"}`.
+    pub async fn session_for(&self, token: &str) -> Value {
+        let asked = self.http.post(format!("{}/api/session", self.base)).json(&json!({ "token": token }));
+        asked.send().await.unwrap().json().await.unwrap()
+    }
+
     /// Opens the events stream from the page's last line (`Last-Event-ID`); returns its status.
     pub async fn connect(&mut self) -> u16 {
         let response = self
