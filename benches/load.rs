@@ -33,6 +33,8 @@ mod pg;
 
 #[path = "common/bare_bot.rs"]
 mod bare_bot;
+#[path = "common/bare_provider.rs"]
+mod bare_provider;
 mod common;
 
 use std::process::{Command, Stdio};

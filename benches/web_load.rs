@@ -2,8 +2,8 @@
 //! checks through the real `billbot serve` process (its listener, intake, store and clients)
 //! over HTTP, against the sandbox with a fixed provider latency.
 //!
-//! `cargo bench --bench web_load -- [--chats N] [--latency-ms MS]` (defaults: 1000 pages, 300 ms,
-//! all starting at once, sled).
+//! `cargo bench --bench web_load -- [--chats N] [--latency-ms MS] [--bare]` (defaults: 1000
+//! pages, 300 ms, all starting at once, sled).
 //!
 //! Each page opens a session and its events stream, then takes 6 steps: "/start", "Check a bill",
 //! "Senelec", a reference (inquiry), "/status" of an order of its own (status call), "Refresh"
@@ -11,11 +11,19 @@
 //! from the POST being sent to the bot's answer arriving on the stream, minus the provider latency
 //! for steps that call it. The bot runs as its own process (its CPU and peak RSS are its own);
 //! the pages and the sandbox run in this process, on the same two cores.
+//!
+//! `--bare` runs the same load against a bare web chat (`common/bare_web.rs`) instead: the same
+//! protocol, steps, buttons and provider calls, nothing kept. It is what the harness allows on
+//! this machine; billbot's cost is measured against it.
 
 #[path = "../tests/common/webclient.rs"]
 #[allow(dead_code)]
 mod webclient;
 
+#[path = "common/bare_provider.rs"]
+mod bare_provider;
+#[path = "common/bare_web.rs"]
+mod bare_web;
 mod common;
 
 use std::process::{Command, Stdio};
@@ -70,6 +78,10 @@ fn free_port() -> u16 {
 }
 
 fn main() {
+    if std::env::args().any(|a| a == "--as-bare-web") {
+        return bare_web::run();
+    }
+    let bare = std::env::args().any(|a| a == "--bare");
     let chats = common::arg("--chats", 1000) as i64;
     let latency = Duration::from_millis(common::arg("--latency-ms", 300));
     let rt = tokio::runtime::Runtime::new().unwrap();
@@ -77,8 +89,12 @@ fn main() {
         let sb = sandbox::spawn_on_loopback(SandboxConfig { latency, ..Default::default() }).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let port = free_port();
-        let mut bot = Command::new(env!("CARGO_BIN_EXE_billbot"))
-            .arg("serve")
+        let mut command = match bare {
+            false => Command::new(env!("CARGO_BIN_EXE_billbot")),
+            true => Command::new(std::env::current_exe().expect("the benchmark's own binary")),
+        };
+        let mut bot = command
+            .arg(if bare { "--as-bare-web" } else { "serve" })
             .env("BILLBOT_DATA_DIR", dir.path())
             .env("BILLBOT_WEBCHAT_LISTEN", format!("127.0.0.1:{port}"))
             .env("BILLBOT_WEBCHAT_SECRET", "the load bench's web chat secret, 32+ bytes")
@@ -119,7 +135,11 @@ fn main() {
         common::LoadRun {
             chats: chats as u64,
             steps_per_chat: FLOW.len(),
-            delivery: "web chat pages (SSE + POST) to 1 instance on sled".to_owned(),
+            delivery: match bare {
+                false => "web chat pages (SSE + POST) to 1 instance on sled",
+                true => "web chat pages (SSE + POST) to the bare web chat, nothing kept",
+            }
+            .to_owned(),
             latency,
             provider_steps: FLOW.iter().filter(|(_, p)| *p).count() as u32,
             spread: Duration::ZERO,

@@ -142,6 +142,30 @@ async fn a_reconnecting_page_gets_every_line_once_from_its_last_one() {
 }
 
 #[tokio::test]
+async fn a_message_sent_again_with_its_id_shows_once_with_one_answer() {
+    let mut web = Running::start().await;
+    let mut page = Page::open(&web.base).await;
+    page.connect().await;
+    // The 202 was lost, say: the page sends the same message again, with the same id.
+    for _ in 0..2 {
+        let sent = page
+            .http
+            .post(format!("{}/api/send", web.base))
+            .bearer_auth(&page.token)
+            .json(&serde_json::json!({"id": "again1", "text": "/help", "lang": "en"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), 202);
+    }
+    let said = page.next(WAIT).await.unwrap();
+    assert_eq!((said.is_bot(), said.text()), (false, "/help".to_owned()));
+    assert!(page.next(WAIT).await.unwrap().is_bot(), "the answer after the user's line");
+    assert!(page.next(Duration::from_millis(500)).await.is_none(), "one line and one answer");
+    web.stop().await;
+}
+
+#[tokio::test]
 async fn another_origin_an_oversized_message_and_a_bad_token_are_refused_and_change_nothing() {
     let mut web = Running::start().await;
     let mut page = Page::open(&web.base).await;

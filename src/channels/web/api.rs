@@ -9,7 +9,8 @@
 //!   [`STREAM_FOR`]; the page reconnects from its last id, so nothing is lost or shown twice.
 //! - `POST /api/send` with the token and `{"id", "text"}` or `{"id", "payload"}` (a button), and
 //!   `lang` (the browser's): 202 once the message is durable. `id` is the page's own for the
-//!   message: sent again, it is handled once.
+//!   message: sent again, it is handled once. The user's own line comes down the stream with the
+//!   bot's answer to it.
 //!
 //! A request with an `Origin` header that is not the page's own is refused (403): another site
 //! cannot post into a session even with a token it stole.
@@ -28,7 +29,7 @@ use chrono::Utc;
 use serde::Deserialize;
 
 use super::session::Session;
-use super::{Line, MAX_MESSAGE_CHARS, WebChat};
+use super::{Bell, Line, MAX_MESSAGE_CHARS, Recent, WebChat};
 use crate::channels::intake::{Inbound, Taken};
 use crate::conversation::input::Input;
 
@@ -134,8 +135,10 @@ async fn events(State(chat): State<WebChat>, headers: HeaderMap, Query(after): Q
     struct Stream {
         chat: WebChat,
         key: crate::domain::ChatKey,
-        bell: Option<std::sync::Arc<tokio::sync::Notify>>,
+        bell: Option<std::sync::Arc<Bell>>,
         after: i64,
+        /// The bell's rings without lines this stream has read the store for; `None` at first.
+        unknown: Option<u64>,
         pending: std::collections::VecDeque<Event>,
         until: tokio::time::Instant,
     }
@@ -146,7 +149,12 @@ async fn events(State(chat): State<WebChat>, headers: HeaderMap, Query(after): Q
             }
         }
     }
-    let state = Stream { chat, key, bell: Some(bell), after, pending: Default::default(), until };
+    fn push(pending: &mut std::collections::VecDeque<Event>, after: &mut i64, seq: i64, data: &str) {
+        *after = seq;
+        pending.push_back(Event::default().id(seq.to_string()).event("line").data(data));
+    }
+    let state =
+        Stream { chat, key, bell: Some(bell), after, unknown: None, pending: Default::default(), until };
     let stream = futures_util::stream::unfold(state, |mut s| async move {
         loop {
             if let Some(event) = s.pending.pop_front() {
@@ -154,25 +162,46 @@ async fn events(State(chat): State<WebChat>, headers: HeaderMap, Query(after): Q
             }
             // Borrowed, not cloned: when the page goes, the stream's state holds the only copy
             // besides the map's, and `Live::unwatch` sees that nobody else listens.
-            let rung = s.bell.as_ref()?.notified();
+            let bell = s.bell.as_ref()?;
+            let rung = bell.notified();
             tokio::pin!(rung);
             rung.as_mut().enable();
-            match s.chat.inner.store.web_log_after::<Line>(&s.key, s.after).await {
-                Ok(lines) if !lines.is_empty() => {
-                    for line in lines.into_iter().take(CATCH_UP) {
-                        s.after = line.seq;
-                        let data = serde_json::json!({ "at": line.at, "line": line.line }).to_string();
-                        s.pending
-                            .push_back(Event::default().id(line.seq.to_string()).event("line").data(data));
+            // The lines just written here come with the ring; the store is read at first, after
+            // a ring without lines (another instance wrote), and when some are missing.
+            let unknown = bell.unknown();
+            let recent = match s.unknown == Some(unknown) {
+                true => bell.after(s.after),
+                false => Recent::Gap,
+            };
+            match recent {
+                Recent::Lines(lines) => {
+                    for (seq, data) in lines {
+                        push(&mut s.pending, &mut s.after, seq, &data);
                     }
                     continue;
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    // The page reconnects and reads again from its last line.
-                    tracing::warn!(error = %e, "the web chat's conversation could not be read");
-                    return None;
-                }
+                Recent::Nothing => {}
+                Recent::Gap => match s.chat.inner.store.web_log_after::<Line>(&s.key, s.after).await {
+                    Ok(lines) => {
+                        s.unknown = Some(unknown);
+                        for line in lines.into_iter().take(CATCH_UP) {
+                            push(
+                                &mut s.pending,
+                                &mut s.after,
+                                line.seq,
+                                &super::event_data(line.at, &line.line),
+                            );
+                        }
+                        if !s.pending.is_empty() {
+                            continue;
+                        }
+                    }
+                    Err(e) => {
+                        // The page reconnects and reads again from its last line.
+                        tracing::warn!(error = %e, "the web chat's conversation could not be read");
+                        return None;
+                    }
+                },
             }
             tokio::select! {
                 _ = rung => {}
@@ -236,14 +265,10 @@ async fn send(State(chat): State<WebChat>, headers: HeaderMap, Json(message): Js
         inbound.typed = Some(shown.clone());
     }
     // What the user sent, in the conversation before the bot's answer to it (a button press as
-    // its label).
+    // its label): written with that answer (`WebEdge::deliver`).
     if !shown.is_empty() {
-        let line = Line::User { id: message.id.clone(), text: shown };
-        if let Err(e) = chat.inner.store.web_log_append(&key, &[line], now).await {
-            tracing::warn!(error = %e, "a web chat message could not be written");
-            return StatusCode::SERVICE_UNAVAILABLE.into_response();
-        }
-        chat.inner.live.wake(&key);
+        let line = Line::User { id: message.id, text: shown };
+        inbound.context = serde_json::to_value(&line).unwrap_or_default();
     }
     match chat.inner.intake.take_in(inbound).await {
         Ok(Taken::Queued | Taken::Redelivered | Taken::Refused) => StatusCode::ACCEPTED.into_response(),
