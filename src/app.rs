@@ -224,7 +224,7 @@ impl Listeners {
 }
 
 async fn bind(addr: SocketAddr) -> Result<TcpListener, AppError> {
-    TcpListener::bind(addr).await.map_err(|source| AppError::Listen { addr, source })
+    crate::http::bind(addr).await.map_err(|source| AppError::Listen { addr, source })
 }
 
 impl App {

@@ -541,7 +541,7 @@ async fn serve_sandbox(listen: SocketAddr) -> Exit {
             return fail(lang, Exit::Failure, t!(lang, "cli-config-error", detail = e.to_string()));
         }
     };
-    let listener = match tokio::net::TcpListener::bind(listen).await {
+    let listener = match crate::http::bind(listen).await {
         Ok(l) => l,
         Err(e) => {
             return fail(

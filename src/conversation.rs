@@ -318,7 +318,7 @@ impl Bot {
             store.unlock(lease).await;
             return Turn { lang: Lang::default(), replies: Vec::new() };
         }
-        self.step(incoming, start, lease, false).await.0
+        Box::pin(self.step(incoming, start, lease, false)).await.0
     }
 
     /// Takes `chat`'s turn and handles its oldest message waiting in the store's inbox (stored as
@@ -354,7 +354,9 @@ impl Bot {
             return NextTurn::Idle;
         };
         on_start(&message);
-        let (turn, lease) = self.step(incoming_of(&message), start, lease, true).await;
+        // Boxed: the step's state lives on the heap only while it runs, rather than in every
+        // queued turn's future (docs/performance.md, "The web chat under load").
+        let (turn, lease) = Box::pin(self.step(incoming_of(&message), start, lease, true)).await;
         NextTurn::Taken { message, turn, lease }
     }
 
@@ -452,11 +454,11 @@ impl Bot {
                     _ => incoming.input.clone(),
                 };
                 let from = support::Sender { name: sender, id: incoming.sender_id.as_deref() };
-                support::agent_step(&mut session, input, reply_to, from).await?
+                Box::pin(support::agent_step(&mut session, input, reply_to, from)).await?
             } else if first_contact {
-                flow::first_contact(&mut session, incoming.input.clone()).await?
+                Box::pin(flow::first_contact(&mut session, incoming.input.clone())).await?
             } else {
-                flow::step(&mut session, incoming.input.clone()).await?
+                Box::pin(flow::step(&mut session, incoming.input.clone())).await?
             };
             replies.extend(step);
             // Every button leaves signed for this chat (a notice held for it included).

@@ -55,6 +55,25 @@ pub const MAX_CONNECTIONS_PER_CLIENT: usize = 64;
 /// How long the requests in hand may take to finish at shutdown.
 const DRAIN: Duration = Duration::from_secs(5);
 
+/// Connections the kernel may hold for a listener before it accepts them. Tokio's default, 1,024,
+/// overflowed when a thousand pages opened their second connection at once: the kernel dropped
+/// the SYNs and the clients waited a second to try again (docs/performance.md, "The web chat
+/// under load"). Linux caps it at `net.core.somaxconn` (4,096 by default).
+pub const LISTEN_BACKLOG: u32 = 4096;
+
+/// A listener on `addr` with a backlog of [`LISTEN_BACKLOG`] (and `SO_REUSEADDR`, as
+/// [`TcpListener::bind`] sets it, so a restart binds at once).
+pub async fn bind(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = match addr {
+        std::net::SocketAddr::V4(_) => tokio::net::TcpSocket::new_v4()?,
+        std::net::SocketAddr::V6(_) => tokio::net::TcpSocket::new_v6()?,
+    };
+    #[cfg(unix)]
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 /// `router` with the body limit ([`MAX_BODY`]) and the request timeout.
 pub fn limited(router: Router) -> Router {
     limited_to(router, MAX_BODY)

@@ -152,7 +152,7 @@ pub fn spawn(listener: TcpListener, config: SandboxConfig) -> std::io::Result<Ru
 
 /// Starts a sandbox on a free loopback port.
 pub async fn spawn_on_loopback(config: SandboxConfig) -> std::io::Result<RunningSandbox> {
-    spawn(TcpListener::bind(("127.0.0.1", 0)).await?, config)
+    spawn(crate::http::bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0))).await?, config)
 }
 
 /// Serves until `shutdown` completes (the `billbot sandbox` command).

@@ -539,6 +539,9 @@ pub struct Store {
     outbox_written: std::sync::Arc<tokio::sync::Notify>,
 }
 
+/// The backend behind a [`Store`]. Every PostgreSQL call is boxed (`Box::pin(p.…)`): sqlx's
+/// futures are kilobytes, and unboxed they would size every store call's future, on sled too,
+/// and so every turn's (docs/performance.md, "Memory a chat").
 #[derive(Clone, Debug)]
 enum Backend {
     Sled(sled::SledStore),
@@ -580,7 +583,7 @@ impl Store {
         let started = std::time::Instant::now();
         let (backend, result) = match &self.backend {
             Backend::Sled(s) => ("sled", s.commit(batch).await),
-            Backend::Postgres(p) => ("postgres", p.commit(batch).await),
+            Backend::Postgres(p) => ("postgres", Box::pin(p.commit(batch)).await),
         };
         metrics::histogram!("billbot_store_commit_seconds", "backend" => backend)
             .record(started.elapsed().as_secs_f64());
@@ -621,7 +624,7 @@ impl Store {
     /// same records twice leaves one copy (PostgreSQL only: the target of `migrate-store`).
     pub async fn load(&self, records: &[Dumped]) -> Result<(), StoreError> {
         match &self.backend {
-            Backend::Postgres(p) => p.load(records).await,
+            Backend::Postgres(p) => Box::pin(p.load(records)).await,
             Backend::Sled(_) => Err(StoreError::Unsupported("loading into sled")),
         }
     }
@@ -630,7 +633,7 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         match &self.backend {
             Backend::Sled(_) => Ok(()),
-            Backend::Postgres(p) => p.ping().await,
+            Backend::Postgres(p) => Box::pin(p.ping()).await,
         }
     }
 
@@ -647,7 +650,7 @@ impl Store {
     pub async fn payload_key(&self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.payload_key(candidate),
-            Backend::Postgres(p) => p.payload_key(candidate).await,
+            Backend::Postgres(p) => Box::pin(p.payload_key(candidate)).await,
         }
     }
 
@@ -655,21 +658,21 @@ impl Store {
     pub async fn dialogue<T: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Option<T>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.dialogue(chat),
-            Backend::Postgres(p) => p.dialogue(chat).await,
+            Backend::Postgres(p) => Box::pin(p.dialogue(chat)).await,
         }
     }
 
     pub async fn prefs(&self, chat: &ChatKey) -> Result<Prefs, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.prefs(chat),
-            Backend::Postgres(p) => p.prefs(chat).await,
+            Backend::Postgres(p) => Box::pin(p.prefs(chat)).await,
         }
     }
 
     pub async fn order(&self, order: &OrderNo) -> Result<Option<OrderRecord>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.order(order),
-            Backend::Postgres(p) => p.order(order).await,
+            Backend::Postgres(p) => Box::pin(p.order(order)).await,
         }
     }
 
@@ -677,7 +680,7 @@ impl Store {
     pub async fn activity(&self, chat: &ChatKey) -> Result<Vec<Activity>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.activity(chat),
-            Backend::Postgres(p) => p.activity(chat).await,
+            Backend::Postgres(p) => Box::pin(p.activity(chat)).await,
         }
     }
 
@@ -685,7 +688,7 @@ impl Store {
     pub async fn saved_references(&self, chat: &ChatKey) -> Result<Vec<SavedReference>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.saved_references(chat),
-            Backend::Postgres(p) => p.saved_references(chat).await,
+            Backend::Postgres(p) => Box::pin(p.saved_references(chat)).await,
         }
     }
 
@@ -695,7 +698,7 @@ impl Store {
     pub async fn swept_owned(&self, order: &OrderNo) -> Result<bool, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.swept_owned(order),
-            Backend::Postgres(p) => p.swept_owned(order).await,
+            Backend::Postgres(p) => Box::pin(p.swept_owned(order)).await,
         }
     }
 
@@ -704,7 +707,7 @@ impl Store {
     pub async fn owned(&self, chat: &ChatKey) -> Result<Vec<Owned>, StoreError> {
         let mut owned = match &self.backend {
             Backend::Sled(s) => s.owned(chat)?,
-            Backend::Postgres(p) => p.owned(chat).await?,
+            Backend::Postgres(p) => Box::pin(p.owned(chat)).await?,
         };
         owned.sort();
         Ok(owned)
@@ -713,7 +716,7 @@ impl Store {
     pub async fn ticket(&self, id: &str) -> Result<Option<Ticket>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.ticket(id),
-            Backend::Postgres(p) => p.ticket(id).await,
+            Backend::Postgres(p) => Box::pin(p.ticket(id)).await,
         }
     }
 
@@ -725,7 +728,7 @@ impl Store {
         let started = std::time::Instant::now();
         let (backend, result) = match &self.backend {
             Backend::Sled(s) => ("sled", s.open_ticket(ticket, tell).await),
-            Backend::Postgres(p) => ("postgres", p.open_ticket(ticket, tell).await),
+            Backend::Postgres(p) => ("postgres", Box::pin(p.open_ticket(ticket, tell)).await),
         };
         metrics::histogram!("billbot_store_commit_seconds", "backend" => backend)
             .record(started.elapsed().as_secs_f64());
@@ -739,7 +742,7 @@ impl Store {
     pub async fn latest_ticket(&self, chat: &ChatKey) -> Result<Option<Ticket>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.latest_ticket(chat),
-            Backend::Postgres(p) => p.latest_ticket(chat).await,
+            Backend::Postgres(p) => Box::pin(p.latest_ticket(chat)).await,
         }
     }
 
@@ -747,7 +750,7 @@ impl Store {
     pub async fn reminders(&self, chat: &ChatKey) -> Result<Vec<Reminder>, StoreError> {
         let mut reminders = match &self.backend {
             Backend::Sled(s) => s.reminders(chat)?,
-            Backend::Postgres(p) => p.reminders(chat).await?,
+            Backend::Postgres(p) => Box::pin(p.reminders(chat)).await?,
         };
         reminders.sort_by_key(|a| (a.due_day, a.key()));
         Ok(reminders)
@@ -763,7 +766,7 @@ impl Store {
     ) -> Result<Vec<Reminder>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.claim_reminders(now, until, limit).await,
-            Backend::Postgres(p) => p.claim_reminders(now, until, limit).await,
+            Backend::Postgres(p) => Box::pin(p.claim_reminders(now, until, limit)).await,
         }
     }
 
@@ -771,14 +774,14 @@ impl Store {
     pub async fn reminder_count(&self) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => Ok(s.reminder_count()),
-            Backend::Postgres(p) => p.reminder_count().await,
+            Backend::Postgres(p) => Box::pin(p.reminder_count()).await,
         }
     }
 
     pub async fn watch(&self, order: &OrderNo) -> Result<Option<Watch>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.watch(order),
-            Backend::Postgres(p) => p.watch(order).await,
+            Backend::Postgres(p) => Box::pin(p.watch(order)).await,
         }
     }
 
@@ -786,7 +789,7 @@ impl Store {
     pub async fn due_watches(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<OrderNo>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.due_watches(now, limit),
-            Backend::Postgres(p) => p.due_watches(now, limit).await,
+            Backend::Postgres(p) => Box::pin(p.due_watches(now, limit)).await,
         }
     }
 
@@ -794,7 +797,7 @@ impl Store {
     pub async fn watch_count(&self) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => Ok(s.watch_count()),
-            Backend::Postgres(p) => p.watch_count().await,
+            Backend::Postgres(p) => Box::pin(p.watch_count()).await,
         }
     }
 
@@ -817,7 +820,7 @@ impl Store {
         let message = encode(message)?;
         match &self.backend {
             Backend::Sled(s) => s.inbox_take(id, chat, order, &message, at).await,
-            Backend::Postgres(p) => p.inbox_take(id, chat, order, &message, at).await,
+            Backend::Postgres(p) => Box::pin(p.inbox_take(id, chat, order, &message, at)).await,
         }
     }
 
@@ -835,7 +838,7 @@ impl Store {
         let message = encode(message)?;
         match &self.backend {
             Backend::Sled(s) => s.inbox_keep(id, chat, order, &message, at),
-            Backend::Postgres(p) => p.inbox_take(id, chat, order, &message, at).await,
+            Backend::Postgres(p) => Box::pin(p.inbox_take(id, chat, order, &message, at)).await,
         }
     }
 
@@ -861,7 +864,7 @@ impl Store {
     ) -> Result<(TurnStart<T>, Option<(String, M)>), StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.turn_start_next(chat),
-            Backend::Postgres(p) => p.turn_start_next(chat).await,
+            Backend::Postgres(p) => Box::pin(p.turn_start_next(chat)).await,
         }
     }
 
@@ -872,7 +875,7 @@ impl Store {
     pub async fn inbox_stale_chats(&self, before: DateTime<Utc>) -> Result<Vec<ChatKey>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.inbox_stale_chats(before),
-            Backend::Postgres(p) => p.inbox_stale_chats(before).await,
+            Backend::Postgres(p) => Box::pin(p.inbox_stale_chats(before)).await,
         }
     }
 
@@ -884,7 +887,7 @@ impl Store {
     ) -> Result<Vec<(String, T)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.inbox_pending(prefix),
-            Backend::Postgres(p) => p.inbox_pending(prefix).await,
+            Backend::Postgres(p) => Box::pin(p.inbox_pending(prefix)).await,
         }
     }
 
@@ -893,7 +896,7 @@ impl Store {
     pub async fn inbox_sweep(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.inbox_sweep(before),
-            Backend::Postgres(p) => p.inbox_sweep(before).await,
+            Backend::Postgres(p) => Box::pin(p.inbox_sweep(before)).await,
         }
     }
 
@@ -903,7 +906,7 @@ impl Store {
         let holder = self.new_holder();
         let renewal = match &self.backend {
             Backend::Sled(_) => None,
-            Backend::Postgres(p) => Some(p.lock_chat(chat, &holder).await?),
+            Backend::Postgres(p) => Some(Box::pin(p.lock_chat(chat, &holder)).await?),
         };
         Ok(ChatLease { chat: chat.clone(), holder, renewal })
     }
@@ -917,7 +920,7 @@ impl Store {
     ) -> Result<TurnStart<T>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.turn_start(chat, inbox_id),
-            Backend::Postgres(p) => p.turn_start(chat, inbox_id).await,
+            Backend::Postgres(p) => Box::pin(p.turn_start(chat, inbox_id)).await,
         }
     }
 
@@ -934,7 +937,7 @@ impl Store {
                 (None, start, next)
             }
             Backend::Postgres(p) => {
-                let (renewal, start, next) = p.take_turn(chat, &holder).await?;
+                let (renewal, start, next) = Box::pin(p.take_turn(chat, &holder)).await?;
                 (Some(renewal), start, next)
             }
         };
@@ -975,7 +978,9 @@ impl Store {
     pub async fn exclusive(&self, job: &str) -> Result<Option<Exclusive>, StoreError> {
         match &self.backend {
             Backend::Sled(_) => Ok(Some(Exclusive { _connection: None })),
-            Backend::Postgres(p) => Ok(p.exclusive(job).await?.map(|c| Exclusive { _connection: Some(c) })),
+            Backend::Postgres(p) => {
+                Ok(Box::pin(p.exclusive(job)).await?.map(|c| Exclusive { _connection: Some(c) }))
+            }
         }
     }
 
@@ -990,7 +995,7 @@ impl Store {
     ) -> Result<Vec<OrderNo>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.claim_due(now, until, limit).await,
-            Backend::Postgres(p) => p.claim_due(now, until, limit).await,
+            Backend::Postgres(p) => Box::pin(p.claim_due(now, until, limit)).await,
         }
     }
 
@@ -1010,7 +1015,7 @@ impl Store {
     ) -> Result<Vec<Outgoing>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.claim_outgoing(holder, now, until, limit).await,
-            Backend::Postgres(p) => p.claim_outgoing(holder, now, until, limit).await,
+            Backend::Postgres(p) => Box::pin(p.claim_outgoing(holder, now, until, limit)).await,
         }
     }
 
@@ -1024,7 +1029,7 @@ impl Store {
     ) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.renew_outgoing(holder, ids, until).await,
-            Backend::Postgres(p) => p.renew_outgoing(holder, ids, until).await,
+            Backend::Postgres(p) => Box::pin(p.renew_outgoing(holder, ids, until)).await,
         }
     }
 
@@ -1032,7 +1037,7 @@ impl Store {
     pub async fn outgoing(&self, id: &str) -> Result<Option<Outgoing>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.outgoing(id),
-            Backend::Postgres(p) => p.outgoing(id).await,
+            Backend::Postgres(p) => Box::pin(p.outgoing(id)).await,
         }
     }
 
@@ -1040,7 +1045,7 @@ impl Store {
     pub async fn sweep_outgoing(&self, before: DateTime<Utc>) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.sweep_outgoing(before).await,
-            Backend::Postgres(p) => p.sweep_outgoing(before).await,
+            Backend::Postgres(p) => Box::pin(p.sweep_outgoing(before)).await,
         }
     }
 
@@ -1054,7 +1059,7 @@ impl Store {
     ) -> Result<Swept, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.sweep_expired(orders_before, idle_before).await,
-            Backend::Postgres(p) => p.sweep_expired(orders_before, idle_before).await,
+            Backend::Postgres(p) => Box::pin(p.sweep_expired(orders_before, idle_before)).await,
         }
     }
 
@@ -1062,7 +1067,7 @@ impl Store {
     pub async fn seen_count(&self) -> Result<usize, StoreError> {
         match &self.backend {
             Backend::Sled(s) => Ok(s.seen_count()),
-            Backend::Postgres(p) => p.seen_count().await,
+            Backend::Postgres(p) => Box::pin(p.seen_count()).await,
         }
     }
 
@@ -1070,7 +1075,7 @@ impl Store {
     pub async fn alias(&self, key: &ChatKey) -> Result<Option<ChatKey>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.alias(key),
-            Backend::Postgres(p) => p.alias(key).await,
+            Backend::Postgres(p) => Box::pin(p.alias(key)).await,
         }
     }
 
@@ -1089,7 +1094,7 @@ impl Store {
         }
         match &self.backend {
             Backend::Sled(s) => s.web_log_append(chat, &lines, at).await,
-            Backend::Postgres(p) => p.web_log_append(chat, &lines, at).await,
+            Backend::Postgres(p) => Box::pin(p.web_log_append(chat, &lines, at)).await,
         }
     }
 
@@ -1112,7 +1117,7 @@ impl Store {
     ) -> Result<Vec<WebLine<T>>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.web_log_after(chat, after),
-            Backend::Postgres(p) => p.web_log_after(chat, after).await,
+            Backend::Postgres(p) => Box::pin(p.web_log_after(chat, after)).await,
         }
     }
 
@@ -1120,7 +1125,7 @@ impl Store {
     pub async fn held<T: DeserializeOwned>(&self, chat: &ChatKey) -> Result<Vec<(HeldId, T)>, StoreError> {
         match &self.backend {
             Backend::Sled(s) => s.held(chat),
-            Backend::Postgres(p) => p.held(chat).await,
+            Backend::Postgres(p) => Box::pin(p.held(chat)).await,
         }
     }
 }

@@ -15,9 +15,12 @@ pub use inquiry::InquiryClient;
 pub use status::{History, StatusClient};
 
 /// Runs one provider call, counting it and timing it by endpoint and outcome (see `ops`).
+///
+/// The call comes boxed: its state (its retries, the request in flight) takes room only while it
+/// runs, not in every step's future that may make one (docs/performance.md, "Memory a chat").
 pub(crate) async fn observed<T>(
     endpoint: &'static str,
-    call: impl std::future::Future<Output = Result<T, UpstreamError>>,
+    call: std::pin::Pin<Box<impl std::future::Future<Output = Result<T, UpstreamError>>>>,
 ) -> Result<T, UpstreamError> {
     let started = std::time::Instant::now();
     let result = call.await;

@@ -1,7 +1,8 @@
 //! How every HTTP listener admits and keeps connections (`billbot::http`), through raw TCP on
 //! loopback: HTTP/1.1 only (an HTTP/2 prior-knowledge client is refused at once), idle and
 //! kept-alive connections closed after the header timeout, every connection closed after its
-//! maximum age, and a cap on one client address's connections that leaves other clients served.
+//! maximum age, a cap on one client address's connections that leaves other clients served, and
+//! a backlog that holds a burst of connections the server has not accepted yet.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
@@ -226,4 +227,24 @@ fn address_ranges_parse_addresses_and_networks() {
     for bad in ["10.0.0.0/33", "fd00::/129", "ten.0.0.0", "10.0.0.0/x", ""] {
         assert!(range(bad).is_err(), "{bad}");
     }
+}
+
+#[tokio::test]
+async fn a_burst_of_connections_waits_in_the_backlog_rather_than_being_dropped() {
+    // Nothing accepts: every connection must wait in the kernel's queue. With tokio's default
+    // backlog (1,024) the ones beyond it would have their SYN dropped and retry after a second.
+    let listener = http::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let burst = 1500;
+    let connecting: Vec<_> = (0..burst)
+        .map(|_| tokio::spawn(tokio::time::timeout(Duration::from_millis(700), TcpStream::connect(addr))))
+        .collect();
+    let mut connected = Vec::new();
+    for c in connecting {
+        if let Ok(Ok(stream)) = c.await.unwrap() {
+            connected.push(stream);
+        }
+    }
+    assert_eq!(connected.len(), burst, "every connection of the burst got in at once");
+    drop(listener);
 }

@@ -129,7 +129,9 @@ pub fn run() {
             .route("/api/events", get(events))
             .route("/api/send", post(send))
             .with_state(bare);
-        let listener = tokio::net::TcpListener::bind(&listen).await.expect("the listen address");
+        // The same backlog as billbot's listeners.
+        let listen = listen.parse().expect("an address");
+        let listener = billbot::http::bind(listen).await.expect("the listen address");
         axum::serve(listener, app).await.expect("the bare web chat");
     });
 }

@@ -46,7 +46,7 @@ impl InquiryClient {
     /// never made is retried: a gateway error may come after the provider did the work.
     #[tracing::instrument(name = "inquiry", skip_all, fields(reference = %reference.for_log()))]
     pub async fn inquire(&self, reference: &CustomerReference) -> Result<InquiryResult, UpstreamError> {
-        super::observed("inquiry", self.call(reference)).await
+        super::observed("inquiry", Box::pin(self.call(reference))).await
     }
 
     async fn call(&self, reference: &CustomerReference) -> Result<InquiryResult, UpstreamError> {

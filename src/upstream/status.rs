@@ -105,7 +105,7 @@ impl StatusClient {
     #[tracing::instrument(name = "status", skip_all, fields(order = %order))]
     pub async fn status(&self, order: &OrderNo) -> Result<Order, UpstreamError> {
         let envelope: Envelope<WireStatus> =
-            super::observed("status", self.get(self.status_url(order), "status")).await?;
+            super::observed("status", Box::pin(self.get(self.status_url(order), "status"))).await?;
         let data = envelope.data.ok_or(UpstreamError::NotFound { message: None })?;
         Ok(self.order_from_status(data))
     }
@@ -116,7 +116,7 @@ impl StatusClient {
     pub async fn history(&self) -> Result<History, UpstreamError> {
         let url = self.endpoint(&["bill", "history"]);
         let envelope: Envelope<Vec<WireHistoryItem>> =
-            super::observed("history", self.get(url, "history")).await?;
+            super::observed("history", Box::pin(self.get(url, "history"))).await?;
         let orders =
             envelope.data.unwrap_or_default().into_iter().map(|i| self.order_from_history(i)).collect();
         Ok(History { orders, total_count: envelope.total_count })
