@@ -355,7 +355,7 @@ impl Bot {
         };
         on_start(&message);
         // Boxed: the step's state lives on the heap only while it runs, rather than in every
-        // queued turn's future (docs/performance.md, "The web chat under load").
+        // queued turn's future (docs/performance.md, "Memory a chat").
         let (turn, lease) = Box::pin(self.step(incoming_of(&message), start, lease, true)).await;
         NextTurn::Taken { message, turn, lease }
     }
