@@ -1098,9 +1098,10 @@ impl Store {
         }
     }
 
-    /// The web chats that any instance gave a line, as they are written (PostgreSQL, whose
+    /// The web chats that another instance gave a line, as they are written (PostgreSQL, whose
     /// instances share the store: `NOTIFY` at commit); `None` in the stream when some may have
-    /// been missed. Sled has one process, which knows its own writes: `None` here.
+    /// been missed. This store's own writes are not told: their writer knows them. Sled has one
+    /// process, which knows its own writes: `None` here.
     pub fn web_written(&self) -> Option<tokio::sync::broadcast::Receiver<Option<String>>> {
         match &self.backend {
             Backend::Sled(_) => None,

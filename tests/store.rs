@@ -407,3 +407,34 @@ async fn a_store_written_before_the_owned_index_gets_it_built_when_opened() {
     assert!(store.order(&no).await.unwrap().unwrap().owners.is_empty(), "so /forget finds what it owned");
     assert_eq!(store.alias(&alias).await.unwrap(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_postgresql_an_instance_hears_of_another_ones_web_lines_not_of_its_own() {
+    use tokio::sync::broadcast::Receiver;
+    let Some(schema) = common::pg::schema("web_written").await else { return };
+    let a = Store::connect_with(schema.options(), &Default::default()).await.unwrap();
+    let b = Store::connect_with(schema.options(), &Default::default()).await.unwrap();
+    let (mut heard_a, mut heard_b) = (a.web_written().unwrap(), b.web_written().unwrap());
+    // NOTIFY is database-wide: tests running beside this one, in other schemas, are heard too.
+    let page: billbot::domain::ChatKey = "web:5eb5eb5eb5eb5eb5eb5eb5eb5eb5eb5".parse().unwrap();
+    let told = |heard: &mut Receiver<Option<String>>| {
+        std::iter::from_fn(|| heard.try_recv().ok()).any(|word| word.as_deref() == Some(&*page.to_string()))
+    };
+    let wait_until_told = async |heard: &mut Receiver<Option<String>>| {
+        for _ in 0..100 {
+            if told(heard) {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    };
+    a.web_log_append(&page, &["from a".to_owned()], chrono::Utc::now()).await.unwrap();
+    assert!(wait_until_told(&mut heard_b).await, "b is told of a's line");
+    // b's own line: a is told of it; b is not (it would have heard it by the time a did).
+    b.web_log_append(&page, &["from b".to_owned()], chrono::Utc::now()).await.unwrap();
+    assert!(wait_until_told(&mut heard_a).await, "a is told of b's line");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!told(&mut heard_a), "a is not told of its own line");
+    assert!(!told(&mut heard_b), "b is not told of its own line");
+}

@@ -75,8 +75,9 @@ pub struct PgStore {
     /// Chats whose lease a turn of this store waits for, woken when another instance ends it
     /// ([`listen_for_free_chats`]).
     waiting: Arc<Waiting>,
-    /// Web chats another instance (or this one) wrote a line for (`billbot_web`); `None` when
-    /// words may have been missed (the listening connection was lost).
+    /// Web chats another instance wrote a line for (`billbot_web`); `None` when words may have
+    /// been missed (the listening connection was lost). This store's own writes are not told
+    /// here: the web chat rings its streams itself, with the lines.
     web_written: tokio::sync::broadcast::Sender<Option<String>>,
     /// Step ends to write, grouped by [`end_steps`]: concurrent steps share a commit.
     endings: tokio::sync::mpsc::UnboundedSender<Ending>,
@@ -236,7 +237,7 @@ impl PgStore {
         }
         static STORES: AtomicU64 = AtomicU64::new(0);
         let n = STORES.fetch_add(1, Ordering::Relaxed);
-        let holders = format!("{}:{}:{n}:", super::instance_id(), std::process::id()).into();
+        let holders: Arc<str> = format!("{}:{}:{n}:", super::instance_id(), std::process::id()).into();
         let (skipped, seen_orders) = (Arc::new(AtomicU64::new(0)), Arc::new(SeenOrders::default()));
         let waiting = Arc::new(Waiting::default());
         // Listening before the store is used: no lease's end is missed from the start.
@@ -245,7 +246,8 @@ impl PgStore {
             .inspect_err(|e| tracing::warn!(error = %e, "cannot listen for free chats yet"))
             .ok();
         let (web_written, _) = tokio::sync::broadcast::channel(1024);
-        let heard = Heard { waiting: Arc::downgrade(&waiting), web: web_written.clone() };
+        let heard =
+            Heard { waiting: Arc::downgrade(&waiting), web: web_written.clone(), own: holders.clone() };
         tokio::spawn(listen_for_free_chats(pool.clone(), listener, heard));
         Ok(PgStore { pool, skipped, releases, intake, waiting, web_written, endings, holders, seen_orders })
     }
@@ -687,13 +689,15 @@ impl PgStore {
             .bind(numbers.last())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("SELECT pg_notify('billbot_web', $1)").bind(&key).execute(&mut *tx).await?;
+        // The chat, then who wrote (this store's holder prefix): an instance skips its own.
+        let word = format!("{key} {}", self.holders);
+        sqlx::query("SELECT pg_notify('billbot_web', $1)").bind(&word).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(numbers)
     }
 
-    /// The web chats given a line by any instance (`NOTIFY billbot_web` at commit), as this store
-    /// hears them; `None` when some may have been missed.
+    /// The web chats given a line by another instance (`NOTIFY billbot_web` at commit), as this
+    /// store hears them; `None` when some may have been missed.
     pub fn web_written(&self) -> tokio::sync::broadcast::Receiver<Option<String>> {
         self.web_written.subscribe()
     }
@@ -1573,6 +1577,8 @@ struct Heard {
     waiting: std::sync::Weak<Waiting>,
     /// Web chats with a new line (see [`PgStore::web_written`]).
     web: tokio::sync::broadcast::Sender<Option<String>>,
+    /// This store's holder prefix: the web lines it wrote itself are not told.
+    own: Arc<str>,
 }
 
 async fn listen_for_free_chats(pool: PgPool, mut listener: Option<sqlx::postgres::PgListener>, heard: Heard) {
@@ -1597,8 +1603,12 @@ async fn listen_for_free_chats(pool: PgPool, mut listener: Option<sqlx::postgres
         match tokio::time::timeout(Duration::from_secs(1), connected.try_recv()).await {
             Err(_) => {}
             Ok(Ok(Some(word))) if word.channel() == "billbot_web" => {
-                // Nobody listening (no web chat here) is not an error.
-                let _ = heard.web.send(Some(word.payload().to_owned()));
+                // `chat writer`; a word of an older version is the chat alone.
+                let (chat, writer) = word.payload().split_once(' ').unwrap_or((word.payload(), ""));
+                if writer != &*heard.own {
+                    // Nobody listening (no web chat here) is not an error.
+                    let _ = heard.web.send(Some(chat.to_owned()));
+                }
             }
             Ok(Ok(Some(word))) => {
                 if let Some(waiting) = waiting.upgrade() {
