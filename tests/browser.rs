@@ -350,3 +350,28 @@ async fn the_pages_own_words_follow_the_language_picked_with_the_button() {
     assert_eq!(b.js("return document.documentElement.lang").await, "fr");
     b.stop().await;
 }
+
+#[tokio::test]
+async fn a_message_sent_too_fast_is_struck_through_said_so_and_given_back() {
+    let Some(b) = Browser::start("en-US", Vec::new()).await else { return };
+    b.open().await;
+    // Thirty messages at once: flood control lets the first twenty through.
+    b.js("var f = document.getElementById('form'), i = document.getElementById('input'); \
+          for (var n = 0; n < 30; n++) { i.value = '/help'; f.requestSubmit(); } return true")
+        .await;
+    let mut refused = 0;
+    for _ in 0..200 {
+        refused =
+            b.js("return document.querySelectorAll('#log .msg.user.refused').length").await.as_u64().unwrap();
+        if refused >= 10 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(refused >= 1, "the dropped messages are struck through");
+    let said = b.js("return document.getElementById('status').textContent").await;
+    assert!(said.as_str().unwrap().contains("too fast"), "{said}");
+    assert_eq!(b.js("return document.getElementById('input').value").await, "/help", "given back");
+    b.screenshot("too-fast").await;
+    b.stop().await;
+}

@@ -166,6 +166,29 @@ async fn a_message_sent_again_with_its_id_shows_once_with_one_answer() {
 }
 
 #[tokio::test]
+async fn messages_sent_too_fast_are_refused_with_429_and_only_the_first_is_kept_with_its_warning() {
+    let mut web = Running::start().await;
+    let mut page = Page::open(&web.base).await;
+    // Flood control lets a burst of a third of a minute's 60 through, then drops.
+    let mut statuses = Vec::new();
+    for _ in 0..30 {
+        statuses.push(page.say("/help", "en").await);
+    }
+    assert!(statuses[..20].iter().all(|s| *s == 202), "{statuses:?}");
+    assert!(statuses.contains(&429), "{statuses:?}");
+    // What the conversation kept: one user line per accepted message (each with its answer),
+    // and the first dropped one with the bot's "slow down" (once a minute); none for the others.
+    let accepted = statuses.iter().filter(|s| **s == 202).count();
+    page.connect().await;
+    let mut users = 0;
+    while let Some(line) = page.next(Duration::from_secs(2)).await {
+        users += usize::from(!line.is_bot());
+    }
+    assert_eq!(users, accepted + 1, "{statuses:?}");
+    web.stop().await;
+}
+
+#[tokio::test]
 async fn another_origin_an_oversized_message_and_a_bad_token_are_refused_and_change_nothing() {
     let mut web = Running::start().await;
     let mut page = Page::open(&web.base).await;

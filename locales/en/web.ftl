@@ -9,6 +9,7 @@ web-typing = billbot is writing…
 web-lost = Connection lost. Trying again…
 web-restored = Connected again.
 web-too-long = That message is too long: 2,000 characters at most.
+web-too-fast = You are sending messages too fast. Wait a moment, then send it again.
 web-failed = Your message could not be sent. Please try again.
 web-you = You
 web-bot = billbot

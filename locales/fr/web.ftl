@@ -9,6 +9,7 @@ web-typing = billbot écrit…
 web-lost = Connexion perdue. Nouvel essai…
 web-restored = Connexion rétablie.
 web-too-long = Ce message est trop long : 2 000 caractères au plus.
+web-too-fast = Vous envoyez des messages trop vite. Attendez un instant, puis renvoyez-le.
 web-failed = Votre message n'a pas pu être envoyé. Veuillez réessayer.
 web-you = Vous
 web-bot = billbot

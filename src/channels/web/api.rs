@@ -8,9 +8,9 @@
 //!   Server-Sent Events (`id` the line's number, `data` the line). The stream ends after
 //!   [`STREAM_FOR`]; the page reconnects from its last id, so nothing is lost or shown twice.
 //! - `POST /api/send` with the token and `{"id", "text"}` or `{"id", "payload"}` (a button), and
-//!   `lang` (the browser's): 202 once the message is durable. `id` is the page's own for the
-//!   message: sent again, it is handled once. The user's own line comes down the stream with the
-//!   bot's answer to it.
+//!   `lang` (the browser's): 202 once the message is durable, 429 when flood control dropped it
+//!   (the chat sends too fast). `id` is the page's own for the message: sent again, it is handled
+//!   once. The user's own line comes down the stream with the bot's answer to it.
 //!
 //! A request with an `Origin` header that is not the page's own is refused (403): another site
 //! cannot post into a session even with a token it stole.
@@ -271,7 +271,9 @@ async fn send(State(chat): State<WebChat>, headers: HeaderMap, Json(message): Js
         inbound.context = serde_json::to_value(&line).unwrap_or_default();
     }
     match chat.inner.intake.take_in(inbound).await {
-        Ok(Taken::Queued | Taken::Redelivered | Taken::Refused) => StatusCode::ACCEPTED.into_response(),
+        Ok(Taken::Queued | Taken::Redelivered) => StatusCode::ACCEPTED.into_response(),
+        // Dropped by flood control: the page says so and gives the user their message back.
+        Ok(Taken::Refused) => StatusCode::TOO_MANY_REQUESTS.into_response(),
         Err(e) => {
             tracing::warn!(error = %e, "a web chat message could not be taken in");
             StatusCode::SERVICE_UNAVAILABLE.into_response()

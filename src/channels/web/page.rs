@@ -27,6 +27,7 @@ pub const STRINGS: &[&str] = &[
     "lost",
     "restored",
     "too-long",
+    "too-fast",
     "failed",
     "you",
     "bot",

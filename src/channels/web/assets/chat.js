@@ -109,25 +109,43 @@
     return Array.prototype.map.call(bytes, function (b) { return ("0" + b.toString(16)).slice(-2); }).join("");
   }
 
-  function post(body, bubble) {
+  var refusedUntil = 0;
+
+  // `undo` gives the user back what they sent when it was not taken: the typed text in the box,
+  // or the buttons pressed.
+  function post(body, bubble, undo) {
     body.lang = lang === "fr" ? "fr" : (navigator.language || "en");
+    function refused(words, kept) {
+      status(words);
+      // Left up a moment, even if an earlier message's 202 comes after.
+      refusedUntil = Date.now() + 5000;
+      if (undo) undo();
+      if (!bubble) return;
+      // Dropped for sending too fast: the bubble stays, struck through (the bot may answer it
+      // with "slow down"). Not sent at all: it goes.
+      if (kept) { bubble.classList.remove("pending"); bubble.classList.add("refused"); } else bubble.remove();
+    }
     return fetch("/api/send", {
       method: "POST",
       headers: { "Content-Type": "application/json", "Authorization": "Bearer " + token },
       body: JSON.stringify(body)
     }).then(function (r) {
-      if (r.status === 202) { typing(true); status(""); return; }
-      if (r.status === 413) { status(S["too-long"]); } else { status(S.failed); }
+      if (r.status === 202) { typing(true); if (Date.now() > refusedUntil) status(""); return; }
+      if (r.status === 413) refused(S["too-long"]);
+      else if (r.status === 429) refused(S["too-fast"], true);
+      else refused(S.failed);
       if (r.status === 401) begin(false);
-      if (bubble) bubble.remove();
-    }, function () { status(S.failed); if (bubble) bubble.remove(); });
+    }, function () { refused(S.failed); });
   }
 
   function press(choice, from) {
-    from.querySelectorAll(".choices button").forEach(function (b) { b.disabled = true; });
+    var buttons = from.querySelectorAll(".choices button");
+    buttons.forEach(function (b) { b.disabled = true; });
     var id = newId();
     var bubble = userBubble(id, choice.label, null, true);
-    post({ id: id, payload: choice.payload, label: choice.label }, bubble);
+    post({ id: id, payload: choice.payload, label: choice.label }, bubble, function () {
+      buttons.forEach(function (b) { b.disabled = false; });
+    });
   }
 
   function send(event) {
@@ -139,7 +157,7 @@
     var id = newId();
     var bubble = userBubble(id, text, null, true);
     input.value = "";
-    post({ id: id, text: text }, bubble);
+    post({ id: id, text: text }, bubble, function () { if (!input.value) input.value = text; });
   }
 
   function listen() {
