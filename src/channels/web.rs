@@ -48,8 +48,10 @@ pub fn event_data(at: DateTime<Utc>, line: &impl Serialize) -> String {
     serde_json::json!({ "at": at, "line": line }).to_string()
 }
 
-/// How many of its newest lines a chat's bell keeps for its open streams.
-const RECENT: usize = 32;
+/// How many of its newest lines a chat's bell keeps for its open streams: enough for a turn's
+/// lines, which a woken stream takes at once, and few enough that 4,096 open pages of long
+/// bills hold a few MiB. A stream that needs an older one reads the store.
+const RECENT: usize = 8;
 
 /// What a chat's open streams share: the bell rung when a line is written for the chat, and the
 /// newest lines written here, ready to send, so that a stream does not read back from the store
