@@ -11,15 +11,10 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use billbot::app::{self, Listeners};
-use billbot::config::WebChatSettings;
-use billbot::sandbox::SandboxConfig;
 use billbot::store::Store;
 use common::process::{Reaped, SpawnReaped};
 use fantoccini::{Client, ClientBuilder, Locator};
-use secrecy::SecretString;
 use serde_json::json;
-
-const SECRET: &str = "a web chat secret of 32 bytes, at least";
 
 /// The chromedriver to use, or `None` (with a note) where the machine has none.
 fn chromedriver() -> Option<String> {
@@ -54,15 +49,8 @@ impl Browser {
     async fn start(lang: &str, origins: Vec<String>) -> Option<Browser> {
         let driver_path = chromedriver()?;
         let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (settings, listener) = common::web_app_settings(dir.path(), origins).await;
         let addr = listener.local_addr().unwrap();
-        let mut settings = common::app_settings(dir.path(), SandboxConfig::default());
-        settings.webchat = Some(WebChatSettings {
-            listen: addr,
-            secret: SecretString::from(SECRET),
-            origins,
-            max_connections: 4096,
-        });
         let app = app::build(settings).await.unwrap();
         let store = app.store.clone();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -6,13 +6,8 @@ mod common;
 use std::time::Duration;
 
 use billbot::app::{self, Listeners};
-use billbot::config::WebChatSettings;
-use billbot::sandbox::SandboxConfig;
 use billbot::store::Store;
 use common::webclient::Page;
-use secrecy::SecretString;
-
-const SECRET: &str = "a web chat secret of 32 bytes, at least";
 
 struct Running {
     base: String,
@@ -39,15 +34,8 @@ impl Running {
 
     async fn start_with(database: Option<String>, per_client: usize) -> Running {
         let dir = tempfile::tempdir().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (mut settings, listener) = common::web_app_settings(dir.path(), Vec::new()).await;
         let addr = listener.local_addr().unwrap();
-        let mut settings = common::app_settings(dir.path(), SandboxConfig::default());
-        settings.webchat = Some(WebChatSettings {
-            listen: addr,
-            secret: SecretString::from(SECRET),
-            origins: Vec::new(),
-            max_connections: 4096,
-        });
         settings.database = database
             .map(|url| billbot::config::DatabaseSettings { url: url.into(), pool: Default::default() });
         settings.connections.per_client = per_client;
@@ -270,7 +258,7 @@ async fn serve_runs_the_web_chat_alone_when_only_its_address_is_set() {
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("BILLBOT_DATA_DIR", dir.path())
         .env("BILLBOT_WEBCHAT_LISTEN", format!("127.0.0.1:{port}"))
-        .env("BILLBOT_WEBCHAT_SECRET", SECRET)
+        .env("BILLBOT_WEBCHAT_SECRET", common::WEB_SECRET)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .reaped();

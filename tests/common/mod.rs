@@ -101,6 +101,26 @@ pub fn app_settings(dir: &std::path::Path, sandbox: SandboxConfig) -> billbot::a
     }
 }
 
+/// The web chat's secret in tests.
+pub const WEB_SECRET: &str = "a web chat secret of 32 bytes, at least";
+
+/// [`app_settings`] with the web chat on a fresh loopback listener (framed by `origins`), and
+/// that listener, for `Listeners::web`.
+pub async fn web_app_settings(
+    dir: &std::path::Path,
+    origins: Vec<String>,
+) -> (billbot::app::Settings, tokio::net::TcpListener) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let mut settings = app_settings(dir, SandboxConfig::default());
+    settings.webchat = Some(billbot::config::WebChatSettings {
+        listen: listener.local_addr().unwrap(),
+        secret: SecretString::from(WEB_SECRET),
+        origins,
+        max_connections: 4096,
+    });
+    (settings, listener)
+}
+
 /// A loopback port with nothing listening on it.
 pub fn closed_port_url() -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
