@@ -360,12 +360,8 @@ async fn demo_web(lang: Option<Lang>, listen: std::net::SocketAddr) -> Exit {
     };
     // A demo: its replies are not marked as test data, as in the terminal demo.
     settings.sandbox_notice = false;
-    let app = match start(lang, settings).await {
-        Ok(app) => app,
-        Err(exit) => return exit,
-    };
-    let listeners = match bind(lang, &app).await {
-        Ok(listeners) => listeners,
+    let (app, listeners) = match start_listening(lang, settings).await {
+        Ok(started) => started,
         Err(exit) => return exit,
     };
     let addr = listeners.web.as_ref().and_then(|l| l.local_addr().ok()).unwrap_or(listen);
@@ -390,15 +386,18 @@ fn temporary_data_dir(lang: Lang) -> Result<Option<tempfile::TempDir>, Exit> {
     }
 }
 
-/// Binds the listeners `app`'s settings name, saying which address could not be taken.
-async fn bind(lang: Lang, app: &app::App) -> Result<app::Listeners, Exit> {
-    app::Listeners::bind(&app.settings).await.map_err(|e| match e {
+/// Builds the bot ([`start`]) and binds the listeners its settings name, saying which address
+/// could not be taken.
+async fn start_listening(lang: Lang, settings: app::Settings) -> Result<(app::App, app::Listeners), Exit> {
+    let app = start(lang, settings).await?;
+    let listeners = app::Listeners::bind(&app.settings).await.map_err(|e| match e {
         app::AppError::Listen { addr, source } => {
             let detail = source.to_string();
             fail(lang, Exit::Failure, t!(lang, "cli-listen-error", addr = addr.to_string(), detail = detail))
         }
         e => fail(lang, Exit::Failure, t!(lang, "cli-start-error", detail = e.to_string())),
-    })
+    })?;
+    Ok((app, listeners))
 }
 
 /// Builds the bot, saying so when it answers from the embedded sandbox.
@@ -430,12 +429,8 @@ async fn serve(sandbox: bool) -> Exit {
         Some(_) => tracing::info!("starting, with the store in PostgreSQL"),
         None => tracing::info!(data_dir = %settings.data_dir.display(), "starting"),
     }
-    let app = match start(lang, settings).await {
-        Ok(app) => app,
-        Err(exit) => return exit,
-    };
-    let listeners = match bind(lang, &app).await {
-        Ok(listeners) => listeners,
+    let (app, listeners) = match start_listening(lang, settings).await {
+        Ok(started) => started,
         Err(exit) => return exit,
     };
     match app.run(listeners, app::shutdown_signal()).await {
