@@ -169,20 +169,12 @@ fn main() {
                     false => Command::new(env!("CARGO_BIN_EXE_billbot")),
                     true => Command::new(std::env::current_exe().expect("the benchmark's own binary")),
                 };
-                command
+                common::on_sandbox(&mut command, &sb, chats as u64)
                     .arg(if bare { "--as-bare-bot" } else { "serve" })
                     .env("TELOXIDE_TOKEN", botapi::TOKEN)
                     .env("TELOXIDE_API_URL", fake.api_url().as_str())
                     .env("BILLBOT_DATA_DIR", dir.path().join(format!("instance-{i}")))
-                    .env("BILLBOT_INQUIRY_URL", sb.inquiry_url().as_str())
-                    .env("BILLBOT_INQUIRY_API_KEY", sandbox::INQUIRY_KEY)
-                    .env("BILLBOT_STATUS_URL", sb.status_base().as_str())
-                    .env("BILLBOT_STATUS_API_KEY", sandbox::STATUS_KEY)
-                    .env("BILLBOT_MERCHANT_ID", sandbox::MERCHANT_ID)
                     .env("BILLBOT_TELEGRAM_RATE_LIMITS", "off")
-                    // The provider takes every chat's call at once (the sandbox has no capacity set): the
-                    // operator's ceiling says so. `cargo bench --bench burst` is the run against a smaller one.
-                    .env("BILLBOT_PROVIDER_CONCURRENCY", chats.max(1).to_string())
                     .env("BILLBOT_METRICS_LISTEN", format!("127.0.0.1:{}", metrics_ports[i]))
                     .env("RUST_LOG", "error")
                     .stdin(Stdio::null());
@@ -222,13 +214,7 @@ fn main() {
                 })
             })
             .collect();
-        let mut overheads = Vec::new();
-        let mut chat_times = Vec::new();
-        for task in tasks {
-            let (steps, whole) = task.await.unwrap();
-            overheads.extend(steps);
-            chat_times.push(whole);
-        }
+        let (overheads, chat_times) = common::gather(tasks).await;
         let total = started.elapsed();
         let pg_cpu = postgres_cpu().saturating_sub(pg_cpu_before);
         let steps = overheads.len() as f64;

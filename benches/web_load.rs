@@ -93,17 +93,11 @@ fn main() {
             false => Command::new(env!("CARGO_BIN_EXE_billbot")),
             true => Command::new(std::env::current_exe().expect("the benchmark's own binary")),
         };
-        let mut bot = command
+        let mut bot = common::on_sandbox(&mut command, &sb, chats as u64)
             .arg(if bare { "--as-bare-web" } else { "serve" })
             .env("BILLBOT_DATA_DIR", dir.path())
             .env("BILLBOT_WEBCHAT_LISTEN", format!("127.0.0.1:{port}"))
             .env("BILLBOT_WEBCHAT_SECRET", "the load bench's web chat secret, 32+ bytes")
-            .env("BILLBOT_INQUIRY_URL", sb.inquiry_url().as_str())
-            .env("BILLBOT_INQUIRY_API_KEY", sandbox::INQUIRY_KEY)
-            .env("BILLBOT_STATUS_URL", sb.status_base().as_str())
-            .env("BILLBOT_STATUS_API_KEY", sandbox::STATUS_KEY)
-            .env("BILLBOT_MERCHANT_ID", sandbox::MERCHANT_ID)
-            .env("BILLBOT_PROVIDER_CONCURRENCY", chats.max(1).to_string())
             // Every page comes from this one address: the per-client cap would refuse them.
             .env("BILLBOT_MAX_CONNECTIONS_PER_CLIENT", (4 * chats).max(64).to_string())
             .env("RUST_LOG", "error")
@@ -125,13 +119,7 @@ fn main() {
         let started = Instant::now();
         let tasks: Vec<_> =
             (0..chats).map(|i| tokio::spawn(run_page(base.clone(), 10_000 + i, latency))).collect();
-        let mut overheads = Vec::new();
-        let mut chat_times = Vec::new();
-        for task in tasks {
-            let (steps, whole) = task.await.unwrap();
-            overheads.extend(steps);
-            chat_times.push(whole);
-        }
+        let (overheads, chat_times) = common::gather(tasks).await;
         let total = started.elapsed();
         common::LoadRun {
             chats: chats as u64,

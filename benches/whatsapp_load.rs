@@ -71,7 +71,7 @@ fn main() {
         let dir = tempfile::tempdir().unwrap();
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         fake.set_webhook(&format!("http://127.0.0.1:{port}/whatsapp/webhook"));
-        let mut bot = Command::new(env!("CARGO_BIN_EXE_billbot"))
+        let mut bot = common::on_sandbox(&mut Command::new(env!("CARGO_BIN_EXE_billbot")), &sb, chats)
             .arg("serve")
             .env_remove("TELOXIDE_TOKEN")
             .env("BILLBOT_WHATSAPP_TOKEN", graphapi::TOKEN)
@@ -83,14 +83,6 @@ fn main() {
             .env("BILLBOT_WHATSAPP_MESSAGES_PER_SEC", "1000000")
             .env("BILLBOT_WHATSAPP_USER_BURST", "1000")
             .env("BILLBOT_DATA_DIR", dir.path())
-            .env("BILLBOT_INQUIRY_URL", sb.inquiry_url().as_str())
-            .env("BILLBOT_INQUIRY_API_KEY", sandbox::INQUIRY_KEY)
-            .env("BILLBOT_STATUS_URL", sb.status_base().as_str())
-            .env("BILLBOT_STATUS_API_KEY", sandbox::STATUS_KEY)
-            .env("BILLBOT_MERCHANT_ID", sandbox::MERCHANT_ID)
-            // The provider takes every chat's call at once (the sandbox has no capacity set): the
-            // operator's ceiling says so. `cargo bench --bench burst` is the run against a smaller one.
-            .env("BILLBOT_PROVIDER_CONCURRENCY", chats.max(1).to_string())
             .env("RUST_LOG", "error")
             .stdin(Stdio::null())
             .spawn()
@@ -111,13 +103,7 @@ fn main() {
                 })
             })
             .collect();
-        let mut overheads = Vec::new();
-        let mut chat_times = Vec::new();
-        for task in tasks {
-            let (steps, whole) = task.await.unwrap();
-            overheads.extend(steps);
-            chat_times.push(whole);
-        }
+        let (overheads, chat_times) = common::gather(tasks).await;
         let total = started.elapsed();
         common::LoadRun {
             chats,

@@ -1,6 +1,25 @@
 //! What the benchmark binaries share: arguments and memory readings.
 #![allow(dead_code)]
 
+/// Points a bot process (billbot, or a bare bot) at the sandbox `sb`, whose calls it makes up to
+/// `chats` at once: the provider takes every chat's call at once (the sandbox has no capacity
+/// set), and the operator's ceiling says so. `cargo bench --bench burst` is the run against a
+/// smaller one.
+pub fn on_sandbox<'a>(
+    command: &'a mut std::process::Command,
+    sb: &billbot::sandbox::RunningSandbox,
+    chats: u64,
+) -> &'a mut std::process::Command {
+    use billbot::sandbox;
+    command
+        .env("BILLBOT_INQUIRY_URL", sb.inquiry_url().as_str())
+        .env("BILLBOT_INQUIRY_API_KEY", sandbox::INQUIRY_KEY)
+        .env("BILLBOT_STATUS_URL", sb.status_base().as_str())
+        .env("BILLBOT_STATUS_API_KEY", sandbox::STATUS_KEY)
+        .env("BILLBOT_MERCHANT_ID", sandbox::MERCHANT_ID)
+        .env("BILLBOT_PROVIDER_CONCURRENCY", chats.max(1).to_string())
+}
+
 /// The value after `name` on the command line, or `default`.
 pub fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -45,6 +64,21 @@ pub fn children_cpu_time(pid: u32) -> std::time::Duration {
 
 pub fn percentile(sorted: &[std::time::Duration], p: f64) -> std::time::Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+/// Awaits every chat's task of a load run: all their steps' overheads, and each chat's whole
+/// flow.
+pub async fn gather(
+    tasks: Vec<tokio::task::JoinHandle<(Vec<std::time::Duration>, std::time::Duration)>>,
+) -> (Vec<std::time::Duration>, Vec<std::time::Duration>) {
+    let mut overheads = Vec::new();
+    let mut chat_times = Vec::new();
+    for task in tasks {
+        let (steps, whole) = task.await.unwrap();
+        overheads.extend(steps);
+        chat_times.push(whole);
+    }
+    (overheads, chat_times)
 }
 
 /// What a load run measured, printed the same way by every load benchmark.
